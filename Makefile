@@ -1,0 +1,69 @@
+# Switchboard. `make run` to try it, `make test` to check it. Nothing here needs more than
+# python3 (3.11+) on the PATH; everything else is installed into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_WORKERS ?= 2
+PG_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
+STAMP := $(VENV)/.installed
+
+.PHONY: install run serve test test-sqlite test-pg bench lint format migrate demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,dev]"
+	touch $@
+
+# A local .env with a fresh secret; never committed.
+.env:
+	@sed "s/^SECRET_KEY=.*/SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')/" .env.example > .env
+	@echo "Wrote .env (from .env.example, with a random SECRET_KEY)."
+
+install: $(STAMP) .env
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo_data
+	$(PY) manage.py ensure_demo_user
+
+run: demo
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo "Switchboard on http://$(HOST):$(PORT)/  (web: gunicorn x$(WEB_WORKERS), plus one task worker; Ctrl-C stops both)"
+	@$(PY) manage.py ensure_demo_user
+	@trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
+	$(PY) manage.py db_worker --worker-id "$$(hostname)-$$$$" & \
+	wait
+
+# Whole suite on SQLite, then again on PostgreSQL when one answers at $(PG_URL).
+test: install
+	$(MAKE) --no-print-directory test-sqlite
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-pg; \
+	else echo "PostgreSQL not reachable at $(PG_URL): skipped the PostgreSQL run (CI requires it)."; \
+		test -z "$$CI"; fi
+
+test-sqlite: install
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-pg: install
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m tests.benchmarks $(BENCH_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

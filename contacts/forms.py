@@ -1,0 +1,88 @@
+"""Forms validate the shape of what staff type; the services enforce the business rules."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from contacts.models import Consent, ContactList, FieldType
+
+
+class ContactForm(forms.Form):
+    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    phone = forms.CharField(
+        max_length=40, required=False, help_text="Any format; numbers without +country use the default region."
+    )
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    email_consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
+    sms_consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
+
+
+class ContactEditForm(ContactForm):
+    unsubscribed = forms.BooleanField(required=False, label="Permanently unsubscribed")
+    # The version the editor loaded: a save based on an older one is refused, not merged.
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+def field_values_form(fields: list, initial: dict) -> forms.Form:
+    """A form with one input per custom field definition, typed by the field's type."""
+    form_fields: dict[str, forms.Field] = {}
+    for field in fields:
+        name = f"field_{field.pk}"
+        match field.type:
+            case FieldType.NUMBER:
+                form_fields[name] = forms.CharField(required=False, label=field.name,
+                                                    widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+            case FieldType.DATE:
+                form_fields[name] = forms.CharField(required=False, label=field.name,
+                                                    widget=forms.DateInput(attrs={"type": "date"}))
+            case FieldType.BOOLEAN:
+                form_fields[name] = forms.ChoiceField(
+                    required=False, label=field.name, choices=[("", "—"), ("true", "Yes"), ("false", "No")]
+                )
+            case _:
+                form_fields[name] = forms.CharField(required=False, label=field.name, max_length=2000)
+    form_class = type("FieldValuesForm", (forms.Form,), form_fields)
+    return form_class(initial=initial)
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(max_length=64, label="Tag")
+
+
+class ListForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(max_length=300, required=False)
+    limit = forms.IntegerField(min_value=1, required=False, help_text="Leave empty for no limit.")
+
+
+class FieldForm(forms.Form):
+    name = forms.CharField(max_length=64)
+    type = forms.ChoiceField(choices=FieldType.choices)
+
+
+class FieldRenameForm(forms.Form):
+    name = forms.CharField(max_length=64)
+
+
+class AddToListForm(forms.Form):
+    list_id = forms.ModelChoiceField(queryset=ContactList.objects.all(), label="List", empty_label="Choose a list…")
+
+
+class MetadataForm(forms.Form):
+    key = forms.CharField(max_length=100)
+    value = forms.CharField(
+        max_length=2000, required=False,
+        help_text='Text, or JSON (42, true, ["a"], {"k": 1}). Empty removes the key.',
+    )
+
+    def clean_value(self):
+        raw = self.cleaned_data["value"].strip()
+        if raw == "":
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw

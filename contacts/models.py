@@ -1,0 +1,258 @@
+"""The contacts domain: people, their custom field values, lists, tags and history.
+
+Writes go through ``contacts.services``; these classes hold the data and small read helpers.
+"""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from dashboard.actors import ActorKind
+
+
+class Consent(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    GRANTED = "granted", "Granted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def reachable_by_sms(self) -> ContactQuerySet:
+        return self.exclude(phone="").filter(unsubscribed_at__isnull=True)
+
+
+class Contact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Stored lower-cased, so the unique index makes email unique case-insensitively.
+    email = models.CharField(max_length=254, unique=True)
+    # E.164 ("+447700900123") or empty; phone_country is its ISO region ("GB").
+    phone = models.CharField(max_length=16, blank=True, default="")
+    phone_country = models.CharField(max_length=2, blank=True, default="")
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    # Lower-cased, accent-free copies of the names: what name search compares against.
+    first_name_key = models.CharField(max_length=100, blank=True, default="", editable=False)
+    last_name_key = models.CharField(max_length=100, blank=True, default="", editable=False)
+    email_consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.UNKNOWN)
+    sms_consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.UNKNOWN)
+    # Permanent unsubscribe: once set, no marketing of any kind, whatever the consent says.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    source = models.CharField(
+        max_length=10, choices=[(k.value, k.value) for k in ActorKind], default=ActorKind.STAFF
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Optimistic locking: every update bumps it; an edit based on an older version is refused.
+    version = models.PositiveIntegerField(default=1)
+
+    tags = models.ManyToManyField("Tag", through="ContactTag", related_name="contacts")
+    lists = models.ManyToManyField("ContactList", through="ListMembership", related_name="contacts")
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Prefix search. On PostgreSQL the pattern_ops opclass lets LIKE 'abc%' use the
+            # index whatever the database collation; SQLite ignores opclasses and range-scans.
+            models.Index(fields=["email"], name="contact_email_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(
+                fields=["first_name_key"], name="contact_first_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["last_name_key"], name="contact_last_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            # Sorting the list.
+            models.Index(fields=["last_name_key", "first_name_key"], name="contact_name_sort"),
+            models.Index(fields=["-updated_at"], name="contact_updated"),
+            models.Index(fields=["-created_at"], name="contact_created"),
+            models.Index(fields=["phone_country"], name="contact_phone_country"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_unsubscribed(self) -> bool:
+        return self.unsubscribed_at is not None
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Boolean"
+
+
+class Field(models.Model):
+    """A custom field definition; values live in FieldValue, one typed column per type."""
+
+    name = models.CharField(max_length=64)
+    type = models.CharField(max_length=10, choices=FieldType.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="field_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def value_column(self) -> str:
+        return VALUE_COLUMNS[FieldType(self.type)]
+
+
+VALUE_COLUMNS = {
+    FieldType.TEXT: "value_text",
+    FieldType.NUMBER: "value_number",
+    FieldType.DATE: "value_date",
+    FieldType.BOOLEAN: "value_bool",
+}
+
+
+class FieldValue(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="field_values")
+    field = models.ForeignKey(Field, on_delete=models.CASCADE, related_name="values")
+    value_text = models.TextField(null=True, blank=True)
+    value_number = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    value_date = models.DateField(null=True, blank=True)
+    value_bool = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "field"], name="fieldvalue_one_per_contact")
+        ]
+        # "field = X and value > Y" is how values are filtered: lead with the field.
+        indexes = [
+            models.Index(fields=["field", "value_number"], name="fieldvalue_number"),
+            models.Index(fields=["field", "value_date"], name="fieldvalue_date"),
+            models.Index(fields=["field", "value_bool"], name="fieldvalue_bool"),
+            models.Index(fields=["field", "value_text"], name="fieldvalue_text"),
+        ]
+
+    @property
+    def value(self):
+        return getattr(self, self.field.value_column)
+
+    @property
+    def display_value(self) -> str:
+        """The value as staff read and type it: 42 not 42.000000, yes/no for booleans."""
+        value = self.value
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, decimal.Decimal):
+            return format(value.normalize(), "f")
+        return str(value)
+
+    @property
+    def form_value(self) -> str:
+        value = self.value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return self.display_value
+
+
+class ContactList(models.Model):
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True, default="")
+    # None means unlimited.
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListMembership(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["list", "contact"], name="listmembership_unique")]
+        indexes = [models.Index(fields=["contact"], name="listmembership_contact")]
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactTag(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="contact_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="contact_tags")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "contact"], name="contacttag_unique")]
+        indexes = [models.Index(fields=["contact"], name="contacttag_contact")]
+
+
+class InteractionKind(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    TAGGED = "tagged", "Tagged"
+    UNTAGGED = "untagged", "Untagged"
+    LIST_ADDED = "list_added", "Added to list"
+    LIST_REMOVED = "list_removed", "Removed from list"
+    CONSENT = "consent", "Consent changed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    EVENT = "event", "Event"
+    NOTE = "note", "Note"
+    SMS_SENT = "sms_sent", "SMS sent"
+    SMS_RECEIVED = "sms_received", "SMS received"
+
+
+class Interaction(models.Model):
+    """What happened with a contact, when, and by whom: the contact's history.
+
+    Events from other systems ("email_opened" with params) are interactions of kind ``event``
+    with ``name`` and ``data``; segment rules query them.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=20, choices=InteractionKind.choices)
+    name = models.CharField(max_length=100, blank=True, default="")
+    description = models.CharField(max_length=500, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor_kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ActorKind])
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_ref = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="interaction_contact_at"),
+            models.Index(fields=["kind", "name", "occurred_at"], name="interaction_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}".strip()

@@ -1,0 +1,75 @@
+"""A contact's interaction history. Services append to it; nothing else does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact, Interaction, InteractionKind
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+
+EVENT_NAME_MAX = 100
+
+
+def build_interaction(
+    *,
+    contact: Contact,
+    actor: Actor,
+    kind: InteractionKind,
+    description: str = "",
+    name: str = "",
+    data: dict[str, Any] | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> Interaction:
+    return Interaction(
+        contact=contact,
+        kind=kind,
+        name=name,
+        description=description[:500],
+        data=data or {},
+        occurred_at=occurred_at or timezone.now(),
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_ref=actor.ref,
+        actor_label=actor.label,
+    )
+
+
+def log_interaction(**kwargs: Any) -> Interaction:
+    interaction = build_interaction(**kwargs)
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def record_event(
+    *,
+    actor: Actor,
+    contact: Contact,
+    name: str,
+    params: dict[str, Any] | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> Interaction:
+    """Store an event from another system ("email_opened" {"campaign": "Spring Sale"})."""
+    name = (name or "").strip()
+    if not name or len(name) > EVENT_NAME_MAX:
+        raise SwitchboardError(
+            "invalid_event", f"An event needs a name of 1 to {EVENT_NAME_MAX} characters.", field="name"
+        )
+    if params is not None and not isinstance(params, dict):
+        raise SwitchboardError("invalid_event", "Event params must be an object.", field="params")
+    if occurred_at and occurred_at > timezone.now() + dt.timedelta(minutes=5):
+        raise SwitchboardError("invalid_event", "An event cannot happen in the future.", field="occurred_at")
+    return log_interaction(
+        contact=contact,
+        actor=actor,
+        kind=InteractionKind.EVENT,
+        name=name,
+        description=name,
+        data=params or {},
+        occurred_at=occurred_at,
+    )

@@ -1,0 +1,112 @@
+"""Static lists of contacts, with an optional size limit."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from contacts.models import Contact, ContactList, InteractionKind, ListMembership
+from contacts.services.history import log_interaction
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+
+LIST_NAME_MAX = 100
+
+
+def _clean(name: str, limit: int | None) -> tuple[str, int | None]:
+    name = " ".join((name or "").split())
+    if not name or len(name) > LIST_NAME_MAX:
+        raise SwitchboardError("invalid_list", f"A list name has 1 to {LIST_NAME_MAX} characters.", field="name")
+    if limit is not None and limit < 1:
+        raise SwitchboardError("invalid_list", "A list limit is a positive number (or empty for none).", field="limit")
+    return name, limit
+
+
+def get_list(list_id: int | str) -> ContactList:
+    try:
+        return ContactList.objects.get(pk=int(list_id))
+    except (ContactList.DoesNotExist, ValueError, TypeError):
+        raise SwitchboardError("unknown_list", f"There is no list with id {list_id}.", field="list_id") from None
+
+
+@transaction.atomic
+def create_list(*, actor: Actor, name: str, limit: int | None = None, description: str = "") -> ContactList:
+    name, limit = _clean(name, limit)
+    contact_list = ContactList.objects.create(name=name, limit=limit, description=description[:300])
+    audit.record(
+        actor=actor, action="list.create", obj=contact_list, changes={"name": [None, name], "limit": [None, limit]}
+    )
+    return contact_list
+
+
+@transaction.atomic
+def update_list(
+    *, actor: Actor, contact_list: ContactList, name: str, limit: int | None, description: str = ""
+) -> ContactList:
+    name, limit = _clean(name, limit)
+    locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    members = locked.memberships.count()
+    if limit is not None and members > limit:
+        raise SwitchboardError(
+            "list_full", f"“{name}” already has {members} contacts; the limit cannot be lower.", field="limit"
+        )
+    before = {"name": locked.name, "limit": locked.limit, "description": locked.description}
+    locked.name, locked.limit, locked.description = name, limit, description[:300]
+    locked.save(update_fields=["name", "limit", "description"])
+    after = {"name": name, "limit": limit, "description": locked.description}
+    if changes := audit.diff(before, after):
+        audit.record(actor=actor, action="list.update", obj=locked, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def delete_list(*, actor: Actor, contact_list: ContactList) -> None:
+    members = contact_list.memberships.count()
+    audit.record(
+        actor=actor,
+        action="list.delete",
+        obj=contact_list,
+        changes={"name": [contact_list.name, None], "contacts": [members, 0]},
+    )
+    contact_list.delete()
+
+
+@transaction.atomic
+def add_to_list(*, actor: Actor, contact: Contact, contact_list: ContactList) -> bool:
+    """Add a contact to a list; False if it was already there. Refuses when the list is full."""
+    # Lock the list row so two concurrent adds cannot both take the last free place.
+    locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    if ListMembership.objects.filter(list=locked, contact=contact).exists():
+        return False
+    if locked.limit is not None and locked.memberships.count() >= locked.limit:
+        raise SwitchboardError(
+            "list_full", f"“{locked.name}” is full ({locked.limit} contacts).", field="list_id", list_id=locked.pk
+        )
+    ListMembership.objects.create(list=locked, contact=contact)
+    audit.record(
+        actor=actor, action="contact.list_add", obj=contact, contact_id=contact.pk, changes={"lists": [None, locked.name]}
+    )
+    log_interaction(
+        contact=contact, actor=actor, kind=InteractionKind.LIST_ADDED, description=f"Added to {locked.name}"
+    )
+    return True
+
+
+@transaction.atomic
+def remove_from_list(*, actor: Actor, contact: Contact, contact_list: ContactList) -> bool:
+    deleted, _ = ListMembership.objects.filter(list=contact_list, contact=contact).delete()
+    if deleted:
+        audit.record(
+            actor=actor,
+            action="contact.list_remove",
+            obj=contact,
+            contact_id=contact.pk,
+            changes={"lists": [contact_list.name, None]},
+        )
+        log_interaction(
+            contact=contact,
+            actor=actor,
+            kind=InteractionKind.LIST_REMOVED,
+            description=f"Removed from {contact_list.name}",
+        )
+    return bool(deleted)

@@ -1,0 +1,276 @@
+"""Contact search, creation and the contact page with its inline-edited sections."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from contacts.forms import AddToListForm, ContactEditForm, ContactForm, MetadataForm, TagForm, field_values_form
+from contacts.models import Contact, ContactList, Field, Tag
+from contacts.services import contacts as contact_service
+from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
+from contacts.services.search import DEFAULT_SORT, SORTS, paginate, search_contacts
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+from dashboard.models import AuditEntry
+
+HISTORY_LIMIT = 50
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def get_contact_or_404(contact_id: uuid.UUID) -> Contact:
+    try:
+        return Contact.objects.get(pk=contact_id)
+    except Contact.DoesNotExist:
+        raise Http404("No such contact. It may have been erased or merged into another.") from None
+
+
+def _changed(response: HttpResponse, message: str) -> HttpResponse:
+    """Tell the page the contact changed (history panels reload) and show a toast."""
+    trigger_client_event(response, "contact-changed")
+    return trigger_client_event(response, "toast", {"message": message, "level": "success"})
+
+
+def _columns(sort: str) -> list[dict]:
+    """Table headers: clicking a sorted column reverses it."""
+    columns = []
+    for label, key in [("Name", "name"), ("Email", "email"), ("Phone", ""), ("Tags", ""), ("Updated", "-updated")]:
+        reverse = key[1:] if key.startswith("-") else f"-{key}"
+        arrow = "▲" if sort == key.lstrip("-") else "▼" if sort == f"-{key.lstrip('-')}" else ""
+        columns.append({"label": label, "sort": key, "next": reverse if sort == key else key, "arrow": arrow})
+    return columns
+
+
+@require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    sort = sort if sort in SORTS else DEFAULT_SORT
+    tag_id = _int_or_none(request.GET.get("tag"))
+    list_id = _int_or_none(request.GET.get("list"))
+    page = paginate(
+        search_contacts(q=q, tag_id=tag_id, list_id=list_id, sort=sort).prefetch_related("tags"),
+        page=_int_or_none(request.GET.get("page")) or 1,
+        size=settings.CONTACTS_PAGE_SIZE,
+    )
+    context = {
+        "page": page,
+        "q": q,
+        "sort": sort,
+        "columns": _columns(sort),
+        "tag_id": tag_id,
+        "list_id": list_id,
+        "tags": Tag.objects.all(),
+        "lists": ContactList.objects.all(),
+    }
+    template = "contacts/contact_list.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def contact_create(request: HttpRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = contact_service.create_contact(actor=Actor.staff(request.user), **form.cleaned_data)
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Created {contact}.")
+            return redirect("contacts:detail", contact_id=contact.pk)
+    return render(request, "contacts/contact_create.html", {"form": form})
+
+
+@require_GET
+def contact_detail(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    return render(request, "contacts/contact_detail.html", _detail_context(contact))
+
+
+def _detail_context(contact: Contact, **extra) -> dict:
+    values = {fv.field_id: fv for fv in contact.field_values.select_related("field")}
+    return {
+        "contact": contact,
+        "field_rows": [(field, values.get(field.pk)) for field in Field.objects.all()],
+        "contact_tags": contact.tags.order_by("name"),
+        "contact_lists": contact.lists.order_by("name"),
+        "all_tags": Tag.objects.only("name"),
+        "list_form": AddToListForm(),
+        "metadata_form": MetadataForm(),
+        **extra,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    """The details section: GET shows the form, POST saves it (refusing stale versions)."""
+    contact = get_contact_or_404(contact_id)
+    if request.method == "GET":
+        form = ContactEditForm(initial={
+            "email": contact.email, "phone": contact.phone, "first_name": contact.first_name,
+            "last_name": contact.last_name, "email_consent": contact.email_consent,
+            "sms_consent": contact.sms_consent, "unsubscribed": contact.is_unsubscribed,
+            "version": contact.version,
+        })  # fmt: skip
+        return render(request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form})
+
+    form = ContactEditForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            contact = contact_service.update_contact(
+                actor=Actor.staff(request.user),
+                contact=contact,
+                expected_version=data.pop("version"),
+                **data,
+            )
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            if not request.htmx:
+                return redirect("contacts:detail", contact_id=contact.pk)
+            response = render(request, "contacts/contact_detail.html#details", {"contact": contact})
+            return _changed(response, "Contact saved.")
+    return render(request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form})
+
+
+@require_GET
+def contact_details(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    """The read-only details section (what "Cancel" goes back to)."""
+    contact = get_contact_or_404(contact_id)
+    return render(request, "contacts/contact_detail.html#details", {"contact": contact})
+
+
+@require_http_methods(["GET", "POST"])
+def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    fields = list(Field.objects.all())
+    initial = {f"field_{fv.field_id}": fv.form_value for fv in contact.field_values.select_related("field")}
+    form = field_values_form(fields, initial)
+    if request.method == "POST":
+        form = type(form)(request.POST, initial=initial)
+        if form.is_valid():
+            submitted = {field.name: form.cleaned_data.get(f"field_{field.pk}") for field in fields}
+            try:
+                contact = contact_service.update_contact(
+                    actor=Actor.staff(request.user), contact=contact, fields=submitted
+                )
+            except SwitchboardError as exc:
+                key = next((f"field_{f.pk}" for f in fields if f.name.lower() == (exc.field or "").lower()), None)
+                form.add_error(key, exc.message)
+            else:
+                response = render(request, "contacts/contact_detail.html#fields", _detail_context(contact))
+                return _changed(response, "Custom fields saved.")
+        return render(request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form})
+    if request.GET.get("cancel"):
+        return render(request, "contacts/contact_detail.html#fields", _detail_context(contact))
+    return render(request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form})
+
+
+def _tags_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:
+    context = _detail_context(contact, tag_error=error)
+    return render(request, "contacts/contact_detail.html#tags", context)
+
+
+@require_POST
+def contact_tag_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        return _tags_response(request, contact, "Type a tag name (up to 64 characters).")
+    try:
+        tag, added = tag_service.tag_contact(
+            actor=Actor.staff(request.user), contact=contact, tag_name=form.cleaned_data["name"]
+        )
+    except SwitchboardError as exc:
+        return _tags_response(request, contact, exc.message)
+    response = _tags_response(request, contact)
+    return _changed(response, f"Tagged {tag.name}." if added else f"Already tagged {tag.name}.")
+
+
+@require_POST
+def contact_tag_remove(request: HttpRequest, contact_id: uuid.UUID, tag_id: int) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        return _tags_response(request, contact, "That tag no longer exists.")
+    tag_service.untag_contact(actor=Actor.staff(request.user), contact=contact, tag=tag)
+    return _changed(_tags_response(request, contact), f"Removed tag {tag.name}.")
+
+
+def _lists_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:
+    return render(request, "contacts/contact_detail.html#lists", _detail_context(contact, list_error=error))
+
+
+@require_POST
+def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    form = AddToListForm(request.POST)
+    if not form.is_valid():
+        return _lists_response(request, contact, "Choose a list.")
+    contact_list = form.cleaned_data["list_id"]
+    try:
+        list_service.add_to_list(actor=Actor.staff(request.user), contact=contact, contact_list=contact_list)
+    except SwitchboardError as exc:
+        return _lists_response(request, contact, exc.message)
+    return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
+
+
+@require_POST
+def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: int) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    contact_list = ContactList.objects.filter(pk=list_id).first()
+    if contact_list is None:
+        return _lists_response(request, contact, "That list no longer exists.")
+    list_service.remove_from_list(actor=Actor.staff(request.user), contact=contact, contact_list=contact_list)
+    return _changed(_lists_response(request, contact), f"Removed from {contact_list.name}.")
+
+
+@require_POST
+def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = get_contact_or_404(contact_id)
+    form = MetadataForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            contact = contact_service.update_contact(
+                actor=Actor.staff(request.user),
+                contact=contact,
+                metadata={form.cleaned_data["key"]: form.cleaned_data["value"]},
+            )
+        except SwitchboardError as exc:
+            error = exc.message
+    else:
+        error = "Give a key (and a value; an empty value removes the key)."
+    response = render(
+        request, "contacts/contact_detail.html#metadata", _detail_context(contact, metadata_error=error)
+    )
+    return response if error else _changed(response, "Metadata saved.")
+
+
+@require_GET
+def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    """Interaction and audit history; reloaded by the page whenever the contact changes."""
+    contact = get_contact_or_404(contact_id)
+    context = {
+        "contact": contact,
+        "interactions": contact.interactions.all()[:HISTORY_LIMIT],
+        "audit_entries": AuditEntry.objects.filter(contact_id=contact.pk)[:HISTORY_LIMIT],
+    }
+    return render(request, "contacts/_history.html", context)

@@ -1,0 +1,62 @@
+"""Static lists: index with member counts, create, edit, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.forms import ListForm
+from contacts.models import ContactList
+from contacts.services import lists as list_service
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+
+
+@require_GET
+def list_index(request: HttpRequest) -> HttpResponse:
+    lists = ContactList.objects.annotate(members=Count("memberships")).order_by("name")
+    return render(request, "contacts/list_index.html", {"lists": lists, "form": ListForm()})
+
+
+@require_POST
+def list_create(request: HttpRequest) -> HttpResponse:
+    form = ListForm(request.POST)
+    if form.is_valid():
+        try:
+            contact_list = list_service.create_list(actor=Actor.staff(request.user), **form.cleaned_data)
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Created list {contact_list.name}.")
+            return redirect("contacts:lists")
+    lists = ContactList.objects.annotate(members=Count("memberships")).order_by("name")
+    return render(request, "contacts/list_index.html", {"lists": lists, "form": form}, status=422)
+
+
+@require_http_methods(["GET", "POST"])
+def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    initial = {"name": contact_list.name, "limit": contact_list.limit, "description": contact_list.description}
+    form = ListForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            list_service.update_list(actor=Actor.staff(request.user), contact_list=contact_list, **form.cleaned_data)
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "List saved.")
+            return redirect("contacts:lists")
+    members = contact_list.memberships.count()
+    return render(request, "contacts/list_edit.html", {"contact_list": contact_list, "form": form, "members": members})
+
+
+@require_POST
+def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    list_service.delete_list(actor=Actor.staff(request.user), contact_list=contact_list)
+    messages.success(request, f"Deleted list {contact_list.name}. Its contacts were kept.")
+    return redirect("contacts:lists")

@@ -1,0 +1,64 @@
+"""Tags: index with member counts, create, rename, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.forms import TagForm
+from contacts.models import Tag
+from contacts.services import tags as tag_service
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+
+
+def _index(request: HttpRequest, form: TagForm, status: int = 200) -> HttpResponse:
+    tags = Tag.objects.annotate(members=Count("contact_tags")).order_by("name")
+    return render(request, "contacts/tag_index.html", {"tags": tags, "form": form}, status=status)
+
+
+@require_GET
+def tag_index(request: HttpRequest) -> HttpResponse:
+    return _index(request, TagForm())
+
+
+@require_POST
+def tag_create(request: HttpRequest) -> HttpResponse:
+    form = TagForm(request.POST)
+    if form.is_valid():
+        try:
+            tag = tag_service.create_tag(actor=Actor.staff(request.user), name=form.cleaned_data["name"])
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Created tag {tag.name}.")
+            return redirect("contacts:tags")
+    return _index(request, form, status=422)
+
+
+@require_http_methods(["GET", "POST"])
+def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
+    tag = get_object_or_404(Tag, pk=tag_id)
+    form = TagForm(request.POST or None, initial={"name": tag.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag_service.rename_tag(actor=Actor.staff(request.user), tag=tag, name=form.cleaned_data["name"])
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Tag renamed.")
+            return redirect("contacts:tags")
+    members = tag.contact_tags.count()
+    return render(request, "contacts/tag_edit.html", {"tag": tag, "form": form, "members": members})
+
+
+@require_POST
+def tag_delete(request: HttpRequest, tag_id: int) -> HttpResponse:
+    tag = get_object_or_404(Tag, pk=tag_id)
+    tag_service.delete_tag(actor=Actor.staff(request.user), tag=tag)
+    messages.success(request, f"Deleted tag {tag.name}. Its contacts were kept.")
+    return redirect("contacts:tags")

@@ -1,0 +1,67 @@
+"""Writing the audit trail. Only services call this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+from dashboard.actors import Actor
+from dashboard.models import AuditEntry
+
+
+def jsonable(value: Any) -> Any:
+    """Make a field value storable in the JSON ``changes`` column."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{"field": [before, after]}`` for the keys whose value changed."""
+    return {
+        key: [jsonable(before.get(key)), jsonable(after.get(key))]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def build_entry(
+    *,
+    actor: Actor,
+    action: str,
+    obj: Any,
+    changes: dict[str, Any] | None = None,
+    contact_id: uuid.UUID | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_ref=actor.ref,
+        actor_label=actor.label,
+        prompt_version_id=actor.prompt_version_id,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        contact_id=contact_id,
+        changes=changes or {},
+    )
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: Any,
+    changes: dict[str, Any] | None = None,
+    contact_id: uuid.UUID | None = None,
+) -> AuditEntry:
+    entry = build_entry(actor=actor, action=action, obj=obj, changes=changes, contact_id=contact_id)
+    entry.save()
+    return entry

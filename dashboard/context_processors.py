@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from dashboard.permissions import is_admin
+
+# (label, URL name, first path segment). A section whose URL name does not resolve yet is shown
+# greyed out, so the navigation already tells staff where things will be.
+SECTIONS = [
+    ("Contacts", "contacts:list", "contacts"),
+    ("Lists", "contacts:lists", "lists"),
+    ("Tags", "contacts:tags", "tags"),
+    ("Fields", "contacts:fields", "fields"),
+    ("Segments", "contacts:segments", "segments"),
+    ("Imports", "imports:list", "imports"),
+    ("SMS", "sms:history", "sms"),
+    ("Approvals", "approvals:queue", "approvals"),
+    ("Agents", "agents:list", "agents"),
+    ("Reports", "reports:index", "reports"),
+]
+
+
+def _sections() -> list[dict[str, Any]]:
+    sections = []
+    for label, url_name, segment in SECTIONS:
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            url = None
+        sections.append({"label": label, "url": url, "segment": segment})
+    return sections
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """What the navigation bar needs on every page."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "nav_sections": _sections(),
+        "nav_current": request.path.strip("/").split("/", 1)[0],
+        "user_is_admin": is_admin(user),
+    }

@@ -1,0 +1,44 @@
+"""Cross-cutting records: the audit trail every service writes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from dashboard.actors import ActorKind
+
+
+class AuditEntry(models.Model):
+    """One change made through a service: who, what, to which object, before/after values.
+
+    ``contact_id`` is a plain column (not a foreign key) so the trail survives a deletion and
+    erasure can find and scrub every entry about one person.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ActorKind])
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_ref = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=150)
+    prompt_version_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    contact_id = models.UUIDField(null=True, blank=True)
+    # {"field": [before, after], ...}
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["contact_id", "-at"], name="audit_contact_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            models.Index(fields=["actor_kind", "actor_ref", "-at"], name="audit_actor_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,57 @@
+"""Who may see what: every page needs a logged-in member of the staff (or admin) group.
+
+One middleware enforces it for every view, so a new page cannot forget; views that must be
+public (login, health checks, signed embeds, agent API with its own tokens) opt out with
+Django's ``@login_not_required``. Admin-only actions add ``@admin_required``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+
+def _group_names(user: Any) -> set[str]:
+    if not hasattr(user, "_switchboard_groups"):
+        user._switchboard_groups = set(user.groups.values_list("name", flat=True))
+    return user._switchboard_groups
+
+
+def is_staff_member(user: Any) -> bool:
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or bool(_group_names(user) & {settings.STAFF_GROUP, settings.ADMIN_GROUP})
+
+
+def is_admin(user: Any) -> bool:
+    return user.is_authenticated and user.is_active and (
+        user.is_superuser or settings.ADMIN_GROUP in _group_names(user)
+    )
+
+
+class StaffRequiredMiddleware(LoginRequiredMiddleware):
+    """Anonymous users go to the login page; logged-in non-staff get 403."""
+
+    def process_view(self, request: HttpRequest, view_func: Callable, view_args: Any, view_kwargs: Any):
+        response = super().process_view(request, view_func, view_args, view_kwargs)
+        if response is not None or not getattr(view_func, "login_required", True):
+            return response
+        if not is_staff_member(request.user):
+            raise PermissionDenied("Switchboard is for the operations team (staff group).")
+        return None
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only admins can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

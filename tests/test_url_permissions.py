@@ -1,0 +1,64 @@
+"""Every dashboard URL refuses anonymous users and logged-in people outside the staff group."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Views that must answer without a staff session. Each entry says why.
+PUBLIC = {
+    "login",  # where anonymous users are sent
+    "logout",
+    "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",  # Django auth
+}  # fmt: skip
+SAMPLE = {"uuid": str(uuid.uuid4()), "int": "1", "str": "x", "slug": "x", "path": "x"}
+
+
+def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield namespace + (entry.name or ""), prefix + str(entry.pattern), entry
+
+
+def _concrete(route: str) -> str | None:
+    """Fill <converter:name> parts with sample values; None for regex routes we cannot fill."""
+    import re
+
+    if route.startswith("^") or "(?P" in route:
+        return None
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE.get(m.group(1) or "str", "x"), route)
+
+
+def dashboard_urls():
+    for name, route, _ in _walk(get_resolver()):
+        if route.startswith("django-admin/") or name in PUBLIC:
+            continue
+        url = _concrete(route)
+        if url:
+            yield pytest.param(url, id=name or url)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", list(dashboard_urls()))
+def test_anonymous_users_are_sent_to_log_in(client, url):
+    for method in (client.get, client.post):
+        response = method(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith("/accounts/login/"), url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", list(dashboard_urls()))
+def test_logged_in_outsiders_are_refused(outsider_client, url):
+    assert outsider_client.get(url).status_code == 403
+    assert outsider_client.post(url).status_code == 403
+
+
+def test_the_walk_finds_the_dashboard():
+    urls = [p.values[0] for p in dashboard_urls()]
+    assert "/contacts/" in urls and len(urls) > 20
