@@ -13,34 +13,277 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-FIRST_NAMES = (
-    "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Freya Willow Florence Emily Ella "
-    "Poppy Evie Elsie Charlotte Noah Oliver George Arthur Muhammad Leo Harry Oscar Archie Henry Theodore "
-    "Freddie Jack Charlie Theo Alfie Jacob Thomas Finley Arlo Léa Chloé Manon Camille Louis Gabriel Jules "
-    "Lucas Hugo Sofía Lucía Martina Mateo Hugo Pablo Álvaro Marie Sophie Maximilian Paul Emma Hannah "
-    "Liam James Benjamin Elijah William Ava Harper Evelyn Abigail Aarav Priya Chen Wei Yuki Hiro Fatima "
-    "Amina Zainab Kwame Ama Siobhán Niamh Seán Bjørn Åsa Zoë Renée José"
-).split()
-LAST_NAMES = (
-    "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright "
-    "Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin Cooper Hill "
-    "Ward Morris Moore Clark Lee King Baker Harrison Morgan Allen James Scott Phillips Watson Davis Parker "
-    "Price Bennett Young Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy "
-    "Miller Cox Richards Khan Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson Foster Chapman "
-    "Dubois Martin Bernard Durand Lefèvre Moreau García Fernández González Rodríguez López Müller Schmidt "
-    "Schneider Fischer Weber O'Brien O'Connor Nguyen Kim Tanaka Sato Ivanova Novak Kowalski Jansen De-Vries "
-    "Rossi Russo Ferrari Esposito Silva Santos Costa Okafor Mensah Haddad Cohen"
-).split()
-DOMAINS = (
-    "gmail.com outlook.com yahoo.co.uk hotmail.com icloud.com proton.me btinternet.com orange.fr "
-    "gmx.de web.de acme.io example-corp.com northwind.co.uk contoso.com fabrikam.fr initech.com"
-).split()
+FIRST_NAMES = [
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Ivy",
+    "Lily",
+    "Isabella",
+    "Rosie",
+    "Sophia",
+    "Grace",
+    "Freya",
+    "Willow",
+    "Florence",
+    "Emily",
+    "Ella",
+    "Poppy",
+    "Evie",
+    "Elsie",
+    "Charlotte",
+    "Noah",
+    "Oliver",
+    "George",
+    "Arthur",
+    "Muhammad",
+    "Leo",
+    "Harry",
+    "Oscar",
+    "Archie",
+    "Henry",
+    "Theodore",
+    "Freddie",
+    "Jack",
+    "Charlie",
+    "Theo",
+    "Alfie",
+    "Jacob",
+    "Thomas",
+    "Finley",
+    "Arlo",
+    "Léa",
+    "Chloé",
+    "Manon",
+    "Camille",
+    "Louis",
+    "Gabriel",
+    "Jules",
+    "Lucas",
+    "Hugo",
+    "Sofía",
+    "Lucía",
+    "Martina",
+    "Mateo",
+    "Hugo",
+    "Pablo",
+    "Álvaro",
+    "Marie",
+    "Sophie",
+    "Maximilian",
+    "Paul",
+    "Emma",
+    "Hannah",
+    "Liam",
+    "James",
+    "Benjamin",
+    "Elijah",
+    "William",
+    "Ava",
+    "Harper",
+    "Evelyn",
+    "Abigail",
+    "Aarav",
+    "Priya",
+    "Chen",
+    "Wei",
+    "Yuki",
+    "Hiro",
+    "Fatima",
+    "Amina",
+    "Zainab",
+    "Kwame",
+    "Ama",
+    "Siobhán",
+    "Niamh",
+    "Seán",
+    "Bjørn",
+    "Åsa",
+    "Zoë",
+    "Renée",
+    "José",
+]
+LAST_NAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Lewis",
+    "Harris",
+    "Clarke",
+    "Patel",
+    "Jackson",
+    "Wood",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Morris",
+    "Moore",
+    "Clark",
+    "Lee",
+    "King",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Allen",
+    "James",
+    "Scott",
+    "Phillips",
+    "Watson",
+    "Davis",
+    "Parker",
+    "Price",
+    "Bennett",
+    "Young",
+    "Griffiths",
+    "Mitchell",
+    "Kelly",
+    "Cook",
+    "Carter",
+    "Richardson",
+    "Bailey",
+    "Collins",
+    "Bell",
+    "Shaw",
+    "Murphy",
+    "Miller",
+    "Cox",
+    "Richards",
+    "Khan",
+    "Marshall",
+    "Anderson",
+    "Simpson",
+    "Ellis",
+    "Adams",
+    "Singh",
+    "Begum",
+    "Wilkinson",
+    "Foster",
+    "Chapman",
+    "Dubois",
+    "Martin",
+    "Bernard",
+    "Durand",
+    "Lefèvre",
+    "Moreau",
+    "García",
+    "Fernández",
+    "González",
+    "Rodríguez",
+    "López",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "O'Brien",
+    "O'Connor",
+    "Nguyen",
+    "Kim",
+    "Tanaka",
+    "Sato",
+    "Ivanova",
+    "Novak",
+    "Kowalski",
+    "Jansen",
+    "De-Vries",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Silva",
+    "Santos",
+    "Costa",
+    "Okafor",
+    "Mensah",
+    "Haddad",
+    "Cohen",
+]
+DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "icloud.com",
+    "proton.me",
+    "btinternet.com",
+    "orange.fr",
+    "gmx.de",
+    "web.de",
+    "acme.io",
+    "example-corp.com",
+    "northwind.co.uk",
+    "contoso.com",
+    "fabrikam.fr",
+    "initech.com",
+]
 # Region -> share of contacts. Most of the base is in the default region.
-REGIONS = {"GB": 0.55, "FR": 0.12, "US": 0.1, "DE": 0.08, "ES": 0.06, "IE": 0.04, "NL": 0.03, "BE": 0.02}
-TAGS = ["VIP", "Lead", "Customer", "Newsletter", "Event 2026", "Partner", "Churn risk", "Beta tester"]
-LISTS = [("Newsletter subscribers", None), ("Spring Sale 2026", None), ("Event invitees", 500), ("Key accounts", 200)]
-FIELDS = [("lead_score", "number"), ("company", "text"), ("birthday", "date"), ("premium", "boolean")]
-COMPANIES = "Acme Globex Initech Umbrella Hooli Vandelay Stark Wayne Wonka Soylent Tyrell Cyberdyne".split()
+REGIONS = {
+    "GB": 0.55,
+    "FR": 0.12,
+    "US": 0.1,
+    "DE": 0.08,
+    "ES": 0.06,
+    "IE": 0.04,
+    "NL": 0.03,
+    "BE": 0.02,
+}
+TAGS = [
+    "VIP",
+    "Lead",
+    "Customer",
+    "Newsletter",
+    "Event 2026",
+    "Partner",
+    "Churn risk",
+    "Beta tester",
+]
+LISTS = [
+    ("Newsletter subscribers", None),
+    ("Spring Sale 2026", None),
+    ("Event invitees", 500),
+    ("Key accounts", 200),
+]
+FIELDS = [
+    ("lead_score", "number"),
+    ("company", "text"),
+    ("birthday", "date"),
+    ("premium", "boolean"),
+]
+COMPANIES = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+]
 
 
 @dataclass
@@ -70,12 +313,16 @@ def _mobile_pool(region: str, rng: random.Random, size: int = 400) -> list[tuple
         attempts += 1
         tail = "".join(rng.choice("0123456789") for _ in range(4))
         candidate = national[:-4] + tail
-        number = phonenumbers.PhoneNumber(country_code=example.country_code, national_number=int(candidate))
+        number = phonenumbers.PhoneNumber(
+            country_code=example.country_code, national_number=int(candidate)
+        )
         if phonenumbers.number_type(number) in _MOBILE:
-            pool.append((
-                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
-            ))
+            pool.append(
+                (
+                    phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                    phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+                )
+            )
     return pool
 
 

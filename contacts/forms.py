@@ -12,7 +12,9 @@ from contacts.models import Consent, ContactList, FieldType
 class ContactForm(forms.Form):
     email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     phone = forms.CharField(
-        max_length=40, required=False, help_text="Any format; numbers without +country use the default region."
+        max_length=40,
+        required=False,
+        help_text="Any format; numbers without +country use the default region.",
     )
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100, required=False)
@@ -33,17 +35,25 @@ def field_values_form(fields: list, initial: dict) -> forms.Form:
         name = f"field_{field.pk}"
         match field.type:
             case FieldType.NUMBER:
-                form_fields[name] = forms.CharField(required=False, label=field.name,
-                                                    widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+                form_fields[name] = forms.CharField(
+                    required=False,
+                    label=field.name,
+                    widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                )
             case FieldType.DATE:
-                form_fields[name] = forms.CharField(required=False, label=field.name,
-                                                    widget=forms.DateInput(attrs={"type": "date"}))
+                form_fields[name] = forms.CharField(
+                    required=False, label=field.name, widget=forms.DateInput(attrs={"type": "date"})
+                )
             case FieldType.BOOLEAN:
                 form_fields[name] = forms.ChoiceField(
-                    required=False, label=field.name, choices=[("", "—"), ("true", "Yes"), ("false", "No")]
+                    required=False,
+                    label=field.name,
+                    choices=[("", "—"), ("true", "Yes"), ("false", "No")],
                 )
             case _:
-                form_fields[name] = forms.CharField(required=False, label=field.name, max_length=2000)
+                form_fields[name] = forms.CharField(
+                    required=False, label=field.name, max_length=2000
+                )
     form_class = type("FieldValuesForm", (forms.Form,), form_fields)
     return form_class(initial=initial)
 
@@ -68,13 +78,16 @@ class FieldRenameForm(forms.Form):
 
 
 class AddToListForm(forms.Form):
-    list_id = forms.ModelChoiceField(queryset=ContactList.objects.all(), label="List", empty_label="Choose a list…")
+    list_id = forms.ModelChoiceField(
+        queryset=ContactList.objects.all(), label="List", empty_label="Choose a list…"
+    )
 
 
 class MetadataForm(forms.Form):
     key = forms.CharField(max_length=100)
     value = forms.CharField(
-        max_length=2000, required=False,
+        max_length=2000,
+        required=False,
         help_text='Text, or JSON (42, true, ["a"], {"k": 1}). Empty removes the key.',
     )
 

@@ -39,7 +39,9 @@ class Contact(models.Model):
     # Lower-cased, accent-free copies of the names: what name search compares against.
     first_name_key = models.CharField(max_length=100, blank=True, default="", editable=False)
     last_name_key = models.CharField(max_length=100, blank=True, default="", editable=False)
-    email_consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.UNKNOWN)
+    email_consent = models.CharField(
+        max_length=10, choices=Consent.choices, default=Consent.UNKNOWN
+    )
     sms_consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.UNKNOWN)
     # Permanent unsubscribe: once set, no marketing of any kind, whatever the consent says.
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
@@ -61,13 +63,21 @@ class Contact(models.Model):
         indexes = [
             # Prefix search. On PostgreSQL the pattern_ops opclass lets LIKE 'abc%' use the
             # index whatever the database collation; SQLite ignores opclasses and range-scans.
-            models.Index(fields=["email"], name="contact_email_prefix", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(
-                fields=["first_name_key"], name="contact_first_prefix", opclasses=["varchar_pattern_ops"]
+                fields=["email"], name="contact_email_prefix", opclasses=["varchar_pattern_ops"]
             ),
             models.Index(
-                fields=["last_name_key"], name="contact_last_prefix", opclasses=["varchar_pattern_ops"]
+                fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["first_name_key"],
+                name="contact_first_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["last_name_key"],
+                name="contact_last_prefix",
+                opclasses=["varchar_pattern_ops"],
             ),
             # Sorting the list.
             models.Index(fields=["last_name_key", "first_name_key"], name="contact_name_sort"),
@@ -186,7 +196,9 @@ class ListMembership(models.Model):
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["list", "contact"], name="listmembership_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["list", "contact"], name="listmembership_unique")
+        ]
         indexes = [models.Index(fields=["contact"], name="listmembership_contact")]
 
 
@@ -256,3 +268,29 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}".strip()
+
+
+class SuppressionKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+
+
+class Suppression(models.Model):
+    """Someone who must not be re-added as a marketing contact, kept only as a salted hash.
+
+    Written when a contact is erased (GDPR) or permanently unsubscribes; imports and agent
+    upserts check it. No clear-text personal data lives here.
+    """
+
+    kind = models.CharField(max_length=5, choices=SuppressionKind.choices)
+    value_hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=20)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value_hash"], name="suppression_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} suppressed ({self.reason})"

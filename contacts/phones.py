@@ -43,7 +43,9 @@ def _parse(text: str, region: str) -> Phone:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise SwitchboardError(
-            "invalid_phone", f"“{text}” is not a phone number ({exc._msg.rstrip('.')}).", field="phone"
+            "invalid_phone",
+            f"“{text}” is not a phone number ({exc._msg.rstrip('.')}).",
+            field="phone",
         ) from None
     if not phonenumbers.is_valid_number(number):
         hint = "" if text.startswith("+") else f" for region {region}; add the country code (+…)"

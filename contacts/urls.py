@@ -12,10 +12,20 @@ urlpatterns = [
     path("contacts/<uuid:contact_id>/edit/", contacts.contact_edit, name="edit"),
     path("contacts/<uuid:contact_id>/fields/", contacts.contact_fields_edit, name="fields_edit"),
     path("contacts/<uuid:contact_id>/tags/", contacts.contact_tag_add, name="tag_add"),
-    path("contacts/<uuid:contact_id>/tags/<int:tag_id>/remove/", contacts.contact_tag_remove, name="tag_remove"),
+    path(
+        "contacts/<uuid:contact_id>/tags/<int:tag_id>/remove/",
+        contacts.contact_tag_remove,
+        name="tag_remove",
+    ),
     path("contacts/<uuid:contact_id>/lists/", contacts.contact_list_add, name="list_add"),
-    path("contacts/<uuid:contact_id>/lists/<int:list_id>/remove/", contacts.contact_list_remove, name="list_remove"),
-    path("contacts/<uuid:contact_id>/metadata/", contacts.contact_metadata_set, name="metadata_set"),
+    path(
+        "contacts/<uuid:contact_id>/lists/<int:list_id>/remove/",
+        contacts.contact_list_remove,
+        name="list_remove",
+    ),
+    path(
+        "contacts/<uuid:contact_id>/metadata/", contacts.contact_metadata_set, name="metadata_set"
+    ),
     path("contacts/<uuid:contact_id>/history/", contacts.contact_history, name="history"),
     path("lists/", lists.list_index, name="lists"),
     path("lists/new/", lists.list_create, name="list_create"),

@@ -33,7 +33,9 @@ class Actor:
 
     @classmethod
     def agent(cls, agent_id: int, name: str, prompt_version_id: int | None = None) -> Actor:
-        return cls(ActorKind.AGENT, label=name, ref=str(agent_id), prompt_version_id=prompt_version_id)
+        return cls(
+            ActorKind.AGENT, label=name, ref=str(agent_id), prompt_version_id=prompt_version_id
+        )
 
     @classmethod
     def import_job(cls, job_id: int, label: str = "") -> Actor:

@@ -26,19 +26,25 @@ def _group_names(user: Any) -> set[str]:
 def is_staff_member(user: Any) -> bool:
     if not (user.is_authenticated and user.is_active):
         return False
-    return user.is_superuser or bool(_group_names(user) & {settings.STAFF_GROUP, settings.ADMIN_GROUP})
+    return user.is_superuser or bool(
+        _group_names(user) & {settings.STAFF_GROUP, settings.ADMIN_GROUP}
+    )
 
 
 def is_admin(user: Any) -> bool:
-    return user.is_authenticated and user.is_active and (
-        user.is_superuser or settings.ADMIN_GROUP in _group_names(user)
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or settings.ADMIN_GROUP in _group_names(user))
     )
 
 
 class StaffRequiredMiddleware(LoginRequiredMiddleware):
     """Anonymous users go to the login page; logged-in non-staff get 403."""
 
-    def process_view(self, request: HttpRequest, view_func: Callable, view_args: Any, view_kwargs: Any):
+    def process_view(
+        self, request: HttpRequest, view_func: Callable, view_args: Any, view_kwargs: Any
+    ):
         response = super().process_view(request, view_func, view_args, view_kwargs)
         if response is not None or not getattr(view_func, "login_required", True):
             return response

@@ -73,7 +73,9 @@ TEMPLATES = [
 # same time. IMMEDIATE transactions take the write lock up front (no "database is locked" on a
 # read->write upgrade) and the busy timeout makes writers queue instead of failing.
 VAR_DIR.mkdir(exist_ok=True)
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'switchboard.sqlite3'}")}
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'switchboard.sqlite3'}")
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] != ":memory:":
         DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"])
@@ -153,6 +155,8 @@ if env.bool("SECURE_COOKIES", default=not DEBUG):
 # Region used to read phone numbers typed without a country code ("07700 900123").
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
 CONTACTS_PAGE_SIZE = env.int("CONTACTS_PAGE_SIZE", default=25)
+# Key for the salted hashes on the suppression list. Changing it forgets every suppression.
+SUPPRESSION_SALT = env.str("SUPPRESSION_SALT", default=SECRET_KEY)
 
 LOGGING = {
     "version": 1,

@@ -20,7 +20,9 @@ def _plain_static_storage(settings):
 
 
 def _user(django_user_model, username: str, *groups: str):
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", "correct horse battery")
+    user = django_user_model.objects.create_user(
+        username, f"{username}@example.com", "correct horse battery"
+    )
     for name in groups:
         user.groups.add(Group.objects.get_or_create(name=name)[0])
     return user

@@ -17,6 +17,7 @@ from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
 from contacts.services.history import log_interaction
 from contacts.services.normalise import clean_name, normalise_email, search_key
+from contacts.services.suppression import suppression_reason
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -40,7 +41,9 @@ def get_contact(contact_id: uuid.UUID | str) -> Contact:
     try:
         return Contact.objects.get(pk=uuid.UUID(str(contact_id)))
     except (Contact.DoesNotExist, ValueError):
-        raise SwitchboardError("unknown_contact", f"There is no contact with id {contact_id}.") from None
+        raise SwitchboardError(
+            "unknown_contact", f"There is no contact with id {contact_id}."
+        ) from None
 
 
 def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -48,7 +51,9 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
     if patch is None:
         return dict(current)
     if not isinstance(patch, Mapping):
-        raise SwitchboardError("invalid_metadata", "Metadata must be a JSON object.", field="metadata")
+        raise SwitchboardError(
+            "invalid_metadata", "Metadata must be a JSON object.", field="metadata"
+        )
     merged = dict(current)
     for key, value in patch.items():
         if value is None:
@@ -57,7 +62,9 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
             merged[str(key)] = value
     if len(json.dumps(merged, default=str)) > METADATA_MAX_BYTES:
         raise SwitchboardError(
-            "invalid_metadata", f"Metadata is limited to {METADATA_MAX_BYTES // 1024} KB.", field="metadata"
+            "invalid_metadata",
+            f"Metadata is limited to {METADATA_MAX_BYTES // 1024} KB.",
+            field="metadata",
         )
     return merged
 
@@ -65,7 +72,9 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
 def _clean_consent(value: str, field: str) -> str:
     if value not in Consent.values:
         raise SwitchboardError(
-            "invalid_consent", f"Consent is one of {', '.join(Consent.values)}; got “{value}”.", field=field
+            "invalid_consent",
+            f"Consent is one of {', '.join(Consent.values)}; got “{value}”.",
+            field=field,
         )
     return value
 
@@ -113,6 +122,13 @@ def create_contact(
     lists = _resolve_lists(list_ids)
     tag_names = [tag_service.clean_tag_name(name) for name in tags]
     _check_email_free(email)
+    if reason := suppression_reason(email=email, phone=number.e164 if number else ""):
+        raise SwitchboardError(
+            "suppressed",
+            "This person was erased or permanently unsubscribed and cannot be added again.",
+            field="email",
+            reason=reason,
+        )
 
     now = timezone.now()
     contact = Contact(
@@ -140,8 +156,12 @@ def create_contact(
 
     changes = audit.diff({}, _snapshot(contact))
     changes.update(field_service.apply_values(contact, resolved))
-    audit.record(actor=actor, action="contact.create", obj=contact, contact_id=contact.pk, changes=changes)
-    log_interaction(contact=contact, actor=actor, kind=InteractionKind.CREATED, description="Contact created")
+    audit.record(
+        actor=actor, action="contact.create", obj=contact, contact_id=contact.pk, changes=changes
+    )
+    log_interaction(
+        contact=contact, actor=actor, kind=InteractionKind.CREATED, description="Contact created"
+    )
     for name in tag_names:
         tag_service.tag_contact(actor=actor, contact=contact, tag_name=name)
     for contact_list in lists:
@@ -177,7 +197,9 @@ def update_contact(
     try:
         locked = Contact.objects.select_for_update().get(pk=contact_id)
     except (Contact.DoesNotExist, ValueError, TypeError):
-        raise SwitchboardError("unknown_contact", f"There is no contact with id {contact_id}.") from None
+        raise SwitchboardError(
+            "unknown_contact", f"There is no contact with id {contact_id}."
+        ) from None
     if expected_version is not None and locked.version != expected_version:
         last = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id").first()
         who = f" by {last.actor_label}" if last else ""
@@ -216,7 +238,9 @@ def update_contact(
         locked.metadata = merge_metadata(locked.metadata, metadata)
     resolved = field_service.resolve_values(fields) if not isinstance(fields, _Unset) else {}
     lists = _resolve_lists(list_ids) if not isinstance(list_ids, _Unset) else []
-    tag_names = [tag_service.clean_tag_name(n) for n in tags] if not isinstance(tags, _Unset) else []
+    tag_names = (
+        [tag_service.clean_tag_name(n) for n in tags] if not isinstance(tags, _Unset) else []
+    )
 
     changes = audit.diff(before, _snapshot(locked))
     if changes:
@@ -226,7 +250,12 @@ def update_contact(
             with transaction.atomic():
                 locked.save(
                     update_fields=[
-                        *AUDITED, "phone_country", "first_name_key", "last_name_key", "updated_at", "version",
+                        *AUDITED,
+                        "phone_country",
+                        "first_name_key",
+                        "last_name_key",
+                        "updated_at",
+                        "version",
                     ]  # fmt: skip
                 )
         except IntegrityError:
@@ -240,7 +269,9 @@ def update_contact(
         locked.save(update_fields=["updated_at", "version"])
     changes.update(field_changes)
     if changes:
-        audit.record(actor=actor, action="contact.update", obj=locked, contact_id=locked.pk, changes=changes)
+        audit.record(
+            actor=actor, action="contact.update", obj=locked, contact_id=locked.pk, changes=changes
+        )
         unsubscribed_now = "unsubscribed_at" in changes and locked.unsubscribed_at is not None
         log_interaction(
             contact=locked,

@@ -36,7 +36,9 @@ def _clean_field_name(name: str) -> str:
 def get_field_by_name(name: str) -> Field:
     field = Field.objects.filter(name__iexact=(name or "").strip()).first()
     if field is None:
-        raise SwitchboardError("unknown_field", f"There is no custom field named “{name}”.", field=name)
+        raise SwitchboardError(
+            "unknown_field", f"There is no custom field named “{name}”.", field=name
+        )
     return field
 
 
@@ -50,13 +52,22 @@ def create_field(*, actor: Actor, name: str, type: str) -> Field:
             field="type",
         )
     if Field.objects.filter(name__iexact=name).exists():
-        raise SwitchboardError("duplicate_field", f"A field named “{name}” already exists.", field="name")
+        raise SwitchboardError(
+            "duplicate_field", f"A field named “{name}” already exists.", field="name"
+        )
     try:
         with transaction.atomic():
             field = Field.objects.create(name=name, type=type)
     except IntegrityError:
-        raise SwitchboardError("duplicate_field", f"A field named “{name}” already exists.", field="name") from None
-    audit.record(actor=actor, action="field.create", obj=field, changes={"name": [None, name], "type": [None, type]})
+        raise SwitchboardError(
+            "duplicate_field", f"A field named “{name}” already exists.", field="name"
+        ) from None
+    audit.record(
+        actor=actor,
+        action="field.create",
+        obj=field,
+        changes={"name": [None, name], "type": [None, type]},
+    )
     return field
 
 
@@ -64,7 +75,9 @@ def create_field(*, actor: Actor, name: str, type: str) -> Field:
 def rename_field(*, actor: Actor, field: Field, name: str) -> Field:
     name = _clean_field_name(name)
     if Field.objects.exclude(pk=field.pk).filter(name__iexact=name).exists():
-        raise SwitchboardError("duplicate_field", f"A field named “{name}” already exists.", field="name")
+        raise SwitchboardError(
+            "duplicate_field", f"A field named “{name}” already exists.", field="name"
+        )
     before = field.name
     field.name = name
     field.save(update_fields=["name"])
@@ -76,7 +89,10 @@ def rename_field(*, actor: Actor, field: Field, name: str) -> Field:
 def delete_field(*, actor: Actor, field: Field) -> None:
     count = field.values.count()
     audit.record(
-        actor=actor, action="field.delete", obj=field, changes={"name": [field.name, None], "values": [count, 0]}
+        actor=actor,
+        action="field.delete",
+        obj=field,
+        changes={"name": [field.name, None], "values": [count, 0]},
     )
     field.delete()
 
@@ -98,7 +114,9 @@ def parse_value(field: Field, raw: Any) -> Any:
             text = str(raw).strip()
             if len(text) > TEXT_MAX:
                 raise SwitchboardError(
-                    "invalid_field_value", f"“{field.name}” holds at most {TEXT_MAX} characters.", field=field.name
+                    "invalid_field_value",
+                    f"“{field.name}” holds at most {TEXT_MAX} characters.",
+                    field=field.name,
                 )
             return text
         case FieldType.NUMBER:
@@ -142,15 +160,15 @@ def resolve_values(values: Mapping[str, Any]) -> dict[Field, Any]:
     for name, raw in values.items():
         field = by_name.get(str(name).strip().lower())
         if field is None:
-            raise SwitchboardError("unknown_field", f"There is no custom field named “{name}”.", field=name)
+            raise SwitchboardError(
+                "unknown_field", f"There is no custom field named “{name}”.", field=name
+            )
         resolved[field] = parse_value(field, raw)
     return resolved
 
 
 def current_values(contact: Contact) -> dict[str, Any]:
-    return {
-        fv.field.name: fv.value for fv in contact.field_values.select_related("field")
-    }
+    return {fv.field.name: fv.value for fv in contact.field_values.select_related("field")}
 
 
 def apply_values(contact: Contact, resolved: dict[Field, Any]) -> dict[str, list[Any]]:
@@ -159,7 +177,8 @@ def apply_values(contact: Contact, resolved: dict[Field, Any]) -> dict[str, list
     if not resolved:
         return changes
     existing = {
-        fv.field_id: fv for fv in FieldValue.objects.filter(contact=contact, field__in=list(resolved))
+        fv.field_id: fv
+        for fv in FieldValue.objects.filter(contact=contact, field__in=list(resolved))
     }
     for field, value in resolved.items():
         column = field.value_column

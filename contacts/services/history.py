@@ -58,12 +58,16 @@ def record_event(
     name = (name or "").strip()
     if not name or len(name) > EVENT_NAME_MAX:
         raise SwitchboardError(
-            "invalid_event", f"An event needs a name of 1 to {EVENT_NAME_MAX} characters.", field="name"
+            "invalid_event",
+            f"An event needs a name of 1 to {EVENT_NAME_MAX} characters.",
+            field="name",
         )
     if params is not None and not isinstance(params, dict):
         raise SwitchboardError("invalid_event", "Event params must be an object.", field="params")
     if occurred_at and occurred_at > timezone.now() + dt.timedelta(minutes=5):
-        raise SwitchboardError("invalid_event", "An event cannot happen in the future.", field="occurred_at")
+        raise SwitchboardError(
+            "invalid_event", "An event cannot happen in the future.", field="occurred_at"
+        )
     return log_interaction(
         contact=contact,
         actor=actor,

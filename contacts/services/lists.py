@@ -16,9 +16,13 @@ LIST_NAME_MAX = 100
 def _clean(name: str, limit: int | None) -> tuple[str, int | None]:
     name = " ".join((name or "").split())
     if not name or len(name) > LIST_NAME_MAX:
-        raise SwitchboardError("invalid_list", f"A list name has 1 to {LIST_NAME_MAX} characters.", field="name")
+        raise SwitchboardError(
+            "invalid_list", f"A list name has 1 to {LIST_NAME_MAX} characters.", field="name"
+        )
     if limit is not None and limit < 1:
-        raise SwitchboardError("invalid_list", "A list limit is a positive number (or empty for none).", field="limit")
+        raise SwitchboardError(
+            "invalid_list", "A list limit is a positive number (or empty for none).", field="limit"
+        )
     return name, limit
 
 
@@ -26,15 +30,22 @@ def get_list(list_id: int | str) -> ContactList:
     try:
         return ContactList.objects.get(pk=int(list_id))
     except (ContactList.DoesNotExist, ValueError, TypeError):
-        raise SwitchboardError("unknown_list", f"There is no list with id {list_id}.", field="list_id") from None
+        raise SwitchboardError(
+            "unknown_list", f"There is no list with id {list_id}.", field="list_id"
+        ) from None
 
 
 @transaction.atomic
-def create_list(*, actor: Actor, name: str, limit: int | None = None, description: str = "") -> ContactList:
+def create_list(
+    *, actor: Actor, name: str, limit: int | None = None, description: str = ""
+) -> ContactList:
     name, limit = _clean(name, limit)
     contact_list = ContactList.objects.create(name=name, limit=limit, description=description[:300])
     audit.record(
-        actor=actor, action="list.create", obj=contact_list, changes={"name": [None, name], "limit": [None, limit]}
+        actor=actor,
+        action="list.create",
+        obj=contact_list,
+        changes={"name": [None, name], "limit": [None, limit]},
     )
     return contact_list
 
@@ -48,7 +59,9 @@ def update_list(
     members = locked.memberships.count()
     if limit is not None and members > limit:
         raise SwitchboardError(
-            "list_full", f"“{name}” already has {members} contacts; the limit cannot be lower.", field="limit"
+            "list_full",
+            f"“{name}” already has {members} contacts; the limit cannot be lower.",
+            field="limit",
         )
     before = {"name": locked.name, "limit": locked.limit, "description": locked.description}
     locked.name, locked.limit, locked.description = name, limit, description[:300]
@@ -80,14 +93,24 @@ def add_to_list(*, actor: Actor, contact: Contact, contact_list: ContactList) ->
         return False
     if locked.limit is not None and locked.memberships.count() >= locked.limit:
         raise SwitchboardError(
-            "list_full", f"“{locked.name}” is full ({locked.limit} contacts).", field="list_id", list_id=locked.pk
+            "list_full",
+            f"“{locked.name}” is full ({locked.limit} contacts).",
+            field="list_id",
+            list_id=locked.pk,
         )
     ListMembership.objects.create(list=locked, contact=contact)
     audit.record(
-        actor=actor, action="contact.list_add", obj=contact, contact_id=contact.pk, changes={"lists": [None, locked.name]}
+        actor=actor,
+        action="contact.list_add",
+        obj=contact,
+        contact_id=contact.pk,
+        changes={"lists": [None, locked.name]},
     )
     log_interaction(
-        contact=contact, actor=actor, kind=InteractionKind.LIST_ADDED, description=f"Added to {locked.name}"
+        contact=contact,
+        actor=actor,
+        kind=InteractionKind.LIST_ADDED,
+        description=f"Added to {locked.name}",
     )
     return True
 

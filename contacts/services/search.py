@@ -63,7 +63,11 @@ def text_q(text: str, *, region: str | None = None) -> Q:
     words = search_key(text).split(" ")
     if len(words) == 1:
         word = words[0]
-        return prefix_q("first_name_key", word) | prefix_q("last_name_key", word) | prefix_q("email", word)
+        return (
+            prefix_q("first_name_key", word)
+            | prefix_q("last_name_key", word)
+            | prefix_q("email", word)
+        )
     full, head, tail = " ".join(words), " ".join(words[:-1]), words[-1]
     # "alice smi" -> first alice… and last smi…; also "smith ali", and multi-word names.
     return (

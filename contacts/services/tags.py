@@ -16,7 +16,9 @@ TAG_MAX = 64
 def clean_tag_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name or len(name) > TAG_MAX:
-        raise SwitchboardError("invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field="name")
+        raise SwitchboardError(
+            "invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field="name"
+        )
     return name
 
 
@@ -38,7 +40,9 @@ def get_or_create_tag(*, actor: Actor, name: str) -> Tag:
 def create_tag(*, actor: Actor, name: str) -> Tag:
     name = clean_tag_name(name)
     if Tag.objects.filter(name__iexact=name).exists():
-        raise SwitchboardError("duplicate_tag", f"A tag named “{name}” already exists.", field="name")
+        raise SwitchboardError(
+            "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
+        )
     return get_or_create_tag(actor=actor, name=name)
 
 
@@ -46,7 +50,9 @@ def create_tag(*, actor: Actor, name: str) -> Tag:
 def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
     name = clean_tag_name(name)
     if Tag.objects.exclude(pk=tag.pk).filter(name__iexact=name).exists():
-        raise SwitchboardError("duplicate_tag", f"A tag named “{name}” already exists.", field="name")
+        raise SwitchboardError(
+            "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
+        )
     before, tag.name = tag.name, name
     tag.save(update_fields=["name"])
     audit.record(actor=actor, action="tag.rename", obj=tag, changes={"name": [before, name]})
@@ -57,7 +63,10 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
 def delete_tag(*, actor: Actor, tag: Tag) -> None:
     members = tag.contact_tags.count()
     audit.record(
-        actor=actor, action="tag.delete", obj=tag, changes={"name": [tag.name, None], "contacts": [members, 0]}
+        actor=actor,
+        action="tag.delete",
+        obj=tag,
+        changes={"name": [tag.name, None], "contacts": [members, 0]},
     )
     tag.delete()
 
@@ -69,9 +78,18 @@ def tag_contact(*, actor: Actor, contact: Contact, tag_name: str) -> tuple[Tag, 
     _, created = ContactTag.objects.get_or_create(contact=contact, tag=tag)
     if created:
         audit.record(
-            actor=actor, action="contact.tag", obj=contact, contact_id=contact.pk, changes={"tags": [None, tag.name]}
+            actor=actor,
+            action="contact.tag",
+            obj=contact,
+            contact_id=contact.pk,
+            changes={"tags": [None, tag.name]},
         )
-        log_interaction(contact=contact, actor=actor, kind=InteractionKind.TAGGED, description=f"Tagged {tag.name}")
+        log_interaction(
+            contact=contact,
+            actor=actor,
+            kind=InteractionKind.TAGGED,
+            description=f"Tagged {tag.name}",
+        )
     return tag, created
 
 
@@ -80,9 +98,16 @@ def untag_contact(*, actor: Actor, contact: Contact, tag: Tag) -> bool:
     deleted, _ = ContactTag.objects.filter(contact=contact, tag=tag).delete()
     if deleted:
         audit.record(
-            actor=actor, action="contact.untag", obj=contact, contact_id=contact.pk, changes={"tags": [tag.name, None]}
+            actor=actor,
+            action="contact.untag",
+            obj=contact,
+            contact_id=contact.pk,
+            changes={"tags": [tag.name, None]},
         )
         log_interaction(
-            contact=contact, actor=actor, kind=InteractionKind.UNTAGGED, description=f"Untagged {tag.name}"
+            contact=contact,
+            actor=actor,
+            kind=InteractionKind.UNTAGGED,
+            description=f"Untagged {tag.name}",
         )
     return bool(deleted)

@@ -11,7 +11,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from contacts.forms import AddToListForm, ContactEditForm, ContactForm, MetadataForm, TagForm, field_values_form
+from contacts.forms import (
+    AddToListForm,
+    ContactEditForm,
+    ContactForm,
+    MetadataForm,
+    TagForm,
+    field_values_form,
+)
 from contacts.models import Contact, ContactList, Field, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
@@ -48,10 +55,18 @@ def _changed(response: HttpResponse, message: str) -> HttpResponse:
 def _columns(sort: str) -> list[dict]:
     """Table headers: clicking a sorted column reverses it."""
     columns = []
-    for label, key in [("Name", "name"), ("Email", "email"), ("Phone", ""), ("Tags", ""), ("Updated", "-updated")]:
+    for label, key in [
+        ("Name", "name"),
+        ("Email", "email"),
+        ("Phone", ""),
+        ("Tags", ""),
+        ("Updated", "-updated"),
+    ]:
         reverse = key[1:] if key.startswith("-") else f"-{key}"
         arrow = "▲" if sort == key.lstrip("-") else "▼" if sort == f"-{key.lstrip('-')}" else ""
-        columns.append({"label": label, "sort": key, "next": reverse if sort == key else key, "arrow": arrow})
+        columns.append(
+            {"label": label, "sort": key, "next": reverse if sort == key else key, "arrow": arrow}
+        )
     return columns
 
 
@@ -88,7 +103,9 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            contact = contact_service.create_contact(actor=Actor.staff(request.user), **form.cleaned_data)
+            contact = contact_service.create_contact(
+                actor=Actor.staff(request.user), **form.cleaned_data
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
@@ -128,7 +145,9 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
             "sms_consent": contact.sms_consent, "unsubscribed": contact.is_unsubscribed,
             "version": contact.version,
         })  # fmt: skip
-        return render(request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form})
+        return render(
+            request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form}
+        )
 
     form = ContactEditForm(request.POST)
     if form.is_valid():
@@ -147,7 +166,9 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
                 return redirect("contacts:detail", contact_id=contact.pk)
             response = render(request, "contacts/contact_detail.html#details", {"contact": contact})
             return _changed(response, "Contact saved.")
-    return render(request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form})
+    return render(
+        request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form}
+    )
 
 
 @require_GET
@@ -161,7 +182,9 @@ def contact_details(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
 def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     fields = list(Field.objects.all())
-    initial = {f"field_{fv.field_id}": fv.form_value for fv in contact.field_values.select_related("field")}
+    initial = {
+        f"field_{fv.field_id}": fv.form_value for fv in contact.field_values.select_related("field")
+    }
     form = field_values_form(fields, initial)
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
@@ -172,15 +195,28 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                     actor=Actor.staff(request.user), contact=contact, fields=submitted
                 )
             except SwitchboardError as exc:
-                key = next((f"field_{f.pk}" for f in fields if f.name.lower() == (exc.field or "").lower()), None)
+                key = next(
+                    (
+                        f"field_{f.pk}"
+                        for f in fields
+                        if f.name.lower() == (exc.field or "").lower()
+                    ),
+                    None,
+                )
                 form.add_error(key, exc.message)
             else:
-                response = render(request, "contacts/contact_detail.html#fields", _detail_context(contact))
+                response = render(
+                    request, "contacts/contact_detail.html#fields", _detail_context(contact)
+                )
                 return _changed(response, "Custom fields saved.")
-        return render(request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form})
+        return render(
+            request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
+        )
     if request.GET.get("cancel"):
         return render(request, "contacts/contact_detail.html#fields", _detail_context(contact))
-    return render(request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form})
+    return render(
+        request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
+    )
 
 
 def _tags_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:
@@ -215,7 +251,9 @@ def contact_tag_remove(request: HttpRequest, contact_id: uuid.UUID, tag_id: int)
 
 
 def _lists_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:
-    return render(request, "contacts/contact_detail.html#lists", _detail_context(contact, list_error=error))
+    return render(
+        request, "contacts/contact_detail.html#lists", _detail_context(contact, list_error=error)
+    )
 
 
 @require_POST
@@ -226,7 +264,9 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
         return _lists_response(request, contact, "Choose a list.")
     contact_list = form.cleaned_data["list_id"]
     try:
-        list_service.add_to_list(actor=Actor.staff(request.user), contact=contact, contact_list=contact_list)
+        list_service.add_to_list(
+            actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
+        )
     except SwitchboardError as exc:
         return _lists_response(request, contact, exc.message)
     return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
@@ -238,7 +278,9 @@ def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: in
     contact_list = ContactList.objects.filter(pk=list_id).first()
     if contact_list is None:
         return _lists_response(request, contact, "That list no longer exists.")
-    list_service.remove_from_list(actor=Actor.staff(request.user), contact=contact, contact_list=contact_list)
+    list_service.remove_from_list(
+        actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
+    )
     return _changed(_lists_response(request, contact), f"Removed from {contact_list.name}.")
 
 
@@ -259,7 +301,9 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
     else:
         error = "Give a key (and a value; an empty value removes the key)."
     response = render(
-        request, "contacts/contact_detail.html#metadata", _detail_context(contact, metadata_error=error)
+        request,
+        "contacts/contact_detail.html#metadata",
+        _detail_context(contact, metadata_error=error),
     )
     return response if error else _changed(response, "Metadata saved.")
 

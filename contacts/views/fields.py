@@ -18,7 +18,9 @@ from dashboard.forms import add_domain_error
 
 def _index(request: HttpRequest, form: FieldForm, status: int = 200) -> HttpResponse:
     fields = Field.objects.annotate(members=Count("values")).order_by("name")
-    return render(request, "contacts/field_index.html", {"fields": fields, "form": form}, status=status)
+    return render(
+        request, "contacts/field_index.html", {"fields": fields, "form": form}, status=status
+    )
 
 
 @require_GET
@@ -46,14 +48,18 @@ def field_edit(request: HttpRequest, field_id: int) -> HttpResponse:
     form = FieldRenameForm(request.POST or None, initial={"name": field.name})
     if request.method == "POST" and form.is_valid():
         try:
-            field_service.rename_field(actor=Actor.staff(request.user), field=field, name=form.cleaned_data["name"])
+            field_service.rename_field(
+                actor=Actor.staff(request.user), field=field, name=form.cleaned_data["name"]
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Field renamed.")
             return redirect("contacts:fields")
     members = field.values.count()
-    return render(request, "contacts/field_edit.html", {"field": field, "form": form, "members": members})
+    return render(
+        request, "contacts/field_edit.html", {"field": field, "form": form, "members": members}
+    )
 
 
 @require_POST

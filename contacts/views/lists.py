@@ -27,7 +27,9 @@ def list_create(request: HttpRequest) -> HttpResponse:
     form = ListForm(request.POST)
     if form.is_valid():
         try:
-            contact_list = list_service.create_list(actor=Actor.staff(request.user), **form.cleaned_data)
+            contact_list = list_service.create_list(
+                actor=Actor.staff(request.user), **form.cleaned_data
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
@@ -40,18 +42,28 @@ def list_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
     contact_list = get_object_or_404(ContactList, pk=list_id)
-    initial = {"name": contact_list.name, "limit": contact_list.limit, "description": contact_list.description}
+    initial = {
+        "name": contact_list.name,
+        "limit": contact_list.limit,
+        "description": contact_list.description,
+    }
     form = ListForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            list_service.update_list(actor=Actor.staff(request.user), contact_list=contact_list, **form.cleaned_data)
+            list_service.update_list(
+                actor=Actor.staff(request.user), contact_list=contact_list, **form.cleaned_data
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "List saved.")
             return redirect("contacts:lists")
     members = contact_list.memberships.count()
-    return render(request, "contacts/list_edit.html", {"contact_list": contact_list, "form": form, "members": members})
+    return render(
+        request,
+        "contacts/list_edit.html",
+        {"contact_list": contact_list, "form": form, "members": members},
+    )
 
 
 @require_POST

@@ -31,7 +31,9 @@ def tag_create(request: HttpRequest) -> HttpResponse:
     form = TagForm(request.POST)
     if form.is_valid():
         try:
-            tag = tag_service.create_tag(actor=Actor.staff(request.user), name=form.cleaned_data["name"])
+            tag = tag_service.create_tag(
+                actor=Actor.staff(request.user), name=form.cleaned_data["name"]
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
@@ -46,7 +48,9 @@ def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
     form = TagForm(request.POST or None, initial={"name": tag.name})
     if request.method == "POST" and form.is_valid():
         try:
-            tag_service.rename_tag(actor=Actor.staff(request.user), tag=tag, name=form.cleaned_data["name"])
+            tag_service.rename_tag(
+                actor=Actor.staff(request.user), tag=tag, name=form.cleaned_data["name"]
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:

@@ -8,7 +8,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from contacts import demo
-from contacts.models import Contact, ContactList, ContactTag, Field, FieldValue, Interaction, ListMembership, Tag
+from contacts.models import (
+    Contact,
+    ContactList,
+    ContactTag,
+    Field,
+    FieldValue,
+    Interaction,
+    ListMembership,
+    Tag,
+)
 from contacts.phones import normalise_phone
 from contacts.services.normalise import search_key
 from dashboard import audit
@@ -31,8 +40,14 @@ class Command(BaseCommand):
         actor = Actor.system("demo data")
         rng = random.Random(seed)
         tags = {name: Tag.objects.get_or_create(name=name)[0] for name in demo.TAGS}
-        lists = [ContactList.objects.get_or_create(name=name, defaults={"limit": limit})[0] for name, limit in demo.LISTS]
-        fields = {name: Field.objects.get_or_create(name=name, defaults={"type": kind})[0] for name, kind in demo.FIELDS}
+        lists = [
+            ContactList.objects.get_or_create(name=name, defaults={"limit": limit})[0]
+            for name, limit in demo.LISTS
+        ]
+        fields = {
+            name: Field.objects.get_or_create(name=name, defaults={"type": kind})[0]
+            for name, kind in demo.FIELDS
+        }
 
         rows, values, tag_rows, members, history = [], [], [], [], []
         for person in demo.people(contacts, seed=seed):
@@ -50,10 +65,20 @@ class Command(BaseCommand):
                 source="system", created_at=person.created_at, updated_at=person.created_at,
             )  # fmt: skip
             rows.append(contact)
-            values.append(FieldValue(contact=contact, field=fields["lead_score"], value_number=person.lead_score))
-            values.append(FieldValue(contact=contact, field=fields["company"], value_text=person.company))
+            values.append(
+                FieldValue(
+                    contact=contact, field=fields["lead_score"], value_number=person.lead_score
+                )
+            )
+            values.append(
+                FieldValue(contact=contact, field=fields["company"], value_text=person.company)
+            )
             if rng.random() < 0.3:
-                values.append(FieldValue(contact=contact, field=fields["premium"], value_bool=rng.random() < 0.5))
+                values.append(
+                    FieldValue(
+                        contact=contact, field=fields["premium"], value_bool=rng.random() < 0.5
+                    )
+                )
             tag_rows += [ContactTag(contact=contact, tag=tags[name]) for name in person.tags]
             for contact_list in lists:
                 if rng.random() < (0.05 if contact_list.limit else 0.3):
@@ -77,4 +102,6 @@ class Command(BaseCommand):
         audit.record(
             actor=actor, action="demo.load", obj=lists[0], changes={"contacts": [0, len(rows)]}
         )
-        self.stdout.write(f"Demo data: loaded {len(rows)} contacts, {len(tags)} tags, {len(lists)} lists.")
+        self.stdout.write(
+            f"Demo data: loaded {len(rows)} contacts, {len(tags)} tags, {len(lists)} lists."
+        )

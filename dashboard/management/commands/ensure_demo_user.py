@@ -29,4 +29,6 @@ class Command(BaseCommand):
             username, password = LOGIN_FILE.read_text().split()
             self.stdout.write(self.style.SUCCESS(f"Log in as: {username} / {password}"))
         else:
-            self.stdout.write("Users already exist; log in with your account (manage.py createsuperuser adds one).")
+            self.stdout.write(
+                "Users already exist; log in with your account (manage.py createsuperuser adds one)."
+            )
