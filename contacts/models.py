@@ -51,6 +51,9 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # When a message last went out to this person (bumped by history.mark_contacted); segment
+    # rules on "last contacted" read this column instead of scanning the interaction log.
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
     # Optimistic locking: every update bumps it; an edit based on an older version is refused.
     version = models.PositiveIntegerField(default=1)
 
@@ -84,6 +87,7 @@ class Contact(models.Model):
             models.Index(fields=["-updated_at"], name="contact_updated"),
             models.Index(fields=["-created_at"], name="contact_created"),
             models.Index(fields=["phone_country"], name="contact_phone_country"),
+            models.Index(fields=["last_contacted_at"], name="contact_last_contacted"),
         ]
 
     def __str__(self) -> str:
@@ -294,3 +298,21 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} suppressed ({self.reason})"
+
+
+class Segment(models.Model):
+    """A saved audience: contacts matching ``rules`` (see ``contacts.segments.rules``).
+
+    Membership is never stored: the rules compile to one query, so a segment is always current.
+    """
+
+    name = models.CharField(max_length=100)
+    rules = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
