@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, Interaction, InteractionKind
@@ -76,4 +79,21 @@ def record_event(
         description=name,
         data=params or {},
         occurred_at=occurred_at,
+    )
+
+
+def mark_contacted(contact_ids: Iterable[uuid.UUID | str], at: dt.datetime | None = None) -> int:
+    """Record that a message went out to these contacts at ``at`` (default now).
+
+    Only moves ``last_contacted_at`` forward, so out-of-order calls (a retried batch) are safe.
+    One UPDATE per call; returns the number of contacts changed.
+    """
+    at = at or timezone.now()
+    ids = list(contact_ids)
+    if not ids:
+        return 0
+    return (
+        Contact.objects.filter(pk__in=ids)
+        .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
+        .update(last_contacted_at=at)
     )
