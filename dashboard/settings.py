@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -157,6 +158,33 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
 CONTACTS_PAGE_SIZE = env.int("CONTACTS_PAGE_SIZE", default=25)
 # Key for the salted hashes on the suppression list. Changing it forgets every suppression.
 SUPPRESSION_SALT = env.str("SUPPRESSION_SALT", default=SECRET_KEY)
+
+# --- SMS (sms app) ---------------------------------------------------------------------------
+# Which gateway sends: "sandbox" (no network, the default), "mailpro" or "twilio".
+SMS_GATEWAY = env.str("SMS_GATEWAY", default="sandbox")
+if SMS_GATEWAY not in {"sandbox", "mailpro", "twilio"}:
+    raise ImproperlyConfigured(
+        f"SMS_GATEWAY={SMS_GATEWAY!r}: choose sandbox, mailpro or twilio."
+    )
+# Seconds the gateway HTTP client waits (connect, read) before giving up on a provider.
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+# Messages one worker sends at once, and how many it claims per batch.
+SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=64)
+SMS_DISPATCH_BATCH = env.int("SMS_DISPATCH_BATCH", default=500)
+SMS_MAX_SEGMENTS = env.int("SMS_MAX_SEGMENTS", default=10)
+# Marketing is held outside these local hours of the recipient (HH:MM-HH:MM, wraps midnight).
+SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="21:00-08:00")
+# Absolute base URL providers call back on (status reports, inbound), e.g. https://sb.example.com
+SMS_PUBLIC_BASE_URL = env.str("SMS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Secret for the HMAC-SHA256 X-Switchboard-Signature on sandbox and Mailpro callbacks.
+SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default=SECRET_KEY)
+MAILPRO_API_URL = env.str("MAILPRO_API_URL", default="https://api.mailpro.com/v2")
+MAILPRO_CLIENT_ID = env.str("MAILPRO_CLIENT_ID", default="")
+MAILPRO_API_KEY = env.str("MAILPRO_API_KEY", default="")
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
 
 LOGGING = {
     "version": 1,
