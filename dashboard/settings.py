@@ -32,7 +32,9 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # serves the API docs' Swagger assets locally (no CDN)
     "dashboard",
+    "dashboard.agents",
     "contacts",
     "sms",
 ]
@@ -185,6 +187,12 @@ TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
+
+# --- Agents ---------------------------------------------------------------------------------
+AGENT_TOKEN_TTL_SECONDS = env.int("AGENT_TOKEN_TTL_SECONDS", default=3600)
+# A gated agent's request that no one decided within this time expires and never runs.
+AGENT_APPROVAL_TTL_HOURS = env.int("AGENT_APPROVAL_TTL_HOURS", default=24)
+AGENT_IDEMPOTENCY_HOURS = 24
 
 LOGGING = {
     "version": 1,
