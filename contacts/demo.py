@@ -326,6 +326,45 @@ def _mobile_pool(region: str, rng: random.Random, size: int = 400) -> list[tuple
     return pool
 
 
+def _free_digits(region: str, widest: int = 6) -> int:
+    """How many trailing digits of the region's example mobile can vary and stay valid.
+
+    Checked on a sample of tails, so suffixes of that width give valid, distinct numbers
+    without running phonenumbers on every generated person.
+    """
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    national = str(example.national_number)
+    check = random.Random(region)
+    for width in range(widest, 3, -1):
+        tails = [f"{check.randrange(10**width):0{width}d}" for _ in range(60)]
+        if all(
+            phonenumbers.number_type(
+                phonenumbers.PhoneNumber(
+                    country_code=example.country_code,
+                    national_number=int(national[:-width] + tail),
+                )
+            )
+            in _MOBILE
+            for tail in tails
+        ):
+            return width
+    return 4
+
+
+def _with_tail(text: str, tail: str) -> str:
+    """``text`` with its last len(tail) digits replaced, keeping spaces and punctuation."""
+    chars = list(text)
+    position = len(chars)
+    for digit in reversed(tail):
+        position -= 1
+        while position >= 0 and not chars[position].isdigit():
+            position -= 1
+        if position < 0:
+            break
+        chars[position] = digit
+    return "".join(chars)
+
+
 def people(n: int, *, seed: int = 7, now: dt.datetime | None = None) -> Iterator[FakePerson]:
     """``n`` distinct people. Emails are unique (a running number breaks ties)."""
     rng = random.Random(seed)
@@ -333,15 +372,18 @@ def people(n: int, *, seed: int = 7, now: dt.datetime | None = None) -> Iterator
     regions = list(REGIONS)
     weights = list(REGIONS.values())
     pools = {region: _mobile_pool(region, rng) for region in regions}
+    widths = {region: _free_digits(region) for region in regions}
     for index in range(n):
         first = rng.choice(FIRST_NAMES)
         last = rng.choice(LAST_NAMES)
         region = rng.choices(regions, weights)[0]
         e164, national = rng.choice(pools[region])
-        # Vary the subscriber digits so phones are mostly distinct at large n.
-        suffix = f"{index % 10000:04d}"
-        e164 = e164[:-4] + suffix
-        national = national[:-4] + suffix if national[-4:].isdigit() else national
+        # Vary the subscriber digits (a scrambled running number) so phones are distinct
+        # within a region up to 10**width people (a million for most regions).
+        width = widths[region]
+        suffix = f"{index * 7919 % 10**width:0{width}d}"
+        e164 = e164[:-width] + suffix
+        national = _with_tail(national, suffix)
         local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
         email = f"{local}{index}@{rng.choice(DOMAINS)}"
         created = now - dt.timedelta(seconds=rng.randint(0, 3 * 365 * 86400))
