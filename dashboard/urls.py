@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dashboard.api import urls as agent_api
 from dashboard.views import home
 
 urlpatterns = [
@@ -8,4 +9,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
     path("django-admin/", admin.site.urls),
+    path("api/v1/", agent_api.urls),
 ]

@@ -13,6 +13,10 @@ PUBLIC = {
     "logout",
     "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",  # Django auth
 }  # fmt: skip
+# Whole URL prefixes that authenticate their own way.
+PUBLIC_PREFIXES = (
+    "api/v1/",  # the agent API: bearer-token auth (401 without a token), plus its public docs
+)
 SAMPLE = {"uuid": str(uuid.uuid4()), "int": "1", "str": "x", "slug": "x", "path": "x"}
 
 
@@ -36,7 +40,7 @@ def _concrete(route: str) -> str | None:
 
 def dashboard_urls():
     for name, route, _ in _walk(get_resolver()):
-        if route.startswith("django-admin/") or name in PUBLIC:
+        if route.startswith(("django-admin/", *PUBLIC_PREFIXES)) or name in PUBLIC:
             continue
         url = _concrete(route)
         if url:

@@ -102,7 +102,7 @@ class UsageCounter(models.Model):
         ]
 
 
-class Outcome(models.TextChoices):
+class ActionOutcome(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
@@ -119,7 +119,9 @@ class AgentAction(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     # The oversight mode in force when the action was asked for.
     mode = models.CharField(max_length=10, choices=Mode.choices)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    outcome = models.CharField(
+        max_length=20, choices=ActionOutcome.choices, default=ActionOutcome.RUNNING
+    )
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(default=dict, blank=True)
     # SMS credits this action spent (counts against the agent's monthly budget).

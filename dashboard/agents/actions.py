@@ -1,0 +1,186 @@
+"""The registry of agent actions: name -> scope, handler calling the service, gated or not.
+
+Handlers take a JSON payload already checked against its schema, call the services with the
+agent's actor and answer a ``Result``. They raise ``SwitchboardError`` for a broken rule; the
+pipeline turns it into a 404/406 and rolls the action back. With ``dry_run`` they run the same
+code inside a transaction the pipeline rolls back, so a preview can never drift from the real
+thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import transaction
+
+from contacts.models import Tag
+from contacts.services import contacts as contact_service
+from contacts.services import fields as field_service
+from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
+from contacts.services.history import record_event
+from dashboard.actors import Actor
+from dashboard.agents.pipeline import ActionSpec, Result, register
+from dashboard.api.serialise import field_data, fresh_contact_data, interaction_data, list_data
+from dashboard.errors import SwitchboardError
+
+CONTACT_ATTRS = (
+    "phone", "first_name", "last_name", "email_consent", "sms_consent", "fields", "tags", "list_ids",
+)  # fmt: skip
+
+
+def _attrs(payload: dict[str, Any]) -> dict[str, Any]:
+    """The contact attributes the caller gave; ``metadata`` passes even as None (no change)."""
+    attrs = {k: payload[k] for k in CONTACT_ATTRS if payload.get(k) is not None}
+    if "metadata" in payload:
+        attrs["metadata"] = payload["metadata"]
+    return attrs
+
+
+def _upsert_one(actor: Actor, item: dict[str, Any], *, upsert: bool) -> tuple[Any, bool]:
+    if upsert:
+        return contact_service.upsert_contact(actor=actor, email=item["email"], **_attrs(item))
+    contact = contact_service.create_contact(actor=actor, email=item["email"], **_attrs(item))
+    return contact, True
+
+
+def upsert_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact, created = _upsert_one(actor, payload, upsert=bool(payload.get("upsert")))
+    return Result(201 if created else 200, fresh_contact_data(contact.pk))
+
+
+def update_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    attrs = _attrs(payload)
+    if payload.get("email") is not None:
+        attrs["email"] = payload["email"]
+    if payload.get("unsubscribed") is not None:
+        attrs["unsubscribed"] = payload["unsubscribed"]
+    contact = contact_service.update_contact(
+        actor=actor,
+        contact=payload["contact_id"],
+        expected_version=payload.get("expected_version"),
+        **attrs,
+    )
+    return Result(200, fresh_contact_data(contact.pk))
+
+
+def _per_item(
+    items: Iterable[Any], run: Callable[[Any], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """Run each item in its own savepoint: one bad item fails alone. Returns (results, failed)."""
+    results, failed = [], 0
+    for index, item in enumerate(items):
+        try:
+            with transaction.atomic():
+                results.append({"index": index, **run(item)})
+        except SwitchboardError as exc:
+            failed += 1
+            results.append({"index": index, "result": "error", **exc.as_dict()})
+    return results, failed
+
+
+def batch_upsert(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    def one(item: dict[str, Any]) -> dict[str, Any]:
+        contact, created = _upsert_one(actor, item, upsert=True)
+        return {"result": "created" if created else "updated", "id": str(contact.pk)}
+
+    results, failed = _per_item(payload["contacts"], one)
+    counts = {"created": 0, "updated": 0, "error": 0}
+    for row in results:
+        counts[row["result"]] += 1
+    return Result(200, {"results": results, **counts})
+
+
+def tag_contacts(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    tag_name = payload["tag_name"]
+
+    def one(contact_id: str) -> dict[str, Any]:
+        contact = contact_service.get_contact(contact_id)
+        _, applied = tag_service.tag_contact(actor=actor, contact=contact, tag_name=tag_name)
+        return {"contact_id": str(contact.pk), "result": "tagged" if applied else "already_tagged"}
+
+    tag_service.clean_tag_name(tag_name)
+    results, failed = _per_item(payload["contact_ids"], one)
+    return Result(200, {"tag": tag_name, "results": results, "failed": failed})
+
+
+def _get_tag(name: str) -> Tag:
+    tag = Tag.objects.filter(name__iexact=" ".join((name or "").split())).first()
+    if tag is None:
+        raise SwitchboardError("unknown_tag", f"There is no tag named “{name}”.", field="tag_name")
+    return tag
+
+
+def untag_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact = contact_service.get_contact(payload["contact_id"])
+    tag = _get_tag(payload["tag_name"])
+    removed = tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
+    return Result(200, {"contact_id": str(contact.pk), "tag": tag.name, "removed": removed})
+
+
+def add_to_list(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact_list = list_service.get_list(payload["list_id"])
+
+    def one(contact_id: str) -> dict[str, Any]:
+        contact = contact_service.get_contact(contact_id)
+        added = list_service.add_to_list(actor=actor, contact=contact, contact_list=contact_list)
+        return {"contact_id": str(contact.pk), "result": "added" if added else "already_member"}
+
+    results, failed = _per_item(payload["contact_ids"], one)
+    return Result(200, {"list_id": contact_list.pk, "results": results, "failed": failed})
+
+
+def remove_from_list(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact_list = list_service.get_list(payload["list_id"])
+    contact = contact_service.get_contact(payload["contact_id"])
+    removed = list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)
+    return Result(
+        200, {"contact_id": str(contact.pk), "list_id": contact_list.pk, "removed": removed}
+    )
+
+
+def create_list(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact_list = list_service.create_list(
+        actor=actor,
+        name=payload["name"],
+        limit=payload.get("limit"),
+        description=payload.get("description") or "",
+    )
+    return Result(201, list_data(contact_list, members=0))
+
+
+def create_field(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    field = field_service.create_field(actor=actor, name=payload["name"], type=payload["type"])
+    return Result(201, field_data(field))
+
+
+def record_contact_event(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact = contact_service.get_contact(payload["contact_id"])
+    occurred_at = payload.get("occurred_at")
+    if isinstance(occurred_at, str):
+        occurred_at = dt.datetime.fromisoformat(occurred_at)
+    interaction = record_event(
+        actor=actor,
+        contact=contact,
+        name=payload["name"],
+        params=payload.get("params"),
+        occurred_at=occurred_at,
+    )
+    return Result(201, interaction_data(interaction))
+
+
+for spec in (
+    ActionSpec("upsert_contact", "contacts:write", upsert_contact),
+    ActionSpec("update_contact", "contacts:write", update_contact),
+    ActionSpec("batch_upsert", "contacts:write", batch_upsert),
+    ActionSpec("tag_contacts", "contacts:write", tag_contacts),
+    ActionSpec("untag_contact", "contacts:write", untag_contact),
+    ActionSpec("add_to_list", "contacts:write", add_to_list),
+    ActionSpec("remove_from_list", "contacts:write", remove_from_list),
+    ActionSpec("create_list", "contacts:write", create_list),
+    ActionSpec("create_field", "contacts:write", create_field),
+    ActionSpec("record_event", "contacts:write", record_contact_event),
+):
+    register(spec)

@@ -1,0 +1,458 @@
+"""The one path every agent write takes (ARCHITECTURE.md §3).
+
+``perform`` checks scopes, rate limit and monthly cap, the SMS budget, replays idempotent
+retries, previews dry runs, and applies the agent's oversight mode: gated sends, campaigns and
+erasures wait in an ``ApprovalRequest`` and run later through the very same registry entry when
+a staff member approves them. The API and the MCP server both call it, so an action behaves the
+same whoever asked and however.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.agents.models import (
+    ActionOutcome,
+    Agent,
+    AgentAction,
+    ApprovalRequest,
+    ApprovalStatus,
+    Mode,
+    UsageCounter,
+)
+from dashboard.agents.services import active_prompt
+from dashboard.errors import SwitchboardError
+from dashboard.permissions import is_staff_member
+
+
+@dataclass
+class Result:
+    """What an action handler answers: an HTTP-style status, a JSON body, the credits spent."""
+
+    status: int
+    body: dict[str, Any]
+    credits: Decimal = Decimal(0)
+
+
+Handler = Callable[..., Result]  # handler(*, actor, payload, dry_run) -> Result
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    scope: str
+    handler: Handler
+    # Gated agents' requests for this action wait for staff approval.
+    gated: bool = False
+    # Spends SMS credits: checked against the agent's monthly budget before it runs.
+    budgeted: bool = False
+    # The payload key staff may edit before approving (the message text).
+    editable: str | None = None
+
+
+ACTIONS: dict[str, ActionSpec] = {}
+
+
+def register(spec: ActionSpec) -> ActionSpec:
+    ACTIONS[spec.name] = spec
+    return spec
+
+
+@dataclass
+class Outcome:
+    """The pipeline's answer, ready to become an HTTP response or an MCP tool result."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def status_for(exc: SwitchboardError) -> int:
+    """Unknown ids are 404; every other broken business rule is 406."""
+    return 404 if exc.code.startswith("unknown_") else 406
+
+
+def refusal(status: int, code: str, message: str, **headers: str) -> Outcome:
+    return Outcome(status, {"code": code, "message": message}, dict(headers))
+
+
+# --- Limits ---------------------------------------------------------------------------------
+
+
+def _take(agent: Agent, window: str, limit: int | None) -> bool:
+    """Count one request in ``window``; False when the window is already at ``limit``."""
+    counters = UsageCounter.objects.filter(agent=agent, window=window)
+    if limit is not None:
+        counters = counters.filter(count__lt=limit)
+    for _ in range(2):
+        if counters.update(count=F("count") + 1):
+            return True
+        if limit is not None and limit < 1:
+            return False
+        try:
+            with transaction.atomic():
+                UsageCounter.objects.create(agent=agent, window=window, count=1)
+        except IntegrityError:
+            continue  # the row exists: either at the limit, or created by a concurrent request
+        if window.startswith("m:"):
+            # A new minute began for this agent: drop its older minute rows.
+            UsageCounter.objects.filter(
+                agent=agent, window__startswith="m:", window__lt=window
+            ).delete()
+        return True
+    return False
+
+
+def _month_start(now: dt.datetime) -> dt.datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def requests_this_month(agent: Agent) -> int:
+    window = "M:" + timezone.now().strftime("%Y-%m")
+    return (
+        UsageCounter.objects.filter(agent=agent, window=window)
+        .values_list("count", flat=True)
+        .first()
+        or 0
+    )
+
+
+def admit(agent: Agent, scope: str) -> Outcome | None:
+    """Check scope, rate limit and monthly cap for one request; None lets it through."""
+    if not agent.has_scope(scope):
+        return refusal(
+            403,
+            "missing_scope",
+            f"This agent lacks the “{scope}” scope needed for this call.",
+        )
+    now = timezone.now()
+    if not _take(agent, "m:" + now.strftime("%Y-%m-%dT%H:%M"), agent.rate_limit_per_minute):
+        wait = 60 - now.second
+        return refusal(
+            429,
+            "rate_limited",
+            f"Over the limit of {agent.rate_limit_per_minute} requests a minute; retry in {wait} s.",
+            **{"Retry-After": str(wait)},
+        )
+    if not _take(agent, "M:" + now.strftime("%Y-%m"), agent.monthly_request_cap):
+        days = calendar.monthrange(now.year, now.month)[1]
+        next_month = _month_start(now) + dt.timedelta(days=days)
+        wait = int((next_month - now).total_seconds()) + 1
+        return refusal(
+            429,
+            "monthly_cap_reached",
+            f"This agent used its {agent.monthly_request_cap} requests for this month.",
+            **{"Retry-After": str(wait)},
+        )
+    return None
+
+
+def credits_spent_this_month(agent: Agent) -> Decimal:
+    """Credits spent by done actions plus those held by sends still waiting for approval."""
+    total = AgentAction.objects.filter(
+        agent=agent,
+        created_at__gte=_month_start(timezone.now()),
+        outcome__in=[ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL],
+    ).aggregate(total=Sum("credits"))["total"]
+    return total or Decimal(0)
+
+
+# --- Running an action ------------------------------------------------------------------------
+
+
+def _run(spec: ActionSpec, actor: Actor, payload: dict[str, Any], *, dry_run: bool) -> Result:
+    """Run the handler in one transaction; a dry run rolls it back so nothing is written."""
+    try:
+        with transaction.atomic():
+            result = spec.handler(actor=actor, payload=payload, dry_run=dry_run)
+            if dry_run:
+                transaction.set_rollback(True)
+    except SwitchboardError as exc:
+        return Result(status_for(exc), exc.as_dict())
+    if dry_run:
+        result.body = {**result.body, "dry_run": True}
+    return result
+
+
+def _body_hash(action: str, payload: dict[str, Any], dry_run: bool) -> str:
+    text = json.dumps([action, payload, dry_run], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replay(agent: Agent, key: str, body_hash: str) -> Outcome | None:
+    cutoff = timezone.now() - dt.timedelta(hours=settings.AGENT_IDEMPOTENCY_HOURS)
+    # A key older than the window may be used again: forget the old claim on it.
+    AgentAction.objects.filter(agent=agent, idempotency_key=key, created_at__lt=cutoff).update(
+        idempotency_key=""
+    )
+    previous = AgentAction.objects.filter(agent=agent, idempotency_key=key).first()
+    if previous is None:
+        return None
+    if previous.body_hash != body_hash:
+        return refusal(
+            406,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request; use a new key.",
+        )
+    if previous.outcome == ActionOutcome.RUNNING:
+        return refusal(
+            406,
+            "idempotency_key_in_progress",
+            "A request with this Idempotency-Key is still running; retry in a moment.",
+        )
+    return Outcome(
+        previous.response_status or 200, previous.response_body, {"Idempotent-Replayed": "true"}
+    )
+
+
+def perform(
+    agent: Agent,
+    action_name: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    dry_run: bool = False,
+    reason: str = "",
+) -> Outcome:
+    spec = ACTIONS[action_name]
+    if refused := admit(agent, spec.scope):
+        return refused
+    key = (idempotency_key or "").strip()[:200]
+    body_hash = _body_hash(action_name, payload, dry_run)
+    if key and (replayed := _replay(agent, key, body_hash)):
+        return replayed
+
+    prompt = active_prompt(agent)
+    actor = Actor.agent(agent.pk, agent.name, prompt.pk if prompt else None)
+    try:
+        record = AgentAction.objects.create(
+            agent=agent,
+            action=action_name,
+            payload=payload,
+            mode=agent.mode,
+            prompt_version=prompt,
+            reason=reason[:500],
+            idempotency_key=key,
+            body_hash=body_hash,
+        )
+    except IntegrityError:  # a concurrent retry with the same key got there first
+        return _replay(agent, key, body_hash) or refusal(
+            406, "idempotency_key_in_progress", "A request with this key is still running."
+        )
+
+    try:
+        result = _decide(agent, spec, actor, payload, record, dry_run=dry_run, reason=reason)
+    except Exception:
+        # A bug, not a business rule: free the idempotency key so a retry is not blocked.
+        AgentAction.objects.filter(pk=record.pk).update(
+            outcome=ActionOutcome.FAILED, response_status=500, idempotency_key=""
+        )
+        raise
+
+    outcome = (
+        ActionOutcome.DRY_RUN
+        if dry_run and result.status < 400
+        else ActionOutcome.PENDING_APPROVAL
+        if result.status == 202
+        else ActionOutcome.DONE
+        if result.status < 400
+        else ActionOutcome.FAILED
+    )
+    AgentAction.objects.filter(pk=record.pk).update(
+        outcome=outcome,
+        response_status=result.status,
+        response_body=result.body,
+        credits=result.credits
+        if outcome in (ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL)
+        else 0,
+    )
+    return Outcome(result.status, result.body)
+
+
+def _decide(
+    agent: Agent,
+    spec: ActionSpec,
+    actor: Actor,
+    payload: dict[str, Any],
+    record: AgentAction,
+    *,
+    dry_run: bool,
+    reason: str,
+) -> Result:
+    gated = spec.gated and agent.mode == Mode.GATED and not dry_run
+    if not (dry_run or spec.budgeted or gated):
+        return _run(spec, actor, payload, dry_run=False)
+    # Validate and price first: a bad request is refused now rather than after approval.
+    preview = _run(spec, actor, payload, dry_run=True)
+    if dry_run or preview.status >= 400:
+        return preview
+    if refused := _check_budget(agent, spec, preview):
+        return refused
+    if gated:
+        return _hold_for_approval(agent, spec, payload, record, preview, reason)
+    return _run(spec, actor, payload, dry_run=False)
+
+
+def _check_budget(agent: Agent, spec: ActionSpec, preview: Result) -> Result | None:
+    if not spec.budgeted or agent.monthly_sms_budget is None:
+        return None
+    spent = credits_spent_this_month(agent)
+    if spent + preview.credits > agent.monthly_sms_budget:
+        left = max(agent.monthly_sms_budget - spent, Decimal(0))
+        return Result(
+            406,
+            SwitchboardError(
+                "agent_budget_exceeded",
+                f"This costs {preview.credits} credits but the agent has {left} left of its "
+                f"monthly budget of {agent.monthly_sms_budget}.",
+                price=str(preview.credits),
+                budget_left=str(left),
+            ).as_dict(),
+        )
+    return None
+
+
+def _hold_for_approval(
+    agent: Agent,
+    spec: ActionSpec,
+    payload: dict[str, Any],
+    record: AgentAction,
+    preview: Result,
+    reason: str,
+) -> Result:
+    request = ApprovalRequest.objects.create(
+        agent=agent,
+        agent_action=record,
+        action=spec.name,
+        payload=payload,
+        reason=reason[:500],
+        prompt_version_id=record.prompt_version_id,
+        expires_at=timezone.now() + dt.timedelta(hours=settings.AGENT_APPROVAL_TTL_HOURS),
+    )
+    preview_body = {k: v for k, v in preview.body.items() if k != "dry_run"}
+    return Result(
+        202,
+        {
+            "status": "pending_approval",
+            "approval_id": request.pk,
+            "expires_at": request.expires_at.isoformat(),
+            "message": "A staff member has to approve this before it runs.",
+            "preview": preview_body,
+        },
+        credits=preview.credits,
+    )
+
+
+# --- Staff decisions --------------------------------------------------------------------------
+
+
+def expire_stale() -> int:
+    """Mark pending requests past their time as expired; they never run."""
+    now = timezone.now()
+    stale = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=now)
+    action_ids = list(stale.values_list("agent_action_id", flat=True))
+    count = stale.update(status=ApprovalStatus.EXPIRED, decided_at=now)
+    if count:
+        AgentAction.objects.filter(
+            pk__in=action_ids, outcome=ActionOutcome.PENDING_APPROVAL
+        ).update(outcome=ActionOutcome.FAILED, credits=0)
+    return count
+
+
+def _claim(request_id: int, user: Any, status: str, note: str) -> ApprovalRequest:
+    """Move a pending request to ``status`` for this user; only one decision can win."""
+    if not is_staff_member(user):
+        raise SwitchboardError("not_allowed", "Only staff members can decide approval requests.")
+    expire_stale()
+    now = timezone.now()
+    claimed = ApprovalRequest.objects.filter(
+        pk=request_id, status=ApprovalStatus.PENDING, expires_at__gt=now
+    ).update(status=status, decided_by=user, decided_at=now, decision_note=note[:500])
+    request = ApprovalRequest.objects.select_related("agent").filter(pk=request_id).first()
+    if request is None:
+        raise SwitchboardError("unknown_approval", f"There is no approval request {request_id}.")
+    if not claimed:
+        raise SwitchboardError(
+            "approval_already_decided",
+            f"This request was already {request.get_status_display().lower()}.",
+            status=request.status,
+        )
+    return request
+
+
+def approve(
+    *, request_id: int, user: Any, edited_text: str | None = None, note: str = ""
+) -> ApprovalRequest:
+    """Run the held action once, as the agent asked for it (or with the text staff edited)."""
+    request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
+    spec = ACTIONS[request.action]
+    payload = dict(request.payload)
+    if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
+        request.original_payload = dict(request.payload)
+        payload[spec.editable] = edited_text
+        request.payload = payload
+    agent = request.agent
+    actor = Actor.agent(agent.pk, agent.name, request.prompt_version_id)
+    result = _run(spec, actor, payload, dry_run=False)
+    request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
+    request.result = {"status": result.status, **result.body}
+    request.save(update_fields=["status", "result", "payload", "original_payload"])
+    AgentAction.objects.filter(pk=request.agent_action_id).update(
+        outcome=ActionOutcome.DONE if result.status < 400 else ActionOutcome.FAILED,
+        credits=result.credits if result.status < 400 else 0,
+    )
+    changes = {"status": ["pending", request.status]}
+    if request.original_payload:
+        changes["text"] = [request.original_payload.get(spec.editable), edited_text]
+    audit.record(actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes)
+    return request
+
+
+def reject(*, request_id: int, user: Any, note: str = "") -> ApprovalRequest:
+    request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
+    AgentAction.objects.filter(pk=request.agent_action_id).update(
+        outcome=ActionOutcome.FAILED, credits=0
+    )
+    audit.record(
+        actor=Actor.staff(user),
+        action="approval.reject",
+        obj=request,
+        changes={"status": ["pending", "rejected"], "note": [None, note or None]},
+    )
+    return request
+
+
+def approval_status(agent: Agent, request_id: int) -> dict[str, Any]:
+    """What a gated agent sees when it polls its request."""
+    expire_stale()
+    request = ApprovalRequest.objects.filter(pk=request_id, agent=agent).first()
+    if request is None:
+        raise SwitchboardError("unknown_approval", f"There is no approval request {request_id}.")
+    return {
+        "id": request.pk,
+        "action": request.action,
+        "status": request.status,
+        "created_at": request.created_at.isoformat(),
+        "expires_at": request.expires_at.isoformat(),
+        "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+        "decision_note": request.decision_note,
+        "result": request.result or None,
+    }

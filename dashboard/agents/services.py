@@ -1,0 +1,197 @@
+"""Agent identities and credentials: create, rotate, revoke, exchange a secret for a token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.agents.models import SCOPES, AccessToken, Agent, AgentPromptVersion, Mode
+from dashboard.errors import SwitchboardError
+
+AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def clean_scopes(scopes: Iterable[str]) -> list[str]:
+    cleaned = sorted({s.strip() for s in scopes if s and s.strip()})
+    if unknown := [s for s in cleaned if s not in SCOPES]:
+        raise SwitchboardError(
+            "invalid_scope",
+            f"Unknown scope {', '.join(unknown)}; scopes are {', '.join(SCOPES)}.",
+            field="scopes",
+        )
+    return cleaned
+
+
+def _clean_mode(mode: str) -> str:
+    if mode not in Mode.values:
+        raise SwitchboardError(
+            "invalid_mode", f"The mode is one of {', '.join(Mode.values)}.", field="mode"
+        )
+    return mode
+
+
+@transaction.atomic
+def create_agent(
+    *,
+    actor: Actor,
+    name: str,
+    scopes: Iterable[str],
+    mode: str = Mode.GATED,
+    description: str = "",
+    rate_limit_per_minute: int = 120,
+    monthly_request_cap: int | None = None,
+    monthly_sms_budget: Decimal | None = None,
+    prompt: str = "",
+) -> tuple[Agent, str]:
+    """The new agent and its client secret, which is shown this once and stored only hashed."""
+    name = " ".join((name or "").split())
+    if not AGENT_NAME.match(name):
+        raise SwitchboardError(
+            "invalid_agent_name",
+            "An agent name has 1 to 64 letters, digits, spaces, dots, dashes or underscores.",
+            field="name",
+        )
+    if Agent.objects.filter(name__iexact=name).exists():
+        raise SwitchboardError(
+            "duplicate_agent", f"An agent named “{name}” already exists.", field="name"
+        )
+    if rate_limit_per_minute < 1:
+        raise SwitchboardError(
+            "invalid_rate_limit",
+            "The rate limit is at least 1 request a minute.",
+            field="rate_limit",
+        )
+    secret = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.create(
+                name=name,
+                description=description[:500],
+                scopes=clean_scopes(scopes),
+                mode=_clean_mode(mode),
+                rate_limit_per_minute=rate_limit_per_minute,
+                monthly_request_cap=monthly_request_cap,
+                monthly_sms_budget=monthly_sms_budget,
+                client_id="agt_" + secrets.token_hex(12),
+                secret_hash=_hash(secret),
+            )
+    except IntegrityError:
+        raise SwitchboardError(
+            "duplicate_agent", f"An agent named “{name}” already exists.", field="name"
+        ) from None
+    audit.record(
+        actor=actor,
+        action="agent.create",
+        obj=agent,
+        changes={"name": [None, name], "scopes": [None, agent.scopes], "mode": [None, agent.mode]},
+    )
+    if prompt:
+        save_prompt_version(actor=actor, agent=agent, text=prompt, note="First version")
+    return agent, secret
+
+
+@transaction.atomic
+def rotate_secret(*, actor: Actor, agent: Agent) -> str:
+    """A new client secret; the old one and every token issued with it stop working."""
+    secret = secrets.token_urlsafe(32)
+    Agent.objects.filter(pk=agent.pk).update(secret_hash=_hash(secret))
+    AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(actor=actor, action="agent.rotate_secret", obj=agent)
+    return secret
+
+
+@transaction.atomic
+def revoke(*, actor: Actor, agent: Agent) -> None:
+    """Switch the agent off: its tokens stop working and no new ones are issued."""
+    Agent.objects.filter(pk=agent.pk).update(is_active=False)
+    AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(actor=actor, action="agent.revoke", obj=agent, changes={"active": [True, False]})
+
+
+def revoke_token(*, token: str) -> bool:
+    return bool(
+        AccessToken.objects.filter(token_hash=_hash(token), revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
+    """Exchange client credentials for a bearer token: (token, seconds it lives)."""
+    agent = Agent.objects.filter(client_id=client_id, is_active=True).first()
+    # Compare in constant time, and hash even for an unknown client so timing tells nothing.
+    expected = agent.secret_hash if agent else _hash("")
+    if not hmac.compare_digest(expected, _hash(client_secret or "")) or agent is None:
+        raise SwitchboardError("invalid_client", "Unknown client id or wrong client secret.")
+    token = "sbt_" + secrets.token_urlsafe(32)
+    ttl = settings.AGENT_TOKEN_TTL_SECONDS
+    AccessToken.objects.create(
+        agent=agent, token_hash=_hash(token), expires_at=timezone.now() + dt.timedelta(seconds=ttl)
+    )
+    return token, ttl
+
+
+def authenticate(token: str) -> Agent | None:
+    """The active agent holding this unexpired, unrevoked bearer token, or None."""
+    if not token:
+        return None
+    row = (
+        AccessToken.objects.select_related("agent")
+        .filter(
+            token_hash=_hash(token),
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            agent__is_active=True,
+        )
+        .first()
+    )
+    return row.agent if row else None
+
+
+def active_prompt(agent: Agent) -> AgentPromptVersion | None:
+    return agent.prompt_versions.filter(is_active=True).first()
+
+
+@transaction.atomic
+def save_prompt_version(
+    *, actor: Actor, agent: Agent, text: str, note: str = "", activate: bool = True
+) -> AgentPromptVersion:
+    """A new numbered version of the agent's system prompt, made the active one by default."""
+    locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    last = locked.prompt_versions.order_by("-number").values_list("number", flat=True).first()
+    if activate:
+        locked.prompt_versions.filter(is_active=True).update(is_active=False)
+    version = AgentPromptVersion.objects.create(
+        agent=locked,
+        number=(last or 0) + 1,
+        text=text,
+        note=note[:300],
+        author_id=actor.user_id,
+        is_active=activate,
+    )
+    audit.record(
+        actor=actor,
+        action="agent.prompt_version",
+        obj=locked,
+        changes={"prompt_version": [last, version.number]},
+    )
+    return version

@@ -1,0 +1,90 @@
+"""Credentials, the calling agent's own profile and its approval requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Form, Path, Router, Schema
+from pydantic import Field
+
+from dashboard.agents.pipeline import approval_status, requests_this_month
+from dashboard.agents.services import active_prompt, issue_token
+from dashboard.api.core import ERRORS, agent_of, check_request
+from dashboard.api.schemas import AgentOut, ApprovalOut, Id, OAuthErrorOut, TokenOut
+from dashboard.errors import SwitchboardError
+from dashboard.mcp.tools import anthropic_schemas, openai_schemas
+
+router = Router(tags=["agent"])
+
+
+class TokenForm(Schema):
+    grant_type: str = Field(description="Always client_credentials.", max_length=50)
+    client_id: str = Field(max_length=100)
+    client_secret: str = Field(max_length=200)
+
+
+def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
+    # OAuth 2 clients read error/error_description; code/message match the rest of the API.
+    return JsonResponse(
+        {"error": error, "error_description": description, "code": error, "message": description},
+        status=status,
+    )
+
+
+@router.post(
+    "/token",
+    auth=None,
+    response={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    summary="Exchange client credentials for a bearer token",
+)
+def token(request: HttpRequest, form: Form[TokenForm]) -> Any:
+    """OAuth 2 client credentials grant, form-encoded. Send the token as
+    `Authorization: Bearer <access_token>`; get a new one when it expires."""
+    check_request(request)
+    if form.grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "Use grant_type=client_credentials.")
+    try:
+        access_token, expires_in = issue_token(
+            client_id=form.client_id, client_secret=form.client_secret
+        )
+    except SwitchboardError as exc:
+        return _oauth_error(401, "invalid_client", exc.message)
+    response = JsonResponse(
+        {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/agent", response={200: AgentOut, **ERRORS}, summary="Who am I, and my tools")
+def me(request: HttpRequest) -> Any:
+    """The calling agent's mode, scopes, limits, active system prompt and ready-made tool
+    definitions for its scopes, in Anthropic (`input_schema`) and OpenAI (`function`) formats."""
+    agent = request.agent  # type: ignore[attr-defined]
+    for scope in agent.scopes[:1]:
+        agent_of(request, scope)  # counts against the limits like any call
+    prompt = active_prompt(agent)
+    return {
+        "name": agent.name,
+        "mode": agent.mode,
+        "scopes": agent.scopes,
+        "rate_limit_per_minute": agent.rate_limit_per_minute,
+        "monthly_request_cap": agent.monthly_request_cap,
+        "requests_this_month": requests_this_month(agent),
+        "system_prompt": prompt.text if prompt else None,
+        "prompt_version": prompt.number if prompt else None,
+        "tools_anthropic": anthropic_schemas(agent),
+        "tools_openai": openai_schemas(agent),
+    }
+
+
+@router.get(
+    "/approvals/{approval_id}",
+    response={200: ApprovalOut, **ERRORS},
+    summary="Poll an approval request",
+)
+def approval(request: HttpRequest, approval_id: Path[Id]) -> HttpResponse:
+    """A gated action's state: pending, executed (with its result), rejected or expired."""
+    agent = request.agent  # type: ignore[attr-defined]
+    return JsonResponse(approval_status(agent, approval_id))

@@ -1,0 +1,318 @@
+"""Contacts, tags, lists, fields and events for agents. Writes go through the pipeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Header, Path, Query, Router, Schema
+from pydantic import Field
+
+from contacts.models import Contact, ContactList, Tag
+from contacts.models import Field as CustomField
+from contacts.services.contacts import get_contact
+from contacts.services.search import search_contacts
+from dashboard.agents.pipeline import perform
+from dashboard.api.core import ERRORS, agent_of, error, respond
+from dashboard.api.schemas import (
+    BatchOut,
+    BatchRequest,
+    BulkOut,
+    ContactIdsIn,
+    ContactIn,
+    ContactOut,
+    ContactPage,
+    ContactPatch,
+    EventIn,
+    FieldIn,
+    FieldOut,
+    Id,
+    InteractionOut,
+    ListIn,
+    ListOut,
+    RemovedOut,
+)
+from dashboard.api.serialise import (
+    contact_data,
+    field_data,
+    interaction_data,
+    list_data,
+    with_related,
+)
+
+router = Router(tags=["contacts"])
+IdempotencyKey = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Retry safely: same key and body within 24 h replays the first answer.",
+)
+META_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]{1,64}(?:\.[A-Za-z0-9_\-]{1,64}){0,4})$")
+PAGE_MAX = 100
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is not None and timezone.is_naive(moment):
+        return timezone.make_aware(moment, dt.UTC)
+    return moment
+
+
+def _write(
+    request: HttpRequest,
+    action: str,
+    payload: dict[str, Any],
+    key: str | None,
+    *,
+    dry_run: bool = False,
+) -> HttpResponse:
+    return respond(
+        perform(request.agent, action, payload, idempotency_key=key, dry_run=dry_run)  # type: ignore[attr-defined]
+    )
+
+
+class ContactQuery(Schema):
+    q: str = Field("", max_length=200, description="Name, email or phone prefix.")
+    email: str | None = Field(None, max_length=320, description="Exact email (any case).")
+    tag: str | None = Field(None, max_length=100, description="Only contacts with this tag.")
+    list_id: Id | None = None
+    updated_since: dt.datetime | None = None
+    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=PAGE_MAX)
+
+
+def _encode_cursor(contact: Contact) -> str:
+    raw = f"{contact.updated_at.isoformat()}|{contact.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after_cursor(contacts: QuerySet[Contact], cursor: str) -> QuerySet[Contact]:
+    try:
+        stamp, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        updated_at, contact_id = dt.datetime.fromisoformat(stamp), uuid.UUID(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _BadCursor from None
+    # Keyset pagination on (updated_at desc, id desc): stable while rows are added.
+    return contacts.filter(
+        Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, pk__lt=contact_id)
+    )
+
+
+class _BadCursor(Exception):
+    pass
+
+
+def _metadata_filters(request: HttpRequest) -> Q:
+    condition = Q()
+    for key, value in request.GET.items():
+        if key.startswith("metadata."):
+            match = META_KEY.match(key)
+            if not match:
+                continue
+            lookup = "metadata__" + "__".join(match.group(1).split("."))
+            # JSON keeps types: match the text as given, or as a number/boolean it spells.
+            options = Q(**{lookup: value})
+            if value in ("true", "false"):
+                options |= Q(**{lookup: value == "true"})
+            elif re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value):
+                options |= Q(**{lookup: float(value) if "." in value else int(value)})
+            condition &= options
+    return condition
+
+
+@router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
+def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
+    """Search by `q`, `email`, `tag`, `list_id`, `updated_since` and metadata
+    (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
+    `next_cursor` for more."""
+    agent_of(request, "contacts:read")
+    contacts = search_contacts(q=filters.q, list_id=filters.list_id)
+    if filters.email:
+        contacts = contacts.filter(email=filters.email.strip().lower())
+    if filters.tag:
+        tag = Tag.objects.filter(name__iexact=filters.tag.strip()).first()
+        contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
+    if filters.updated_since:
+        contacts = contacts.filter(updated_at__gte=_aware(filters.updated_since))
+    contacts = contacts.filter(_metadata_filters(request)).order_by("-updated_at", "-id")
+    if filters.cursor:
+        try:
+            contacts = _after_cursor(contacts, filters.cursor)
+        except _BadCursor:
+            return error(400, "invalid_cursor", "This cursor is not one this API handed out.")
+    rows = list(with_related(contacts)[: filters.limit + 1])
+    more = len(rows) > filters.limit
+    rows = rows[: filters.limit]
+    return {
+        "items": [contact_data(c) for c in rows],
+        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+    }
+
+
+@router.post(
+    "/contacts",
+    response={200: ContactOut, 201: ContactOut, **ERRORS},
+    summary="Create or upsert a contact",
+)
+def create_contact(
+    request: HttpRequest, body: ContactIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """201 when created; with `upsert: true` an existing contact with that email is updated (200)."""
+    return _write(
+        request, "upsert_contact", body.model_dump(mode="json", exclude_unset=True), idempotency_key
+    )
+
+
+@router.post(
+    "/contacts/batch", response={200: BatchOut, **ERRORS}, summary="Upsert up to 1,000 contacts"
+)
+def batch_contacts(
+    request: HttpRequest, body: BatchRequest, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """Each item is upserted by email on its own: one bad item fails alone, with its error."""
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    payload.pop("dry_run", None)
+    return _write(request, "batch_upsert", payload, idempotency_key, dry_run=body.dry_run)
+
+
+@router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Get a contact")
+def read_contact(request: HttpRequest, contact_id: str) -> Any:
+    agent_of(request, "contacts:read")
+    contact = get_contact(contact_id)
+    return contact_data(with_related(Contact.objects.filter(pk=contact.pk)).get())
+
+
+@router.patch(
+    "/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Change a contact"
+)
+def patch_contact(
+    request: HttpRequest,
+    contact_id: str,
+    body: ContactPatch,
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    """Only the given attributes change; metadata is merged; tags and list_ids are added."""
+    payload = {"contact_id": contact_id, **body.model_dump(mode="json", exclude_unset=True)}
+    return _write(request, "update_contact", payload, idempotency_key)
+
+
+@router.get(
+    "/contacts/{contact_id}/interactions",
+    response={200: list[InteractionOut], **ERRORS},
+    summary="A contact's history",
+)
+def contact_interactions(
+    request: HttpRequest, contact_id: str, limit: int = Query(50, ge=1, le=PAGE_MAX)
+) -> Any:
+    agent_of(request, "contacts:read")
+    contact = get_contact(contact_id)
+    return [interaction_data(i) for i in contact.interactions.all()[:limit]]
+
+
+@router.post(
+    "/contacts/{contact_id}/events",
+    response={201: InteractionOut, **ERRORS},
+    summary="Record an event",
+)
+def contact_event(
+    request: HttpRequest,
+    contact_id: str,
+    body: EventIn,
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    """Something another system saw (`email_opened` with `{"campaign": "Spring Sale"}`); it lands
+    in the contact's history and segment rules can use it."""
+    payload = {"contact_id": contact_id, **body.model_dump(mode="json", exclude_unset=True)}
+    if body.occurred_at is not None:
+        payload["occurred_at"] = _aware(body.occurred_at).isoformat()
+    return _write(request, "record_event", payload, idempotency_key)
+
+
+@router.post(
+    "/tags/{tag_name}/contacts",
+    response={200: BulkOut, **ERRORS},
+    summary="Tag contacts",
+    tags=["tags"],
+)
+def tag_contacts(
+    request: HttpRequest,
+    tag_name: str,
+    body: ContactIdsIn,
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    """Apply the tag (created if new) to each contact; per-contact results."""
+    payload = {"tag_name": tag_name, "contact_ids": body.contact_ids}
+    return _write(request, "tag_contacts", payload, idempotency_key, dry_run=body.dry_run)
+
+
+@router.delete(
+    "/tags/{tag_name}/contacts/{contact_id}",
+    response={200: RemovedOut, **ERRORS},
+    summary="Untag a contact",
+    tags=["tags"],
+)
+def untag_contact(request: HttpRequest, tag_name: str, contact_id: str) -> HttpResponse:
+    return _write(request, "untag_contact", {"tag_name": tag_name, "contact_id": contact_id}, None)
+
+
+@router.get("/lists", response={200: list[ListOut], **ERRORS}, summary="Lists", tags=["lists"])
+def lists(request: HttpRequest) -> Any:
+    agent_of(request, "contacts:read")
+    rows = ContactList.objects.annotate(members=Count("memberships"))
+    return [list_data(row, members=row.members) for row in rows]
+
+
+@router.post("/lists", response={201: ListOut, **ERRORS}, summary="Create a list", tags=["lists"])
+def create_list(
+    request: HttpRequest, body: ListIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    return _write(request, "create_list", body.model_dump(mode="json"), idempotency_key)
+
+
+@router.post(
+    "/lists/{list_id}/contacts",
+    response={200: BulkOut, **ERRORS},
+    summary="Add contacts to a list",
+    tags=["lists"],
+)
+def add_to_list(
+    request: HttpRequest,
+    list_id: Path[Id],
+    body: ContactIdsIn,
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    """Per-contact results; a full list refuses the contacts that do not fit (`list_full`)."""
+    payload = {"list_id": list_id, "contact_ids": body.contact_ids}
+    return _write(request, "add_to_list", payload, idempotency_key, dry_run=body.dry_run)
+
+
+@router.delete(
+    "/lists/{list_id}/contacts/{contact_id}",
+    response={200: RemovedOut, **ERRORS},
+    summary="Remove a contact from a list",
+    tags=["lists"],
+)
+def remove_from_list(request: HttpRequest, list_id: Path[Id], contact_id: str) -> HttpResponse:
+    return _write(request, "remove_from_list", {"list_id": list_id, "contact_id": contact_id}, None)
+
+
+@router.get(
+    "/fields", response={200: list[FieldOut], **ERRORS}, summary="Custom fields", tags=["fields"]
+)
+def fields(request: HttpRequest) -> Any:
+    agent_of(request, "contacts:read")
+    return [field_data(f) for f in CustomField.objects.all()]
+
+
+@router.post(
+    "/fields", response={201: FieldOut, **ERRORS}, summary="Create a custom field", tags=["fields"]
+)
+def create_field(
+    request: HttpRequest, body: FieldIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    return _write(request, "create_field", body.model_dump(mode="json"), idempotency_key)

@@ -1,0 +1,145 @@
+"""The NinjaAPI instance, bearer authentication and the error shapes every endpoint shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from dashboard.agents.models import Agent
+from dashboard.agents.pipeline import Outcome, admit, status_for
+from dashboard.agents.services import authenticate
+from dashboard.api.schemas import ErrorOut
+from dashboard.errors import SwitchboardError
+
+
+class Refused(Exception):
+    """Stop a request with a ready answer (scope, limits, a malformed cursor)."""
+
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    # PostgreSQL cannot store NUL in text or jsonb: refuse it up front as a malformed request.
+    return (
+        "\x00" in request.path
+        or any("\x00" in k or "\x00" in v for k, v in request.GET.items())
+        or b"\\u0000" in request.body
+        or b"\x00" in request.body
+    )
+
+
+class AgentBearer(HttpBearer):
+    def __call__(self, request: HttpRequest) -> Agent | None:
+        check_request(request)
+        return super().__call__(request)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Agent | None:
+        agent = authenticate(token.strip())
+        if agent is not None:
+            request.agent = agent  # type: ignore[attr-defined]
+        return agent
+
+
+api = NinjaAPI(
+    title="Switchboard agent API",
+    version="1",
+    description=(
+        "Contacts and SMS for AI agents. Exchange client credentials at POST /token for a bearer "
+        "token. Business-rule errors answer 406 with {code, message}; schema errors 400."
+    ),
+    urls_namespace="api",
+    auth=AgentBearer(),
+)
+
+
+def respond(outcome: Outcome) -> HttpResponse:
+    response = JsonResponse(outcome.body, status=outcome.status)
+    for name, value in outcome.headers.items():
+        response[name] = value
+    return response
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, **extra}, status=status)
+
+
+def agent_of(request: HttpRequest, scope: str) -> Agent:
+    """The calling agent, once its scope and limits let this read through."""
+    agent: Agent = request.agent  # type: ignore[attr-defined]
+    if refused := admit(agent, scope):
+        raise Refused(refused)
+    return agent
+
+
+def check_request(request: HttpRequest) -> None:
+    if _has_nul(request):
+        raise HttpError(400, "NUL characters are not allowed in requests.")
+
+
+# Every operation can answer these; documenting them keeps the OpenAPI document truthful.
+ERRORS: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    406: ErrorOut,
+    429: ErrorOut,
+}
+
+
+@api.exception_handler(SwitchboardError)
+def business_error(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
+    return JsonResponse(exc.as_dict(), status=status_for(exc))
+
+
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    return respond(exc.outcome)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
+    """("body", "body", "email") -> ["body", "email"]: drop Ninja's parameter name."""
+    loc = list(loc)
+    if len(loc) > 2 and loc[0] in ("body", "form", "query"):
+        return [loc[0], *loc[2:]]
+    return loc
+
+
+@api.exception_handler(ValidationError)
+def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "path": ".".join(str(part) for part in _location(e.get("loc", ()))),
+            "message": e.get("msg", "invalid"),
+        }
+        for e in exc.errors
+    ]
+    first = errors[0] if errors else {"path": "", "message": "invalid request"}
+    return error(
+        400,
+        "invalid_request",
+        f"{first['path']}: {first['message']}" if first["path"] else first["message"],
+        errors=errors,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error(
+        401,
+        "invalid_token",
+        "Missing, expired or revoked bearer token; get a new one at POST /api/v1/token.",
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+    return error(exc.status_code, code.get(exc.status_code, "error"), str(exc))

@@ -1,0 +1,202 @@
+"""Request and response shapes of the agent API. MCP tools reuse the request models, so an
+agent gets the same validation and the same JSON schema whichever door it comes through."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+# Ids are bounded so a fuzzed 10^30 is a clean 400, not a database overflow.
+Id = Annotated[int, Field(ge=1, le=2**53)]
+Consent = Literal["unknown", "granted", "withdrawn"]
+FieldValue = str | int | float | bool | None
+
+
+class ErrorOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    code: str = Field(description="Stable snake_case error code, e.g. duplicate_email.")
+    message: str = Field(description="What went wrong, for a person or an agent to act on.")
+
+
+class ContactFields(Schema):
+    phone: str | None = Field(None, description="Any format; stored as E.164.", max_length=40)
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    email_consent: Consent | None = None
+    sms_consent: Consent | None = None
+    fields: dict[str, FieldValue] | None = Field(
+        None, description="Custom field values by field name; null clears a value."
+    )
+    metadata: dict[str, Any] | None = Field(
+        None, description="Merged into the contact's metadata; a key set to null is removed."
+    )
+    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        None, description="Tag names to add (created on the fly).", max_length=100
+    )
+    list_ids: list[Id] | None = Field(
+        None, description="Lists to add the contact to.", max_length=100
+    )
+
+
+class ContactIn(ContactFields):
+    email: str = Field(description="Unique per contact, case-insensitive.", max_length=320)
+    upsert: bool = Field(
+        False, description="Update the contact with this email if it exists instead of failing."
+    )
+
+
+class ContactPatch(ContactFields):
+    email: str | None = Field(None, max_length=320)
+    unsubscribed: bool | None = Field(None, description="True unsubscribes permanently.")
+    expected_version: int | None = Field(
+        None, ge=1, le=2**31, description="Refuse with edit_conflict if the contact changed since."
+    )
+
+
+class ContactOut(Schema):
+    id: str
+    email: str
+    phone: str | None
+    phone_country: str | None
+    first_name: str
+    last_name: str
+    email_consent: str
+    sms_consent: str
+    unsubscribed: bool
+    metadata: dict[str, Any]
+    fields: dict[str, Any]
+    tags: list[str]
+    list_ids: list[int]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null at the end."
+    )
+
+
+class BatchItemIn(ContactIn):
+    pass
+
+
+class BatchRequest(Schema):
+    contacts: list[BatchItemIn] = Field(min_length=1, max_length=1000)
+    dry_run: bool = Field(False, description="Report what would happen; change nothing.")
+
+
+class ItemResult(Schema):
+    model_config = ConfigDict(extra="allow")
+    index: int
+    result: str
+
+
+class BatchOut(Schema):
+    results: list[ItemResult]
+    created: int
+    updated: int
+    error: int
+    dry_run: bool = False
+
+
+class ContactIdsIn(Schema):
+    contact_ids: list[str] = Field(min_length=1, max_length=1000)
+    dry_run: bool = Field(False, description="Report what would happen; change nothing.")
+
+
+class BulkOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    results: list[ItemResult]
+    failed: int
+    dry_run: bool = False
+
+
+class RemovedOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    contact_id: str
+    removed: bool
+
+
+class EventIn(Schema):
+    name: str = Field(description="What happened, e.g. email_opened.", max_length=200)
+    params: dict[str, Any] | None = Field(
+        None, description='Details, e.g. {"campaign": "Spring Sale"}.'
+    )
+    occurred_at: dt.datetime | None = Field(None, description="When it happened (default now).")
+
+
+class InteractionOut(Schema):
+    id: int
+    kind: str
+    name: str
+    description: str
+    data: dict[str, Any]
+    occurred_at: dt.datetime
+    actor: str
+
+
+class ListIn(Schema):
+    name: str = Field(max_length=200)
+    description: str = Field("", max_length=300)
+    limit: int | None = Field(None, ge=1, le=2**31, description="Most contacts the list may hold.")
+
+
+class ListOut(Schema):
+    id: int
+    name: str
+    description: str
+    limit: int | None
+    members: int | None
+
+
+class FieldIn(Schema):
+    name: str = Field(max_length=100)
+    type: Literal["text", "number", "date", "boolean"]
+
+
+class FieldOut(Schema):
+    id: int
+    name: str
+    type: str
+
+
+class TokenOut(Schema):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+class OAuthErrorOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    error: str
+    error_description: str
+
+
+class ApprovalOut(Schema):
+    id: int
+    action: str
+    status: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision_note: str
+    result: dict[str, Any] | None
+
+
+class AgentOut(Schema):
+    name: str
+    mode: str
+    scopes: list[str]
+    rate_limit_per_minute: int
+    monthly_request_cap: int | None
+    requests_this_month: int
+    system_prompt: str | None
+    prompt_version: int | None
+    tools_anthropic: list[dict[str, Any]]
+    tools_openai: list[dict[str, Any]]

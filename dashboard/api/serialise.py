@@ -1,0 +1,80 @@
+"""The JSON shapes the API and the MCP server hand to agents (one place, so both agree)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from contacts.models import Contact, ContactList, ContactTag, Field, FieldValue, Interaction
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        normalised = value.normalize()
+        return int(normalised) if normalised == normalised.to_integral() else float(normalised)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def with_related(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """Prefetch what ``contact_data`` reads, so a page of contacts costs a fixed few queries."""
+    return contacts.prefetch_related(
+        Prefetch("contact_tags", queryset=ContactTag.objects.select_related("tag")),
+        Prefetch("field_values", queryset=FieldValue.objects.select_related("field")),
+        "list_memberships",
+    )
+
+
+def contact_data(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": str(contact.pk),
+        "email": contact.email,
+        "phone": contact.phone or None,
+        "phone_country": contact.phone_country or None,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email_consent": contact.email_consent,
+        "sms_consent": contact.sms_consent,
+        "unsubscribed": contact.unsubscribed_at is not None,
+        "metadata": contact.metadata,
+        "fields": {fv.field.name: _value(fv.value) for fv in contact.field_values.all()},
+        "tags": sorted(ct.tag.name for ct in contact.contact_tags.all()),
+        "list_ids": sorted(m.list_id for m in contact.list_memberships.all()),
+        "version": contact.version,
+        "created_at": contact.created_at.isoformat(),
+        "updated_at": contact.updated_at.isoformat(),
+    }
+
+
+def fresh_contact_data(contact_id: Any) -> dict[str, Any]:
+    return contact_data(with_related(Contact.objects.all()).get(pk=contact_id))
+
+
+def list_data(contact_list: ContactList, members: int | None = None) -> dict[str, Any]:
+    return {
+        "id": contact_list.pk,
+        "name": contact_list.name,
+        "description": contact_list.description,
+        "limit": contact_list.limit,
+        "members": members,
+    }
+
+
+def field_data(field: Field) -> dict[str, Any]:
+    return {"id": field.pk, "name": field.name, "type": field.type}
+
+
+def interaction_data(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "id": interaction.pk,
+        "kind": interaction.kind,
+        "name": interaction.name,
+        "description": interaction.description,
+        "data": interaction.data,
+        "occurred_at": interaction.occurred_at.isoformat(),
+        "actor": f"{interaction.actor_kind}:{interaction.actor_label}",
+    }

@@ -1,0 +1,18 @@
+"""Mount the agent API: routers per area on the one NinjaAPI instance."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+
+from dashboard.api import agent, contacts
+from dashboard.api.core import api
+
+api.add_router("", agent.router)
+api.add_router("", contacts.router)
+
+# Agents authenticate with bearer tokens, not staff sessions: the staff-login middleware must
+# let every API URL (and its public docs) through to Ninja's own auth.
+patterns, app_name, namespace = api.urls
+for pattern in patterns:
+    pattern.callback = login_not_required(pattern.callback)
+urls = (patterns, app_name, namespace)

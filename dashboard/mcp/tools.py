@@ -1,0 +1,277 @@
+"""The tools agents call over MCP, described once: name, scope, input schema, what runs.
+
+The same descriptions feed ``GET /api/v1/agent`` (Anthropic and OpenAI tool formats), so a
+developer wiring an agent to the JSON API gets the exact tools the MCP server offers. Writes go
+through the pipeline; reads check scope and limits with ``admit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contacts.models import Contact
+from contacts.services.contacts import get_contact
+from contacts.services.search import search_contacts
+from dashboard.agents.models import Agent
+from dashboard.agents.pipeline import Outcome, admit, perform
+from dashboard.api.schemas import Consent, FieldValue, Id
+from dashboard.api.serialise import contact_data, with_related
+from dashboard.errors import SwitchboardError
+
+
+class ToolInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UpsertContactInput(ToolInput):
+    email: str = Field(
+        description="The contact's email; finds the contact to update (any letter case).",
+        max_length=320,
+    )
+    phone: str | None = Field(
+        None,
+        description="Phone in any format, with country code if not in the default region.",
+        max_length=40,
+    )
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    sms_consent: Consent | None = Field(
+        None, description="Whether the person agreed to marketing SMS."
+    )
+    fields: dict[str, FieldValue] | None = Field(
+        None, description="Custom field values by field name."
+    )
+    metadata: dict[str, Any] | None = Field(
+        None, description="Merged into metadata; a key set to null is removed."
+    )
+    tags: list[str] | None = Field(None, description="Tag names to add.")
+    list_ids: list[Id] | None = Field(None, description="Ids of lists to add the contact to.")
+    idempotency_key: str | None = Field(
+        None,
+        description="Same key and input within 24 h returns the first result without acting again.",
+        max_length=200,
+    )
+
+
+class ContactIdInput(ToolInput):
+    contact_id: str = Field(
+        description="The contact's id (a UUID) as returned by upsert_contact or search_contacts."
+    )
+
+
+class SearchContactsInput(ToolInput):
+    q: str = Field("", description="Start of a name, an email or a phone number.", max_length=200)
+    email: str | None = Field(None, description="Exact email.", max_length=320)
+    tag: str | None = Field(None, description="Only contacts with this tag.", max_length=100)
+    list_id: Id | None = Field(None, description="Only members of this list.")
+    limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
+
+
+class TagInput(ToolInput):
+    contact_id: str = Field(description="The contact's id (a UUID).")
+    tag: str = Field(description="Tag name; created if it does not exist yet.", max_length=100)
+
+
+class ListInput(ToolInput):
+    contact_id: str = Field(description="The contact's id (a UUID).")
+    list_id: Id = Field(description="The list's id.")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    scope: str
+    input: type[ToolInput]
+    run: Callable[[Agent, Any], Outcome]
+
+    def input_schema(self) -> dict[str, Any]:
+        schema = self.input.model_json_schema()
+        schema.pop("title", None)
+        return schema
+
+
+def _read(agent: Agent, scope: str, body: Callable[[], dict[str, Any]]) -> Outcome:
+    if refused := admit(agent, scope):
+        return refused
+    try:
+        return Outcome(200, body())
+    except SwitchboardError as exc:
+        return Outcome(404 if exc.code.startswith("unknown_") else 406, exc.as_dict())
+
+
+def _single(outcome: Outcome) -> Outcome:
+    """A bulk action run for one contact: its one item's error is the tool's error."""
+    if outcome.ok and outcome.body.get("failed"):
+        item = outcome.body["results"][0]
+        return Outcome(
+            404 if item["code"].startswith("unknown_") else 406,
+            {"code": item["code"], "message": item["message"]},
+        )
+    return outcome
+
+
+def upsert_contact(agent: Agent, args: UpsertContactInput) -> Outcome:
+    payload = args.model_dump(mode="json", exclude_unset=True)
+    key = payload.pop("idempotency_key", None)
+    return perform(agent, "upsert_contact", {**payload, "upsert": True}, idempotency_key=key)
+
+
+def get_contact_tool(agent: Agent, args: ContactIdInput) -> Outcome:
+    def body() -> dict[str, Any]:
+        contact = get_contact(args.contact_id)
+        return contact_data(with_related(Contact.objects.filter(pk=contact.pk)).get())
+
+    return _read(agent, "contacts:read", body)
+
+
+def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
+    def body() -> dict[str, Any]:
+        contacts = search_contacts(q=args.q, list_id=args.list_id)
+        if args.email:
+            contacts = contacts.filter(email=args.email.strip().lower())
+        if args.tag:
+            contacts = contacts.filter(contact_tags__tag__name__iexact=args.tag.strip())
+        return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
+
+    return _read(agent, "contacts:read", body)
+
+
+def tag_contact(agent: Agent, args: TagInput) -> Outcome:
+    return _single(
+        perform(agent, "tag_contacts", {"tag_name": args.tag, "contact_ids": [args.contact_id]})
+    )
+
+
+def untag_contact(agent: Agent, args: TagInput) -> Outcome:
+    return perform(agent, "untag_contact", {"tag_name": args.tag, "contact_id": args.contact_id})
+
+
+def add_to_list(agent: Agent, args: ListInput) -> Outcome:
+    return _single(
+        perform(agent, "add_to_list", {"list_id": args.list_id, "contact_ids": [args.contact_id]})
+    )
+
+
+def remove_from_list(agent: Agent, args: ListInput) -> Outcome:
+    return perform(
+        agent, "remove_from_list", {"list_id": args.list_id, "contact_id": args.contact_id}
+    )
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def register(tool: Tool) -> None:
+    TOOLS[tool.name] = tool
+
+
+for _tool in (
+    Tool(
+        "upsert_contact",
+        "Create a contact, or update the one with this email. Returns the contact with its id, tags and lists. Fails with duplicate/invalid email, invalid_phone or suppressed (the person was erased or unsubscribed for good).",
+        "contacts:write",
+        UpsertContactInput,
+        upsert_contact,
+    ),
+    Tool(
+        "get_contact",
+        "Get one contact by id: name, email, phone, consent, custom fields, metadata, tags and list ids.",
+        "contacts:read",
+        ContactIdInput,
+        get_contact_tool,
+    ),
+    Tool(
+        "search_contacts",
+        "Find contacts by the start of a name, email or phone, or by exact email, tag or list. Newest changes first.",
+        "contacts:read",
+        SearchContactsInput,
+        search_contacts_tool,
+    ),
+    Tool(
+        "tag_contact",
+        "Add a tag to a contact (the tag is created if new). Adding a tag it already has is not an error.",
+        "contacts:write",
+        TagInput,
+        tag_contact,
+    ),
+    Tool(
+        "untag_contact", "Remove a tag from a contact.", "contacts:write", TagInput, untag_contact
+    ),
+    Tool(
+        "add_to_list",
+        "Add a contact to a list. Fails with list_full when the list has reached its limit.",
+        "contacts:write",
+        ListInput,
+        add_to_list,
+    ),
+    Tool(
+        "remove_from_list",
+        "Remove a contact from a list.",
+        "contacts:write",
+        ListInput,
+        remove_from_list,
+    ),
+):
+    register(_tool)
+
+
+def tools_for(agent: Agent) -> list[Tool]:
+    return [tool for tool in TOOLS.values() if agent.has_scope(tool.scope)]
+
+
+def anthropic_schemas(agent: Agent) -> list[dict[str, Any]]:
+    return [
+        {"name": t.name, "description": t.description, "input_schema": t.input_schema()}
+        for t in tools_for(agent)
+    ]
+
+
+def openai_schemas(agent: Agent) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema(),
+            },
+        }
+        for t in tools_for(agent)
+    ]
+
+
+def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
+    """Validate the arguments against the tool's schema and run it."""
+    from pydantic import ValidationError
+
+    tool = TOOLS.get(name)
+    if tool is None or not agent.has_scope(tool.scope):
+        if tool is None:
+            return Outcome(
+                404, {"code": "unknown_tool", "message": f"There is no tool named {name}."}
+            )
+        return Outcome(
+            403,
+            {
+                "code": "missing_scope",
+                "message": f"This agent lacks the “{tool.scope}” scope needed for {name}.",
+            },
+        )
+    try:
+        args = tool.input.model_validate(arguments or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        return Outcome(
+            400,
+            {
+                "code": "invalid_arguments",
+                "message": f"{path}: {first['msg']}" if path else first["msg"],
+            },
+        )
+    return tool.run(agent, args)
