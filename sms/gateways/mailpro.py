@@ -1,0 +1,186 @@
+"""Mailpro's SMS API over the shared httpx client.
+
+Requests are form-encoded with ``id_client`` and ``api_key``; answers are JSON with PascalCase
+keys. ``manage.py sms_gateway_sim`` speaks this protocol locally.
+
+- send: ``POST /sms/send/add_single.json`` (``to``, ``message``) ->
+  ``{"Result": "OK", "IdSend": 123}`` or ``{"Result": "ERROR", "ErrorCode": "…", "Message": "…"}``
+- balance: ``GET /sms/credit/get.json`` -> ``{"RemainingCredits": 120, "TotalCredits": 500}``
+
+Callbacks (status and inbound) are configured on the Mailpro side to post to our endpoints and
+are signed with our HMAC (``X-Switchboard-Signature``, see ``base.sign``):
+status ``IdSend``, ``Status``, ``ErrorCode``; inbound ``From``, ``Message``, ``IdReceive``.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.http import HttpRequest
+
+from sms.gateways.base import (
+    Gateway,
+    GatewayError,
+    InboundSms,
+    ProviderBalance,
+    SendResult,
+    StatusReport,
+    form_or_json,
+    http_client,
+    verify_signature,
+)
+
+
+def _call(request: httpx.Request, client: httpx.Client) -> dict[str, Any]:
+    """Send one request and return its JSON object, or raise a GatewayError that says whether
+    the request may have been acted on (only then is a retry unsafe)."""
+    try:
+        response = client.send(request)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise GatewayError(
+            "gateway_unreachable",
+            f"The SMS provider could not be reached ({type(exc).__name__}).",
+            permanent=False,
+            retry_safe=True,
+        ) from None
+    except httpx.TimeoutException:
+        raise GatewayError(
+            "gateway_timeout",
+            "The SMS provider did not answer in time; the message may or may not have gone, so it "
+            "is not sent again.",
+            permanent=False,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise GatewayError(
+            "gateway_error", f"The SMS provider connection failed ({type(exc).__name__}).",
+            permanent=False,
+        ) from None  # fmt: skip
+    if response.status_code in (429, 503):
+        # "Too busy": the provider did not take the request, so trying again is safe.
+        raise GatewayError(
+            "gateway_busy",
+            f"The SMS provider is busy (HTTP {response.status_code}).",
+            permanent=False,
+            retry_safe=True,
+            provider_code=str(response.status_code),
+        )
+    if response.status_code >= 500:
+        raise GatewayError(
+            "gateway_error",
+            f"The SMS provider failed (HTTP {response.status_code}); not sent again in case it "
+            "went out.",
+            permanent=False,
+            provider_code=str(response.status_code),
+        )
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise GatewayError(
+            "gateway_bad_response",
+            f"The SMS provider answered HTTP {response.status_code} with something that is not "
+            "a JSON object.",
+            permanent=False,
+            provider_code=str(response.status_code),
+        )
+    if response.status_code >= 400:
+        raise GatewayError(
+            "gateway_rejected",
+            f"The SMS provider refused the request (HTTP {response.status_code}): "
+            f"{data.get('Message') or data.get('message') or 'no reason given'}.",
+            provider_code=str(data.get("ErrorCode") or response.status_code),
+        )
+    return data
+
+
+class MailproGateway(Gateway):
+    name = "mailpro"
+
+    def __init__(
+        self, *, base_url: str, client_id: str, api_key: str, client: httpx.Client | None = None
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self.api_key = api_key
+        self._client = client
+
+    @classmethod
+    def from_settings(cls) -> MailproGateway:
+        return cls(
+            base_url=settings.MAILPRO_API_URL,
+            client_id=settings.MAILPRO_CLIENT_ID,
+            api_key=settings.MAILPRO_API_KEY,
+        )
+
+    @property
+    def client(self) -> httpx.Client:
+        return self._client or http_client()
+
+    def send(self, *, to: str, text: str, reference: str) -> SendResult:
+        request = self.client.build_request(
+            "POST",
+            f"{self.base_url}/sms/send/add_single.json",
+            data={"id_client": self.client_id, "api_key": self.api_key, "to": to, "message": text},
+        )
+        data = _call(request, self.client)
+        result = str(data.get("Result", ""))
+        if result.upper() == "OK" and data.get("IdSend") not in (None, ""):
+            return SendResult(str(data["IdSend"]))
+        if result.upper() == "OK":
+            raise GatewayError(
+                "gateway_bad_response",
+                "The SMS provider said OK but gave no message id.",
+                permanent=False,
+            )
+        if result.upper() == "ERROR":
+            raise GatewayError(
+                "gateway_rejected",
+                f"The SMS provider rejected the message: {data.get('Message') or 'no reason given'}.",
+                provider_code=str(data.get("ErrorCode", "")),
+            )
+        raise GatewayError(
+            "gateway_bad_response",
+            f"The SMS provider answered with an unknown result “{result[:40]}”.",
+            permanent=False,
+        )
+
+    def balance(self) -> ProviderBalance | None:
+        request = self.client.build_request(
+            "GET",
+            f"{self.base_url}/sms/credit/get.json",
+            params={"id_client": self.client_id, "api_key": self.api_key},
+        )
+        for attempt in range(3):
+            try:
+                data = _call(request, self.client)
+                break
+            except GatewayError as exc:
+                # Reading the balance changes nothing: any failure may be retried.
+                if exc.permanent or attempt == 2:
+                    raise
+        try:
+            remaining = Decimal(str(data["RemainingCredits"]))
+            total = Decimal(str(data["TotalCredits"])) if "TotalCredits" in data else None
+        except (KeyError, InvalidOperation):
+            raise GatewayError(
+                "gateway_bad_response", "The SMS provider's balance answer has no credits."
+            ) from None
+        return ProviderBalance(remaining, total)
+
+    def verify(self, request: HttpRequest) -> bool:
+        return verify_signature(request)
+
+    def parse_status(self, request: HttpRequest) -> StatusReport:
+        data = form_or_json(request)
+        return StatusReport(
+            data.get("IdSend", ""), data.get("Status", ""), data.get("ErrorCode", "")
+        )
+
+    def parse_inbound(self, request: HttpRequest) -> InboundSms:
+        data = form_or_json(request)
+        return InboundSms(data.get("From", ""), data.get("Message", ""), data.get("IdReceive", ""))

@@ -1,0 +1,46 @@
+"""Run the Mailpro-protocol gateway simulator (see sms/simulator.py)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from sms.simulator import SimConfig, SimServer, SimState
+
+
+class Command(BaseCommand):
+    help = "Serve a Mailpro-compatible SMS API locally, with switches for latency and failures."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8025)
+        parser.add_argument("--latency-ms", type=float, default=0)
+        parser.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500s")
+        parser.add_argument("--timeout-rate", type=float, default=0.0, help="share that hang")
+        parser.add_argument("--malformed-rate", type=float, default=0.0, help="share of bad JSON")
+        parser.add_argument("--hang-seconds", type=float, default=30.0)
+        parser.add_argument("--callback-url", default="", help="post 'delivered' reports here")
+        parser.add_argument("--callback-secret", default="", help="default: SMS_WEBHOOK_SECRET")
+        parser.add_argument("--verbose", action="store_true")
+
+    def handle(self, *args, host: str, port: int, verbose: bool, **options):
+        config = SimConfig(
+            latency_ms=options["latency_ms"], error_rate=options["error_rate"],
+            timeout_rate=options["timeout_rate"], malformed_rate=options["malformed_rate"],
+            hang_seconds=options["hang_seconds"], callback_url=options["callback_url"],
+            callback_secret=options["callback_secret"],
+        )  # fmt: skip
+        for name, rate in (("error", config.error_rate), ("timeout", config.timeout_rate)):
+            if not 0 <= rate <= 1:
+                self.stderr.write(f"--{name}-rate must be between 0 and 1.")
+                raise SystemExit(2)
+        server = SimServer((host, port), SimState(config))
+        server.verbose = verbose
+        self.stdout.write(
+            f"SMS gateway simulator (Mailpro protocol) on {server.url}  Ctrl-C stops."
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()

@@ -1,0 +1,639 @@
+"""Sending SMS: check, price and queue a message; send what is due, concurrently; move messages
+through their states on provider reports.
+
+States (ARCHITECTURE §5)::
+
+    scheduled ─┐
+    pending ───┴─> sending ──> sent ──> delivered | undelivered | failed
+       └─> cancelled               └──> failed (rejected at send: refunded)
+
+``send_sms`` is what staff pages, the agent API and approvals call; campaigns use
+``prepare_message`` and ``create_messages`` to queue many at once. A worker runs
+``send_due_messages``: it claims a batch with one conditional UPDATE, hands the batch to the
+gateway from a thread pool (the only slow part is the provider's latency), then records every
+outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import uuid
+import zoneinfo
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact, FieldValue, InteractionKind
+from contacts.phones import normalise_phone
+from contacts.services.history import build_interaction
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from sms.gateways import get_gateway
+from sms.gateways.base import Gateway, GatewayError, SendResult, StatusReport
+from sms.models import (
+    FINAL_STATUSES,
+    DeliveryReport,
+    Message,
+    MessageEvent,
+    MessageKind,
+    Status,
+)
+from sms.services import credits, optouts
+from sms.services.encoding import analyse
+from sms.services.lookup import describe
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+CODE_PLACEHOLDER = "{code}"
+# Where each state sits in the flow; a report may only move a message forward.
+RANK = {
+    Status.HELD: 0, Status.SCHEDULED: 0, Status.PENDING: 0, Status.SENDING: 1, Status.SENT: 2,
+    Status.DELIVERED: 3, Status.UNDELIVERED: 3, Status.FAILED: 3, Status.CANCELLED: 3,
+}  # fmt: skip
+# Provider words (Twilio, Mailpro, sandbox) -> our states.
+PROVIDER_STATUSES = {
+    "queued": Status.SENT, "accepted": Status.SENT, "scheduled": Status.SENT,
+    "sending": Status.SENT, "sent": Status.SENT, "delivered": Status.DELIVERED,
+    "read": Status.DELIVERED, "undelivered": Status.UNDELIVERED, "failed": Status.FAILED,
+    "canceled": Status.FAILED, "cancelled": Status.FAILED, "rejected": Status.FAILED,
+    "expired": Status.UNDELIVERED,
+}  # fmt: skip
+SEND_ATTEMPTS = 3  # only for failures where the provider certainly did not get the message
+STALE_SENDING = dt.timedelta(minutes=15)
+
+
+@dataclass
+class Plan:
+    """What a send would be, checked and priced; also the dry-run answer."""
+
+    to: str
+    country: str
+    contact: Contact | None
+    text: str  # as stored (a one-time code stays a placeholder)
+    preview: str  # as the recipient reads it
+    kind: str
+    encoding: str
+    segments: int
+    ucs2_chars: tuple[str, ...]
+    price: Decimal
+    balance: Decimal
+    number_type: str
+    send_after: dt.datetime | None = None
+
+    @property
+    def balance_after(self) -> Decimal:
+        return self.balance - self.price
+
+    def as_dict(self) -> dict:
+        return {
+            "to": self.to, "country": self.country, "kind": self.kind, "text": self.preview,
+            "encoding": self.encoding, "segments": self.segments,
+            "ucs2_characters": list(self.ucs2_chars), "price": str(self.price),
+            "balance_after": str(self.balance_after), "number_type": self.number_type,
+            "send_after": self.send_after.isoformat() if self.send_after else None,
+        }  # fmt: skip
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+# --- Checking and pricing ------------------------------------------------------------------
+
+
+def placeholder_values(contact: Contact | None) -> dict[str, str]:
+    """``{first_name}``-style values from a contact: its own fields and its custom fields."""
+    if contact is None:
+        return {}
+    values = {
+        "first_name": contact.first_name, "last_name": contact.last_name,
+        "full_name": contact.full_name, "email": contact.email, "phone": contact.phone,
+    }  # fmt: skip
+    for fv in FieldValue.objects.filter(contact=contact).select_related("field"):
+        values.setdefault(fv.field.name.lower(), fv.display_value)
+    return values
+
+
+def render_text(text: str, values: dict[str, str], *, allow_code: bool = False) -> str:
+    missing: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1).lower()
+        if allow_code and name == "code":
+            return CODE_PLACEHOLDER
+        if name in values:
+            return values[name]
+        missing.append(match.group(0))
+        return match.group(0)
+
+    rendered = PLACEHOLDER.sub(replace, text)
+    if missing:
+        known = ", ".join(f"{{{k}}}" for k in sorted(values)) or "none without a contact"
+        raise SwitchboardError(
+            "unknown_placeholder",
+            f"Unknown placeholder {', '.join(dict.fromkeys(missing))}; available: {known}.",
+            field="text",
+        )
+    return rendered
+
+
+def _quiet_until(e164: str, now: dt.datetime) -> dt.datetime | None:
+    """When quiet hours end for this number, if it is inside them now (its local time)."""
+    start_s, _, end_s = settings.SMS_QUIET_HOURS.partition("-")
+    if not end_s:
+        return None
+    start, end = dt.time.fromisoformat(start_s.strip()), dt.time.fromisoformat(end_s.strip())
+    zones = describe(e164).time_zones
+    tz = zoneinfo.ZoneInfo(zones[0] if zones else settings.TIME_ZONE)
+    local = now.astimezone(tz)
+    t = local.time()
+    quiet = (start <= t or t < end) if start > end else (start <= t < end)
+    if not quiet:
+        return None
+    end_day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(end_day, end, tzinfo=tz).astimezone(dt.UTC)
+
+
+def prepare_message(
+    *,
+    text: str,
+    to: str | None = None,
+    contact: Contact | None = None,
+    kind: str = MessageKind.TRANSACTIONAL,
+    allow_non_mobile: bool = False,
+    secret: str = "",
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Check everything about a send and price it, without writing anything."""
+    if kind not in MessageKind.values:
+        raise SwitchboardError(
+            "invalid_kind", "An SMS is transactional or marketing.", field="kind"
+        )
+    if contact is None and not (to or "").strip():
+        raise SwitchboardError("no_recipient", "Choose a contact or enter a number.", field="to")
+    if contact is not None and not contact.phone:
+        raise SwitchboardError("no_phone", f"{contact} has no phone number to text.", field="to")
+    phone = contact.phone if contact is not None else normalise_phone(to or "").e164  # type: ignore[union-attr]
+    if contact is None:
+        contact = Contact.objects.filter(phone=phone).order_by("created_at").first()
+    info = describe(phone)
+
+    if not (text or "").strip():
+        raise SwitchboardError("empty_text", "Write the message first.", field="text")
+    stored = render_text(text, placeholder_values(contact), allow_code=bool(secret))
+    preview = stored.replace(CODE_PLACEHOLDER, secret) if secret else stored
+    shape = analyse(preview)
+    if shape.segments > settings.SMS_MAX_SEGMENTS:
+        raise SwitchboardError(
+            "text_too_long",
+            f"This text needs {shape.segments} segments; the limit is "
+            f"{settings.SMS_MAX_SEGMENTS} ({shape.encoding}, {shape.per_segment} characters each).",
+            field="text",
+            segments=shape.segments,
+        )
+    if not info.is_mobile and not allow_non_mobile:
+        raise SwitchboardError(
+            "not_mobile",
+            f"{info.international} is a {info.type} number, which may not receive texts. "
+            "Confirm to send anyway.",
+            field="to",
+            number_type=info.type,
+        )
+    stop = optouts.opt_out_for(phone)
+    if stop is not None:
+        raise SwitchboardError(
+            "suppressed",
+            f"{info.international} opted out of texts on {stop.created_at:%d %b %Y} "
+            f"({stop.reason}). Nothing was sent.",
+            field="to",
+        )
+    if kind == MessageKind.MARKETING:
+        if contact is None:
+            raise SwitchboardError(
+                "no_consent",
+                "Marketing texts go only to contacts who gave SMS consent.",
+                field="to",
+            )
+        if contact.is_unsubscribed:
+            raise SwitchboardError(
+                "unsubscribed", f"{contact} unsubscribed permanently; no marketing.", field="to"
+            )
+        if contact.sms_consent != "granted":
+            raise SwitchboardError(
+                "no_consent",
+                f"{contact} has not given SMS consent (consent: {contact.sms_consent}).",
+                field="to",
+            )
+    price = credits.price_per_segment(info.region) * shape.segments
+    send_after = (
+        _quiet_until(phone, now or timezone.now()) if kind == MessageKind.MARKETING else None
+    )
+    return Plan(
+        to=phone, country=info.region, contact=contact, text=stored, preview=preview, kind=kind,
+        encoding=shape.encoding, segments=shape.segments, ucs2_chars=shape.ucs2_chars,
+        price=price, balance=credits.get_balance(), number_type=info.type, send_after=send_after,
+    )  # fmt: skip
+
+
+# --- Queueing ------------------------------------------------------------------------------
+
+
+def _new_message(plan: Plan, *, actor: Actor, key: str, secret: str, campaign_id: int | None):
+    now = timezone.now()
+    return Message(
+        idempotency_key=key, contact=plan.contact, to=plan.to, country=plan.country,
+        text=plan.text, secret=secret, kind=plan.kind, encoding=plan.encoding,
+        segments=plan.segments, price=plan.price, gateway=settings.SMS_GATEWAY,
+        status=Status.SCHEDULED if plan.send_after else Status.PENDING,
+        send_after=plan.send_after, campaign_id=campaign_id, created_at=now, updated_at=now,
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
+        actor_label=actor.label, prompt_version_id=actor.prompt_version_id,
+    )  # fmt: skip
+
+
+def create_messages(
+    plans: list[Plan],
+    *,
+    actor: Actor,
+    keys: list[str] | None = None,
+    campaign_id: int | None = None,
+) -> list[Message]:
+    """Queue many checked messages in the caller's transaction: rows, one credit reservation
+    for all of them (or ``insufficient_credits`` for all), timeline, history. The caller
+    enqueues ``sms.tasks.deliver_messages`` on commit."""
+    keys = keys or [uuid.uuid4().hex for _ in plans]
+    messages = Message.objects.bulk_create(
+        [
+            _new_message(plan, actor=actor, key=key, secret="", campaign_id=campaign_id)
+            for plan, key in zip(plans, keys, strict=True)
+        ]
+    )
+    credits.reserve(messages=messages, actor=actor)
+    _after_create(messages, actor=actor)
+    return messages
+
+
+def _after_create(messages: list[Message], *, actor: Actor) -> None:
+    MessageEvent.objects.bulk_create(
+        [MessageEvent(message=m, status=m.status, source="queued", at=m.created_at,
+                      detail=f"quiet hours until {m.send_after:%H:%M %Z}" if m.send_after else "")
+         for m in messages]
+    )  # fmt: skip
+    interactions = [
+        build_interaction(
+            contact=m.contact, actor=actor, kind=InteractionKind.SMS_SENT,
+            description=f"SMS: {m.display_text}"[:500],
+            data={"message_id": m.pk, "segments": m.segments, "kind": m.kind},
+        )
+        for m in messages
+        if m.contact is not None
+    ]  # fmt: skip
+    if interactions:
+        type(interactions[0]).objects.bulk_create(interactions)
+
+
+def _enqueue_delivery(messages: Iterable[Message]) -> None:
+    from sms.tasks import deliver_messages
+
+    messages = list(messages)
+    if any(m.send_after is None for m in messages):
+        deliver_messages.enqueue()
+    for when in sorted({m.send_after for m in messages if m.send_after}):
+        deliver_messages.using(run_after=when).enqueue()
+
+
+@dataclass
+class SendOutcome:
+    plan: Plan | None
+    message: Message | None  # None on a dry run
+    replayed: bool = False
+
+
+def send_sms(
+    *,
+    actor: Actor,
+    text: str,
+    to: str | None = None,
+    contact: Contact | None = None,
+    kind: str = MessageKind.TRANSACTIONAL,
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
+    allow_non_mobile: bool = False,
+    secret: str = "",
+) -> SendOutcome:
+    """Check, price and queue one SMS; the worker sends it. ``dry_run`` answers what it would
+    be (encoding, segments, price) and writes nothing. The same ``idempotency_key`` twice
+    returns the first message instead of sending again."""
+    if idempotency_key:
+        existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return SendOutcome(None, existing, replayed=True)
+    plan = prepare_message(
+        text=text, to=to, contact=contact, kind=kind, allow_non_mobile=allow_non_mobile,
+        secret=secret,
+    )  # fmt: skip
+    if dry_run:
+        if plan.price > plan.balance:
+            raise SwitchboardError(
+                "insufficient_credits",
+                f"Not enough credits: this needs {plan.price.normalize():f}, the balance is "
+                f"{plan.balance.normalize():f}.",
+                needed=str(plan.price), balance=str(plan.balance),
+            )  # fmt: skip
+        return SendOutcome(plan, None)
+    key = idempotency_key or uuid.uuid4().hex
+    try:
+        with transaction.atomic():
+            message = _new_message(plan, actor=actor, key=key, secret=secret, campaign_id=None)
+            message.save()
+            credits.reserve(messages=[message], actor=actor)
+            _after_create([message], actor=actor)
+            audit.record(
+                actor=actor, action="sms.send", obj=message,
+                contact_id=plan.contact.pk if plan.contact else None,
+                changes={"status": [None, message.status], "segments": [None, plan.segments]},
+            )  # fmt: skip
+            transaction.on_commit(lambda: _enqueue_delivery([message]))
+    except IntegrityError:
+        existing = Message.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return SendOutcome(None, existing, replayed=True)
+    return SendOutcome(plan, message)
+
+
+@transaction.atomic
+def cancel_message(*, actor: Actor, message: Message) -> Message:
+    """Stop a message that has not been handed to the provider yet; its credits come back."""
+    done = Message.objects.filter(
+        pk=message.pk, status__in=[Status.PENDING, Status.SCHEDULED, Status.HELD]
+    ).update(status=Status.CANCELLED, secret="", updated_at=timezone.now(), final_at=timezone.now())
+    if not done:
+        raise SwitchboardError(
+            "not_cancellable", "This message is already with the provider; it cannot be stopped."
+        )
+    message.refresh_from_db()
+    MessageEvent.objects.create(message=message, status=Status.CANCELLED, source="staff",
+                                detail=f"cancelled by {actor.label}")  # fmt: skip
+    credits.refund(messages=[message], actor=actor, note="cancelled before sending")
+    audit.record(actor=actor, action="sms.cancel", obj=message, contact_id=message.contact_id)
+    return message
+
+
+# --- Sending (the worker side) -------------------------------------------------------------
+
+
+def _due() -> Q:
+    return Q(status__in=[Status.PENDING, Status.SCHEDULED]) & (
+        Q(send_after__isnull=True) | Q(send_after__lte=timezone.now())
+    )
+
+
+def claim_batch(*, limit: int, message_ids: list[int] | None = None) -> list[Message]:
+    """Move up to ``limit`` due messages to ``sending`` and return them. One conditional UPDATE
+    tagged with a fresh claim id: two workers can never claim the same message."""
+    ids = Message.objects.filter(_due())
+    if message_ids is not None:
+        ids = ids.filter(pk__in=message_ids)
+    ids = list(ids.order_by("id").values_list("id", flat=True)[:limit])
+    if not ids:
+        return []
+    token, now = uuid.uuid4(), timezone.now()
+    Message.objects.filter(_due(), pk__in=ids).update(
+        status=Status.SENDING, claim=token, claimed_at=now, updated_at=now
+    )
+    return list(Message.objects.filter(claim=token))
+
+
+def _hand_over(gateway: Gateway, message: Message) -> SendResult | GatewayError:
+    """Runs in a sending thread: no database access here."""
+    text = (
+        message.text.replace(CODE_PLACEHOLDER, message.secret) if message.secret else message.text
+    )
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return gateway.send(to=message.to, text=text, reference=message.idempotency_key)
+        except GatewayError as exc:
+            if not exc.retry_safe or attempt == SEND_ATTEMPTS - 1:
+                return exc
+            time.sleep(0.2 * 2**attempt)  # backoff: 0.2 s, 0.4 s
+        except Exception as exc:  # a bug in a gateway must not leave the message in "sending"
+            log.exception("gateway %s crashed sending message %s", gateway.name, message.pk)
+            return GatewayError("gateway_error", f"Unexpected gateway failure ({type(exc).__name__}).",
+                                permanent=False)  # fmt: skip
+    raise AssertionError("unreachable")
+
+
+def send_due_messages(
+    *,
+    limit: int | None = None,
+    message_ids: list[int] | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> DispatchStats:
+    """Send every due message (or up to ``limit``), a batch at a time, each batch concurrently.
+
+    Safe to run in many workers at once. Called by the ``deliver_messages`` task.
+    """
+    stats = DispatchStats()
+    fail_stale_sending()
+    batch_size = settings.SMS_DISPATCH_BATCH
+    own_pool = executor is None
+    pool = executor or ThreadPoolExecutor(max_workers=settings.SMS_SEND_CONCURRENCY)
+    try:
+        while limit is None or stats.claimed < limit:
+            size = batch_size if limit is None else min(batch_size, limit - stats.claimed)
+            batch = claim_batch(limit=size, message_ids=message_ids)
+            if not batch:
+                break
+            stats.claimed += len(batch)
+            gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
+            outcomes = list(pool.map(_hand_over, [gateways[m.gateway] for m in batch], batch))
+            _record_outcomes(batch, outcomes, stats)
+    finally:
+        if own_pool:
+            pool.shutdown()
+    return stats
+
+
+def _record_outcomes(
+    batch: list[Message], outcomes: list[SendResult | GatewayError], stats: DispatchStats
+) -> None:
+    now = timezone.now()
+    system = Actor.system("sms worker")
+    events, failed, simulated = [], [], []
+    for message, outcome in zip(batch, outcomes, strict=True):
+        message.secret = ""
+        message.updated_at = now
+        if isinstance(outcome, SendResult):
+            message.status, message.provider_id, message.sent_at = (
+                Status.SENT,
+                outcome.provider_id,
+                now,
+            )
+            events.append(
+                MessageEvent(
+                    message=message,
+                    status=Status.SENT,
+                    at=now,
+                    source="worker",
+                    detail=f"accepted by {message.gateway} as {outcome.provider_id}",
+                )
+            )
+            if outcome.simulated_report:
+                simulated.append(
+                    [
+                        message.gateway,
+                        outcome.provider_id,
+                        outcome.simulated_report,
+                        outcome.simulated_error,
+                    ]
+                )
+            stats.sent += 1
+        else:
+            message.status, message.final_at = Status.FAILED, now
+            message.error_code = (outcome.provider_code or outcome.code)[:40]
+            message.error_message = outcome.message[:300]
+            events.append(
+                MessageEvent(
+                    message=message,
+                    status=Status.FAILED,
+                    at=now,
+                    source="worker",
+                    error_code=message.error_code,
+                    detail=outcome.message[:300],
+                )
+            )
+            failed.append(message)
+            stats.failed += 1
+            stats.errors[outcome.code] = stats.errors.get(outcome.code, 0) + 1
+    with transaction.atomic():
+        Message.objects.bulk_update(
+            batch,
+            ["status", "provider_id", "sent_at", "final_at", "error_code", "error_message",
+             "secret", "updated_at"],
+            batch_size=500,
+        )  # fmt: skip
+        MessageEvent.objects.bulk_create(events, batch_size=500)
+        if failed:
+            credits.refund(messages=failed, actor=system, note="rejected when sending")
+    # Reports that arrived before we had recorded the provider id.
+    sent = {m.provider_id: m for m in batch if m.status == Status.SENT}
+    early = list(
+        DeliveryReport.objects.filter(message__isnull=True, provider_id__in=list(sent)).order_by(
+            "id"
+        )
+    )
+    for report in early:
+        message = sent[report.provider_id]
+        if report.gateway == message.gateway:
+            DeliveryReport.objects.filter(pk=report.pk).update(message=message)
+            _apply_status(message, report.status, report.error_code, source="callback")
+    if simulated:
+        from sms.tasks import apply_simulated_reports
+
+        # The sandbox's "provider" reports delivery a moment later, through the same path.
+        transaction.on_commit(
+            lambda: apply_simulated_reports.using(
+                run_after=timezone.now() + dt.timedelta(seconds=1)
+            ).enqueue(simulated)
+        )
+
+
+def fail_stale_sending(*, older_than: dt.timedelta = STALE_SENDING) -> int:
+    """Messages a worker claimed and never finished (it was killed): fail them with a reason.
+
+    We cannot know whether the provider got them, so they are not sent again.
+    """
+    cutoff = timezone.now() - older_than
+    stale = list(Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)[:500])
+    done = 0
+    for message in stale:
+        with transaction.atomic():
+            if _advance(
+                message,
+                Status.FAILED,
+                error_code="send_interrupted",
+                source="worker",
+                detail="The worker stopped while sending; not retried in case it went out.",
+            ):
+                done += 1  # fmt: skip
+    return done
+
+
+# --- Provider reports ----------------------------------------------------------------------
+
+
+def _advance(
+    message: Message, status: Status, *, error_code: str = "", source: str, detail: str = ""
+) -> bool:
+    """Move ``message`` forward to ``status`` if it is not already there or beyond.
+
+    A conditional UPDATE, so a duplicate or late report changes nothing. Runs in the caller's
+    transaction; a message that fails for good gets its credits back.
+    """
+    earlier = [s for s, rank in RANK.items() if rank < RANK[status] and s not in FINAL_STATUSES]
+    now = timezone.now()
+    changes: dict = {"status": status, "updated_at": now, "secret": ""}
+    if status in FINAL_STATUSES:
+        changes["final_at"] = now
+    if error_code:
+        changes["error_code"] = error_code[:40]
+    if detail and status in (Status.FAILED, Status.UNDELIVERED):
+        changes["error_message"] = detail[:300]
+    if not Message.objects.filter(pk=message.pk, status__in=earlier).update(**changes):
+        return False
+    for key, value in changes.items():
+        setattr(message, key, value)
+    MessageEvent.objects.create(
+        message=message, status=status, at=now, source=source, error_code=error_code[:40],
+        detail=detail[:300],
+    )  # fmt: skip
+    if status == Status.FAILED:
+        credits.refund(messages=[message], actor=Actor.system("sms worker"), note="failed")
+    return True
+
+
+def _apply_status(message: Message, provider_status: str, error_code: str, *, source: str) -> bool:
+    status = PROVIDER_STATUSES.get(provider_status.strip().lower())
+    with transaction.atomic():
+        if status is None:
+            MessageEvent.objects.create(
+                message=message, status=message.status, source=source, error_code=error_code[:40],
+                detail=f"unknown provider status “{provider_status[:40]}” ignored",
+            )  # fmt: skip
+            return False
+        detail = f"provider error {error_code}" if error_code else ""
+        return _advance(message, status, error_code=error_code, source=source, detail=detail)
+
+
+def record_status_report(
+    *, gateway: str, report: StatusReport, source: str = "callback"
+) -> Message | None:
+    """Apply a provider's delivery report. Duplicates and reports older than the message's
+    state change nothing; a report for an id we do not know yet is kept and applied when the
+    worker records that id."""
+    if not report.provider_id or not report.status:
+        raise SwitchboardError("bad_callback", "A status report needs a message id and a status.")
+    message = Message.objects.filter(gateway=gateway, provider_id=report.provider_id).first()
+    DeliveryReport.objects.create(
+        gateway=gateway, provider_id=report.provider_id[:64], status=report.status[:32],
+        error_code=report.error_code[:40], message=message,
+    )  # fmt: skip
+    if message is not None:
+        _apply_status(message, report.status, report.error_code, source=source)
+    return message

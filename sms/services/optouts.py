@@ -1,0 +1,92 @@
+"""The STOP list: numbers that must not be texted, whatever the message.
+
+Replies of STOP (and its synonyms) add a number, START/UNSTOP remove it; staff can do either
+with a reason. Every send checks it first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from contacts.phones import normalise_phone
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from sms.models import OptOut
+
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+START_WORDS = frozenset({"START", "UNSTOP"})
+OPT_OUT, OPT_IN = "opt_out", "opt_in"
+_TRIM = re.compile(r"^[\s.!]+|[\s.!]+$")
+
+
+def keyword_action(text: str) -> str:
+    """``opt_out`` / ``opt_in`` when the whole reply is a keyword ("  stop!"), else ""."""
+    word = _TRIM.sub("", text or "").upper()
+    if word in STOP_WORDS:
+        return OPT_OUT
+    if word in START_WORDS:
+        return OPT_IN
+    return ""
+
+
+def _phone(raw: str) -> str:
+    phone = normalise_phone(raw)
+    if phone is None:
+        raise SwitchboardError("invalid_phone", "Enter a phone number.", field="phone")
+    return phone.e164
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise SwitchboardError(
+            "reason_required", "Say why (it is kept with the change).", field="reason"
+        )
+    return reason[:200]
+
+
+def opt_out_for(phone: str) -> OptOut | None:
+    return OptOut.objects.filter(phone=phone).first()
+
+
+def opted_out(phones: Iterable[str]) -> set[str]:
+    """The subset of these E.164 numbers on the STOP list, in one query."""
+    return set(OptOut.objects.filter(phone__in=list(phones)).values_list("phone", flat=True))
+
+
+@transaction.atomic
+def add_opt_out(*, actor: Actor, phone: str, reason: str) -> OptOut:
+    e164 = _phone(phone)
+    reason = _reason(reason)
+    row, created = OptOut.objects.get_or_create(
+        phone=e164,
+        defaults={
+            "reason": reason, "actor_kind": actor.kind, "actor_user_id": actor.user_id,
+            "actor_ref": actor.ref, "actor_label": actor.label,
+        },
+    )  # fmt: skip
+    if created:
+        audit.record(actor=actor, action="sms.opt_out", obj=row, changes={"reason": [None, reason]})
+    return row
+
+
+@transaction.atomic
+def remove_opt_out(*, actor: Actor, phone: str, reason: str) -> bool:
+    """Allow texting this number again; False if it was not on the list."""
+    e164 = _phone(phone)
+    reason = _reason(reason)
+    row = OptOut.objects.filter(phone=e164).first()
+    if row is None:
+        return False
+    audit.record(
+        actor=actor, action="sms.opt_in", obj=row,
+        changes={"opted_out": [row.reason, None], "reason": [None, reason]},
+    )  # fmt: skip
+    row.delete()
+    return True
