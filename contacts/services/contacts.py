@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -196,7 +197,7 @@ def update_contact(
     contact_id = contact.pk if isinstance(contact, Contact) else contact
     try:
         locked = Contact.objects.select_for_update().get(pk=contact_id)
-    except (Contact.DoesNotExist, ValueError, TypeError):
+    except (Contact.DoesNotExist, ValidationError, ValueError, TypeError):  # absent or malformed id
         raise SwitchboardError(
             "unknown_contact", f"There is no contact with id {contact_id}."
         ) from None
