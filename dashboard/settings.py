@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "dashboard.agents",
     "contacts",
     "sms",
+    "contacts.imports",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,16 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
 CONTACTS_PAGE_SIZE = env.int("CONTACTS_PAGE_SIZE", default=25)
 # Key for the salted hashes on the suppression list. Changing it forgets every suppression.
 SUPPRESSION_SALT = env.str("SUPPRESSION_SALT", default=SECRET_KEY)
+
+# Imports. Uploads above IMPORT_MAX_BYTES are refused before they are read; files are kept
+# (re-encoded to UTF-8) in IMPORT_DIR while their job can run or be resumed.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+IMPORT_DIR = BASE_DIR / env.str("IMPORT_DIR", default="var/imports")
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# Key for the X-Switchboard-Signature HMAC on "import finished" webhooks.
+IMPORT_WEBHOOK_SECRET = env.str("IMPORT_WEBHOOK_SECRET", default=SECRET_KEY)
+IMPORT_WEBHOOK_ATTEMPTS = env.int("IMPORT_WEBHOOK_ATTEMPTS", default=5)
+IMPORT_WEBHOOK_BACKOFF = env.int("IMPORT_WEBHOOK_BACKOFF", default=30)  # seconds, doubled each try
 
 # --- SMS (sms app) ---------------------------------------------------------------------------
 # Which gateway sends: "sandbox" (no network, the default), "mailpro" or "twilio".
