@@ -25,12 +25,12 @@ class Refused(Exception):
 
 def _has_nul(request: HttpRequest) -> bool:
     # PostgreSQL cannot store NUL in text or jsonb: refuse it up front as a malformed request.
-    return (
-        "\x00" in request.path
-        or any("\x00" in k or "\x00" in v for k, v in request.GET.items())
-        or b"\\u0000" in request.body
-        or b"\x00" in request.body
-    )
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.GET.items()):
+        return True
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return b"\\u0000" in request.body or b"\x00" in request.body
+    # Forms and uploads: look at the parsed fields (file contents are the importer's business).
+    return request.method == "POST" and any("\x00" in k + v for k, v in request.POST.items())
 
 
 class AgentBearer(HttpBearer):

@@ -1,0 +1,166 @@
+"""Tokens, scopes, rate limits, monthly caps and the error shapes an agent recovers from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from contacts.models import Contact
+from dashboard.actors import Actor
+from dashboard.agents.models import AccessToken
+from dashboard.agents.services import revoke, rotate_secret
+from tests.agents.personas import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_client_credentials_are_exchanged_for_a_bearer_token(autonomous_agent):
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials", "client_id": autonomous_agent.client_id,
+         "client_secret": autonomous_agent.client_secret},
+    )  # fmt: skip
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    me = Client().get("/api/v1/agent", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["name"] == autonomous_agent.name
+
+
+def test_a_wrong_secret_or_grant_gets_no_token(autonomous_agent):
+    wrong = Client().post(
+        "/api/v1/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": autonomous_agent.client_id,
+            "client_secret": "guess",
+        },
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    grant = Client().post(
+        "/api/v1/token",
+        {
+            "grant_type": "password",
+            "client_id": autonomous_agent.client_id,
+            "client_secret": autonomous_agent.client_secret,
+        },
+    )
+    assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
+    missing = Client().post("/api/v1/token", {"grant_type": "client_credentials"})
+    assert missing.status_code == 400
+    assert not AccessToken.objects.exists()
+
+
+def test_calls_without_a_valid_token_are_401():
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = Client().get("/api/v1/contacts", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_token"
+
+
+def test_an_expired_token_is_401(agent_client):
+    AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert agent_client.get("/api/v1/contacts").status_code == 401
+
+
+def test_revoking_the_agent_or_rotating_its_secret_ends_its_tokens(make_agent):
+    revoked, rotated = make_agent("rev"), make_agent("rot")
+    revoked_client, rotated_client = client_for(revoked), client_for(rotated)
+    revoke(actor=Actor.system("tests"), agent=revoked)
+    new_secret = rotate_secret(actor=Actor.system("tests"), agent=rotated)
+    assert revoked_client.get("/api/v1/contacts").status_code == 401
+    assert rotated_client.get("/api/v1/contacts").status_code == 401
+    with pytest.raises(Exception, match="wrong client secret"):
+        client_for(revoked)
+    rotated.client_secret = new_secret
+    assert client_for(rotated).get("/api/v1/contacts").status_code == 200
+
+
+def test_a_missing_scope_is_403_and_changes_nothing(make_agent):
+    reader = client_for(make_agent("reader", scopes=["contacts:read"]))
+    response = reader.post(
+        "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_scope"
+    assert reader.get("/api/v1/contacts").status_code == 200
+    writer = client_for(make_agent("writer", scopes=["contacts:write"]))
+    assert writer.get("/api/v1/contacts").status_code == 403
+    assert not Contact.objects.exists()
+
+
+def test_schema_errors_are_400_with_the_field_path(agent_client):
+    response = agent_client.post(
+        "/api/v1/contacts",
+        {"email": "a@example.com", "tags": "VIP"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"][0]["path"] == "body.tags"
+    broken = agent_client.post("/api/v1/contacts", "{nope", content_type="application/json")
+    assert broken.status_code == 400
+    nul = agent_client.post(
+        "/api/v1/contacts", {"email": "a\u0000@example.com"}, content_type="application/json"
+    )
+    assert nul.status_code == 400
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(make_agent):
+    client = client_for(make_agent("hasty", rate_limit_per_minute=3))
+    statuses = [client.get("/api/v1/contacts").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.get("/api/v1/contacts")
+    assert refused.json()["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
+    client = client_for(make_agent("thrifty", monthly_request_cap=2))
+    assert (
+        client.post(
+            "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json"
+        ).status_code
+        == 201
+    )
+    assert client.get("/api/v1/contacts").status_code == 200
+    refused = client.post(
+        "/api/v1/contacts", {"email": "b@example.com"}, content_type="application/json"
+    )
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "monthly_cap_reached"
+    assert int(refused["Retry-After"]) > 0
+    assert Contact.objects.count() == 1
+
+
+def test_agent_profile_lists_tool_schemas_for_its_scopes_only(make_agent):
+    client = client_for(make_agent("narrow", scopes=["contacts:read"]))
+    body = client.get("/api/v1/agent").json()
+    names = {tool["name"] for tool in body["tools_anthropic"]}
+    assert "get_contact" in names and "upsert_contact" not in names
+    openai = {tool["function"]["name"] for tool in body["tools_openai"]}
+    assert openai == names
+    assert body["tools_anthropic"][0]["input_schema"]["type"] == "object"
+
+
+def test_agent_profile_serves_the_active_system_prompt(make_agent):
+    from dashboard.agents.services import save_prompt_version
+
+    agent = make_agent("prompted", prompt="Be brief.")
+    save_prompt_version(
+        actor=Actor.system("tests"), agent=agent, text="Be brief and kind.", note="tone"
+    )
+    body = client_for(agent).get("/api/v1/agent").json()
+    assert (body["system_prompt"], body["prompt_version"]) == ("Be brief and kind.", 2)
+
+
+def test_openapi_document_and_offline_docs_are_served():
+    document = Client().get("/api/v1/openapi.json").json()
+    assert "/api/v1/contacts" in document["paths"]
+    docs = Client().get("/api/v1/docs").content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()

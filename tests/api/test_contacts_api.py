@@ -1,0 +1,280 @@
+"""Agents keep contacts through the API: create/upsert, search, change, tag, list, events."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts.models import Contact, ContactList, Interaction
+from contacts.services.fields import create_field
+from contacts.services.lists import create_list
+from dashboard.actors import Actor
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+def post(client, url, data, **headers):
+    return client.post(url, data, content_type="application/json", headers=headers)
+
+
+def test_the_three_call_flow_upserts_tags_vip_and_adds_to_a_list(agent_client, autonomous_agent):
+    customers = create_list(actor=SYSTEM, name="Customers")
+
+    created = post(
+        agent_client,
+        "/api/v1/contacts",
+        {"email": "Ann@Example.com", "first_name": "Ann", "upsert": True},
+    )
+    assert created.status_code == 201
+    contact_id = created.json()["id"]
+    tagged = post(agent_client, "/api/v1/tags/VIP/contacts", {"contact_ids": [contact_id]})
+    assert tagged.status_code == 200
+    assert tagged.json()["results"][0]["result"] == "tagged"
+    listed = post(
+        agent_client, f"/api/v1/lists/{customers.pk}/contacts", {"contact_ids": [contact_id]}
+    )
+    assert listed.status_code == 200
+    assert listed.json()["results"][0]["result"] == "added"
+
+    contact = Contact.objects.get(pk=contact_id)
+    assert contact.email == "ann@example.com"
+    assert [t.name for t in contact.tags.all()] == ["VIP"]
+    assert list(contact.lists.all()) == [customers]
+    # Every change is the agent's, with its name on the audit trail.
+    actors = set(
+        AuditEntry.objects.filter(contact_id=contact.pk).values_list("actor_label", flat=True)
+    )
+    assert actors == {autonomous_agent.name}
+    assert autonomous_agent.actions.filter(outcome="done").count() == 3
+
+
+def test_upsert_updates_the_contact_with_that_email_and_answers_200(agent_client):
+    post(
+        agent_client,
+        "/api/v1/contacts",
+        {"email": "bo@example.com", "metadata": {"plan": "free", "src": "web"}},
+    )
+    response = post(
+        agent_client,
+        "/api/v1/contacts",
+        {
+            "email": "BO@example.com",
+            "last_name": "Berg",
+            "metadata": {"plan": "pro", "src": None},
+            "upsert": True,
+        },
+    )
+    assert response.status_code == 200
+    contact = Contact.objects.get(email="bo@example.com")
+    assert contact.last_name == "Berg"
+    assert contact.metadata == {"plan": "pro"}
+
+
+def test_creating_a_second_contact_with_the_same_email_is_a_406(agent_client):
+    post(agent_client, "/api/v1/contacts", {"email": "cy@example.com"})
+    response = post(agent_client, "/api/v1/contacts", {"email": "CY@example.com"})
+    assert response.status_code == 406
+    assert response.json()["code"] == "duplicate_email"
+    assert Contact.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"email": "not-an-email"}, "invalid_email"),
+        ({"email": "di@example.com", "phone": "12"}, "invalid_phone"),
+        ({"email": "di@example.com", "fields": {"Nope": 1}}, "unknown_field"),
+        ({"email": "di@example.com", "list_ids": [999]}, "unknown_list"),
+    ],
+)
+def test_bad_values_are_refused_with_their_code_and_nothing_is_saved(agent_client, body, code):
+    response = post(agent_client, "/api/v1/contacts", body)
+    assert response.status_code in (404, 406)
+    assert response.json()["code"] == code
+    assert response.json()["message"]
+    assert not Contact.objects.exists()
+
+
+def test_custom_fields_are_set_by_name(agent_client):
+    create_field(actor=SYSTEM, name="Orders", type="number")
+    response = post(
+        agent_client, "/api/v1/contacts", {"email": "ed@example.com", "fields": {"orders": "3"}}
+    )
+    assert response.status_code == 201
+    assert response.json()["fields"] == {"Orders": 3}
+
+
+def test_a_full_list_refuses_the_contact_with_list_full(agent_client):
+    small = create_list(actor=SYSTEM, name="Small", limit=1)
+    ids = [
+        post(agent_client, "/api/v1/contacts", {"email": f"p{i}@example.com"}).json()["id"]
+        for i in range(2)
+    ]
+    response = post(agent_client, f"/api/v1/lists/{small.pk}/contacts", {"contact_ids": ids})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["added", "error"]
+    assert results[1]["code"] == "list_full"
+    assert small.memberships.count() == 1
+
+
+def test_search_filters_by_query_tag_list_metadata_and_pages_with_a_cursor(agent_client):
+    vip = create_list(actor=SYSTEM, name="VIPs")
+    for i in range(5):
+        post(agent_client, "/api/v1/contacts", {
+            "email": f"zed{i}@example.com", "first_name": f"Zed{i}",
+            "metadata": {"plan": "pro" if i % 2 else "free", "shop": {"city": "Oslo"}},
+            "tags": ["even"] if i % 2 == 0 else [], "list_ids": [vip.pk] if i < 2 else [],
+        })  # fmt: skip
+    post(agent_client, "/api/v1/contacts", {"email": "other@example.com"})
+
+    def emails(query: str) -> list[str]:
+        response = agent_client.get("/api/v1/contacts" + query)
+        assert response.status_code == 200, response.json()
+        return sorted(c["email"] for c in response.json()["items"])
+
+    assert len(emails("?q=zed")) == 5
+    assert emails("?tag=even") == ["zed0@example.com", "zed2@example.com", "zed4@example.com"]
+    assert emails(f"?list_id={vip.pk}") == ["zed0@example.com", "zed1@example.com"]
+    assert emails("?metadata.plan=pro") == ["zed1@example.com", "zed3@example.com"]
+    assert len(emails("?metadata.shop.city=Oslo")) == 5
+    assert emails("?email=OTHER@example.com") == ["other@example.com"]
+
+    seen, cursor = [], ""
+    for _ in range(4):
+        page = agent_client.get(f"/api/v1/contacts?limit=2{cursor}").json()
+        seen += [c["email"] for c in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert len(seen) == len(set(seen)) == 6
+
+
+def test_a_forged_cursor_is_a_400(agent_client):
+    response = agent_client.get("/api/v1/contacts?cursor=bm9wZQ")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
+
+
+def test_patch_changes_only_what_is_given_and_checks_the_version(agent_client):
+    contact = post(
+        agent_client, "/api/v1/contacts", {"email": "fi@example.com", "first_name": "Fi"}
+    ).json()
+    url = f"/api/v1/contacts/{contact['id']}"
+    response = agent_client.patch(
+        url, {"last_name": "Fox", "expected_version": 1}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["first_name"], response.json()["last_name"]) == ("Fi", "Fox")
+    stale = agent_client.patch(
+        url, {"last_name": "Fry", "expected_version": 1}, content_type="application/json"
+    )
+    assert stale.status_code == 406
+    assert stale.json()["code"] == "edit_conflict"
+    assert Contact.objects.get(pk=contact["id"]).last_name == "Fox"
+
+
+def test_unknown_ids_are_404(agent_client):
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert agent_client.get(f"/api/v1/contacts/{missing}").status_code == 404
+    assert agent_client.get("/api/v1/contacts/not-a-uuid").json()["code"] == "unknown_contact"
+    response = agent_client.patch(
+        f"/api/v1/contacts/{missing}", {"first_name": "X"}, content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert (
+        post(agent_client, "/api/v1/lists/99/contacts", {"contact_ids": [missing]}).status_code
+        == 404
+    )
+
+
+def test_untag_and_remove_from_list(agent_client):
+    customers = create_list(actor=SYSTEM, name="Customers")
+    contact = post(
+        agent_client,
+        "/api/v1/contacts",
+        {"email": "gu@example.com", "tags": ["VIP"], "list_ids": [customers.pk]},
+    ).json()
+    untag = agent_client.delete(f"/api/v1/tags/vip/contacts/{contact['id']}")
+    assert untag.status_code == 200 and untag.json()["removed"] is True
+    unlist = agent_client.delete(f"/api/v1/lists/{customers.pk}/contacts/{contact['id']}")
+    assert unlist.status_code == 200 and unlist.json()["removed"] is True
+    fresh = agent_client.get(f"/api/v1/contacts/{contact['id']}").json()
+    assert (fresh["tags"], fresh["list_ids"]) == ([], [])
+    assert (
+        agent_client.delete(f"/api/v1/tags/nope/contacts/{contact['id']}").json()["code"]
+        == "unknown_tag"
+    )
+
+
+def test_events_land_in_the_contacts_history(agent_client):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "hu@example.com"}).json()
+    response = post(
+        agent_client,
+        f"/api/v1/contacts/{contact['id']}/events",
+        {
+            "name": "email_opened",
+            "params": {"campaign": "Spring Sale"},
+            "occurred_at": "2026-01-02T10:00:00",
+        },
+    )
+    assert response.status_code == 201
+    event = Interaction.objects.get(kind="event")
+    assert (event.name, event.data) == ("email_opened", {"campaign": "Spring Sale"})
+    history = agent_client.get(f"/api/v1/contacts/{contact['id']}/interactions").json()
+    assert "email_opened" in [row["name"] for row in history]
+
+
+def test_lists_and_fields_can_be_read_and_created(agent_client):
+    assert post(agent_client, "/api/v1/lists", {"name": "Leads", "limit": 10}).status_code == 201
+    assert agent_client.get("/api/v1/lists").json()[0] | {"id": 0} == {
+        "id": 0, "name": "Leads", "description": "", "limit": 10, "members": 0
+    }  # fmt: skip
+    assert (
+        post(agent_client, "/api/v1/fields", {"name": "Birthday", "type": "date"}).status_code
+        == 201
+    )
+    duplicate = post(agent_client, "/api/v1/fields", {"name": "birthday", "type": "text"})
+    assert duplicate.status_code == 406 and duplicate.json()["code"] == "duplicate_field"
+    assert [f["name"] for f in agent_client.get("/api/v1/fields").json()] == ["Birthday"]
+    assert ContactList.objects.count() == 1
+
+
+def test_batch_upserts_each_item_on_its_own(agent_client):
+    post(agent_client, "/api/v1/contacts", {"email": "old@example.com"})
+    response = post(agent_client, "/api/v1/contacts/batch", {"contacts": [
+        {"email": "new@example.com"}, {"email": "old@example.com", "first_name": "Olga"},
+        {"email": "broken"},
+    ]})  # fmt: skip
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["updated"], body["error"]) == (1, 1, 1)
+    assert body["results"][2]["code"] == "invalid_email"
+    assert Contact.objects.get(email="old@example.com").first_name == "Olga"
+
+
+def test_a_batch_dry_run_reports_what_would_happen_and_writes_nothing(agent_client):
+    response = post(agent_client, "/api/v1/contacts/batch", {"dry_run": True, "contacts": [
+        {"email": "a@example.com"}, {"email": "a@example.com"}, {"email": "x"},
+    ]})  # fmt: skip
+    assert response.status_code == 200
+    body = response.json()
+    assert body["dry_run"] is True
+    assert [r["result"] for r in body["results"]] == ["created", "updated", "error"]
+    assert not Contact.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="contact.").exists()
+
+
+def test_the_list_of_contacts_costs_a_fixed_number_of_queries(
+    agent_client, django_assert_max_num_queries
+):
+    for i in range(30):
+        post(
+            agent_client,
+            "/api/v1/contacts",
+            {"email": f"q{i}@example.com", "tags": ["a", "b"], "list_ids": []},
+        )
+    with django_assert_max_num_queries(12):
+        response = agent_client.get("/api/v1/contacts?limit=30")
+    assert len(response.json()["items"]) == 30
