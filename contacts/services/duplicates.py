@@ -1,0 +1,346 @@
+"""Probable duplicates and merging two contacts into one.
+
+Candidates are found three ways, each with an indexed query or a narrow scan:
+- the same mailbox: equal once case, and (where the provider ignores them) dots and
+  ``+tags`` in the local part, are removed: ``J.Doe+news@googlemail.com`` is
+  ``jdoe@gmail.com``;
+- the same phone number (E.164);
+- similar names on the same company domain: same last name and a first name that is the
+  same or a prefix of the other ("Rob" / "Robert"), on a domain that is not a free-mail
+  provider (two Smiths at gmail.com are strangers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from contacts.models import (
+    Contact,
+    ContactTag,
+    Field,
+    FieldValue,
+    Interaction,
+    InteractionKind,
+    ListMembership,
+)
+from contacts.services.contacts import AUDITED, merge_metadata
+from contacts.services.history import log_interaction
+from contacts.services.normalise import search_key
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+
+# Providers that deliver "j.doe", "jdoe" and "jdoe+anything" to the same mailbox.
+DOTS_IGNORED = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+# Providers with plus-addressing: "jdoe+news" is "jdoe".
+PLUS_TAGS = {
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com",
+    "msn.com", "icloud.com", "me.com", "mac.com", "fastmail.com", "fastmail.fm", "proton.me",
+    "protonmail.com", "pm.me", "yandex.ru", "zoho.com",
+}  # fmt: skip
+FREE_MAIL = PLUS_TAGS | {
+    "yahoo.com", "yahoo.co.uk", "aol.com", "gmx.com", "gmx.de", "web.de", "mail.com",
+    "btinternet.com", "sky.com", "orange.fr", "free.fr", "qq.com", "163.com",
+}  # fmt: skip
+MAX_GROUPS = 200
+# Fields staff choose between when merging; custom fields are chosen as "field:<id>".
+CHOOSABLE = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
+
+
+def canonical_email(email: str) -> str:
+    """The mailbox an address reaches: lower case, provider-ignored dots and +tags removed."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    if not local:
+        return email.strip().lower()
+    if domain in PLUS_TAGS:
+        local = local.split("+", 1)[0]
+    if domain in DOTS_IGNORED:
+        local, domain = local.replace(".", ""), DOTS_IGNORED[domain]
+    return f"{local}@{domain}"
+
+
+def _domain(email: str) -> str:
+    return email.rpartition("@")[2]
+
+
+@dataclass
+class DuplicateGroup:
+    reason: str  # "same email", "same phone", "similar name"
+    contacts: list[Contact]
+
+    @property
+    def key(self) -> str:
+        return ",".join(sorted(str(c.pk) for c in self.contacts))
+
+
+def _same_email_groups(limit: int) -> list[list[uuid.UUID]]:
+    # Only addresses a provider could alias need a look: a +tag, or a dot-ignoring domain.
+    aliasable = Q(email__contains="+")
+    for domain in DOTS_IGNORED:
+        aliasable |= Q(email__endswith="@" + domain)
+    by_mailbox: dict[str, list[uuid.UUID]] = defaultdict(list)
+    candidates = Contact.objects.filter(aliasable).values_list("pk", "email")
+    for pk, email in candidates.iterator(chunk_size=5000):
+        by_mailbox[canonical_email(email)].append(pk)
+    # A canonical address may also be stored as is (jdoe@gmail.com next to j.doe@gmail.com).
+    plain = Contact.objects.filter(email__in=list(by_mailbox)).values_list("pk", "email")
+    for pk, email in plain.iterator(chunk_size=5000):
+        if pk not in by_mailbox[email]:
+            by_mailbox[email].append(pk)
+    groups = [ids for ids in by_mailbox.values() if len(ids) > 1]
+    return groups[:limit]
+
+
+def _same_phone_groups(limit: int) -> list[list[uuid.UUID]]:
+    phones = (
+        Contact.objects.exclude(phone="")
+        .values("phone")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("phone")
+        .values_list("phone", flat=True)[:limit]
+    )
+    by_phone: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for pk, phone in Contact.objects.filter(phone__in=list(phones)).values_list("pk", "phone"):
+        by_phone[phone].append(pk)
+    return list(by_phone.values())
+
+
+def _similar_name_groups(limit: int) -> list[list[uuid.UUID]]:
+    surnames = (
+        Contact.objects.exclude(last_name_key="")
+        .exclude(first_name_key="")
+        .values("last_name_key")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("last_name_key")
+        .values_list("last_name_key", flat=True)[: limit * 5]
+    )
+    rows = Contact.objects.filter(last_name_key__in=list(surnames)).values_list(
+        "pk", "email", "first_name_key", "last_name_key"
+    )
+    buckets: dict[tuple[str, str], list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    for pk, email, first, last in rows:
+        domain = _domain(email)
+        if first and domain not in FREE_MAIL:
+            buckets[(domain, last)].append((pk, first))
+    groups = []
+    for members in buckets.values():
+        for (a, first_a), (b, first_b) in itertools.combinations(members, 2):
+            if first_a.startswith(first_b) or first_b.startswith(first_a):
+                groups.append([a, b])
+    return groups[:limit]
+
+
+def find_duplicates(*, limit: int = MAX_GROUPS) -> list[DuplicateGroup]:
+    """Probable duplicate groups, most certain first (same mailbox, same phone, similar name)."""
+    found: list[tuple[str, list[uuid.UUID]]] = []
+    seen: set[frozenset[uuid.UUID]] = set()
+    for reason, groups in (
+        ("same email", _same_email_groups(limit)),
+        ("same phone", _same_phone_groups(limit)),
+        ("similar name", _similar_name_groups(limit)),
+    ):
+        for ids in groups:
+            key = frozenset(ids)
+            if key not in seen:
+                seen.add(key)
+                found.append((reason, ids))
+    found = found[:limit]
+    contacts = Contact.objects.in_bulk([pk for _, ids in found for pk in ids])
+    return [
+        DuplicateGroup(reason=reason, contacts=[contacts[pk] for pk in ids if pk in contacts])
+        for reason, ids in found
+    ]
+
+
+def _lock_pair(survivor_id: Any, duplicate_id: Any) -> tuple[Contact, Contact]:
+    try:
+        ids = [uuid.UUID(str(survivor_id)), uuid.UUID(str(duplicate_id))]
+    except ValueError:
+        raise SwitchboardError("unknown_contact", "Both contacts must be valid ids.") from None
+    if ids[0] == ids[1]:
+        raise SwitchboardError(
+            "merge_same_contact", "A contact cannot be merged with itself; pick two contacts."
+        )
+    # Lock in a fixed order so two merges of the same pair cannot deadlock.
+    rows = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=sorted(ids))}
+    missing = [str(pk) for pk in ids if pk not in rows]
+    if missing:
+        raise SwitchboardError(
+            "unknown_contact",
+            f"There is no contact with id {', '.join(missing)} (it may already have been merged "
+            "or erased).",
+        )
+    return rows[ids[0]], rows[ids[1]]
+
+
+def _move_related(survivor: Contact, duplicate: Contact) -> None:
+    """Give the survivor the duplicate's tags, lists and history, and any other app's rows."""
+    have_tags = ContactTag.objects.filter(contact=survivor).values("tag_id")
+    ContactTag.objects.filter(contact=duplicate).exclude(tag_id__in=have_tags).update(
+        contact=survivor
+    )
+    have_lists = ListMembership.objects.filter(contact=survivor).values("list_id")
+    ListMembership.objects.filter(contact=duplicate).exclude(list_id__in=have_lists).update(
+        contact=survivor
+    )
+    Interaction.objects.filter(contact=duplicate).update(contact=survivor)
+    # The trail about the duplicate now belongs to the survivor (erasing them scrubs it too).
+    AuditEntry.objects.filter(contact_id=duplicate.pk).update(contact_id=survivor.pk)
+    handled = {ContactTag, ListMembership, Interaction, FieldValue}
+    # Other apps' rows pointing at the contact (messages, approvals, …) follow it too.
+    for relation in Contact._meta.related_objects:
+        if relation.related_model in handled or relation.many_to_many:
+            continue
+        if relation.one_to_one:
+            continue  # one row per contact: the survivor keeps its own
+        manager = relation.related_model._base_manager
+        try:
+            with transaction.atomic():
+                manager.filter(**{relation.field.name: duplicate}).update(
+                    **{relation.field.name: survivor}
+                )
+        except IntegrityError:
+            raise SwitchboardError(
+                "merge_conflict",
+                f"Both contacts have {relation.related_model._meta.verbose_name_plural} that "
+                "cannot be combined; nothing was merged.",
+            ) from None
+
+
+@transaction.atomic
+def merge_contacts(
+    *,
+    actor: Actor,
+    survivor: Contact | uuid.UUID | str,
+    duplicate: Contact | uuid.UUID | str,
+    choices: Mapping[str, str] | None = None,
+) -> Contact:
+    """Fold ``duplicate`` into ``survivor`` and delete it; atomic.
+
+    The survivor keeps the union of tags, lists, metadata (its own keys win) and history.
+    ``choices`` maps an attribute (``email``, ``phone``, names, consents, ``field:<id>``) to
+    ``"survivor"`` or ``"duplicate"``: whose value to keep. Unchosen attributes keep the
+    survivor's value, or the duplicate's where the survivor has none. An unsubscribe on
+    either side is kept: a merge never re-subscribes anybody.
+    """
+    survivor_id = survivor.pk if isinstance(survivor, Contact) else survivor
+    duplicate_id = duplicate.pk if isinstance(duplicate, Contact) else duplicate
+    keep, gone = _lock_pair(survivor_id, duplicate_id)
+    choices = dict(choices or {})
+    for key, side in choices.items():
+        if side not in ("survivor", "duplicate"):
+            raise SwitchboardError(
+                "invalid_merge", f"Choose survivor or duplicate for {key}; got “{side}”."
+            )
+        if key not in CHOOSABLE and not key.startswith("field:"):
+            raise SwitchboardError("invalid_merge", f"“{key}” is not something a merge can choose.")
+
+    def pick(key: str, mine: Any, theirs: Any) -> Any:
+        side = choices.get(key)
+        if side == "duplicate" or (side is None and not mine and theirs):
+            return theirs
+        return mine
+
+    before = {name: audit.jsonable(getattr(keep, name)) for name in AUDITED}
+    duplicate_summary = {name: audit.jsonable(getattr(gone, name)) for name in AUDITED}
+    new_values = {name: pick(name, getattr(keep, name), getattr(gone, name)) for name in CHOOSABLE}
+    if new_values["phone"] == gone.phone and gone.phone != keep.phone:
+        keep.phone_country = gone.phone_country
+    field_changes = _merge_field_values(keep, gone, choices, pick)
+    _move_related(keep, gone)
+    keep.metadata = merge_metadata(gone.metadata, keep.metadata)
+    unsubscribed = [at for at in (keep.unsubscribed_at, gone.unsubscribed_at) if at]
+    keep.unsubscribed_at = min(unsubscribed) if unsubscribed else None
+    contacted = [at for at in (keep.last_contacted_at, gone.last_contacted_at) if at]
+    keep.last_contacted_at = max(contacted) if contacted else None
+    keep.created_at = min(keep.created_at, gone.created_at)
+    gone_pk = gone.pk
+    gone.delete()  # first, so the survivor may take over its email (unique)
+
+    for name, value in new_values.items():
+        setattr(keep, name, value)
+    keep.first_name_key, keep.last_name_key = (
+        search_key(keep.first_name),
+        search_key(keep.last_name),
+    )
+    keep.updated_at = timezone.now()
+    keep.version += 1
+    keep.save(
+        update_fields=[
+            *CHOOSABLE,
+            "phone_country",
+            "first_name_key",
+            "last_name_key",
+            "metadata",
+            "unsubscribed_at",
+            "last_contacted_at",
+            "created_at",
+            "updated_at",
+            "version",
+        ]  # fmt: skip
+    )
+    changes = audit.diff(before, {name: audit.jsonable(getattr(keep, name)) for name in AUDITED})
+    changes.update(field_changes)
+    changes["merged"] = [str(gone_pk), None]
+    changes["duplicate"] = [duplicate_summary, None]
+    audit.record(actor=actor, action="contact.merge", obj=keep, contact_id=keep.pk, changes=changes)
+    log_interaction(
+        contact=keep,
+        actor=actor,
+        kind=InteractionKind.UPDATED,
+        description=f"Merged with duplicate {duplicate_summary['email']}",
+    )
+    return keep
+
+
+def _merge_field_values(keep: Contact, gone: Contact, choices, pick) -> dict[str, list[Any]]:
+    mine = {fv.field_id: fv for fv in FieldValue.objects.filter(contact=keep)}
+    theirs = {fv.field_id: fv for fv in FieldValue.objects.filter(contact=gone)}
+    fields = Field.objects.in_bulk(set(mine) | set(theirs))
+    changes: dict[str, list[Any]] = {}
+    for field_id, field in fields.items():
+        column = field.value_column
+        own = getattr(mine[field_id], column) if field_id in mine else None
+        other = getattr(theirs[field_id], column) if field_id in theirs else None
+        chosen = pick(f"field:{field_id}", own, other)
+        if chosen == own or chosen is None:
+            continue
+        if field_id in mine:
+            FieldValue.objects.filter(pk=mine[field_id].pk).update(**{column: chosen})
+        else:
+            FieldValue.objects.create(contact=keep, field=field, **{column: chosen})
+        changes[f"field:{field.name}"] = [audit.jsonable(own), audit.jsonable(chosen)]
+    return changes
+
+
+def merge_preview(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
+    """Rows for the side-by-side page: attribute, label and each contact's value."""
+    contacts = list(contacts)
+    values = defaultdict(dict)
+    for fv in FieldValue.objects.filter(contact__in=contacts).select_related("field"):
+        values[fv.contact_id][fv.field_id] = fv.display_value
+    rows = [
+        {
+            "key": name,
+            "label": name.replace("_", " ").capitalize(),
+            "values": [getattr(c, name) for c in contacts],
+        }
+        for name in CHOOSABLE
+    ]
+    for field in Field.objects.all():
+        row_values = [values[c.pk].get(field.pk, "") for c in contacts]
+        if any(row_values):
+            rows.append({"key": f"field:{field.pk}", "label": field.name, "values": row_values})
+    return rows

@@ -1,0 +1,131 @@
+"""Right to erasure (GDPR): one call removes a person and every trace of their personal data.
+
+What goes: the contact row and, with it, field values, tag and list memberships, metadata and
+the interaction log; personal values in the audit trail (``object_repr`` and the before/after
+values of every entry about the contact); and whatever other apps hold, through scrubbers they
+register. What stays: salted hashes of the email and phone in ``Suppression`` (so agents and
+imports cannot add the person again) and one audit entry saying that an erasure happened,
+without personal data.
+
+Other apps holding personal data (SMS message history, approval payloads, …) register a
+scrubber from their ``AppConfig.ready``::
+
+    from contacts.services.erasure import register_scrubber
+
+    @register_scrubber
+    def scrub_messages(subject: ErasureSubject) -> None:
+        Message.objects.filter(contact_id=subject.contact_id).update(body="", to="")
+
+Scrubbers run inside the erasure's transaction, before the contact row is deleted (so foreign
+keys still resolve); if one fails, nothing is erased.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+
+from contacts.models import Contact
+from contacts.services.suppression import suppress
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+
+ERASED_ACTION = "contact.erase"
+
+
+@dataclass(frozen=True)
+class ErasureSubject:
+    """Who is being erased: what scrubbers look for. Phone is E.164 or empty."""
+
+    contact_id: uuid.UUID
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+
+
+Scrubber = Callable[[ErasureSubject], None]
+_scrubbers: list[Scrubber] = []
+
+
+def register_scrubber(scrubber: Scrubber) -> Scrubber:
+    """Add a function that removes a person's data from another app (idempotent)."""
+    if scrubber not in _scrubbers:
+        _scrubbers.append(scrubber)
+    return scrubber
+
+
+def was_erased(contact_id: uuid.UUID) -> bool:
+    return AuditEntry.objects.filter(
+        action=ERASED_ACTION, object_type="contact", object_id=str(contact_id)
+    ).exists()
+
+
+def _contact_id(contact: Contact | uuid.UUID | str) -> uuid.UUID:
+    if isinstance(contact, Contact):
+        return contact.pk
+    try:
+        return uuid.UUID(str(contact))
+    except ValueError:
+        raise SwitchboardError(
+            "unknown_contact", f"There is no contact with id {contact}."
+        ) from None
+
+
+def _scrub_audit_trail(contact_id: uuid.UUID) -> int:
+    """Blank the names and values in every audit entry about the contact; keep who/what/when."""
+    entries = list(
+        AuditEntry.objects.filter(
+            Q(contact_id=contact_id) | Q(object_type="contact", object_id=str(contact_id))
+        ).only("pk", "changes", "object_repr")
+    )
+    for entry in entries:
+        entry.object_repr = ""
+        # Keep which attributes changed (useful for statistics), never their values.
+        keys = entry.changes if isinstance(entry.changes, dict) else {}
+        entry.changes = {key: [None, None] for key in keys}
+    AuditEntry.objects.bulk_update(entries, ["object_repr", "changes"], batch_size=500)
+    return len(entries)
+
+
+@transaction.atomic
+def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> None:
+    """Erase a person for good. ``already_erased`` if that was done before."""
+    contact_id = _contact_id(contact)
+    locked = Contact.objects.select_for_update().filter(pk=contact_id).first()
+    if locked is None:
+        if was_erased(contact_id):
+            raise SwitchboardError(
+                "already_erased", "This contact has already been erased; nothing is left to erase."
+            )
+        raise SwitchboardError("unknown_contact", f"There is no contact with id {contact_id}.")
+
+    subject = ErasureSubject(
+        contact_id=locked.pk,
+        email=locked.email,
+        phone=locked.phone,
+        first_name=locked.first_name,
+        last_name=locked.last_name,
+    )
+    suppress(email=subject.email, phone=subject.phone, reason="erased")
+    for scrubber in list(_scrubbers):
+        scrubber(subject)
+    scrubbed = _scrub_audit_trail(locked.pk)
+
+    # The record of the erasure itself: who and when, never whom (beyond the opaque id).
+    entry = audit.build_entry(
+        actor=actor,
+        action=ERASED_ACTION,
+        obj=locked,
+        contact_id=locked.pk,
+        changes={"audit_entries_scrubbed": [None, scrubbed]},
+    )
+    entry.object_repr = ""
+    locked.delete()  # cascades to field values, memberships, tags and the interaction log
+    entry.save()

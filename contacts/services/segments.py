@@ -1,0 +1,168 @@
+"""Segments: saved rules that select contacts, always current because nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.models import (
+    Contact,
+    ContactList,
+    Interaction,
+    InteractionKind,
+    ListMembership,
+    Segment,
+)
+from contacts.segments.rules import compile_rules
+from contacts.services import lists as list_service
+from contacts.services.history import build_interaction
+from dashboard import audit
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+
+SEGMENT_NAME_MAX = 100
+SNAPSHOT_BATCH = 1000
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > SEGMENT_NAME_MAX:
+        raise SwitchboardError(
+            "invalid_segment",
+            f"A segment name has 1 to {SEGMENT_NAME_MAX} characters.",
+            field="name",
+        )
+    return name
+
+
+def get_segment(segment_id: int | str) -> Segment:
+    try:
+        return Segment.objects.get(pk=int(segment_id))
+    except (Segment.DoesNotExist, ValueError, TypeError):
+        raise SwitchboardError(
+            "unknown_segment", f"There is no segment with id {segment_id}.", field="segment_id"
+        ) from None
+
+
+def matching_contacts(rules: Any) -> QuerySet[Contact]:
+    """The contacts ``rules`` select right now (validates the rules first)."""
+    return Contact.objects.filter(compile_rules(rules))
+
+
+def segment_members(segment: Segment) -> QuerySet[Contact]:
+    return matching_contacts(segment.rules)
+
+
+def count_members(segment: Segment) -> int:
+    return segment_members(segment).count()
+
+
+@transaction.atomic
+def create_segment(*, actor: Actor, name: str, rules: Any) -> Segment:
+    name = _clean_name(name)
+    compile_rules(rules)
+    now = timezone.now()
+    segment = Segment.objects.create(name=name, rules=rules, created_at=now, updated_at=now)
+    audit.record(
+        actor=actor,
+        action="segment.create",
+        obj=segment,
+        changes={"name": [None, name], "rules": [None, rules]},
+    )
+    return segment
+
+
+@transaction.atomic
+def update_segment(*, actor: Actor, segment: Segment, name: str, rules: Any) -> Segment:
+    name = _clean_name(name)
+    compile_rules(rules)
+    locked = Segment.objects.select_for_update().get(pk=segment.pk)
+    changes = audit.diff(
+        {"name": locked.name, "rules": locked.rules}, {"name": name, "rules": rules}
+    )
+    if changes:
+        locked.name, locked.rules, locked.updated_at = name, rules, timezone.now()
+        locked.save(update_fields=["name", "rules", "updated_at"])
+        audit.record(actor=actor, action="segment.update", obj=locked, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def delete_segment(*, actor: Actor, segment: Segment) -> None:
+    audit.record(
+        actor=actor,
+        action="segment.delete",
+        obj=segment,
+        changes={"name": [segment.name, None], "rules": [segment.rules, None]},
+    )
+    segment.delete()
+
+
+@transaction.atomic
+def snapshot_segment(*, actor: Actor, segment: Segment, name: str = "") -> ContactList:
+    """Freeze the segment's current members into a new static list.
+
+    Writes in batches (memberships, history and audit rows via bulk_create), so a large
+    audience costs a few queries per thousand contacts rather than several per contact.
+    """
+    members = segment_members(segment)
+    if not members.exists():
+        raise SwitchboardError(
+            "empty_segment",
+            f"“{segment.name}” has no members right now, so there is nothing to save as a list.",
+        )
+    stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    contact_list = list_service.create_list(
+        actor=actor,
+        name=name or f"{segment.name[:70]} ({stamp})",
+        description=f"Snapshot of segment “{segment.name[:200]}” taken {stamp}.",
+    )
+    # Fix the audience first: the writes below (history rows) could change who matches a rule
+    # such as "fewer than 3 interactions" while we are still reading it.
+    ids = list(members.order_by("pk").values_list("pk", flat=True))
+    added = 0
+    for start in range(0, len(ids), SNAPSHOT_BATCH):
+        batch = Contact.objects.filter(pk__in=ids[start : start + SNAPSHOT_BATCH]).only(
+            "pk", "email", "first_name", "last_name"
+        )
+        added += _add_batch(actor, contact_list, list(batch))
+    audit.record(
+        actor=actor,
+        action="segment.snapshot",
+        obj=segment,
+        changes={"list": [None, contact_list.name], "contacts": [None, added]},
+    )
+    return contact_list
+
+
+def _add_batch(actor: Actor, contact_list: ContactList, contacts: list[Contact]) -> int:
+    now = timezone.now()
+    ListMembership.objects.bulk_create(
+        [ListMembership(list=contact_list, contact=c, added_at=now) for c in contacts]
+    )
+    description = f"Added to {contact_list.name}"
+    Interaction.objects.bulk_create(
+        [
+            build_interaction(
+                contact=c, actor=actor, kind=InteractionKind.LIST_ADDED, description=description
+            )
+            for c in contacts
+        ]
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            audit.build_entry(
+                actor=actor,
+                action="contact.list_add",
+                obj=c,
+                contact_id=c.pk,
+                changes={"lists": [None, contact_list.name]},
+            )
+            for c in contacts
+        ]
+    )
+    return len(contacts)
