@@ -8,6 +8,8 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
+    path("imports/", include("contacts.imports.urls")),
+    path("", include("sms.urls")),
     path("django-admin/", admin.site.urls),
     path("api/v1/", agent_api.urls),
 ]
