@@ -1,0 +1,480 @@
+"""The contact pages through the test client: search, create, the contact page and its sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.urls import reverse
+
+from contacts.models import Contact, ContactTag, Tag
+from contacts.services import contacts as contact_service
+from contacts.services import fields as field_service
+from contacts.services import lists as list_service
+from dashboard.actors import Actor
+from dashboard.models import AuditEntry
+from tests.contacts.helpers import last_audit
+
+pytestmark = pytest.mark.django_db
+
+
+def _triggers(response) -> dict:
+    return json.loads(response.headers.get("HX-Trigger", "{}"))
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(make_contact):
+    return make_contact(
+        email="alice@example.com",
+        first_name="Alice",
+        last_name="Smith",
+        phone="+447700123456",
+        tags=["customer"],
+    )
+
+
+def test_the_list_page_shows_contacts_with_their_tags(staff_client, alice, make_contact):
+    make_contact(email="bob@example.com", first_name="Bob")
+
+    response = staff_client.get(reverse("contacts:list"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" in body
+    assert "Alice Smith" in body and "bob@example.com" in body
+    assert "customer" in body
+    assert reverse("contacts:detail", args=[alice.pk]) in body
+
+
+def test_searching_by_a_national_phone_finds_the_contact(staff_client, alice, make_contact):
+    make_contact(email="bob@example.com", first_name="Bob")
+
+    response = staff_client.get(reverse("contacts:list"), {"q": "07700 123456"})
+
+    body = response.content.decode()
+    assert "alice@example.com" in body
+    assert "bob@example.com" not in body
+
+
+def test_htmx_search_answers_with_only_the_results(htmx_client, alice):
+    response = htmx_client.get(
+        reverse("contacts:list"), {"q": "ali"}, headers={"HX-Target": "results"}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and "searchbar" not in body
+    assert "alice@example.com" in body
+
+
+def test_a_search_without_matches_says_so(staff_client, alice):
+    response = staff_client.get(reverse("contacts:list"), {"q": "zebra"})
+
+    assert "No contact matches “zebra”" in response.content.decode()
+
+
+def test_the_list_page_filters_by_tag_and_sorts(staff_client, alice, make_contact):
+    make_contact(email="bob@example.com", first_name="Bob", last_name="Adams")
+    tag = Tag.objects.get(name="customer")
+
+    filtered = staff_client.get(reverse("contacts:list"), {"tag": tag.pk}).content.decode()
+    by_name = staff_client.get(reverse("contacts:list"), {"sort": "name"}).content.decode()
+    ignored = staff_client.get(reverse("contacts:list"), {"sort": "bogus", "tag": "x", "page": "y"})
+
+    assert "alice@example.com" in filtered and "bob@example.com" not in filtered
+    assert by_name.index("bob@example.com") < by_name.index("alice@example.com")
+    assert ignored.status_code == 200
+
+
+def test_the_list_page_pages_through_results(staff_client, make_contact, settings):
+    settings.CONTACTS_PAGE_SIZE = 2
+    for n in range(3):
+        make_contact(email=f"p{n}@example.com")
+
+    first = staff_client.get(reverse("contacts:list"), {"sort": "email"}).content.decode()
+    second = staff_client.get(reverse("contacts:list"), {"sort": "email", "page": 2})
+
+    assert "p0@example.com" in first and "p2@example.com" not in first
+    assert "Next" in first
+    assert "p2@example.com" in second.content.decode()
+    assert "Next" not in second.content.decode()
+
+
+def test_the_list_page_runs_a_fixed_number_of_queries(
+    staff_client, make_contact, django_assert_max_num_queries
+):
+    for n in range(30):
+        make_contact(email=f"p{n}@example.com", tags=["a", "b"], phone=f"+4477001234{n:02d}")
+
+    # session, user, staff check, the page of contacts, their tags, the tag and list filters:
+    # the same seven whether the page shows 1 contact or 25.
+    with django_assert_max_num_queries(7):
+        response = staff_client.get(reverse("contacts:list"))
+
+    assert response.content.decode().count('class="chip"') >= 25 * 2
+
+
+# --- create -----------------------------------------------------------------------------------
+
+
+def test_staff_create_a_contact_and_land_on_its_page(staff_client, staff_user):
+    response = staff_client.post(
+        reverse("contacts:create"),
+        {
+            "email": "New@Example.com",
+            "phone": "07700 123456",
+            "first_name": "Nia",
+            "last_name": "",
+            "email_consent": "granted",
+            "sms_consent": "unknown",
+        },
+    )
+
+    contact = Contact.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("contacts:detail", args=[contact.pk])
+    assert (contact.email, contact.phone) == ("new@example.com", "+447700123456")
+    assert last_audit(contact).actor_user == staff_user
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "nope"}, "is not a valid email address"),
+        ({"email": "taken@EXAMPLE.com"}, "Another contact already uses taken@example.com"),
+        ({"phone": "12345"}, "is not a valid phone number"),
+    ],
+)
+def test_a_bad_new_contact_shows_the_message_next_to_the_field(
+    staff_client, make_contact, data, message
+):
+    make_contact(email="taken@example.com")
+    form = {"email": "ok@example.com", "email_consent": "unknown", "sms_consent": "unknown"}
+
+    response = staff_client.post(reverse("contacts:create"), {**form, **data})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert response.context["form"].errors[next(iter(data))]
+    assert Contact.objects.count() == 1
+
+
+# --- the contact page -------------------------------------------------------------------------
+
+
+def test_the_contact_page_shows_everything_about_a_contact(staff_client, staff_actor, alice):
+    field_service.create_field(actor=staff_actor, name="Plan", type="text")
+    vip = list_service.create_list(actor=staff_actor, name="VIP")
+    contact_service.update_contact(
+        actor=staff_actor,
+        contact=alice,
+        fields={"Plan": "pro"},
+        metadata={"crm_id": 1234},
+        list_ids=[vip.pk],
+    )
+
+    response = staff_client.get(reverse("contacts:detail", args=[alice.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    for text in ("Alice Smith", "alice@example.com", "+447700123456", "Plan", "pro", "crm_id",
+                 "1234", "customer", "VIP", reverse("contacts:history", args=[alice.pk])):  # fmt: skip
+        assert text in body, text
+
+
+def test_an_unknown_contact_is_a_404(staff_client):
+    response = staff_client.get("/contacts/00000000-0000-0000-0000-000000000000/")
+
+    assert response.status_code == 404
+
+
+def _edit_form(contact: Contact, **changes) -> dict:
+    data = {
+        "email": contact.email,
+        "phone": contact.phone,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email_consent": contact.email_consent,
+        "sms_consent": contact.sms_consent,
+        "version": contact.version,
+    }
+    return {**data, **changes}
+
+
+def test_the_edit_form_is_an_htmx_partial_with_the_current_version(htmx_client, alice):
+    response = htmx_client.get(reverse("contacts:edit", args=[alice.pk]))
+
+    body = response.content.decode()
+    assert "<html" not in body
+    assert 'name="version" value="1"' in body
+    assert 'value="alice@example.com"' in body
+
+
+def test_an_inline_edit_saves_and_tells_the_page(htmx_client, alice, staff_user):
+    response = htmx_client.post(
+        reverse("contacts:edit", args=[alice.pk]), _edit_form(alice, first_name="Alicia")
+    )
+
+    assert response.status_code == 200
+    assert "Alicia" in response.content.decode()
+    assert 'name="version"' not in response.content.decode(), "back to the read-only view"
+    assert set(_triggers(response)) == {"contact-changed", "toast"}
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.version) == ("Alicia", 2)
+    entry = last_audit(alice)
+    assert (entry.actor_user, entry.changes) == (staff_user, {"first_name": ["Alice", "Alicia"]})
+
+
+def test_an_edit_without_htmx_redirects_to_the_contact_page(staff_client, alice):
+    response = staff_client.post(
+        reverse("contacts:edit", args=[alice.pk]), _edit_form(alice, last_name="Jones")
+    )
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.last_name == "Jones"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"email": "broken"}, "email", "is not a valid email address"),
+        ({"email": "BOB@example.com"}, "email", "Another contact already uses bob@example.com"),
+        ({"phone": "0770"}, "phone", "is not a valid phone number"),
+        ({"email_consent": "maybe"}, "email_consent", "Select a valid choice"),
+    ],
+)
+def test_a_bad_edit_shows_the_error_next_to_the_field_and_keeps_the_data(
+    htmx_client, alice, make_contact, changes, field, message
+):
+    make_contact(email="bob@example.com")
+
+    response = htmx_client.post(
+        reverse("contacts:edit", args=[alice.pk]), _edit_form(alice, first_name="Lost", **changes)
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert message in body
+    assert response.context["form"].errors[field]
+    assert 'value="Lost"' in body, "what was typed stays in the form"
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.version) == ("Alice", 1)
+
+
+def test_a_stale_edit_is_refused_with_a_clear_message_and_overwrites_nothing(htmx_client, alice):
+    # Someone else saves while this staff member has the form open at version 1.
+    contact_service.update_contact(
+        actor=Actor.agent(1, "Enricher"), contact=alice, last_name="Smith-Jones"
+    )
+
+    response = htmx_client.post(
+        reverse("contacts:edit", args=[alice.pk]), _edit_form(alice, first_name="Ally")
+    )
+
+    body = response.content.decode()
+    assert "changed by Enricher while you were editing" in body
+    assert "form-error" in body
+    assert "contact-changed" not in _triggers(response)
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.last_name, alice.version) == ("Alice", "Smith-Jones", 2)
+
+
+def test_cancel_shows_the_read_only_details_again(htmx_client, alice):
+    response = htmx_client.get(reverse("contacts:details", args=[alice.pk]))
+
+    assert 'data-testid="email"' in response.content.decode()
+
+
+# --- custom fields ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fields(staff_actor):
+    return {
+        name: field_service.create_field(actor=staff_actor, name=name, type=type)
+        for name, type in [
+            ("Age", "number"),
+            ("Birthday", "date"),
+            ("VIP", "boolean"),
+            ("Plan", "text"),
+        ]  # fmt: skip
+    }
+
+
+def test_custom_fields_are_edited_inline(htmx_client, alice, fields):
+    form = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk]))
+    assert f'name="field_{fields["Age"].pk}"' in form.content.decode()
+
+    response = htmx_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {
+            f"field_{fields['Age'].pk}": "41",
+            f"field_{fields['Birthday'].pk}": "1983-04-01",
+            f"field_{fields['VIP'].pk}": "true",
+            f"field_{fields['Plan'].pk}": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "contact-changed" in _triggers(response)
+    body = response.content.decode()
+    assert "41" in body and "1983-04-01" in body and "yes" in body
+    assert field_service.current_values(alice) == {
+        "Age": 41,
+        "Birthday": dt.date(1983, 4, 1),
+        "VIP": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("Age", "forty", "“Age” expects a number; got “forty”."),
+        ("Birthday", "01/04/1983", "“Birthday” expects a date as YYYY-MM-DD"),
+    ],
+)
+def test_a_field_value_of_the_wrong_type_is_shown_next_to_that_field(
+    htmx_client, alice, fields, name, value, message
+):
+    contact_service.update_contact(actor=Actor.system(), contact=alice, fields={"Plan": "free"})
+    key = f"field_{fields[name].pk}"
+
+    response = htmx_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {key: value, f"field_{fields['Plan'].pk}": "pro"},
+    )
+
+    assert message in response.content.decode()
+    assert response.context["form"].errors[key]
+    assert field_service.current_values(alice) == {"Plan": "free"}
+
+
+def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
+    response = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk]), {"cancel": 1})
+
+    assert "Custom fields" in response.content.decode()
+    assert "<form" not in response.content.decode()
+
+
+# --- tags and lists on the contact page -------------------------------------------------------
+
+
+def test_staff_add_and_remove_a_tag(htmx_client, alice):
+    added = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "Lead"})
+
+    assert "Lead" in added.content.decode()
+    assert _triggers(added)["toast"]["message"] == "Tagged Lead."
+    tag = Tag.objects.get(name="Lead")
+    assert ContactTag.objects.filter(contact=alice, tag=tag).exists()
+
+    again = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "lead"})
+    assert _triggers(again)["toast"]["message"] == "Already tagged Lead."
+
+    removed = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, tag.pk]))
+    assert removed.status_code == 200
+    assert not ContactTag.objects.filter(contact=alice, tag=tag).exists()
+    assert last_audit(alice).action == "contact.untag"
+
+
+def test_a_blank_or_vanished_tag_gets_a_message(htmx_client, alice):
+    blank = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "  "})
+    gone = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, 999_999]))
+
+    assert "Type a tag name" in blank.content.decode()
+    assert "That tag no longer exists." in gone.content.decode()
+    assert "contact-changed" not in _triggers(blank)
+
+
+def test_staff_add_and_remove_a_list(htmx_client, alice, staff_actor):
+    vip = list_service.create_list(actor=staff_actor, name="VIP")
+
+    added = htmx_client.post(reverse("contacts:list_add", args=[alice.pk]), {"list_id": vip.pk})
+    assert list(alice.lists.all()) == [vip]
+    assert _triggers(added)["toast"]["message"] == "Added to VIP."
+
+    removed = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
+    assert not alice.lists.exists()
+    assert _triggers(removed)["toast"]["message"] == "Removed from VIP."
+
+
+def test_a_full_list_is_refused_with_its_message(htmx_client, alice, make_contact, staff_actor):
+    full = list_service.create_list(actor=staff_actor, name="Pilot", limit=1)
+    list_service.add_to_list(actor=staff_actor, contact=make_contact(), contact_list=full)
+
+    response = htmx_client.post(reverse("contacts:list_add", args=[alice.pk]), {"list_id": full.pk})
+
+    assert "“Pilot” is full (1 contacts)." in response.content.decode()
+    assert not alice.lists.exists()
+    assert "contact-changed" not in _triggers(response)
+
+
+def test_adding_to_no_list_asks_to_choose_one(htmx_client, alice):
+    response = htmx_client.post(reverse("contacts:list_add", args=[alice.pk]), {"list_id": ""})
+
+    assert "Choose a list." in response.content.decode()
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def test_metadata_is_set_as_json_or_text_and_removed_with_an_empty_value(htmx_client, alice):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+
+    htmx_client.post(url, {"key": "seats", "value": "3"})
+    htmx_client.post(url, {"key": "plan", "value": "pro plan"})
+    htmx_client.post(url, {"key": "flags", "value": '{"beta": true}'})
+    alice.refresh_from_db()
+    assert alice.metadata == {"seats": 3, "plan": "pro plan", "flags": {"beta": True}}
+
+    response = htmx_client.post(url, {"key": "seats", "value": ""})
+    alice.refresh_from_db()
+    assert alice.metadata == {"plan": "pro plan", "flags": {"beta": True}}
+    assert "contact-changed" in _triggers(response)
+    assert last_audit(alice).changes["metadata"][0]["seats"] == 3
+
+
+def test_metadata_without_a_key_is_refused(htmx_client, alice):
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "", "value": "x"}
+    )
+
+    assert "Give a key" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.metadata == {}
+
+
+def test_metadata_too_large_is_refused_and_kept_as_it_was(htmx_client, alice, monkeypatch):
+    monkeypatch.setattr(contact_service, "METADATA_MAX_BYTES", 50)
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "notes", "value": "x" * 100}
+    )
+
+    assert "Metadata is limited to" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.metadata == {}
+
+
+# --- history ----------------------------------------------------------------------------------
+
+
+def test_the_history_partial_shows_interactions_and_the_audit_trail(
+    htmx_client, alice, staff_actor
+):
+    contact_service.update_contact(actor=staff_actor, contact=alice, first_name="Ally")
+
+    response = htmx_client.get(reverse("contacts:history", args=[alice.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert "Interaction history" in body and "Audit history" in body
+    assert "contact.update" in body or "Updated" in body
+    assert "Alice" in body and "Ally" in body
+    assert staff_actor.label in body
+    assert AuditEntry.objects.filter(contact_id=alice.pk).count() >= 2

@@ -1,0 +1,99 @@
+"""The list pages: index with member counts, create, edit, delete."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from contacts.models import ContactList
+from contacts.services import lists as list_service
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def vip(staff_actor, make_contact):
+    contact_list = list_service.create_list(actor=staff_actor, name="VIP", limit=5)
+    for _ in range(3):
+        list_service.add_to_list(
+            actor=staff_actor, contact=make_contact(), contact_list=contact_list
+        )
+    return contact_list
+
+
+def test_the_index_shows_each_list_with_its_member_count(
+    staff_client, vip, staff_actor, django_assert_max_num_queries
+):
+    list_service.create_list(actor=staff_actor, name="Empty")
+
+    with django_assert_max_num_queries(4):
+        response = staff_client.get(reverse("contacts:lists"))
+
+    rows = {row.name: row.members for row in response.context["lists"]}
+    assert rows == {"VIP": 3, "Empty": 0}
+    assert f"?list={vip.pk}" in response.content.decode()
+
+
+def test_staff_create_a_list(staff_client, staff_user):
+    response = staff_client.post(
+        reverse("contacts:list_create"), {"name": "Beta", "description": "", "limit": "50"}
+    )
+
+    assert response.status_code == 302
+    created = ContactList.objects.get()
+    assert (created.name, created.limit) == ("Beta", 50)
+    assert AuditEntry.objects.get(action="list.create").actor_user == staff_user
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": ""}, "This field is required."),
+        ({"name": "Beta", "limit": "0"}, "greater than or equal to 1"),
+        ({"name": "Beta", "limit": "lots"}, "Enter a whole number."),
+    ],
+)
+def test_a_bad_new_list_is_shown_again_with_the_error(staff_client, vip, data, message):
+    response = staff_client.post(reverse("contacts:list_create"), data)
+
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert ContactList.objects.count() == 1
+
+
+def test_staff_rename_a_list_and_change_its_limit(staff_client, vip):
+    page = staff_client.get(reverse("contacts:list_edit", args=[vip.pk]))
+    assert "3 contacts" in page.content.decode()
+
+    response = staff_client.post(
+        reverse("contacts:list_edit", args=[vip.pk]), {"name": "VIPs", "limit": ""}
+    )
+
+    assert response.status_code == 302
+    vip.refresh_from_db()
+    assert (vip.name, vip.limit) == ("VIPs", None)
+
+
+def test_a_limit_below_the_members_is_refused_next_to_the_limit(staff_client, vip):
+    response = staff_client.post(
+        reverse("contacts:list_edit", args=[vip.pk]), {"name": "VIP", "limit": "2"}
+    )
+
+    assert response.status_code == 200
+    assert "already has 3 contacts; the limit cannot be lower" in response.content.decode()
+    assert response.context["form"].errors["limit"]
+    vip.refresh_from_db()
+    assert vip.limit == 5
+
+
+def test_deleting_a_list_keeps_its_contacts(staff_client, vip):
+    response = staff_client.post(reverse("contacts:list_delete", args=[vip.pk]), follow=True)
+
+    assert "Deleted list VIP. Its contacts were kept." in response.content.decode()
+    assert not ContactList.objects.exists()
+
+
+def test_an_unknown_list_is_a_404(staff_client):
+    assert staff_client.get(reverse("contacts:list_edit", args=[999])).status_code == 404
+    assert staff_client.post(reverse("contacts:list_delete", args=[999])).status_code == 404
