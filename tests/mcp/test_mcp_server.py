@@ -131,7 +131,7 @@ def test_mcp_over_http_needs_a_live_token(mcp_http_url):
 
 def manage(db_url: str, *args: str) -> str:
     env = {**os.environ, "DATABASE_URL": db_url}
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603  (our own manage.py, fixed arguments)
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
