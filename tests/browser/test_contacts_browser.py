@@ -1,0 +1,82 @@
+"""A staff member finds a contact by phone, fixes it and sees the change recorded: real pages, htmx."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from contacts.services import contacts as contact_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def contacts(system_actor):
+    alice = contact_service.create_contact(
+        actor=system_actor,
+        email="alice.smith@example.com",
+        first_name="Alice",
+        last_name="Smith",
+        phone="+447700123456",
+    )
+    for n, (first, phone) in enumerate([("Bob", "+447700123457"), ("Carol", "+447911123456")]):
+        contact_service.create_contact(
+            actor=system_actor, email=f"other{n}@example.com", first_name=first, phone=phone
+        )
+    return alice
+
+
+def test_staff_find_a_contact_by_national_phone_edit_it_tag_it_and_see_the_audit(
+    page, staff_user, contacts
+):
+    alice = contacts
+
+    # Log in through the real form.
+    page.goto("/contacts/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", staff_user.username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+
+    # Search as you type, with the number as a British person would write it.
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(3)
+    page.get_by_label("Search contacts").press_sequentially("07700 123456", delay=20)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("alice.smith@example.com")
+    expect(page).to_have_url(re.compile(r"q=07700"))
+
+    # Open the contact.
+    rows.first.get_by_role("link", name="Alice Smith").click()
+    expect(page.get_by_role("heading", name="Alice Smith")).to_be_visible()
+    history = page.locator("#history")
+    expect(history.get_by_test_id("audit")).to_contain_text("system")
+
+    # Edit the last name inline: the form replaces the details and goes back after saving.
+    details = page.locator("#details")
+    details.get_by_role("button", name="Edit").click()
+    last_name = details.get_by_label("Last name")
+    expect(last_name).to_have_value("Smith")
+    last_name.fill("Smith-Jones")
+    details.get_by_role("button", name="Save").click()
+    expect(details.get_by_test_id("last_name")).to_have_text("Smith-Jones")
+
+    # Add a tag: a chip appears.
+    tags = page.locator("#tags")
+    tags.get_by_label("Add a tag").fill("VIP")
+    tags.get_by_role("button", name="Add").click()
+    expect(tags.get_by_test_id("tags")).to_contain_text("VIP")
+
+    # The history panel reloaded by itself and shows who changed what.
+    audit = history.get_by_test_id("audit")
+    expect(audit).to_contain_text(staff_user.username)
+    expect(audit).to_contain_text("Smith-Jones")
+    expect(audit.locator("del", has_text="Smith")).to_be_visible()
+    expect(audit).to_contain_text("VIP")
+
+    alice.refresh_from_db()
+    assert alice.last_name == "Smith-Jones"
+    assert list(alice.tags.values_list("name", flat=True)) == ["VIP"]
