@@ -1,0 +1,257 @@
+"""Reading uploaded CSV files: encoding and delimiter detection, streaming, byte offsets.
+
+An upload is copied once, chunk by chunk, into a UTF-8 file (no BOM) whatever its encoding.
+Workers then read that copy as bytes, so every record ends at a known byte offset: a job
+records the offset of its last committed batch and a resumed job seeks straight to it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from dashboard.errors import SwitchboardError
+
+CHUNK = 1024 * 1024
+SAMPLE = 64 * 1024
+DELIMITERS = (",", ";", "\t")
+# Magic numbers of files people rename to .csv by mistake.
+BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx or .ods spreadsheet?)",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+}
+# A single field may be long (notes), but an unbalanced quote must not swallow the file.
+csv.field_size_limit(1024 * 1024)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: Path
+    size: int  # bytes of the UTF-8 copy
+    encoding: str  # what the upload was in
+    delimiter: str
+    headers: list[str]
+    data_offset: int  # byte offset of the first data row
+
+
+def _detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # UTF-16 without a BOM: ASCII text leaves every other byte NUL.
+    if len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > len(odd) * 0.4 and even.count(0) < len(even) * 0.05:
+            return "utf-16-le"
+        if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.05:
+            return "utf-16-be"
+    for magic, what in BINARY_SIGNATURES.items():
+        if sample.startswith(magic):
+            raise SwitchboardError(
+                "binary_file",
+                f"This file is {what}, not a CSV file. Save it as CSV (UTF-8) and upload that.",
+                field="file",
+            )
+    controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 32)
+    if b"\x00" in sample or controls > len(sample) * 0.01:
+        raise SwitchboardError(
+            "binary_file",
+            "This file holds binary data, not text. Upload a CSV file.",
+            field="file",
+        )
+    try:
+        # A character may be cut at the end of the sample: decode as a stream.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _transcode(source: IO[bytes], target: IO[bytes], encoding: str, max_bytes: int) -> int:
+    """Copy ``source`` to ``target`` as UTF-8; returns the bytes read from the upload."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    read = 0
+    while chunk := source.read(CHUNK):
+        read += len(chunk)
+        if read > max_bytes:
+            raise too_large(max_bytes)
+        target.write(decoder.decode(chunk).encode("utf-8"))
+    target.write(decoder.decode(b"", final=True).encode("utf-8"))
+    return read
+
+
+def too_large(max_bytes: int) -> SwitchboardError:
+    return SwitchboardError(
+        "file_too_large",
+        f"This file is larger than the {max_bytes / 1024 / 1024:,.0f} MB an import accepts. "
+        "Split it into smaller files.",
+        field="file",
+        max_bytes=max_bytes,
+    )
+
+
+def _detect_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the most, and most regular, columns."""
+    lines = text.splitlines()[:50]
+    if len(text) >= SAMPLE and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a sample may be cut
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        except csv.Error:
+            continue
+        widths = [len(row) for row in rows if row]
+        if not widths or widths[0] < 2:
+            continue
+        regular = sum(1 for width in widths if width == widths[0])
+        score = (regular, widths[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def store_upload(
+    source: IO[bytes], target: Path, *, max_bytes: int, size: int | None
+) -> StoredFile:
+    """Check, decode and copy an upload to ``target`` (UTF-8); read its header line.
+
+    Raises ``file_too_large`` before reading when the size is known, ``empty_file``,
+    ``binary_file`` or ``no_header``.
+    """
+    if size is not None and size > max_bytes:
+        raise too_large(max_bytes)
+    sample = source.read(SAMPLE)
+    if not sample.strip(b"\xef\xbb\xbf\xff\xfe\x00\r\n\t ,;"):
+        raise SwitchboardError("empty_file", "This file is empty.", field="file")
+    encoding = _detect_encoding(sample)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in (encoding, "cp1252", "latin-1"):
+        try:
+            with target.open("wb") as out:
+                _transcode(_Prefixed(sample, source), out, attempt, max_bytes)
+            encoding = attempt
+            break
+        except UnicodeDecodeError:
+            if not hasattr(source, "seek") or attempt == "latin-1":
+                raise
+            # Valid UTF-8 at the start, not further down: read it again as Windows-1252.
+            source.seek(0)
+            sample = source.read(SAMPLE)
+    with target.open("rb") as stored:
+        head = stored.read(SAMPLE).decode("utf-8", errors="ignore")
+    delimiter = _detect_delimiter(head)
+    headers, data_offset = _read_header(target, delimiter)
+    if not any(h.strip() for h in headers):
+        raise SwitchboardError(
+            "no_header", "The first line should name the columns; it is empty.", field="file"
+        )
+    return StoredFile(
+        path=target,
+        size=target.stat().st_size,
+        encoding=encoding.removesuffix("-sig").removesuffix("-le").removesuffix("-be"),
+        delimiter=delimiter,
+        headers=[h.strip() for h in headers],
+        data_offset=data_offset,
+    )
+
+
+class _Prefixed(io.RawIOBase):
+    """``source`` with an already-read first chunk put back in front."""
+
+    def __init__(self, head: bytes, source: IO[bytes]):
+        self.head, self.source = head, source
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.source.read(size)
+
+
+def _read_header(path: Path, delimiter: str) -> tuple[list[str], int]:
+    for _, row, end in iter_records(path, delimiter=delimiter, offset=0):
+        return row, end
+    raise SwitchboardError("empty_file", "This file is empty.", field="file")
+
+
+class _Lines:
+    """Decoded lines of a binary file, remembering the byte offset after the last one read."""
+
+    def __init__(self, stream: IO[bytes], offset: int):
+        self.stream, self.offset = stream, offset
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.stream:
+            self.offset += len(line)
+            yield line.decode("utf-8", errors="replace")
+
+
+def iter_records(
+    path: Path, *, delimiter: str, offset: int
+) -> Iterator[tuple[int, list[str], int]]:
+    """(index, fields, byte offset after the record) from ``offset`` on; skips blank lines.
+
+    ``csv.reader`` pulls one line at a time and returns a record as soon as it is complete, so
+    the offset after the last line it pulled is where the record ends (quoted newlines too).
+    """
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        lines = _Lines(stream, offset)
+        reader = csv.reader(lines, delimiter=delimiter)
+        index = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise SwitchboardError(
+                    "malformed_csv",
+                    f"The file cannot be read as CSV near byte {lines.offset:,}: {exc}. "
+                    'Check for a quote (") that is opened and never closed.',
+                ) from None
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            yield index, row, lines.offset
+            index += 1
+
+
+def read_batch(
+    path: Path, *, delimiter: str, offset: int, size: int
+) -> tuple[list[list[str]], int]:
+    """Up to ``size`` records from ``offset`` and the offset after the last one."""
+    rows: list[list[str]] = []
+    end = offset
+    for _, row, after in iter_records(path, delimiter=delimiter, offset=offset):
+        rows.append(row)
+        end = after
+        if len(rows) >= size:
+            break
+    return rows, end
+
+
+def preview(path: Path, *, delimiter: str, offset: int, rows: int = 5) -> list[list[str]]:
+    return read_batch(path, delimiter=delimiter, offset=offset, size=rows)[0]
+
+
+def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Rows rendered as CSV text, one line at a time (for streaming responses)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

@@ -1,0 +1,83 @@
+"""Forms for the import pages: the upload, and the mapping with the job's options."""
+
+from __future__ import annotations
+
+from django import forms
+
+from contacts.imports.mapping import STANDARD_TARGETS, squash
+from contacts.imports.models import ImportMode
+from contacts.models import ContactList, Field
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, UTF-16 or Windows-1252; comma, semicolon or tab separated; "
+        "the first line names the columns.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
+    )
+
+
+class MappingForm(forms.Form):
+    """One choice per CSV column (``col_<index>``) plus the job's options."""
+
+    mode = forms.ChoiceField(
+        choices=ImportMode.choices, initial=ImportMode.UPSERT, widget=forms.RadioSelect
+    )
+    lists = forms.ModelMultipleChoiceField(
+        queryset=ContactList.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Add to lists",
+    )
+    tags = forms.CharField(
+        required=False, max_length=500, label="Tags to apply", help_text="Comma-separated."
+    )
+    default_region = forms.CharField(
+        max_length=2,
+        label="Default phone region",
+        help_text="For numbers written without +country code, e.g. GB, FR, US.",
+    )
+    dry_run = forms.BooleanField(
+        required=False, label="Dry run: check the whole file and report, write nothing"
+    )
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        label="Webhook URL",
+        help_text="Optional: receives a signed JSON summary when the import ends.",
+    )
+
+    def __init__(self, *args, headers: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        base = [("", "— ignore —"), *STANDARD_TARGETS.items()]
+        base += [(f"field:{f.name}", f"Custom field: {f.name}") for f in Field.objects.all()]
+        columns = {}
+        for index, header in enumerate(headers):
+            key = squash(header)[:64] or f"column{index + 1}"
+            columns[f"col_{index}"] = forms.ChoiceField(
+                choices=[*base, (f"meta:{key}", f"Metadata “{key}”")],
+                required=False,
+                label=header or f"Column {index + 1}",
+            )
+        # Column choices first, in file order, then the options.
+        self.fields = {**columns, **self.fields}
+
+    @property
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[f"col_{i}"] for i in range(len(self.headers))]
+
+    @property
+    def option_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if not name.startswith("col_")]
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            str(i): self.cleaned_data[f"col_{i}"]
+            for i in range(len(self.headers))
+            if self.cleaned_data.get(f"col_{i}")
+        }
+
+    def tag_names(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]

@@ -1,0 +1,126 @@
+"""Column mapping: which CSV column feeds which contact attribute.
+
+A mapping is ``{"<column index>": target}`` where target is ``email``, ``phone``,
+``first_name``, ``last_name``, ``tags``, ``field:<custom field name>`` or ``meta:<key>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from contacts.models import Field
+from dashboard.errors import SwitchboardError
+
+STANDARD_TARGETS = {
+    "email": "Email",
+    "phone": "Phone",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "tags": "Tags (comma-separated)",
+}
+# Header names people use, compared without case, spaces or punctuation.
+SYNONYMS = {
+    "email": ["email", "e-mail", "e-mail address", "email address", "mail", "courriel"],
+    "first_name": ["first name", "firstname", "given name", "forename", "first", "prenom"],
+    "last_name": ["last name", "lastname", "surname", "family name", "last", "nom"],
+    "phone": [
+        "phone", "mobile", "mobile phone", "mobile number", "cell", "cell phone", "phone number",
+        "telephone", "tel", "msisdn",
+    ],
+    "tags": ["tags", "tag", "labels"],
+}  # fmt: skip
+META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def squash(header: str) -> str:
+    """Lower-case letters and digits only: "E-mail Address" -> "emailaddress"."""
+    return re.sub(r"[\W_]+", "", header.casefold())
+
+
+_BY_SQUASHED = {squash(name): target for target, names in SYNONYMS.items() for name in names}
+
+
+def header_key(headers: Iterable[str]) -> str:
+    """Identifies a set of headers whatever their order, case or punctuation."""
+    joined = "\x1f".join(sorted(squash(h) for h in headers))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def auto_mapping(headers: list[str], fields: Iterable[Field]) -> dict[str, str]:
+    """Match headers to targets by common names and custom field names; first match wins."""
+    by_name = dict(_BY_SQUASHED)
+    for field in fields:
+        by_name.setdefault(squash(field.name), f"field:{field.name}")
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for index, header in enumerate(headers):
+        target = by_name.get(squash(header))
+        if target and target not in taken:
+            mapping[str(index)] = target
+            taken.add(target)
+    return mapping
+
+
+def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, str]:
+    """The mapping keyed by squashed header name, so it applies to a reordered file too."""
+    return {squash(headers[int(i)]): t for i, t in mapping.items() if int(i) < len(headers)}
+
+
+def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
+    return {str(i): saved[squash(h)] for i, h in enumerate(headers) if squash(h) in saved}
+
+
+def validate_mapping(
+    mapping: dict[str, str], headers: list[str], fields: Iterable[Field]
+) -> dict[str, str]:
+    """A clean mapping (unmapped columns dropped) or a ``SwitchboardError``."""
+    field_names = {f.name.lower(): f.name for f in fields}
+    clean: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for index, target in mapping.items():
+        target = (target or "").strip()
+        if not target:
+            continue
+        if not str(index).isdigit() or int(index) >= len(headers):
+            raise SwitchboardError(
+                "invalid_mapping", f"There is no column {index} in this file.", field="mapping"
+            )
+        if target.startswith("field:"):
+            name = field_names.get(target.removeprefix("field:").strip().lower())
+            if name is None:
+                raise SwitchboardError(
+                    "unknown_field",
+                    f"There is no custom field named “{target.removeprefix('field:')}”.",
+                    field="mapping",
+                )
+            target = f"field:{name}"
+        elif target.startswith("meta:"):
+            if not META_KEY.match(target.removeprefix("meta:")):
+                raise SwitchboardError(
+                    "invalid_mapping",
+                    "A metadata key has 1 to 64 letters, digits, “_”, “.” or “-”.",
+                    field="mapping",
+                )
+        elif target not in STANDARD_TARGETS:
+            raise SwitchboardError(
+                "invalid_mapping", f"“{target}” is not something a column can map to.",
+                field="mapping",
+            )  # fmt: skip
+        if target in seen:
+            raise SwitchboardError(
+                "invalid_mapping",
+                f"Columns “{seen[target]}” and “{headers[int(index)]}” both map to "
+                f"{target}; pick one.",
+                field="mapping",
+            )
+        seen[target] = headers[int(index)]
+        clean[str(int(index))] = target
+    if "email" not in clean.values():
+        raise SwitchboardError(
+            "no_email_column",
+            "Map one column to Email: contacts are matched and created by email address.",
+            field="mapping",
+        )
+    return clean

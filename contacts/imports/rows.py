@@ -1,0 +1,268 @@
+"""Turning one CSV record into clean contact values, or into reasons it cannot be imported.
+
+Everything here is pure Python (no queries) so it is cheap per row; the caches are per job.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.validators import EmailValidator
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+from contacts.models import Field
+from contacts.phones import Phone, normalise_phone
+from contacts.services.fields import parse_value
+from contacts.services.normalise import NAME_MAX, search_key
+from contacts.services.tags import TAG_MAX
+from dashboard.errors import SwitchboardError
+
+EMAIL_MAX = 254
+# Number plans tell numbers apart by their leading digits: over a million random numbers in 24
+# regions, the first 6 national digits plus the length always decided validity and region
+# (5 did not). So one full phonenumbers validation per (country, 6 digits, length) is enough.
+PREFIX_DIGITS = 6
+_SEPARATORS = str.maketrans("", "", " -.()/\u00a0")
+_TAG_SPLIT = re.compile(r"[,;|]")
+_email_validator = EmailValidator()
+
+
+@dataclass(slots=True)
+class Issue:
+    row: int
+    column: str
+    code: str
+    reason: str
+    outcome: str  # "invalid", "skipped" or "warning"
+
+
+@dataclass(slots=True)
+class CleanRow:
+    row: int
+    email: str
+    phone: Phone | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    # field id -> typed value; empty cells are left out (an import never blanks a value).
+    fields: dict[int, Any] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+    def merge(self, later: CleanRow) -> None:
+        """A later row for the same email: its non-empty values win."""
+        self.phone = later.phone or self.phone
+        self.first_name = later.first_name or self.first_name
+        self.last_name = later.last_name or self.last_name
+        self.fields.update(later.fields)
+        self.meta.update(later.meta)
+        self.tags.extend(t for t in later.tags if t.lower() not in {x.lower() for x in self.tags})
+
+
+@functools.lru_cache(maxsize=8192)
+def _domain_ok(domain: str) -> bool:
+    return domain in _email_validator.domain_allowlist or _email_validator.validate_domain_part(
+        domain
+    )
+
+
+def clean_email(raw: str) -> str:
+    """Django's EmailValidator rules, with the domain check cached (few domains, many rows)."""
+    email = raw.strip().lower()
+    if not email:
+        raise SwitchboardError("missing_email", "No email address in this row.", field="email")
+    user, at, domain = email.rpartition("@")
+    if not (at and len(email) <= EMAIL_MAX and _email_validator.user_regex.match(user)):
+        raise SwitchboardError("invalid_email", f"“{raw}” is not a valid email address.")
+    if not _domain_ok(domain):
+        raise SwitchboardError("invalid_email", f"“{raw}” is not a valid email address.")
+    return email
+
+
+def looks_like_formula(value: str) -> bool:
+    """Spreadsheets run cells starting with = + - @ as formulas (CSV injection)."""
+    first = value[:1]
+    if first in ("=", "@", "\t", "\r"):
+        return True
+    if first in ("+", "-"):
+        return not value[1:].replace(".", "", 1).replace(" ", "").isdigit()
+    return False
+
+
+class PhoneCleaner:
+    """E.164 for typed numbers, fast for the common shapes, exact for the rest.
+
+    Input that is only digits and separators, either international ("+44…", "0044…") or
+    national with the region's trunk prefix ("07700…"), is split into country code and
+    national number without parsing; its validity and region come from a cache keyed by the
+    leading digits, filled by a full phonenumbers validation of the first such number.
+    Anything else goes through ``contacts.phones.normalise_phone`` (itself cached).
+    """
+
+    def __init__(self, region: str):
+        self.region = region.upper()
+        self.country_code = str(phonenumbers.country_code_for_region(self.region))
+        metadata = PhoneMetadata.metadata_for_region(self.region)
+        trunk = metadata.national_prefix if metadata else None
+        parsing = metadata.national_prefix_for_parsing if metadata else None
+        # Only a plain trunk prefix ("0") can be stripped by hand; regions with rewriting
+        # rules (Argentina, Mexico…) take the exact path.
+        self.trunk = trunk if trunk and trunk.isdigit() and parsing in (None, trunk) else None
+        self.by_prefix: dict[tuple[str, str, int], str] = {}
+
+    def _split(self, text: str) -> tuple[str, str] | None:
+        digits = text.translate(_SEPARATORS)
+        if digits.startswith("+"):
+            digits = digits[1:]
+        elif digits.startswith("00"):
+            digits = digits[2:]
+        elif self.trunk and digits.startswith(self.trunk):
+            national = digits[len(self.trunk) :]
+            if national.isdigit() and national[:1] != "0":
+                return self.country_code, national
+            return None
+        else:
+            return None
+        if not digits.isdigit():
+            return None
+        for length in (1, 2, 3):
+            code = digits[:length]
+            if int(code or 0) in COUNTRY_CODE_TO_REGION_CODE:
+                national = digits[length:]
+                return (code, national) if national[:1] not in ("", "0") else None
+        return None
+
+    def clean(self, raw: str) -> Phone | None:
+        text = raw.strip()
+        if not text:
+            return None
+        split = self._split(text)
+        if split:
+            code, national = split
+            key = (code, national[:PREFIX_DIGITS], len(national))
+            region = self.by_prefix.get(key)
+            if region:
+                return Phone(e164=f"+{code}{national}", region=region)
+        phone = normalise_phone(text, region=self.region)
+        if split and phone and phone.e164 == f"+{split[0]}{split[1]}" and phone.region:
+            self.by_prefix[key] = phone.region
+        return phone
+
+
+class RowCleaner:
+    """Cleans records of one file under one mapping; issues carry the spreadsheet row number."""
+
+    def __init__(
+        self,
+        *,
+        headers: list[str],
+        mapping: dict[str, str],
+        fields: list[Field],
+        default_region: str = "",
+    ):
+        self.width = len(headers)
+        self.headers = headers
+        self.phones = PhoneCleaner(default_region or settings.PHONE_DEFAULT_REGION)
+        by_name = {f.name: f for f in fields}
+        self.columns: list[tuple[int, str, str]] = []  # (index, header, target)
+        for index, target in sorted(mapping.items(), key=lambda item: int(item[0])):
+            self.columns.append((int(index), headers[int(index)], target))
+        self.fields = {
+            target: by_name[target.removeprefix("field:")]
+            for _, _, target in self.columns
+            if target.startswith("field:")
+        }
+
+    def clean(self, number: int, values: list[str]) -> tuple[CleanRow | None, list[Issue]]:
+        issues: list[Issue] = []
+        if len(values) != self.width:
+            issues.append(
+                Issue(
+                    number,
+                    "",
+                    "ragged_row",
+                    f"This row has {len(values)} values for {self.width} columns; "
+                    + ("missing values were read as empty." if len(values) < self.width
+                       else "the extra values were ignored."),
+                    "warning",
+                )
+            )  # fmt: skip
+        row = CleanRow(row=number, email="")
+        errors: list[Issue] = []
+        for index, header, target in self.columns:
+            raw = values[index].strip() if index < len(values) else ""
+            if target == "email":
+                try:
+                    row.email = clean_email(raw)
+                except SwitchboardError as exc:
+                    errors.append(Issue(number, header, exc.code, exc.message, "invalid"))
+                continue
+            if not raw:
+                continue
+            if target == "phone":
+                try:
+                    row.phone = self.phones.clean(raw)
+                except SwitchboardError as exc:
+                    errors.append(Issue(number, header, exc.code, exc.message, "invalid"))
+                continue
+            field = self.fields.get(target)
+            text_like = field is None or field.type == "text"
+            if text_like and looks_like_formula(raw):
+                issues.append(
+                    Issue(
+                        number,
+                        header,
+                        "formula_value",
+                        f"“{raw[:60]}” looks like a spreadsheet formula; it was not imported.",
+                        "warning",
+                    )
+                )
+                continue
+            if field is not None:
+                try:
+                    row.fields[field.pk] = parse_value(field, raw)
+                except SwitchboardError as exc:
+                    errors.append(Issue(number, header, exc.code, exc.message, "invalid"))
+            elif target in ("first_name", "last_name"):
+                name = " ".join(raw.split())
+                if len(name) > NAME_MAX:
+                    errors.append(
+                        Issue(
+                            number,
+                            header,
+                            "invalid_name",
+                            f"A name can be at most {NAME_MAX} characters.",
+                            "invalid",
+                        )
+                    )
+                setattr(row, target, name[:NAME_MAX])
+            elif target == "tags":
+                for tag in _TAG_SPLIT.split(raw):
+                    tag = " ".join(tag.split())
+                    if not tag:
+                        continue
+                    if len(tag) > TAG_MAX or looks_like_formula(tag):
+                        issues.append(
+                            Issue(
+                                number,
+                                header,
+                                "invalid_tag",
+                                f"“{tag[:60]}” is not a usable tag name; it was not applied.",
+                                "warning",
+                            )
+                        )
+                    elif tag.lower() not in {t.lower() for t in row.tags}:
+                        row.tags.append(tag)
+            elif target.startswith("meta:"):
+                row.meta[target.removeprefix("meta:")] = raw
+        if errors:
+            return None, errors + issues
+        return row, issues
+
+
+def name_keys(row: CleanRow) -> tuple[str, str]:
+    return search_key(row.first_name or ""), search_key(row.last_name or "")

@@ -1,0 +1,152 @@
+"""Raw bulk writes for imports: PostgreSQL COPY, SQLite executemany.
+
+``bulk_create`` builds one model instance per row and ``bulk_update`` one CASE per column;
+both are far slower than these at 10,000 rows a batch. Callers pass plain dicts keyed by
+column name; columns they leave out get the model field's default, so a column added later
+by a migration does not break imports. Call these inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import itertools
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import NOT_PROVIDED
+
+_temp_names = itertools.count()
+
+
+def _default(field: models.Field) -> Any:
+    if field.default is NOT_PROVIDED:
+        return None
+    return field.get_default()
+
+
+def _columns(model: type[models.Model]) -> list[tuple[str, Any]]:
+    return [(f.column, f) for f in model._meta.concrete_fields]
+
+
+def _adapt(value: Any, sqlite: bool) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if not sqlite:
+        return value
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(value, dt.date | decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _tuples(model: type[models.Model], rows: Iterable[dict[str, Any]], names: list[str]):
+    sqlite = connection.vendor == "sqlite"
+    fields = dict(_columns(model))
+    defaults = {name: _adapt(_default(fields[name]), sqlite) for name in names}
+    for row in rows:
+        yield tuple(_adapt(row[n], sqlite) if n in row else defaults[n] for n in names)
+
+
+def _names(model: type[models.Model], skip_auto: bool = True) -> list[str]:
+    return [
+        column
+        for column, field in _columns(model)
+        if not (skip_auto and isinstance(field, models.AutoField))
+    ]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def insert(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert ``rows``; with ``conflict`` columns, skip (or with ``update``, overwrite) clashes.
+
+    ``returning`` (PostgreSQL only) gives that column of the rows actually inserted.
+    """
+    if not rows:
+        return []
+    table = _q(model._meta.db_table)
+    names = _names(model)
+    cols = ", ".join(_q(n) for n in names)
+    on_conflict = ""
+    if conflict:
+        target = ", ".join(_q(c) for c in conflict)
+        if update:
+            sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update)
+            on_conflict = f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+        else:
+            on_conflict = f" ON CONFLICT ({target}) DO NOTHING"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            if not on_conflict and not returning:
+                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # noqa: S608
+                    for values in _tuples(model, rows, names):
+                        copy.write_row(values)
+                return []
+            temp = _temp_copy(cursor, model, names, rows)
+            suffix = f" RETURNING {_q(returning)}" if returning else ""
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}{suffix}"  # noqa: S608
+            )
+            found = [r[0] for r in cursor.fetchall()] if returning else []
+            cursor.execute(f"DROP TABLE {temp}")
+            return found
+        marks = ", ".join(["%s"] * len(names))
+        cursor.executemany(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}){on_conflict}",  # noqa: S608
+            list(_tuples(model, rows, names)),
+        )
+    return []
+
+
+def _temp_copy(cursor, model, names: list[str], rows: Sequence[dict[str, Any]]) -> str:
+    temp = f"_import_{model._meta.db_table}_{next(_temp_names)}"
+    cols = ", ".join(_q(n) for n in names)
+    cursor.execute(
+        f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {cols} FROM {_q(model._meta.db_table)} WITH NO DATA"
+    )
+    with cursor.cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:  # noqa: S608
+        for values in _tuples(model, rows, names):
+            copy.write_row(values)
+    return temp
+
+
+def update(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, key: str, columns: Sequence[str]
+) -> None:
+    """Set ``columns`` of the rows matched by ``key``: UPDATE … FROM a COPY'd temp table on
+    PostgreSQL, one executemany of UPDATE … WHERE key = ? on SQLite."""
+    if not rows:
+        return
+    table = _q(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = [key, *columns]
+            temp = _temp_copy(cursor, model, names, rows)
+            sets = ", ".join(f"{_q(c)} = t.{_q(c)}" for c in columns)
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM {temp} t WHERE {table}.{_q(key)} = t.{_q(key)}"  # noqa: S608
+            )
+            cursor.execute(f"DROP TABLE {temp}")
+            return
+        sets = ", ".join(f"{_q(c)} = %s" for c in columns)
+        cursor.executemany(
+            f"UPDATE {table} SET {sets} WHERE {_q(key)} = %s",  # noqa: S608
+            list(_tuples(model, rows, [*columns, key])),
+        )

@@ -1,0 +1,176 @@
+"""Import pages: list and upload, mapping, the job page with its live progress, actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.imports.csvreader import csv_lines, preview, too_large
+from contacts.imports.forms import MappingForm, UploadForm
+from contacts.imports.models import ImportJob, ImportStatus
+from contacts.services import imports as import_service
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+
+# Room for the multipart envelope around the file itself.
+_ENVELOPE = 64 * 1024
+
+
+def _get_job(job_id: int) -> ImportJob:
+    return get_object_or_404(ImportJob, pk=job_id)
+
+
+def _list_context(form: UploadForm) -> dict:
+    jobs = ImportJob.objects.select_related("actor_user")[:100]
+    return {"jobs": jobs, "form": form, "max_mb": settings.IMPORT_MAX_BYTES // 1024 // 1024}
+
+
+@require_GET
+def import_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "imports/import_list.html", _list_context(UploadForm()))
+
+
+@require_POST
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm()
+    # Refuse an oversized upload from its declared length, before Django reads the body.
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.IMPORT_MAX_BYTES + _ENVELOPE:
+        form.add_error("file", too_large(settings.IMPORT_MAX_BYTES).message)
+        return render(request, "imports/import_list.html", _list_context(form), status=413)
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = import_service.upload_import(
+                actor=Actor.staff(request.user),
+                file=upload,
+                file_name=upload.name,
+                size=upload.size,
+            )
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            return redirect("imports:mapping", job_id=job.pk)
+    return render(request, "imports/import_list.html", _list_context(form), status=422)
+
+
+@require_http_methods(["GET", "POST"])
+def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    if job.status != ImportStatus.DRAFT:
+        return redirect("imports:detail", job_id=job.pk)
+    initial = {f"col_{i}": target for i, target in job.mapping.items()}
+    initial["default_region"] = job.default_region
+    form = MappingForm(request.POST or None, headers=job.headers, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            import_service.configure_import(
+                actor=Actor.staff(request.user),
+                job=job,
+                mapping=form.mapping(),
+                mode=form.cleaned_data["mode"],
+                list_ids=[cl.pk for cl in form.cleaned_data["lists"]],
+                tag_names=form.tag_names(),
+                default_region=form.cleaned_data["default_region"],
+                dry_run=form.cleaned_data["dry_run"],
+                webhook_url=form.cleaned_data["webhook_url"],
+            )
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            return redirect("imports:detail", job_id=job.pk)
+    rows = preview(Path(job.file_path), delimiter=job.delimiter, offset=job.data_offset)
+    return render(
+        request,
+        "imports/import_mapping.html",
+        {"job": job, "form": form, "rows": rows},
+        status=422 if form.errors else 200,
+    )
+
+
+@require_GET
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    context = {
+        "job": job,
+        "stalled": import_service.is_stalled(job),
+        "issues": job.issues.all()[:20],
+        "attempts": job.webhook_attempts.all(),
+    }
+    template = "imports/import_detail.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, context)
+
+
+@require_GET
+def import_errors(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    job = _get_job(job_id)
+    response = StreamingHttpResponse(
+        csv_lines(import_service.error_report_rows(job)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    return response
+
+
+@require_POST
+def import_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    try:
+        job = import_service.cancel_import(actor=Actor.staff(request.user), job=job)
+    except SwitchboardError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Import cancelled."
+            if job.status == ImportStatus.CANCELLED
+            else "Stopping after the current batch.",
+        )
+    if request.POST.get("next") == "list":
+        return redirect("imports:list")
+    return redirect("imports:detail", job_id=job.pk)
+
+
+@require_POST
+def import_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    try:
+        import_service.resume_import(actor=Actor.staff(request.user), job=job)
+    except SwitchboardError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Import resumed: it continues after the last finished batch.")
+    return redirect("imports:detail", job_id=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def import_revert(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            import_service.request_revert(
+                actor=Actor.staff(request.user),
+                job=job,
+                confirm_conflicts=request.POST.get("confirm") == "yes",
+            )
+        except SwitchboardError as exc:
+            error = exc.message
+        else:
+            messages.success(request, "Revert started; this page shows when it is done.")
+            return redirect("imports:detail", job_id=job.pk)
+    plan = import_service.revert_preview(job) if job.can_revert else None
+    return render(
+        request,
+        "imports/import_revert.html",
+        {"job": job, "plan": plan, "error": error},
+        status=422 if error else 200,
+    )

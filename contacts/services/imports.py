@@ -1,0 +1,1076 @@
+"""Importing contacts from CSV files: upload, map, run in batches, cancel, resume, revert.
+
+Entry points (views, ``manage.py import_contacts`` and the agent API all call these):
+
+- ``upload_import`` stores the file and suggests a mapping (status draft);
+  ``configure_import`` validates the mapping and options and queues the job;
+  ``start_import`` does both at once.
+- ``run_import(job_id)`` is what the background task calls. It claims the job with a
+  conditional UPDATE (or takes over a crashed worker's expired lease) and works through the
+  file in batches. Each batch is one transaction that first moves the job's byte offset
+  forward (conditionally: the offset it read, the worker it is), then writes the batch's
+  contacts, field values, tags, list memberships, audit entries, history and error-report
+  rows. So a killed worker loses at most an uncommitted batch, and the next run starts
+  exactly after the last committed one.
+- ``cancel_import``, ``resume_import``, ``revert_preview`` / ``request_revert`` /
+  ``revert_import``.
+
+Every contact write has the job as actor (``Actor.import_job``); one AuditEntry per row holds
+the before/after values, which is what revert replays backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from contacts.imports import sql
+from contacts.imports.csvreader import read_batch, store_upload
+from contacts.imports.mapping import (
+    auto_mapping,
+    header_key,
+    mapping_by_header,
+    mapping_for_headers,
+    squash,
+    validate_mapping,
+)
+from contacts.imports.models import (
+    ImportIssue,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+    SavedMapping,
+)
+from contacts.imports.rows import CleanRow, Issue, RowCleaner, name_keys
+from contacts.models import (
+    Consent,
+    Contact,
+    ContactList,
+    ContactTag,
+    Field,
+    FieldValue,
+    Interaction,
+    InteractionKind,
+    ListMembership,
+    Suppression,
+    SuppressionKind,
+    Tag,
+)
+from contacts.services import contacts as contact_service
+from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
+from contacts.services.suppression import suppressed_hashes
+from dashboard import audit
+from dashboard.actors import Actor, ActorKind
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+
+logger = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+IN_CHUNK = 500  # SQLite allows 999 query parameters by default
+CONTACT_COLUMNS = ("phone", "phone_country", "first_name", "last_name", "metadata")
+_VALUE_COLUMNS = ["value_text", "value_number", "value_date", "value_bool"]
+
+
+def _chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def job_actor(job: ImportJob) -> Actor:
+    return Actor.import_job(job.pk, label=f"import #{job.pk} ({job.file_name})"[:150])
+
+
+# --- Upload and configuration -------------------------------------------------------------
+
+
+def upload_import(
+    *, actor: Actor, file: IO[bytes], file_name: str, size: int | None = None
+) -> ImportJob:
+    """Store the upload as UTF-8 and suggest a mapping: the last one used for the same headers,
+    else one matched from common header names."""
+    name = Path(file_name or "upload.csv").name[:255]
+    target = Path(settings.IMPORT_DIR) / f"{uuid.uuid4().hex}.csv"
+    try:
+        stored = store_upload(file, target, max_bytes=settings.IMPORT_MAX_BYTES, size=size)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    saved = SavedMapping.objects.filter(header_key=header_key(stored.headers)).first()
+    if saved:
+        mapping = mapping_for_headers(saved.mapping, stored.headers)
+    else:
+        mapping = auto_mapping(stored.headers, Field.objects.all())
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            actor_kind=actor.kind,
+            actor_user_id=actor.user_id,
+            actor_ref=actor.ref,
+            actor_label=actor.label,
+            file_name=name,
+            file_path=str(stored.path),
+            file_size=stored.size,
+            encoding=stored.encoding,
+            delimiter=stored.delimiter,
+            headers=stored.headers,
+            data_offset=stored.data_offset,
+            offset=stored.data_offset,
+            mapping=mapping,
+            default_region=settings.PHONE_DEFAULT_REGION,
+        )
+        audit.record(
+            actor=actor, action="import.upload", obj=job, changes={"file_name": [None, name]}
+        )
+    return job
+
+
+def _index_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, str]:
+    """Accept mappings keyed by column index ("0") or by header name ("E-mail")."""
+    by_header = {squash(h): str(i) for i, h in enumerate(headers)}
+    result: dict[str, str] = {}
+    for key, target in mapping.items():
+        key = str(key)
+        if key.isdigit():
+            result[key] = target
+        elif squash(key) in by_header:
+            result[by_header[squash(key)]] = target
+        else:
+            raise SwitchboardError(
+                "invalid_mapping", f"This file has no column “{key}”.", field="mapping"
+            )
+    return result
+
+
+def _clean_region(region: str) -> str:
+    region = (region or settings.PHONE_DEFAULT_REGION).strip().upper()
+    if not phonenumbers.country_code_for_region(region):
+        raise SwitchboardError(
+            "invalid_region",
+            f"“{region}” is not a country code such as GB, FR or US.",
+            field="default_region",
+        )
+    return region
+
+
+def _clean_webhook(url: str) -> str:
+    url = (url or "").strip()
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise SwitchboardError(
+                "invalid_webhook_url", f"“{url}” is not an http(s) URL.", field="webhook_url"
+            ) from None
+    return url
+
+
+@transaction.atomic
+def configure_import(
+    *,
+    actor: Actor,
+    job: ImportJob,
+    mapping: Mapping[str, str],
+    mode: str = ImportMode.UPSERT,
+    list_ids: Iterable[int] = (),
+    tag_names: Iterable[str] = (),
+    default_region: str = "",
+    dry_run: bool = False,
+    webhook_url: str = "",
+    enqueue: bool = True,
+) -> ImportJob:
+    """Validate the mapping and options and queue the job (``enqueue=False``: the caller runs
+    ``run_import`` itself, as the management command does)."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status != ImportStatus.DRAFT:
+        raise SwitchboardError(
+            "import_started", "This import has already been started; upload the file again."
+        )
+    clean = validate_mapping(
+        _index_mapping(mapping, locked.headers), locked.headers, Field.objects.all()
+    )
+    if mode not in ImportMode.values:
+        raise SwitchboardError(
+            "invalid_mode",
+            f"The mode is one of {', '.join(ImportMode.values)}; got “{mode}”.",
+            field="mode",
+        )
+    locked.mapping = clean
+    locked.mode = mode
+    locked.list_ids = [list_service.get_list(list_id).pk for list_id in list_ids]
+    locked.tag_names = list(dict.fromkeys(tag_service.clean_tag_name(n) for n in tag_names))
+    locked.default_region = _clean_region(default_region)
+    locked.dry_run = bool(dry_run)
+    locked.webhook_url = _clean_webhook(webhook_url)
+    locked.status = ImportStatus.QUEUED
+    locked.save()
+    SavedMapping.objects.update_or_create(
+        header_key=header_key(locked.headers),
+        defaults={
+            "mapping": mapping_by_header(clean, locked.headers),
+            "updated_at": timezone.now(),
+        },
+    )
+    audit.record(
+        actor=actor,
+        action="import.start",
+        obj=locked,
+        changes={"mode": [None, mode], "dry_run": [None, locked.dry_run]},
+    )
+    if enqueue:
+        _enqueue_run(locked.pk)
+    return locked
+
+
+def start_import(
+    *,
+    actor: Actor,
+    file: IO[bytes],
+    file_name: str,
+    size: int | None = None,
+    mapping: Mapping[str, str] | None = None,
+    **options: Any,
+) -> ImportJob:
+    """Upload and queue in one step; ``mapping=None`` uses the suggested mapping."""
+    job = upload_import(actor=actor, file=file, file_name=file_name, size=size)
+    try:
+        return configure_import(
+            actor=actor, job=job, mapping=job.mapping if mapping is None else mapping, **options
+        )
+    except SwitchboardError:
+        Path(job.file_path).unlink(missing_ok=True)
+        job.delete()
+        raise
+
+
+def _enqueue_run(job_id: int) -> None:
+    from contacts.imports.tasks import run_import_task
+
+    transaction.on_commit(lambda: run_import_task.enqueue(job_id))
+
+
+# --- Cancel and resume ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def cancel_import(*, actor: Actor, job: ImportJob) -> ImportJob:
+    """Stop a queued job now, a running one after its current batch (or now if its worker died)."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status == ImportStatus.QUEUED or (
+        locked.status == ImportStatus.RUNNING and _lease_expired(locked)
+    ):
+        locked.status = ImportStatus.CANCELLED
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "finished_at"])
+    elif locked.status == ImportStatus.RUNNING:
+        locked.cancel_requested = True
+        locked.save(update_fields=["cancel_requested"])
+    else:
+        raise SwitchboardError(
+            "import_not_running", f"This import is {locked.get_status_display().lower()}."
+        )
+    audit.record(actor=actor, action="import.cancel", obj=locked)
+    return locked
+
+
+def _lease_expired(job: ImportJob) -> bool:
+    return job.lease_until is None or job.lease_until < timezone.now()
+
+
+def is_stalled(job: ImportJob) -> bool:
+    """Running, but its worker stopped renewing the lease (killed or crashed)."""
+    return job.status == ImportStatus.RUNNING and _lease_expired(job)
+
+
+@transaction.atomic
+def resume_import(*, actor: Actor, job: ImportJob) -> ImportJob:
+    """Queue a cancelled, failed or stalled job again; it continues after its last batch."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if not (locked.can_resume or is_stalled(locked)):
+        raise SwitchboardError(
+            "import_not_resumable",
+            f"Only a cancelled, failed or stalled import can be resumed; this one is "
+            f"{locked.get_status_display().lower()}.",
+        )
+    if locked.status != ImportStatus.RUNNING:
+        locked.status = ImportStatus.QUEUED
+    locked.cancel_requested = False
+    locked.error = ""
+    locked.finished_at = None
+    locked.save(update_fields=["status", "cancel_requested", "error", "finished_at"])
+    audit.record(actor=actor, action="import.resume", obj=locked)
+    _enqueue_run(locked.pk)
+    return locked
+
+
+# --- Running ---------------------------------------------------------------------------------
+
+
+class _LostLease(Exception):
+    """Another worker took the job over; this one stops without writing."""
+
+
+def run_import(job_id: int, *, worker: str = "") -> ImportJob:
+    """Work through a queued job (or take over a stalled one) until done, cancelled or failed."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    now = timezone.now()
+    claimed = (
+        ImportJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=ImportStatus.QUEUED)
+            | Q(status=ImportStatus.RUNNING, lease_until__lt=now)
+            | Q(status=ImportStatus.RUNNING, lease_until__isnull=True)
+        )
+        .update(
+            status=ImportStatus.RUNNING,
+            worker=worker,
+            lease_until=now + LEASE,
+            started_at=Coalesce("started_at", now),
+        )
+    )
+    job = ImportJob.objects.get(pk=job_id)
+    if not claimed:
+        return job
+    runner = _Runner(job, worker)
+    try:
+        runner.run()
+    except _LostLease:
+        logger.info("import %s: another worker took over", job_id)
+    except Exception as exc:
+        logger.exception("import %s failed", job_id)
+        message = exc.message if isinstance(exc, SwitchboardError) else f"Internal error: {exc}"
+        runner.finish(ImportStatus.FAILED, error=message[:500])
+    job.refresh_from_db()
+    return job
+
+
+@dataclass
+class _Batch:
+    issues: list[Issue] = field(default_factory=list)
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, row: CleanRow, code: str, reason: str, column: str = "") -> None:
+        self.skipped += 1
+        self.issues.append(Issue(row.row, column, code, reason, "skipped"))
+
+
+class _Runner:
+    def __init__(self, job: ImportJob, worker: str):
+        self.job = job
+        self.worker = worker
+        self.actor = job_actor(job)
+        self.path = Path(job.file_path)
+        self.fields = list(Field.objects.all())
+        self.field_names = {f.pk: f.name for f in self.fields}
+        self.cleaner = RowCleaner(
+            headers=job.headers,
+            mapping=job.mapping,
+            fields=self.fields,
+            default_region=job.default_region,
+        )
+        self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
+        self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
+        self.tag_ids: dict[str, int] = {}
+        # A dry run writes nothing, so in-file duplicates across batches are remembered here.
+        self.dry_seen: set[str] = set()
+        self.batch_size = settings.IMPORT_BATCH_SIZE
+
+    def run(self) -> None:
+        while True:
+            state = ImportJob.objects.values("cancel_requested", "offset", "rows_done").get(
+                pk=self.job.pk
+            )
+            if state["cancel_requested"]:
+                self.finish(ImportStatus.CANCELLED)
+                return
+            started = time.perf_counter()
+            records, end = read_batch(
+                self.path,
+                delimiter=self.job.delimiter,
+                offset=state["offset"],
+                size=self.batch_size,
+            )
+            if not records:
+                self.finish(ImportStatus.DONE)
+                return
+            self._batch(records, state["offset"], end, state["rows_done"], started)
+
+    def finish(self, status: str, error: str = "") -> None:
+        with transaction.atomic():
+            updated = ImportJob.objects.filter(pk=self.job.pk, worker=self.worker).update(
+                status=status,
+                error=error,
+                finished_at=timezone.now(),
+                lease_until=None,
+                cancel_requested=False,
+                total_rows=F("rows_done") if status == ImportStatus.DONE else F("total_rows"),
+            )
+            if not updated:
+                return
+            job = ImportJob.objects.get(pk=self.job.pk)
+            audit.record(
+                actor=self.actor,
+                action=f"import.{status}",
+                obj=job,
+                changes={
+                    "imported": [None, job.imported],
+                    "updated": [None, job.updated],
+                    "skipped": [None, job.skipped],
+                    "invalid": [None, job.invalid],
+                },
+            )
+            if job.webhook_url:
+                from contacts.imports.tasks import deliver_import_webhook
+
+                transaction.on_commit(lambda: deliver_import_webhook.enqueue(job.pk, 1))
+
+    # One batch ------------------------------------------------------------------------------
+
+    def _batch(
+        self, records: list[list[str]], offset: int, end: int, rows_done: int, started: float
+    ) -> None:
+        batch = _Batch()
+        first_row = rows_done + 2  # the header is row 1
+        by_email: dict[str, CleanRow] = {}
+        clean = self.cleaner.clean
+        mode = self.job.mode
+        for i, values in enumerate(records):
+            row, issues = clean(first_row + i, values)
+            batch.issues.extend(issues)
+            if row is None:
+                batch.invalid += 1
+                continue
+            first = by_email.get(row.email)
+            if first is None:
+                by_email[row.email] = row
+            elif mode == ImportMode.CREATE:
+                batch.skip(
+                    row,
+                    "duplicate_in_file",
+                    f"Same email as row {first.row}; create-only mode kept that row.",
+                )
+            else:
+                first.merge(row)
+                batch.updated += 1
+                batch.issues.append(
+                    Issue(
+                        row.row,
+                        "",
+                        "duplicate_in_file",
+                        f"Same email as row {first.row}; this row's values were applied on top.",
+                        "warning",
+                    )
+                )
+        with transaction.atomic():
+            claimed = ImportJob.objects.filter(
+                pk=self.job.pk, worker=self.worker, offset=offset, status=ImportStatus.RUNNING
+            ).update(offset=end, lease_until=timezone.now() + LEASE)
+            if claimed != 1:
+                raise _LostLease
+            self._write(list(by_email.values()), batch)
+            ImportIssue.objects.bulk_create(
+                [
+                    ImportIssue(
+                        job_id=self.job.pk,
+                        row=issue.row,
+                        column=issue.column[:100],
+                        code=issue.code,
+                        reason=issue.reason[:300],
+                        outcome=issue.outcome,
+                    )
+                    for issue in batch.issues
+                ],
+                batch_size=1000,
+            )
+            ImportJob.objects.filter(pk=self.job.pk).update(
+                rows_done=F("rows_done") + len(records),
+                batches_done=F("batches_done") + 1,
+                imported=F("imported") + batch.imported,
+                updated=F("updated") + batch.updated,
+                skipped=F("skipped") + batch.skipped,
+                invalid=F("invalid") + batch.invalid,
+                seconds_running=F("seconds_running") + (time.perf_counter() - started),
+            )
+
+    def _write(self, rows: list[CleanRow], batch: _Batch) -> None:
+        rows = self._without_suppressed(rows, batch)
+        existing = self._existing([r.email for r in rows])
+        created_here: set[uuid.UUID] = set()
+        if self.job.mode == ImportMode.CREATE and existing and not self.job.dry_run:
+            created_here = self._created_by_this_job([c["id"] for c in existing.values()])
+        to_create: list[CleanRow] = []
+        to_update: list[tuple[CleanRow, dict[str, Any]]] = []
+        for row in rows:
+            current = existing.get(row.email)
+            if self.job.dry_run and current is None and row.email in self.dry_seen:
+                current = {"id": None, "unsubscribed_at": None, "dry": True}
+            if current is not None and current["unsubscribed_at"] is not None:
+                batch.skip(
+                    row,
+                    "unsubscribed",
+                    "This person unsubscribed permanently; their contact was left as it is.",
+                )
+            elif current is not None and self.job.mode == ImportMode.CREATE:
+                if current["id"] in created_here or current.get("dry"):
+                    batch.skip(row, "duplicate_in_file", "Same email as an earlier row.")
+                else:
+                    batch.skip(row, "exists", "A contact with this email already exists.")
+            elif current is not None:
+                to_update.append((row, current))
+            elif self.job.mode == ImportMode.UPDATE:
+                batch.skip(row, "not_found", "No contact has this email (update-only mode).")
+            else:
+                to_create.append(row)
+        if self.job.dry_run:
+            self.dry_seen.update(r.email for r in to_create)
+            batch.imported += len(to_create)
+            batch.updated += len(to_update)
+            return
+        now = timezone.now()
+        tag_ids = self._tag_ids({t for r in rows for t in r.tags} | set(self.job.tag_names))
+        created = self._create(to_create, batch, now)
+        updated = self._update(to_update, batch, now)
+        self._tags_and_lists(created, updated, tag_ids, batch, now)
+        sql.insert(AuditEntry, batch.audit_rows)
+        sql.insert(Interaction, batch.interactions)
+
+    def _without_suppressed(self, rows: list[CleanRow], batch: _Batch) -> list[CleanRow]:
+        if not rows or not Suppression.objects.exists():
+            return rows
+        emails: set[str] = set()
+        phones: set[str] = set()
+        for chunk in _chunks(rows):
+            emails |= suppressed_hashes(SuppressionKind.EMAIL, [r.email for r in chunk])
+            phones |= suppressed_hashes(
+                SuppressionKind.PHONE, [r.phone.e164 for r in chunk if r.phone]
+            )
+        kept = []
+        for row in rows:
+            if row.email in emails or (row.phone and row.phone.e164 in phones):
+                batch.skip(
+                    row,
+                    "suppressed",
+                    "This person was erased or permanently unsubscribed and is not re-imported.",
+                )
+            else:
+                kept.append(row)
+        return kept
+
+    def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        columns = ["id", "email", "version", "unsubscribed_at", *CONTACT_COLUMNS]
+        for chunk in _chunks(emails):
+            query = Contact.objects.filter(email__in=chunk)
+            if not self.job.dry_run:
+                # PostgreSQL: hold the rows so a concurrent edit waits for this batch instead
+                # of being overwritten (SQLite's IMMEDIATE transaction already locks writers).
+                query = query.select_for_update()
+            for values in query.values(*columns):
+                found[values["email"]] = values
+        return found
+
+    def _created_by_this_job(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        created: set[uuid.UUID] = set()
+        for chunk in _chunks(ids):
+            created.update(
+                AuditEntry.objects.filter(
+                    actor_kind=ActorKind.IMPORT,
+                    actor_ref=str(self.job.pk),
+                    action="contact.create",
+                    contact_id__in=chunk,
+                ).values_list("contact_id", flat=True)
+            )
+        return created
+
+    def _tag_ids(self, names: set[str]) -> dict[str, int]:
+        missing = {n for n in names if n.lower() not in self.tag_ids}
+        if missing:
+            for tag in Tag.objects.filter(name__in=missing):
+                self.tag_ids[tag.name.lower()] = tag.pk
+            for name in missing:
+                if name.lower() not in self.tag_ids:
+                    # Case-insensitive lookup and audit for the few tags that may be new.
+                    tag = tag_service.get_or_create_tag(actor=self.actor, name=name)
+                    self.tag_ids[name.lower()] = tag.pk
+        return self.tag_ids
+
+    def _audit(self, batch, *, action, contact_id, email, changes, now, kind, description):
+        actor = self.actor
+        batch.audit_rows.append(
+            {
+                "at": now,
+                "actor_kind": actor.kind.value,
+                "actor_user_id": None,
+                "actor_ref": actor.ref,
+                "actor_label": actor.label,
+                "prompt_version_id": None,
+                "action": action,
+                "object_type": "contact",
+                "object_id": str(contact_id),
+                "object_repr": email[:200],
+                "contact_id": contact_id,
+                "changes": changes,
+            }
+        )
+        batch.interactions.append(
+            {
+                "contact_id": contact_id,
+                "kind": kind,
+                "name": "",
+                "description": description[:500],
+                "data": {"import_job": self.job.pk},
+                "occurred_at": now,
+                "actor_kind": actor.kind.value,
+                "actor_user_id": None,
+                "actor_ref": actor.ref,
+                "actor_label": actor.label,
+            }
+        )
+
+    def _create(
+        self, rows: list[CleanRow], batch: _Batch, now: dt.datetime
+    ) -> list[tuple[uuid.UUID, CleanRow]]:
+        if not rows:
+            return []
+        contacts = []
+        for row in rows:
+            first_key, last_key = name_keys(row)
+            contacts.append(
+                {
+                    "id": uuid.uuid4(),
+                    "email": row.email,
+                    "phone": row.phone.e164 if row.phone else "",
+                    "phone_country": row.phone.region if row.phone else "",
+                    "first_name": row.first_name or "",
+                    "last_name": row.last_name or "",
+                    "first_name_key": first_key,
+                    "last_name_key": last_key,
+                    "email_consent": Consent.UNKNOWN.value,
+                    "sms_consent": Consent.UNKNOWN.value,
+                    "unsubscribed_at": None,
+                    "metadata": row.meta,
+                    "source": ActorKind.IMPORT.value,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+        if connection.vendor == "postgresql":
+            # A concurrent insert of the same email makes the row a no-op instead of an error.
+            inserted = set(
+                sql.insert(Contact, contacts, conflict=["email"], returning="id")
+            )  # fmt: skip
+        else:
+            sql.insert(Contact, contacts)  # the IMMEDIATE transaction holds the write lock
+            inserted = {c["id"] for c in contacts}
+        created: list[tuple[uuid.UUID, CleanRow]] = []
+        values = []
+        label = f"Imported from {self.job.file_name} ({self.actor.label.split(' (')[0]})"
+        for contact, row in zip(contacts, rows, strict=True):
+            contact_id = contact["id"]
+            if contact_id not in inserted:
+                batch.skip(
+                    row,
+                    "created_concurrently",
+                    "Someone created this contact while the import ran; re-run to update it.",
+                )
+                continue
+            created.append((contact_id, row))
+            batch.imported += 1
+            changes = {
+                key: [None, audit.jsonable(contact[key])]
+                for key in ("email", *CONTACT_COLUMNS)
+                if contact[key]
+            }
+            for field_id, value in row.fields.items():
+                values.append(self._value_row(contact_id, field_id, value))
+                changes[f"field:{self.field_names[field_id]}"] = [None, audit.jsonable(value)]
+            self._audit(
+                batch,
+                action="contact.create",
+                contact_id=contact_id,
+                email=row.email,
+                changes=changes,
+                now=now,
+                kind=InteractionKind.CREATED.value,
+                description=label,
+            )
+        sql.insert(FieldValue, values)
+        return created
+
+    def _value_row(self, contact_id: uuid.UUID, field_id: int, value: Any) -> dict[str, Any]:
+        row = {"contact_id": contact_id, "field_id": field_id}
+        for column in _VALUE_COLUMNS:
+            row[column] = None
+        field_type = next(f for f in self.fields if f.pk == field_id).value_column
+        row[field_type] = value
+        return row
+
+    def _update(
+        self, pairs: list[tuple[CleanRow, dict[str, Any]]], batch: _Batch, now: dt.datetime
+    ) -> list[tuple[uuid.UUID, CleanRow, dict]]:
+        if not pairs:
+            return []
+        ids = [current["id"] for _, current in pairs]
+        stored_values: dict[tuple[uuid.UUID, int], Any] = {}
+        if self.mapped_field_ids:
+            for chunk in _chunks(ids):
+                for fv in FieldValue.objects.filter(
+                    contact_id__in=chunk, field_id__in=self.mapped_field_ids
+                ).select_related("field"):
+                    stored_values[(fv.contact_id, fv.field_id)] = fv.value
+        contact_rows, value_rows = [], []
+        updated: list[tuple[uuid.UUID, CleanRow, dict]] = []
+        for row, current in pairs:
+            after = {key: current[key] for key in CONTACT_COLUMNS}
+            if row.phone:
+                after["phone"], after["phone_country"] = row.phone.e164, row.phone.region
+            if row.first_name:
+                after["first_name"] = row.first_name
+            if row.last_name:
+                after["last_name"] = row.last_name
+            if row.meta:
+                after["metadata"] = {**current["metadata"], **row.meta}
+            before = {key: current[key] for key in CONTACT_COLUMNS}
+            changes = audit.diff(before, after)
+            for field_id, value in row.fields.items():
+                old = stored_values.get((current["id"], field_id))
+                if old != value:
+                    value_rows.append(self._value_row(current["id"], field_id, value))
+                    changes[f"field:{self.field_names[field_id]}"] = [
+                        audit.jsonable(old),
+                        audit.jsonable(value),
+                    ]
+            if changes:
+                first_key, last_key = name_keys(
+                    CleanRow(0, "", None, after["first_name"], after["last_name"])
+                )
+                contact_rows.append(
+                    {
+                        "id": current["id"],
+                        **after,
+                        "first_name_key": first_key,
+                        "last_name_key": last_key,
+                        "updated_at": now,
+                        "version": current["version"] + 1,
+                    }
+                )
+            updated.append((current["id"], row, changes))
+        sql.update(
+            Contact,
+            contact_rows,
+            key="id",
+            columns=[
+                *CONTACT_COLUMNS, "first_name_key", "last_name_key", "updated_at", "version"
+            ],
+        )  # fmt: skip
+        sql.insert(
+            FieldValue, value_rows, conflict=["contact_id", "field_id"], update=_VALUE_COLUMNS
+        )
+        return updated
+
+    def _tags_and_lists(
+        self,
+        created: list[tuple[uuid.UUID, CleanRow]],
+        updated: list[tuple[uuid.UUID, CleanRow, dict]],
+        tag_ids: dict[str, int],
+        batch: _Batch,
+        now: dt.datetime,
+    ) -> None:
+        job_tags = [tag_ids[n.lower()] for n in self.job.tag_names]
+        names_by_id = {v: k for k, v in tag_ids.items()}
+        have_tags: dict[uuid.UUID, set[int]] = {}
+        have_lists: dict[uuid.UUID, set[int]] = {}
+        updated_ids = [contact_id for contact_id, _, _ in updated]
+        for chunk in _chunks(updated_ids):
+            for contact_id, tag_id in ContactTag.objects.filter(contact_id__in=chunk).values_list(
+                "contact_id", "tag_id"
+            ):
+                have_tags.setdefault(contact_id, set()).add(tag_id)
+            if self.lists:
+                for contact_id, list_id in ListMembership.objects.filter(
+                    contact_id__in=chunk, list__in=self.lists
+                ).values_list("contact_id", "list_id"):
+                    have_lists.setdefault(contact_id, set()).add(list_id)
+        room = {
+            cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
+            for cl in self.lists
+        }
+        tag_rows, list_rows = [], []
+
+        def add(contact_id: uuid.UUID, row: CleanRow) -> tuple[list[str], list[int]]:
+            wanted = dict.fromkeys([*(tag_ids[t.lower()] for t in row.tags), *job_tags])
+            new_tags = [t for t in wanted if t not in have_tags.get(contact_id, ())]
+            tag_rows.extend(
+                {"contact_id": contact_id, "tag_id": t, "added_at": now} for t in new_tags
+            )
+            new_lists = []
+            for contact_list in self.lists:
+                if contact_list.pk in have_lists.get(contact_id, ()):
+                    continue
+                if room[contact_list.pk] is not None:
+                    if room[contact_list.pk] <= 0:
+                        batch.issues.append(
+                            Issue(
+                                row.row,
+                                "",
+                                "list_full",
+                                f"The list “{contact_list.name}” is full; the contact was "
+                                "imported but not added to it.",
+                                "warning",
+                            )
+                        )
+                        continue
+                    room[contact_list.pk] -= 1
+                new_lists.append(contact_list.pk)
+                list_rows.append(
+                    {"contact_id": contact_id, "list_id": contact_list.pk, "added_at": now}
+                )
+            return [names_by_id[t] for t in new_tags], new_lists
+
+        entries = iter(batch.audit_rows)
+        for contact_id, row in created:
+            new_tags, new_lists = add(contact_id, row)
+            entry = next(entries)
+            if new_tags:
+                entry["changes"]["tags"] = [[], new_tags]
+            if new_lists:
+                entry["changes"]["lists"] = [[], new_lists]
+        label = f"Updated by import from {self.job.file_name}"
+        for contact_id, row, changes in updated:
+            new_tags, new_lists = add(contact_id, row)
+            if new_tags:
+                changes["tags"] = [[], new_tags]
+            if new_lists:
+                changes["lists"] = [[], new_lists]
+            if not changes:
+                batch.skip(row, "unchanged", "The contact already holds these values.")
+                continue
+            batch.updated += 1
+            self._audit(
+                batch,
+                action="contact.update",
+                contact_id=contact_id,
+                email=row.email,
+                changes=changes,
+                now=now,
+                kind=InteractionKind.UPDATED.value,
+                description=f"{label}: " + ", ".join(k.removeprefix("field:") for k in changes),
+            )
+        sql.insert(ContactTag, tag_rows, conflict=["tag_id", "contact_id"])
+        sql.insert(ListMembership, list_rows, conflict=["list_id", "contact_id"])
+
+
+# --- Error report ----------------------------------------------------------------------------
+
+
+def error_report_rows(job: ImportJob) -> Iterator[list[Any]]:
+    """The error report as CSV rows (header first), read from the database in chunks."""
+    yield ["row", "column", "outcome", "code", "reason"]
+    issues = job.issues.order_by("row", "id").values_list(
+        "row", "column", "outcome", "code", "reason"
+    )
+    for issue in issues.iterator(chunk_size=2000):
+        yield list(issue)
+
+
+# --- Revert ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RevertPlan:
+    delete: int = 0  # contacts the import created, still there
+    restore: int = 0  # contacts it changed, to be put back
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # changed since by others
+    conflict_count: int = 0
+    gone: int = 0  # deleted since: nothing to do
+
+
+def _job_entries(job: ImportJob):
+    return AuditEntry.objects.filter(
+        actor_kind=ActorKind.IMPORT,
+        actor_ref=str(job.pk),
+        action__in=("contact.create", "contact.update"),
+    ).order_by("id")
+
+
+def _revert_targets(job: ImportJob) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, dict]]:
+    """(created contact id -> first entry id, updated contact id -> earliest before values)."""
+    created: dict[uuid.UUID, int] = {}
+    restore: dict[uuid.UUID, dict[str, Any]] = {}
+    for entry_id, action, contact_id, changes in (
+        _job_entries(job)
+        .values_list("id", "action", "contact_id", "changes")
+        .iterator(chunk_size=5000)
+    ):
+        if action == "contact.create":
+            created[contact_id] = entry_id
+        elif contact_id not in created:
+            before = restore.setdefault(contact_id, {"_first": entry_id})
+            for key, (old, new) in changes.items():
+                if key in ("tags", "lists"):
+                    before.setdefault(key, []).extend(new or [])
+                else:
+                    before.setdefault(key, old)
+    return created, restore
+
+
+def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UUID, str]:
+    """Contacts someone other than this import changed after the import touched them."""
+    changed: dict[uuid.UUID, str] = {}
+    ids = list(firsts)
+    for chunk in _chunks(ids):
+        entries = (
+            AuditEntry.objects.filter(contact_id__in=chunk)
+            .exclude(actor_kind=ActorKind.IMPORT, actor_ref=str(job.pk))
+            .values_list("contact_id", "id", "actor_label")
+        )
+        for contact_id, entry_id, label in entries:
+            if entry_id > firsts[contact_id]:
+                changed[contact_id] = label
+    return changed
+
+
+def revert_preview(job: ImportJob) -> RevertPlan:
+    created, restore = _revert_targets(job)
+    firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
+    alive: set[uuid.UUID] = set()
+    for chunk in _chunks(list(firsts)):
+        alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    changed = _changed_since(job, {cid: first for cid, first in firsts.items() if cid in alive})
+    plan = RevertPlan(gone=len(firsts) - len(alive), conflict_count=len(changed))
+    plan.delete = sum(1 for cid in created if cid in alive)
+    plan.restore = sum(1 for cid in restore if cid in alive)
+    emails = dict(
+        Contact.objects.filter(pk__in=list(changed)[:50]).values_list("pk", "email")
+    )  # fmt: skip
+    plan.conflicts = [
+        {"contact_id": cid, "email": emails.get(cid, ""), "by": who}
+        for cid, who in list(changed.items())[:50]
+    ]
+    return plan
+
+
+def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
+    """Check a revert can go ahead and queue it; refuses when others changed contacts since."""
+    if not job.can_revert:
+        raise SwitchboardError(
+            "import_not_revertable",
+            "Only a finished, cancelled or failed import that wrote contacts can be reverted.",
+        )
+    plan = revert_preview(job)
+    if plan.conflict_count and not confirm_conflicts:
+        raise SwitchboardError(
+            "changed_since_import",
+            f"{plan.conflict_count} contact(s) were changed by someone else after this import. "
+            "Confirm to revert them too (their later changes to those contacts are lost), "
+            "or leave them out by reverting later.",
+            conflicts=plan.conflict_count,
+        )
+    from contacts.imports.tasks import revert_import_task
+
+    transaction.on_commit(
+        lambda: revert_import_task.enqueue(job.pk, actor.user_id, confirm_conflicts)
+    )
+    return plan
+
+
+def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
+    """Delete the contacts the import created and restore the values it changed.
+
+    Contacts changed since by someone else are left alone unless ``confirm_conflicts``.
+    Runs in chunks (one transaction each) so a large import reverts without a huge transaction.
+    """
+    created, restore = _revert_targets(job)
+    firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
+    changed = _changed_since(job, firsts)
+    plan = RevertPlan(conflict_count=len(changed))
+    skip = set() if confirm_conflicts else set(changed)
+    to_delete = [cid for cid in created if cid not in skip]
+    for chunk in _chunks(to_delete, 1000):
+        with transaction.atomic():
+            contacts = list(Contact.objects.filter(pk__in=chunk).only("id", "email"))
+            AuditEntry.objects.bulk_create(
+                [
+                    audit.build_entry(
+                        actor=actor,
+                        action="contact.delete",
+                        obj=c,
+                        contact_id=c.pk,
+                        changes={"email": [c.email, None], "reverted_import": [None, job.pk]},
+                    )
+                    for c in contacts
+                ]
+            )
+            plan.delete += (
+                Contact.objects.filter(pk__in=[c.pk for c in contacts])
+                .delete()[1]
+                .get("contacts.Contact", 0)
+            )
+    for contact_id, before in restore.items():
+        if contact_id in skip:
+            continue
+        try:
+            _restore_contact(actor=actor, contact_id=contact_id, before=before)
+        except SwitchboardError as exc:
+            if exc.code != "unknown_contact":
+                raise
+            plan.gone += 1
+        else:
+            plan.restore += 1
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.REVERTED, reverted_at=timezone.now()
+        )
+        audit.record(
+            actor=actor,
+            action="import.revert",
+            obj=job,
+            changes={"deleted": [None, plan.delete], "restored": [None, plan.restore]},
+        )
+    return plan
+
+
+@transaction.atomic
+def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, Any]) -> None:
+    contact = contact_service.get_contact(contact_id)
+    attrs: dict[str, Any] = {}
+    for key in ("first_name", "last_name"):
+        if key in before:
+            attrs[key] = before[key] or ""
+    if "phone" in before:
+        attrs["phone"] = before["phone"] or ""
+    if "metadata" in before:
+        old = before["metadata"] or {}
+        attrs["metadata"] = {k: old.get(k) for k in {*old, *contact.metadata}}
+    fields = {k.removeprefix("field:"): v for k, v in before.items() if k.startswith("field:")}
+    if fields:
+        attrs["fields"] = fields
+    if attrs:
+        contact_service.update_contact(actor=actor, contact=contact, **attrs)
+    for tag in Tag.objects.filter(name__in=before.get("tags", [])):
+        tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
+    for contact_list in ContactList.objects.filter(pk__in=before.get("lists", [])):
+        list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)

@@ -1,0 +1,117 @@
+"""Uploads in every encoding and delimiter people send, and the files that are refused."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from contacts.imports.models import ImportJob
+from contacts.models import Contact
+from contacts.services import imports
+from dashboard.errors import SwitchboardError
+
+pytestmark = pytest.mark.django_db
+
+ROWS = "email,first name,last name\njose@example.com,José,Ñúñez\nzoe@example.com,Zoë,Brontë\n"
+
+
+def names() -> set[tuple[str, str, str]]:
+    return set(Contact.objects.values_list("email", "first_name", "last_name"))
+
+
+EXPECTED = {("jose@example.com", "José", "Ñúñez"), ("zoe@example.com", "Zoë", "Brontë")}
+
+
+@pytest.mark.parametrize(
+    "encoding, data",
+    [
+        ("utf-8", ROWS.encode("utf-8")),
+        ("utf-8", b"\xef\xbb\xbf" + ROWS.encode("utf-8")),
+        ("utf-16", ROWS.encode("utf-16")),  # with its BOM
+        ("utf-16", ROWS.encode("utf-16-le")),  # without
+        ("cp1252", ROWS.encode("cp1252")),
+    ],
+    ids=["utf8", "utf8-bom", "utf16-bom", "utf16le-no-bom", "windows-1252"],
+)
+def test_it_reads_every_common_encoding(run, encoding, data):
+    job = run(data)
+    assert job.encoding == encoding
+    assert job.status == "done"
+    assert job.headers == ["email", "first name", "last name"]
+    assert names() == EXPECTED
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_it_detects_the_delimiter(run, delimiter):
+    job = run(ROWS.replace(",", delimiter))
+    assert job.delimiter == delimiter
+    assert names() == EXPECTED
+
+
+def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
+    job = run(
+        'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'
+        "bob@example.com,Bobco,Bob\n"
+    )
+    assert job.imported == 2 and job.invalid == 0
+    ann = Contact.objects.get(email="ann@example.com")
+    assert ann.field_values.get().value_text == "Acme, Inc.\nLondon office"
+    # Row numbers count records, as a spreadsheet shows them, not physical lines.
+    assert Contact.objects.filter(email="bob@example.com", first_name="Bob").exists()
+
+
+def test_a_latin1_file_that_looks_like_utf8_at_first_is_still_read(run, settings):
+    settings.IMPORT_BATCH_SIZE = 5000
+    head = "email,first name\n" + "".join(f"p{i}@example.com,Plain\n" for i in range(7000))
+    data = (head + "late@example.com,Renée\n").encode("cp1252")
+    job = run(data)
+    assert job.encoding == "cp1252"
+    assert Contact.objects.get(email="late@example.com").first_name == "Renée"
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"", "empty_file"),
+        (b"\xef\xbb\xbf\r\n", "empty_file"),
+        (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "binary_file"),
+        (bytes(range(256)) * 4, "binary_file"),
+        (b" , , \nann@example.com,x,y\n", "no_header"),
+    ],
+    ids=["empty", "only-bom", "xlsx-renamed", "random-bytes", "blank-header"],
+)
+def test_it_refuses_files_that_are_not_csv_with_a_clear_reason(start, data, code):
+    with pytest.raises(SwitchboardError) as error:
+        start(data)
+    assert error.value.code == code
+    assert error.value.message
+    assert not ImportJob.objects.exists()
+
+
+def test_it_refuses_a_file_above_the_size_limit_before_reading_it(start, settings):
+    settings.IMPORT_MAX_BYTES = 1000
+
+    class Unreadable(io.BytesIO):
+        def read(self, *args):
+            raise AssertionError("read a file that was already known to be too large")
+
+    with pytest.raises(SwitchboardError) as error:
+        imports.start_import(actor=None, file=Unreadable(), file_name="huge.csv", size=2 * 1024**3)
+    assert error.value.code == "file_too_large"
+
+
+def test_it_stops_reading_a_stream_that_turns_out_too_large(start, settings):
+    settings.IMPORT_MAX_BYTES = 5000
+    data = ("email\n" + "x@example.com\n" * 2000).encode()
+    with pytest.raises(SwitchboardError) as error:
+        imports.start_import(actor=None, file=io.BytesIO(data), file_name="big.csv", size=None)
+    assert error.value.code == "file_too_large"
+    assert list(settings.IMPORT_DIR.glob("*")) == []
+
+
+def test_it_refuses_a_mapping_without_an_email_column(start):
+    with pytest.raises(SwitchboardError) as error:
+        start("name,phone\nAnn,+447911123456\n")
+    assert error.value.code == "no_email_column"
+    assert not ImportJob.objects.exists()
