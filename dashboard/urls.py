@@ -9,7 +9,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
     path("imports/", include("contacts.imports.urls")),
-    path("imports/", include("contacts.imports.urls")),
     path("", include("sms.urls")),
     path("django-admin/", admin.site.urls),
     path("api/v1/", agent_api.urls),
