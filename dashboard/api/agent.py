@@ -11,7 +11,7 @@ from pydantic import Field
 from dashboard.agents.pipeline import approval_status, requests_this_month
 from dashboard.agents.services import active_prompt, issue_token
 from dashboard.api.core import ERRORS, agent_of, check_request
-from dashboard.api.schemas import AgentOut, ApprovalOut, Id, OAuthErrorOut, TokenOut
+from dashboard.api.schemas import AgentOut, ApprovalOut, ErrorOut, Id, TokenOut
 from dashboard.errors import SwitchboardError
 from dashboard.mcp.tools import anthropic_schemas, openai_schemas
 
@@ -35,7 +35,7 @@ def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
 @router.post(
     "/token",
     auth=None,
-    response={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    response={200: TokenOut, 400: ErrorOut, 401: ErrorOut},
     summary="Exchange client credentials for a bearer token",
 )
 def token(request: HttpRequest, form: Form[TokenForm]) -> Any:

@@ -172,12 +172,6 @@ class TokenOut(Schema):
     expires_in: int
 
 
-class OAuthErrorOut(Schema):
-    model_config = ConfigDict(extra="allow")
-    error: str
-    error_description: str
-
-
 class ApprovalOut(Schema):
     id: int
     action: str
