@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts.views import contacts, fields, lists, tags
+from contacts.views import contacts, duplicates, erasure, exports, fields, lists, segments, tags
 
 app_name = "contacts"
 
@@ -39,4 +39,20 @@ urlpatterns = [
     path("fields/new/", fields.field_create, name="field_create"),
     path("fields/<int:field_id>/", fields.field_edit, name="field_edit"),
     path("fields/<int:field_id>/delete/", fields.field_delete, name="field_delete"),
+    path("contacts/<uuid:contact_id>/erase/", erasure.contact_erase, name="erase"),
+    path("segments/", segments.segment_index, name="segments"),
+    path("segments/new/", segments.segment_create, name="segment_create"),
+    path("segments/preview/", segments.segment_preview, name="segment_preview"),
+    path("segments/<int:segment_id>/", segments.segment_detail, name="segment_detail"),
+    path("segments/<int:segment_id>/count/", segments.segment_count, name="segment_count"),
+    path("segments/<int:segment_id>/edit/", segments.segment_edit, name="segment_edit"),
+    path("segments/<int:segment_id>/snapshot/", segments.segment_snapshot, name="segment_snapshot"),
+    path("segments/<int:segment_id>/delete/", segments.segment_delete, name="segment_delete"),
+    path("duplicates/", duplicates.duplicate_index, name="duplicates"),
+    path(
+        "duplicates/<uuid:survivor_id>/<uuid:duplicate_id>/",
+        duplicates.duplicate_merge,
+        name="duplicate_merge",
+    ),
+    path("exports/<str:kind>/<int:source_id>.csv", exports.export_csv, name="export"),
 ]

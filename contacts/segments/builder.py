@@ -1,0 +1,335 @@
+"""The segment builder form: rules JSON <-> a tree of form inputs, and the edits on it.
+
+The page is rendered by the server from the rules; every input is named after its node's path
+("r" is the root group, "r.0" its first child, "r.0.2" that child's third child) and the part
+it edits ("r.0:field", "r.0:op", "r.0:value"). Structural edits ("add a condition to r.1",
+"remove r.0.2") come as an ``action`` and are applied to the submitted tree before it is
+rendered again, so the builder needs no client-side state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import QueryDict
+
+from contacts.models import ContactList, Field, FieldType, Tag
+from contacts.segments.rules import MAX_DEPTH
+
+ROOT = "r"
+PATH = re.compile(r"^r(\.\d{1,3}){0,6}$")
+MAX_CHILDREN = 50
+
+DATE_OPS = [
+    ("in_last_days", "in the last N days"),
+    ("not_in_last_days", "not in the last N days"),
+    ("before", "before"),
+    ("after", "after"),
+]
+OPS: dict[str, list[tuple[str, str]]] = {
+    "text": [("equals", "is"), ("contains", "contains"), ("starts_with", "starts with")],
+    "email": [("equals", "is"), ("contains", "contains"), ("starts_with", "starts with"),
+              ("ends_with", "ends with")],
+    "domain": [("equals", "is"), ("not_equals", "is not")],
+    "country": [("equals", "is"), ("not_equals", "is not"), ("in", "is one of"),
+                ("empty", "is empty"), ("not_empty", "is set")],
+    "presence": [("not_empty", "is set"), ("empty", "is empty")],
+    "name": [("equals", "is"), ("starts_with", "starts with"), ("contains", "contains"),
+             ("empty", "is empty"), ("not_empty", "is set")],
+    "consent": [("equals", "is")],
+    "bool": [("is", "is")],
+    "datetime": DATE_OPS,
+    "contacted": [*DATE_OPS, ("never", "never"), ("ever", "at some point")],
+    "tag": [("has", "has"), ("has_not", "does not have")],
+    "list": [("in", "is in"), ("not_in", "is not in")],
+    "count": [("gte", "at least"), ("lte", "at most"), ("eq", "exactly"), ("gt", "more than"),
+              ("lt", "fewer than")],
+    "event": [("happened", "happened"), ("not_happened", "did not happen")],
+    "metadata": [("equals", "equals"), ("not_equals", "does not equal"), ("gt", ">"),
+                 ("gte", "≥"), ("lt", "<"), ("lte", "≤"), ("exists", "exists"),
+                 ("not_exists", "does not exist")],
+    FieldType.TEXT: [("equals", "is"), ("contains", "contains"), ("starts_with", "starts with"),
+                     ("empty", "is empty"), ("not_empty", "is set")],
+    FieldType.NUMBER: [("gt", ">"), ("gte", "≥"), ("lt", "<"), ("lte", "≤"), ("eq", "="),
+                       ("ne", "≠"), ("empty", "is empty"), ("not_empty", "is set")],
+    FieldType.DATE: [("on", "on"), ("before", "before"), ("after", "after"),
+                     ("in_last_days", "in the last N days"),
+                     ("not_in_last_days", "not in the last N days"), ("empty", "is empty"),
+                     ("not_empty", "is set")],
+    FieldType.BOOLEAN: [("is", "is"), ("empty", "is empty"), ("not_empty", "is set")],
+}  # fmt: skip
+BUILT_IN: list[tuple[str, str, str]] = [
+    ("email", "Email", "email"),
+    ("email_domain", "Email domain", "domain"),
+    ("phone_country", "Phone country", "country"),
+    ("phone", "Phone", "presence"),
+    ("first_name", "First name", "name"),
+    ("last_name", "Last name", "name"),
+    ("email_consent", "Email consent", "consent"),
+    ("sms_consent", "SMS consent", "consent"),
+    ("unsubscribed", "Unsubscribed", "bool"),
+    ("created_at", "Created", "datetime"),
+    ("updated_at", "Updated", "datetime"),
+    ("last_contacted", "Last contacted", "contacted"),
+    ("tag", "Tag", "tag"),
+    ("list", "List", "list"),
+    ("interactions", "Number of interactions", "count"),
+    ("event", "Event", "event"),
+    ("metadata", "Metadata key", "metadata"),
+]
+NO_VALUE = {"empty", "not_empty", "exists", "not_exists", "never", "ever"}
+DAYS_OPS = {"in_last_days", "not_in_last_days"}
+
+
+@dataclass
+class Catalogue:
+    """What a condition can refer to: built-in fields, custom fields, tags and lists."""
+
+    fields: list[Field]
+    tags: list[Tag]
+    lists: list[ContactList]
+
+    @classmethod
+    def load(cls) -> Catalogue:
+        return cls(
+            fields=list(Field.objects.all()),
+            tags=list(Tag.objects.only("name")),
+            lists=list(ContactList.objects.only("name")),
+        )
+
+    def field_options(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        custom = [(f"custom:{f.pk}", f.name) for f in self.fields]
+        groups = [("Contact", [(key, label) for key, label, _ in BUILT_IN])]
+        if custom:
+            groups.append(("Custom fields", custom))
+        return groups
+
+    def kind(self, field_key: str) -> str:
+        for key, _, kind in BUILT_IN:
+            if key == field_key:
+                return kind
+        if field_key.startswith("custom:"):
+            ref = field_key.removeprefix("custom:")
+            for f in self.fields:
+                if str(f.pk) == ref or f.name.lower() == ref.lower():
+                    return f.type
+        return "text"
+
+
+@dataclass
+class Node:
+    path: str
+    group: bool
+    match: str = "all"
+    children: list[Node] = dataclasses.field(default_factory=list)
+    field: str = "email"
+    op: str = "contains"
+    value: str = ""
+    key: str = ""  # metadata key path
+    event: str = ""
+    param_key: str = ""
+    param_value: str = ""
+    min_count: str = "1"
+    days: str = ""
+    kind: str = "email"
+    ops: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(".")
+
+    @property
+    def can_nest(self) -> bool:
+        return self.depth + 1 < MAX_DEPTH
+
+    @property
+    def needs_value(self) -> bool:
+        return self.op not in NO_VALUE
+
+    @property
+    def value_input(self) -> str:
+        """Which input the template shows for the value."""
+        if self.kind in ("consent", "bool", "tag", "list", "event", FieldType.BOOLEAN):
+            return self.kind
+        if self.op in DAYS_OPS or self.kind in ("count", FieldType.NUMBER):
+            return "number"
+        if self.kind in ("datetime", "contacted", FieldType.DATE):
+            return "date"
+        return "text"
+
+
+def _renumber(node: Node, path: str) -> Node:
+    node.path = path
+    for i, child in enumerate(node.children):
+        _renumber(child, f"{path}.{i}")
+    return node
+
+
+def _describe(node: Node, catalogue: Catalogue) -> Node:
+    if node.group:
+        for child in node.children:
+            _describe(child, catalogue)
+        return node
+    node.kind = catalogue.kind(node.field)
+    node.ops = OPS.get(node.kind, OPS["text"])
+    if node.op not in {op for op, _ in node.ops}:
+        node.op = node.ops[0][0]
+    return node
+
+
+# --- rules JSON -> tree ---------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
+    if isinstance(rules, dict) and ({"all", "any"} & set(rules)):
+        match = "all" if "all" in rules else "any"
+        children = rules.get(match) if isinstance(rules.get(match), list) else []
+        node = Node(path=path, group=True, match=match)
+        node.children = [
+            tree_from_rules(child, catalogue, f"{path}.{i}") for i, child in enumerate(children)
+        ]
+        return _describe(node, catalogue) if path == ROOT else node
+    rule = rules if isinstance(rules, dict) else {}
+    node = Node(
+        path=path, group=False, field=str(rule.get("field", "email")), op=str(rule.get("op", ""))
+    )
+    value = rule.get("value")
+    if node.field.startswith("metadata."):
+        node.key, node.field = node.field.removeprefix("metadata."), "metadata"
+    if node.field == "event" and isinstance(value, dict):
+        node.event = str(value.get("name", ""))
+        params = value.get("params") or []
+        if params and isinstance(params[0], dict):
+            node.param_key = str(params[0].get("key", ""))
+            node.param_value = _scalar(params[0].get("value"))
+        node.min_count = _scalar(value.get("min_count", 1))
+        node.days = _scalar(value.get("in_last_days"))
+    elif node.field == "interactions" and isinstance(value, dict):
+        node.value = _scalar(value.get("count"))
+        node.days = _scalar(value.get("in_last_days"))
+    else:
+        node.value = _scalar(value)
+    return _describe(node, catalogue) if path == ROOT else node
+
+
+# --- form -> tree -----------------------------------------------------------------------------
+
+
+def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
+    paths = sorted(
+        {key.split(":", 1)[0] for key in data if ":" in key and PATH.match(key.split(":", 1)[0])},
+        key=lambda p: [int(part) if part.isdigit() else -1 for part in p.split(".")],
+    )
+    nodes: dict[str, Node] = {ROOT: Node(path=ROOT, group=True)}
+    for path in paths:
+        get = lambda part, default="", p=path: data.get(f"{p}:{part}", default).strip()[:500]  # noqa: E731
+        if f"{path}:match" in data:
+            node = Node(path=path, group=True, match="any" if get("match") == "any" else "all")
+        else:
+            node = Node(
+                path=path, group=False, field=get("field", "email"), op=get("op"),
+                value=get("value"), key=get("key"), event=get("event"),
+                param_key=get("param_key"), param_value=get("param_value"),
+                min_count=get("min_count", "1"), days=get("days"),
+            )  # fmt: skip
+        if path == ROOT:
+            nodes[ROOT].match = node.match
+            continue
+        parent = nodes.get(path.rsplit(".", 1)[0])
+        if parent is None or not parent.group or len(parent.children) >= MAX_CHILDREN:
+            continue
+        parent.children.append(node)
+        nodes[path] = node
+    return _describe(_renumber(nodes[ROOT], ROOT), catalogue)
+
+
+def apply_action(root: Node, action: str, catalogue: Catalogue) -> Node:
+    """``add-condition:<group path>``, ``add-group:<group path>`` or ``remove:<path>``."""
+    verb, _, path = action.partition(":")
+    index: dict[str, Node] = {}
+
+    def walk(node: Node) -> None:
+        index[node.path] = node
+        for child in node.children:
+            walk(child)
+
+    walk(root)
+    target = index.get(path)
+    if target is None:
+        return root
+    if verb in ("add-condition", "add-group") and target.group:
+        if len(target.children) < MAX_CHILDREN:
+            if verb == "add-group" and target.can_nest:
+                child = Node(path="", group=True, match="any")
+                child.children.append(Node(path="", group=False))
+                target.children.append(child)
+            elif verb == "add-condition":
+                target.children.append(Node(path="", group=False))
+    elif verb == "remove" and path != ROOT:
+        parent = index[path.rsplit(".", 1)[0]]
+        parent.children = [c for c in parent.children if c.path != path]
+    return _describe(_renumber(root, ROOT), catalogue)
+
+
+# --- tree -> rules JSON ---------------------------------------------------------------------
+
+
+def _number_or_text(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # compile_rules explains what is wrong with it
+
+
+def _typed(node: Node) -> Any:
+    text = node.value
+    if node.kind in ("bool", FieldType.BOOLEAN):
+        return text == "true"
+    if node.kind in ("tag", "list") or node.op in DAYS_OPS:
+        return _number_or_text(text) if text else None
+    if node.kind in ("count", FieldType.NUMBER):
+        return _number_or_text(text) if text else None
+    if node.kind == "country" and node.op == "in":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if node.kind == "metadata" and text:
+        lowered = text.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        return _number_or_text(text)
+    return text
+
+
+def rules_from_tree(node: Node) -> dict[str, Any]:
+    if node.group:
+        return {node.match: [rules_from_tree(child) for child in node.children]}
+    rule: dict[str, Any] = {"field": node.field, "op": node.op}
+    if node.field == "metadata":
+        rule["field"] = f"metadata.{node.key}"
+    if node.field == "event":
+        value: dict[str, Any] = {"name": node.event}
+        if node.param_key:
+            param_value = _number_or_text(node.param_value) if node.param_value else ""
+            value["params"] = [{"key": node.param_key, "op": "equals", "value": param_value}]
+        value["min_count"] = _number_or_text(node.min_count or "1")
+        if node.days:
+            value["in_last_days"] = _number_or_text(node.days)
+        rule["value"] = value
+    elif node.field == "interactions" and node.days:
+        rule["value"] = {"count": _typed(node), "in_last_days": _number_or_text(node.days)}
+    elif node.needs_value:
+        rule["value"] = _typed(node)
+    return rule

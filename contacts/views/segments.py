@@ -1,0 +1,165 @@
+"""Segments: the list with live counts, the builder, a segment's members, snapshots."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from contacts.models import Consent, Segment
+from contacts.segments.builder import (
+    Catalogue,
+    Node,
+    apply_action,
+    rules_from_tree,
+    tree_from_form,
+    tree_from_rules,
+)
+from contacts.segments.rules import compile_rules
+from contacts.services import segments as segment_service
+from contacts.services.search import paginate, search_contacts
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+
+PREVIEW_SIZE = 10
+
+
+@require_GET
+def segment_index(request: HttpRequest) -> HttpResponse:
+    # Counts load one by one through segment_count, so a slow rule never blocks the page.
+    return render(request, "contacts/segment_index.html", {"segments": Segment.objects.all()})
+
+
+@require_GET
+def segment_count(request: HttpRequest, segment_id: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=segment_id)
+    try:
+        count, error = segment_service.count_members(segment), ""
+    except SwitchboardError as exc:
+        count, error = None, exc.message
+    return render(request, "contacts/segment_index.html#count", {"count": count, "error": error})
+
+
+def _builder_context(request: HttpRequest, root: Node, catalogue: Catalogue, **extra) -> dict:
+    return {
+        "root": root,
+        "catalogue": catalogue,
+        "field_options": catalogue.field_options(),
+        "consents": Consent.choices,
+        "builder_url": request.path,
+        **extra,
+    }
+
+
+def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
+    catalogue = Catalogue.load()
+    name = request.POST.get("name", segment.name if segment else "").strip()
+    if request.method == "GET":
+        root = tree_from_rules(segment.rules if segment else {"all": []}, catalogue)
+        return render(
+            request,
+            "contacts/segment_builder.html",
+            _builder_context(request, root, catalogue, segment=segment, name=name),
+        )
+
+    root = tree_from_form(request.POST, catalogue)
+    if action := request.POST.get("action"):
+        # A structural edit: render the builder again and let the preview refresh itself.
+        root = apply_action(root, action, catalogue)
+        response = render(
+            request,
+            "contacts/segment_builder.html#builder",
+            _builder_context(request, root, catalogue, segment=segment),
+        )
+        return trigger_client_event(response, "segment-changed")
+
+    rules = rules_from_tree(root)
+    actor = Actor.staff(request.user)
+    try:
+        if segment:
+            segment = segment_service.update_segment(
+                actor=actor, segment=segment, name=name, rules=rules
+            )
+        else:
+            segment = segment_service.create_segment(actor=actor, name=name, rules=rules)
+    except SwitchboardError as exc:
+        context = _builder_context(
+            request, root, catalogue, segment=segment, name=name, error=exc.message
+        )
+        return render(request, "contacts/segment_builder.html", context, status=422)
+    messages.success(request, f"Saved segment {segment.name}.")
+    return redirect("contacts:segment_detail", segment_id=segment.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def segment_create(request: HttpRequest) -> HttpResponse:
+    return _builder(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
+    return _builder(request, get_object_or_404(Segment, pk=segment_id))
+
+
+@require_POST
+def segment_preview(request: HttpRequest) -> HttpResponse:
+    """The live count and first members for the rules being edited (nothing is saved)."""
+    rules = rules_from_tree(tree_from_form(request.POST, Catalogue.load()))
+    context: dict = {"rules": rules}
+    try:
+        members = search_contacts().filter(compile_rules(rules))
+        context["count"] = members.count()
+        context["first"] = list(members[:PREVIEW_SIZE])
+    except SwitchboardError as exc:
+        context["error"] = exc.message
+    return render(request, "contacts/segment_builder.html#preview", context)
+
+
+@require_GET
+def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=segment_id)
+    q = request.GET.get("q", "").strip()[:200]
+    context: dict = {"segment": segment, "q": q}
+    try:
+        members = search_contacts(q=q).filter(compile_rules(segment.rules))
+        try:
+            number = max(1, int(request.GET.get("page") or 1))
+        except ValueError:
+            number = 1
+        context["page"] = paginate(
+            members.prefetch_related("tags"), page=number, size=settings.CONTACTS_PAGE_SIZE
+        )
+    except SwitchboardError as exc:
+        context["error"] = exc.message
+    template = "contacts/segment_detail.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_POST
+def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=segment_id)
+    try:
+        contact_list = segment_service.snapshot_segment(
+            actor=Actor.staff(request.user),
+            segment=segment,
+            name=request.POST.get("name", "").strip()[:100],
+        )
+    except SwitchboardError as exc:
+        messages.error(request, exc.message)
+        return redirect("contacts:segment_detail", segment_id=segment.pk)
+    messages.success(request, f"Saved the current members as the list {contact_list.name}.")
+    return redirect(reverse("contacts:list") + f"?list={contact_list.pk}")
+
+
+@require_POST
+def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=segment_id)
+    segment_service.delete_segment(actor=Actor.staff(request.user), segment=segment)
+    messages.success(request, f"Deleted segment {segment.name}. No contact was changed.")
+    return redirect("contacts:segments")

@@ -1,0 +1,192 @@
+"""The segment pages: list with lazy counts, builder (structure edits, live preview, save), members."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from contacts.models import ContactList, Segment, Tag
+from contacts.services.segments import create_segment
+from contacts.services.tags import tag_contact
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def vip(make_contact, system_actor) -> Tag:
+    for email, first in (("ann@acme.com", "Ann"), ("bob@acme.com", "Bob")):
+        tag_contact(
+            actor=system_actor, contact=make_contact(email=email, first_name=first), tag_name="VIP"
+        )
+    make_contact(email="cat@other.org", first_name="Cat", phone="+447400123456")
+    return Tag.objects.get(name="VIP")
+
+
+def test_the_nav_links_to_the_segment_list(staff_client):
+    response = staff_client.get("/")
+    assert reverse("contacts:segments") in response.content.decode()
+
+
+def test_the_segment_list_loads_each_count_on_its_own(staff_client, staff_actor, vip):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    page = staff_client.get(reverse("contacts:segments"))
+    assert page.status_code == 200
+    assert reverse("contacts:segment_count", args=[segment.pk]) in page.content.decode()
+    count = staff_client.get(reverse("contacts:segment_count", args=[segment.pk]))
+    assert count.content.decode().strip() == "2"
+
+
+def test_the_list_page_does_not_query_per_segment(
+    staff_client, staff_actor, vip, django_assert_max_num_queries
+):
+    for i in range(5):
+        create_segment(actor=staff_actor, name=f"S{i}", rules={"all": []})
+    with django_assert_max_num_queries(8):
+        assert staff_client.get(reverse("contacts:segments")).status_code == 200
+
+
+def test_a_segment_whose_tag_was_deleted_shows_as_invalid_in_the_list(
+    staff_client, staff_actor, vip
+):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    vip.delete()
+    count = staff_client.get(reverse("contacts:segment_count", args=[segment.pk]))
+    assert "invalid" in count.content.decode() and "does not exist" in count.content.decode()
+
+
+def test_adding_a_group_renders_the_builder_with_a_nested_group(htmx_client):
+    response = htmx_client.post(
+        reverse("contacts:segment_create"), {"name": "x", "r:match": "all", "action": "add-group:r"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="r.0:match"' in body and 'name="r.0.0:field"' in body
+    assert "segment-changed" in response.headers["HX-Trigger"]
+
+
+def test_removing_a_condition_renumbers_the_rest(htmx_client, vip):
+    form = {
+        "r:match": "all",
+        "r.0:field": "email", "r.0:op": "contains", "r.0:value": "a",
+        "r.1:field": "tag", "r.1:op": "has", "r.1:value": str(vip.pk),
+        "action": "remove:r.0",
+    }  # fmt: skip
+    body = htmx_client.post(reverse("contacts:segment_create"), form).content.decode()
+    assert 'name="r.0:field"' in body and 'name="r.1:field"' not in body
+    assert f'<option value="{vip.pk}" selected>' in body
+
+
+def test_the_preview_counts_and_lists_the_first_matches(htmx_client, vip):
+    form = {"r:match": "all", "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(vip.pk)}
+    body = htmx_client.post(reverse("contacts:segment_preview"), form).content.decode()
+    assert 'data-testid="live-count">2<' in body
+    assert "ann@acme.com" in body and "cat@other.org" not in body
+
+
+def test_the_preview_explains_an_incomplete_condition(htmx_client):
+    form = {
+        "r:match": "all",
+        "r.0:field": "created_at",
+        "r.0:op": "before",
+        "r.0:value": "yesterday",
+    }
+    body = htmx_client.post(reverse("contacts:segment_preview"), form).content.decode()
+    assert "expects a date as YYYY-MM-DD" in body
+
+
+def test_saving_stores_the_rules_and_shows_the_members(staff_client, vip):
+    form = {
+        "name": "UK or VIP",
+        "r:match": "any",
+        "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(vip.pk),
+        "r.1:match": "all",
+        "r.1.0:field": "phone_country", "r.1.0:op": "equals", "r.1.0:value": "GB",
+    }  # fmt: skip
+    response = staff_client.post(reverse("contacts:segment_create"), form)
+    segment = Segment.objects.get(name="UK or VIP")
+    assert response.status_code == 302
+    assert segment.rules == {"any": [
+        {"field": "tag", "op": "has", "value": vip.pk},
+        {"all": [{"field": "phone_country", "op": "equals", "value": "GB"}]},
+    ]}  # fmt: skip
+    page = staff_client.get(response.url).content.decode()
+    assert "ann@acme.com" in page and "cat@other.org" in page
+
+
+def test_saving_invalid_rules_keeps_what_was_typed_and_says_why(staff_client):
+    form = {
+        "name": "Broken",
+        "r:match": "all",
+        "r.0:field": "custom:99",
+        "r.0:op": "gt",
+        "r.0:value": "5",
+    }
+    response = staff_client.post(reverse("contacts:segment_create"), form)
+    assert response.status_code == 422
+    assert "does not exist" in response.content.decode()
+    assert 'value="Broken"' in response.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_the_builder_renders_a_saved_segment_from_its_rules(staff_client, staff_actor, vip):
+    rules = {
+        "all": [
+            {"field": "tag", "op": "has", "value": vip.pk},
+            {"any": [{"field": "metadata.plan", "op": "equals", "value": "gold"}]},
+        ]
+    }
+    segment = create_segment(actor=staff_actor, name="VIP gold", rules=rules)
+    body = staff_client.get(reverse("contacts:segment_edit", args=[segment.pk])).content.decode()
+    assert 'name="r.1.0:key" value="plan"' in body
+    assert 'value="VIP gold"' in body
+
+
+def test_a_segment_page_searches_within_its_members(staff_client, staff_actor, vip):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    body = staff_client.get(
+        reverse("contacts:segment_detail", args=[segment.pk]), {"q": "bob"}
+    ).content.decode()
+    assert "bob@acme.com" in body and "ann@acme.com" not in body
+
+
+def test_saving_a_segment_as_a_list_freezes_its_members(staff_client, staff_actor, vip):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    response = staff_client.post(
+        reverse("contacts:segment_snapshot", args=[segment.pk]), {"name": "Frozen VIPs"}
+    )
+    frozen = ContactList.objects.get(name="Frozen VIPs")
+    assert response.status_code == 302
+    assert set(frozen.contacts.values_list("email", flat=True)) == {"ann@acme.com", "bob@acme.com"}
+
+
+def test_snapshotting_an_empty_segment_says_so(staff_client, staff_actor, vip):
+    segment = create_segment(actor=staff_actor, name="Nobody", rules={"any": []})
+    response = staff_client.post(
+        reverse("contacts:segment_snapshot", args=[segment.pk]), follow=True
+    )
+    assert "no members right now" in response.content.decode()
+    assert not ContactList.objects.exists()
+
+
+def test_deleting_a_segment_keeps_its_contacts(staff_client, staff_actor, vip):
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+    response = staff_client.post(reverse("contacts:segment_delete", args=[segment.pk]))
+    assert response.status_code == 302
+    assert not Segment.objects.exists()
+    assert vip.contacts.count() == 2
