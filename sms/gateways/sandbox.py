@@ -71,7 +71,7 @@ class SandboxGateway(Gateway):
         with _lock:
             provider_id = f"sbx-{next(_ids)}-{reference[:12]}"
             OUTBOX.append(Sent(to, text, reference, provider_id))
-        log.info("sandbox: accepted %s for %s", provider_id, to[:-4] + "****")
+        log.debug("sandbox: accepted %s for %s", provider_id, to[:-4] + "****")
         if to.endswith(UNDELIVERED_SUFFIX):
             return SendResult(provider_id, simulated_report="undelivered", simulated_error="30003")
         return SendResult(provider_id, simulated_report="delivered")

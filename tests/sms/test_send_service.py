@@ -140,7 +140,7 @@ def test_marketing_in_quiet_hours_waits_until_they_end(funded, contact, staff_ac
     outcome = send_sms(actor=staff_actor, contact=contact, text="Sale!", kind="marketing")
     message = outcome.message
     assert message.status == Status.SCHEDULED
-    local_end = message.send_after.astimezone(dt.timezone.utc)
+    local_end = message.send_after.astimezone(dt.UTC)
     assert local_end > timezone.now()
     # Transactional texts ignore quiet hours.
     assert (

@@ -1,0 +1,241 @@
+"""Provider callbacks: signatures, delivery reports in any order, inbound STOP/START."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from contacts.models import Interaction
+from sms.gateways.base import SIGNATURE_HEADER, sign
+from sms.gateways.twilio import twilio_signature
+from sms.models import DeliveryReport, InboundMessage, Message, OptOut, Status
+from sms.services import credits
+from sms.services.messages import send_due_messages, send_sms
+from sms.services.optouts import keyword_action
+
+from .conftest import MOBILE
+
+pytestmark = pytest.mark.django_db
+
+
+def post_signed(url: str, payload: dict, *, secret: str | None = None):
+    body = json.dumps(payload).encode()
+    return Client().post(url, body, content_type="application/json",
+                         headers={SIGNATURE_HEADER: sign(body, secret)})  # fmt: skip
+
+
+def status(provider_id: str, word: str, error: str = ""):
+    return post_signed(
+        "/sms/hooks/sandbox/status/", {"id": provider_id, "status": word, "error_code": error}
+    )
+
+
+@pytest.fixture
+def sent(funded, staff_actor) -> Message:
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    send_due_messages()
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    return message
+
+
+def test_a_delivery_report_marks_the_message_delivered(sent):
+    assert status(sent.provider_id, "delivered").status_code == 200
+    sent.refresh_from_db()
+    assert sent.status == Status.DELIVERED
+    assert list(sent.events.values_list("status", flat=True)) == ["pending", "sent", "delivered"]
+
+
+def test_a_duplicate_report_changes_nothing(sent):
+    status(sent.provider_id, "delivered")
+    assert status(sent.provider_id, "delivered").status_code == 200
+    assert sent.events.filter(status="delivered").count() == 1
+    assert DeliveryReport.objects.filter(provider_id=sent.provider_id).count() == 2
+
+
+def test_a_late_sent_report_does_not_undo_delivered(sent):
+    status(sent.provider_id, "delivered")
+    status(sent.provider_id, "sent")
+    status(sent.provider_id, "queued")
+    sent.refresh_from_db()
+    assert sent.status == Status.DELIVERED
+
+
+def test_a_final_state_is_not_replaced_by_another(sent):
+    status(sent.provider_id, "undelivered", "30005")
+    status(sent.provider_id, "delivered")
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == (Status.UNDELIVERED, "30005")
+
+
+def test_a_failure_report_refunds_the_message_once(sent):
+    status(sent.provider_id, "failed", "30007")
+    status(sent.provider_id, "failed", "30007")
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == (Status.FAILED, "30007")
+    assert credits.get_balance() == Decimal("10")
+    assert credits.ledger_total() == Decimal("10")
+
+
+def test_an_unknown_status_is_noted_and_ignored(sent):
+    assert status(sent.provider_id, "teleported").status_code == 200
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+    assert "teleported" in sent.events.last().detail
+
+
+def test_a_report_that_arrives_before_the_worker_recorded_the_id_is_applied_later(
+    funded, staff_actor, monkeypatch
+):
+    from sms.services import messages as service
+
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    record = service._record_outcomes
+
+    def report_first(batch, outcomes, stats):
+        # The provider's callback lands after it accepted the message but before the worker
+        # has written down the provider's id.
+        assert status(outcomes[0].provider_id, "delivered").status_code == 200
+        return record(batch, outcomes, stats)
+
+    monkeypatch.setattr(service, "_record_outcomes", report_first)
+    send_due_messages()
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert DeliveryReport.objects.get().message == message
+
+
+def test_a_report_for_an_unknown_id_is_kept_not_refused(db):
+    assert status("nobody", "delivered").status_code == 200
+    assert DeliveryReport.objects.get().message is None
+
+
+@pytest.mark.parametrize("headers", [{}, {SIGNATURE_HEADER: "0" * 64}])
+def test_an_unsigned_or_forged_callback_is_refused(sent, headers):
+    body = json.dumps({"id": sent.provider_id, "status": "failed"}).encode()
+    response = Client().post(
+        "/sms/hooks/sandbox/status/", body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 403
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+    assert not DeliveryReport.objects.exists()
+
+
+def test_a_callback_signed_with_another_secret_is_refused(sent):
+    assert post_signed("/sms/hooks/sandbox/status/", {"id": sent.provider_id, "status": "failed"},
+                       secret="not-ours").status_code == 403  # fmt: skip
+
+
+def test_a_malformed_callback_is_a_bad_request(db):
+    body = b"{not json"
+    response = Client().post("/sms/hooks/mailpro/status/", body, content_type="application/json",
+                             headers={SIGNATURE_HEADER: sign(body)})  # fmt: skip
+    assert response.status_code == 400
+
+
+def test_an_unknown_gateway_is_not_found(db):
+    assert post_signed("/sms/hooks/carrier-pigeon/status/", {}).status_code == 404
+
+
+def test_mailpro_reports_use_its_field_names(funded, staff_actor, settings):
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    Message.objects.filter(pk=message.pk).update(
+        status="sent", gateway="mailpro", provider_id="555"
+    )
+    post_signed("/sms/hooks/mailpro/status/", {"IdSend": "555", "Status": "delivered"})
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+
+
+def test_twilio_reports_need_twilios_signature(funded, staff_actor, settings):
+    settings.TWILIO_AUTH_TOKEN = "tok"
+    settings.SMS_PUBLIC_BASE_URL = "https://sb.example.com"
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    Message.objects.filter(pk=message.pk).update(status="sent", gateway="twilio", provider_id="SM1")
+    params = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    url = "https://sb.example.com/sms/hooks/twilio/status/"
+    forged = Client().post("/sms/hooks/twilio/status/", params,
+                           headers={"X-Twilio-Signature": twilio_signature("wrong", url, params)})  # fmt: skip
+    assert forged.status_code == 403
+    good = Client().post("/sms/hooks/twilio/status/", params,
+                         headers={"X-Twilio-Signature": twilio_signature("tok", url, params)})  # fmt: skip
+    assert good.status_code == 200 and good["Content-Type"] == "text/xml"
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.UNDELIVERED, "30003")
+
+
+# --- Inbound -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE",
+     "optout", "stop!", "\tSTOP\n"],
+)  # fmt: skip
+def test_stop_keywords_opt_out(text):
+    assert keyword_action(text) == "opt_out"
+
+
+@pytest.mark.parametrize("text", ["START", " unstop ", "Start."])
+def test_start_keywords_opt_back_in(text):
+    assert keyword_action(text) == "opt_in"
+
+
+@pytest.mark.parametrize(
+    "text", ["Please stop texting me about it", "stopped", "", "STOP IT", "starting"]
+)
+def test_other_replies_are_not_keywords(text):
+    assert keyword_action(text) == ""
+
+
+def inbound(sender: str, text: str, provider_id: str = ""):
+    return post_signed(
+        "/sms/hooks/sandbox/inbound/", {"from": sender, "text": text, "id": provider_id}
+    )
+
+
+def test_a_stop_reply_suppresses_the_number_and_start_allows_it_again(funded, contact, staff_actor):
+    assert inbound("+44 7400 123456", " Stop ", "in-1").status_code == 200
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+    with pytest.raises(Exception, match="opted out"):
+        send_sms(actor=staff_actor, contact=contact, text="Hi")
+    inbound(MOBILE, "START", "in-2")
+    assert not OptOut.objects.filter(phone=MOBILE).exists()
+    send_sms(actor=staff_actor, contact=contact, text="Welcome back")
+
+
+def test_replies_are_kept_in_the_contacts_history(contact):
+    inbound(MOBILE, "Yes, Tuesday works", "in-3")
+    reply = Interaction.objects.get(contact=contact, kind="sms_received")
+    assert "Yes, Tuesday works" in reply.description
+    assert not OptOut.objects.exists()
+
+
+def test_the_same_inbound_message_twice_is_stored_once(contact):
+    inbound(MOBILE, "Hello", "in-4")
+    inbound(MOBILE, "Hello", "in-4")
+    assert InboundMessage.objects.count() == 1
+    assert Interaction.objects.filter(contact=contact, kind="sms_received").count() == 1
+
+
+def test_a_forged_inbound_stop_is_refused(db):
+    body = json.dumps({"from": MOBILE, "text": "STOP"}).encode()
+    response = Client().post("/sms/hooks/sandbox/inbound/", body, content_type="application/json")
+    assert response.status_code == 403
+    assert not OptOut.objects.exists()
+
+
+def test_twilio_inbound_stop(settings, db):
+    settings.TWILIO_AUTH_TOKEN = "tok"
+    settings.SMS_PUBLIC_BASE_URL = "https://sb.example.com"
+    params = {"From": MOBILE, "Body": "stop", "MessageSid": "SM9"}
+    signature = twilio_signature("tok", "https://sb.example.com/sms/hooks/twilio/inbound/", params)
+    response = Client().post(
+        "/sms/hooks/twilio/inbound/", params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 200
+    assert OptOut.objects.filter(phone=MOBILE).exists()
