@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "contacts",
     "sms",
     "contacts.imports",
+    "sms.campaigns",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,15 @@ TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
+# Messages per second each gateway may be sent, shared by all workers ("mailpro=100,twilio=50");
+# a gateway not named is not limited.
+SMS_RATE_LIMITS = {k: float(v) for k, v in env.dict("SMS_RATE_LIMITS", default={}).items()}
+# Seconds after which a message stuck in "sending" (its worker died) is handed over again, for
+# gateways that honour our reference (the provider drops the repeat); others fail it later.
+SMS_SEND_LEASE = env.float("SMS_SEND_LEASE", default=300.0)
+# Campaigns: recipients per message-creating batch, and the heartbeat of a running campaign.
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=2000)
+CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=2.0)
 
 # --- Agents ---------------------------------------------------------------------------------
 AGENT_TOKEN_TTL_SECONDS = env.int("AGENT_TOKEN_TTL_SECONDS", default=3600)
