@@ -26,6 +26,8 @@ class Actor:
     # outlive the thing that acted.
     ref: str = ""
     prompt_version_id: int | None = None
+    # The AgentAction an agent's change belongs to, so one action can be undone exactly.
+    action_id: int | None = None
 
     @classmethod
     def staff(cls, user: AbstractBaseUser) -> Actor:

@@ -45,6 +45,7 @@ def build_entry(
         actor_ref=actor.ref,
         actor_label=actor.label,
         prompt_version_id=actor.prompt_version_id,
+        agent_action_id=actor.action_id,
         action=action,
         object_type=obj._meta.model_name,
         object_id=str(obj.pk),

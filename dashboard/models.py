@@ -24,6 +24,8 @@ class AuditEntry(models.Model):
     actor_ref = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=150)
     prompt_version_id = models.BigIntegerField(null=True, blank=True)
+    # The agent action this change was part of (undo replays exactly these entries).
+    agent_action_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)
     object_id = models.CharField(max_length=64)

@@ -191,3 +191,21 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval #{self.pk} {self.action} ({self.status})"
+
+
+class ActionFlag(models.Model):
+    """A staff member's "look at this again" on one agent action, with why."""
+
+    agent_action = models.ForeignKey(AgentAction, on_delete=models.CASCADE, related_name="flags")
+    comment = models.CharField(max_length=500)
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"flag on action {self.agent_action_id}"

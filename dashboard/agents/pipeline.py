@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -231,12 +231,18 @@ def perform(
     idempotency_key: str | None = None,
     dry_run: bool = False,
     reason: str = "",
+    fingerprint: dict[str, Any] | None = None,
 ) -> Outcome:
+    """Run one agent action through every check (see the module docstring).
+
+    ``fingerprint`` stands in for the payload when comparing idempotent retries, for payloads
+    that hold a per-request id (an upload's fresh job id) rather than what the agent sent.
+    """
     spec = ACTIONS[action_name]
     if refused := admit(agent, spec.scope):
         return refused
     key = (idempotency_key or "").strip()[:200]
-    body_hash = _body_hash(action_name, payload, dry_run)
+    body_hash = _body_hash(action_name, fingerprint or payload, dry_run)
     if key and (replayed := _replay(agent, key, body_hash)):
         return replayed
 
@@ -257,6 +263,7 @@ def perform(
         return _replay(agent, key, body_hash) or refusal(
             406, "idempotency_key_in_progress", "A request with this key is still running."
         )
+    actor = replace(actor, action_id=record.pk)
 
     try:
         result = _decide(agent, spec, actor, payload, record, dry_run=dry_run, reason=reason)
@@ -402,6 +409,8 @@ def approve(
     *, request_id: int, user: Any, edited_text: str | None = None, note: str = ""
 ) -> ApprovalRequest:
     """Run the held action once, as the agent asked for it (or with the text staff edited)."""
+    if edited_text is not None:
+        _check_edit(request_id, edited_text)
     request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
     spec = ACTIONS[request.action]
     payload = dict(request.payload)
@@ -410,7 +419,10 @@ def approve(
         payload[spec.editable] = edited_text
         request.payload = payload
     agent = request.agent
-    actor = Actor.agent(agent.pk, agent.name, request.prompt_version_id)
+    actor = replace(
+        Actor.agent(agent.pk, agent.name, request.prompt_version_id),
+        action_id=request.agent_action_id,
+    )
     result = _run(spec, actor, payload, dry_run=False)
     request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
     request.result = {"status": result.status, **result.body}
@@ -424,6 +436,24 @@ def approve(
         changes["text"] = [request.original_payload.get(spec.editable), edited_text]
     audit.record(actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes)
     return request
+
+
+def _check_edit(request_id: int, edited_text: str) -> None:
+    """Preview the edited action before claiming the request: a text that cannot be sent is
+    refused with its message and the request stays pending, the edit not lost."""
+    request = ApprovalRequest.objects.select_related("agent").filter(pk=request_id).first()
+    if request is None or request.status != ApprovalStatus.PENDING:
+        return  # _claim answers with the right error
+    spec = ACTIONS[request.action]
+    if not spec.editable:
+        return
+    agent = request.agent
+    actor = Actor.agent(agent.pk, agent.name, request.prompt_version_id)
+    preview = _run(spec, actor, {**request.payload, spec.editable: edited_text}, dry_run=True)
+    if preview.status >= 400:
+        body = dict(preview.body)
+        code, message = body.pop("code", "invalid_edit"), body.pop("message", "")
+        raise SwitchboardError(code, message, **body)
 
 
 def reject(*, request_id: int, user: Any, note: str = "") -> ApprovalRequest:
