@@ -72,15 +72,17 @@ class Contact(models.Model):
             models.Index(
                 fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]
             ),
+            # Name prefixes, with the other name in the index so "alice s" is answered from
+            # the alice… entries without reading every row whose last name starts with "s".
             models.Index(
-                fields=["first_name_key"],
+                fields=["first_name_key", "last_name_key"],
                 name="contact_first_prefix",
-                opclasses=["varchar_pattern_ops"],
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
             ),
             models.Index(
-                fields=["last_name_key"],
+                fields=["last_name_key", "first_name_key"],
                 name="contact_last_prefix",
-                opclasses=["varchar_pattern_ops"],
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
             ),
             # Sorting the list.
             models.Index(fields=["last_name_key", "first_name_key"], name="contact_name_sort"),
