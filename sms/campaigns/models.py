@@ -100,6 +100,12 @@ class Recipient(models.Model):
     country = models.CharField(max_length=2, blank=True, default="")
     send_after = models.DateTimeField(null=True, blank=True)
     batch = models.PositiveIntegerField()
+    # Frozen with the set, so the messages cost exactly what was reserved. ``text`` is empty
+    # when it is the campaign's text as is (no placeholders).
+    text = models.TextField(blank=True, default="")
+    encoding = models.CharField(max_length=5)
+    segments = models.PositiveSmallIntegerField()
+    price = models.DecimalField(max_digits=12, decimal_places=4)
 
     class Meta:
         constraints = [

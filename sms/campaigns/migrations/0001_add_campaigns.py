@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('contacts', '0004_add_campaigns'),
+        ('contacts', '0004_name_prefix_indexes_with_other_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -88,6 +88,10 @@ class Migration(migrations.Migration):
                 ('country', models.CharField(blank=True, default='', max_length=2)),
                 ('send_after', models.DateTimeField(blank=True, null=True)),
                 ('batch', models.PositiveIntegerField()),
+                ('text', models.TextField(blank=True, default='')),
+                ('encoding', models.CharField(max_length=5)),
+                ('segments', models.PositiveSmallIntegerField()),
+                ('price', models.DecimalField(decimal_places=4, max_digits=12)),
                 ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipient_rows', to='campaigns.campaign')),
                 ('contact', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.contact')),
             ],
