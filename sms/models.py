@@ -95,7 +95,7 @@ class Message(ActorFields):
         ]
 
     def __str__(self) -> str:
-        return f"SMS #{self.pk} to {self.to}"
+        return f"SMS #{self.pk}"  # no number: this lands in audit entries
 
     @property
     def is_final(self) -> bool:
@@ -205,7 +205,7 @@ class OptOut(ActorFields):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"opt-out {self.phone}"
+        return f"opt-out #{self.pk}"
 
 
 class InboundMessage(models.Model):

@@ -35,6 +35,7 @@ from django.utils import timezone
 from contacts.models import Contact, FieldValue, InteractionKind
 from contacts.phones import normalise_phone
 from contacts.services.history import build_interaction
+from contacts.services.suppression import suppression_reason
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -220,6 +221,13 @@ def prepare_message(
             "suppressed",
             f"{info.international} opted out of texts on {stop.created_at:%d %b %Y} "
             f"({stop.reason}). Nothing was sent.",
+            field="to",
+        )
+    suppressed = suppression_reason(phone=phone)
+    if suppressed == "erased" or (suppressed and kind == MessageKind.MARKETING):
+        raise SwitchboardError(
+            "suppressed",
+            f"{info.international} is on the suppression list ({suppressed}). Nothing was sent.",
             field="to",
         )
     if kind == MessageKind.MARKETING:
