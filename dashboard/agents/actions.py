@@ -15,16 +15,31 @@ from typing import Any
 
 from django.db import transaction
 
+from contacts.imports.models import ImportJob
 from contacts.models import Tag
 from contacts.services import contacts as contact_service
+from contacts.services import erasure as erasure_service
 from contacts.services import fields as field_service
+from contacts.services import imports as import_service
 from contacts.services import lists as list_service
+from contacts.services import segments as segment_service
 from contacts.services import tags as tag_service
 from contacts.services.history import record_event
 from dashboard.actors import Actor
 from dashboard.agents.pipeline import ActionSpec, Result, register
-from dashboard.api.serialise import field_data, fresh_contact_data, interaction_data, list_data
+from dashboard.api.serialise import (
+    field_data,
+    fresh_contact_data,
+    import_data,
+    interaction_data,
+    list_data,
+    message_data,
+    segment_data,
+)
 from dashboard.errors import SwitchboardError
+from sms.services import credits as credit_service
+from sms.services import messages as sms_service
+from sms.services import otp as otp_service
 
 CONTACT_ATTRS = (
     "phone", "first_name", "last_name", "email_consent", "sms_consent", "fields", "tags", "list_ids",
@@ -171,6 +186,83 @@ def record_contact_event(*, actor: Actor, payload: dict[str, Any], dry_run: bool
     return Result(201, interaction_data(interaction))
 
 
+def erase_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    contact = contact_service.get_contact(payload["contact_id"])
+    erasure_service.erase_contact(actor=actor, contact=contact)
+    return Result(200, {"contact_id": str(contact.pk), "erased": True})
+
+
+def create_segment(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    segment = segment_service.create_segment(
+        actor=actor, name=payload["name"], rules=payload["rules"]
+    )
+    return Result(201, segment_data(segment))
+
+
+def send_sms(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    """Check, price and queue one SMS. A dry run answers encoding, segments and price."""
+    contact_id = payload.get("contact_id")
+    contact = contact_service.get_contact(contact_id) if contact_id else None
+    outcome = sms_service.send_sms(
+        actor=actor,
+        text=payload["message"],
+        to=payload.get("to"),
+        contact=contact,
+        kind=payload.get("kind") or "transactional",
+        dry_run=dry_run,
+    )
+    plan = outcome.plan
+    if outcome.message is None:
+        return Result(
+            200,
+            {
+                "id": None,
+                "status": "preview",
+                "to": plan.to,
+                "encoding": plan.encoding,
+                "segments": plan.segments,
+                "price": str(plan.price),
+                "remaining_credits": str(plan.balance_after),
+            },
+            credits=plan.price,
+        )
+    message = outcome.message
+    body = message_data(message)
+    body["remaining_credits"] = str(credit_service.get_balance())
+    return Result(201, body, credits=message.price)
+
+
+def start_verification(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    challenge = otp_service.start_verification(actor=actor, phone=payload["to"])
+    price = challenge.message.price if challenge.message else 0
+    return Result(
+        201,
+        {"to": challenge.phone, "status": "sent", "expires_at": challenge.expires_at.isoformat()},
+        credits=price,
+    )
+
+
+def check_verification(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    verified = otp_service.check_verification(phone=payload["to"], code=payload["code"])
+    return Result(200, {"verified": verified})
+
+
+def start_import(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    """Queue an uploaded file (a draft job) with its options; the worker imports it."""
+    job = ImportJob.objects.get(pk=payload["import_job_id"])
+    job = import_service.configure_import(
+        actor=actor,
+        job=job,
+        mapping=payload.get("mapping") or job.mapping,
+        mode=payload.get("mode") or "upsert",
+        list_ids=[payload["list_id"]] if payload.get("list_id") else [],
+        default_region=payload.get("default_region") or "",
+        dry_run=bool(payload.get("dry_run")),
+        webhook_url=payload.get("webhook_url") or "",
+    )
+    return Result(202, import_data(job))
+
+
 for spec in (
     ActionSpec("upsert_contact", "contacts:write", upsert_contact),
     ActionSpec("update_contact", "contacts:write", update_contact),
@@ -182,5 +274,11 @@ for spec in (
     ActionSpec("create_list", "contacts:write", create_list),
     ActionSpec("create_field", "contacts:write", create_field),
     ActionSpec("record_event", "contacts:write", record_contact_event),
+    ActionSpec("create_segment", "contacts:write", create_segment),
+    ActionSpec("erase_contact", "contacts:erase", erase_contact, gated=True),
+    ActionSpec("send_sms", "sms:send", send_sms, gated=True, budgeted=True, editable="message"),
+    ActionSpec("start_verification", "sms:send", start_verification, budgeted=True),
+    ActionSpec("check_verification", "sms:send", check_verification),
+    ActionSpec("start_import", "imports:write", start_import),
 ):
     register(spec)

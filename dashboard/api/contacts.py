@@ -19,8 +19,9 @@ from contacts.models import Contact, ContactList, Tag
 from contacts.models import Field as CustomField
 from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
-from dashboard.agents.pipeline import perform
-from dashboard.api.core import ERRORS, agent_of, error, respond
+from contacts.services.segments import get_segment, segment_members
+from dashboard.agents.pipeline import perform, refusal
+from dashboard.api.core import ERRORS, Refused, agent_of, respond
 from dashboard.api.schemas import (
     BatchOut,
     BatchRequest,
@@ -30,6 +31,7 @@ from dashboard.api.schemas import (
     ContactOut,
     ContactPage,
     ContactPatch,
+    ErasedOut,
     EventIn,
     FieldIn,
     FieldOut,
@@ -63,16 +65,18 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment
 
 
-def _write(
+def write(
     request: HttpRequest,
     action: str,
     payload: dict[str, Any],
     key: str | None,
     *,
     dry_run: bool = False,
+    reason: str = "",
 ) -> HttpResponse:
+    agent = request.agent  # type: ignore[attr-defined]
     return respond(
-        perform(request.agent, action, payload, idempotency_key=key, dry_run=dry_run)  # type: ignore[attr-defined]
+        perform(agent, action, payload, idempotency_key=key, dry_run=dry_run, reason=reason)
     )
 
 
@@ -81,6 +85,7 @@ class ContactQuery(Schema):
     email: str | None = Field(None, max_length=320, description="Exact email (any case).")
     tag: str | None = Field(None, max_length=100, description="Only contacts with this tag.")
     list_id: Id | None = None
+    segment_id: Id | None = Field(None, description="Only contacts matching this segment now.")
     updated_since: dt.datetime | None = None
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=PAGE_MAX)
@@ -127,7 +132,7 @@ def _metadata_filters(request: HttpRequest) -> Q:
 
 @router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
 def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
-    """Search by `q`, `email`, `tag`, `list_id`, `updated_since` and metadata
+    """Search by `q`, `email`, `tag`, `list_id`, `segment_id`, `updated_since` and metadata
     (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
     `next_cursor` for more."""
     agent_of(request, "contacts:read")
@@ -137,17 +142,27 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     if filters.tag:
         tag = Tag.objects.filter(name__iexact=filters.tag.strip()).first()
         contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
+    if filters.segment_id:
+        segment = get_segment(filters.segment_id)
+        contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))
     if filters.updated_since:
         contacts = contacts.filter(updated_at__gte=_aware(filters.updated_since))
-    contacts = contacts.filter(_metadata_filters(request)).order_by("-updated_at", "-id")
-    if filters.cursor:
+    return page_of(contacts.filter(_metadata_filters(request)), filters.cursor, filters.limit)
+
+
+def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int) -> Any:
+    """One page of contacts, newest change first, and the cursor for the next."""
+    contacts = contacts.order_by("-updated_at", "-id")
+    if cursor:
         try:
-            contacts = _after_cursor(contacts, filters.cursor)
+            contacts = _after_cursor(contacts, cursor)
         except _BadCursor:
-            return error(400, "invalid_cursor", "This cursor is not one this API handed out.")
-    rows = list(with_related(contacts)[: filters.limit + 1])
-    more = len(rows) > filters.limit
-    rows = rows[: filters.limit]
+            raise Refused(
+                refusal(400, "invalid_cursor", "This cursor is not one this API handed out.")
+            ) from None
+    rows = list(with_related(contacts)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
     return {
         "items": [contact_data(c) for c in rows],
         "next_cursor": _encode_cursor(rows[-1]) if more else None,
@@ -163,7 +178,7 @@ def create_contact(
     request: HttpRequest, body: ContactIn, idempotency_key: str | None = IdempotencyKey
 ) -> HttpResponse:
     """201 when created; with `upsert: true` an existing contact with that email is updated (200)."""
-    return _write(
+    return write(
         request, "upsert_contact", body.model_dump(mode="json", exclude_unset=True), idempotency_key
     )
 
@@ -177,7 +192,7 @@ def batch_contacts(
     """Each item is upserted by email on its own: one bad item fails alone, with its error."""
     payload = body.model_dump(mode="json", exclude_unset=True)
     payload.pop("dry_run", None)
-    return _write(request, "batch_upsert", payload, idempotency_key, dry_run=body.dry_run)
+    return write(request, "batch_upsert", payload, idempotency_key, dry_run=body.dry_run)
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Get a contact")
@@ -185,6 +200,20 @@ def read_contact(request: HttpRequest, contact_id: str) -> Any:
     agent_of(request, "contacts:read")
     contact = get_contact(contact_id)
     return contact_data(with_related(Contact.objects.filter(pk=contact.pk)).get())
+
+
+@router.delete(
+    "/contacts/{contact_id}",
+    response={200: ErasedOut, 202: ErasedOut, **ERRORS},
+    summary="Erase a contact",
+)
+def erase_contact(
+    request: HttpRequest, contact_id: str, reason: str = Query("", max_length=500)
+) -> HttpResponse:
+    """Erasure for good (GDPR): the contact, its history and personal data in the audit trail;
+    the email and phone are suppressed. Needs `contacts:erase`; gated agents get 202
+    `pending_approval`."""
+    return write(request, "erase_contact", {"contact_id": contact_id}, None, reason=reason)
 
 
 @router.patch(
@@ -198,7 +227,7 @@ def patch_contact(
 ) -> HttpResponse:
     """Only the given attributes change; metadata is merged; tags and list_ids are added."""
     payload = {"contact_id": contact_id, **body.model_dump(mode="json", exclude_unset=True)}
-    return _write(request, "update_contact", payload, idempotency_key)
+    return write(request, "update_contact", payload, idempotency_key)
 
 
 @router.get(
@@ -230,7 +259,7 @@ def contact_event(
     payload = {"contact_id": contact_id, **body.model_dump(mode="json", exclude_unset=True)}
     if body.occurred_at is not None:
         payload["occurred_at"] = _aware(body.occurred_at).isoformat()
-    return _write(request, "record_event", payload, idempotency_key)
+    return write(request, "record_event", payload, idempotency_key)
 
 
 @router.post(
@@ -247,7 +276,7 @@ def tag_contacts(
 ) -> HttpResponse:
     """Apply the tag (created if new) to each contact; per-contact results."""
     payload = {"tag_name": tag_name, "contact_ids": body.contact_ids}
-    return _write(request, "tag_contacts", payload, idempotency_key, dry_run=body.dry_run)
+    return write(request, "tag_contacts", payload, idempotency_key, dry_run=body.dry_run)
 
 
 @router.delete(
@@ -257,7 +286,7 @@ def tag_contacts(
     tags=["tags"],
 )
 def untag_contact(request: HttpRequest, tag_name: str, contact_id: str) -> HttpResponse:
-    return _write(request, "untag_contact", {"tag_name": tag_name, "contact_id": contact_id}, None)
+    return write(request, "untag_contact", {"tag_name": tag_name, "contact_id": contact_id}, None)
 
 
 @router.get("/lists", response={200: list[ListOut], **ERRORS}, summary="Lists", tags=["lists"])
@@ -271,7 +300,7 @@ def lists(request: HttpRequest) -> Any:
 def create_list(
     request: HttpRequest, body: ListIn, idempotency_key: str | None = IdempotencyKey
 ) -> HttpResponse:
-    return _write(request, "create_list", body.model_dump(mode="json"), idempotency_key)
+    return write(request, "create_list", body.model_dump(mode="json"), idempotency_key)
 
 
 @router.post(
@@ -288,7 +317,7 @@ def add_to_list(
 ) -> HttpResponse:
     """Per-contact results; a full list refuses the contacts that do not fit (`list_full`)."""
     payload = {"list_id": list_id, "contact_ids": body.contact_ids}
-    return _write(request, "add_to_list", payload, idempotency_key, dry_run=body.dry_run)
+    return write(request, "add_to_list", payload, idempotency_key, dry_run=body.dry_run)
 
 
 @router.delete(
@@ -298,7 +327,7 @@ def add_to_list(
     tags=["lists"],
 )
 def remove_from_list(request: HttpRequest, list_id: Path[Id], contact_id: str) -> HttpResponse:
-    return _write(request, "remove_from_list", {"list_id": list_id, "contact_id": contact_id}, None)
+    return write(request, "remove_from_list", {"list_id": list_id, "contact_id": contact_id}, None)
 
 
 @router.get(
@@ -315,4 +344,4 @@ def fields(request: HttpRequest) -> Any:
 def create_field(
     request: HttpRequest, body: FieldIn, idempotency_key: str | None = IdempotencyKey
 ) -> HttpResponse:
-    return _write(request, "create_field", body.model_dump(mode="json"), idempotency_key)
+    return write(request, "create_field", body.model_dump(mode="json"), idempotency_key)

@@ -194,3 +194,89 @@ class AgentOut(Schema):
     prompt_version: int | None
     tools_anthropic: list[dict[str, Any]]
     tools_openai: list[dict[str, Any]]
+
+
+class SegmentIn(Schema):
+    name: str = Field(max_length=200)
+    rules: dict[str, Any] = Field(description="Segment rules (see the segment builder's JSON).")
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    rules: dict[str, Any]
+
+
+class SmsIn(Schema):
+    to: str | None = Field(None, max_length=40, description="Phone number; or give contact_id.")
+    contact_id: str | None = Field(None, max_length=64, description="Text this contact's phone.")
+    message: str = Field(max_length=2000, description="The text; {first_name} etc. are filled in.")
+    kind: Literal["transactional", "marketing"] = "transactional"
+    dry_run: bool = Field(False, description="Answer encoding, segments and price; send nothing.")
+    reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
+
+
+class SmsOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    status: str = Field(description="queued, scheduled, pending_approval or preview (dry run).")
+
+
+class MessageOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    status: str
+    segments: int
+    price: str
+
+
+class CreditsOut(Schema):
+    balance: str
+    agent_budget: str | None
+    agent_spent_this_month: str
+
+
+class VerifyStartIn(Schema):
+    to: str = Field(max_length=40)
+
+
+class VerifyCheckIn(Schema):
+    to: str = Field(max_length=40)
+    code: str = Field(max_length=20)
+
+
+class VerifyStartOut(Schema):
+    to: str
+    status: str
+    expires_at: dt.datetime
+
+
+class VerifyCheckOut(Schema):
+    verified: bool
+
+
+class LookupOut(Schema):
+    e164: str
+    region: str
+    international: str
+    type: str
+    is_mobile: bool
+    time_zones: list[str]
+    description: str
+    carrier: str
+
+
+class ImportOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    import_job_id: int
+    status: str
+    imported: int
+    updated: int
+    skipped: int
+    invalid: int
+
+
+class ErasedOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    contact_id: str | None = None
+    erased: bool | None = None
+    status: str | None = None

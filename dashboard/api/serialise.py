@@ -78,3 +78,45 @@ def interaction_data(interaction: Interaction) -> dict[str, Any]:
         "occurred_at": interaction.occurred_at.isoformat(),
         "actor": f"{interaction.actor_kind}:{interaction.actor_label}",
     }
+
+
+def segment_data(segment: Any) -> dict[str, Any]:
+    return {"id": segment.pk, "name": segment.name, "rules": segment.rules}
+
+
+# What agents are told about a message's state: queued until the provider has it.
+SMS_STATES = {"pending": "queued", "held": "queued", "scheduled": "scheduled"}
+
+
+def message_data(message: Any) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "status": SMS_STATES.get(message.status, message.status),
+        "to": message.to,
+        "contact_id": str(message.contact_id) if message.contact_id else None,
+        "kind": message.kind,
+        "encoding": message.encoding,
+        "segments": message.segments,
+        "price": str(message.price),
+        "send_after": message.send_after.isoformat() if message.send_after else None,
+        "error_code": message.error_code or None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def import_data(job: Any) -> dict[str, Any]:
+    return {
+        "import_job_id": job.pk,
+        "status": job.status,
+        "file_name": job.file_name,
+        "dry_run": job.dry_run,
+        "rows_done": job.rows_done,
+        "total_rows": job.total_rows,
+        "imported": job.imported,
+        "updated": job.updated,
+        "skipped": job.skipped,
+        "invalid": job.invalid,
+        "error": job.error or None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

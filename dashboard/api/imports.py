@@ -1,0 +1,97 @@
+"""Imports for agents: upload a CSV with its options, then poll the job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path as FilePath
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Form, Path, Router, Schema
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from contacts.imports.models import ImportJob
+from contacts.services.imports import upload_import
+from dashboard.actors import Actor
+from dashboard.agents.pipeline import perform, refusal
+from dashboard.api.contacts import IdempotencyKey
+from dashboard.api.core import ERRORS, agent_of, error, respond
+from dashboard.api.schemas import Id, ImportOut
+from dashboard.api.serialise import import_data
+from dashboard.errors import SwitchboardError
+
+router = Router(tags=["imports"])
+
+
+class ImportForm(Schema):
+    list_id: Id | None = Field(None, description="Add every imported contact to this list.")
+    mode: Literal["create", "update", "upsert"] = "upsert"
+    default_region: str = Field("", max_length=2, description="Region for national numbers.")
+    mapping: str = Field(
+        "",
+        max_length=20_000,
+        description='JSON object column -> field, e.g. {"E-mail": "email"}; empty to auto-map.',
+    )
+    webhook_url: str = Field("", max_length=500, description="Called when the import ends.")
+    dry_run: bool = Field(False, description="Validate and count every row; write nothing.")
+
+
+@router.post("/imports", response={202: ImportOut, **ERRORS}, summary="Import a CSV file")
+def create_import(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    options: Form[ImportForm],
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    """Answers 202 with `import_job_id` at once; poll `GET /imports/{id}` for the counts."""
+    agent = request.agent  # type: ignore[attr-defined]
+    if not agent.has_scope("imports:write"):
+        return respond(refusal(403, "missing_scope", "This agent lacks the “imports:write” scope."))
+    try:
+        mapping = json.loads(options.mapping) if options.mapping.strip() else None
+    except ValueError:
+        return error(400, "invalid_request", "mapping: not valid JSON.", field="mapping")
+    if mapping is not None and not (
+        isinstance(mapping, dict) and all(isinstance(v, str) for v in mapping.values())
+    ):
+        return error(400, "invalid_request", "mapping: a JSON object of strings.", field="mapping")
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    actor = Actor.agent(agent.pk, agent.name)
+    try:
+        job = upload_import(
+            actor=actor, file=file, file_name=file.name or "upload.csv", size=file.size
+        )
+    except SwitchboardError as exc:
+        return error(406, exc.code, exc.message, **exc.details)
+    options_data = options.model_dump(mode="json")
+    options_data["mapping"] = mapping
+    outcome = perform(
+        agent,
+        "start_import",
+        {**options_data, "import_job_id": job.pk},
+        idempotency_key=idempotency_key,
+        fingerprint={**options_data, "file_sha256": digest.hexdigest()},
+    )
+    if outcome.body.get("import_job_id") != job.pk:
+        # Refused, failed or replayed: the fresh upload is not needed.
+        FilePath(job.file_path).unlink(missing_ok=True)
+        job.delete()
+    return respond(outcome)
+
+
+@router.get(
+    "/imports/{import_id}", response={200: ImportOut, **ERRORS}, summary="An import's progress"
+)
+def import_status(request: HttpRequest, import_id: Path[Id]) -> Any:
+    agent = agent_of(request, "imports:write")
+    job = ImportJob.objects.filter(
+        pk=import_id, actor_kind="agent", actor_ref=str(agent.pk)
+    ).first()
+    if job is None:
+        raise SwitchboardError("unknown_import", f"There is no import {import_id} of yours.")
+    return import_data(job)
