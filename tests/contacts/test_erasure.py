@@ -1,0 +1,148 @@
+"""Erasure: one call, and afterwards no table anywhere holds the person in clear text."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from contacts.models import Contact, ContactList, Field, Suppression
+from contacts.services import contacts as contact_service
+from contacts.services.duplicates import merge_contacts
+from contacts.services.erasure import ErasureSubject, _scrubbers, erase_contact, register_scrubber
+from contacts.services.history import record_event
+from contacts.services.suppression import suppression_reason
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EMAIL, OLD_EMAIL = "wilhelmina.quackenbush@example.com", "w.quackenbush@oldmail.example"
+PHONE, FIRST, LAST = "+447400123456", "Wilhelmina", "Quackenbush"
+
+
+def every_cell_containing(*needles: str) -> list[str]:
+    """Scan every column of every table in the database for the needles (case-insensitive)."""
+    hits = []
+    lowered = [n.lower() for n in needles]
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            columns = [col[0] for col in cursor.description]
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    text = (
+                        bytes(value).decode("utf-8", "replace")
+                        if isinstance(value, bytes | memoryview)
+                        else str(value)
+                    ).lower()
+                    hits += [f"{table}.{column}: {n}" for n in lowered if n in text]
+    return hits
+
+
+@pytest.fixture
+def person(system_actor, staff_actor):
+    """A contact with a long history: edits, tags, lists, fields, metadata, events and a merge."""
+    Field.objects.create(name="nickname", type="text")
+    newsletter = contact_service_list = ContactList.objects.create(name="Newsletter")
+    contact = contact_service.create_contact(
+        actor=system_actor, email=OLD_EMAIL, phone=PHONE, first_name=FIRST, last_name=LAST,
+        metadata={"crm": {"name": f"{FIRST} {LAST}"}}, fields={"nickname": FIRST},
+        tags=["VIP"], list_ids=[newsletter.pk],
+    )  # fmt: skip
+    contact_service.update_contact(actor=staff_actor, contact=contact, email=EMAIL)
+    record_event(actor=system_actor, contact=contact, name="email_opened", params={"to": EMAIL})
+    twin = contact_service.create_contact(
+        actor=system_actor, email="wq@example.com", first_name=FIRST, last_name=LAST
+    )
+    merge_contacts(actor=staff_actor, survivor=contact, duplicate=twin)
+    assert contact_service_list.contacts.count() == 1
+    return Contact.objects.get(pk=contact.pk)
+
+
+def test_after_erasure_no_table_holds_the_email_phone_or_name(person, staff_actor):
+    assert every_cell_containing(EMAIL, PHONE, LAST)  # the scan does find them beforehand
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert every_cell_containing(EMAIL, OLD_EMAIL, "wq@example.com", PHONE, FIRST, LAST) == []
+
+
+def test_erasure_deletes_the_contact_and_everything_hanging_off_it(person, staff_actor):
+    erase_contact(actor=staff_actor, contact=person.pk)
+    assert not Contact.objects.filter(pk=person.pk).exists()
+    assert ContactList.objects.get(name="Newsletter").memberships.count() == 0
+
+
+def test_the_person_stays_suppressed_as_a_salted_hash(person, staff_actor, system_actor):
+    erase_contact(actor=staff_actor, contact=person)
+    assert suppression_reason(email=EMAIL) == "erased"
+    assert suppression_reason(phone=PHONE) == "erased"
+    assert Suppression.objects.count() == 2
+    with pytest.raises(SwitchboardError) as caught:
+        contact_service.create_contact(actor=system_actor, email=EMAIL)
+    assert caught.value.code == "suppressed"
+
+
+def test_the_erasure_is_audited_without_personal_data(person, staff_actor):
+    erase_contact(actor=staff_actor, contact=person)
+    entry = AuditEntry.objects.get(action="contact.erase")
+    assert entry.actor_label == staff_actor.label
+    assert entry.object_id == str(person.pk)
+    assert entry.object_repr == ""
+    # Earlier entries keep who did what and when, but not the values.
+    update = AuditEntry.objects.get(contact_id=person.pk, action="contact.update")
+    assert update.changes == {"email": [None, None]}
+
+
+def test_erasing_twice_says_it_was_already_erased(person, staff_actor):
+    erase_contact(actor=staff_actor, contact=person)
+    with pytest.raises(SwitchboardError) as caught:
+        erase_contact(actor=staff_actor, contact=person.pk)
+    assert caught.value.code == "already_erased"
+
+
+def test_a_failing_scrubber_leaves_everything_as_it_was(person, staff_actor):
+    def broken(subject: ErasureSubject) -> None:
+        raise RuntimeError("message store unavailable")
+
+    register_scrubber(broken)
+    try:
+        with pytest.raises(RuntimeError):
+            erase_contact(actor=staff_actor, contact=person)
+    finally:
+        _scrubbers.remove(broken)
+    assert Contact.objects.filter(pk=person.pk).exists()
+    assert not Suppression.objects.exists()
+    assert AuditEntry.objects.filter(contact_id=person.pk).exclude(object_repr="").exists()
+
+
+def test_registered_scrubbers_receive_the_person(person, staff_actor):
+    seen: list[ErasureSubject] = []
+    register_scrubber(seen.append)
+    try:
+        erase_contact(actor=staff_actor, contact=person)
+    finally:
+        _scrubbers.remove(seen.append)
+    assert [(s.email, s.phone, s.last_name) for s in seen] == [(EMAIL, PHONE, LAST)]
+
+
+def test_only_admins_see_and_use_the_erase_button(person, staff_client, admin_client):
+    url = reverse("contacts:erase", args=[person.pk])
+    assert (
+        url not in staff_client.get(reverse("contacts:detail", args=[person.pk])).content.decode()
+    )
+    assert staff_client.post(url).status_code == 403
+    assert Contact.objects.filter(pk=person.pk).exists()
+
+    assert url in admin_client.get(reverse("contacts:detail", args=[person.pk])).content.decode()
+    response = admin_client.post(url, follow=True)
+    assert "was erased" in response.content.decode()
+    assert not Contact.objects.filter(pk=person.pk).exists()
+
+
+def test_the_button_on_an_erased_contact_says_it_is_gone(person, admin_client):
+    url = reverse("contacts:erase", args=[person.pk])
+    admin_client.post(url)
+    response = admin_client.post(url, follow=True)
+    assert "already been erased" in response.content.decode()
