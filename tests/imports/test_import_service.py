@@ -1,0 +1,377 @@
+"""The import service: modes, duplicates, suppression, bad values, dry run, cancel and resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.utils import timezone
+
+from contacts.imports import csvreader
+from contacts.imports.models import ImportJob, SavedMapping
+from contacts.models import Contact, ContactList, Interaction
+from contacts.services import contacts as contact_service
+from contacts.services import imports
+from contacts.services import lists as list_service
+from contacts.services.suppression import suppress
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "Email,First name,Surname,Mobile,Company,Score,Tags\n"
+
+
+def issues(job: ImportJob) -> list[tuple[int, str, str]]:
+    return list(job.issues.values_list("row", "code", "outcome"))
+
+
+def test_it_creates_contacts_with_normalised_values_fields_and_tags(run, custom_fields):
+    job = run(
+        HEADER + "ANN@Example.com, Ann ,Lee,07400 123456,Acme,12.5,\"vip, new\"\n"
+        "bob@example.com,Bob,,+33 6 12 34 56 78,,,\n",
+        tag_names=["spring"],
+    )
+    assert (job.status, job.imported, job.updated, job.skipped, job.invalid) == ("done", 2, 0, 0, 0)
+    assert job.total_rows == 2 and job.percent == 100
+    ann = Contact.objects.get(email="ann@example.com")
+    assert (ann.first_name, ann.last_name, ann.phone, ann.phone_country) == (
+        "Ann", "Lee", "+447400123456", "GB",
+    )  # fmt: skip
+    assert ann.source == "import"
+    assert sorted(ann.tags.values_list("name", flat=True)) == ["new", "spring", "vip"]
+    assert {fv.field.name: fv.display_value for fv in ann.field_values.all()} == {
+        "Company": "Acme",
+        "Score": "12.5",
+    }
+    bob = Contact.objects.get(email="bob@example.com")
+    assert (bob.phone, bob.phone_country) == ("+33612345678", "FR")
+
+
+def test_every_write_has_the_import_job_as_actor(run):
+    job = run("email,first name\nann@example.com,Ann\n")
+    entry = AuditEntry.objects.get(action="contact.create")
+    assert (entry.actor_kind, entry.actor_ref) == ("import", str(job.pk))
+    assert entry.changes["email"] == [None, "ann@example.com"]
+    interaction = Interaction.objects.get(contact__email="ann@example.com")
+    assert interaction.kind == "created" and interaction.actor_ref == str(job.pk)
+
+
+def test_it_adds_contacts_to_the_chosen_lists(run, system_actor):
+    newsletter = list_service.create_list(actor=system_actor, name="Newsletter")
+    run("email\nann@example.com\nbob@example.com\n", list_ids=[newsletter.pk])
+    assert set(newsletter.contacts.values_list("email", flat=True)) == {
+        "ann@example.com",
+        "bob@example.com",
+    }
+
+
+def test_a_full_list_gets_no_more_members_and_the_report_says_so(run, system_actor):
+    small = list_service.create_list(actor=system_actor, name="Small", limit=1)
+    job = run("email\nann@example.com\nbob@example.com\n", list_ids=[small.pk])
+    assert job.imported == 2
+    assert small.contacts.count() == 1
+    assert (3, "list_full", "warning") in issues(job)
+
+
+@pytest.mark.parametrize(
+    "mode, imported, updated, skipped, names",
+    [
+        ("create", 1, 0, 1, {"old@example.com": "Old", "new@example.com": "New"}),
+        ("update", 0, 1, 1, {"old@example.com": "Changed"}),
+        ("upsert", 1, 1, 0, {"old@example.com": "Changed", "new@example.com": "New"}),
+    ],
+)
+def test_each_mode_creates_and_updates_what_it_should(
+    run, make_existing, mode, imported, updated, skipped, names
+):
+    make_existing(email="old@example.com", first_name="Old")
+    job = run("email,first name\nold@example.com,Changed\nnew@example.com,New\n", mode=mode)
+    assert (job.imported, job.updated, job.skipped) == (imported, updated, skipped)
+    assert dict(Contact.objects.values_list("email", "first_name")) == names
+
+
+@pytest.fixture
+def make_existing(system_actor):
+    def make(**attrs):
+        return contact_service.create_contact(actor=system_actor, **attrs)
+
+    return make
+
+
+def test_skip_reasons_name_the_mode(run, make_existing):
+    make_existing(email="old@example.com")
+    created = run("email\nold@example.com\n", mode="create")
+    assert issues(created) == [(2, "exists", "skipped")]
+    updated = run("email\nnobody@example.com\n", mode="update")
+    assert issues(updated) == [(2, "not_found", "skipped")]
+
+
+def test_an_update_keeps_values_the_file_leaves_empty_and_records_before_and_after(
+    run, make_existing, custom_fields
+):
+    old = make_existing(
+        email="old@example.com", first_name="Old", last_name="Name", phone="+447400123456",
+        fields={"Company": "Acme"}, metadata={"a": "1"},
+    )  # fmt: skip
+    job = run(
+        "email,first name,last name,phone,company,plan\nold@example.com,New,,,Globex,gold\n",
+        mapping={"0": "email", "1": "first_name", "2": "last_name", "3": "phone",
+                 "4": "field:Company", "5": "meta:plan"},
+    )  # fmt: skip
+    assert job.updated == 1
+    old.refresh_from_db()
+    assert (old.first_name, old.last_name, old.phone) == ("New", "Name", "+447400123456")
+    assert old.metadata == {"a": "1", "plan": "gold"}
+    assert old.version == 2
+    entry = AuditEntry.objects.get(action="contact.update", actor_ref=str(job.pk))
+    assert entry.changes["first_name"] == ["Old", "New"]
+    assert entry.changes["field:Company"] == ["Acme", "Globex"]
+
+
+def test_re_running_the_same_file_changes_nothing_and_says_so(run):
+    data = "email,first name\nann@example.com,Ann\n"
+    run(data)
+    again = run(data)
+    assert (again.imported, again.updated, again.skipped) == (0, 0, 1)
+    assert issues(again) == [(2, "unchanged", "skipped")]
+    assert Contact.objects.count() == 1
+
+
+class TestDuplicatesInTheFile:
+    DATA = (
+        "email,first name,last name\n"
+        "ann@example.com,Ann,\n"
+        "ANN@example.com,,Lee\n"  # same batch (size 2)
+        "x@example.com,X,\n"
+        "ann@example.com,Annie,\n"  # a later batch
+    )
+
+    def test_create_mode_keeps_the_first_row(self, run):
+        job = run(self.DATA, mode="create")
+        assert (job.imported, job.skipped) == (2, 2)
+        assert Contact.objects.get(email="ann@example.com").first_name == "Ann"
+        assert {(row, code) for row, code, _ in issues(job)} == {
+            (3, "duplicate_in_file"),
+            (5, "duplicate_in_file"),
+        }
+
+    @pytest.mark.parametrize("mode", ["upsert"])
+    def test_upsert_mode_applies_later_rows_on_top(self, run, mode):
+        job = run(self.DATA, mode=mode)
+        ann = Contact.objects.get(email="ann@example.com")
+        assert (ann.first_name, ann.last_name) == ("Annie", "Lee")
+        assert Contact.objects.count() == 2
+        assert (job.imported, job.updated, job.skipped) == (2, 2, 0)
+
+
+def test_suppressed_and_unsubscribed_people_are_skipped_with_that_reason(
+    run, make_existing, system_actor
+):
+    suppress(email="erased@example.com", reason="erased")
+    suppress(phone="+447911000111", reason="unsubscribed")
+    gone = make_existing(email="gone@example.com")
+    contact_service.update_contact(actor=system_actor, contact=gone, unsubscribed=True)
+    job = run(
+        "email,phone\nerased@example.com,\nfine@example.com,+447911000111\n"
+        "gone@example.com,\nok@example.com,\n"
+    )
+    assert (job.imported, job.skipped) == (1, 3)
+    assert [code for _, code, _ in issues(job)] == ["suppressed", "suppressed", "unsubscribed"]
+    assert set(Contact.objects.values_list("email", flat=True)) == {
+        "gone@example.com",
+        "ok@example.com",
+    }
+
+
+def test_bad_values_make_the_row_invalid_with_a_reason_per_column(run, custom_fields):
+    job = run(
+        HEADER + "not-an-email,A,B,,,,\n"
+        ",NoEmail,,,,,\n"
+        "c@example.com,C,,12,,,\n"
+        "d@example.com,D,,,,lots,\n"
+        "e@example.com,E,,,,,\n"
+    )
+    assert (job.imported, job.invalid) == (1, 4)
+    assert issues(job) == [
+        (2, "invalid_email", "invalid"),
+        (3, "missing_email", "invalid"),
+        (4, "invalid_phone", "invalid"),
+        (5, "invalid_field_value", "invalid"),
+    ]
+    report = list(imports.error_report_rows(job))
+    assert report[0] == ["row", "column", "outcome", "code", "reason"]
+    assert report[4][:4] == [5, "Score", "invalid", "invalid_field_value"]
+    assert "expects a number" in report[4][4]
+
+
+def test_formula_like_values_are_not_imported_and_are_flagged(run, custom_fields):
+    job = run(
+        'email,first name,company,tags\nann@example.com,=HYPERLINK("http://x"),@SUM(A1),"ok;=cmd"\n'
+    )
+    ann = Contact.objects.get(email="ann@example.com")
+    assert ann.first_name == ""
+    assert not ann.field_values.exists()
+    assert list(ann.tags.values_list("name", flat=True)) == ["ok"]
+    assert [code for _, code, _ in issues(job)] == ["formula_value", "formula_value", "invalid_tag"]
+
+
+def test_ragged_rows_are_read_and_flagged(run):
+    job = run("email,first name,last name\nann@example.com,Ann\nbob@example.com,Bob,B,extra\n")
+    assert job.imported == 2
+    assert [code for _, code, _ in issues(job)] == ["ragged_row", "ragged_row"]
+
+
+def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
+    make_existing(email="old@example.com", first_name="Old")
+    job = run(
+        "email,first name\nold@example.com,New\nnew@example.com,N\nbad,X\nnew@example.com,Again\n",
+        dry_run=True,
+    )
+    assert (job.status, job.imported, job.updated, job.invalid) == ("done", 1, 2, 1)
+    assert Contact.objects.count() == 1
+    assert Contact.objects.get().first_name == "Old"
+    # Only the job's own start/finish entries, no contact writes.
+    assert not AuditEntry.objects.filter(actor_kind="import", object_type="contact").exists()
+
+
+def test_mappings_are_remembered_per_header_set(start, system_actor):
+    start("Work address,Name\nann@example.com,Ann\n", mapping={"0": "email", "1": "first_name"})
+    assert SavedMapping.objects.count() == 1
+    again = imports.upload_import(
+        actor=system_actor, file=io.BytesIO(b"NAME,work-address\nBob,b@x.com\n"),
+        file_name="again.csv",
+    )  # fmt: skip
+    assert again.mapping == {"0": "first_name", "1": "email"}
+
+
+def test_headers_are_matched_from_common_names(start, custom_fields):
+    job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\n")
+    assert job.mapping == {
+        "0": "email", "1": "first_name", "2": "last_name", "3": "phone",
+        "4": "field:Company", "5": "tags",
+    }  # fmt: skip
+
+
+class Crash(BaseException):
+    """Stands in for a worker killed between batches (not an Exception: nothing catches it)."""
+
+
+@pytest.fixture
+def crash_after_first_batch(monkeypatch):
+    calls = {"n": 0}
+    real = csvreader.read_batch
+
+    def read_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Crash
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "read_batch", read_batch)
+    return monkeypatch
+
+
+DATA5 = "email\n" + "".join(f"p{i}@example.com\n" for i in range(5))
+
+
+def test_a_crashed_worker_is_taken_over_after_its_lease_without_redoing_work(
+    start, crash_after_first_batch
+):
+    job = start(DATA5)
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.imported) == ("running", 2, 2)
+    # Another worker does not take over while the lease is live…
+    assert imports.run_import(job.pk).rows_done == 2
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    assert imports.is_stalled(ImportJob.objects.get(pk=job.pk))
+    # …but does once it has run out, continuing after the committed batch.
+    job = imports.run_import(job.pk)
+    assert (job.status, job.rows_done, job.imported, job.skipped) == ("done", 5, 5, 0)
+    assert Contact.objects.count() == 5
+    assert AuditEntry.objects.filter(action="contact.create").count() == 5
+
+
+def test_a_cancelled_import_stops_after_its_batch_and_resumes_without_duplicates(
+    start, staff_actor, crash_after_first_batch
+):
+    job = start(DATA5)
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    job = imports.cancel_import(actor=staff_actor, job=ImportJob.objects.get(pk=job.pk))
+    assert job.cancel_requested and job.status == "running"
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    job = imports.run_import(job.pk)
+    assert (job.status, job.rows_done) == ("cancelled", 2)
+    assert Contact.objects.count() == 2
+
+    job = imports.resume_import(actor=staff_actor, job=job)
+    assert job.status == "queued"
+    job = imports.run_import(job.pk)
+    assert (job.status, job.rows_done, job.imported) == ("done", 5, 5)
+    assert Contact.objects.count() == 5
+
+
+def test_a_queued_import_is_cancelled_at_once(start, staff_actor):
+    job = imports.cancel_import(actor=staff_actor, job=start(DATA5))
+    assert job.status == "cancelled"
+    assert imports.run_import(job.pk).status == "cancelled"
+    assert not Contact.objects.exists()
+
+
+def test_a_finished_import_cannot_be_cancelled_or_resumed(run, staff_actor):
+    job = run(DATA5)
+    for action in (imports.cancel_import, imports.resume_import):
+        with pytest.raises(imports.SwitchboardError) as error:
+            action(actor=staff_actor, job=job)
+        assert error.value.code in ("import_not_running", "import_not_resumable")
+
+
+class TestRevert:
+    def test_it_deletes_created_contacts_and_restores_changed_ones(
+        self, run, make_existing, staff_actor, custom_fields, system_actor
+    ):
+        vip = list_service.create_list(actor=system_actor, name="VIP")
+        old = make_existing(email="old@example.com", first_name="Old", fields={"Company": "Acme"})
+        job = run(
+            "email,first name,company,tags\nold@example.com,New,Globex,hot\nnew@example.com,N,,\n",
+            list_ids=[vip.pk],
+        )
+        plan = imports.revert_preview(job)
+        assert (plan.delete, plan.restore, plan.conflict_count) == (1, 1, 0)
+
+        imports.revert_import(actor=staff_actor, job=job)
+        assert list(Contact.objects.values_list("email", flat=True)) == ["old@example.com"]
+        old.refresh_from_db()
+        assert old.first_name == "Old"
+        assert old.field_values.get().value_text == "Acme"
+        assert not old.tags.exists() and not old.lists.exists()
+        assert ImportJob.objects.get(pk=job.pk).status == "reverted"
+
+    def test_it_refuses_contacts_changed_since_unless_confirmed(
+        self, run, staff_actor, django_capture_on_commit_callbacks
+    ):
+        job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+        plan = imports.revert_preview(job)
+        assert plan.conflict_count == 1 and plan.conflicts[0]["email"] == "ann@example.com"
+        with pytest.raises(imports.SwitchboardError) as error:
+            imports.request_revert(actor=staff_actor, job=job)
+        assert error.value.code == "changed_since_import"
+
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            imports.request_revert(actor=staff_actor, job=job, confirm_conflicts=True)
+        assert len(callbacks) == 1  # the revert task is queued
+
+    def test_without_confirmation_changed_contacts_are_left_alone(self, run, staff_actor):
+        job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+        plan = imports.revert_import(actor=staff_actor, job=job)
+        assert plan.delete == 1
+        assert list(Contact.objects.values_list("first_name", flat=True)) == ["Anna"]
