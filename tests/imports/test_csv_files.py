@@ -97,7 +97,9 @@ def test_it_refuses_a_file_above_the_size_limit_before_reading_it(start, setting
             raise AssertionError("read a file that was already known to be too large")
 
     with pytest.raises(SwitchboardError) as error:
-        imports.start_import(actor=system_actor, file=Unreadable(), file_name="huge.csv", size=2 * 1024**3)
+        imports.start_import(
+            actor=system_actor, file=Unreadable(), file_name="huge.csv", size=2 * 1024**3
+        )
     assert error.value.code == "file_too_large"
 
 
@@ -105,7 +107,9 @@ def test_it_stops_reading_a_stream_that_turns_out_too_large(start, settings, sys
     settings.IMPORT_MAX_BYTES = 5000
     data = ("email\n" + "x@example.com\n" * 2000).encode()
     with pytest.raises(SwitchboardError) as error:
-        imports.start_import(actor=system_actor, file=io.BytesIO(data), file_name="big.csv", size=None)
+        imports.start_import(
+            actor=system_actor, file=io.BytesIO(data), file_name="big.csv", size=None
+        )
     assert error.value.code == "file_too_large"
     assert list(settings.IMPORT_DIR.glob("*")) == []
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.imports import csvreader
 from contacts.imports.models import ImportJob, SavedMapping
-from contacts.models import Contact, ContactList, Interaction
+from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
 from contacts.services import imports
 from contacts.services import lists as list_service
@@ -28,7 +28,7 @@ def issues(job: ImportJob) -> list[tuple[int, str, str]]:
 
 def test_it_creates_contacts_with_normalised_values_fields_and_tags(run, custom_fields):
     job = run(
-        HEADER + "ANN@Example.com, Ann ,Lee,07400 123456,Acme,12.5,\"vip, new\"\n"
+        HEADER + 'ANN@Example.com, Ann ,Lee,07400 123456,Acme,12.5,"vip, new"\n'
         "bob@example.com,Bob,,+33 6 12 34 56 78,,,\n",
         tag_names=["spring"],
     )
