@@ -29,6 +29,7 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py load_demo_data
+	$(PY) manage.py load_sms_demo
 	$(PY) manage.py ensure_demo_user
 
 run: demo
@@ -37,7 +38,7 @@ run: demo
 	@$(PY) manage.py ensure_demo_user
 	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
-	$(PY) manage.py db_worker --worker-id "$$(hostname)-$$$$" & \
+	$(PY) manage.py worker & \
 	wait
 
 # Whole suite on SQLite, then again on PostgreSQL when one answers at $(PG_URL).

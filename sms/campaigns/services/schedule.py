@@ -1,0 +1,148 @@
+"""When a campaign starts and when each recipient's message is due.
+
+Three modes: now; at a moment given as a wall-clock time in a chosen zone; or at a wall-clock
+time in each recipient's own zone (from the phone number). Quiet hours hold a message until
+the window ends in the recipient's zone. Wall-clock times use ``zoneinfo``: a time skipped by
+a DST change lands just after the gap, a repeated one means its first occurrence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from dashboard.errors import SwitchboardError
+from sms.campaigns.models import ScheduleMode
+
+# Every wall-clock moment happens first at UTC+14 and last at UTC-12.
+EARLIEST_OFFSET = dt.timedelta(hours=14)
+LATEST_OFFSET = dt.timedelta(hours=12)
+
+
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo((name or "").strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SwitchboardError(
+            "unknown_time_zone",
+            f"“{name}” is not a time zone; use a name such as Europe/London or America/New_York.",
+            field="time_zone",
+        ) from None
+
+
+def parse_wall_clock(raw: object) -> dt.datetime:
+    """A naive date-time from a form or API value ("2026-11-27T12:00" or a datetime)."""
+    if isinstance(raw, dt.datetime):
+        return raw.replace(tzinfo=None)
+    try:
+        return dt.datetime.fromisoformat(str(raw).strip()).replace(tzinfo=None)
+    except ValueError:
+        raise SwitchboardError(
+            "invalid_schedule", "Give the date and time as YYYY-MM-DD HH:MM.", field="send_at"
+        ) from None
+
+
+def parse_quiet_hours(raw: str | None) -> tuple[dt.time, dt.time] | None:
+    """ "21:00-08:00" -> (21:00, 08:00); empty or a zero-length window means none."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        start_s, end_s = raw.split("-")
+        start, end = dt.time.fromisoformat(start_s.strip()), dt.time.fromisoformat(end_s.strip())
+    except ValueError:
+        raise SwitchboardError(
+            "invalid_quiet_hours", "Give quiet hours as HH:MM-HH:MM, e.g. 21:00-08:00.",
+            field="quiet_hours",
+        ) from None  # fmt: skip
+    return None if start == end else (start, end)
+
+
+def default_quiet_hours() -> tuple[dt.time, dt.time] | None:
+    return parse_quiet_hours(settings.SMS_QUIET_HOURS)
+
+
+@dataclass(frozen=True)
+class Timing:
+    mode: str
+    time_zone: str
+    start_at: dt.datetime  # when the audience is frozen and sending may begin
+    send_at: dt.datetime | None = None  # AT: the moment
+    local_at: dt.datetime | None = None  # LOCAL: the wall clock (naive)
+
+
+def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) -> Timing:
+    """Check a schedule and work out when the campaign starts."""
+    if mode == ScheduleMode.NOW:
+        return Timing(mode, time_zone or "UTC", start_at=now)
+    if mode not in ScheduleMode.values:
+        raise SwitchboardError("invalid_schedule", "Send now, at a time, or at a local time.")
+    if when in (None, ""):
+        raise SwitchboardError("invalid_schedule", "Choose the date and time.", field="send_at")
+    wall = parse_wall_clock(when)
+    if mode == ScheduleMode.AT:
+        tz = zone(time_zone)
+        moment = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+        if moment <= now:
+            raise SwitchboardError(
+                "schedule_in_past",
+                f"{wall:%d %b %Y %H:%M} in {tz.key} has already passed; choose a later time.",
+                field="send_at",
+            )
+        return Timing(mode, tz.key, start_at=moment, send_at=moment)
+    earliest = wall.replace(tzinfo=dt.UTC) - EARLIEST_OFFSET
+    latest = wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET
+    if latest <= now:
+        raise SwitchboardError(
+            "schedule_in_past",
+            f"{wall:%d %b %Y %H:%M} has already passed in every time zone; choose a later time.",
+            field="send_at",
+        )
+    return Timing(mode, "", start_at=max(earliest, now), local_at=wall)
+
+
+def local_moment(wall: dt.datetime, time_zone: str) -> dt.datetime:
+    """``wall`` in ``time_zone`` as a UTC moment (unknown zones fall back to the site's)."""
+    try:
+        tz = zoneinfo.ZoneInfo(time_zone) if time_zone else zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return wall.replace(tzinfo=tz).astimezone(dt.UTC)
+
+
+def quiet_until(
+    moment: dt.datetime, time_zone: str, quiet: tuple[dt.time, dt.time] | None
+) -> dt.datetime | None:
+    """When the quiet window around ``moment`` ends in ``time_zone``, or None outside it."""
+    if quiet is None:
+        return None
+    start, end = quiet
+    tz = zoneinfo.ZoneInfo(time_zone or settings.TIME_ZONE)
+    local = moment.astimezone(tz)
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(end_day, end).replace(tzinfo=tz).astimezone(dt.UTC)
+
+
+def due_at(
+    *,
+    mode: str,
+    send_at: dt.datetime | None,
+    local_at: dt.datetime | None,
+    time_zone: str,
+    quiet: tuple[dt.time, dt.time] | None,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """When one recipient's message may go (None: right away)."""
+    moment = now
+    if mode == ScheduleMode.AT and send_at is not None:
+        moment = max(send_at, now)
+    elif mode == ScheduleMode.LOCAL and local_at is not None:
+        moment = max(local_moment(local_at, time_zone), now)
+    moment = quiet_until(moment, time_zone, quiet) or moment
+    return moment if moment > now else None

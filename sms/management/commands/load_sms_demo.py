@@ -1,0 +1,29 @@
+"""Make the sandbox ready to send: default prices and a credit top-up (once)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from dashboard.actors import Actor
+from sms.models import CreditEntry
+
+class Command(BaseCommand):
+    help = "Seed SMS prices and top up demo credits, only if no credits were ever added."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--credits", type=Decimal, default=Decimal("100"))
+
+    @transaction.atomic
+    def handle(self, *args, credits: Decimal, **options):
+        from sms.services import credits as service
+
+        service.ensure_default_prices()
+        service.ensure_account()
+        if CreditEntry.objects.filter(kind="topup").exists():
+            self.stdout.write("SMS demo: credits were already added; nothing to do.")
+            return
+        service.top_up(actor=Actor.system("demo data"), amount=credits, note="Demo credit")
+        self.stdout.write(f"SMS demo: added {credits} credits (sandbox gateway: nothing leaves).")

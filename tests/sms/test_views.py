@@ -1,0 +1,207 @@
+"""The SMS pages through the test client, as staff and admins use them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from sms.models import CreditEntry, Message, OptOut, Price, Status
+from sms.services import credits
+from sms.services.messages import send_due_messages, send_sms
+
+from .conftest import LANDLINE, MOBILE
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_send_an_sms_to_a_contact_and_land_on_its_page(staff_client, funded, contact):
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Hi {first_name}", "kind": "transactional",
+        "idempotency_key": "form-1",
+    })  # fmt: skip
+    message = Message.objects.get()
+    assert response.status_code == 302 and response.url == f"/sms/messages/{message.pk}/"
+    assert (message.text, message.contact, message.actor_label) == ("Hi Alice", contact, "sam")
+
+
+def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
+    data = {"contact": contact.pk, "text": "Hi", "kind": "transactional", "idempotency_key": "form-2"}
+    staff_client.post("/sms/send/", data)
+    staff_client.post("/sms/send/", data)
+    assert Message.objects.count() == 1
+
+
+def test_the_recipient_can_be_a_contacts_email(staff_client, funded, contact):
+    staff_client.post("/sms/send/", {"to": "ALICE@example.com", "text": "Hi", "kind": "transactional"})
+    assert Message.objects.get().contact == contact
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"to": LANDLINE, "text": "Hi"}, "fixed line number"),
+        ({"to": "nobody@example.com", "text": "Hi"}, "No contact has the email"),
+        ({"to": "+44 12", "text": "Hi"}, "not a valid phone number"),
+        ({"to": MOBILE, "text": ""}, "Write the message first"),
+    ],
+)
+def test_a_refused_send_shows_why_and_keeps_what_was_typed(staff_client, funded, data, error):
+    response = staff_client.post("/sms/send/", {"kind": "transactional", **data})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert data["to"] in response.content.decode()
+    assert not Message.objects.exists()
+    assert credits.get_balance() == Decimal("10")
+
+
+def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(htmx_client, funded, contact):
+    response = htmx_client.post("/sms/send/preview/", {
+        "contact": contact.pk, "text": "Bonjour {first_name} 😀", "kind": "transactional"
+    })  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert "Bonjour Alice 😀" in html
+    assert "UCS-2 because of" in html and "“😀”" in html
+    assert "0.0400 credits" in html
+    assert "9.9600" in html  # balance after
+
+
+def test_the_preview_warns_about_a_landline(htmx_client, funded):
+    html = htmx_client.post("/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}).content.decode()
+    assert "fixed line number" in html
+
+
+def test_the_contact_page_links_to_send_an_sms(staff_client, contact):
+    html = staff_client.get(f"/contacts/{contact.pk}/").content.decode()
+    assert f"/sms/send/?contact={contact.pk}" in html
+    assert contact.first_name in staff_client.get(f"/sms/send/?contact={contact.pk}").content.decode()
+
+
+def test_the_history_lists_every_message_in_a_fixed_number_of_queries(
+    staff_client, funded, contact, staff_actor, django_assert_max_num_queries
+):
+    for i in range(30):
+        send_sms(actor=staff_actor, contact=contact if i % 2 else None, to=None if i % 2 else "+33612345678", text=f"m{i}")
+    with django_assert_max_num_queries(8):
+        response = staff_client.get("/sms/")
+    assert response.status_code == 200
+    assert response.content.decode().count("/sms/messages/") == 30
+
+
+def test_the_history_filters_by_status_sender_contact_and_country(staff_client, funded, contact, staff_actor):
+    from dashboard.actors import Actor
+
+    send_sms(actor=staff_actor, contact=contact, text="to alice")
+    send_sms(actor=Actor.agent(1, "bot"), to="+33612345678", text="to france")
+    send_due_messages()
+    send_sms(actor=staff_actor, to="+33612345678", text="still pending")
+
+    def texts(query: str) -> list[str]:
+        html = staff_client.get(f"/sms/?{query}").content.decode()
+        return [t for t in ("to alice", "to france", "still pending") if t in html]
+
+    assert texts("sender=agent") == ["to france"]
+    assert texts("status=pending") == ["still pending"]
+    assert texts("contact=alice@") == ["to alice"]
+    assert texts("contact=07400") == ["to alice"]
+    assert texts("country=fr") == ["to france", "still pending"]
+    assert texts("date_from=2000-01-01&date_to=2000-01-02") == []
+    assert texts("date_from=nonsense") == ["to alice", "to france", "still pending"]
+
+
+def test_the_message_page_polls_until_the_message_is_final(htmx_client, staff_client, funded, staff_actor):
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    page = staff_client.get(f"/sms/messages/{message.pk}/").content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert htmx_client.get(f"/sms/messages/{message.pk}/", headers={"HX-Target": "status"}).status_code == 200
+    Message.objects.filter(pk=message.pk).update(status=Status.DELIVERED)
+    response = htmx_client.get(f"/sms/messages/{message.pk}/", headers={"HX-Target": "status"})
+    assert response.status_code == 286  # htmx stops polling
+    assert "Delivered" in response.content.decode()
+
+
+def test_staff_cancel_a_pending_message_and_get_the_credits_back(staff_client, funded, staff_actor):
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    staff_client.post(f"/sms/messages/{message.pk}/cancel/")
+    message.refresh_from_db()
+    assert message.status == Status.CANCELLED
+    assert credits.get_balance() == Decimal("10")
+
+
+def test_the_lookup_page_describes_a_number(staff_client):
+    html = staff_client.get("/sms/lookup/", {"number": "020 7946 0000"}).content.decode()
+    assert "+442079460000" in html and "fixed line" in html and "Europe/London" in html
+    assert "not a mobile" in html
+
+
+def test_the_lookup_page_explains_an_invalid_number(staff_client):
+    html = staff_client.get("/sms/lookup/", {"number": "12"}).content.decode()
+    assert "not a phone number" in html or "not a valid phone number" in html
+
+
+def test_staff_add_and_remove_an_opt_out_with_a_reason(staff_client):
+    staff_client.post("/sms/opt-outs/", {"phone": "07400 123456", "reason": "asked by phone"})
+    row = OptOut.objects.get()
+    assert (row.phone, row.reason, row.actor_label) == (MOBILE, "asked by phone", "sam")
+    staff_client.post(f"/sms/opt-outs/{row.pk}/remove/", {"reason": ""})
+    assert OptOut.objects.exists()  # a reason is required
+    staff_client.post(f"/sms/opt-outs/{row.pk}/remove/", {"reason": "opted in on the web form"})
+    assert not OptOut.objects.exists()
+
+
+def test_an_invalid_opt_out_number_is_explained(staff_client):
+    response = staff_client.post("/sms/opt-outs/", {"phone": "hello", "reason": "x"})
+    assert "not a phone number" in response.content.decode()
+    assert not OptOut.objects.exists()
+
+
+def test_admins_top_up_credits(admin_client, priced):
+    admin_client.post("/sms/credits/top-up/", {"amount": "50", "note": "PO 77"})
+    assert credits.get_balance() == Decimal("50")
+    assert "PO 77" in admin_client.get("/sms/credits/").content.decode()
+
+
+def test_staff_cannot_top_up_or_change_prices(staff_client, priced):
+    assert staff_client.post("/sms/credits/top-up/", {"amount": "50"}).status_code == 403
+    assert staff_client.post("/sms/credits/prices/", {"country": "GB", "per_segment": "9"}).status_code == 403
+    assert credits.get_balance() == 0
+    assert Price.objects.get(country="GB").per_segment == Decimal("0.04")
+    assert not CreditEntry.objects.exists()
+
+
+def test_admins_set_a_price(admin_client, priced):
+    admin_client.post("/sms/credits/prices/", {"country": "br", "per_segment": "0.09"})
+    assert Price.objects.get(country="BR").per_segment == Decimal("0.09")
+
+
+def test_the_provider_balance_is_shown_beside_ours(staff_client, priced, settings):
+    from django.core.cache import cache
+
+    from sms.gateways.base import reset_http_client
+    from sms.simulator import start_simulator
+
+    cache.clear()
+    server = start_simulator()
+    settings.SMS_GATEWAY, settings.MAILPRO_API_URL = "mailpro", server.url
+    reset_http_client()
+    try:
+        html = staff_client.get("/sms/credits/provider/", headers={"HX-Request": "true"}).content.decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        reset_http_client()
+    assert "1000000" in html and "mailpro" in html
+
+
+def test_an_unreachable_provider_balance_is_explained(staff_client, priced, settings):
+    from django.core.cache import cache
+
+    from sms.gateways.base import reset_http_client
+
+    cache.clear()
+    settings.SMS_GATEWAY, settings.MAILPRO_API_URL = "mailpro", "http://127.0.0.1:9"
+    reset_http_client()
+    html = staff_client.get("/sms/credits/provider/").content.decode()
+    reset_http_client()
+    assert "could not be reached" in html
