@@ -144,4 +144,5 @@ class RateBucket(models.Model):
     the next message may go. Workers take slots with one locked read-and-advance."""
 
     gateway = models.CharField(max_length=16, unique=True)
-    next_slot = models.DateTimeField(default=timezone.now)
+    # Unix seconds: plain arithmetic in one UPDATE on every database.
+    next_slot = models.FloatField(default=0.0)

@@ -9,21 +9,21 @@ from django.db import transaction
 
 from dashboard.actors import Actor
 from sms.models import CreditEntry
+from sms.services import credits
+
 
 class Command(BaseCommand):
     help = "Seed SMS prices and top up demo credits, only if no credits were ever added."
 
     def add_arguments(self, parser):
-        parser.add_argument("--credits", type=Decimal, default=Decimal("100"))
+        parser.add_argument("--credits", dest="amount", type=Decimal, default=Decimal("100"))
 
     @transaction.atomic
-    def handle(self, *args, credits: Decimal, **options):
-        from sms.services import credits as service
-
-        service.ensure_default_prices()
-        service.ensure_account()
+    def handle(self, *args, amount: Decimal, **options):
+        credits.ensure_default_prices()
+        credits.ensure_account()
         if CreditEntry.objects.filter(kind="topup").exists():
             self.stdout.write("SMS demo: credits were already added; nothing to do.")
             return
-        service.top_up(actor=Actor.system("demo data"), amount=credits, note="Demo credit")
-        self.stdout.write(f"SMS demo: added {credits} credits (sandbox gateway: nothing leaves).")
+        credits.top_up(actor=Actor.system("demo data"), amount=amount, note="Demo credit")
+        self.stdout.write(f"SMS demo: added {amount} credits (sandbox gateway: nothing leaves).")
