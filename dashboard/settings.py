@@ -223,3 +223,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Set when the Mailpro account drops a repeated message reference (the simulator does).
+MAILPRO_DEDUPES_REFERENCE = env.bool("MAILPRO_DEDUPES_REFERENCE", default=False)

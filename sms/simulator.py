@@ -28,6 +28,7 @@ class SimConfig:
     latency_ms: float = 0
     error_rate: float = 0.0
     timeout_rate: float = 0.0
+    busy_rate: float = 0.0  # share of requests answered 429 Too Many Requests
     malformed_rate: float = 0.0
     hang_seconds: float = 30.0
     credits: float = 1_000_000
@@ -43,6 +44,9 @@ class SimState:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: list[dict[str, str]] = field(default_factory=list)
+    # reference -> IdSend: a repeated reference gets the first answer and is not sent again.
+    references: dict[str, int] = field(default_factory=dict)
+    repeats: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -81,6 +85,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return True
         roll -= config.timeout_rate
+        if roll < config.busy_rate:
+            self._answer(429, {"Result": "ERROR", "ErrorCode": "429", "Message": "Too many"})
+            return True
+        roll -= config.busy_rate
         if roll < config.error_rate:
             self._answer(500, b"<html>Internal Server Error</html>")
             return True
@@ -115,11 +123,16 @@ class Handler(BaseHTTPRequestHandler):
                     "Message": "to and message are required",
                 },
             )
-        state = self.server.state
+        state, reference = self.server.state, fields.get("reference", "")
         with state.lock:
+            if reference and reference in state.references:
+                state.repeats += 1
+                return self._answer(200, {"Result": "OK", "IdSend": state.references[reference]})
             id_send = next(state.ids)
             state.config.credits -= 1
-            state.received.append(fields)
+            state.received.append({**fields, "at": f"{time.time():.3f}"})
+            if reference:
+                state.references[reference] = id_send
         self._answer(200, {"Result": "OK", "IdSend": id_send})
         if state.config.callback_url:
             threading.Thread(target=self._report, args=(id_send,), daemon=True).start()
@@ -138,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         fields = self._fields()
+        if urlsplit(self.path).path == "/sim/received.json":
+            return self._received()
         if urlsplit(self.path).path != "/sms/credit/get.json":
             return self._answer(404, {"Result": "ERROR", "Message": "Not found"})
         if self._misbehave() or not self._authorised(fields):
@@ -146,6 +161,17 @@ class Handler(BaseHTTPRequestHandler):
         return self._answer(
             200, {"Result": "OK", "RemainingCredits": credits, "TotalCredits": 1_000_000}
         )
+
+    def _received(self) -> None:
+        """What the simulator was sent, for tests and benchmarks: each accepted message's
+        number, reference and arrival time, and how many repeats it dropped."""
+        state = self.server.state
+        with state.lock:
+            rows = [
+                [r.get("to", ""), r.get("reference", ""), float(r["at"])] for r in state.received
+            ]
+            repeats = state.repeats
+        return self._answer(200, {"count": len(rows), "repeats": repeats, "messages": rows})
 
 
 class SimServer(ThreadingHTTPServer):

@@ -100,6 +100,9 @@ def _call(request: httpx.Request, client: httpx.Client) -> dict[str, Any]:
 
 class MailproGateway(Gateway):
     name = "mailpro"
+    # Whether the account drops a repeated ``reference`` (our idempotency key) instead of sending
+    # it twice; then a message whose worker died mid-send is safely handed over again.
+    dedupes_reference = False
 
     def __init__(
         self, *, base_url: str, client_id: str, api_key: str, client: httpx.Client | None = None
@@ -111,11 +114,13 @@ class MailproGateway(Gateway):
 
     @classmethod
     def from_settings(cls) -> MailproGateway:
-        return cls(
+        gateway = cls(
             base_url=settings.MAILPRO_API_URL,
             client_id=settings.MAILPRO_CLIENT_ID,
             api_key=settings.MAILPRO_API_KEY,
         )
+        gateway.dedupes_reference = settings.MAILPRO_DEDUPES_REFERENCE
+        return gateway
 
     @property
     def client(self) -> httpx.Client:
@@ -125,7 +130,13 @@ class MailproGateway(Gateway):
         request = self.client.build_request(
             "POST",
             f"{self.base_url}/sms/send/add_single.json",
-            data={"id_client": self.client_id, "api_key": self.api_key, "to": to, "message": text},
+            data={
+                "id_client": self.client_id,
+                "api_key": self.api_key,
+                "to": to,
+                "message": text,
+                "reference": reference,
+            },  # fmt: skip
         )
         data = _call(request, self.client)
         result = str(data.get("Result", ""))

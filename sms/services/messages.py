@@ -72,6 +72,8 @@ PROVIDER_STATUSES = {
 }  # fmt: skip
 SEND_ATTEMPTS = 3  # only for failures where the provider certainly did not get the message
 STALE_SENDING = dt.timedelta(minutes=15)
+BUSY_BACKOFF = dt.timedelta(seconds=5)  # after a 429, every worker waits this long
+BUSY_GIVE_UP = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -447,6 +449,52 @@ def _hand_over(gateway: Gateway, message: Message) -> SendResult | GatewayError:
     raise AssertionError("unreachable")
 
 
+def _hand_over_at(
+    gateway: Gateway, message: Message, at: float | None
+) -> SendResult | GatewayError:
+    """Wait for the message's rate-limit slot (a Unix time), then hand it over."""
+    if at is not None and (delay := at - time.time()) > 0:
+        time.sleep(delay)
+    return _hand_over(gateway, message)
+
+
+def _slots(batch: list[Message]) -> list[float | None]:
+    """Each message's send slot under its gateway's shared rate limit (None: no limit)."""
+    from sms.campaigns.ratelimit import rate_for, take_slots
+
+    slots: list[float | None] = [None] * len(batch)
+    for name in {m.gateway for m in batch}:
+        if rate_for(name) is None:
+            continue
+        positions = [i for i, m in enumerate(batch) if m.gateway == name]
+        for i, at in zip(positions, take_slots(name, len(positions)), strict=True):
+            slots[i] = at
+    return slots
+
+
+def requeue_stale_sending(*, lease: float | None = None) -> int:
+    """Messages claimed by a worker that died mid-send, on a gateway that drops a repeated
+    reference: queue them again (sending twice cannot double them); others wait for
+    ``fail_stale_sending``."""
+    cutoff = timezone.now() - dt.timedelta(
+        seconds=settings.SMS_SEND_LEASE if lease is None else lease
+    )
+    stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+    names = [n for n in set(stale.values_list("gateway", flat=True)) if _dedupes(n)]
+    if not names:
+        return 0
+    return stale.filter(gateway__in=names).update(
+        status=Status.PENDING, claim=None, claimed_at=None, updated_at=timezone.now()
+    )
+
+
+def _dedupes(name: str) -> bool:
+    try:
+        return bool(getattr(get_gateway(name), "dedupes_reference", False))
+    except KeyError:
+        return False
+
+
 def send_due_messages(
     *,
     limit: int | None = None,
@@ -458,6 +506,7 @@ def send_due_messages(
     Safe to run in many workers at once. Called by the ``deliver_messages`` task.
     """
     stats = DispatchStats()
+    requeue_stale_sending()
     fail_stale_sending()
     batch_size = settings.SMS_DISPATCH_BATCH
     own_pool = executor is None
@@ -470,7 +519,9 @@ def send_due_messages(
                 break
             stats.claimed += len(batch)
             gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
-            outcomes = list(pool.map(_hand_over, [gateways[m.gateway] for m in batch], batch))
+            outcomes = list(
+                pool.map(_hand_over_at, [gateways[m.gateway] for m in batch], batch, _slots(batch))
+            )
             _record_outcomes(batch, outcomes, stats)
     finally:
         if own_pool:
@@ -483,10 +534,18 @@ def _record_outcomes(
 ) -> None:
     now = timezone.now()
     system = Actor.system("sms worker")
-    events, failed, simulated = [], [], []
+    events, failed, simulated, busy = [], [], [], []
     for message, outcome in zip(batch, outcomes, strict=True):
-        message.secret = ""
         message.updated_at = now
+        if _requeue_busy(message, outcome, now):
+            # The provider refused for load (429/503), so it never took the message: it goes
+            # back in the queue a little later instead of failing. The secret stays for then.
+            events.append(MessageEvent(message=message, status=Status.PENDING, at=now,
+                                       source="worker", error_code="gateway_busy",
+                                       detail=f"provider busy; trying again at {message.send_after:%H:%M:%S}"))  # fmt: skip
+            busy.append(message)
+            continue
+        message.secret = ""
         if isinstance(outcome, SendResult):
             message.status, message.provider_id, message.sent_at = (
                 Status.SENT,
@@ -533,7 +592,7 @@ def _record_outcomes(
         Message.objects.bulk_update(
             batch,
             ["status", "provider_id", "sent_at", "final_at", "error_code", "error_message",
-             "secret", "updated_at"],
+             "secret", "updated_at", "send_after", "claim"],
             batch_size=500,
         )  # fmt: skip
         MessageEvent.objects.bulk_create(events, batch_size=500)
@@ -551,6 +610,14 @@ def _record_outcomes(
         if report.gateway == message.gateway:
             DeliveryReport.objects.filter(pk=report.pk).update(message=message)
             _apply_status(message, report.status, report.error_code, source="callback")
+    if busy:
+        from sms.campaigns.ratelimit import push_back
+        from sms.tasks import deliver_messages
+
+        for name in {m.gateway for m in busy}:
+            push_back(name, BUSY_BACKOFF.total_seconds())
+        when = min(m.send_after for m in busy)
+        transaction.on_commit(lambda: deliver_messages.using(run_after=when).enqueue())
     if simulated:
         from sms.tasks import apply_simulated_reports
 
@@ -560,6 +627,16 @@ def _record_outcomes(
                 run_after=timezone.now() + dt.timedelta(seconds=1)
             ).enqueue(simulated)
         )
+
+
+def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:
+    if not (isinstance(outcome, GatewayError) and outcome.code == "gateway_busy"):
+        return False
+    if now - message.created_at > BUSY_GIVE_UP:
+        return False  # busy for an hour: fail it (refunded) rather than retry for ever
+    message.status, message.claim = Status.PENDING, None
+    message.send_after = now + BUSY_BACKOFF
+    return True
 
 
 def fail_stale_sending(*, older_than: dt.timedelta = STALE_SENDING) -> int:

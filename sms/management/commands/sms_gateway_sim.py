@@ -17,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500s")
         parser.add_argument("--timeout-rate", type=float, default=0.0, help="share that hang")
         parser.add_argument("--malformed-rate", type=float, default=0.0, help="share of bad JSON")
+        parser.add_argument("--busy-rate", type=float, default=0.0, help="share of HTTP 429s")
         parser.add_argument("--hang-seconds", type=float, default=30.0)
         parser.add_argument("--callback-url", default="", help="post 'delivered' reports here")
         parser.add_argument("--callback-secret", default="", help="default: SMS_WEBHOOK_SECRET")
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         config = SimConfig(
             latency_ms=options["latency_ms"], error_rate=options["error_rate"],
             timeout_rate=options["timeout_rate"], malformed_rate=options["malformed_rate"],
+            busy_rate=options["busy_rate"],
             hang_seconds=options["hang_seconds"], callback_url=options["callback_url"],
             callback_secret=options["callback_secret"],
         )  # fmt: skip
