@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django_tasks import task
+from django_tasks.base import Task
 
 from sms.gateways.base import StatusReport
 from sms.services import messages
+
+
+def enqueue_at(job: Task, when: dt.datetime, *args: Any) -> None:
+    """Run ``job`` at ``when``; at once on a backend that cannot defer (the immediate one)."""
+    if job.get_backend().supports_defer:
+        job.using(run_after=when).enqueue(*args)
+    else:
+        job.enqueue(*args)
 
 
 @task()

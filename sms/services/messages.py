@@ -318,13 +318,13 @@ def _after_create(messages: list[Message], *, actor: Actor) -> None:
 
 
 def _enqueue_delivery(messages: Iterable[Message]) -> None:
-    from sms.tasks import deliver_messages
+    from sms.tasks import deliver_messages, enqueue_at
 
     messages = list(messages)
     if any(m.send_after is None for m in messages):
         deliver_messages.enqueue()
     for when in sorted({m.send_after for m in messages if m.send_after}):
-        deliver_messages.using(run_after=when).enqueue()
+        enqueue_at(deliver_messages, when)
 
 
 @dataclass
@@ -619,14 +619,11 @@ def _record_outcomes(
         when = min(m.send_after for m in busy)
         transaction.on_commit(lambda: deliver_messages.using(run_after=when).enqueue())
     if simulated:
-        from sms.tasks import apply_simulated_reports
+        from sms.tasks import apply_simulated_reports, enqueue_at
 
         # The sandbox's "provider" reports delivery a moment later, through the same path.
-        transaction.on_commit(
-            lambda: apply_simulated_reports.using(
-                run_after=timezone.now() + dt.timedelta(seconds=1)
-            ).enqueue(simulated)
-        )
+        when = timezone.now() + dt.timedelta(seconds=1)
+        transaction.on_commit(lambda: enqueue_at(apply_simulated_reports, when, simulated))
 
 
 def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:
