@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "ninja",  # serves the API docs' Swagger assets locally (no CDN)
     "dashboard",
     "dashboard.agents",
@@ -50,8 +51,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.permissions.StaffRequiredMiddleware",
+    # Last: it answers a locked-out login attempt before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -116,6 +120,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out logins before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -156,6 +164,32 @@ if env.bool("SECURE_COOKIES", default=not DEBUG):
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content-Security-Policy (django-csp; Django 6 has the same built in): no inline or third-party
+# scripts, and no page may be framed — except signed report embeds, which name the origins in
+# EMBED_FRAME_ANCESTORS themselves.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes only (progress bar widths, chart colours); no inline script.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Login throttling (django-axes, database handler: shared by every process and host).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 # --- Switchboard ----------------------------------------------------------------------------
 # Region used to read phone numbers typed without a country code ("07700 900123").
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
@@ -177,9 +211,7 @@ IMPORT_WEBHOOK_BACKOFF = env.int("IMPORT_WEBHOOK_BACKOFF", default=30)  # second
 # Which gateway sends: "sandbox" (no network, the default), "mailpro" or "twilio".
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="sandbox")
 if SMS_GATEWAY not in {"sandbox", "mailpro", "twilio"}:
-    raise ImproperlyConfigured(
-        f"SMS_GATEWAY={SMS_GATEWAY!r}: choose sandbox, mailpro or twilio."
-    )
+    raise ImproperlyConfigured(f"SMS_GATEWAY={SMS_GATEWAY!r}: choose sandbox, mailpro or twilio.")
 # Seconds the gateway HTTP client waits (connect, read) before giving up on a provider.
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
 # Messages one worker sends at once, and how many it claims per batch.
@@ -195,6 +227,8 @@ SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default=SECRET_KEY)
 MAILPRO_API_URL = env.str("MAILPRO_API_URL", default="https://api.mailpro.com/v2")
 MAILPRO_CLIENT_ID = env.str("MAILPRO_CLIENT_ID", default="")
 MAILPRO_API_KEY = env.str("MAILPRO_API_KEY", default="")
+# Set when the Mailpro account drops a repeated message reference (the simulator does).
+MAILPRO_DEDUPES_REFERENCE = env.bool("MAILPRO_DEDUPES_REFERENCE", default=False)
 TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -215,13 +249,25 @@ AGENT_TOKEN_TTL_SECONDS = env.int("AGENT_TOKEN_TTL_SECONDS", default=3600)
 AGENT_APPROVAL_TTL_HOURS = env.int("AGENT_APPROVAL_TTL_HOURS", default=24)
 AGENT_IDEMPOTENCY_HOURS = 24
 
+# LOG_FORMAT=json gives one JSON object per line (for log shippers); plain is for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; provider URLs can carry API keys.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
-# Set when the Mailpro account drops a repeated message reference (the simulator does).
-MAILPRO_DEDUPES_REFERENCE = env.bool("MAILPRO_DEDUPES_REFERENCE", default=False)
