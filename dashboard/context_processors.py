@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from dashboard.approvals.services import pending_count
 from dashboard.permissions import is_admin
 
 # (label, URL name, first path segment). A section whose URL name does not resolve yet is shown
@@ -43,4 +44,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_sections": _sections(),
         "nav_current": request.path.strip("/").split("/", 1)[0],
         "user_is_admin": is_admin(user),
+        "nav_pending_approvals": pending_count(),
+
     }

@@ -10,6 +10,10 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("imports/", include("contacts.imports.urls")),
     path("", include("sms.urls")),
+    path("approvals/", include("dashboard.approvals.urls")),
+    path("agents/", include("dashboard.agents.urls")),
+    path("activity/", include("dashboard.activity.urls")),
     path("django-admin/", admin.site.urls),
+
     path("api/v1/", agent_api.urls),
 ]

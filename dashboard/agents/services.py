@@ -195,3 +195,39 @@ def save_prompt_version(
         changes={"prompt_version": [last, version.number]},
     )
     return version
+
+
+@transaction.atomic
+def update_agent(
+    *,
+    actor: Actor,
+    agent: Agent,
+    description: str,
+    scopes: Iterable[str],
+    mode: str,
+    rate_limit_per_minute: int,
+    monthly_request_cap: int | None,
+    monthly_sms_budget: Decimal | None,
+) -> Agent:
+    """Change what an agent may do and how closely it is watched; audited field by field."""
+    if rate_limit_per_minute < 1:
+        raise SwitchboardError(
+            "invalid_rate_limit",
+            "The rate limit is at least 1 request a minute.",
+            field="rate_limit_per_minute",
+        )
+    locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    names = ["description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
+             "monthly_sms_budget"]  # fmt: skip
+    before = {name: getattr(locked, name) for name in names}
+    locked.description = description[:500]
+    locked.scopes = clean_scopes(scopes)
+    locked.mode = _clean_mode(mode)
+    locked.rate_limit_per_minute = rate_limit_per_minute
+    locked.monthly_request_cap = monthly_request_cap
+    locked.monthly_sms_budget = monthly_sms_budget
+    after = {name: getattr(locked, name) for name in names}
+    if changes := audit.diff(before, after):
+        locked.save(update_fields=names)
+        audit.record(actor=actor, action="agent.update", obj=locked, changes=changes)
+    return locked

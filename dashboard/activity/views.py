@@ -1,0 +1,111 @@
+"""The live feed of agent actions: filters, new rows as they happen, flag for review."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages as flash
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from dashboard.activity.services import flag_action, links
+from dashboard.actors import Actor
+from dashboard.agents.forms import FlagForm
+from dashboard.agents.models import ActionFlag, ActionOutcome, Agent, AgentAction
+from dashboard.agents.pipeline import ACTIONS
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+
+PAGE_SIZE = 50
+
+
+class FeedFilter(forms.Form):
+    agent = forms.ModelChoiceField(Agent.objects.all(), required=False, empty_label="Any agent")
+    action = forms.ChoiceField(required=False)
+    outcome = forms.ChoiceField(
+        choices=[("", "Any outcome"), *ActionOutcome.choices], required=False
+    )
+    flagged = forms.BooleanField(required=False, label="Flagged only")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action"), *((n, n) for n in sorted(ACTIONS))]
+
+
+def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
+    qs = AgentAction.objects.select_related("agent", "prompt_version", "approval").prefetch_related(
+        Prefetch("flags", queryset=ActionFlag.objects.select_related("flagged_by"))
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["agent"]:
+            qs = qs.filter(agent=data["agent"])
+        if data["action"]:
+            qs = qs.filter(action=data["action"])
+        if data["outcome"]:
+            qs = qs.filter(outcome=data["outcome"])
+        if data["flagged"]:
+            qs = qs.filter(flags__isnull=False).distinct()
+    return qs.order_by("-id")
+
+
+def _with_links(actions: list[AgentAction]) -> list[AgentAction]:
+    for action in actions:
+        action.links = links(action)
+    return actions
+
+
+@require_GET
+def feed(request: HttpRequest) -> HttpResponse:
+    form = FeedFilter(request.GET or None)
+    page = Paginator(_actions(form), PAGE_SIZE).get_page(request.GET.get("page"))
+    actions = _with_links(list(page.object_list))
+    context = {"form": form, "page": page, "actions": actions,
+               "latest": max((a.pk for a in actions), default=0)}  # fmt: skip
+    template = "activity/feed.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_GET
+def poll(request: HttpRequest) -> HttpResponse:
+    """Actions newer than ``after`` (matching the filters), to put on top of the table."""
+    after = request.GET.get("after", "")
+    after_id = int(after) if after.isdigit() else 0
+    form = FeedFilter(request.GET or None)
+    actions = _with_links(list(_actions(form).filter(pk__gt=after_id)[:PAGE_SIZE]))
+    latest = max((a.pk for a in actions), default=after_id)
+    context = {"form": form, "actions": actions, "latest": latest}
+    return render(request, "activity/_poll.html", context)
+
+
+@require_POST
+def flag(request: HttpRequest, action_id: int) -> HttpResponse:
+    action = _actions(FeedFilter()).filter(pk=action_id).first()
+    if action is None:
+        raise Http404("No such agent action.")
+    form = FlagForm(request.POST)
+    if form.is_valid():
+        try:
+            flag_action(
+                actor=Actor.staff(request.user), action=action, comment=form.cleaned_data["comment"]
+            )
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+    if not request.htmx:
+        if form.errors:
+            flash.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        else:
+            flash.success(request, "Flagged for review.")
+        return redirect("activity:feed")
+    action = _with_links([_actions(FeedFilter()).get(pk=action_id)])[0]
+    response = render(request, "activity/_action_row.html", {"a": action, "flag_form": form})
+    if not form.errors:
+        trigger_client_event(
+            response, "toast", {"message": "Flagged for review.", "level": "success"}
+        )
+    return response

@@ -1,0 +1,55 @@
+"""The texts agents sent, with the agent, the prompt version and how staff decided."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from dashboard.agents.models import Agent, AgentPromptVersion, ApprovalRequest
+from sms.models import Message, Status
+
+PAGE_SIZE = 50
+
+
+class AgentMessagesFilter(forms.Form):
+    agent = forms.ModelChoiceField(Agent.objects.all(), required=False, empty_label="Any agent")
+    version = forms.ModelChoiceField(
+        AgentPromptVersion.objects.select_related("agent").order_by("agent__name", "-number"),
+        required=False,
+        empty_label="Any prompt version",
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
+
+
+@require_GET
+def agent_messages(request: HttpRequest) -> HttpResponse:
+    form = AgentMessagesFilter(request.GET or None)
+    qs = Message.objects.filter(actor_kind="agent").select_related("contact")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["agent"]:
+            qs = qs.filter(actor_ref=str(data["agent"].pk))
+        if data["version"]:
+            qs = qs.filter(prompt_version_id=data["version"].pk)
+        if data["status"]:
+            qs = qs.filter(status=data["status"])
+    page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    # One query each for the page's prompt versions and approvals, not one per message.
+    versions = AgentPromptVersion.objects.in_bulk({m.prompt_version_id for m in rows} - {None})
+    approvals = {
+        a.result.get("id"): a
+        for a in ApprovalRequest.objects.filter(
+            action="send_sms", result__id__in=[m.pk for m in rows]
+        ).select_related("decided_by")
+    }
+    for m in rows:
+        m.version = versions.get(m.prompt_version_id)
+        m.approval = approvals.get(m.pk)
+    template = "agents/messages.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, {"form": form, "page": page, "rows": rows})

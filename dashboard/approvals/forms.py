@@ -1,0 +1,39 @@
+"""Forms for deciding approval requests: they check shapes; the pipeline checks the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+
+class ApproveForm(forms.Form):
+    # Absent when the action has no editable text (an erasure); present, maybe edited, for SMS.
+    text = forms.CharField(required=False, max_length=1600, strip=False)
+    note = forms.CharField(required=False, max_length=500)
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=500, label="Reason", help_text="Shown to the agent."
+    )
+
+
+class IdListField(forms.Field):
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        try:
+            return [int(v) for v in value or []]
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Pick requests from the queue.") from None
+
+    def validate(self, value: list[int]) -> None:
+        if not value:
+            raise forms.ValidationError("Select at least one request first.")
+
+
+class BulkForm(forms.Form):
+    ids = IdListField()
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    note = forms.CharField(required=False, max_length=500)

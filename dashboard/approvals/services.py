@@ -1,0 +1,121 @@
+"""The approval queue: what waits, in a shape the page can show, and bulk decisions.
+
+Single decisions are ``dashboard.agents.pipeline.approve`` / ``reject``: they claim the request
+with a conditional UPDATE, so it is decided once however many staff click at the same moment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.models import Contact
+from dashboard.agents import pipeline
+from dashboard.agents.models import ApprovalRequest, ApprovalStatus
+from dashboard.errors import SwitchboardError
+from sms.services.credits import get_balance
+
+
+def pending() -> QuerySet[ApprovalRequest]:
+    """Requests still waiting, newest first (expired ones drop out even before the sweep)."""
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__gt=timezone.now())
+        .select_related("agent", "agent_action", "prompt_version")
+        .order_by("-created_at", "-id")
+    )
+
+
+def pending_count() -> int:
+    """For the navigation badge on every page: one COUNT on the indexed status column."""
+    return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
+
+
+@dataclass
+class QueueItem:
+    request: ApprovalRequest
+    contact: Contact | None
+    # The agent's dry run when it asked: encoding, segments, price.
+    preview: dict[str, Any]
+    editable: str | None
+    balance: Decimal
+
+    @property
+    def text(self) -> str:
+        return str(self.request.payload.get(self.editable, "")) if self.editable else ""
+
+    @property
+    def price(self) -> Decimal | None:
+        price = self.preview.get("price")
+        return Decimal(price) if price not in (None, "") else None
+
+    @property
+    def balance_after(self) -> Decimal | None:
+        return self.balance - self.price if self.price is not None else None
+
+    @property
+    def details(self) -> list[tuple[str, Any]]:
+        """The payload apart from the text and the recipient, for campaigns and erasures."""
+        hidden = {self.editable, "contact_id", "to", "message"}
+        return [(k, v) for k, v in self.request.payload.items() if k not in hidden]
+
+
+def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
+    """Wrap requests for display with their contacts (one query) and the credit balance."""
+    ids = set()
+    for request in requests:
+        try:
+            ids.add(uuid.UUID(str(request.payload.get("contact_id"))))
+        except ValueError:
+            continue
+    contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
+    balance = get_balance() if requests else Decimal(0)
+    items = []
+    for request in requests:
+        spec = pipeline.ACTIONS.get(request.action)
+        response = request.agent_action.response_body if request.agent_action else {}
+        contact_id = request.payload.get("contact_id")
+        try:
+            contact = contacts.get(uuid.UUID(str(contact_id))) if contact_id else None
+        except ValueError:
+            contact = None
+        items.append(
+            QueueItem(
+                request=request,
+                contact=contact,
+                preview=(response or {}).get("preview") or {},
+                editable=spec.editable if spec else None,
+                balance=balance,
+            )
+        )
+    return items
+
+
+@dataclass
+class BulkResult:
+    decided: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def decide_many(*, request_ids: list[int], user: Any, approve: bool, note: str = "") -> BulkResult:
+    """Approve or reject several requests, each claimed on its own: one already decided by
+    someone else (or failing) is reported and the rest still go through."""
+    result = BulkResult()
+    for request_id in dict.fromkeys(request_ids):
+        try:
+            if approve:
+                request = pipeline.approve(request_id=request_id, user=user, note=note)
+            else:
+                request = pipeline.reject(request_id=request_id, user=user, note=note)
+        except SwitchboardError as exc:
+            result.errors.append(f"#{request_id}: {exc.message}")
+            continue
+        result.decided.append(request.pk)
+        if request.status == ApprovalStatus.FAILED:
+            message = (request.result or {}).get("message", "it failed")
+            result.errors.append(f"#{request_id} was approved but did not run: {message}")
+    return result

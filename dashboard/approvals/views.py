@@ -1,0 +1,165 @@
+"""The approval queue page, its live updates, and the approve / reject / bulk decisions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from dashboard.agents import pipeline
+from dashboard.agents.models import ApprovalRequest, ApprovalStatus
+from dashboard.approvals.forms import ApproveForm, BulkForm, RejectForm
+from dashboard.approvals.services import QueueItem, decide_many, pending, queue_items
+from dashboard.errors import SwitchboardError
+
+QUEUE_LIMIT = 100
+GONE = {"approval_already_decided", "unknown_approval"}
+
+
+def _queue_context() -> dict:
+    pipeline.expire_stale()
+    recent = (
+        ApprovalRequest.objects.exclude(status=ApprovalStatus.PENDING)
+        .select_related("agent", "decided_by")
+        .order_by("-created_at", "-id")[:10]
+    )
+    return {
+        "items": queue_items(list(pending()[:QUEUE_LIMIT])),
+        "recent": recent,
+        "ttl_hours": settings.AGENT_APPROVAL_TTL_HOURS,
+    }
+
+
+def _toast(response: HttpResponse, message: str, level: str) -> HttpResponse:
+    return trigger_client_event(response, "toast", {"message": message, "level": level})
+
+
+def _item_or_404(request_id: int) -> QueueItem:
+    request = pending().filter(pk=request_id).first()
+    if request is None:
+        raise Http404("No such pending request.")
+    return queue_items([request])[0]
+
+
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    template = "approvals/queue.html"
+    if request.htmx and request.htmx.target == "queue":
+        template += "#queue"
+    return render(request, template, _queue_context())
+
+
+@require_GET
+def poll(request: HttpRequest) -> HttpResponse:
+    """New requests to add at the top and decided ones to drop, as out-of-band swaps, so an
+    edit in progress on another request is never wiped by a refresh."""
+    pipeline.expire_stale()
+    shown = {int(v) for v in request.GET.getlist("shown") if v.isdigit()}
+    waiting = list(pending()[:QUEUE_LIMIT])
+    waiting_ids = {r.pk for r in waiting}
+    new = queue_items([r for r in reversed(waiting) if r.pk not in shown])  # oldest first
+    context = {"new": new, "gone": sorted(shown - waiting_ids), "count": len(waiting_ids)}
+    return render(request, "approvals/_poll.html", context)
+
+
+def _decided(request: HttpRequest, message: str, level: str) -> HttpResponse:
+    if request.htmx:
+        return _toast(HttpResponse(""), message, level)  # the item swaps itself out
+    getattr(flash, level)(request, message)
+    return redirect("approvals:queue")
+
+
+def _outcome_message(decided: ApprovalRequest) -> tuple[str, str]:
+    if decided.status == ApprovalStatus.FAILED:
+        reason = (decided.result or {}).get("message", "it failed")
+        return f"Approved #{decided.pk}, but it did not run: {reason}", "error"
+    return f"Approved #{decided.pk}; it ran.", "success"
+
+
+@require_POST
+def approve(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _item_or_404_or_gone(request, request_id)
+    if isinstance(item, HttpResponse):
+        return item
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _item_with_error(request, item, form.errors.as_text(), request.POST.get("text"))
+    edited = form.cleaned_data["text"] if item.editable and "text" in request.POST else None
+    try:
+        decided = pipeline.approve(
+            request_id=request_id,
+            user=request.user,
+            edited_text=edited,
+            note=form.cleaned_data["note"],
+        )
+    except SwitchboardError as exc:
+        if exc.code in GONE:
+            return _decided(request, exc.message, "error")
+        return _item_with_error(request, item, exc.message, edited)
+    return _decided(request, *_outcome_message(decided))
+
+
+@require_POST
+def reject(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _item_or_404_or_gone(request, request_id)
+    if isinstance(item, HttpResponse):
+        return item
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return _item_with_error(request, item, form.errors.as_text(), None)
+    try:
+        pipeline.reject(request_id=request_id, user=request.user, note=form.cleaned_data["note"])
+    except SwitchboardError as exc:
+        return _decided(request, exc.message, "error")
+    return _decided(request, f"Rejected #{request_id}; it will not run.", "success")
+
+
+def _item_or_404_or_gone(request: HttpRequest, request_id: int) -> QueueItem | HttpResponse:
+    """The pending request, or (when someone decided it a moment ago) a response saying so."""
+    try:
+        return _item_or_404(request_id)
+    except Http404:
+        done = ApprovalRequest.objects.filter(pk=request_id).first()
+        if done is None:
+            raise
+        return _decided(
+            request, f"This request was already {done.get_status_display().lower()}.", "error"
+        )
+
+
+def _item_with_error(
+    request: HttpRequest, item: QueueItem, error: str, edited: str | None
+) -> HttpResponse:
+    if not request.htmx:
+        flash.error(request, error)
+        return redirect("approvals:queue")
+    context = {"item": item, "error": error, "edited": edited}
+    return render(request, "approvals/_request.html", context)
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        message, level = " ".join(e for errors in form.errors.values() for e in errors), "error"
+    else:
+        data = form.cleaned_data
+        result = decide_many(
+            request_ids=data["ids"],
+            user=request.user,
+            approve=data["decision"] == "approve",
+            note=data["note"],
+        )
+        verb = "Approved" if data["decision"] == "approve" else "Rejected"
+        message = f"{verb} {len(result.decided)} request(s)."
+        if result.errors:
+            message += " " + " ".join(result.errors)
+        level = "error" if result.errors else "success"
+    if not request.htmx:
+        getattr(flash, level)(request, message)
+        return redirect("approvals:queue")
+    response = render(request, "approvals/queue.html#queue", _queue_context())
+    return _toast(response, message, level)

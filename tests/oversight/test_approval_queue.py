@@ -1,0 +1,198 @@
+"""The approval queue page: what it shows, approve / edit / reject / bulk, expiry, live updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
+from dashboard.models import AuditEntry
+from sms.models import Message
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("approvals:queue")
+
+
+def approve_url(request: ApprovalRequest) -> str:
+    return reverse("approvals:approve", args=[request.pk])
+
+
+def reject_url(request: ApprovalRequest) -> str:
+    return reverse("approvals:reject", args=[request.pk])
+
+
+def test_the_queue_shows_each_pending_request_newest_first_with_what_staff_need(
+    staff_client, gated_agent, ask_to_send, contact
+):
+    older = ask_to_send(gated_agent, "First text", reason="Customer asked for an update")
+    newer = ask_to_send(gated_agent, "Second text")
+    response = staff_client.get(QUEUE)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.index(f'id="approval-{newer.pk}"') < page.index(f'id="approval-{older.pk}"')
+    assert "gated-gus" in page
+    assert "Alice Smith" in page and contact.phone in page
+    assert "First text" in page
+    assert "Customer asked for an update" in page
+    assert "1 segment" in page
+    assert "0.0400 credits of 10.0000" in page
+
+
+def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
+    staff_client, gated_agent, ask_to_send, django_assert_max_num_queries
+):
+    for n in range(5):
+        ask_to_send(gated_agent, f"Text {n}")
+    with django_assert_max_num_queries(14):
+        assert staff_client.get(QUEUE).status_code == 200
+
+
+def test_approving_runs_the_send_once_and_audits_the_decision(
+    htmx_client, staff_user, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    response = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    assert response.status_code == 200
+    assert "Approved" in response["HX-Trigger"]
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED
+    assert request.decided_by == staff_user
+    assert Message.objects.count() == 1
+    assert AgentAction.objects.get(pk=request.agent_action_id).outcome == ActionOutcome.DONE
+    assert AuditEntry.objects.filter(action="approval.approve", actor_user=staff_user).exists()
+
+    again = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    assert "already executed" in again["HX-Trigger"]
+    assert Message.objects.count() == 1
+
+
+def test_editing_the_text_sends_the_edit_and_keeps_what_the_agent_wrote(
+    staff_client, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent, "Yo, ur parcel is coming")
+    staff_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    message = Message.objects.get()
+    assert message.text == "Your parcel arrives today."
+    request.refresh_from_db()
+    assert request.original_payload["message"] == "Yo, ur parcel is coming"
+    entry = AuditEntry.objects.get(action="approval.approve")
+    assert entry.changes["text"] == ["Yo, ur parcel is coming", "Your parcel arrives today."]
+
+
+def test_an_edit_that_cannot_be_sent_is_refused_and_the_request_keeps_waiting(
+    htmx_client, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    response = htmx_client.post(approve_url(request), {"text": "   "})
+    assert response.status_code == 200
+    assert "Write the message first." in response.content.decode()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING
+    assert not Message.objects.exists()
+
+
+def test_rejecting_with_a_reason_sends_nothing_and_tells_the_agent_why(
+    htmx_client, gated_agent, gated_client, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    response = htmx_client.post(reject_url(request), {"note": "Too informal"})
+    assert "Rejected" in response["HX-Trigger"]
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.REJECTED
+    assert not Message.objects.exists()
+    polled = gated_client.get(f"/api/v1/approvals/{request.pk}").json()
+    assert polled["status"] == "rejected"
+    assert polled["decision_note"] == "Too informal"
+    assert AgentAction.objects.get(pk=request.agent_action_id).outcome == ActionOutcome.FAILED
+
+
+def test_an_expired_request_leaves_the_queue_and_can_no_longer_be_approved(
+    staff_client, gated_agent, ask_to_send, settings
+):
+    request = ask_to_send(gated_agent)
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert f"approval-{request.pk}" not in staff_client.get(QUEUE).content.decode()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXPIRED
+    response = staff_client.post(approve_url(request), {"text": "x"}, follow=True)
+    assert "already expired" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_requests_expire_after_the_configured_time(settings, gated_agent, ask_to_send):
+    settings.AGENT_APPROVAL_TTL_HOURS = 2
+    request = ask_to_send(gated_agent)
+    assert request.expires_at - request.created_at == pytest.approx(
+        dt.timedelta(hours=2), abs=dt.timedelta(seconds=5)
+    )
+
+
+def test_bulk_approval_runs_every_selected_request_and_reports_those_already_decided(
+    htmx_client, gated_agent, ask_to_send
+):
+    first, second, third = (ask_to_send(gated_agent, f"Text {n}") for n in range(3))
+    ApprovalRequest.objects.filter(pk=third.pk).update(status=ApprovalStatus.REJECTED)
+    response = htmx_client.post(
+        reverse("approvals:bulk"),
+        {"ids": [first.pk, second.pk, third.pk], "decision": "approve", "note": ""},
+    )
+    assert response.status_code == 200
+    trigger = response["HX-Trigger"]
+    assert "Approved 2 request(s)." in trigger and f"#{third.pk}" in trigger
+    assert Message.objects.count() == 2
+    assert set(ApprovalRequest.objects.values_list("status", flat=True)) == {
+        ApprovalStatus.EXECUTED,
+        ApprovalStatus.REJECTED,
+    }
+
+
+def test_bulk_rejection_stores_the_reason_on_each(staff_client, gated_agent, ask_to_send):
+    requests = [ask_to_send(gated_agent, f"Text {n}") for n in range(2)]
+    staff_client.post(
+        reverse("approvals:bulk"),
+        {"ids": [r.pk for r in requests], "decision": "reject", "note": "Wrong campaign"},
+    )
+    assert set(ApprovalRequest.objects.values_list("status", "decision_note")) == {
+        (ApprovalStatus.REJECTED, "Wrong campaign")
+    }
+    assert not Message.objects.exists()
+
+
+def test_a_bulk_decision_without_a_selection_says_so(htmx_client):
+    response = htmx_client.post(reverse("approvals:bulk"), {"decision": "approve"})
+    assert "Select at least one request first." in response["HX-Trigger"]
+
+
+def test_polling_adds_new_requests_and_drops_decided_ones(
+    staff_client, gated_agent, ask_to_send
+):
+    shown = ask_to_send(gated_agent, "Shown already")
+    decided = ask_to_send(gated_agent, "Decided elsewhere")
+    ApprovalRequest.objects.filter(pk=decided.pk).update(status=ApprovalStatus.REJECTED)
+    new = ask_to_send(gated_agent, "Brand new")
+    response = staff_client.get(
+        reverse("approvals:poll"), {"shown": [shown.pk, decided.pk]}
+    )
+    page = response.content.decode()
+    assert f'id="approval-{new.pk}"' in page and "Brand new" in page
+    assert f'id="approval-{shown.pk}"' not in page
+    assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in page
+    assert 'id="nav-approvals-count"' in page and ">2</span>" in page
+
+
+def test_the_navigation_shows_how_many_requests_wait(staff_client, gated_agent, ask_to_send):
+    ask_to_send(gated_agent)
+    ask_to_send(gated_agent)
+    page = staff_client.get(reverse("home")).content.decode()
+    assert 'data-testid="approvals-badge"' in page
+    assert 'title="Requests waiting for approval">2</span>' in page
+
+
+def test_an_agent_cannot_reach_the_staff_queue(gated_client):
+    assert gated_client.get(QUEUE).status_code == 302  # to the login page
