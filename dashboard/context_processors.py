@@ -21,6 +21,7 @@ SECTIONS = [
     ("Approvals", "approvals:queue", "approvals"),
     ("Agents", "agents:list", "agents"),
     ("Reports", "reports:index", "reports"),
+    ("Jobs", "operations:queue", "operations"),
 ]
 
 
@@ -45,5 +46,4 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_current": request.path.strip("/").split("/", 1)[0],
         "user_is_admin": is_admin(user),
         "nav_pending_approvals": pending_count(),
-
     }

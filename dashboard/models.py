@@ -44,3 +44,21 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker saying it is alive; /healthz and the queue page read it.
+
+    ``manage.py worker`` (db_worker plus this heartbeat) updates its row every few seconds from
+    a background thread, so a worker busy with a long task still counts as alive.
+    """
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid}"

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dashboard.api import urls as agent_api
-from dashboard.views import home
+from dashboard.views import home, operations
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("healthz", operations.healthz, name="healthz"),
+    path("operations/", include("dashboard.operations.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
     path("imports/", include("contacts.imports.urls")),
@@ -14,6 +16,5 @@ urlpatterns = [
     path("agents/", include("dashboard.agents.urls")),
     path("activity/", include("dashboard.activity.urls")),
     path("django-admin/", admin.site.urls),
-
     path("api/v1/", agent_api.urls),
 ]

@@ -1,0 +1,57 @@
+"""Worker liveness: a row per worker, refreshed from a daemon thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from dashboard.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+INTERVAL_SECONDS = 10
+# A worker not seen for this long is taken for dead.
+STALE_AFTER = dt.timedelta(seconds=60)
+
+
+def beat(worker_id: str) -> None:
+    now = timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={"hostname": socket.gethostname(), "pid": os.getpid(), "last_seen": now, "stopped_at": None},
+        create_defaults={
+            "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": now, "last_seen": now,
+        },
+    )  # fmt: skip
+
+
+def stop(worker_id: str) -> None:
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).update(stopped_at=timezone.now())
+
+
+def live_workers():
+    return WorkerHeartbeat.objects.filter(
+        stopped_at__isnull=True, last_seen__gte=timezone.now() - STALE_AFTER
+    )
+
+
+class HeartbeatThread(threading.Thread):
+    def __init__(self, worker_id: str):
+        super().__init__(name="heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                beat(self.worker_id)
+            except Exception:  # a missed beat must never kill the worker
+                logger.exception("worker heartbeat failed")
+            self.stopping.wait(INTERVAL_SECONDS)
+        connection.close()

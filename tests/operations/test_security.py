@@ -1,0 +1,75 @@
+"""Headers, cookies and login throttling that every page relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_send_a_csp_without_inline_scripts_and_refuse_framing(staff_client):
+    response = staff_client.get("/contacts/")
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_scripts(staff_client):
+    page = staff_client.get("/contacts/").content.decode()
+    # Every <script> loads a file from our origin.
+    for chunk in page.split("<script")[1:]:
+        tag = chunk.split(">", 1)[0]
+        assert "src=" in tag, tag
+
+
+def _settings_in_a_fresh_process(**env: str) -> dict:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({k: getattr(s, k, None) for k in "
+        "['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_HSTS_SECONDS']}))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_secure_cookies_and_hsts_are_on_outside_debug():
+    values = _settings_in_a_fresh_process(DEBUG="false", SECURE_COOKIES="true")
+    assert values == {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+    }
+
+
+def test_failed_logins_are_throttled_per_username_and_address(client, staff_user):
+    for _ in range(django_settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post(
+            "/accounts/login/", {"username": staff_user.username, "password": "wrong"}
+        )
+        assert response.status_code == 200  # the form again, with its error
+    client.post("/accounts/login/", {"username": staff_user.username, "password": "wrong"})
+    # Locked out now: even the right password is refused until the cool-off ends.
+    response = client.post(
+        "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
+    )
+    assert response.status_code == 429
+    assert "Too many failed log-ins" in response.content.decode()
+
+
+def test_a_correct_password_before_the_limit_logs_in(client, staff_user):
+    client.post("/accounts/login/", {"username": staff_user.username, "password": "wrong"})
+    response = client.post(
+        "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
