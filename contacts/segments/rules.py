@@ -460,8 +460,11 @@ def _tag(op: str, value: Any, path: str) -> Q:
         raise invalid(
             path + ".value", f"the tag {value!r} does not exist (it may have been deleted)."
         )
-    tagged = Exists(ContactTag.objects.filter(contact=OuterRef("pk"), tag=tag))
-    return Q(tagged) if op == "has" else ~tagged
+    if op == "has":
+        # "id IN (tagged ids)" rather than EXISTS: SQLite can then drive the whole query from
+        # the tag's index entries instead of probing every contact; PostgreSQL plans both alike.
+        return Q(pk__in=ContactTag.objects.filter(tag=tag).values("contact_id"))
+    return ~Exists(ContactTag.objects.filter(contact=OuterRef("pk"), tag=tag))
 
 
 def _list(op: str, value: Any, path: str) -> Q:
@@ -472,8 +475,9 @@ def _list(op: str, value: Any, path: str) -> Q:
         raise invalid(
             path + ".value", f"the list {list_id} does not exist (it may have been deleted)."
         )
-    member = Exists(ListMembership.objects.filter(contact=OuterRef("pk"), list_id=list_id))
-    return Q(member) if op == "in" else ~member
+    if op == "in":  # IN, like tags: a list's members can drive the query
+        return Q(pk__in=ListMembership.objects.filter(list_id=list_id).values("contact_id"))
+    return ~Exists(ListMembership.objects.filter(contact=OuterRef("pk"), list_id=list_id))
 
 
 def _count_compare(count: Expression, op: str, number: int) -> Q:
