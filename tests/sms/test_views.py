@@ -26,14 +26,21 @@ def test_staff_send_an_sms_to_a_contact_and_land_on_its_page(staff_client, funde
 
 
 def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
-    data = {"contact": contact.pk, "text": "Hi", "kind": "transactional", "idempotency_key": "form-2"}
+    data = {
+        "contact": contact.pk,
+        "text": "Hi",
+        "kind": "transactional",
+        "idempotency_key": "form-2",
+    }
     staff_client.post("/sms/send/", data)
     staff_client.post("/sms/send/", data)
     assert Message.objects.count() == 1
 
 
 def test_the_recipient_can_be_a_contacts_email(staff_client, funded, contact):
-    staff_client.post("/sms/send/", {"to": "ALICE@example.com", "text": "Hi", "kind": "transactional"})
+    staff_client.post(
+        "/sms/send/", {"to": "ALICE@example.com", "text": "Hi", "kind": "transactional"}
+    )
     assert Message.objects.get().contact == contact
 
 
@@ -55,7 +62,9 @@ def test_a_refused_send_shows_why_and_keeps_what_was_typed(staff_client, funded,
     assert credits.get_balance() == Decimal("10")
 
 
-def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(htmx_client, funded, contact):
+def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(
+    htmx_client, funded, contact
+):
     response = htmx_client.post("/sms/send/preview/", {
         "contact": contact.pk, "text": "Bonjour {first_name} 😀", "kind": "transactional"
     })  # fmt: skip
@@ -68,28 +77,39 @@ def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(htmx_cli
 
 
 def test_the_preview_warns_about_a_landline(htmx_client, funded):
-    html = htmx_client.post("/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}).content.decode()
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
+    ).content.decode()
     assert "fixed line number" in html
 
 
 def test_the_contact_page_links_to_send_an_sms(staff_client, contact):
     html = staff_client.get(f"/contacts/{contact.pk}/").content.decode()
     assert f"/sms/send/?contact={contact.pk}" in html
-    assert contact.first_name in staff_client.get(f"/sms/send/?contact={contact.pk}").content.decode()
+    assert (
+        contact.first_name in staff_client.get(f"/sms/send/?contact={contact.pk}").content.decode()
+    )
 
 
 def test_the_history_lists_every_message_in_a_fixed_number_of_queries(
     staff_client, funded, contact, staff_actor, django_assert_max_num_queries
 ):
     for i in range(30):
-        send_sms(actor=staff_actor, contact=contact if i % 2 else None, to=None if i % 2 else "+33612345678", text=f"m{i}")
+        send_sms(
+            actor=staff_actor,
+            contact=contact if i % 2 else None,
+            to=None if i % 2 else "+33612345678",
+            text=f"m{i}",
+        )
     with django_assert_max_num_queries(8):
         response = staff_client.get("/sms/")
     assert response.status_code == 200
     assert response.content.decode().count("/sms/messages/") == 30
 
 
-def test_the_history_filters_by_status_sender_contact_and_country(staff_client, funded, contact, staff_actor):
+def test_the_history_filters_by_status_sender_contact_and_country(
+    staff_client, funded, contact, staff_actor
+):
     from dashboard.actors import Actor
 
     send_sms(actor=staff_actor, contact=contact, text="to alice")
@@ -110,11 +130,16 @@ def test_the_history_filters_by_status_sender_contact_and_country(staff_client, 
     assert texts("date_from=nonsense") == ["to alice", "to france", "still pending"]
 
 
-def test_the_message_page_polls_until_the_message_is_final(htmx_client, staff_client, funded, staff_actor):
+def test_the_message_page_polls_until_the_message_is_final(
+    htmx_client, staff_client, funded, staff_actor
+):
     message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
     page = staff_client.get(f"/sms/messages/{message.pk}/").content.decode()
     assert 'hx-trigger="every 2s"' in page
-    assert htmx_client.get(f"/sms/messages/{message.pk}/", headers={"HX-Target": "status"}).status_code == 200
+    assert (
+        htmx_client.get(f"/sms/messages/{message.pk}/", headers={"HX-Target": "status"}).status_code
+        == 200
+    )
     Message.objects.filter(pk=message.pk).update(status=Status.DELIVERED)
     response = htmx_client.get(f"/sms/messages/{message.pk}/", headers={"HX-Target": "status"})
     assert response.status_code == 286  # htmx stops polling
@@ -164,7 +189,10 @@ def test_admins_top_up_credits(admin_client, priced):
 
 def test_staff_cannot_top_up_or_change_prices(staff_client, priced):
     assert staff_client.post("/sms/credits/top-up/", {"amount": "50"}).status_code == 403
-    assert staff_client.post("/sms/credits/prices/", {"country": "GB", "per_segment": "9"}).status_code == 403
+    assert (
+        staff_client.post("/sms/credits/prices/", {"country": "GB", "per_segment": "9"}).status_code
+        == 403
+    )
     assert credits.get_balance() == 0
     assert Price.objects.get(country="GB").per_segment == Decimal("0.04")
     assert not CreditEntry.objects.exists()
@@ -186,7 +214,9 @@ def test_the_provider_balance_is_shown_beside_ours(staff_client, priced, setting
     settings.SMS_GATEWAY, settings.MAILPRO_API_URL = "mailpro", server.url
     reset_http_client()
     try:
-        html = staff_client.get("/sms/credits/provider/", headers={"HX-Request": "true"}).content.decode()
+        html = staff_client.get(
+            "/sms/credits/provider/", headers={"HX-Request": "true"}
+        ).content.decode()
     finally:
         server.shutdown()
         server.server_close()
