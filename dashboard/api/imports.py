@@ -12,14 +12,13 @@ from ninja import File, Form, Path, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from contacts.imports.models import ImportJob
 from contacts.services.imports import upload_import
 from dashboard.actors import Actor
+from dashboard.agents import reads
 from dashboard.agents.pipeline import perform, refusal
 from dashboard.api.contacts import IdempotencyKey
 from dashboard.api.core import ERRORS, agent_of, error, respond
 from dashboard.api.schemas import Id, ImportOut
-from dashboard.api.serialise import import_data
 from dashboard.errors import SwitchboardError
 
 router = Router(tags=["imports"])
@@ -88,10 +87,5 @@ def create_import(
     "/imports/{import_id}", response={200: ImportOut, **ERRORS}, summary="An import's progress"
 )
 def import_status(request: HttpRequest, import_id: Path[Id]) -> Any:
-    agent = agent_of(request, "imports:write")
-    job = ImportJob.objects.filter(
-        pk=import_id, actor_kind="agent", actor_ref=str(agent.pk)
-    ).first()
-    if job is None:
-        raise SwitchboardError("unknown_import", f"There is no import {import_id} of yours.")
-    return import_data(job)
+    """Status and the counts imported / updated / skipped / invalid so far."""
+    return reads.import_status(agent_of(request, "imports:write"), import_id)

@@ -7,12 +7,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 
-from contacts.models import Segment
 from contacts.services.segments import get_segment, segment_members
+from dashboard.agents import reads
 from dashboard.api.contacts import PAGE_MAX, IdempotencyKey, page_of, write
 from dashboard.api.core import ERRORS, agent_of
 from dashboard.api.schemas import ContactPage, Id, SegmentIn, SegmentOut
-from dashboard.api.serialise import segment_data
 
 router = Router(tags=["segments"])
 
@@ -20,7 +19,7 @@ router = Router(tags=["segments"])
 @router.get("/segments", response={200: list[SegmentOut], **ERRORS}, summary="Segments")
 def segments(request: HttpRequest) -> Any:
     agent_of(request, "contacts:read")
-    return [segment_data(s) for s in Segment.objects.all()]
+    return reads.segments()
 
 
 @router.post("/segments", response={201: SegmentOut, **ERRORS}, summary="Create a segment")

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Router
 
-from dashboard.agents.pipeline import credits_spent_this_month
+from dashboard.agents import reads
 from dashboard.api.contacts import IdempotencyKey, write
 from dashboard.api.core import ERRORS, agent_of
 from dashboard.api.schemas import (
@@ -22,11 +22,6 @@ from dashboard.api.schemas import (
     VerifyStartIn,
     VerifyStartOut,
 )
-from dashboard.api.serialise import message_data
-from dashboard.errors import SwitchboardError
-from sms.models import Message
-from sms.services.credits import get_balance
-from sms.services.lookup import lookup_number
 
 router = Router(tags=["sms"])
 
@@ -51,25 +46,14 @@ def send(
 
 @router.get("/sms/credits", response={200: CreditsOut, **ERRORS}, summary="Credit balance")
 def credits(request: HttpRequest) -> Any:
-    agent = agent_of(request, "sms:send")
-    budget = agent.monthly_sms_budget
-    return {
-        "balance": str(get_balance()),
-        "agent_budget": str(budget) if budget is not None else None,
-        "agent_spent_this_month": str(credits_spent_this_month(agent)),
-    }
+    """The account's balance, and this agent's monthly budget and what it spent of it."""
+    return reads.credit_status(agent_of(request, "sms:send"))
 
 
 @router.get("/sms/{message_id}", response={200: MessageOut, **ERRORS}, summary="A message's status")
 def status(request: HttpRequest, message_id: Path[Id]) -> Any:
     """Only messages this agent sent (directly or through an approved request)."""
-    agent = agent_of(request, "sms:send")
-    message = Message.objects.filter(
-        pk=message_id, actor_kind="agent", actor_ref=str(agent.pk)
-    ).first()
-    if message is None:
-        raise SwitchboardError("unknown_message", f"There is no message {message_id} of yours.")
-    return message_data(message)
+    return reads.message_status(agent_of(request, "sms:send"), message_id)
 
 
 @router.post(
@@ -92,7 +76,4 @@ def verify_check(
 def lookup(request: HttpRequest, phone: str) -> Any:
     """Country, type (mobile, fixed line…), time zones and carrier of a phone number."""
     agent_of(request, "contacts:read")
-    info = lookup_number(phone)
-    if info is None:
-        raise SwitchboardError("invalid_phone", "Give a phone number to look up.", field="phone")
-    return {**info.__dict__, "time_zones": list(info.time_zones)}
+    return reads.lookup(phone)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import Contact
 from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
+from contacts.services.segments import get_segment, segment_members
+from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, perform
+from dashboard.api.contacts import page_of
+from dashboard.api.core import Refused
 from dashboard.api.schemas import Consent, FieldValue, Id
 from dashboard.api.serialise import contact_data, with_related
 from dashboard.errors import SwitchboardError
@@ -81,6 +85,65 @@ class ListInput(ToolInput):
     list_id: Id = Field(description="The list's id.")
 
 
+class SegmentInput(ToolInput):
+    segment_id: Id = Field(description="The segment's id, from list_segments.")
+    limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
+    cursor: str | None = Field(
+        None, description="next_cursor from the previous page.", max_length=200
+    )
+
+
+class NoInput(ToolInput):
+    pass
+
+
+class ImportInput(ToolInput):
+    import_job_id: Id = Field(description="The id POST /api/v1/imports answered.")
+
+
+class SendSmsInput(ToolInput):
+    to: str | None = Field(
+        None, description="Phone number to text; or give contact_id.", max_length=40
+    )
+    contact_id: str | None = Field(
+        None, description="Text this contact's phone number.", max_length=64
+    )
+    message: str = Field(
+        description="The text. {first_name} and other contact fields are filled in.",
+        max_length=2000,
+    )
+    kind: Literal["transactional", "marketing"] = Field(
+        "transactional",
+        description="marketing needs the contact's SMS consent and is held during quiet hours.",
+    )
+    dry_run: bool = Field(False, description="Only answer encoding, segments and price.")
+    reason: str = Field(
+        "", description="Why you send it; staff see it when approving.", max_length=500
+    )
+    idempotency_key: str | None = Field(
+        None, description="Retry safely with the same key.", max_length=200
+    )
+
+
+class MessageInput(ToolInput):
+    message_id: Id = Field(description="The id send_sms answered.")
+
+
+class PhoneInput(ToolInput):
+    to: str = Field(
+        description="Phone number, with country code if not in the default region.", max_length=40
+    )
+
+
+class CheckInput(ToolInput):
+    to: str = Field(description="The phone number the code was sent to.", max_length=40)
+    code: str = Field(description="The code the person read out.", max_length=20)
+
+
+class LookupInput(ToolInput):
+    phone: str = Field(description="Phone number in any format.", max_length=40)
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
@@ -100,6 +163,8 @@ def _read(agent: Agent, scope: str, body: Callable[[], dict[str, Any]]) -> Outco
         return refused
     try:
         return Outcome(200, body())
+    except Refused as exc:
+        return exc.outcome
     except SwitchboardError as exc:
         return Outcome(404 if exc.code.startswith("unknown_") else 406, exc.as_dict())
 
@@ -163,6 +228,50 @@ def remove_from_list(agent: Agent, args: ListInput) -> Outcome:
     )
 
 
+def list_segments(agent: Agent, args: NoInput) -> Outcome:
+    return _read(agent, "contacts:read", lambda: {"segments": reads.segments()})
+
+
+def segment_contacts(agent: Agent, args: SegmentInput) -> Outcome:
+    def body() -> dict[str, Any]:
+        members = segment_members(get_segment(args.segment_id))
+        return page_of(members, args.cursor, args.limit)
+
+    return _read(agent, "contacts:read", body)
+
+
+def import_status(agent: Agent, args: ImportInput) -> Outcome:
+    return _read(agent, "imports:write", lambda: reads.import_status(agent, args.import_job_id))
+
+
+def send_sms(agent: Agent, args: SendSmsInput) -> Outcome:
+    payload = args.model_dump(mode="json", exclude={"dry_run", "reason", "idempotency_key"})
+    return perform(
+        agent, "send_sms", payload, idempotency_key=args.idempotency_key, dry_run=args.dry_run,
+        reason=args.reason,
+    )  # fmt: skip
+
+
+def sms_status(agent: Agent, args: MessageInput) -> Outcome:
+    return _read(agent, "sms:send", lambda: reads.message_status(agent, args.message_id))
+
+
+def credit_balance(agent: Agent, args: NoInput) -> Outcome:
+    return _read(agent, "sms:send", lambda: reads.credit_status(agent))
+
+
+def start_verification(agent: Agent, args: PhoneInput) -> Outcome:
+    return perform(agent, "start_verification", {"to": args.to})
+
+
+def check_verification(agent: Agent, args: CheckInput) -> Outcome:
+    return perform(agent, "check_verification", {"to": args.to, "code": args.code})
+
+
+def lookup_phone(agent: Agent, args: LookupInput) -> Outcome:
+    return _read(agent, "contacts:read", lambda: reads.lookup(args.phone))
+
+
 TOOLS: dict[str, Tool] = {}
 
 
@@ -215,6 +324,69 @@ for _tool in (
         "contacts:write",
         ListInput,
         remove_from_list,
+    ),
+    Tool(
+        "list_segments",
+        "List the saved segments (audiences defined by rules) with their ids and rules.",
+        "contacts:read",
+        NoInput,
+        list_segments,
+    ),
+    Tool(
+        "segment_contacts",
+        "The contacts matching a segment right now, newest change first; pass next_cursor to page on.",
+        "contacts:read",
+        SegmentInput,
+        segment_contacts,
+    ),
+    Tool(
+        "import_status",
+        "Progress of a CSV import this agent started: status and the counts imported, updated, skipped and invalid.",
+        "imports:write",
+        ImportInput,
+        import_status,
+    ),
+    Tool(
+        "send_sms",
+        "Send one SMS to a number or a contact. Answers the message id, status (queued, scheduled, or pending_approval when staff must approve it first), segments and price. Refused when the number opted out (suppressed), the contact unsubscribed or gave no consent for marketing, or credits or the agent's budget run out. dry_run prices it without sending.",
+        "sms:send",
+        SendSmsInput,
+        send_sms,
+    ),
+    Tool(
+        "sms_status",
+        "The delivery status of a message this agent sent: queued, scheduled, sending, sent, delivered, failed or undelivered.",
+        "sms:send",
+        MessageInput,
+        sms_status,
+    ),
+    Tool(
+        "credit_balance",
+        "The SMS credit balance, and this agent's monthly budget and spend.",
+        "sms:send",
+        NoInput,
+        credit_balance,
+    ),
+    Tool(
+        "start_verification",
+        "Text a one-time code to a phone number to verify it belongs to the person. Codes expire after a few minutes; asking again within 30 s is refused.",
+        "sms:send",
+        PhoneInput,
+        start_verification,
+    ),
+    Tool(
+        "check_verification",
+        "Check the code the person received: answers verified true or false. A few wrong tries use up the code.",
+        "sms:send",
+        CheckInput,
+        check_verification,
+    ),
+    Tool(
+        "lookup_phone",
+        "What a phone number is: country, type (mobile, fixed line…), time zones and carrier. Fails with invalid_phone.",
+        "contacts:read",
+        LookupInput,
+        lookup_phone,
     ),
 ):
     register(_tool)

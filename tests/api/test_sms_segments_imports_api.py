@@ -1,0 +1,145 @@
+"""The rest of the agent API: segments, imports, SMS status and credits, verification, lookup."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from contacts.imports.models import ImportJob
+from contacts.services.contacts import create_contact
+from contacts.services.imports import run_import
+from contacts.services.lists import create_list
+from dashboard.actors import Actor
+from sms.gateways import sandbox
+from sms.models import Message, OtpChallenge
+from sms.services import credits
+from tests.agents.personas import client_for
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+MOBILE = "+447400123456"
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(settings, tmp_path):
+    settings.SMS_GATEWAY = "sandbox"
+    settings.SMS_QUIET_HOURS = "00:00-00:00"
+    settings.IMPORT_DIR = tmp_path / "imports"
+    sandbox.OUTBOX.clear()
+
+
+@pytest.fixture
+def funded(db):
+    credits.ensure_default_prices()
+    credits.ensure_account()
+    credits.top_up(actor=SYSTEM, amount=Decimal("10"), note="test credit")
+
+
+def post(client, url, data):
+    return client.post(url, data, content_type="application/json")
+
+
+def test_segments_can_be_created_listed_and_read(agent_client):
+    create_contact(
+        actor=SYSTEM, email="ann@example.com", first_name="Ann", metadata={"plan": "pro"}
+    )
+    create_contact(actor=SYSTEM, email="bob@example.com", first_name="Bob")
+    rules = {"all": [{"field": "email", "op": "starts_with", "value": "ann"}]}
+    created = post(agent_client, "/api/v1/segments", {"name": "Anns", "rules": rules})
+    assert created.status_code == 201, created.json()
+    segment_id = created.json()["id"]
+    assert [s["name"] for s in agent_client.get("/api/v1/segments").json()] == ["Anns"]
+    members = agent_client.get(f"/api/v1/segments/{segment_id}/contacts").json()["items"]
+    assert [c["email"] for c in members] == ["ann@example.com"]
+    filtered = agent_client.get(f"/api/v1/contacts?segment_id={segment_id}").json()["items"]
+    assert [c["email"] for c in filtered] == ["ann@example.com"]
+    assert agent_client.get("/api/v1/segments/999/contacts").status_code == 404
+
+
+def test_broken_segment_rules_are_a_406(agent_client):
+    response = post(
+        agent_client, "/api/v1/segments", {"name": "Bad", "rules": {"all": [{"field": "nope"}]}}
+    )
+    assert response.status_code == 406
+    assert response.json()["message"]
+
+
+def test_an_import_is_queued_and_its_counts_can_be_polled(agent_client, autonomous_agent):
+    leads = create_list(actor=SYSTEM, name="Leads")
+    data = b"email,first name\nann@example.com,Ann\nnot-an-email,Bob\n"
+    response = agent_client.post(
+        "/api/v1/imports", {"file": _upload(data), "list_id": leads.pk, "default_region": "GB"}
+    )
+    assert response.status_code == 202, response.json()
+    job_id = response.json()["import_job_id"]
+    run_import(job_id)
+    status = agent_client.get(f"/api/v1/imports/{job_id}").json()
+    assert (status["status"], status["imported"], status["invalid"]) == ("done", 1, 1)
+    assert leads.memberships.count() == 1
+    assert ImportJob.objects.get().actor_label == autonomous_agent.name
+
+
+def test_an_import_with_a_broken_mapping_leaves_no_job_behind(agent_client):
+    response = agent_client.post(
+        "/api/v1/imports",
+        {"file": _upload(b"email\na@example.com\n"), "mapping": '{"Nope": "email"}'},
+    )
+    assert response.status_code == 406
+    assert response.json()["code"] == "invalid_mapping"
+    assert not ImportJob.objects.exists()
+
+
+def test_other_agents_imports_are_not_visible(agent_client, make_agent):
+    response = agent_client.post("/api/v1/imports", {"file": _upload(b"email\na@example.com\n")})
+    other = client_for(make_agent("nosy"))
+    assert other.get(f"/api/v1/imports/{response.json()['import_job_id']}").status_code == 404
+
+
+def _upload(data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("leads.csv", data, content_type="text/csv")
+
+
+def test_a_message_status_and_the_credits_can_be_read(agent_client, funded):
+    sent = post(agent_client, "/api/v1/sms", {"to": MOBILE, "message": "Hello"}).json()
+    status = agent_client.get(f"/api/v1/sms/{sent['id']}")
+    assert status.status_code == 200 and status.json()["segments"] == 1
+    balance = agent_client.get("/api/v1/sms/credits").json()
+    assert Decimal(balance["balance"]) == Decimal("9.96")
+    assert Decimal(balance["agent_spent_this_month"]) == Decimal("0.04")
+    assert agent_client.get("/api/v1/sms/999").status_code == 404
+
+
+def test_marketing_to_an_unsubscribed_contact_is_refused(agent_client, funded):
+    contact = create_contact(
+        actor=SYSTEM, email="u@example.com", phone=MOBILE, sms_consent="granted"
+    )
+    contact.unsubscribed_at = contact.created_at
+    contact.save(update_fields=["unsubscribed_at"])
+    response = post(
+        agent_client,
+        "/api/v1/sms",
+        {"contact_id": str(contact.pk), "message": "Sale!", "kind": "marketing"},
+    )
+    assert response.status_code == 406
+    assert response.json()["code"] == "unsubscribed"
+    assert not Message.objects.exists()
+
+
+def test_a_phone_can_be_verified_with_a_texted_code(agent_client, funded):
+    started = post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
+    assert started.status_code == 201, started.json()
+    assert OtpChallenge.objects.count() == 1
+    wrong = post(agent_client, "/api/v1/verify/check", {"to": MOBILE, "code": "000000"})
+    assert wrong.status_code == 200 and wrong.json()["verified"] in (False, True)
+    throttled = post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
+    assert throttled.status_code == 406 and throttled.json()["code"] == "otp_throttled"
+
+
+def test_a_number_can_be_looked_up(agent_client):
+    info = agent_client.get("/api/v1/lookup/+447400123456").json()
+    assert (info["region"], info["is_mobile"]) == ("GB", True)
+    bad = agent_client.get("/api/v1/lookup/12")
+    assert bad.status_code == 406 and bad.json()["code"] == "invalid_phone"
