@@ -60,4 +60,6 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             raise PermissionDenied("Only admins can do this.")
         return view(request, *args, **kwargs)
 
+    # Read by the permission-matrix test; functools.wraps carries it through outer decorators.
+    wrapper.admin_only = True  # type: ignore[attr-defined]
     return wrapper
