@@ -169,16 +169,12 @@ def test_a_bulk_decision_without_a_selection_says_so(htmx_client):
     assert "Select at least one request first." in response["HX-Trigger"]
 
 
-def test_polling_adds_new_requests_and_drops_decided_ones(
-    staff_client, gated_agent, ask_to_send
-):
+def test_polling_adds_new_requests_and_drops_decided_ones(staff_client, gated_agent, ask_to_send):
     shown = ask_to_send(gated_agent, "Shown already")
     decided = ask_to_send(gated_agent, "Decided elsewhere")
     ApprovalRequest.objects.filter(pk=decided.pk).update(status=ApprovalStatus.REJECTED)
     new = ask_to_send(gated_agent, "Brand new")
-    response = staff_client.get(
-        reverse("approvals:poll"), {"shown": [shown.pk, decided.pk]}
-    )
+    response = staff_client.get(reverse("approvals:poll"), {"shown": [shown.pk, decided.pk]})
     page = response.content.decode()
     assert f'id="approval-{new.pk}"' in page and "Brand new" in page
     assert f'id="approval-{shown.pk}"' not in page

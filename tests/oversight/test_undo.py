@@ -1,0 +1,166 @@
+"""Undo an agent's changes from the audit trail: one action, or everything in a time window."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Contact, ContactList, ContactTag
+from contacts.services.contacts import create_contact, update_contact
+from dashboard.agents.models import AgentAction
+from dashboard.agents.pipeline import perform
+from dashboard.agents.undo import (
+    entries_for_action,
+    messages_for_action,
+    plan_undo,
+    undo_action,
+    undo_window,
+)
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bob(system_actor):
+    return create_contact(
+        actor=system_actor, email="bob@example.com", first_name="Bob", metadata={"tier": "gold"}
+    )
+
+
+@pytest.fixture
+def vip_list(db):
+    return ContactList.objects.create(name="VIP")
+
+
+def upsert(agent, **payload):
+    outcome = perform(agent, "upsert_contact", {"upsert": True, **payload})
+    assert outcome.ok, outcome.body
+    return AgentAction.objects.filter(agent=agent).first()
+
+
+def test_undoing_one_action_restores_the_values_tags_and_lists_it_changed(
+    autonomous_agent, bob, vip_list, staff_actor
+):
+    action = upsert(
+        autonomous_agent,
+        email="bob@example.com",
+        first_name="Robert",
+        metadata={"tier": None, "source": "chat"},
+        tags=["VIP"],
+        list_ids=[vip_list.pk],
+    )
+    result = undo_action(actor=staff_actor, action=action)
+    assert result.restored == 1 and not result.failed
+    bob.refresh_from_db()
+    assert bob.first_name == "Bob"
+    assert bob.metadata == {"tier": "gold"}
+    assert not ContactTag.objects.filter(contact=bob).exists()
+    assert not vip_list.memberships.exists()
+    assert AuditEntry.objects.filter(action="agent.undo", actor_user=staff_actor.user_id).exists()
+
+
+def test_undo_touches_only_the_chosen_action(autonomous_agent, bob, staff_actor):
+    first = upsert(autonomous_agent, email="bob@example.com", first_name="Robert")
+    upsert(autonomous_agent, email="bob@example.com", last_name="Jones")
+    plan = plan_undo(entries_for_action(first), messages=messages_for_action(first))
+    assert [c.describe() for c in plan.contacts] == [["Restore first_name back to Bob"]]
+    # The later action by the same agent changed the contact since: a conflict to confirm.
+    assert plan.conflicts[0].changed_by == "autonomous-ava"
+    undo_action(actor=staff_actor, action=first, confirm_conflicts=True)
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.last_name) == ("Bob", "Jones")
+
+
+def test_undoing_a_time_window_deletes_created_contacts_and_restores_changed_ones(
+    autonomous_agent, bob, staff_actor
+):
+    start = timezone.now()
+    upsert(autonomous_agent, email="new@example.com", first_name="New")
+    upsert(autonomous_agent, email="bob@example.com", first_name="Robert")
+    end = timezone.now() + dt.timedelta(seconds=1)
+    result = undo_window(actor=staff_actor, agent=autonomous_agent, start=start, end=end)
+    assert (result.deleted, result.restored, result.skipped_conflicts) == (1, 1, 0)
+    assert not Contact.objects.filter(email="new@example.com").exists()
+    bob.refresh_from_db()
+    assert bob.first_name == "Bob"
+
+
+def test_a_contact_someone_else_changed_since_is_left_alone_unless_confirmed(
+    autonomous_agent, bob, staff_actor, staff_client
+):
+    start = timezone.now()
+    upsert(autonomous_agent, email="bob@example.com", first_name="Robert", last_name="Agent")
+    update_contact(actor=staff_actor, contact=bob.pk, last_name="Staff")
+    end = timezone.now() + dt.timedelta(seconds=1)
+    url = reverse("agents:undo_window", args=[autonomous_agent.pk])
+    window = {
+        "start": timezone.localtime(start).strftime("%Y-%m-%dT%H:%M:%S"),
+        "end": timezone.localtime(end).strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+    preview = staff_client.get(url, window).content.decode()
+    assert "conflict" in preview and "by sam" in preview
+    assert "Restore first_name back to Bob" in preview
+
+    staff_client.post(url, window)
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.last_name) == ("Robert", "Staff")  # left alone
+
+    staff_client.post(url, {**window, "confirm_conflicts": "on"})
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.last_name) == ("Bob", "")
+
+
+def test_the_preview_says_sent_texts_cannot_be_unsent(
+    autonomous_agent, funded, contact, staff_client
+):
+    outcome = perform(
+        autonomous_agent, "send_sms", {"contact_id": str(contact.pk), "message": "Hello"}
+    )
+    assert outcome.status == 201
+    action = AgentAction.objects.get(action="send_sms")
+    page = staff_client.get(reverse("agents:undo_action", args=[action.pk])).content.decode()
+    assert "1 text message(s) were sent; they cannot be unsent." in page
+
+
+def test_undoing_a_single_action_through_the_page(autonomous_agent, bob, staff_client):
+    action = upsert(autonomous_agent, email="bob@example.com", first_name="Robert")
+    page = staff_client.get(reverse("agents:undo_action", args=[action.pk])).content.decode()
+    assert "Restore first_name back to Bob" in page
+    response = staff_client.post(reverse("agents:undo_action", args=[action.pk]), follow=True)
+    assert "Restored 1 contact(s)" in response.content.decode()
+    bob.refresh_from_db()
+    assert bob.first_name == "Bob"
+
+
+def test_a_window_that_ends_before_it_starts_is_refused(autonomous_agent, staff_client):
+    response = staff_client.get(
+        reverse("agents:undo_window", args=[autonomous_agent.pk]),
+        {"start": "2026-11-02T10:00", "end": "2026-11-01T10:00"},
+    )
+    assert "The end of the window is before its start." in response.content.decode()
+
+
+def test_a_restore_that_breaks_a_rule_is_reported_and_the_rest_still_undone(
+    autonomous_agent, bob, system_actor, staff_actor
+):
+    start = timezone.now()
+    upsert(autonomous_agent, email="bob@example.com", first_name="Robert")
+    perform(
+        autonomous_agent, "update_contact", {"contact_id": str(bob.pk), "email": "rob@example.com"}
+    )
+    create_contact(actor=system_actor, email="carol@example.com", first_name="Carol")
+    upsert(autonomous_agent, email="carol@example.com", first_name="Caroline")
+    # Someone else now holds Bob's old address: his email cannot go back.
+    create_contact(actor=system_actor, email="bob@example.com")
+    end = timezone.now() + dt.timedelta(seconds=1)
+    result = undo_window(
+        actor=staff_actor, agent=autonomous_agent, start=start, end=end, confirm_conflicts=True
+    )
+    assert result.failed and "bob@example.com" in result.failed[0]
+    assert Contact.objects.get(email="carol@example.com").first_name == "Carol"
+    assert Contact.objects.get(pk=bob.pk).first_name == "Robert"  # its undo rolled back whole
