@@ -18,6 +18,7 @@ SECTIONS = [
     ("Segments", "contacts:segments", "segments"),
     ("Imports", "imports:list", "imports"),
     ("SMS", "sms:history", "sms"),
+    ("Campaigns", "campaigns:list", "campaigns"),
     ("Approvals", "approvals:queue", "approvals"),
     ("Agents", "agents:list", "agents"),
     ("Reports", "reports:index", "reports"),

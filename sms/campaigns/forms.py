@@ -1,0 +1,64 @@
+"""The campaign composer's form: it checks shapes; the campaign service checks the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from contacts.models import ContactList, Segment, Tag
+from sms.campaigns.models import ScheduleMode
+from sms.models import MessageKind
+
+
+def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    return [
+        ("Segments", [(f"segment:{pk}", name) for pk, name in Segment.objects.values_list("pk", "name")]),
+        ("Lists", [(f"list:{pk}", name) for pk, name in ContactList.objects.values_list("pk", "name")]),
+        ("Tags", [(f"tag:{pk}", name) for pk, name in Tag.objects.values_list("pk", "name")]),
+    ]  # fmt: skip
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=120, required=False,
+                           help_text="For your list of campaigns; we make one up if empty.")  # fmt: skip
+    audience = forms.ChoiceField(choices=[], help_text="A segment, list or tag.")
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=1600,
+        help_text="Placeholders: {first_name}, {last_name}, {full_name}, {email}, {phone}, custom fields.",
+    )  # fmt: skip
+    kind = forms.ChoiceField(choices=MessageKind.choices, initial=MessageKind.MARKETING,
+                             help_text="Marketing goes only to contacts with SMS consent.")  # fmt: skip
+    schedule_mode = forms.ChoiceField(
+        label="When", choices=ScheduleMode.choices, initial=ScheduleMode.NOW,
+        widget=forms.RadioSelect,
+    )  # fmt: skip
+    send_at = forms.DateTimeField(
+        label="Date and time", required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    time_zone = forms.CharField(max_length=64, initial=settings.TIME_ZONE,
+                                help_text="For “at a date and time”, e.g. Europe/London.")  # fmt: skip
+    quiet_hours = forms.CharField(
+        max_length=11, required=False, initial=settings.SMS_QUIET_HOURS,
+        help_text="Recipient's local hours when nothing is sent (HH:MM-HH:MM); empty for none.",
+    )  # fmt: skip
+    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["audience"].choices = [("", "Choose an audience"), *audience_choices()]
+
+    def clean_audience(self) -> tuple[str, int]:
+        kind, _, pk = self.cleaned_data["audience"].partition(":")
+        return kind, int(pk)
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        kind, pk = data["audience"]
+        send_at = data.get("send_at")
+        return {
+            "name": data.get("name") or "", "text": data["text"], "kind": data["kind"],
+            "audience_kind": kind, "audience_id": pk, "schedule_mode": data["schedule_mode"],
+            "send_at": send_at.replace(tzinfo=None) if send_at else None,
+            "time_zone": data["time_zone"], "quiet_hours": data.get("quiet_hours") or "",
+        }  # fmt: skip

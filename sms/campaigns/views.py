@@ -1,0 +1,228 @@
+"""Campaign pages: the list, the composer with its live estimate, a campaign's page with its
+live progress and final report, and the controls (pause, resume, cancel, send again)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.contrib import messages as flash
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard.actors import Actor
+from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
+from sms.campaigns.forms import CampaignForm
+from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus, ScheduleMode
+from sms.campaigns.services import campaigns as service
+from sms.campaigns.services.audience import screen
+from sms.models import Message, Status
+
+SENT_OR_LATER = [Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.FAILED]
+
+
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Campaign.objects.all(), 25).get_page(request.GET.get("page"))
+    ids = [c.pk for c in page.object_list]
+    counts: dict[int, dict[str, int]] = {}
+    for row in (
+        Message.objects.filter(campaign_id__in=ids)
+        .values("campaign_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts.setdefault(row["campaign_id"], {})[row["status"]] = row["n"]
+    rows = [(c, counts.get(c.pk, {})) for c in page.object_list]
+    return render(request, "campaigns/campaign_list.html", {"page": page, "rows": rows})
+
+
+def _compose(request: HttpRequest, form: CampaignForm, campaign: Campaign | None) -> HttpResponse:
+    return render(request, "campaigns/compose.html", {
+        "form": form, "campaign": campaign, "idempotency_key": uuid.uuid4().hex,
+    })  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    form = CampaignForm(request.POST or None, initial=_initial_audience(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = service.start_campaign(
+                actor=Actor.staff(request.user), **form.service_kwargs(),
+                idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+            )  # fmt: skip
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            campaign = outcome.campaign
+            if campaign.schedule_mode == ScheduleMode.NOW:
+                flash.success(
+                    request, "Starting: the audience is frozen and credits reserved in a moment."
+                )
+            else:
+                flash.success(
+                    request,
+                    f"Scheduled for {timezone.localtime(campaign.start_at):%d %b %Y %H:%M}.",
+                )
+            return redirect("campaigns:detail", campaign_id=campaign.pk)
+    return _compose(request, form, None)
+
+
+def _initial_audience(request: HttpRequest) -> dict:
+    for kind in ("segment", "list", "tag"):
+        if request.GET.get(kind, "").isdigit():
+            return {"audience": f"{kind}:{request.GET[kind]}"}
+    return {}
+
+
+@require_POST
+def campaign_estimate(request: HttpRequest) -> HttpResponse:
+    """The composer's live estimate: counts, exclusions, samples, cost and balance."""
+    form = CampaignForm(request.POST)
+    context: dict = {}
+    if form.is_valid():
+        kwargs = form.service_kwargs()
+        try:
+            context["screening"] = screen(
+                kind=kwargs["kind"], audience_kind=kwargs["audience_kind"],
+                audience_id=kwargs["audience_id"], text=kwargs["text"],
+            )  # fmt: skip
+        except SwitchboardError as exc:
+            context["problem"] = exc.message
+    else:
+        context["problem"] = (
+            "Choose an audience and write the message to see who gets it and what it costs."
+        )
+    return render(request, "campaigns/compose.html#estimate", context)
+
+
+def _progress(campaign: Campaign) -> dict:
+    by_status = dict(
+        Message.objects.filter(campaign_id=campaign.pk)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    created = sum(by_status.values())
+    done = sum(by_status.get(s, 0) for s in [*SENT_OR_LATER, Status.CANCELLED])
+    minute_ago = timezone.now() - dt.timedelta(seconds=60)
+    last_minute = Message.objects.filter(campaign_id=campaign.pk, sent_at__gte=minute_ago).count()
+    return {
+        "by_status": by_status, "created": created, "done": done,
+        "percent": round(100 * done / campaign.recipients) if campaign.recipients else 0,
+        "sent": sum(by_status.get(s, 0) for s in [Status.SENT, Status.DELIVERED, Status.UNDELIVERED]),
+        "delivered": by_status.get(Status.DELIVERED, 0),
+        "failed": by_status.get(Status.FAILED, 0) + by_status.get(Status.UNDELIVERED, 0),
+        "held": by_status.get(Status.HELD, 0), "waiting": by_status.get(Status.SCHEDULED, 0)
+        + by_status.get(Status.PENDING, 0),
+        "throughput": round(last_minute / 60, 1), "live": campaign.status in ACTIVE
+        or campaign.status == CampaignStatus.SCHEDULED,
+    }  # fmt: skip
+
+
+def _report(campaign: Campaign) -> dict:
+    messages = Message.objects.filter(campaign_id=campaign.pk)
+    reached = messages.filter(status__in=SENT_OR_LATER).count()
+    delivered = messages.filter(status=Status.DELIVERED).count()
+    failures = list(
+        messages.filter(status__in=[Status.FAILED, Status.UNDELIVERED])
+        .values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    costs = list(
+        messages.exclude(status__in=[Status.FAILED, Status.CANCELLED])
+        .values("country")
+        .annotate(n=Count("id"), cost=Sum("price"))
+        .order_by("-cost")
+    )
+    return {
+        "delivery_rate": round(100 * delivered / reached, 1) if reached else None,
+        "failures": failures, "costs": costs, "total": sum((c["cost"] for c in costs), 0),
+        "any_failed": bool(failures),
+    }  # fmt: skip
+
+
+def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if campaign.status in ACTIVE or campaign.status == CampaignStatus.SCHEDULED:
+        service.kick_overdue()
+    context = {"campaign": campaign, "progress": _progress(campaign)}
+    if request.htmx:
+        return render(request, "campaigns/campaign_detail.html#progress", context)
+    context["report"] = _report(campaign)
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if not campaign.is_editable:
+        flash.error(request, "Only a scheduled campaign can be changed.")
+        return redirect("campaigns:detail", campaign_id=campaign.pk)
+    initial = {
+        "name": campaign.name, "audience": f"{campaign.audience_kind}:{campaign.audience_id}",
+        "text": campaign.text, "kind": campaign.kind, "schedule_mode": campaign.schedule_mode,
+        "send_at": service._wall(campaign), "time_zone": campaign.time_zone,
+        "quiet_hours": service._quiet_text(campaign),
+    }  # fmt: skip
+    form = CampaignForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        kwargs = form.service_kwargs()
+        try:
+            service.update_campaign(actor=Actor.staff(request.user), campaign=campaign, **kwargs)
+        except SwitchboardError as exc:
+            add_domain_error(form, exc)
+        else:
+            flash.success(request, "Saved.")
+            return redirect("campaigns:detail", campaign_id=campaign.pk)
+    return _compose(request, form, campaign)
+
+
+def _control(action):
+    @require_POST
+    def view(request: HttpRequest, campaign_id: int) -> HttpResponse:
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        try:
+            result = action(request, campaign)
+        except SwitchboardError as exc:
+            flash.error(request, exc.message)
+            return redirect("campaigns:detail", campaign_id=campaign.pk)
+        return redirect("campaigns:detail", campaign_id=result.pk)
+
+    view.__name__ = action.__name__
+    return view
+
+
+@_control
+def campaign_pause(request: HttpRequest, campaign: Campaign) -> Campaign:
+    flash.success(request, "Paused: messages not yet with the provider are held.")
+    return service.pause_campaign(actor=Actor.staff(request.user), campaign=campaign)
+
+
+@_control
+def campaign_resume(request: HttpRequest, campaign: Campaign) -> Campaign:
+    flash.success(request, "Resumed.")
+    return service.resume_campaign(actor=Actor.staff(request.user), campaign=campaign)
+
+
+@_control
+def campaign_cancel(request: HttpRequest, campaign: Campaign) -> Campaign:
+    campaign = service.cancel_campaign(actor=Actor.staff(request.user), campaign=campaign)
+    flash.success(request, "Cancelled; unspent credits are back in the balance.")
+    return campaign
+
+
+@_control
+def campaign_resend(request: HttpRequest, campaign: Campaign) -> Campaign:
+    outcome = service.resend_failed(
+        actor=Actor.staff(request.user), campaign=campaign,
+        idempotency_key=request.POST.get("idempotency_key") or None,
+    )  # fmt: skip
+    flash.success(request, f"Sending again to {outcome.campaign.recipients} recipients.")
+    return outcome.campaign
