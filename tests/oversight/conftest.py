@@ -13,7 +13,7 @@ from tests.sms.conftest import MOBILE, _sandbox, contact, funded, priced  # noqa
 
 
 @pytest.fixture
-def ask_to_send(funded, contact) -> Callable[..., ApprovalRequest]:
+def ask_to_send(funded, contact) -> Callable[..., ApprovalRequest]:  # noqa: F811
     """A gated agent asks to text the contact; returns the approval request it waits in."""
 
     def ask(

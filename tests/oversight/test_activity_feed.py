@@ -1,0 +1,107 @@
+"""The activity feed of agent actions, its filters and live updates, flags; agent texts."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from dashboard.agents.models import ActionFlag, AgentAction
+from dashboard.agents.pipeline import approve, perform
+from dashboard.models import AuditEntry
+from sms.models import Message
+
+pytestmark = pytest.mark.django_db
+
+FEED = reverse("activity:feed")
+
+
+def test_the_feed_lists_actions_with_agent_outcome_and_a_link_to_the_contact(
+    staff_client, monitored_agent
+):
+    outcome = perform(
+        monitored_agent, "upsert_contact", {"email": "ann@example.com"}, reason="New lead"
+    )
+    perform(monitored_agent, "upsert_contact", {"email": "not-an-email"})
+    page = staff_client.get(FEED).content.decode()
+    assert "monitored-mo" in page and "upsert_contact" in page
+    assert reverse("contacts:detail", args=[outcome.body["id"]]) in page
+    assert "“New lead”" in page
+    assert "Done" in page and "Failed" in page and "is not a valid email address" in page
+
+
+def test_the_feed_filters_by_agent_action_and_outcome(
+    staff_client, monitored_agent, autonomous_agent
+):
+    perform(monitored_agent, "create_list", {"name": "Mo's list"})
+    perform(autonomous_agent, "create_list", {"name": "Ava's list"})
+    perform(autonomous_agent, "upsert_contact", {"email": "bad"})
+    page = staff_client.get(FEED, {"agent": autonomous_agent.pk}).content.decode()
+    assert page.count("data-action-row") == 2 and "monitored-mo</a>" not in page
+    failed = staff_client.get(FEED, {"outcome": "failed"}).content.decode()
+    assert failed.count("data-action-row") == 1
+    lists = staff_client.get(FEED, {"action": "create_list"}).content.decode()
+    assert lists.count("data-action-row") == 2
+
+
+def test_the_feed_page_does_not_grow_its_queries_with_the_actions(
+    staff_client, monitored_agent, django_assert_max_num_queries
+):
+    for n in range(10):
+        perform(monitored_agent, "create_list", {"name": f"List {n}"})
+    with django_assert_max_num_queries(12):
+        assert staff_client.get(FEED).status_code == 200
+
+
+def test_polling_brings_only_the_actions_newer_than_the_last_one_shown(
+    staff_client, monitored_agent
+):
+    perform(monitored_agent, "create_list", {"name": "Seen"})
+    seen = AgentAction.objects.get().pk
+    perform(monitored_agent, "create_list", {"name": "Fresh"})
+    fresh = AgentAction.objects.first().pk
+    page = staff_client.get(reverse("activity:poll"), {"after": seen}).content.decode()
+    assert f'id="action-{fresh}"' in page and f'id="action-{seen}"' not in page
+    assert f'"after": "{fresh}"' in page  # the poller moves on
+
+
+def test_staff_flag_an_action_for_review_with_a_comment(htmx_client, staff_user, monitored_agent):
+    perform(monitored_agent, "create_list", {"name": "Odd"})
+    action = AgentAction.objects.get()
+    response = htmx_client.post(
+        reverse("activity:flag", args=[action.pk]), {"comment": "Why this list?"}
+    )
+    assert "Why this list?" in response.content.decode()
+    flag = ActionFlag.objects.get()
+    assert (flag.agent_action, flag.flagged_by, flag.comment) == (
+        action,
+        staff_user,
+        "Why this list?",
+    )
+    assert AuditEntry.objects.filter(action="agent_action.flag").exists()
+    flagged = htmx_client.get(FEED, {"flagged": "on"}).content.decode()
+    assert flagged.count("data-action-row") == 1
+
+
+def test_a_flag_without_a_comment_asks_for_one(htmx_client, monitored_agent):
+    perform(monitored_agent, "create_list", {"name": "Odd"})
+    action = AgentAction.objects.get()
+    response = htmx_client.post(reverse("activity:flag", args=[action.pk]), {"comment": "  "})
+    assert "This field is required." in response.content.decode()
+    assert not ActionFlag.objects.exists()
+
+
+def test_agent_texts_show_the_agent_prompt_version_and_who_approved(
+    staff_client, staff_user, make_agent, funded, contact
+):
+    agent = make_agent("courier", mode="gated", prompt="Be kind.")
+    outcome = perform(
+        agent, "send_sms", {"contact_id": str(contact.pk), "message": "Hi"}, reason="ETA"
+    )
+    approve(request_id=outcome.body["approval_id"], user=staff_user, edited_text="Hello")
+    version = agent.prompt_versions.get()
+    page = staff_client.get(reverse("agents:messages"), {"version": version.pk}).content.decode()
+    assert "courier" in page and ">v1</a>" in page
+    assert "approved by sam" in page and "edited" in page and "“ETA”" in page
+    assert Message.objects.get().text == "Hello"
+    other = staff_client.get(reverse("agents:messages"), {"status": "delivered"}).content.decode()
+    assert "No text from an agent matches." in other

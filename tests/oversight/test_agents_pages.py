@@ -1,0 +1,131 @@
+"""Agents pages: list with usage, create (secret shown once), settings, rotate, revoke."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from dashboard.agents.models import Agent
+from dashboard.agents.pipeline import perform
+from dashboard.agents.services import issue_token
+from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
+from tests.agents.personas import client_for
+
+pytestmark = pytest.mark.django_db
+
+CREATE = reverse("agents:create")
+
+
+def new_agent(client, **overrides):
+    data = {
+        "name": "dispatcher",
+        "description": "Texts couriers",
+        "mode": "gated",
+        "scopes": ["contacts:read", "sms:send"],
+        "rate_limit_per_minute": 30,
+        "monthly_request_cap": 1000,
+        "monthly_sms_budget": "50",
+        "prompt": "Be brief.",
+        **overrides,
+    }
+    return client.post(CREATE, data)
+
+
+def test_an_admin_creates_an_agent_and_sees_its_secret_once(admin_client):
+    response = new_agent(admin_client)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    agent = Agent.objects.get(name="dispatcher")
+    secret = response.context["secret"]
+    assert secret in response.content.decode()
+    assert agent.secret_hash != secret
+    assert (agent.mode, agent.scopes, agent.rate_limit_per_minute) == (
+        "gated",
+        ["contacts:read", "sms:send"],
+        30,
+    )
+    assert agent.prompt_versions.get().text == "Be brief."
+    assert issue_token(client_id=agent.client_id, client_secret=secret)[0]
+    assert (
+        secret not in admin_client.get(reverse("agents:detail", args=[agent.pk])).content.decode()
+    )
+
+
+def test_a_duplicate_name_is_shown_next_to_the_field(admin_client, make_agent):
+    make_agent("dispatcher")
+    response = new_agent(admin_client)
+    assert "An agent named “dispatcher” already exists." in response.content.decode()
+    assert Agent.objects.count() == 1
+
+
+def test_staff_who_are_not_admins_cannot_create_agents_or_change_credentials(
+    staff_client, autonomous_agent
+):
+    assert new_agent(staff_client).status_code == 403
+    assert (
+        staff_client.post(reverse("agents:rotate", args=[autonomous_agent.pk])).status_code == 403
+    )
+    assert (
+        staff_client.post(reverse("agents:revoke", args=[autonomous_agent.pk])).status_code == 403
+    )
+    assert (
+        staff_client.post(reverse("agents:update", args=[autonomous_agent.pk]), {}).status_code
+        == 403
+    )
+
+
+def test_an_admin_changes_scopes_mode_and_limits(admin_client, admin_user, autonomous_agent):
+    response = admin_client.post(
+        reverse("agents:update", args=[autonomous_agent.pk]),
+        {
+            "description": "",
+            "mode": "monitored",
+            "scopes": ["contacts:read"],
+            "rate_limit_per_minute": 10,
+            "monthly_request_cap": "",
+            "monthly_sms_budget": "5",
+        },
+    )
+    assert response.status_code == 302
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.mode == "monitored"
+    assert autonomous_agent.scopes == ["contacts:read"]
+    assert autonomous_agent.rate_limit_per_minute == 10
+    entry = AuditEntry.objects.get(action="agent.update")
+    assert entry.actor_user == admin_user and entry.changes["mode"] == ["autonomous", "monitored"]
+    refused = perform(autonomous_agent, "create_list", {"name": "Nope"})
+    assert refused.status == 403
+
+
+def test_rotating_the_secret_stops_the_old_one_and_its_tokens(admin_client, autonomous_agent):
+    client = client_for(autonomous_agent)
+    response = admin_client.post(reverse("agents:rotate", args=[autonomous_agent.pk]))
+    new_secret = response.context["secret"]
+    assert client.get("/api/v1/agent").status_code == 401
+    with pytest.raises(SwitchboardError):
+        issue_token(
+            client_id=autonomous_agent.client_id, client_secret=autonomous_agent.client_secret
+        )
+    assert issue_token(client_id=autonomous_agent.client_id, client_secret=new_secret)[0]
+
+
+def test_revoking_switches_the_agent_off(admin_client, autonomous_agent):
+    client = client_for(autonomous_agent)
+    admin_client.post(reverse("agents:revoke", args=[autonomous_agent.pk]))
+    assert client.get("/api/v1/agent").status_code == 401
+    autonomous_agent.refresh_from_db()
+    assert not autonomous_agent.is_active
+
+
+def test_the_list_and_detail_show_usage_this_month_against_the_cap(
+    staff_client, make_agent, django_assert_max_num_queries
+):
+    agents = [make_agent(f"agent-{n}", monthly_request_cap=100) for n in range(4)]
+    for _ in range(3):
+        perform(agents[0], "create_list", {"name": f"List {_}"})
+    with django_assert_max_num_queries(10):
+        page = staff_client.get(reverse("agents:list")).content.decode()
+    assert "3 / 100" in page
+    detail = staff_client.get(reverse("agents:detail", args=[agents[0].pk])).content.decode()
+    assert 'data-testid="requests">3' in detail and "of 100" in detail
