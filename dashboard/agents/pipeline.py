@@ -248,49 +248,44 @@ def perform(
 
     prompt = active_prompt(agent)
     actor = Actor.agent(agent.pk, agent.name, prompt.pk if prompt else None)
-    try:
-        record = AgentAction.objects.create(
-            agent=agent,
-            action=action_name,
-            payload=payload,
-            mode=agent.mode,
-            prompt_version=prompt,
-            reason=reason[:500],
-            idempotency_key=key,
-            body_hash=body_hash,
-        )
-    except IntegrityError:  # a concurrent retry with the same key got there first
-        return _replay(agent, key, body_hash) or refusal(
-            406, "idempotency_key_in_progress", "A request with this key is still running."
-        )
-    actor = replace(actor, action_id=record.pk)
-
-    try:
+    # One transaction for the record and the work: a crash leaves neither behind (and frees
+    # the idempotency key), and the request commits once.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = AgentAction.objects.create(
+                    agent=agent,
+                    action=action_name,
+                    payload=payload,
+                    mode=agent.mode,
+                    prompt_version=prompt,
+                    reason=reason[:500],
+                    idempotency_key=key,
+                    body_hash=body_hash,
+                )
+        except IntegrityError:  # a concurrent retry with the same key got there first
+            return _replay(agent, key, body_hash) or refusal(
+                406, "idempotency_key_in_progress", "A request with this key is still running."
+            )
+        actor = replace(actor, action_id=record.pk)
         result = _decide(agent, spec, actor, payload, record, dry_run=dry_run, reason=reason)
-    except Exception:
-        # A bug, not a business rule: free the idempotency key so a retry is not blocked.
-        AgentAction.objects.filter(pk=record.pk).update(
-            outcome=ActionOutcome.FAILED, response_status=500, idempotency_key=""
+        outcome = (
+            ActionOutcome.DRY_RUN
+            if dry_run and result.status < 400
+            else ActionOutcome.PENDING_APPROVAL
+            if result.status == 202
+            else ActionOutcome.DONE
+            if result.status < 400
+            else ActionOutcome.FAILED
         )
-        raise
-
-    outcome = (
-        ActionOutcome.DRY_RUN
-        if dry_run and result.status < 400
-        else ActionOutcome.PENDING_APPROVAL
-        if result.status == 202
-        else ActionOutcome.DONE
-        if result.status < 400
-        else ActionOutcome.FAILED
-    )
-    AgentAction.objects.filter(pk=record.pk).update(
-        outcome=outcome,
-        response_status=result.status,
-        response_body=result.body,
-        credits=result.credits
-        if outcome in (ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL)
-        else 0,
-    )
+        AgentAction.objects.filter(pk=record.pk).update(
+            outcome=outcome,
+            response_status=result.status,
+            response_body=result.body,
+            credits=result.credits
+            if outcome in (ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL)
+            else 0,
+        )
     return Outcome(result.status, result.body)
 
 

@@ -32,6 +32,16 @@ def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
     )
 
 
+class PingOut(Schema):
+    pong: bool
+
+
+@router.get("/ping", auth=None, response={200: PingOut}, summary="Is the API up?")
+def ping(request: HttpRequest) -> Any:
+    """Answers without a token or a database query: for connectivity checks."""
+    return {"pong": True}
+
+
 @router.post(
     "/token",
     auth=None,
