@@ -247,6 +247,8 @@ CAMPAIGN_TICK_SECONDS = env.float("CAMPAIGN_TICK_SECONDS", default=2.0)
 AGENT_TOKEN_TTL_SECONDS = env.int("AGENT_TOKEN_TTL_SECONDS", default=3600)
 # A gated agent's request that no one decided within this time expires and never runs.
 AGENT_APPROVAL_TTL_HOURS = env.int("AGENT_APPROVAL_TTL_HOURS", default=24)
+# Seconds before a claimed fan-out batch whose worker died is taken over by another.
+CAMPAIGN_BATCH_LEASE = env.float("CAMPAIGN_BATCH_LEASE", default=60.0)
 AGENT_IDEMPOTENCY_HOURS = 24
 
 # LOG_FORMAT=json gives one JSON object per line (for log shippers); plain is for people.

@@ -50,7 +50,6 @@ from sms.services.messages import Plan, create_messages
 log = logging.getLogger(__name__)
 
 NAME_MAX = 120
-BATCH_LEASE = dt.timedelta(seconds=60)  # a batch claim older than this: its worker died
 WORK_BUDGET = dt.timedelta(seconds=20)  # one heartbeat creates batches for at most this long
 IDLE_TICK = dt.timedelta(seconds=60)
 UNSENT = [Status.PENDING, Status.SCHEDULED, Status.HELD]
@@ -416,9 +415,9 @@ def _give_up(campaign: Campaign, exc: SwitchboardError) -> None:
 
 def _claim_batch(campaign: Campaign) -> Batch | None:
     now = timezone.now()
-    free = Q(status=BatchStatus.PENDING) | Q(
-        status=BatchStatus.CLAIMED, claimed_at__lt=now - BATCH_LEASE
-    )
+    # A claim older than the lease: its worker died before committing the batch.
+    lease = dt.timedelta(seconds=settings.CAMPAIGN_BATCH_LEASE)
+    free = Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.CLAIMED, claimed_at__lt=now - lease)
     for batch in Batch.objects.filter(free, campaign=campaign).order_by("number")[:5]:
         if Batch.objects.filter(free, pk=batch.pk).update(
             status=BatchStatus.CLAIMED, claimed_at=now
