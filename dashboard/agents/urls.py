@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.agents.views import agents, messages, prompts, undo
+from dashboard.agents.views import agents, connect, messages, prompts, undo
 
 app_name = "agents"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", agents.agent_list, name="list"),
     path("new/", agents.agent_create, name="create"),
     path("messages/", messages.agent_messages, name="messages"),
+    path("connect/", connect.connect, name="connect"),
     path("actions/<int:action_id>/undo/", undo.undo_action, name="undo_action"),
     path("<int:agent_id>/", agents.agent_detail, name="detail"),
     path("<int:agent_id>/settings/", agents.agent_update, name="update"),
