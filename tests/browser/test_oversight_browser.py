@@ -1,0 +1,133 @@
+"""Agent oversight in a real browser: a gated agent's text is edited and approved with the
+keyboard and delivered; a prompt is edited, compared and rolled back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from contacts.services.contacts import create_contact
+from dashboard.actors import Actor
+from dashboard.agents.services import create_agent
+from sms.gateways.base import StatusReport
+from sms.models import Message
+from sms.services import credits
+from sms.services.messages import record_status_report, send_due_messages
+from tests.agents.personas import client_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_agent(prompt: str):
+    agent, secret = create_agent(
+        actor=Actor.system("tests"),
+        name="courier",
+        mode="gated",
+        scopes=["contacts:read", "sms:send"],
+        prompt=prompt,
+    )
+    agent.client_secret = secret  # type: ignore[attr-defined]
+    return agent
+
+
+@pytest.fixture
+def alice(transactional_db):
+    credits.ensure_default_prices()
+    credits.ensure_account()
+    credits.top_up(actor=Actor.system("tests"), amount=100)
+    return create_contact(
+        actor=Actor.system("tests"), email="alice@example.com", phone="+447400123456",
+        first_name="Alice", sms_consent="granted",
+    )  # fmt: skip
+
+
+def test_a_gated_text_is_edited_and_approved_with_the_keyboard_then_delivered(
+    staff_page, alice, settings
+):
+    settings.SMS_GATEWAY = "sandbox"
+    agent = make_agent("Be kind to customers.")
+    page = staff_page
+    page.goto("/approvals/")
+    expect(page.locator("#queue-empty")).to_be_visible()
+
+    # The agent asks through the API while the page is open.
+    response = client_for(agent).post(
+        "/api/v1/sms",
+        {"contact_id": str(alice.pk), "message": "ur parcel is comin", "reason": "Asked for ETA"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202, response.content
+    item = page.locator(f"#approval-{response.json()['approval_id']}")
+
+    # It appears without a reload, with the badge in the navigation.
+    expect(item).to_contain_text("Asked for ETA")
+    expect(item).to_contain_text("Alice")
+    expect(page.get_by_test_id("approvals-badge")).to_have_text("1")
+    expect(page.locator("#queue-empty")).to_be_hidden()
+
+    page.keyboard.press("j")
+    expect(item).to_have_class(re.compile(r"\bis-current\b"))
+    page.keyboard.press("e")
+    text = item.locator("textarea")
+    expect(text).to_be_focused()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Hello {first_name}, your parcel arrives today.")
+    page.keyboard.press("Escape")
+    page.keyboard.press("a")
+
+    expect(item).to_have_count(0)
+    expect(page.locator("#toasts")).to_contain_text("it ran")
+    message = Message.objects.get()
+    assert message.text == "Hello Alice, your parcel arrives today."
+
+    # The worker sends it (in-process) and the sandbox provider reports delivery.
+    assert send_due_messages().sent == 1
+    message.refresh_from_db()
+    record_status_report(gateway="sandbox", report=StatusReport(message.provider_id, "delivered"))
+
+    page.goto("/agents/messages/")
+    row = page.get_by_test_id("agent-messages").locator("tbody tr").first
+    expect(row.get_by_test_id("status")).to_have_text("Delivered")
+    expect(row.get_by_test_id("prompt-version")).to_have_text("v1")
+    expect(row).to_contain_text("approved by sam")
+    expect(row).to_contain_text("edited")
+
+
+def test_a_prompt_is_edited_compared_and_rolled_back(staff_page):
+    agent = make_agent("Be polite.\nSign as Courier.")
+    page = staff_page
+    page.goto(f"/agents/{agent.pk}/prompt/")
+    expect(page.locator(".editor-gutter")).to_have_text("1\n2")
+
+    editor = page.locator("#id_text")
+    editor.fill("Be warm and brief.\nSign as Courier.\nNever promise a time.")
+    expect(page.locator(".editor-gutter")).to_have_text("1\n2\n3")
+    page.fill("#id_note", "Customers found v1 stiff")
+    page.get_by_role("button", name="Save as a new version").click()
+
+    expect(page.locator("#toasts")).to_contain_text("Saved version 2")
+    versions = page.get_by_test_id("versions")
+    expect(versions.locator("li").first).to_contain_text("active")
+    expect(versions).to_contain_text("Customers found v1 stiff")
+    diff = page.get_by_test_id("diff")
+    expect(diff.locator(".diff-removed")).to_contain_text("Be polite.")
+    expect(diff.locator(".diff-added")).to_have_count(2)
+    expect(diff.locator(".diff-same")).to_contain_text("Sign as Courier.")
+
+    # Compare the other way round: swapped live.
+    page.locator("select[name=a]").select_option("2")
+    page.locator("select[name=b]").select_option("1")
+    expect(page.get_by_test_id("diff").locator(".diff-added")).to_contain_text("Be polite.")
+
+    page.get_by_test_id("activate-1").click()
+    expect(page.locator("#toasts")).to_contain_text("Version 1 is active")
+    first_version = page.get_by_test_id("versions").locator("li").nth(1)
+    expect(first_version).to_contain_text("v1")
+    expect(first_version).to_contain_text("active")
+    served = client_for(agent).get("/api/v1/agent").json()
+    assert (served["prompt_version"], served["system_prompt"]) == (
+        1,
+        "Be polite.\nSign as Courier.",
+    )
