@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
+# The MCP server's streamable HTTP (/mcp) runs on the ASGI entry point, beside the WSGI web.
+MCP_PORT ?= 8001
 PG_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 STAMP := $(VENV)/.installed
 
@@ -35,9 +37,11 @@ demo: migrate
 run: demo
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "Switchboard on http://$(HOST):$(PORT)/  (web: gunicorn x$(WEB_WORKERS), plus one task worker; Ctrl-C stops both)"
+	@echo "MCP server for agents on http://$(HOST):$(MCP_PORT)/mcp  (uvicorn, dashboard.asgi)"
 	@$(PY) manage.py ensure_demo_user
 	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
+	$(VENV)/bin/uvicorn dashboard.asgi:application --host $(HOST) --port $(MCP_PORT) --log-level warning & \
 	$(PY) manage.py worker & \
 	wait
 
