@@ -109,9 +109,13 @@ class PhoneCleaner:
         metadata = PhoneMetadata.metadata_for_region(self.region)
         trunk = metadata.national_prefix if metadata else None
         parsing = metadata.national_prefix_for_parsing if metadata else None
-        # Only a plain trunk prefix ("0") can be stripped by hand; regions with rewriting
-        # rules (Argentina, Mexico…) take the exact path.
-        self.trunk = trunk if trunk and trunk.isdigit() and parsing in (None, trunk) else None
+        rewrites = metadata.national_prefix_transform_rule if metadata else None
+        # Only a plain trunk prefix ("0") is stripped by hand, and only where the region's own
+        # parsing rule would strip exactly that; regions with rewriting rules (Argentina…)
+        # take the exact path.
+        usable = bool(trunk and trunk.isdigit() and not rewrites)
+        self.trunk = trunk if usable else None
+        self.trunk_rule = re.compile(parsing or re.escape(trunk)) if usable else None
         self.by_prefix: dict[tuple[str, str, int], str] = {}
 
     def _split(self, text: str) -> tuple[str, str] | None:
@@ -121,6 +125,9 @@ class PhoneCleaner:
         elif digits.startswith("00"):
             digits = digits[2:]
         elif self.trunk and digits.startswith(self.trunk):
+            stripped = self.trunk_rule.match(digits)
+            if not stripped or stripped.group(0) != self.trunk:
+                return None
             national = digits[len(self.trunk) :]
             if national.isdigit() and national[:1] != "0":
                 return self.country_code, national
@@ -141,16 +148,28 @@ class PhoneCleaner:
         if not text:
             return None
         split = self._split(text)
-        if split:
-            code, national = split
-            key = (code, national[:PREFIX_DIGITS], len(national))
-            region = self.by_prefix.get(key)
-            if region:
-                return Phone(e164=f"+{code}{national}", region=region)
-        phone = normalise_phone(text, region=self.region)
-        if split and phone and phone.e164 == f"+{split[0]}{split[1]}" and phone.region:
-            self.by_prefix[key] = phone.region
-        return phone
+        if split is None:
+            return normalise_phone(text, region=self.region)
+        code, national = split
+        key = (code, national[:PREFIX_DIGITS], len(national))
+        region = self.by_prefix.get(key)
+        if region is None:
+            region = self._validate(code, national)
+            if region is None:
+                # Invalid: let the exact path word the reason.
+                return normalise_phone(text, region=self.region)
+            self.by_prefix[key] = region
+        return Phone(e164=f"+{code}{national}", region=region)
+
+    @staticmethod
+    def _validate(code: str, national: str) -> str | None:
+        """The region of a valid number, else None: what ``phonenumbers.parse`` +
+        ``is_valid_number`` decide, without re-parsing text already split into digits."""
+        number = phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
+        region = phonenumbers.region_code_for_number(number)
+        if region and phonenumbers.is_valid_number_for_region(number, region):
+            return region
+        return None
 
 
 class RowCleaner:

@@ -9,11 +9,12 @@ by a migration does not break imports. Call these inside the caller's transactio
 from __future__ import annotations
 
 import datetime as dt
-import decimal
+import functools
 import itertools
 import json
+import operator
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -32,26 +33,66 @@ def _columns(model: type[models.Model]) -> list[tuple[str, Any]]:
     return [(f.column, f) for f in model._meta.concrete_fields]
 
 
-def _adapt(value: Any, sqlite: bool) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
+def _json(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else json.dumps(value, default=str)
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_datetime(value: dt.datetime) -> str:
+    # A batch stamps every row with the same "now": convert it once.
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def _sqlite_uuid(value: Any) -> Any:
+    return value.hex if isinstance(value, uuid.UUID) else value
+
+
+def _sqlite_datetime_or_none(value: Any) -> Any:
+    return _sqlite_datetime(value) if isinstance(value, dt.datetime) else value
+
+
+def _sqlite_str(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _converter(field: models.Field, sqlite: bool) -> Callable[[Any], Any] | None:
+    """How a Python value of this column is sent: decided once per column, not per value."""
+    kind = field.get_internal_type()
+    if kind == "ForeignKey":
+        kind = field.target_field.get_internal_type()
+    if kind == "JSONField":
+        return _json
     if not sqlite:
-        return value
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
-    if isinstance(value, dt.date | decimal.Decimal):
-        return str(value)
-    return value
+        return None  # psycopg's COPY adapts UUIDs, datetimes, decimals and dates itself
+    if kind == "UUIDField":
+        return _sqlite_uuid
+    if kind == "DateTimeField":
+        return _sqlite_datetime_or_none
+    if kind in ("DateField", "DecimalField"):
+        return _sqlite_str
+    return None
 
 
 def _tuples(model: type[models.Model], rows: Iterable[dict[str, Any]], names: list[str]):
     sqlite = connection.vendor == "sqlite"
     fields = dict(_columns(model))
-    defaults = {name: _adapt(_default(fields[name]), sqlite) for name in names}
+    defaults = {name: _default(fields[name]) for name in names}
+    pick = operator.itemgetter(*names)
+    convert = [
+        (index, converter)
+        for index, name in enumerate(names)
+        if (converter := _converter(fields[name], sqlite))
+    ]
     for row in rows:
-        yield tuple(_adapt(row[n], sqlite) if n in row else defaults[n] for n in names)
+        values = pick({**defaults, **row}) if len(row) < len(names) else pick(row)
+        if len(names) == 1:
+            values = (values,)
+        if convert:
+            values = list(values)
+            for index, converter in convert:
+                if values[index] is not None:
+                    values[index] = converter(values[index])
+        yield tuple(values)
 
 
 def _names(model: type[models.Model], skip_auto: bool = True) -> list[str]:

@@ -22,6 +22,7 @@ the before/after values, which is what revert replays backwards.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -384,6 +385,8 @@ class _Runner:
         self.path = Path(job.file_path)
         self.fields = list(Field.objects.all())
         self.field_names = {f.pk: f.name for f in self.fields}
+        self.value_columns = {f.pk: f.value_column for f in self.fields}
+        self.empty_values = dict.fromkeys(_VALUE_COLUMNS)
         self.cleaner = RowCleaner(
             headers=job.headers,
             mapping=job.mapping,
@@ -396,6 +399,7 @@ class _Runner:
         # A dry run writes nothing, so in-file duplicates across batches are remembered here.
         self.dry_seen: set[str] = set()
         self.batch_size = settings.IMPORT_BATCH_SIZE
+        self.interaction_data = json.dumps({"import_job": job.pk})  # the same for every row
 
     def run(self) -> None:
         while True:
@@ -640,7 +644,7 @@ class _Runner:
                 "kind": kind,
                 "name": "",
                 "description": description[:500],
-                "data": {"import_job": self.job.pk},
+                "data": self.interaction_data,
                 "occurred_at": now,
                 "actor_kind": actor.kind.value,
                 "actor_user_id": None,
@@ -699,11 +703,16 @@ class _Runner:
                 continue
             created.append((contact_id, row))
             batch.imported += 1
-            changes = {
-                key: [None, audit.jsonable(contact[key])]
-                for key in ("email", *CONTACT_COLUMNS)
-                if contact[key]
-            }
+            changes: dict[str, list[Any]] = {"email": [None, row.email]}
+            if row.phone:
+                changes["phone"] = [None, contact["phone"]]
+                changes["phone_country"] = [None, contact["phone_country"]]
+            if row.first_name:
+                changes["first_name"] = [None, row.first_name]
+            if row.last_name:
+                changes["last_name"] = [None, row.last_name]
+            if row.meta:
+                changes["metadata"] = [None, row.meta]
             for field_id, value in row.fields.items():
                 values.append(self._value_row(contact_id, field_id, value))
                 changes[f"field:{self.field_names[field_id]}"] = [None, audit.jsonable(value)]
@@ -721,11 +730,8 @@ class _Runner:
         return created
 
     def _value_row(self, contact_id: uuid.UUID, field_id: int, value: Any) -> dict[str, Any]:
-        row = {"contact_id": contact_id, "field_id": field_id}
-        for column in _VALUE_COLUMNS:
-            row[column] = None
-        field_type = next(f for f in self.fields if f.pk == field_id).value_column
-        row[field_type] = value
+        row = {"contact_id": contact_id, "field_id": field_id, **self.empty_values}
+        row[self.value_columns[field_id]] = value
         return row
 
     def _update(

@@ -1,0 +1,51 @@
+"""The import's fast phone path gives exactly what the contacts service's exact path gives."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from contacts.imports.rows import PhoneCleaner
+from contacts.phones import normalise_phone
+from dashboard.errors import SwitchboardError
+
+
+def exact(text: str, region: str) -> str | None:
+    try:
+        phone = normalise_phone(text, region=region)
+    except SwitchboardError:
+        return None
+    return f"{phone.e164} {phone.region}" if phone else None
+
+
+def fast(cleaner: PhoneCleaner, text: str) -> str | None:
+    try:
+        phone = cleaner.clean(text)
+    except SwitchboardError:
+        return None
+    return f"{phone.e164} {phone.region}" if phone else None
+
+
+@pytest.mark.parametrize("region", ["GB", "FR", "US", "DE", "AR"])
+def test_the_fast_path_agrees_with_phonenumbers_on_random_numbers(region):
+    rng = random.Random(region)
+    cleaner = PhoneCleaner(region)
+    spellings = [
+        lambda d: f"+44 {d}", lambda d: f"+33{d}", lambda d: f"+1 {d}", lambda d: f"0049{d}",
+        lambda d: f"0{d}", lambda d: f"({d[:3]}) {d[3:]}", lambda d: f"+54 9 {d}", lambda d: d,
+    ]  # fmt: skip
+    checked = 0
+    for _ in range(3000):
+        digits = str(rng.randint(2, 9)) + "".join(rng.choice("0123456789") for _ in range(9))
+        text = rng.choice(spellings)(digits)
+        assert fast(cleaner, text) == exact(text, region), text
+        checked += 1
+    # The cache answered some of them: the comparison covered both paths.
+    assert checked == 3000 and cleaner.by_prefix
+
+
+def test_common_spellings_of_one_number_give_one_e164():
+    cleaner = PhoneCleaner("GB")
+    spellings = ["07400 123456", "+44 7400 123456", "+447400123456", "0044 7400-123456"]
+    assert {cleaner.clean(s).e164 for s in spellings} == {"+447400123456"}
