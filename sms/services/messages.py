@@ -23,12 +23,12 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -512,17 +512,28 @@ def send_due_messages(
     own_pool = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=settings.SMS_SEND_CONCURRENCY)
     try:
-        while limit is None or stats.claimed < limit:
-            size = batch_size if limit is None else min(batch_size, limit - stats.claimed)
-            batch = claim_batch(limit=size, message_ids=message_ids)
+        # Pipelined: while one batch is with the provider, the previous batch's outcomes are
+        # written, so the database work hides behind the provider's latency.
+        in_flight: tuple[list[Message], list[Future]] | None = None
+        while True:
+            batch: list[Message] = []
+            if limit is None or stats.claimed < limit:
+                size = batch_size if limit is None else min(batch_size, limit - stats.claimed)
+                batch = claim_batch(limit=size, message_ids=message_ids)
+                stats.claimed += len(batch)
+            if batch:
+                gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
+                futures = [
+                    pool.submit(_hand_over_at, gateways[m.gateway], m, at)
+                    for m, at in zip(batch, _slots(batch), strict=True)
+                ]
+            if in_flight is not None:
+                done, done_futures = in_flight
+                _record_outcomes(done, [f.result() for f in done_futures], stats)
+                in_flight = None
             if not batch:
                 break
-            stats.claimed += len(batch)
-            gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
-            outcomes = list(
-                pool.map(_hand_over_at, [gateways[m.gateway] for m in batch], batch, _slots(batch))
-            )
-            _record_outcomes(batch, outcomes, stats)
+            in_flight = (batch, futures)
     finally:
         if own_pool:
             pool.shutdown()
@@ -589,12 +600,11 @@ def _record_outcomes(
             stats.failed += 1
             stats.errors[outcome.code] = stats.errors.get(outcome.code, 0) + 1
     with transaction.atomic():
-        Message.objects.bulk_update(
-            batch,
-            ["status", "provider_id", "sent_at", "final_at", "error_code", "error_message",
-             "secret", "updated_at", "send_after", "claim"],
-            batch_size=500,
-        )  # fmt: skip
+        if busy:
+            Message.objects.bulk_update(
+                busy, ["status", "updated_at", "send_after", "claim"], batch_size=500
+            )
+        _write_outcomes([m for m in batch if m.status in (Status.SENT, Status.FAILED)])
         MessageEvent.objects.bulk_create(events, batch_size=500)
         if failed:
             credits.refund(messages=failed, actor=system, note="rejected when sending")
@@ -624,6 +634,29 @@ def _record_outcomes(
         # The sandbox's "provider" reports delivery a moment later, through the same path.
         when = timezone.now() + dt.timedelta(seconds=1)
         transaction.on_commit(lambda: enqueue_at(apply_simulated_reports, when, simulated))
+
+
+OUTCOME_COLUMNS = ["status", "provider_id", "sent_at", "final_at", "error_code", "error_message",
+                   "secret", "updated_at"]  # fmt: skip
+
+
+def _write_outcomes(messages: list[Message]) -> None:
+    """One UPDATE per row sent with executemany: much cheaper than bulk_update's CASE chains
+    on a hot path (hundreds of messages a second). The rows are ours (claimed), so no
+    condition is needed."""
+    if not messages:
+        return
+    ops = connection.ops
+    table = ops.quote_name(Message._meta.db_table)
+    assignments = ", ".join(f"{ops.quote_name(c)} = %s" for c in OUTCOME_COLUMNS)
+
+    def value(message: Message, column: str):
+        raw = getattr(message, column)
+        return ops.adapt_datetimefield_value(raw) if isinstance(raw, dt.datetime) else raw
+
+    rows = [[value(m, c) for c in OUTCOME_COLUMNS] + [m.pk] for m in messages]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)  # noqa: S608
 
 
 def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:
