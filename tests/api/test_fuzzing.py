@@ -35,6 +35,13 @@ CHECKS = [
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
+@pytest.fixture(autouse=True)
+def _sandbox(settings, tmp_path):
+    # Fuzzed uploads and sends stay in the test's own directory and the sandbox gateway.
+    settings.IMPORT_DIR = tmp_path / "imports"
+    settings.SMS_GATEWAY = "sandbox"
+
+
 @pytest.fixture
 def bearer(make_agent) -> dict[str, str]:
     agent = make_agent("fuzzer", rate_limit_per_minute=1_000_000)
