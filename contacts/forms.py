@@ -19,7 +19,9 @@ class ContactForm(forms.Form):
     first_name = forms.CharField(max_length=100, required=False)
     last_name = forms.CharField(max_length=100, required=False)
     email_consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
-    sms_consent = forms.ChoiceField(choices=Consent.choices, initial=Consent.UNKNOWN)
+    sms_consent = forms.ChoiceField(
+        choices=Consent.choices, initial=Consent.UNKNOWN, label="SMS consent"
+    )
 
 
 class ContactEditForm(ContactForm):

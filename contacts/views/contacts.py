@@ -20,6 +20,7 @@ from contacts.forms import (
     field_values_form,
 )
 from contacts.models import Contact, ContactList, Field, Tag
+from contacts.phones import format_national
 from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
@@ -140,8 +141,10 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     if request.method == "GET":
         form = ContactEditForm(initial={
-            "email": contact.email, "phone": contact.phone, "first_name": contact.first_name,
-            "last_name": contact.last_name, "email_consent": contact.email_consent,
+            # The phone as people write it (+44 7700 123456); saving parses it back to E.164.
+            "email": contact.email, "phone": format_national(contact.phone),
+            "first_name": contact.first_name, "last_name": contact.last_name,
+            "email_consent": contact.email_consent,
             "sms_consent": contact.sms_consent, "unsubscribed": contact.is_unsubscribed,
             "version": contact.version,
         })  # fmt: skip

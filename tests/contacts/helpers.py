@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
 from contacts.models import Contact
 from dashboard.models import AuditEntry
 
@@ -21,3 +25,10 @@ def last_audit(contact: Contact) -> AuditEntry:
 def history_kinds(contact: Contact) -> list[str]:
     """The interaction kinds in a contact's history, oldest first."""
     return list(contact.interactions.order_by("occurred_at", "id").values_list("kind", flat=True))
+
+
+def queries_to_get(client: Client, url: str) -> int:
+    """How many queries a page takes: compared before and after adding rows, it shows an N+1."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries.captured_queries)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from contacts.models import Field, FieldValue
 from contacts.services import fields as field_service
 from dashboard.models import AuditEntry
+from tests.contacts.helpers import queries_to_get
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +22,18 @@ def age(staff_actor, make_contact):
     return field
 
 
-def test_the_index_shows_each_field_with_its_value_count(
-    staff_client, age, staff_actor, django_assert_max_num_queries
-):
+def test_the_index_counts_values_in_one_query(staff_client, age, staff_actor):
+    before = queries_to_get(staff_client, reverse("contacts:fields"))
+    for name in ("Plan", "Seats", "Region"):
+        field_service.create_field(actor=staff_actor, name=name, type="text")
+
+    assert queries_to_get(staff_client, reverse("contacts:fields")) == before
+
+
+def test_the_index_shows_each_field_with_its_value_count(staff_client, age, staff_actor):
     field_service.create_field(actor=staff_actor, name="Birthday", type="date")
 
-    with django_assert_max_num_queries(4):
-        response = staff_client.get(reverse("contacts:fields"))
+    response = staff_client.get(reverse("contacts:fields"))
 
     assert {f.name: f.members for f in response.context["fields"]} == {"Age": 2, "Birthday": 0}
     assert "Number" in response.content.decode() and "Date" in response.content.decode()
