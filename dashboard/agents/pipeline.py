@@ -367,16 +367,32 @@ def _hold_for_approval(
 
 
 def expire_stale() -> int:
-    """Mark pending requests past their time as expired; they never run."""
+    """Mark pending requests past their time as expired (and audit it); they never run.
+
+    Each row is claimed with its own conditional UPDATE, so two sweeps running at once (two
+    open queue pages) expire and audit each request once.
+    """
     now = timezone.now()
     stale = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=now)
-    action_ids = list(stale.values_list("agent_action_id", flat=True))
-    count = stale.update(status=ApprovalStatus.EXPIRED, decided_at=now)
-    if count:
-        AgentAction.objects.filter(
-            pk__in=action_ids, outcome=ActionOutcome.PENDING_APPROVAL
-        ).update(outcome=ActionOutcome.FAILED, credits=0)
-    return count
+    expired = 0
+    for request in stale.only("pk", "agent_action_id", "action", "status"):
+        with transaction.atomic():
+            claimed = ApprovalRequest.objects.filter(
+                pk=request.pk, status=ApprovalStatus.PENDING
+            ).update(status=ApprovalStatus.EXPIRED, decided_at=now)
+            if not claimed:
+                continue
+            AgentAction.objects.filter(
+                pk=request.agent_action_id, outcome=ActionOutcome.PENDING_APPROVAL
+            ).update(outcome=ActionOutcome.FAILED, credits=0)
+            audit.record(
+                actor=Actor.system("approval expiry"),
+                action="approval.expire",
+                obj=request,
+                changes={"status": ["pending", "expired"]},
+            )
+        expired += 1
+    return expired
 
 
 def _claim(request_id: int, user: Any, status: str, note: str) -> ApprovalRequest:

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.models import AuditEntry
 from sms.models import Message
@@ -123,6 +124,19 @@ def test_an_expired_request_leaves_the_queue_and_can_no_longer_be_approved(
     response = staff_client.post(approve_url(request), {"text": "x"}, follow=True)
     assert "already expired" in response.content.decode()
     assert not Message.objects.exists()
+
+
+def test_expiry_is_audited_once_even_when_swept_twice(gated_agent, ask_to_send):
+    request = ask_to_send(gated_agent)
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert pipeline.expire_stale() == 1
+    assert pipeline.expire_stale() == 0
+    assert (
+        AuditEntry.objects.filter(action="approval.expire", object_id=str(request.pk)).count() == 1
+    )
+    assert AgentAction.objects.get(pk=request.agent_action_id).outcome == ActionOutcome.FAILED
 
 
 def test_requests_expire_after_the_configured_time(settings, gated_agent, ask_to_send):
