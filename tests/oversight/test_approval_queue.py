@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.models import Contact
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
+from dashboard.agents.pipeline import perform
 from dashboard.models import AuditEntry
 from sms.models import Message
 
@@ -206,3 +208,16 @@ def test_the_navigation_shows_how_many_requests_wait(staff_client, gated_agent, 
 
 def test_an_agent_cannot_reach_the_staff_queue(gated_client):
     assert gated_client.get(QUEUE).status_code == 302  # to the login page
+
+
+def test_a_gated_erasure_waits_in_the_queue_and_erases_once_approved(
+    htmx_client, gated_agent, contact
+):
+
+    outcome = perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
+    assert outcome.status == 202
+    page = htmx_client.get(QUEUE).content.decode()
+    assert "erase_contact" in page and "Alice Smith" in page
+    assert 'name="text"' not in page  # nothing to edit in an erasure
+    htmx_client.post(reverse("approvals:approve", args=[outcome.body["approval_id"]]))
+    assert not Contact.objects.filter(pk=contact.pk).exists()
