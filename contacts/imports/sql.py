@@ -43,6 +43,7 @@ def _sqlite_datetime(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
 
 
+@functools.lru_cache(maxsize=65536)  # a contact id recurs in each of its rows' tables
 def _sqlite_uuid(value: Any) -> Any:
     return value.hex if isinstance(value, uuid.UUID) else value
 

@@ -96,6 +96,16 @@ def _chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def time_ordered_uuid() -> uuid.UUID:
+    """A version 7 UUID (48-bit millisecond time, then random): new contacts' ids ascend, so
+    the primary key and every contact_id index grow at their right edge instead of touching
+    random pages all over the B-tree, which is most of the cost of a large insert."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
 def job_actor(job: ImportJob) -> Actor:
     return Actor.import_job(job.pk, label=f"import #{job.pk} ({job.file_name})"[:150])
 
@@ -663,7 +673,7 @@ class _Runner:
             first_key, last_key = name_keys(row)
             contacts.append(
                 {
-                    "id": uuid.uuid4(),
+                    "id": time_ordered_uuid(),
                     "email": row.email,
                     "phone": row.phone.e164 if row.phone else "",
                     "phone_country": row.phone.region if row.phone else "",
