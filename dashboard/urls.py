@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dashboard.api import urls as agent_api
+from dashboard.reports import views as report_views
 from dashboard.views import home, operations
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", operations.healthz, name="healthz"),
     path("operations/", include("dashboard.operations.urls")),
+    path("reports/", include("dashboard.reports.urls")),
+    path("embed/<str:token>/", report_views.embed, name="embed"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
     path("imports/", include("contacts.imports.urls")),

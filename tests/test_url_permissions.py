@@ -14,6 +14,7 @@ PUBLIC = {
     "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",  # Django auth
     "sms:status_callback", "sms:inbound",  # SMS providers call these; they check the provider's signature
     "healthz",  # load balancers and monitors; reveals no personal data
+    "embed",  # signed, expiring, revocable report embeds; aggregates only
 }  # fmt: skip
 # Whole URL prefixes that authenticate their own way.
 PUBLIC_PREFIXES = (

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from dashboard.reports.queries import REPORTS
+from sms.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("key", list(REPORTS))
+def test_every_report_page_renders_its_chart_and_tables(staff_client, key):
+    response = staff_client.get(f"/reports/{key}/?days=30&grouping=week")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<svg" in page and "Download CSV" in page
+
+
+def test_changing_the_period_returns_just_the_report_body(htmx_client):
+    response = htmx_client.get("/reports/sms/?days=7&grouping=day")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<svg" in body and "<html" not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("days=&start=2026-11-20&end=2026-11-01", "The start date is after the end date."),
+        ("days=&start=2020-01-01&end=2026-11-01", "A report covers at most"),
+        ("days=&start=2026-11-01", "Choose a preset period, or both a start and an end date."),
+    ],
+)
+def test_a_bad_period_is_explained(staff_client, query, message):
+    response = staff_client.get(f"/reports/sms/?{query}")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_an_unknown_report_is_a_404(staff_client):
+    assert staff_client.get("/reports/nope/").status_code == 404
+
+
+def test_each_table_downloads_as_csv_safe_for_spreadsheets(staff_client):
+    Message.objects.create(
+        idempotency_key="k1", to="+447700900001", country="GB", text="x", kind="transactional", encoding="GSM-7",
+        segments=1, price=1, status="failed", gateway="sandbox", actor_kind="staff", actor_label="sam",
+        error_code="=HYPERLINK(1)",
+    )  # fmt: skip
+    response = staff_client.get("/reports/delivery/table-1.csv?days=7")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(response.content.decode())))
+    assert table[0] == ["Country", "Gateway", "Error code", "Messages"]
+    # A value a spreadsheet would run as a formula is written as text.
+    assert table[1] == ["GB", "sandbox", "'=HYPERLINK(1)", "1"]
+    assert staff_client.get("/reports/delivery/table-9.csv?days=7").status_code == 404
