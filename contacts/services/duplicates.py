@@ -15,12 +15,13 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
+from django.db.models.functions import StrIndex, Substr
 from django.utils import timezone
 
 from contacts.models import (
@@ -117,26 +118,33 @@ def _same_phone_groups(limit: int) -> list[list[uuid.UUID]]:
 
 
 def _similar_name_groups(limit: int) -> list[list[uuid.UUID]]:
-    surnames = (
+    # Group in the database by (company domain, last name) so only the candidate groups come
+    # back, not every contact that shares a common surname with someone.
+    domain = Substr("email", StrIndex("email", Value("@")) + 1)
+    buckets = (
         Contact.objects.exclude(last_name_key="")
         .exclude(first_name_key="")
-        .values("last_name_key")
+        .annotate(domain=domain)
+        .exclude(domain__in=sorted(FREE_MAIL))
+        .values("domain", "last_name_key")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
-        .order_by("last_name_key")
-        .values_list("last_name_key", flat=True)[: limit * 5]
+        .order_by("domain", "last_name_key")[: limit * 2]
     )
-    rows = Contact.objects.filter(last_name_key__in=list(surnames)).values_list(
+    wanted = Q(pk__in=[])
+    for bucket in buckets:
+        wanted |= Q(email__endswith="@" + bucket["domain"], last_name_key=bucket["last_name_key"])
+    members: dict[tuple[str, str], list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    surnames = {bucket["last_name_key"] for bucket in buckets}
+    # The surname filter lets the database use its name index; the OR narrows to the domains.
+    rows = Contact.objects.filter(wanted, last_name_key__in=surnames).exclude(first_name_key="")
+    for pk, email, first, last in rows.values_list(
         "pk", "email", "first_name_key", "last_name_key"
-    )
-    buckets: dict[tuple[str, str], list[tuple[uuid.UUID, str]]] = defaultdict(list)
-    for pk, email, first, last in rows:
-        domain = _domain(email)
-        if first and domain not in FREE_MAIL:
-            buckets[(domain, last)].append((pk, first))
+    ):
+        members[(_domain(email), last)].append((pk, first))
     groups = []
-    for members in buckets.values():
-        for (a, first_a), (b, first_b) in itertools.combinations(members, 2):
+    for people in members.values():
+        for (a, first_a), (b, first_b) in itertools.combinations(people, 2):
             if first_a.startswith(first_b) or first_b.startswith(first_a):
                 groups.append([a, b])
     return groups[:limit]
@@ -258,7 +266,7 @@ def merge_contacts(
     new_values = {name: pick(name, getattr(keep, name), getattr(gone, name)) for name in CHOOSABLE}
     if new_values["phone"] == gone.phone and gone.phone != keep.phone:
         keep.phone_country = gone.phone_country
-    field_changes = _merge_field_values(keep, gone, choices, pick)
+    field_changes = _merge_field_values(keep, gone, pick)
     _move_related(keep, gone)
     keep.metadata = merge_metadata(gone.metadata, keep.metadata)
     unsubscribed = [at for at in (keep.unsubscribed_at, gone.unsubscribed_at) if at]
@@ -305,7 +313,9 @@ def merge_contacts(
     return keep
 
 
-def _merge_field_values(keep: Contact, gone: Contact, choices, pick) -> dict[str, list[Any]]:
+def _merge_field_values(
+    keep: Contact, gone: Contact, pick: Callable[[str, Any, Any], Any]
+) -> dict[str, list[Any]]:
     mine = {fv.field_id: fv for fv in FieldValue.objects.filter(contact=keep)}
     theirs = {fv.field_id: fv for fv in FieldValue.objects.filter(contact=gone)}
     fields = Field.objects.in_bulk(set(mine) | set(theirs))
