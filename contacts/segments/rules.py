@@ -561,11 +561,7 @@ def _condition(rule: dict[str, Any], path: str, ctx: Context) -> Q:
         "email": lambda: _email(op, value, path),
         "email_domain": lambda: _email_domain(op, value, path),
         "phone_country": lambda: _phone_country(op, value, path),
-        "phone": lambda: (
-            _name("phone", op, value, path)
-            if op in ("empty", "not_empty")
-            else _ops_error_raise(path, "phone", op, ("empty", "not_empty"))
-        ),
+        "phone": lambda: _phone(op, path),
         "first_name": lambda: _name("first_name_key", op, value, path),
         "last_name": lambda: _name("last_name_key", op, value, path),
         "email_consent": lambda: _consent("email_consent", op, value, path),
@@ -593,8 +589,12 @@ def _condition(rule: dict[str, Any], path: str, ctx: Context) -> Q:
     )
 
 
-def _ops_error_raise(path: str, field: str, op: str, ops: tuple[str, ...]) -> Q:
-    raise _ops_error(path, field, op, ops)
+def _phone(op: str, path: str) -> Q:
+    if op == "empty":
+        return Q(phone="")
+    if op == "not_empty":
+        return ~Q(phone="")
+    raise _ops_error(path, "phone", op, ("empty", "not_empty"))
 
 
 def _unsubscribed(op: str, value: Any, path: str) -> Q:
