@@ -43,6 +43,7 @@ class MappingForm(forms.Form):
     )
     webhook_url = forms.URLField(
         required=False,
+        assume_scheme="https",
         max_length=500,
         label="Webhook URL",
         help_text="Optional: receives a signed JSON summary when the import ends.",

@@ -38,11 +38,11 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def import_upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm()
     # Refuse an oversized upload from its declared length, before Django reads the body.
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > settings.IMPORT_MAX_BYTES + _ENVELOPE:
-        form.add_error("file", too_large(settings.IMPORT_MAX_BYTES).message)
+        form = UploadForm({})
+        form.errors["file"] = form.error_class([too_large(settings.IMPORT_MAX_BYTES).message])
         return render(request, "imports/import_list.html", _list_context(form), status=413)
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():

@@ -19,6 +19,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -116,6 +117,23 @@ def peak_rss_mb() -> float:
     return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
 
 
+class AnonSampler(threading.Thread):
+    """Highest anonymous RSS seen (Linux): process memory without file-backed pages such as
+    SQLite's memory-mapped database file, which ru_maxrss counts too."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        status = Path("/proc/self/status")
+        while not self.stopping.wait(0.2):
+            for line in status.read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+
+
 def _cleanup(job: ImportJob) -> None:
     """Remove every row the import wrote (the tables have no ON DELETE CASCADE)."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -184,8 +202,11 @@ def run(ctx: BenchContext) -> list[Result]:
                 mode="upsert", enqueue=False,
             )  # fmt: skip
         stored = time.perf_counter() - start
+        sampler = AnonSampler()
+        sampler.start()
         job = imports.run_import(job.pk)
         seconds = time.perf_counter() - start
+        sampler.stopping.set()
         peak = peak_rss_mb()
         print(
             f"import: {job.status} in {seconds:.1f}s (upload/transcode {stored:.1f}s): "
@@ -208,7 +229,10 @@ def run(ctx: BenchContext) -> list[Result]:
     note = f"{n:,} rows, {job.invalid:,} invalid"
     return [
         Result("import rate (CSV → contacts)", rate, "rows/s", f">= {target}", note=note),
-        Result("import peak memory (RSS)", peak, "MB", "<= 300"),
+        Result(
+            "import peak memory (RSS)", peak, "MB", "<= 300", note="Django + SQLite cache incl."
+        ),
+        Result("import peak anonymous memory", sampler.peak_mb, "MB"),
         Result("raw bulk insert of the same clean rows", raw, "rows/s", note="contacts + 2 fields"),
         Result("import / raw insert", rate / raw, "ratio", ">= 0.1"),
     ]

@@ -1,0 +1,157 @@
+"""The import pages through the test client: list, upload, mapping, job page, actions."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+
+from contacts.imports.models import ImportJob
+from contacts.imports.tasks import revert_import_task
+from contacts.models import Contact
+from contacts.services import imports
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, data: bytes, name: str = "leads.csv"):
+    return client.post(reverse("imports:upload"), {"file": SimpleUploadedFile(name, data)})
+
+
+def test_the_list_shows_who_started_each_import_and_its_counts(
+    staff_client, run, django_assert_max_num_queries
+):
+    for _ in range(3):
+        run("email\nann@example.com\nbad\n")
+    with django_assert_max_num_queries(8):
+        response = staff_client.get(reverse("imports:list"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count("leads.csv") == 3
+    assert "sam" in page and "staff" in page
+
+
+def test_uploading_a_file_leads_to_the_mapping_page_with_columns_matched(staff_client):
+    response = upload(staff_client, b"E-mail;Given name;Mobile\nann@example.com;Ann;07400 123456\n")
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("imports:mapping", args=[job.pk])
+    assert job.status == "draft" and job.actor_label == "sam"
+
+    page = staff_client.get(response.url)
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert [form[f"col_{i}"].initial for i in range(3)] == ["email", "first_name", "phone"]
+    assert "ann@example.com" in page.content.decode()  # the preview
+
+
+def test_a_binary_file_is_refused_with_a_clear_message(staff_client):
+    response = upload(staff_client, b"PK\x03\x04" + bytes(300), name="leads.xlsx.csv")
+    assert response.status_code == 422
+    assert "ZIP archive" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_an_oversized_upload_is_refused_from_its_declared_size(staff_client, settings):
+    settings.IMPORT_MAX_BYTES = 1024
+    response = upload(staff_client, b"email\n" + b"someone@example.com\n" * 4000)
+    assert response.status_code == 413
+    assert "larger than" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_confirming_the_mapping_queues_the_job(staff_client, django_capture_on_commit_callbacks):
+    upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
+    job = ImportJob.objects.get()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = staff_client.post(
+            reverse("imports:mapping", args=[job.pk]),
+            {"col_0": "email", "col_1": "first_name", "mode": "create", "default_region": "fr",
+             "tags": "fair, 2026"},
+        )  # fmt: skip
+    assert response.status_code == 302
+    assert response.url == reverse("imports:detail", args=[job.pk])
+    job.refresh_from_db()
+    assert (job.status, job.mode, job.default_region) == ("queued", "create", "FR")
+    assert job.tag_names == ["fair", "2026"]
+    assert len(callbacks) == 1  # the run task
+
+
+def test_a_mapping_without_email_is_refused_next_to_the_mapping(staff_client):
+    upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
+    job = ImportJob.objects.get()
+    response = staff_client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {"col_0": "", "col_1": "first_name", "mode": "upsert", "default_region": "GB"},
+    )
+    assert response.status_code == 422
+    assert "Map one column to Email" in response.content.decode()
+    assert ImportJob.objects.get().status == "draft"
+
+
+def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):
+    job = start("email\nann@example.com\n")
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk]))
+    assert page.status_code == 200
+    assert 'hx-trigger="every 1s"' in page.content.decode()
+    assert "<html" not in page.content.decode()  # only the progress partial
+
+    imports.run_import(job.pk)
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' not in page
+    assert 'value="100"' in page and "Download error report" in page
+
+
+def test_the_error_report_downloads_as_csv(staff_client, run):
+    job = run("email,phone\nann@example.com,\nnot-an-email,\nbob@example.com,123\n")
+    response = staff_client.get(reverse("imports:errors", args=[job.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "row,column,outcome,code,reason"
+    assert lines[1].startswith("3,email,invalid,invalid_email,")
+    assert lines[2].startswith("4,phone,invalid,invalid_phone,")
+
+
+def test_staff_can_cancel_a_queued_import_from_the_list(staff_client, start):
+    job = start("email\nann@example.com\n")
+    response = staff_client.post(reverse("imports:cancel", args=[job.pk]), {"next": "list"})
+    assert response.status_code == 302 and response.url == reverse("imports:list")
+    assert ImportJob.objects.get().status == "cancelled"
+
+
+def test_resuming_a_cancelled_import_queues_it_again(staff_client, start, staff_actor):
+    job = imports.cancel_import(actor=staff_actor, job=start("email\nann@example.com\n"))
+    response = staff_client.post(reverse("imports:resume", args=[job.pk]))
+    assert response.status_code == 302
+    assert ImportJob.objects.get().status == "queued"
+
+
+def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
+    staff_client, run, staff_actor, django_capture_on_commit_callbacks
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    ann = Contact.objects.get(email="ann@example.com")
+    imports.contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+    url = reverse("imports:revert", args=[job.pk])
+
+    preview = staff_client.get(url)
+    assert preview.status_code == 200
+    assert preview.context["plan"].delete == 2
+    assert "ann@example.com" in preview.content.decode()
+
+    refused = staff_client.post(url)
+    assert refused.status_code == 422
+    assert "changed by someone else" in refused.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = staff_client.post(url, {"confirm": "yes"})
+    assert confirmed.status_code == 302
+    queued = DBTaskResult.objects.get(task_path__endswith="revert_import_task")
+    assert queued.args_kwargs["args"] == [job.pk, staff_actor.user_id, True]
+
+    revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
+    assert ImportJob.objects.get().status == "reverted"
+    assert not Contact.objects.exists()

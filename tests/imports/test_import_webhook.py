@@ -1,0 +1,103 @@
+"""The signed "import finished" webhook, received by a real HTTP server on localhost."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from contacts.imports import webhooks
+from contacts.imports.models import WebhookAttempt
+from contacts.services import imports
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/import"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+def test_a_finished_import_posts_a_signed_summary(
+    run, receiver, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_WEBHOOK_SECRET = "s3cret"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = run("email\nann@example.com\nbad\n", webhook_url=receiver.url)
+    assert len(callbacks) >= 1  # the delivery task is queued when the job ends
+
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+
+    assert attempt.ok and attempt.status_code == 200
+    headers, body = receiver.requests[0]
+    assert headers["Content-Type"] == "application/json"
+    assert webhooks.verify_signature(headers[webhooks.HEADER], body, secret="s3cret")
+    assert not webhooks.verify_signature(headers[webhooks.HEADER], body, secret="other")
+    assert not webhooks.verify_signature(headers[webhooks.HEADER], body + b" ", secret="s3cret")
+    summary = json.loads(body)
+    assert summary | {"finished_at": None} == {
+        "event": "import.finished", "job_id": job.pk, "status": "done", "dry_run": False,
+        "file_name": "leads.csv", "rows": 2, "imported": 1, "updated": 0, "skipped": 0,
+        "invalid": 1, "finished_at": None,
+    }  # fmt: skip
+
+
+def test_a_failed_delivery_is_recorded_and_retried_later(run, receiver, settings):
+    settings.IMPORT_WEBHOOK_ATTEMPTS = 3
+    receiver.status = 503
+    job = run("email\nann@example.com\n", webhook_url=receiver.url)
+
+    webhooks.deliver(job_id=job.pk, attempt=1)
+    webhooks.deliver(job_id=job.pk, attempt=2)
+    webhooks.deliver(job_id=job.pk, attempt=3)
+
+    assert list(WebhookAttempt.objects.values_list("attempt", "ok", "error")) == [
+        (1, False, "HTTP 503"), (2, False, "HTTP 503"), (3, False, "HTTP 503"),
+    ]  # fmt: skip
+    retries = DBTaskResult.objects.filter(task_path__endswith="deliver_import_webhook")
+    # Attempts 2 and 3 were queued with a growing delay; after the 3rd it gives up.
+    assert sorted(r.args_kwargs["args"][1] for r in retries) == [2, 3]
+    delays = sorted(r.run_after - r.enqueued_at for r in retries)
+    assert delays[0] < delays[1]
+
+
+def test_an_unreachable_receiver_is_an_attempt_with_the_reason(run, settings):
+    settings.IMPORT_WEBHOOK_ATTEMPTS = 1
+    job = run("email\nann@example.com\n", webhook_url="http://127.0.0.1:9/nothing-here")
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+    assert not attempt.ok and "ConnectError" in attempt.error
+
+
+def test_a_webhook_url_must_be_http(start):
+    with pytest.raises(imports.SwitchboardError) as error:
+        start("email\nann@example.com\n", webhook_url="ftp://example.com/x")
+    assert error.value.code == "invalid_webhook_url"
