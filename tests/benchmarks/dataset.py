@@ -8,7 +8,8 @@
   (500 members) and "Key accounts" (200 members),
 - custom field values for every contact: ``lead_score`` (number, 0-100) and ``company``
   (text, one of ``demo.COMPANIES``),
-- consents spread like the demo data, ~2% unsubscribed, ``created_at`` over three years.
+- consents spread like the demo data, ~2% unsubscribed, ``created_at`` over three years in
+  insertion order (as rows arrive in a real table), ``updated_at`` later for ~30% of them.
 
 A marker table (``bench_dataset``) remembers n, seed and ``VERSION``; when they match and the
 contact count is still n, nothing is loaded. Benchmarks that write contacts must remove what
@@ -38,7 +39,7 @@ from contacts import demo
 from contacts.models import Contact, ContactList, ContactTag, Field, FieldValue, ListMembership, Tag
 from contacts.services.normalise import search_key
 
-VERSION = 1
+VERSION = 2
 MARKER = "bench_dataset"
 CHUNK = 50_000
 LOADED_TABLES = (Contact, ContactTag, FieldValue, ListMembership)
@@ -126,9 +127,13 @@ def _load(n, seed, *, tags, lists, fields, log) -> None:
         contacts, tag_rows, values, members = [], [], [], []
         for person in chunk:
             pk = uuid.UUID(int=rng.getrandbits(128), version=4)
-            updated = person.created_at + dt.timedelta(
-                seconds=rng.random() * (now - person.created_at).total_seconds()
-            )
+            # Rows arrive in the order they were created, as in a real table; most are never
+            # edited again, some were updated since.
+            created = now - dt.timedelta(seconds=span * (1 - (loaded + rng.random()) / n))
+            updated = created
+            if rng.random() < 0.3:
+                updated += dt.timedelta(seconds=rng.random() * (now - created).total_seconds())
+            loaded += 1
             unsubscribed = updated if rng.random() < 0.02 else None
             contacts.append((
                 pk, person.email, person.phone, person.phone_region,
@@ -136,9 +141,9 @@ def _load(n, seed, *, tags, lists, fields, log) -> None:
                 rng.choice(("granted", "granted", "unknown")),
                 rng.choice(("granted", "granted", "granted", "unknown", "withdrawn")),
                 unsubscribed, json.dumps({"plan": rng.choice(("free", "pro", "team"))}),
-                "system", person.created_at, updated, 1, *extra_values,
+                "system", created, updated, 1, *extra_values,
             ))  # fmt: skip
-            added = person.created_at + dt.timedelta(seconds=rng.random() * span / 100)
+            added = created + dt.timedelta(seconds=rng.random() * span / 100)
             tag_rows += [(pk, tag_ids[name], added) for name in person.tags]
             values.append((pk, field_ids["lead_score"], None, person.lead_score, None, None))
             values.append((pk, field_ids["company"], person.company, None, None, None))
@@ -166,7 +171,6 @@ def _load(n, seed, *, tags, lists, fields, log) -> None:
                 values,
             )
             bulk_insert(ListMembership, ["contact_id", "list_id", "added_at"], members)
-        loaded += len(chunk)
         if loaded % (CHUNK * 4) == 0 or loaded == n:
             log(f"dataset:   {loaded:,} contacts")
 
