@@ -102,6 +102,7 @@ from dashboard.errors import SwitchboardError
 MAX_DEPTH = 5
 MAX_CONDITIONS = 100
 MAX_DAYS = 36500
+NUMBER_LIMIT = decimal.Decimal("1e14")
 KEY_PART = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 DATE_FORMAT = "YYYY-MM-DD"
 
@@ -131,8 +132,9 @@ def _number(path: str, value: Any) -> decimal.Decimal:
         number = decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation:
         raise invalid(path, f"expects a number; got {value!r}.") from None
-    if not number.is_finite():
-        raise invalid(path, f"expects a finite number; got {value!r}.")
+    # Custom number fields hold values below 10^14; larger bounds would only overflow columns.
+    if not number.is_finite() or abs(number) >= NUMBER_LIMIT:
+        raise invalid(path, f"expects a finite number below 10^14; got {value!r}.")
     return number
 
 

@@ -455,6 +455,11 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
             "any[0].value",
             "number",
         ),
+        (
+            {"any": [{"field": "custom:lead_score", "op": "gt", "value": 1e30}]},
+            "any[0].value",
+            "below 10^14",
+        ),
         ({"all": [{"field": "custom:gone", "op": "empty"}]}, "all[0].field", "does not exist"),
         (
             {"all": [{"field": "tag", "op": "has", "value": "nope"}]},
