@@ -237,3 +237,24 @@ def test_quiet_hours_hold_marketing_until_morning(audience, settings):
     assert all(m.send_after > now for m in gb)
     assert campaign.status == "running"
     assert "+447400100001" not in {s.to for s in sandbox.OUTBOX}
+
+
+def test_each_message_gets_its_charge_timeline_and_history_like_a_single_send(audience):
+    from contacts.models import Interaction
+    from sms.models import CreditEntry, MessageEvent
+
+    campaign = start(audience)
+    run_campaign(campaign_id=campaign.pk)
+
+    message = Message.objects.get(campaign_id=campaign.pk, to="+447400100001")
+    assert message.status == "pending" and message.gateway == "sandbox"
+    assert message.idempotency_key.startswith(f"campaign-{campaign.pk}-")
+    assert message.text == "Hi Alice, 20% off today"
+    assert message.actor_label == "tests"
+    charge = CreditEntry.objects.get(message=message)
+    assert (charge.kind, charge.amount) == ("charge", -message.price)
+    assert MessageEvent.objects.get(message=message).source == "queued"
+    history = Interaction.objects.get(contact=audience["alice"], kind="sms_sent")
+    assert history.data == {"message_id": message.pk, "segments": 1, "kind": "marketing"}
+    assert history.description == "SMS: Hi Alice, 20% off today"
+    assert ledger_matches_balance()

@@ -25,10 +25,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
-from contacts.models import Contact
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
 from dashboard.errors import SwitchboardError
@@ -43,9 +42,9 @@ from sms.campaigns.models import (
 )
 from sms.campaigns.services import schedule
 from sms.campaigns.services.audience import Screening, resolve_audience, screen
+from sms.campaigns.services.fanout import insert_batch_messages
 from sms.models import CreditAccount, CreditEntry, EntryKind, Message, MessageEvent, Status
 from sms.services import credits
-from sms.services.messages import Plan, create_messages
 
 log = logging.getLogger(__name__)
 
@@ -392,6 +391,13 @@ def _release(campaign: Campaign, amount: Decimal, note: str) -> None:
     if amount <= 0:
         return
     CreditAccount.objects.filter(pk=credits.ACCOUNT_ID).update(balance=F("balance") + amount)
+    _record_release(campaign, amount, note)
+
+
+def _record_release(campaign: Campaign, amount: Decimal, note: str) -> None:
+    """The ledger entry and the campaign's reservation for a release (not the balance)."""
+    if amount <= 0:
+        return
     CreditEntry.objects.create(
         kind=EntryKind.REFUND, amount=amount, note=f"Campaign #{campaign.pk}: {note}"[:200],
         **_actor_fields(campaign_actor(campaign)),
@@ -444,30 +450,16 @@ def create_batch(*, batch_id: int) -> int:
         if campaign.status != CampaignStatus.RUNNING:
             Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.PENDING, claimed_at=None)
             return 0
-        recipients = list(
-            Recipient.objects.filter(campaign=campaign, batch=batch.number).order_by("pk")
+        total = Recipient.objects.filter(campaign=campaign, batch=batch.number).aggregate(
+            total=Sum("price")
+        )["total"] or Decimal("0")
+        # The batch's share of the reservation becomes its messages' charges: the release and
+        # the charges cancel out, so the balance does not move and the ledger still sums to it.
+        _record_release(campaign, total, f"batch {batch.number + 1} charged to its messages")
+        ids = insert_batch_messages(
+            campaign=campaign, batch=batch.number, actor=campaign_actor(campaign)
         )
-        contacts = {
-            c.pk: c for c in Contact.objects.filter(
-                pk__in=[r.contact_id for r in recipients if r.contact_id]
-            ).only("pk", "first_name", "last_name", "email")
-        }  # fmt: skip
-        plans = [
-            Plan(
-                to=r.phone, country=r.country, contact=contacts.get(r.contact_id),
-                text=r.text or campaign.text, preview=r.text or campaign.text, kind=campaign.kind,
-                encoding=r.encoding, segments=r.segments, ucs2_chars=(), price=r.price,
-                balance=Decimal("0"), number_type="mobile", send_after=r.send_after,
-            )
-            for r in recipients
-        ]  # fmt: skip
-        keys = [f"campaign-{campaign.pk}-{r.pk}" for r in recipients]
-        total = sum((r.price for r in recipients), Decimal("0"))
-        _release(campaign, total, f"batch {batch.number + 1} charged to its messages")
-        messages = create_messages(
-            plans, actor=campaign_actor(campaign), keys=keys, campaign_id=campaign.pk
-        )
-        Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, created=len(messages))
+        Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, created=len(ids))
         Campaign.objects.filter(pk=campaign.pk).update(
             batches_done=F("batches_done") + 1, updated_at=timezone.now()
         )
@@ -475,20 +467,30 @@ def create_batch(*, batch_id: int) -> int:
             Campaign.objects.filter(pk=campaign.pk, created_all_at__isnull=True).update(
                 created_all_at=timezone.now()
             )
-        _enqueue_delivery_for(messages)
-    return len(messages)
+        _enqueue_delivery_for(campaign, ids)
+    return len(ids)
 
 
-def _enqueue_delivery_for(messages: list[Message]) -> None:
+def _enqueue_delivery_for(campaign: Campaign, ids: list[int]) -> None:
     from sms.tasks import deliver_messages
 
-    times = sorted({m.send_after for m in messages if m.send_after})
-    now_too = any(m.send_after is None for m in messages)
+    if not ids:
+        return
+    due = Recipient.objects.filter(campaign=campaign).order_by()
+    now_too = due.filter(send_after__isnull=True).exists()
+    # A local-time campaign has one time per zone; quiet hours add a few.
+    times = sorted(
+        set(
+            due.filter(send_after__isnull=False)
+            .values_list("send_after", flat=True)
+            .distinct()[:50]
+        )
+    )
 
     def enqueue() -> None:
         if now_too:
             deliver_messages.enqueue()
-        for when in times[:50]:  # a local-time campaign has one time per zone
+        for when in times:
             deliver_messages.using(run_after=when).enqueue()
 
     transaction.on_commit(enqueue)
