@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
@@ -177,7 +178,10 @@ def _capped(queryset: QuerySet) -> int:
     """Matches up to PROBE_CAP. Selecting a constant lets SQLite answer from the index alone
     (a plain ``.count()`` on a slice selects the id, which means reading every row)."""
     inner = queryset.order_by().annotate(one=Value(1)).values("one")[:PROBE_CAP]
-    sql, params = inner.query.sql_with_params()
+    try:
+        sql, params = inner.query.sql_with_params()
+    except EmptyResultSet:  # a condition that can match nothing, e.g. pk__in=[]
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({sql})", params)  # noqa: S608
         return cursor.fetchone()[0]
