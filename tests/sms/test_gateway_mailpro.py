@@ -40,6 +40,7 @@ def test_it_posts_the_form_mailpro_expects_and_returns_the_send_id():
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(request.content.decode()) == {
         "id_client": ["c42"], "api_key": ["k"], "to": ["+447400123456"], "message": ["Hi Alice €"],
+        "reference": ["key-1"],  # our idempotency key
     }  # fmt: skip
 
 
