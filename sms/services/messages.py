@@ -622,12 +622,12 @@ def _record_outcomes(
             _apply_status(message, report.status, report.error_code, source="callback")
     if busy:
         from sms.campaigns.ratelimit import push_back
-        from sms.tasks import deliver_messages
+        from sms.tasks import deliver_messages, enqueue_at
 
         for name in {m.gateway for m in busy}:
             push_back(name, BUSY_BACKOFF.total_seconds())
         when = min(m.send_after for m in busy)
-        transaction.on_commit(lambda: deliver_messages.using(run_after=when).enqueue())
+        transaction.on_commit(lambda: enqueue_at(deliver_messages, when))
     if simulated:
         from sms.tasks import apply_simulated_reports, enqueue_at
 
