@@ -207,6 +207,8 @@ SUPPRESSION_SALT = env.str("SUPPRESSION_SALT", default=SECRET_KEY)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMPORT_DIR = BASE_DIR / env.str("IMPORT_DIR", default="var/imports")
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# Processes that clean rows (CSV parsing, phone validation) while the importing one writes.
+IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=2)
 # Key for the X-Switchboard-Signature HMAC on "import finished" webhooks.
 IMPORT_WEBHOOK_SECRET = env.str("IMPORT_WEBHOOK_SECRET", default=SECRET_KEY)
 IMPORT_WEBHOOK_ATTEMPTS = env.int("IMPORT_WEBHOOK_ATTEMPTS", default=5)

@@ -375,3 +375,17 @@ class TestRevert:
         plan = imports.revert_import(actor=staff_actor, job=job)
         assert plan.delete == 1
         assert list(Contact.objects.values_list("first_name", flat=True)) == ["Anna"]
+
+
+def test_large_files_are_cleaned_in_worker_processes_with_the_same_outcome(
+    run, monkeypatch, settings, custom_fields
+):
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    settings.IMPORT_WORKERS = 2
+    rows = "".join(f"p{i}@example.com,+44 7400 {100000 + i},{i}\n" for i in range(30))
+    job = run("email,phone,score\n" + rows + "bad,,\np3@example.com,,x\n")
+    assert (job.status, job.rows_done, job.imported, job.invalid) == ("done", 32, 30, 2)
+    assert [(row, code) for row, code, _ in issues(job)] == [
+        (32, "invalid_email"), (33, "invalid_field_value"),
+    ]  # fmt: skip
+    assert Contact.objects.get(email="p29@example.com").phone == "+447400100029"
