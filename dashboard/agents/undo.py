@@ -91,7 +91,7 @@ def describe(entry: AuditEntry) -> str:
     if entry.action == "contact.update":
         parts = [
             f"{key.removeprefix('field:')} back to {_value(values[0])}"
-            for key, values in changes.items()
+            for key, values in sorted(changes.items())  # JSONB does not keep key order
         ]
         return "Restore " + ", ".join(parts)
     if entry.action == "contact.tag":

@@ -119,7 +119,9 @@ def test_a_prompt_is_edited_compared_and_rolled_back(staff_page):
     # Compare the other way round: swapped live.
     page.locator("select[name=a]").select_option("2")
     page.locator("select[name=b]").select_option("1")
-    expect(page.get_by_test_id("diff").locator(".diff-added")).to_contain_text("Be polite.")
+    swapped = page.get_by_test_id("diff")
+    expect(swapped.locator("thead")).to_contain_text("v2v1")
+    expect(swapped.locator(".diff-added .diff-text")).to_have_text("+ Be polite.")
 
     page.get_by_test_id("activate-1").click()
     expect(page.locator("#toasts")).to_contain_text("Version 1 is active")

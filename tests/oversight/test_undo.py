@@ -104,7 +104,7 @@ def test_a_contact_someone_else_changed_since_is_left_alone_unless_confirmed(
 
     preview = staff_client.get(url, window).content.decode()
     assert "conflict" in preview and "by sam" in preview
-    assert "Restore first_name back to Bob" in preview
+    assert "Restore first_name back to Bob, last_name back to (empty)" in preview
 
     staff_client.post(url, window)
     bob.refresh_from_db()
