@@ -135,9 +135,10 @@ def requests_this_month(agent: Agent) -> int:
     )
 
 
-def admit(agent: Agent, scope: str) -> Outcome | None:
-    """Check scope, rate limit and monthly cap for one request; None lets it through."""
-    if not agent.has_scope(scope):
+def admit(agent: Agent, scope: str | None) -> Outcome | None:
+    """Check scope (None: any agent may), rate limit and monthly cap for one request; None
+    lets it through."""
+    if scope is not None and not agent.has_scope(scope):
         return refusal(
             403,
             "missing_scope",

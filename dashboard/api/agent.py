@@ -71,9 +71,7 @@ def token(request: HttpRequest, form: Form[TokenForm]) -> Any:
 def me(request: HttpRequest) -> Any:
     """The calling agent's mode, scopes, limits, active system prompt and ready-made tool
     definitions for its scopes, in Anthropic (`input_schema`) and OpenAI (`function`) formats."""
-    agent = request.agent  # type: ignore[attr-defined]
-    for scope in agent.scopes[:1]:
-        agent_of(request, scope)  # counts against the limits like any call
+    agent = agent_of(request, None)  # any agent may ask; counts against its limits
     prompt = active_prompt(agent)
     return {
         "name": agent.name,
@@ -96,5 +94,4 @@ def me(request: HttpRequest) -> Any:
 )
 def approval(request: HttpRequest, approval_id: Path[Id]) -> HttpResponse:
     """A gated action's state: pending, executed (with its result), rejected or expired."""
-    agent = request.agent  # type: ignore[attr-defined]
-    return JsonResponse(approval_status(agent, approval_id))
+    return JsonResponse(approval_status(agent_of(request, None), approval_id))

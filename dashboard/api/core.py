@@ -68,7 +68,7 @@ def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"code": code, "message": message, **extra}, status=status)
 
 
-def agent_of(request: HttpRequest, scope: str) -> Agent:
+def agent_of(request: HttpRequest, scope: str | None) -> Agent:
     """The calling agent, once its scope and limits let this read through."""
     agent: Agent = request.agent  # type: ignore[attr-defined]
     if refused := admit(agent, scope):
