@@ -37,8 +37,18 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         .order_by()
     ):
         counts.setdefault(row["campaign_id"], {})[row["status"]] = row["n"]
-    rows = [(c, counts.get(c.pk, {})) for c in page.object_list]
+    rows = [(c, _summary(counts.get(c.pk, {}))) for c in page.object_list]
     return render(request, "campaigns/campaign_list.html", {"page": page, "rows": rows})
+
+
+def _summary(by_status: dict[str, int]) -> dict[str, int]:
+    return {
+        "sent": sum(
+            by_status.get(s, 0) for s in [Status.SENT, Status.DELIVERED, Status.UNDELIVERED]
+        ),
+        "delivered": by_status.get(Status.DELIVERED, 0),
+        "failed": by_status.get(Status.FAILED, 0) + by_status.get(Status.UNDELIVERED, 0),
+    }
 
 
 def _compose(request: HttpRequest, form: CampaignForm, campaign: Campaign | None) -> HttpResponse:

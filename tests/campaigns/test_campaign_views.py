@@ -1,0 +1,132 @@
+"""The campaign pages through the test client: composer and live estimate, sending, the
+campaign page and its controls, the list with pinned query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from sms.campaigns.models import Campaign
+from sms.models import CreditAccount
+
+from .conftest import drive
+
+pytestmark = pytest.mark.django_db
+
+
+def form(audience, **overrides) -> dict:
+    data = {
+        "name": "Black Friday", "audience": f"segment:{audience['segment'].pk}",
+        "text": "Hi {first_name}, 30% off", "kind": "marketing", "schedule_mode": "now",
+        "send_at": "", "time_zone": "Europe/London", "quiet_hours": "", "idempotency_key": "k1",
+    }  # fmt: skip
+    return data | overrides
+
+
+def test_the_composer_offers_segments_lists_and_tags(staff_client, audience):
+    response = staff_client.get(reverse("campaigns:new"))
+    assert response.status_code == 200
+    assert f'value="segment:{audience["segment"].pk}"' in response.text
+    assert f'value="tag:{audience["tag"].pk}"' in response.text
+
+
+def test_the_estimate_shows_each_count_the_cost_and_the_balance(htmx_client, audience):
+    response = htmx_client.post(reverse("campaigns:estimate"), form(audience))
+
+    assert response.status_code == 200
+    html = response.text
+    assert 'data-testid="recipients"><strong>4</strong>' in html
+    assert 'data-testid="excluded-invalid_phone">2<' in html
+    assert 'data-testid="excluded-suppressed">1<' in html
+    assert 'data-testid="cost">0.1650 credits<' in html
+    assert 'data-testid="balance-after">99.8350<' in html
+    assert "Hi Alice, 30% off" in html  # a sample preview
+
+
+def test_the_estimate_names_an_unknown_placeholder(htmx_client, audience):
+    response = htmx_client.post(reverse("campaigns:estimate"), form(audience, text="Hi {nme}"))
+    assert "Unknown placeholder {nme}" in response.text
+
+
+def test_admins_are_offered_a_top_up_when_the_balance_is_short(admin_client, audience):
+    CreditAccount.objects.update(balance=Decimal("0.05"))
+    response = admin_client.post(reverse("campaigns:estimate"), form(audience))
+    assert "The balance does not cover this campaign" in response.text
+    assert reverse("sms:credits") in response.text
+
+
+def test_sending_creates_the_campaign_once_however_often_it_is_clicked(staff_client, audience):
+    first = staff_client.post(reverse("campaigns:new"), form(audience))
+    second = staff_client.post(reverse("campaigns:new"), form(audience))
+
+    campaign = Campaign.objects.get()
+    assert first.status_code == second.status_code == 302
+    assert (
+        first["Location"] == second["Location"] == reverse("campaigns:detail", args=[campaign.pk])
+    )
+
+
+def test_sending_without_enough_credits_is_refused_with_the_reason(staff_client, audience):
+    CreditAccount.objects.update(balance=Decimal("0.05"))
+    response = staff_client.post(reverse("campaigns:new"), form(audience))
+
+    assert response.status_code == 200
+    assert "Not enough credits: this campaign needs 0.165" in response.text
+    assert not Campaign.objects.exists()
+
+
+def test_a_schedule_in_the_past_is_refused_next_to_the_field(staff_client, audience):
+    past = (timezone.now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = staff_client.post(
+        reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=past)
+    )
+    assert "has already passed" in response.text
+    assert not Campaign.objects.exists()
+
+
+def test_an_unknown_time_zone_is_refused(staff_client, audience):
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="at", send_at=later, time_zone="Mars/Olympus"),
+    )
+    assert "“Mars/Olympus” is not a time zone" in response.text
+
+
+def test_the_campaign_page_shows_progress_and_the_report(staff_client, htmx_client, audience):
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = drive(Campaign.objects.get())
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="campaign-status">Completed<' in page.text
+    assert 'value="100"' in page.text
+    partial = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="sent">4<' in partial.text
+    assert "<html" not in partial.text
+
+
+def test_cancel_from_the_page_and_a_second_cancel_says_why_not(staff_client, audience):
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    campaign = Campaign.objects.get()
+
+    staff_client.post(reverse("campaigns:cancel", args=[campaign.pk]))
+    again = staff_client.post(reverse("campaigns:cancel", args=[campaign.pk]), follow=True)
+
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled"
+    assert "already cancelled" in again.text
+
+
+def test_the_list_needs_a_fixed_number_of_queries(
+    staff_client, audience, django_assert_max_num_queries
+):
+    for i in range(3):
+        staff_client.post(reverse("campaigns:new"), form(audience, idempotency_key=f"k{i}"))
+    with django_assert_max_num_queries(8):
+        response = staff_client.get(reverse("campaigns:list"))
+    assert response.text.count('data-testid="campaign-status"') == 3
