@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Header, Path, Query, Router, Schema
@@ -112,22 +113,25 @@ class _BadCursor(Exception):
     pass
 
 
-def _metadata_filters(request: HttpRequest) -> Q:
-    condition = Q()
-    for key, value in request.GET.items():
-        if key.startswith("metadata."):
-            match = META_KEY.match(key)
-            if not match:
-                continue
-            lookup = "metadata__" + "__".join(match.group(1).split("."))
-            # JSON keeps types: match the text as given, or as a number/boolean it spells.
-            options = Q(**{lookup: value})
-            if value in ("true", "false"):
-                options |= Q(**{lookup: value == "true"})
-            elif re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value):
-                options |= Q(**{lookup: float(value) if "." in value else int(value)})
-            condition &= options
-    return condition
+def _filter_metadata(contacts: QuerySet[Contact], request: HttpRequest) -> QuerySet[Contact]:
+    """``metadata.plan=pro`` / ``metadata.shop.city=Oslo`` query parameters, all of them."""
+    for n, (key, value) in enumerate(request.GET.items()):
+        match = META_KEY.match(key)
+        if not match:
+            continue
+        # Explicit key transforms: a key named like a lookup ("contains") stays a key.
+        expression: Any = "metadata"
+        for part in match.group(1).split("."):
+            expression = KeyTransform(part, expression)
+        name = f"_meta{n}"
+        # JSON keeps types: match the text as given, or as a number/boolean it spells.
+        options = Q(**{name: value})
+        if value in ("true", "false"):
+            options |= Q(**{name: value == "true"})
+        elif re.fullmatch(r"-?\d{1,15}(\.\d{1,6})?", value):
+            options |= Q(**{name: float(value) if "." in value else int(value)})
+        contacts = contacts.alias(**{name: expression}).filter(options)
+    return contacts
 
 
 @router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
@@ -147,7 +151,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
         contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))
     if filters.updated_since:
         contacts = contacts.filter(updated_at__gte=_aware(filters.updated_since))
-    return page_of(contacts.filter(_metadata_filters(request)), filters.cursor, filters.limit)
+    return page_of(_filter_metadata(contacts, request), filters.cursor, filters.limit)
 
 
 def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int) -> Any:

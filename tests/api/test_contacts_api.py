@@ -278,3 +278,14 @@ def test_the_list_of_contacts_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = agent_client.get("/api/v1/contacts?limit=30")
     assert len(response.json()["items"]) == 30
+
+
+def test_a_metadata_key_named_like_a_lookup_is_just_a_key(agent_client):
+    post(
+        agent_client,
+        "/api/v1/contacts",
+        {"email": "k@example.com", "metadata": {"contains": "x", "n": 5}},
+    )
+    assert len(agent_client.get("/api/v1/contacts?metadata.contains=x").json()["items"]) == 1
+    assert len(agent_client.get("/api/v1/contacts?metadata.n=5").json()["items"]) == 1
+    assert agent_client.get("/api/v1/contacts?metadata.n=6").json()["items"] == []
