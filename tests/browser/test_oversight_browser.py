@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from contacts.services.contacts import create_contact
 from dashboard.actors import Actor
+from dashboard.agents.models import ApprovalRequest
+from dashboard.agents.pipeline import perform
 from dashboard.agents.services import create_agent
 from sms.gateways.base import StatusReport
 from sms.models import Message
@@ -133,3 +135,36 @@ def test_a_prompt_is_edited_compared_and_rolled_back(staff_page):
         1,
         "Be polite.\nSign as Courier.",
     )
+
+
+def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_page, alice):
+    agent = make_agent("Be kind.")
+    ids = [
+        perform(agent, "send_sms", {"contact_id": str(alice.pk), "message": f"Text {n}"}).body[
+            "approval_id"
+        ]
+        for n in range(3)
+    ]
+    page = staff_page
+    page.goto("/approvals/")
+    newest = page.locator(f"#approval-{ids[2]}")
+    expect(newest).to_be_visible()
+
+    page.keyboard.press("j")  # the newest, at the top
+    page.keyboard.press("r")
+    expect(newest.locator("[data-reject-reason]")).to_be_focused()
+    page.keyboard.type("Too many texts today")
+    page.keyboard.press("Enter")
+    expect(newest).to_have_count(0)
+
+    # The next request is current now: select it and the last one, approve both at once.
+    expect(page.locator(f"#approval-{ids[1]}")).to_have_class(re.compile(r"\bis-current\b"))
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator("#toasts")).to_contain_text("Approved 2 request(s).")
+    expect(page.locator("#queue-empty")).to_be_visible()
+    statuses = dict(ApprovalRequest.objects.values_list("pk", "status"))
+    assert statuses == {ids[0]: "executed", ids[1]: "executed", ids[2]: "rejected"}
+    assert ApprovalRequest.objects.get(pk=ids[2]).decision_note == "Too many texts today"
