@@ -64,30 +64,27 @@ class QueueItem:
         return [(k, v) for k, v in self.request.payload.items() if k not in hidden]
 
 
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
     """Wrap requests for display with their contacts (one query) and the credit balance."""
-    ids = set()
-    for request in requests:
-        try:
-            ids.add(uuid.UUID(str(request.payload.get("contact_id"))))
-        except ValueError:
-            continue
+    ids = {cid for r in requests if (cid := _uuid(r.payload.get("contact_id")))}
     contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
     balance = get_balance() if requests else Decimal(0)
     items = []
     for request in requests:
         spec = pipeline.ACTIONS.get(request.action)
-        response = request.agent_action.response_body if request.agent_action else {}
-        contact_id = request.payload.get("contact_id")
-        try:
-            contact = contacts.get(uuid.UUID(str(contact_id))) if contact_id else None
-        except ValueError:
-            contact = None
+        response = (request.agent_action.response_body if request.agent_action else None) or {}
         items.append(
             QueueItem(
                 request=request,
-                contact=contact,
-                preview=(response or {}).get("preview") or {},
+                contact=contacts.get(_uuid(request.payload.get("contact_id"))),
+                preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,
             )

@@ -12,7 +12,13 @@ from django_htmx.http import trigger_client_event
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.approvals.forms import ApproveForm, BulkForm, RejectForm
-from dashboard.approvals.services import QueueItem, decide_many, pending, queue_items
+from dashboard.approvals.services import (
+    QueueItem,
+    decide_many,
+    pending,
+    pending_count,
+    queue_items,
+)
 from dashboard.errors import SwitchboardError
 
 QUEUE_LIMIT = 100
@@ -37,13 +43,6 @@ def _toast(response: HttpResponse, message: str, level: str) -> HttpResponse:
     return trigger_client_event(response, "toast", {"message": message, "level": level})
 
 
-def _item_or_404(request_id: int) -> QueueItem:
-    request = pending().filter(pk=request_id).first()
-    if request is None:
-        raise Http404("No such pending request.")
-    return queue_items([request])[0]
-
-
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     template = "approvals/queue.html"
@@ -61,7 +60,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     waiting = list(pending()[:QUEUE_LIMIT])
     waiting_ids = {r.pk for r in waiting}
     new = queue_items([r for r in reversed(waiting) if r.pk not in shown])  # oldest first
-    context = {"new": new, "gone": sorted(shown - waiting_ids), "count": len(waiting_ids)}
+    context = {"new": new, "gone": sorted(shown - waiting_ids), "count": pending_count()}
     return render(request, "approvals/_poll.html", context)
 
 
@@ -81,7 +80,7 @@ def _outcome_message(decided: ApprovalRequest) -> tuple[str, str]:
 
 @require_POST
 def approve(request: HttpRequest, request_id: int) -> HttpResponse:
-    item = _item_or_404_or_gone(request, request_id)
+    item = _pending_item(request, request_id)
     if isinstance(item, HttpResponse):
         return item
     form = ApproveForm(request.POST)
@@ -104,7 +103,7 @@ def approve(request: HttpRequest, request_id: int) -> HttpResponse:
 
 @require_POST
 def reject(request: HttpRequest, request_id: int) -> HttpResponse:
-    item = _item_or_404_or_gone(request, request_id)
+    item = _pending_item(request, request_id)
     if isinstance(item, HttpResponse):
         return item
     form = RejectForm(request.POST)
@@ -117,17 +116,18 @@ def reject(request: HttpRequest, request_id: int) -> HttpResponse:
     return _decided(request, f"Rejected #{request_id}; it will not run.", "success")
 
 
-def _item_or_404_or_gone(request: HttpRequest, request_id: int) -> QueueItem | HttpResponse:
+def _pending_item(request: HttpRequest, request_id: int) -> QueueItem | HttpResponse:
     """The pending request, or (when someone decided it a moment ago) a response saying so."""
-    try:
-        return _item_or_404(request_id)
-    except Http404:
-        done = ApprovalRequest.objects.filter(pk=request_id).first()
-        if done is None:
-            raise
-        return _decided(
-            request, f"This request was already {done.get_status_display().lower()}.", "error"
-        )
+    pipeline.expire_stale()
+    waiting = pending().filter(pk=request_id).first()
+    if waiting is not None:
+        return queue_items([waiting])[0]
+    done = ApprovalRequest.objects.filter(pk=request_id).first()
+    if done is None:
+        raise Http404("No such approval request.")
+    return _decided(
+        request, f"This request was already {done.get_status_display().lower()}.", "error"
+    )
 
 
 def _item_with_error(

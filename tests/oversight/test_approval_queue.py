@@ -128,6 +128,18 @@ def test_an_expired_request_leaves_the_queue_and_can_no_longer_be_approved(
     assert not Message.objects.exists()
 
 
+def test_approving_a_request_that_expired_unseen_says_it_expired(
+    htmx_client, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    response = htmx_client.post(approve_url(request), {"text": "x"})
+    assert "This request was already expired." in response["HX-Trigger"]
+    assert not Message.objects.exists()
+
+
 def test_expiry_is_audited_once_even_when_swept_twice(gated_agent, ask_to_send):
     request = ask_to_send(gated_agent)
     ApprovalRequest.objects.filter(pk=request.pk).update(
