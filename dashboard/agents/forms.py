@@ -51,9 +51,13 @@ class PromptForm(forms.Form):
     )
 
 
+# The format the browser's datetime-local input shows and sends.
+LOCAL_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
 class UndoWindowForm(forms.Form):
-    start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    start = forms.DateTimeField(widget=LOCAL_DATETIME)
+    end = forms.DateTimeField(widget=LOCAL_DATETIME)
 
     def clean(self) -> dict:
         data = super().clean()

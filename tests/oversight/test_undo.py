@@ -164,3 +164,10 @@ def test_a_restore_that_breaks_a_rule_is_reported_and_the_rest_still_undone(
     assert result.failed and "bob@example.com" in result.failed[0]
     assert Contact.objects.get(email="carol@example.com").first_name == "Carol"
     assert Contact.objects.get(pk=bob.pk).first_name == "Robert"  # its undo rolled back whole
+
+
+def test_the_window_form_suggests_the_last_hour(autonomous_agent, staff_client):
+    page = staff_client.get(reverse("agents:undo_window", args=[autonomous_agent.pk]))
+    now = timezone.localtime()
+    assert f'value="{now:%Y-%m-%dT%H:}' in page.content.decode()  # datetime-local format
+    assert 'data-testid="undo-plan"' not in page.content.decode()

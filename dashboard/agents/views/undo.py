@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages as flash
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from dashboard.actors import Actor
@@ -54,7 +57,9 @@ def undo_action(request: HttpRequest, action_id: int) -> HttpResponse:
 def undo_window(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = get_agent_or_404(agent_id)
     data = request.POST if request.method == "POST" else (request.GET or None)
-    form = UndoWindowForm(data)
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    # Unbound, the form suggests the last hour.
+    form = UndoWindowForm(data, initial={"start": now - dt.timedelta(hours=1), "end": now})
     plan = None
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
