@@ -143,3 +143,23 @@ def test_a_number_can_be_looked_up(agent_client):
     assert (info["region"], info["is_mobile"]) == ("GB", True)
     bad = agent_client.get("/api/v1/lookup/12")
     assert bad.status_code == 406 and bad.json()["code"] == "invalid_phone"
+
+
+def test_a_number_that_opted_out_is_refused_as_suppressed(agent_client, funded):
+    from sms.services.optouts import add_opt_out
+
+    add_opt_out(actor=SYSTEM, phone=MOBILE, reason="STOP")
+    response = post(agent_client, "/api/v1/sms", {"to": MOBILE, "message": "Hello"})
+    assert response.status_code == 406
+    assert response.json()["code"] == "suppressed"
+    assert not Message.objects.exists()
+
+
+def test_an_erased_person_cannot_be_added_again(agent_client):
+    from contacts.services.erasure import erase_contact
+
+    contact = create_contact(actor=SYSTEM, email="gone@example.com")
+    erase_contact(actor=SYSTEM, contact=contact)
+    response = post(agent_client, "/api/v1/contacts", {"email": "gone@example.com", "upsert": True})
+    assert response.status_code == 406
+    assert response.json()["code"] == "suppressed"
