@@ -21,7 +21,8 @@ from dashboard.approvals.services import (
 )
 from dashboard.errors import SwitchboardError
 
-QUEUE_LIMIT = 100
+# The newest requests shown at once; more wait below the fold of any sensible queue.
+QUEUE_LIMIT = 50
 GONE = {"approval_already_decided", "unknown_approval"}
 
 
@@ -34,6 +35,7 @@ def _queue_context() -> dict:
     )
     return {
         "items": queue_items(list(pending()[:QUEUE_LIMIT])),
+        "limit": QUEUE_LIMIT,
         "recent": recent,
         "ttl_hours": settings.AGENT_APPROVAL_TTL_HOURS,
     }
@@ -59,8 +61,15 @@ def poll(request: HttpRequest) -> HttpResponse:
     shown = {int(v) for v in request.GET.getlist("shown") if v.isdigit()}
     waiting = list(pending()[:QUEUE_LIMIT])
     waiting_ids = {r.pk for r in waiting}
-    new = queue_items([r for r in reversed(waiting) if r.pk not in shown])  # oldest first
-    context = {"new": new, "gone": sorted(shown - waiting_ids), "count": pending_count()}
+    top = max(shown, default=0)
+    context = {
+        # Newer than anything shown goes on top (oldest first, so the newest ends up highest);
+        # older ones, moving up as others are decided, go at the bottom.
+        "newer": queue_items([r for r in reversed(waiting) if r.pk > top]),
+        "older": queue_items([r for r in waiting if r.pk < top and r.pk not in shown]),
+        "gone": sorted(shown - waiting_ids),
+        "count": pending_count(),
+    }
     return render(request, "approvals/_poll.html", context)
 
 

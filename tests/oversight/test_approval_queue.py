@@ -198,16 +198,19 @@ def test_a_bulk_decision_without_a_selection_says_so(htmx_client):
 
 
 def test_polling_adds_new_requests_and_drops_decided_ones(staff_client, gated_agent, ask_to_send):
+    older = ask_to_send(gated_agent, "Older, below the fold until now")
     shown = ask_to_send(gated_agent, "Shown already")
     decided = ask_to_send(gated_agent, "Decided elsewhere")
     ApprovalRequest.objects.filter(pk=decided.pk).update(status=ApprovalStatus.REJECTED)
     new = ask_to_send(gated_agent, "Brand new")
     response = staff_client.get(reverse("approvals:poll"), {"shown": [shown.pk, decided.pk]})
     page = response.content.decode()
-    assert f'id="approval-{new.pk}"' in page and "Brand new" in page
+    top, bottom = page.split('hx-swap-oob="beforeend:#approval-list"')
+    assert 'hx-swap-oob="afterbegin:#approval-list"' in top and "Brand new" in top
+    assert "Older, below the fold until now" in bottom and f'id="approval-{older.pk}"' in bottom
     assert f'id="approval-{shown.pk}"' not in page
     assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in page
-    assert 'id="nav-approvals-count"' in page and ">2</span>" in page
+    assert 'id="nav-approvals-count"' in page and ">3</span>" in page
 
 
 def test_the_navigation_shows_how_many_requests_wait(staff_client, gated_agent, ask_to_send):
