@@ -73,6 +73,11 @@ def audience(balance) -> dict:
     return people
 
 
+def ledger_balances() -> bool:
+    """The ledger sums to the balance (to the cent's hundredth: SQLite adds decimals as floats)."""
+    return credits.ledger_total().quantize(Decimal("0.0001")) == credits.get_balance()
+
+
 def drive(campaign: Campaign, rounds: int = 10) -> Campaign:
     """What the workers do: heartbeats and sending, until the campaign stops changing."""
     for _ in range(rounds):

@@ -4,6 +4,7 @@ campaign page and its controls, the list with pinned query counts."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -44,7 +45,7 @@ def test_the_estimate_shows_each_count_the_cost_and_the_balance(htmx_client, aud
     assert 'data-testid="excluded-suppressed">1<' in html
     assert 'data-testid="cost">0.1650 credits<' in html
     assert 'data-testid="balance-after">99.8350<' in html
-    assert "Hi Alice, 30% off" in html  # a sample preview
+    assert re.search(r"Hi (Alice|Bob|Chloe|Dan), 30% off", html)  # sample previews
 
 
 def test_the_estimate_names_an_unknown_placeholder(htmx_client, audience):

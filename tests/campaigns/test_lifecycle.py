@@ -27,13 +27,13 @@ from sms.models import Message
 from sms.services import credits
 from sms.services.messages import send_due_messages
 
-from .conftest import SYSTEM, drive
+from .conftest import SYSTEM, drive, ledger_balances
 
 pytestmark = pytest.mark.django_db
 
 
 def ledger_matches_balance() -> bool:
-    return credits.ledger_total() == credits.get_balance()
+    return ledger_balances()
 
 
 def start(audience, **kwargs) -> Campaign:
