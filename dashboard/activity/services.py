@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from dashboard import audit
 from dashboard.actors import Actor
@@ -54,3 +55,19 @@ def flag_action(*, actor: Actor, action: AgentAction, comment: str) -> ActionFla
         changes={"flag": [None, flag.comment]},
     )
     return flag
+
+
+@transaction.atomic
+def resolve_flag(*, actor: Actor, flag: ActionFlag) -> bool:
+    """Mark a flag as looked at; False when someone already did."""
+    resolved = ActionFlag.objects.filter(pk=flag.pk, resolved_at__isnull=True).update(
+        resolved_at=timezone.now()
+    )
+    if resolved:
+        audit.record(
+            actor=actor,
+            action="agent_action.flag_resolve",
+            obj=flag.agent_action,
+            changes={"flag": [flag.comment, None]},
+        )
+    return bool(resolved)

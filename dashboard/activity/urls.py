@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.feed, name="feed"),
     path("poll/", views.poll, name="poll"),
     path("<int:action_id>/flag/", views.flag, name="flag"),
+    path("flags/<int:flag_id>/resolve/", views.resolve, name="resolve"),
 ]

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from dashboard.activity.services import flag_action, links
+from dashboard.activity.services import flag_action, links, resolve_flag
 from dashboard.actors import Actor
 from dashboard.agents.forms import FlagForm
 from dashboard.agents.models import ActionFlag, ActionOutcome, Agent, AgentAction
@@ -28,17 +28,22 @@ class FeedFilter(forms.Form):
     outcome = forms.ChoiceField(
         choices=[("", "Any outcome"), *ActionOutcome.choices], required=False
     )
-    flagged = forms.BooleanField(required=False, label="Flagged only")
+    flagged = forms.BooleanField(required=False, label="Flagged, not yet reviewed")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Any action"), *((n, n) for n in sorted(ACTIONS))]
 
 
+def _feed_rows() -> QuerySet[AgentAction]:
+    """Actions with what a feed row shows, in a fixed number of queries."""
+    return AgentAction.objects.select_related(
+        "agent", "prompt_version", "approval"
+    ).prefetch_related(Prefetch("flags", queryset=ActionFlag.objects.select_related("flagged_by")))
+
+
 def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
-    qs = AgentAction.objects.select_related("agent", "prompt_version", "approval").prefetch_related(
-        Prefetch("flags", queryset=ActionFlag.objects.select_related("flagged_by"))
-    )
+    qs = _feed_rows()
     if form.is_valid():
         data = form.cleaned_data
         if data["agent"]:
@@ -48,7 +53,7 @@ def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
         if data["outcome"]:
             qs = qs.filter(outcome=data["outcome"])
         if data["flagged"]:
-            qs = qs.filter(flags__isnull=False).distinct()
+            qs = qs.filter(flags__resolved_at__isnull=True, flags__isnull=False).distinct()
     return qs.order_by("-id")
 
 
@@ -85,7 +90,7 @@ def poll(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def flag(request: HttpRequest, action_id: int) -> HttpResponse:
-    action = _actions(FeedFilter()).filter(pk=action_id).first()
+    action = AgentAction.objects.filter(pk=action_id).first()
     if action is None:
         raise Http404("No such agent action.")
     form = FlagForm(request.POST)
@@ -102,10 +107,25 @@ def flag(request: HttpRequest, action_id: int) -> HttpResponse:
         else:
             flash.success(request, "Flagged for review.")
         return redirect("activity:feed")
-    action = _with_links([_actions(FeedFilter()).get(pk=action_id)])[0]
+    action = _with_links([_feed_rows().get(pk=action_id)])[0]
     response = render(request, "activity/_action_row.html", {"a": action, "flag_form": form})
     if not form.errors:
         trigger_client_event(
             response, "toast", {"message": "Flagged for review.", "level": "success"}
         )
     return response
+
+
+@require_POST
+def resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = ActionFlag.objects.select_related("agent_action").filter(pk=flag_id).first()
+    if flag is None:
+        raise Http404("No such flag.")
+    resolved = resolve_flag(actor=Actor.staff(request.user), flag=flag)
+    message = "Marked as reviewed." if resolved else "Someone already marked this as reviewed."
+    if not request.htmx:
+        flash.success(request, message)
+        return redirect("activity:feed")
+    action = _with_links([_feed_rows().get(pk=flag.agent_action_id)])[0]
+    response = render(request, "activity/_action_row.html", {"a": action})
+    return trigger_client_event(response, "toast", {"message": message, "level": "success"})

@@ -82,6 +82,22 @@ def test_staff_flag_an_action_for_review_with_a_comment(htmx_client, staff_user,
     assert flagged.count("data-action-row") == 1
 
 
+def test_a_reviewed_flag_leaves_the_flagged_filter(htmx_client, staff_user, monitored_agent):
+    perform(monitored_agent, "create_list", {"name": "Odd"})
+    action = AgentAction.objects.get()
+    htmx_client.post(reverse("activity:flag", args=[action.pk]), {"comment": "Why this list?"})
+    flag = ActionFlag.objects.get()
+    response = htmx_client.post(reverse("activity:resolve", args=[flag.pk]))
+    assert "reviewed" in response.content.decode()
+    assert "Marked as reviewed." in response["HX-Trigger"]
+    flag.refresh_from_db()
+    assert flag.resolved_at is not None
+    assert "data-action-row" not in htmx_client.get(FEED, {"flagged": "on"}).content.decode()
+    again = htmx_client.post(reverse("activity:resolve", args=[flag.pk]))
+    assert "already marked" in again["HX-Trigger"]
+    assert AuditEntry.objects.filter(action="agent_action.flag_resolve").count() == 1
+
+
 def test_a_flag_without_a_comment_asks_for_one(htmx_client, monitored_agent):
     perform(monitored_agent, "create_list", {"name": "Odd"})
     action = AgentAction.objects.get()

@@ -206,7 +206,7 @@ def test_polling_adds_new_requests_and_drops_decided_ones(staff_client, gated_ag
     response = staff_client.get(reverse("approvals:poll"), {"shown": [shown.pk, decided.pk]})
     page = response.content.decode()
     top, bottom = page.split('hx-swap-oob="beforeend:#approval-list"')
-    assert 'hx-swap-oob="afterbegin:#approval-list"' in top and "Brand new" in top
+    assert f'id="approval-{new.pk}"' in top and "Brand new" in top
     assert "Older, below the fold until now" in bottom and f'id="approval-{older.pk}"' in bottom
     assert f'id="approval-{shown.pk}"' not in page
     assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in page
