@@ -8,7 +8,7 @@ import io
 import pytest
 from django.utils import timezone
 
-from contacts.imports import csvreader
+from contacts.imports import csvreader, runner
 from contacts.imports.models import ImportJob, SavedMapping
 from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
@@ -268,7 +268,7 @@ def crash_after_first_batch(monkeypatch):
             raise Crash
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "read_batch", read_batch)
+    monkeypatch.setattr(runner, "read_batch", read_batch)
     return monkeypatch
 
 
@@ -380,7 +380,7 @@ class TestRevert:
 def test_large_files_are_cleaned_in_worker_processes_with_the_same_outcome(
     run, monkeypatch, settings, custom_fields
 ):
-    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(runner, "PARALLEL_MIN_BYTES", 0)
     settings.IMPORT_WORKERS = 2
     rows = "".join(f"p{i}@example.com,+44 7400 {100000 + i},{i}\n" for i in range(30))
     job = run("email,phone,score\n" + rows + "bad,,\np3@example.com,,x\n")

@@ -1,0 +1,677 @@
+"""The batch engine behind ``contacts.services.imports.run_import``.
+
+A ``Runner`` works through one claimed job: it reads the stored file in batches from the job's
+byte offset, cleans the rows (in worker processes for large files, a few batches ahead), and
+writes each batch in one transaction that first moves the offset forward conditionally (this
+job, this worker, the offset it expected). So two workers never both write a batch, and a
+killed worker's uncommitted batch is simply done again by the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.imports import sql
+from contacts.imports.csvreader import read_batch
+from contacts.imports.models import (
+    ImportIssue,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+)
+from contacts.imports.rows import CleanRow, Issue, RowCleaner, name_keys
+from contacts.models import (
+    Consent,
+    Contact,
+    ContactList,
+    ContactTag,
+    Field,
+    FieldValue,
+    Interaction,
+    InteractionKind,
+    ListMembership,
+    Suppression,
+    SuppressionKind,
+    Tag,
+)
+from contacts.services import tags as tag_service
+from contacts.services.suppression import suppressed_hashes
+from dashboard import audit
+from dashboard.actors import Actor, ActorKind
+from dashboard.models import AuditEntry
+
+LEASE = dt.timedelta(minutes=5)
+# Files from this size on are cleaned (parsing, phone validation) in IMPORT_WORKERS processes
+# while this one writes; below it the process start-up costs more than it saves.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+READ_AHEAD = 3  # batches cleaned ahead of the one being written: bounds memory
+IN_CHUNK = 500  # SQLite allows 999 query parameters by default
+CONTACT_COLUMNS = ("phone", "phone_country", "first_name", "last_name", "metadata")
+_VALUE_COLUMNS = ["value_text", "value_number", "value_date", "value_bool"]
+
+
+def chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A version 7 UUID (48-bit millisecond time, then random): new contacts' ids ascend, so
+    the primary key and every contact_id index grow at their right edge instead of touching
+    random pages all over the B-tree, which is most of the cost of a large insert."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+def job_actor(job: ImportJob) -> Actor:
+    return Actor.import_job(job.pk, label=f"import #{job.pk} ({job.file_name})"[:150])
+
+
+class LostLease(Exception):
+    """Another worker took the job over; this one stops without writing."""
+
+
+@dataclass
+class _Batch:
+    issues: list[Issue] = field(default_factory=list)
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, row: CleanRow, code: str, reason: str, column: str = "") -> None:
+        self.skipped += 1
+        self.issues.append(Issue(row.row, column, code, reason, "skipped"))
+
+
+@dataclass
+class RawBatch:
+    first_row: int  # spreadsheet row number of the first record (the header is row 1)
+    records: list[list[str]]
+    offset: int  # byte offsets of the batch in the stored file
+    end: int
+    seconds: float  # time spent reading it
+
+
+@dataclass
+class CleanBatch:
+    results: list[tuple[CleanRow | None, list[Issue]]]
+    offset: int
+    end: int
+    seconds: float  # reading + cleaning (in whichever process did it)
+
+
+def clean_batch(cleaner: RowCleaner, raw: RawBatch) -> CleanBatch:
+    started = time.perf_counter()
+    clean = cleaner.clean
+    results = [clean(raw.first_row + i, values) for i, values in enumerate(raw.records)]
+    return CleanBatch(results, raw.offset, raw.end, raw.seconds + time.perf_counter() - started)
+
+
+_worker_cleaner: RowCleaner | None = None
+
+
+def _init_cleaner(cleaner: RowCleaner) -> None:
+    global _worker_cleaner
+    _worker_cleaner = cleaner
+
+
+def _clean_in_worker(raw: RawBatch) -> CleanBatch:
+    assert _worker_cleaner is not None
+    return clean_batch(_worker_cleaner, raw)
+
+
+class Runner:
+    def __init__(self, job: ImportJob, worker: str):
+        self.job = job
+        self.worker = worker
+        self.actor = job_actor(job)
+        self.path = Path(job.file_path)
+        self.fields = list(Field.objects.all())
+        self.field_names = {f.pk: f.name for f in self.fields}
+        self.value_columns = {f.pk: f.value_column for f in self.fields}
+        self.empty_values = dict.fromkeys(_VALUE_COLUMNS)
+        self.cleaner = RowCleaner(
+            headers=job.headers,
+            mapping=job.mapping,
+            fields=self.fields,
+            default_region=job.default_region,
+        )
+        self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
+        self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
+        self.tag_ids: dict[str, int] = {}
+        # A dry run writes nothing, so in-file duplicates across batches are remembered here.
+        self.dry_seen: set[str] = set()
+        self.batch_size = settings.IMPORT_BATCH_SIZE
+        self.interaction_data = json.dumps({"import_job": job.pk})  # the same for every row
+
+    def run(self) -> None:
+        """Read batches, clean them (in worker processes for large files), write them in order.
+
+        Cleaning runs at most ``READ_AHEAD`` batches ahead of the writes, so memory stays flat;
+        progress only ever moves with a committed batch.
+        """
+        state = ImportJob.objects.values("offset", "rows_done").get(pk=self.job.pk)
+        batches = self._raw_batches(state["offset"], state["rows_done"])
+        workers = settings.IMPORT_WORKERS if self.job.file_size >= PARALLEL_MIN_BYTES else 0
+        if workers < 2:
+            for raw in batches:
+                if not self._commit(clean_batch(self.cleaner, raw)):
+                    return
+            self.finish(ImportStatus.DONE)
+            return
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, _init_cleaner, (self.cleaner,)) as pool:
+            pending: deque = deque()
+            for raw in batches:
+                pending.append(pool.apply_async(_clean_in_worker, (raw,)))
+                if len(pending) >= READ_AHEAD and not self._commit(pending.popleft().get()):
+                    return
+            while pending:
+                if not self._commit(pending.popleft().get()):
+                    return
+        self.finish(ImportStatus.DONE)
+
+    def _raw_batches(self, offset: int, rows_done: int) -> Iterator[RawBatch]:
+        while True:
+            started = time.perf_counter()
+            records, end = read_batch(
+                self.path, delimiter=self.job.delimiter, offset=offset, size=self.batch_size
+            )
+            if not records:
+                return
+            yield RawBatch(rows_done + 2, records, offset, end, time.perf_counter() - started)
+            offset, rows_done = end, rows_done + len(records)
+
+    def _commit(self, cleaned: CleanBatch) -> bool:
+        """Write one cleaned batch; False when the job was cancelled instead."""
+        if ImportJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            self.finish(ImportStatus.CANCELLED)
+            return False
+        self._batch(cleaned)
+        return True
+
+    def finish(self, status: str, error: str = "") -> None:
+        with transaction.atomic():
+            updated = ImportJob.objects.filter(pk=self.job.pk, worker=self.worker).update(
+                status=status,
+                error=error,
+                finished_at=timezone.now(),
+                lease_until=None,
+                cancel_requested=False,
+                total_rows=F("rows_done") if status == ImportStatus.DONE else F("total_rows"),
+            )
+            if not updated:
+                return
+            job = ImportJob.objects.get(pk=self.job.pk)
+            audit.record(
+                actor=self.actor,
+                action=f"import.{status}",
+                obj=job,
+                changes={
+                    "imported": [None, job.imported],
+                    "updated": [None, job.updated],
+                    "skipped": [None, job.skipped],
+                    "invalid": [None, job.invalid],
+                },
+            )
+            if job.webhook_url:
+                from contacts.imports.tasks import deliver_import_webhook
+
+                transaction.on_commit(lambda: deliver_import_webhook.enqueue(job.pk, 1))
+
+    # One batch ------------------------------------------------------------------------------
+
+    def _batch(self, cleaned: CleanBatch) -> None:
+        started = time.perf_counter()
+        batch = _Batch()
+        by_email: dict[str, CleanRow] = {}
+        mode = self.job.mode
+        for row, issues in cleaned.results:
+            batch.issues.extend(issues)
+            if row is None:
+                batch.invalid += 1
+                continue
+            first = by_email.get(row.email)
+            if first is None:
+                by_email[row.email] = row
+            elif mode == ImportMode.CREATE:
+                batch.skip(
+                    row,
+                    "duplicate_in_file",
+                    f"Same email as row {first.row}; create-only mode kept that row.",
+                )
+            else:
+                first.merge(row)
+                batch.updated += 1
+                batch.issues.append(
+                    Issue(
+                        row.row,
+                        "",
+                        "duplicate_in_file",
+                        f"Same email as row {first.row}; this row's values were applied on top.",
+                        "warning",
+                    )
+                )
+        offset, end = cleaned.offset, cleaned.end
+        with transaction.atomic():
+            claimed = ImportJob.objects.filter(
+                pk=self.job.pk, worker=self.worker, offset=offset, status=ImportStatus.RUNNING
+            ).update(offset=end, lease_until=timezone.now() + LEASE)
+            if claimed != 1:
+                raise LostLease
+            self._write(list(by_email.values()), batch)
+            ImportIssue.objects.bulk_create(
+                [
+                    ImportIssue(
+                        job_id=self.job.pk,
+                        row=issue.row,
+                        column=issue.column[:100],
+                        code=issue.code,
+                        reason=issue.reason[:300],
+                        outcome=issue.outcome,
+                    )
+                    for issue in batch.issues
+                ],
+                batch_size=1000,
+            )
+            ImportJob.objects.filter(pk=self.job.pk).update(
+                rows_done=F("rows_done") + len(cleaned.results),
+                batches_done=F("batches_done") + 1,
+                imported=F("imported") + batch.imported,
+                updated=F("updated") + batch.updated,
+                skipped=F("skipped") + batch.skipped,
+                invalid=F("invalid") + batch.invalid,
+                seconds_running=F("seconds_running")
+                + cleaned.seconds
+                + (time.perf_counter() - started),
+            )
+
+    def _write(self, rows: list[CleanRow], batch: _Batch) -> None:
+        rows = self._without_suppressed(rows, batch)
+        existing = self._existing([r.email for r in rows])
+        created_here: set[uuid.UUID] = set()
+        if self.job.mode == ImportMode.CREATE and existing and not self.job.dry_run:
+            created_here = self._created_by_this_job([c["id"] for c in existing.values()])
+        to_create: list[CleanRow] = []
+        to_update: list[tuple[CleanRow, dict[str, Any]]] = []
+        for row in rows:
+            current = existing.get(row.email)
+            if self.job.dry_run and current is None and row.email in self.dry_seen:
+                current = {"id": None, "unsubscribed_at": None, "dry": True}
+            if current is not None and current["unsubscribed_at"] is not None:
+                batch.skip(
+                    row,
+                    "unsubscribed",
+                    "This person unsubscribed permanently; their contact was left as it is.",
+                )
+            elif current is not None and self.job.mode == ImportMode.CREATE:
+                if current["id"] in created_here or current.get("dry"):
+                    batch.skip(row, "duplicate_in_file", "Same email as an earlier row.")
+                else:
+                    batch.skip(row, "exists", "A contact with this email already exists.")
+            elif current is not None:
+                to_update.append((row, current))
+            elif self.job.mode == ImportMode.UPDATE:
+                batch.skip(row, "not_found", "No contact has this email (update-only mode).")
+            else:
+                to_create.append(row)
+        if self.job.dry_run:
+            self.dry_seen.update(r.email for r in to_create)
+            batch.imported += len(to_create)
+            batch.updated += len(to_update)
+            return
+        now = timezone.now()
+        tag_ids = self._tag_ids({t for r in rows for t in r.tags} | set(self.job.tag_names))
+        created = self._create(to_create, batch, now)
+        updated = self._update(to_update, batch, now)
+        self._tags_and_lists(created, updated, tag_ids, batch, now)
+        sql.insert(AuditEntry, batch.audit_rows)
+        sql.insert(Interaction, batch.interactions)
+
+    def _without_suppressed(self, rows: list[CleanRow], batch: _Batch) -> list[CleanRow]:
+        if not rows or not Suppression.objects.exists():
+            return rows
+        emails: set[str] = set()
+        phones: set[str] = set()
+        for chunk in chunks(rows):
+            emails |= suppressed_hashes(SuppressionKind.EMAIL, [r.email for r in chunk])
+            phones |= suppressed_hashes(
+                SuppressionKind.PHONE, [r.phone.e164 for r in chunk if r.phone]
+            )
+        kept = []
+        for row in rows:
+            if row.email in emails or (row.phone and row.phone.e164 in phones):
+                batch.skip(
+                    row,
+                    "suppressed",
+                    "This person was erased or permanently unsubscribed and is not re-imported.",
+                )
+            else:
+                kept.append(row)
+        return kept
+
+    def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        columns = ["id", "email", "version", "unsubscribed_at", *CONTACT_COLUMNS]
+        for chunk in chunks(emails):
+            query = Contact.objects.filter(email__in=chunk)
+            if not self.job.dry_run:
+                # PostgreSQL: hold the rows so a concurrent edit waits for this batch instead
+                # of being overwritten (SQLite's IMMEDIATE transaction already locks writers).
+                query = query.select_for_update()
+            for values in query.values(*columns):
+                found[values["email"]] = values
+        return found
+
+    def _created_by_this_job(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        created: set[uuid.UUID] = set()
+        for chunk in chunks(ids):
+            created.update(
+                AuditEntry.objects.filter(
+                    actor_kind=ActorKind.IMPORT,
+                    actor_ref=str(self.job.pk),
+                    action="contact.create",
+                    contact_id__in=chunk,
+                ).values_list("contact_id", flat=True)
+            )
+        return created
+
+    def _tag_ids(self, names: set[str]) -> dict[str, int]:
+        missing = {n for n in names if n.lower() not in self.tag_ids}
+        if missing:
+            for tag in Tag.objects.filter(name__in=missing):
+                self.tag_ids[tag.name.lower()] = tag.pk
+            for name in missing:
+                if name.lower() not in self.tag_ids:
+                    # Case-insensitive lookup and audit for the few tags that may be new.
+                    tag = tag_service.get_or_create_tag(actor=self.actor, name=name)
+                    self.tag_ids[name.lower()] = tag.pk
+        return self.tag_ids
+
+    def _audit(self, batch, *, action, contact_id, email, changes, now, kind, description):
+        actor = self.actor
+        batch.audit_rows.append(
+            {
+                "at": now,
+                "actor_kind": actor.kind.value,
+                "actor_user_id": None,
+                "actor_ref": actor.ref,
+                "actor_label": actor.label,
+                "prompt_version_id": None,
+                "action": action,
+                "object_type": "contact",
+                "object_id": str(contact_id),
+                "object_repr": email[:200],
+                "contact_id": contact_id,
+                "changes": changes,
+            }
+        )
+        batch.interactions.append(
+            {
+                "contact_id": contact_id,
+                "kind": kind,
+                "name": "",
+                "description": description[:500],
+                "data": self.interaction_data,
+                "occurred_at": now,
+                "actor_kind": actor.kind.value,
+                "actor_user_id": None,
+                "actor_ref": actor.ref,
+                "actor_label": actor.label,
+            }
+        )
+
+    def _create(
+        self, rows: list[CleanRow], batch: _Batch, now: dt.datetime
+    ) -> list[tuple[uuid.UUID, CleanRow]]:
+        if not rows:
+            return []
+        contacts = []
+        for row in rows:
+            first_key, last_key = name_keys(row)
+            contacts.append(
+                {
+                    "id": time_ordered_uuid(),
+                    "email": row.email,
+                    "phone": row.phone.e164 if row.phone else "",
+                    "phone_country": row.phone.region if row.phone else "",
+                    "first_name": row.first_name or "",
+                    "last_name": row.last_name or "",
+                    "first_name_key": first_key,
+                    "last_name_key": last_key,
+                    "email_consent": Consent.UNKNOWN.value,
+                    "sms_consent": Consent.UNKNOWN.value,
+                    "unsubscribed_at": None,
+                    "metadata": row.meta,
+                    "source": ActorKind.IMPORT.value,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+        if connection.vendor == "postgresql":
+            # A concurrent insert of the same email makes the row a no-op instead of an error.
+            inserted = set(
+                sql.insert(Contact, contacts, conflict=["email"], returning="id")
+            )  # fmt: skip
+        else:
+            sql.insert(Contact, contacts)  # the IMMEDIATE transaction holds the write lock
+            inserted = {c["id"] for c in contacts}
+        created: list[tuple[uuid.UUID, CleanRow]] = []
+        values = []
+        label = f"Imported from {self.job.file_name} ({self.actor.label.split(' (')[0]})"
+        for contact, row in zip(contacts, rows, strict=True):
+            contact_id = contact["id"]
+            if contact_id not in inserted:
+                batch.skip(
+                    row,
+                    "created_concurrently",
+                    "Someone created this contact while the import ran; re-run to update it.",
+                )
+                continue
+            created.append((contact_id, row))
+            batch.imported += 1
+            changes: dict[str, list[Any]] = {"email": [None, row.email]}
+            if row.phone:
+                changes["phone"] = [None, contact["phone"]]
+                changes["phone_country"] = [None, contact["phone_country"]]
+            if row.first_name:
+                changes["first_name"] = [None, row.first_name]
+            if row.last_name:
+                changes["last_name"] = [None, row.last_name]
+            if row.meta:
+                changes["metadata"] = [None, row.meta]
+            for field_id, value in row.fields.items():
+                values.append(self._value_row(contact_id, field_id, value))
+                changes[f"field:{self.field_names[field_id]}"] = [None, audit.jsonable(value)]
+            self._audit(
+                batch,
+                action="contact.create",
+                contact_id=contact_id,
+                email=row.email,
+                changes=changes,
+                now=now,
+                kind=InteractionKind.CREATED.value,
+                description=label,
+            )
+        sql.insert(FieldValue, values)
+        return created
+
+    def _value_row(self, contact_id: uuid.UUID, field_id: int, value: Any) -> dict[str, Any]:
+        row = {"contact_id": contact_id, "field_id": field_id, **self.empty_values}
+        row[self.value_columns[field_id]] = value
+        return row
+
+    def _update(
+        self, pairs: list[tuple[CleanRow, dict[str, Any]]], batch: _Batch, now: dt.datetime
+    ) -> list[tuple[uuid.UUID, CleanRow, dict]]:
+        if not pairs:
+            return []
+        ids = [current["id"] for _, current in pairs]
+        stored_values: dict[tuple[uuid.UUID, int], Any] = {}
+        if self.mapped_field_ids:
+            for chunk in chunks(ids):
+                for fv in FieldValue.objects.filter(
+                    contact_id__in=chunk, field_id__in=self.mapped_field_ids
+                ).select_related("field"):
+                    stored_values[(fv.contact_id, fv.field_id)] = fv.value
+        contact_rows, value_rows = [], []
+        updated: list[tuple[uuid.UUID, CleanRow, dict]] = []
+        for row, current in pairs:
+            after = {key: current[key] for key in CONTACT_COLUMNS}
+            if row.phone:
+                after["phone"], after["phone_country"] = row.phone.e164, row.phone.region
+            if row.first_name:
+                after["first_name"] = row.first_name
+            if row.last_name:
+                after["last_name"] = row.last_name
+            if row.meta:
+                after["metadata"] = {**current["metadata"], **row.meta}
+            before = {key: current[key] for key in CONTACT_COLUMNS}
+            changes = audit.diff(before, after)
+            for field_id, value in row.fields.items():
+                old = stored_values.get((current["id"], field_id))
+                if old != value:
+                    value_rows.append(self._value_row(current["id"], field_id, value))
+                    changes[f"field:{self.field_names[field_id]}"] = [
+                        audit.jsonable(old),
+                        audit.jsonable(value),
+                    ]
+            if changes:
+                first_key, last_key = name_keys(
+                    CleanRow(0, "", None, after["first_name"], after["last_name"])
+                )
+                contact_rows.append(
+                    {
+                        "id": current["id"],
+                        **after,
+                        "first_name_key": first_key,
+                        "last_name_key": last_key,
+                        "updated_at": now,
+                        "version": current["version"] + 1,
+                    }
+                )
+            updated.append((current["id"], row, changes))
+        sql.update(
+            Contact,
+            contact_rows,
+            key="id",
+            columns=[
+                *CONTACT_COLUMNS, "first_name_key", "last_name_key", "updated_at", "version"
+            ],
+        )  # fmt: skip
+        sql.insert(
+            FieldValue, value_rows, conflict=["contact_id", "field_id"], update=_VALUE_COLUMNS
+        )
+        return updated
+
+    def _tags_and_lists(
+        self,
+        created: list[tuple[uuid.UUID, CleanRow]],
+        updated: list[tuple[uuid.UUID, CleanRow, dict]],
+        tag_ids: dict[str, int],
+        batch: _Batch,
+        now: dt.datetime,
+    ) -> None:
+        job_tags = [tag_ids[n.lower()] for n in self.job.tag_names]
+        names_by_id = {v: k for k, v in tag_ids.items()}
+        have_tags: dict[uuid.UUID, set[int]] = {}
+        have_lists: dict[uuid.UUID, set[int]] = {}
+        updated_ids = [contact_id for contact_id, _, _ in updated]
+        for chunk in chunks(updated_ids):
+            for contact_id, tag_id in ContactTag.objects.filter(contact_id__in=chunk).values_list(
+                "contact_id", "tag_id"
+            ):
+                have_tags.setdefault(contact_id, set()).add(tag_id)
+            if self.lists:
+                for contact_id, list_id in ListMembership.objects.filter(
+                    contact_id__in=chunk, list__in=self.lists
+                ).values_list("contact_id", "list_id"):
+                    have_lists.setdefault(contact_id, set()).add(list_id)
+        room = {
+            cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
+            for cl in self.lists
+        }
+        tag_rows, list_rows = [], []
+
+        def add(contact_id: uuid.UUID, row: CleanRow) -> tuple[list[str], list[int]]:
+            wanted = dict.fromkeys([*(tag_ids[t.lower()] for t in row.tags), *job_tags])
+            new_tags = [t for t in wanted if t not in have_tags.get(contact_id, ())]
+            tag_rows.extend(
+                {"contact_id": contact_id, "tag_id": t, "added_at": now} for t in new_tags
+            )
+            new_lists = []
+            for contact_list in self.lists:
+                if contact_list.pk in have_lists.get(contact_id, ()):
+                    continue
+                if room[contact_list.pk] is not None:
+                    if room[contact_list.pk] <= 0:
+                        batch.issues.append(
+                            Issue(
+                                row.row,
+                                "",
+                                "list_full",
+                                f"The list “{contact_list.name}” is full; the contact was "
+                                "imported but not added to it.",
+                                "warning",
+                            )
+                        )
+                        continue
+                    room[contact_list.pk] -= 1
+                new_lists.append(contact_list.pk)
+                list_rows.append(
+                    {"contact_id": contact_id, "list_id": contact_list.pk, "added_at": now}
+                )
+            return [names_by_id[t] for t in new_tags], new_lists
+
+        entries = iter(batch.audit_rows)
+        for contact_id, row in created:
+            new_tags, new_lists = add(contact_id, row)
+            entry = next(entries)
+            if new_tags:
+                entry["changes"]["tags"] = [[], new_tags]
+            if new_lists:
+                entry["changes"]["lists"] = [[], new_lists]
+        label = f"Updated by import from {self.job.file_name}"
+        for contact_id, row, changes in updated:
+            new_tags, new_lists = add(contact_id, row)
+            if new_tags:
+                changes["tags"] = [[], new_tags]
+            if new_lists:
+                changes["lists"] = [[], new_lists]
+            if not changes:
+                batch.skip(row, "unchanged", "The contact already holds these values.")
+                continue
+            batch.updated += 1
+            self._audit(
+                batch,
+                action="contact.update",
+                contact_id=contact_id,
+                email=row.email,
+                changes=changes,
+                now=now,
+                kind=InteractionKind.UPDATED.value,
+                description=f"{label}: " + ", ".join(k.removeprefix("field:") for k in changes),
+            )
+        sql.insert(ContactTag, tag_rows, conflict=["tag_id", "contact_id"])
+        sql.insert(ListMembership, list_rows, conflict=["list_id", "contact_id"])
