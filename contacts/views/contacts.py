@@ -153,6 +153,7 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
         )
 
     form = ContactEditForm(request.POST)
+    conflict = False
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -164,13 +165,16 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
             )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
+            conflict = exc.code == "edit_conflict"
         else:
             if not request.htmx:
                 return redirect("contacts:detail", contact_id=contact.pk)
             response = render(request, "contacts/contact_detail.html#details", {"contact": contact})
             return _changed(response, "Contact saved.")
     return render(
-        request, "contacts/contact_detail.html#details-form", {"contact": contact, "form": form}
+        request,
+        "contacts/contact_detail.html#details-form",
+        {"contact": contact, "form": form, "conflict": conflict},
     )
 
 

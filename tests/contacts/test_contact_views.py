@@ -268,6 +268,7 @@ def test_a_bad_edit_shows_the_error_next_to_the_field_and_keeps_the_data(
     assert message in body
     assert response.context["form"].errors[field]
     assert 'value="Lost"' in body, "what was typed stays in the form"
+    assert "Load the latest version" not in body
     alice.refresh_from_db()
     assert (alice.first_name, alice.version) == ("Alice", 1)
 
@@ -285,6 +286,12 @@ def test_a_stale_edit_is_refused_with_a_clear_message_and_overwrites_nothing(htm
     body = response.content.decode()
     assert "changed by Enricher while you were editing" in body
     assert "form-error" in body
+    # Saving again would be refused again: the form offers the latest version instead.
+    assert "Load the latest version" in body
+    assert f'hx-get="{reverse("contacts:edit", args=[alice.pk])}"' in body
+    assert 'type="submit">Save' not in body
+    fresh = htmx_client.get(reverse("contacts:edit", args=[alice.pk])).content.decode()
+    assert 'name="version" value="2"' in fresh and 'value="Smith-Jones"' in fresh
     assert "contact-changed" not in _triggers(response)
     alice.refresh_from_db()
     assert (alice.first_name, alice.last_name, alice.version) == ("Alice", "Smith-Jones", 2)
