@@ -67,7 +67,9 @@ def postgres_reachable(url: str) -> str | None:
 
 def child_env(url: str) -> dict[str, str]:
     # DEBUG off: with it on Django keeps every query in memory and times would include that.
-    return {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "PYTHONUNBUFFERED": "1"}
+    # LOG_LEVEL: keep the login and request chatter of other apps out of the table.
+    return {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}  # fmt: skip
 
 
 def run_module(name: str, url: str, vendor: str, *, quick: bool) -> tuple[list[dict], str]:
