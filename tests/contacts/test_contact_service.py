@@ -15,7 +15,7 @@ from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
 from contacts.services.suppression import suppress
-from dashboard.actors import ActorKind
+from dashboard.actors import Actor, ActorKind
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import audit_actions, history_kinds, last_audit
@@ -81,8 +81,6 @@ def test_creating_a_contact_writes_the_audit_trail_and_history(staff_actor, staf
 
 
 def test_an_agent_created_contact_remembers_its_source_and_prompt_version(db):
-    from dashboard.actors import Actor
-
     agent = Actor.agent(7, "Lead finder", prompt_version_id=3)
     contact = contact_service.create_contact(actor=agent, email="lead@example.com")
 
@@ -443,8 +441,6 @@ def test_a_refused_update_leaves_the_contact_as_it_was(staff_actor, make_contact
 
 def test_a_stale_edit_is_refused_and_names_who_changed_it(staff_actor, make_contact):
     contact = make_contact(first_name="Original")
-    from dashboard.actors import Actor
-
     other = Actor.agent(3, "Helper bot")
     contact_service.update_contact(actor=other, contact=contact, first_name="Agent edit")
 
