@@ -166,6 +166,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if request.htmx:
         return render(request, "campaigns/campaign_detail.html#progress", context)
     context["report"] = _report(campaign)
+    context["resend_key"] = uuid.uuid4().hex  # a second click on "send again" sends once
     return render(request, "campaigns/campaign_detail.html", context)
 
 
