@@ -1,0 +1,45 @@
+"""`manage.py import_contacts`: the same service from the command line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from contacts.imports.models import ImportJob
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_imports_a_file_in_place_with_the_given_mapping_and_tags(tmp_path):
+    path = tmp_path / "fair.csv"
+    path.write_text("Work;Name\nann@example.com;Ann\nnope;X\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command(
+        "import_contacts", str(path), "--map", "Work=email", "--map", "Name=first_name",
+        "--tag", "fair", "--mode", "create", stdout=out,
+    )  # fmt: skip
+    assert "done: 2 rows" in out.getvalue() and "imported 1" in out.getvalue()
+    ann = Contact.objects.get()
+    assert (ann.first_name, list(ann.tags.values_list("name", flat=True))) == ("Ann", ["fair"])
+    job = ImportJob.objects.get()
+    assert (job.actor_kind, job.invalid) == ("system", 1)
+
+
+def test_a_dry_run_writes_nothing(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("email\nann@example.com\n")
+    call_command("import_contacts", str(path), "--dry-run", stdout=io.StringIO())
+    assert not Contact.objects.exists()
+    assert ImportJob.objects.get().imported == 1
+
+
+def test_it_explains_what_is_wrong(tmp_path):
+    with pytest.raises(CommandError, match="is not a file"):
+        call_command("import_contacts", str(tmp_path / "missing.csv"))
+    path = tmp_path / "names.csv"
+    path.write_text("name\nAnn\n")
+    with pytest.raises(CommandError, match="Map one column to Email"):
+        call_command("import_contacts", str(path))
