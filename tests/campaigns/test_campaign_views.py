@@ -131,3 +131,24 @@ def test_the_list_needs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8):
         response = staff_client.get(reverse("campaigns:list"))
     assert response.text.count('data-testid="campaign-status"') == 3
+
+
+def test_send_again_to_the_failed_twice_with_one_key_sends_once(staff_client, audience):
+    from contacts.services.contacts import create_contact
+
+    from .conftest import SYSTEM
+
+    create_contact(actor=SYSTEM, email="rej@example.com", phone="+447400123000",
+                   sms_consent="granted", tags=["black-friday"])  # fmt: skip
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = drive(Campaign.objects.get())
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert "Send again to the failed" in page.text
+
+    for _ in range(2):
+        staff_client.post(
+            reverse("campaigns:resend", args=[campaign.pk]), {"idempotency_key": "r1"}
+        )
+
+    again = Campaign.objects.get(resend_of=campaign)
+    assert again.recipients == 1
