@@ -40,6 +40,7 @@ PAGE_ROWS = 26
 # newest-first index holds the searched columns, so walking it reads no rows.
 WALK_COST = {"-updated": 0.1, "updated": 0.1}
 WALK_COST_OTHER = 2.0
+CLUSTERED_SORTS = {"name", "-name", "email", "-email"}
 
 
 class _NotIndexed(Func):
@@ -171,6 +172,10 @@ def _sqlite_driver(
     for count in counts.values():
         density *= min(count / total, 1.0)
     walk_cost = WALK_COST.get(sort, WALK_COST_OTHER) * PAGE_ROWS / density
+    if q and sort in CLUSTERED_SORTS:
+        # Name and email matches sit together in that order ("smi…" near the end): walking
+        # from the start would read most of the table before the first one.
+        walk_cost = float("inf")
     return "walk" if walk_cost < counts[smallest] else smallest
 
 

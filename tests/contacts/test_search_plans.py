@@ -120,6 +120,16 @@ def test_on_sqlite_a_narrow_search_starts_from_the_prefix_index(crowd):
     assert "USING INDEX contact_phone_prefix (phone=?)" in _plan(q="+34 612 345 678")
 
 
+def test_on_sqlite_a_search_sorted_by_name_never_walks_the_name_order(crowd):
+    """The Smiths sit together in name order: walking it from "a" would read most rows first."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses by its own statistics")
+    plan = _plan(q="smith", sort="name")
+
+    assert "MULTI-INDEX OR" in plan
+    assert "SCAN contacts_contact" not in plan
+
+
 def test_on_sqlite_a_rare_tag_finds_its_contacts_through_the_tag(crowd):
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's planner chooses by its own statistics")
