@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -253,7 +254,8 @@ def perform(
     # the idempotency key), and the request commits once.
     with transaction.atomic():
         try:
-            with transaction.atomic():
+            # Only a keyed request can clash with another; the savepoint is for that case.
+            with transaction.atomic() if key else nullcontext():
                 record = AgentAction.objects.create(
                     agent=agent,
                     action=action_name,
