@@ -319,6 +319,9 @@ def _decide(
 def _check_budget(agent: Agent, spec: ActionSpec, preview: Result) -> Result | None:
     if not spec.budgeted or agent.monthly_sms_budget is None:
         return None
+    # Lock the agent for the rest of the transaction: two concurrent sends cannot both fit
+    # into the last of the budget.
+    Agent.objects.select_for_update().filter(pk=agent.pk).first()
     spent = credits_spent_this_month(agent)
     if spent + preview.credits > agent.monthly_sms_budget:
         left = max(agent.monthly_sms_budget - spent, Decimal(0))
