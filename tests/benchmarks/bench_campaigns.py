@@ -29,7 +29,7 @@ from sms.campaigns.services.campaigns import run_campaign, start_campaign
 from sms.models import CreditAccount, CreditEntry, Message, MessageEvent
 from sms.services import credits
 from tests.benchmarks.common import BenchContext, Result
-from tests.campaigns.fleet import Simulator, Workers, make_audience
+from tests.campaigns.fleet import Simulator, Workers, database_url, make_audience
 
 ACTOR = Actor.system("benchmark campaigns")
 
@@ -47,10 +47,9 @@ def _audience(n: int) -> Segment:
 
 
 def _database_url() -> str:
-    s = connection.settings_dict
     if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+        return f"sqlite:///{connection.settings_dict['NAME']}"
+    return database_url()
 
 
 def _cleanup(campaign_ids: list[int], balance: Decimal) -> None:
