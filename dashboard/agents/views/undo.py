@@ -57,9 +57,10 @@ def undo_action(request: HttpRequest, action_id: int) -> HttpResponse:
 def undo_window(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = get_agent_or_404(agent_id)
     data = request.POST if request.method == "POST" else (request.GET or None)
-    now = timezone.localtime().replace(second=0, microsecond=0)
-    # Unbound, the form suggests the last hour.
-    form = UndoWindowForm(data, initial={"start": now - dt.timedelta(hours=1), "end": now})
+    # Unbound, the form suggests the last hour, up to the next whole minute (the browser's
+    # datetime-local input has no seconds, and the change just made must fall inside).
+    end = timezone.localtime().replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    form = UndoWindowForm(data, initial={"start": end - dt.timedelta(hours=1), "end": end})
     plan = None
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
