@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -68,6 +69,13 @@ def mcp_http_url(transactional_db):
     thread.join(timeout=10)
 
 
+def run_async(coroutine):
+    """Run the client session in its own thread: a session-scoped Playwright browser (browser
+    tests) may leave an event loop running in the main thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def http_client(url: str, token: str) -> Client:
     return Client(
         streamable_http_client(
@@ -90,7 +98,7 @@ def test_an_agent_runs_the_three_call_flow_over_streamable_http(mcp_http_url, ma
             names = {tool.name for tool in (await client.list_tools()).tools}
             return names, await three_call_flow(client, customers.pk)
 
-    names, contact = asyncio.run(session())
+    names, contact = run_async(session())
     assert names >= TOOLS, names
     assert (contact["email"], contact["tags"], contact["list_ids"]) == (
         "mia@example.com",
@@ -113,7 +121,7 @@ def test_business_errors_and_missing_scopes_come_back_as_tool_errors(mcp_http_ur
             missing = await client.call_tool("get_contact", {"contact_id": "nope"})
             return names, refused, missing
 
-    names, refused, missing = asyncio.run(session())
+    names, refused, missing = run_async(session())
     assert "upsert_contact" not in names and "get_contact" in names
     assert refused.is_error and "contacts:write" in refused.content[0].text
     assert missing.is_error and missing.structured_content["code"] == "unknown_contact"
@@ -182,6 +190,6 @@ def test_an_agent_runs_the_three_call_flow_over_stdio(tmp_path):
             names = {tool.name for tool in (await client.list_tools()).tools}
             return names, await three_call_flow(client, list_id)
 
-    names, contact = asyncio.run(session())
+    names, contact = run_async(session())
     assert names >= TOOLS, names
     assert (contact["tags"], contact["list_ids"]) == (["VIP"], [list_id])
