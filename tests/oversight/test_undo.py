@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -168,6 +169,8 @@ def test_a_restore_that_breaks_a_rule_is_reported_and_the_rest_still_undone(
 
 def test_the_window_form_suggests_the_last_hour(autonomous_agent, staff_client):
     page = staff_client.get(reverse("agents:undo_window", args=[autonomous_agent.pk]))
-    now = timezone.localtime()
-    assert f'value="{now:%Y-%m-%dT%H:}' in page.content.decode()  # datetime-local format
+    values = re.findall(r'name="(?:start|end)" value="([^"]+)"', page.content.decode())
+    start, end = (dt.datetime.fromisoformat(v) for v in values)  # datetime-local format
+    assert end - start == dt.timedelta(hours=1)
+    assert start < timezone.localtime().replace(tzinfo=None) < end
     assert 'data-testid="undo-plan"' not in page.content.decode()
