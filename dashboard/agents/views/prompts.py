@@ -28,9 +28,7 @@ def _number(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _diff_context(
-    agent: Agent, versions: list[AgentPromptVersion], a: int | None, b: int | None
-) -> dict:
+def _diff_context(versions: list[AgentPromptVersion], a: int | None, b: int | None) -> dict:
     """Compare ``a`` (older) with ``b``; by default the active version with the one before."""
     by_number = {v.number: v for v in versions}
     if b not in by_number:
@@ -53,9 +51,7 @@ def _page(request: HttpRequest, agent: Agent, form: PromptForm | None = None) ->
         "stats": version_stats(agent),
         "form": form or PromptForm(initial={"text": base.text if base else ""}),
         "base": base,
-        **_diff_context(
-            agent, versions, _number(request.GET.get("a")), _number(request.GET.get("b"))
-        ),
+        **_diff_context(versions, _number(request.GET.get("a")), _number(request.GET.get("b"))),
     }
     return render(request, "agents/prompt.html", context)
 
@@ -85,8 +81,8 @@ def prompt(request: HttpRequest, agent_id: int) -> HttpResponse:
 def prompt_diff(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = get_agent_or_404(agent_id)
     versions = list(agent.prompt_versions.order_by("-number"))
-    context = {"agent": agent, "versions": versions,
-               **_diff_context(agent, versions, _number(request.GET.get("a")), _number(request.GET.get("b")))}  # fmt: skip
+    a, b = _number(request.GET.get("a")), _number(request.GET.get("b"))
+    context = {"agent": agent, "versions": versions, **_diff_context(versions, a, b)}
     return render(request, "agents/prompt.html#diff", context)
 
 
