@@ -2,7 +2,9 @@
 
 The query text is read as an email (contains "@"), a phone number (digits and phone
 punctuation, in any format) or names ("ali", "alice smi"). Every branch is a prefix match on an
-indexed column, so it stays fast at millions of contacts.
+indexed column, so it stays fast at millions of contacts. On SQLite, which has no statistics
+for prefix ranges, ``search_contacts`` also picks between reading the matches through that
+index and walking the sort order's index (``_sqlite_driver``); PostgreSQL's planner does that.
 """
 
 from __future__ import annotations
