@@ -56,6 +56,8 @@ def field_values_form(fields: list, initial: dict) -> forms.Form:
                 form_fields[name] = forms.CharField(
                     required=False, label=field.name, max_length=2000
                 )
+    # The contact version the editor loaded: a save based on an older one is refused.
+    form_fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
     form_class = type("FieldValuesForm", (forms.Form,), form_fields)
     return form_class(initial=initial)
 

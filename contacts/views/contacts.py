@@ -192,6 +192,7 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     initial = {
         f"field_{fv.field_id}": fv.form_value for fv in contact.field_values.select_related("field")
     }
+    initial["version"] = contact.version
     form = field_values_form(fields, initial)
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
@@ -199,7 +200,10 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
             submitted = {field.name: form.cleaned_data.get(f"field_{field.pk}") for field in fields}
             try:
                 contact = contact_service.update_contact(
-                    actor=Actor.staff(request.user), contact=contact, fields=submitted
+                    actor=Actor.staff(request.user),
+                    contact=contact,
+                    expected_version=form.cleaned_data["version"],
+                    fields=submitted,
                 )
             except SwitchboardError as exc:
                 key = next(

@@ -330,6 +330,7 @@ def test_custom_fields_are_edited_inline(htmx_client, alice, fields):
             f"field_{fields['Birthday'].pk}": "1983-04-01",
             f"field_{fields['VIP'].pk}": "true",
             f"field_{fields['Plan'].pk}": "",
+            "version": alice.version,
         },
     )
 
@@ -354,17 +355,34 @@ def test_custom_fields_are_edited_inline(htmx_client, alice, fields):
 def test_a_field_value_of_the_wrong_type_is_shown_next_to_that_field(
     htmx_client, alice, fields, name, value, message
 ):
-    contact_service.update_contact(actor=Actor.system(), contact=alice, fields={"Plan": "free"})
+    alice = contact_service.update_contact(
+        actor=Actor.system(), contact=alice, fields={"Plan": "free"}
+    )
     key = f"field_{fields[name].pk}"
 
     response = htmx_client.post(
         reverse("contacts:fields_edit", args=[alice.pk]),
-        {key: value, f"field_{fields['Plan'].pk}": "pro"},
+        {key: value, f"field_{fields['Plan'].pk}": "pro", "version": alice.version},
     )
 
     assert message in response.content.decode()
     assert response.context["form"].errors[key]
     assert field_service.current_values(alice) == {"Plan": "free"}
+
+
+def test_a_custom_fields_save_based_on_a_stale_version_is_refused(htmx_client, alice, fields):
+    form = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk]))
+    stale_version = form.context["form"].initial["version"]
+    # Someone else saves a value while this editor has the form open.
+    contact_service.update_contact(actor=Actor.system(), contact=alice, fields={"Plan": "team"})
+
+    response = htmx_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {f"field_{fields['Plan'].pk}": "free", "version": stale_version},
+    )
+
+    assert "changed by system while you were editing" in response.content.decode()
+    assert field_service.current_values(alice) == {"Plan": "team"}
 
 
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
