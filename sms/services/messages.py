@@ -521,6 +521,7 @@ def send_due_messages(
                 size = batch_size if limit is None else min(batch_size, limit - stats.claimed)
                 batch = claim_batch(limit=size, message_ids=message_ids)
                 stats.claimed += len(batch)
+                batch = _drop_opted_out(batch, stats)
             if batch:
                 gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
                 futures = [
@@ -538,6 +539,35 @@ def send_due_messages(
         if own_pool:
             pool.shutdown()
     return stats
+
+
+def _drop_opted_out(batch: list[Message], stats: DispatchStats) -> list[Message]:
+    """Cancel (and refund) claimed messages whose number said STOP after they were queued.
+
+    Sends check the opt-out list when they are queued; a campaign queued hours ago must still
+    not text someone who opted out since, whatever the message's kind.
+    """
+    opted_out = optouts.opted_out({m.to for m in batch})
+    if not opted_out:
+        return batch
+    dropped = [m for m in batch if m.to in opted_out]
+    now = timezone.now()
+    reason = "The number opted out (STOP) after this message was queued; it was not sent."
+    with transaction.atomic():
+        Message.objects.filter(pk__in=[m.pk for m in dropped], status=Status.SENDING).update(
+            status=Status.CANCELLED, error_code="opted_out", error_message=reason, secret="",
+            final_at=now, updated_at=now, claim=None,
+        )  # fmt: skip
+        MessageEvent.objects.bulk_create(
+            MessageEvent(message=m, status=Status.CANCELLED, at=now, source="worker",
+                         error_code="opted_out", detail=reason)
+            for m in dropped
+        )  # fmt: skip
+        credits.refund(
+            messages=dropped, actor=Actor.system("sms worker"), note="opted out before sending"
+        )
+    stats.errors["opted_out"] = stats.errors.get("opted_out", 0) + len(dropped)
+    return [m for m in batch if m.to not in opted_out]
 
 
 def _record_outcomes(
