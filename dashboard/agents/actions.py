@@ -28,6 +28,7 @@ from contacts.services.history import record_event
 from dashboard.actors import Actor
 from dashboard.agents.pipeline import ActionSpec, Result, register
 from dashboard.api.serialise import (
+    campaign_data,
     field_data,
     fresh_contact_data,
     import_data,
@@ -37,6 +38,7 @@ from dashboard.api.serialise import (
     segment_data,
 )
 from dashboard.errors import SwitchboardError
+from sms.campaigns.services import campaigns as campaign_service
 from sms.services import credits as credit_service
 from sms.services import messages as sms_service
 from sms.services import otp as otp_service
@@ -263,6 +265,27 @@ def start_import(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Res
     return Result(202, import_data(job))
 
 
+def start_campaign(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
+    """Check, count, price and schedule a campaign; a dry run answers the screening only."""
+    outcome = campaign_service.start_campaign(
+        actor=actor,
+        name=payload.get("name") or "",
+        text=payload["message"],
+        audience_kind=payload["audience_kind"],
+        audience_id=payload["audience_id"],
+        kind=payload.get("kind") or "marketing",
+        schedule_mode=payload.get("schedule") or "now",
+        send_at=payload.get("send_at"),
+        time_zone=payload.get("time_zone") or "UTC",
+        quiet_hours=payload.get("quiet_hours"),
+        dry_run=dry_run,
+    )
+    if outcome.campaign is None:
+        screening = outcome.screening
+        return Result(200, {"status": "preview", **screening.as_dict()}, credits=screening.cost)
+    return Result(201, campaign_data(outcome.campaign), credits=outcome.campaign.cost)
+
+
 for spec in (
     ActionSpec("upsert_contact", "contacts:write", upsert_contact),
     ActionSpec("update_contact", "contacts:write", update_contact),
@@ -280,5 +303,13 @@ for spec in (
     ActionSpec("start_verification", "sms:send", start_verification, budgeted=True),
     ActionSpec("check_verification", "sms:send", check_verification),
     ActionSpec("start_import", "imports:write", start_import),
+    ActionSpec(
+        "start_campaign",
+        "campaigns:send",
+        start_campaign,
+        gated=True,
+        budgeted=True,
+        editable="message",
+    ),
 ):
     register(spec)

@@ -12,8 +12,9 @@ from contacts.imports.models import ImportJob
 from contacts.models import Segment
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import credits_spent_this_month
-from dashboard.api.serialise import import_data, message_data, segment_data
+from dashboard.api.serialise import campaign_data, import_data, message_data, segment_data
 from dashboard.errors import SwitchboardError
+from sms.campaigns.models import Campaign
 from sms.models import Message
 from sms.services.credits import get_balance
 from sms.services.lookup import lookup_number
@@ -31,6 +32,16 @@ def message_status(agent: Agent, message_id: int) -> dict[str, Any]:
     if message is None:
         raise SwitchboardError("unknown_message", f"There is no message {message_id} of yours.")
     return message_data(message)
+
+
+def campaign_status(agent: Agent, campaign_id: int) -> dict[str, Any]:
+    """Only campaigns this agent started (directly or through an approved request)."""
+    campaign = Campaign.objects.filter(
+        pk=campaign_id, actor_kind="agent", actor_ref=str(agent.pk)
+    ).first()
+    if campaign is None:
+        raise SwitchboardError("unknown_campaign", f"There is no campaign {campaign_id} of yours.")
+    return campaign_data(campaign)
 
 
 def credit_status(agent: Agent) -> dict[str, Any]:

@@ -216,6 +216,57 @@ class SmsIn(Schema):
     reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
 
 
+class CampaignIn(Schema):
+    name: str = Field(
+        "", max_length=120, description="Shown to staff; defaults to the audience's name."
+    )
+    message: str = Field(
+        max_length=2000, description="The text; {first_name} etc. are filled in per recipient."
+    )
+    audience_kind: Literal["list", "tag", "segment"]
+    audience_id: int = Field(description="The list, tag or segment id.")
+    kind: Literal["transactional", "marketing"] = "marketing"
+    schedule: Literal["now", "at", "local"] = Field(
+        "now",
+        description="now; at send_at in time_zone; or local: send_at's wall-clock time in each recipient's zone.",
+    )
+    send_at: str | None = Field(
+        None, max_length=40, description="ISO date-time, e.g. 2026-11-27T12:00."
+    )
+    time_zone: str = Field(
+        "UTC", max_length=64, description="IANA zone for schedule=at, e.g. Europe/London."
+    )
+    quiet_hours: str | None = Field(
+        None, max_length=11, description="Marketing only: hold between HH:MM-HH:MM recipient time."
+    )
+    dry_run: bool = Field(
+        False, description="Answer the recipient count, exclusions and cost; send nothing."
+    )
+    reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
+
+
+class CampaignOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    status: str = Field(
+        description="scheduled, running, …; pending_approval for gated agents; preview on a dry run."
+    )
+
+
+class CampaignStatusOut(Schema):
+    id: int
+    name: str
+    status: str = Field(description="scheduled, running, paused, finished, cancelled, …")
+    kind: str
+    audience: dict[str, Any] = Field(description="kind, id and label of the list, tag or segment.")
+    recipients: int = Field(description="Frozen at start, after exclusions.")
+    excluded: dict[str, int] = Field(description="Exclusion reason -> contacts left out at start.")
+    cost: str
+    start_at: str | None
+    progress: dict[str, int] = Field(
+        description="created, sent, delivered, failed, held, waiting, percent."
+    )
+
+
 class SmsOut(Schema):
     model_config = ConfigDict(extra="allow")
     status: str = Field(description="queued, scheduled, pending_approval or preview (dry run).")

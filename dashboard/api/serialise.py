@@ -120,3 +120,28 @@ def import_data(job: Any) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+def campaign_data(campaign: Any) -> dict[str, Any]:
+    from sms.campaigns.services.progress import campaign_progress
+
+    progress = campaign_progress(campaign)
+    return {
+        "id": campaign.pk,
+        "name": campaign.name,
+        "status": campaign.status,
+        "kind": campaign.kind,
+        "audience": {
+            "kind": campaign.audience_kind,
+            "id": campaign.audience_id,
+            "label": campaign.audience_label,
+        },
+        "recipients": campaign.recipients,
+        "excluded": campaign.excluded,
+        "cost": str(campaign.cost),
+        "start_at": campaign.start_at.isoformat() if campaign.start_at else None,
+        "progress": {
+            key: progress[key]
+            for key in ("created", "sent", "delivered", "failed", "held", "waiting", "percent")
+        },
+    }

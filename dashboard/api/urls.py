@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 
-from dashboard.api import agent, contacts, imports, segments, sms
+from dashboard.api import agent, campaigns, contacts, imports, segments, sms
 from dashboard.api.core import api
 
 api.add_router("", agent.router)
@@ -12,6 +12,7 @@ api.add_router("", contacts.router)
 api.add_router("", segments.router)
 api.add_router("", imports.router)
 api.add_router("", sms.router)
+api.add_router("", campaigns.router)
 
 # Agents authenticate with bearer tokens, not staff sessions: the staff-login middleware must
 # let every API URL (and its public docs) through to Ninja's own auth.

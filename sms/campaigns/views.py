@@ -3,7 +3,6 @@ live progress and final report, and the controls (pause, resume, cancel, send ag
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.contrib import messages as flash
@@ -21,9 +20,8 @@ from sms.campaigns.forms import CampaignForm
 from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus, ScheduleMode
 from sms.campaigns.services import campaigns as service
 from sms.campaigns.services.audience import screen
+from sms.campaigns.services.progress import SENT_OR_LATER, campaign_progress
 from sms.models import Message, Status
-
-SENT_OR_LATER = [Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.FAILED]
 
 
 def campaign_list(request: HttpRequest) -> HttpResponse:
@@ -111,30 +109,6 @@ def campaign_estimate(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/compose.html#estimate", context)
 
 
-def _progress(campaign: Campaign) -> dict:
-    by_status = dict(
-        Message.objects.filter(campaign_id=campaign.pk)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    created = sum(by_status.values())
-    done = sum(by_status.get(s, 0) for s in [*SENT_OR_LATER, Status.CANCELLED])
-    minute_ago = timezone.now() - dt.timedelta(seconds=60)
-    last_minute = Message.objects.filter(campaign_id=campaign.pk, sent_at__gte=minute_ago).count()
-    return {
-        "by_status": by_status, "created": created, "done": done,
-        "percent": round(100 * done / campaign.recipients) if campaign.recipients else 0,
-        "sent": sum(by_status.get(s, 0) for s in [Status.SENT, Status.DELIVERED, Status.UNDELIVERED]),
-        "delivered": by_status.get(Status.DELIVERED, 0),
-        "failed": by_status.get(Status.FAILED, 0) + by_status.get(Status.UNDELIVERED, 0),
-        "held": by_status.get(Status.HELD, 0), "waiting": by_status.get(Status.SCHEDULED, 0)
-        + by_status.get(Status.PENDING, 0),
-        "throughput": round(last_minute / 60, 1), "live": campaign.status in ACTIVE
-        or campaign.status == CampaignStatus.SCHEDULED,
-    }  # fmt: skip
-
-
 def _report(campaign: Campaign) -> dict:
     messages = Message.objects.filter(campaign_id=campaign.pk)
     reached = messages.filter(status__in=SENT_OR_LATER).count()
@@ -162,7 +136,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     if campaign.status in ACTIVE or campaign.status == CampaignStatus.SCHEDULED:
         service.kick_overdue()
-    context = {"campaign": campaign, "progress": _progress(campaign)}
+    context = {"campaign": campaign, "progress": campaign_progress(campaign)}
     if request.htmx:
         return render(request, "campaigns/campaign_detail.html#progress", context)
     context["report"] = _report(campaign)

@@ -1,0 +1,117 @@
+"""Agents start and follow SMS campaigns through the same pipeline and oversight as single sends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from contacts.services.contacts import create_contact
+from dashboard.actors import Actor
+from dashboard.agents.models import ApprovalRequest
+from dashboard.agents.pipeline import approve
+from sms.campaigns.models import Campaign
+from sms.services import credits
+from tests.agents.personas import client_for
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(settings):
+    settings.SMS_GATEWAY = "sandbox"
+
+
+@pytest.fixture
+def vip_tag(db):
+    credits.ensure_default_prices()
+    credits.ensure_account()
+    credits.top_up(actor=SYSTEM, amount=Decimal("50"), note="test credit")
+    for n, consent in enumerate(["granted", "granted", "withdrawn"]):
+        create_contact(
+            actor=SYSTEM, email=f"vip{n}@example.com", phone=f"+4474001234{n:02d}", first_name=f"V{n}",
+            sms_consent=consent, tags=["VIP"],
+        )  # fmt: skip
+    from contacts.models import Tag
+
+    return Tag.objects.get(name="VIP")
+
+
+def _body(tag, **extra):
+    return {
+        "message": "Hi {first_name}, 20% off today",
+        "audience_kind": "tag",
+        "audience_id": tag.pk,
+        **extra,
+    }
+
+
+def post(client, data, **headers):
+    return client.post("/api/v1/campaigns", data, content_type="application/json", headers=headers)
+
+
+def test_a_dry_run_counts_recipients_and_exclusions_and_prices_them(agent_client, vip_tag):
+    response = post(agent_client, _body(vip_tag, dry_run=True))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "preview"
+    assert body["recipients"] == 2
+    assert sum(body["excluded"].values()) == 1
+    assert Decimal(body["cost"]) > 0
+    assert not Campaign.objects.exists()
+
+
+def test_an_autonomous_agent_starts_a_campaign_and_follows_it(
+    agent_client, autonomous_agent, vip_tag
+):
+    response = post(agent_client, _body(vip_tag, name="Flash sale"))
+    assert response.status_code == 201, response.content
+    campaign = Campaign.objects.get()
+    assert campaign.actor_kind == "agent" and campaign.actor_ref == str(autonomous_agent.pk)
+    status = agent_client.get(f"/api/v1/campaigns/{campaign.pk}")
+    assert status.status_code == 200
+    assert status.json()["name"] == "Flash sale"
+    assert set(status.json()["progress"]) >= {"sent", "delivered", "failed", "percent"}
+
+
+def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(
+    gated_client, gated_agent, vip_tag, staff_user
+):
+    response = post(gated_client, _body(vip_tag, reason="Black Friday"))
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "pending_approval"
+    assert not Campaign.objects.exists()
+    request = ApprovalRequest.objects.get(pk=response.json()["approval_id"])
+    approve(request_id=request.pk, user=staff_user)
+    with pytest.raises(Exception):  # noqa: B017 - a second decision is refused, whatever its wording
+        approve(request_id=request.pk, user=staff_user)
+    assert Campaign.objects.count() == 1
+
+
+def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):
+    # The pipeline answers codes for things that do not exist ("unknown_…") with 404.
+    response = post(agent_client, _body(vip_tag, message="Hi {nickname}"))
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_placeholder"
+    assert "nickname" in response.json()["message"]
+    response = post(
+        agent_client, {**_body(vip_tag), "audience_kind": "segment", "audience_id": 999}
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_segment"
+    response = post(agent_client, _body(vip_tag, schedule="at", send_at="2020-01-01T12:00"))
+    assert response.status_code == 406
+    assert response.json()["code"] == "schedule_in_past"
+    assert agent_client.get("/api/v1/campaigns/999").status_code == 404
+
+
+def test_campaigns_need_their_scope(make_agent, vip_tag):
+    client = client_for(make_agent("no-campaigns", scopes=["contacts:read", "sms:send"]))
+    assert post(client, _body(vip_tag)).status_code == 403
+
+
+def test_another_agents_campaign_is_not_visible(agent_client, make_agent, vip_tag):
+    campaign_id = post(agent_client, _body(vip_tag)).json()["id"]
+    other = client_for(make_agent("other"))
+    assert other.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404
