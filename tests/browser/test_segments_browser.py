@@ -14,6 +14,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 expect.set_options(timeout=15_000)
 
 
+def ready(page, selector: str):
+    """The element, once htmx has finished swapping it in and bound its triggers.
+
+    A freshly swapped input exists a moment before htmx processes it; a change made in that
+    window would fire no request (a person is never that fast, a test is).
+    """
+    element = page.locator(selector)
+    expect(element).to_be_attached()
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+    return element
+
+
 @pytest.fixture
 def audience():
     actor = Actor.system("tests")
@@ -36,22 +48,22 @@ def test_building_a_two_group_segment_updates_the_live_count(staff_page, audienc
 
     # Group 1 (the root, "all"): tagged VIP.
     page.get_by_test_id("add-condition").first.click()
-    page.locator("select[name='r.0:field']").select_option("tag")
+    ready(page, "select[name='r.0:field']").select_option("tag")
     expect(page.locator("select[name='r.0:op']")).to_have_value("has")
-    page.locator("select[name='r.0:value']").select_option(label="VIP")
+    ready(page, "select[name='r.0:value']").select_option(label="VIP")
     expect(count).to_have_text("3")
 
     # Group 2, nested ("any"): phone in the UK or email at other.org.
     page.get_by_test_id("add-group").first.click()
-    page.locator("select[name='r.1.0:field']").select_option("phone_country")
+    ready(page, "select[name='r.1.0:field']").select_option("phone_country")
     # Choosing a field re-renders the builder with that field's operators and value input.
     expect(page.locator("input[name='r.1.0:value']")).to_have_attribute("placeholder", "GB")
-    page.locator("input[name='r.1.0:value']").fill("GB")
+    ready(page, "input[name='r.1.0:value']").fill("GB")
     expect(count).to_have_text("1")  # Ann
     page.locator("fieldset[data-path='r.1'] [data-testid=add-condition]").click()
-    page.locator("select[name='r.1.1:field']").select_option("email_domain")
+    ready(page, "select[name='r.1.1:field']").select_option("email_domain")
     expect(page.locator("select[name='r.1.1:op']")).to_have_value("equals")
-    page.locator("input[name='r.1.1:value']").fill("acme.com")
+    ready(page, "input[name='r.1.1:value']").fill("acme.com")
     expect(count).to_have_text("3")  # VIP and (GB or acme.com)
     expect(page.locator("#preview")).to_contain_text("dan@acme.com")
 
