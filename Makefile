@@ -10,6 +10,8 @@ WEB_WORKERS ?= 2
 MCP_PORT ?= 8001
 PG_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist); each gets its own test database.
+TEST_WORKERS ?= 2
 
 .PHONY: install run serve test test-sqlite test-pg bench lint format migrate demo clean
 
@@ -54,10 +56,10 @@ test: install
 		test -z "$$CI"; fi
 
 test-sqlite: install
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-pg: install
-	DATABASE_URL=$(PG_URL) $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m tests.benchmarks $(BENCH_ARGS)

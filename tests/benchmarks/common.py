@@ -54,8 +54,12 @@ def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
     return samples
 
 
-def latency_results(label: str, samples: list[float], target_p95: float | None = None) -> list[Result]:
+def latency_results(
+    label: str, samples: list[float], target_p95: float | None = None
+) -> list[Result]:
     return [
         Result(f"{label} p50", statistics.median(samples), "ms"),
-        Result(f"{label} p95", percentile(samples, 95), "ms", f"<= {target_p95}" if target_p95 else ""),
+        Result(
+            f"{label} p95", percentile(samples, 95), "ms", f"<= {target_p95}" if target_p95 else ""
+        ),
     ]

@@ -79,7 +79,9 @@ def test_workers_in_parallel_share_the_rate(db):
         t.join()
     both = sorted(taken[0] + taken[1])
     assert len(set(both)) == 400
-    assert min(b - a for a, b in zip(both, both[1:], strict=False)) == pytest.approx(0.005, abs=1e-6)
+    assert min(b - a for a, b in zip(both, both[1:], strict=False)) == pytest.approx(
+        0.005, abs=1e-6
+    )
 
 
 def test_a_rate_limited_gateway_gets_no_more_than_its_rate(
