@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -156,3 +159,64 @@ def form_or_json(request: HttpRequest) -> dict[str, str]:
             raise SwitchboardError("bad_callback", "The callback body must be a JSON object.")
         return {str(k): "" if v is None else str(v) for k, v in data.items()}
     return {k: v for k, v in request.POST.items()}
+
+
+def call_json(
+    send: Callable[[], httpx.Response],
+    *,
+    provider: str,
+    message_keys: tuple[str, ...] = ("message",),
+    code_keys: tuple[str, ...] = ("code",),
+) -> dict[str, Any]:
+    """Make one provider call and return its JSON object, or raise a ``GatewayError`` that says
+    whether the request may have been acted on: only a request that never reached the provider
+    (or that it refused as too busy) is safe to try again."""
+    try:
+        response = send()
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise GatewayError(
+            "gateway_unreachable", f"{provider} could not be reached ({type(exc).__name__}).",
+            permanent=False, retry_safe=True,
+        ) from None  # fmt: skip
+    except httpx.TimeoutException:
+        raise GatewayError(
+            "gateway_timeout",
+            f"{provider} did not answer in time; the message may or may not have gone, so it is "
+            "not sent again.",
+            permanent=False,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise GatewayError(
+            "gateway_error",
+            f"{provider} connection failed ({type(exc).__name__}).",
+            permanent=False,
+        ) from None
+    status = response.status_code
+    if status in (429, 503):
+        raise GatewayError(
+            "gateway_busy", f"{provider} is busy (HTTP {status}).",
+            permanent=False, retry_safe=True, provider_code=str(status),
+        )  # fmt: skip
+    if status >= 500:
+        raise GatewayError(
+            "gateway_error", f"{provider} failed (HTTP {status}); not sent again in case it went out.",
+            permanent=False, provider_code=str(status),
+        )  # fmt: skip
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise GatewayError(
+            "gateway_bad_response",
+            f"{provider} answered HTTP {status} with something that is not a JSON object.",
+            permanent=False, provider_code=str(status),
+        )  # fmt: skip
+    if status >= 400:
+        reason = next((data[k] for k in message_keys if data.get(k)), "no reason given")
+        code = next((data[k] for k in code_keys if data.get(k)), status)
+        raise GatewayError(
+            "gateway_rejected", f"{provider} refused the request (HTTP {status}): {reason}.",
+            provider_code=str(code),
+        )  # fmt: skip
+    return data

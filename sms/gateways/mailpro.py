@@ -14,7 +14,6 @@ status ``IdSend``, ``Status``, ``ErrorCode``; inbound ``From``, ``Message``, ``I
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,6 +28,7 @@ from sms.gateways.base import (
     ProviderBalance,
     SendResult,
     StatusReport,
+    call_json,
     form_or_json,
     http_client,
     verify_signature,
@@ -36,66 +36,10 @@ from sms.gateways.base import (
 
 
 def _call(request: httpx.Request, client: httpx.Client) -> dict[str, Any]:
-    """Send one request and return its JSON object, or raise a GatewayError that says whether
-    the request may have been acted on (only then is a retry unsafe)."""
-    try:
-        response = client.send(request)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise GatewayError(
-            "gateway_unreachable",
-            f"The SMS provider could not be reached ({type(exc).__name__}).",
-            permanent=False,
-            retry_safe=True,
-        ) from None
-    except httpx.TimeoutException:
-        raise GatewayError(
-            "gateway_timeout",
-            "The SMS provider did not answer in time; the message may or may not have gone, so it "
-            "is not sent again.",
-            permanent=False,
-        ) from None
-    except httpx.HTTPError as exc:
-        raise GatewayError(
-            "gateway_error", f"The SMS provider connection failed ({type(exc).__name__}).",
-            permanent=False,
-        ) from None  # fmt: skip
-    if response.status_code in (429, 503):
-        # "Too busy": the provider did not take the request, so trying again is safe.
-        raise GatewayError(
-            "gateway_busy",
-            f"The SMS provider is busy (HTTP {response.status_code}).",
-            permanent=False,
-            retry_safe=True,
-            provider_code=str(response.status_code),
-        )
-    if response.status_code >= 500:
-        raise GatewayError(
-            "gateway_error",
-            f"The SMS provider failed (HTTP {response.status_code}); not sent again in case it "
-            "went out.",
-            permanent=False,
-            provider_code=str(response.status_code),
-        )
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
-        raise GatewayError(
-            "gateway_bad_response",
-            f"The SMS provider answered HTTP {response.status_code} with something that is not "
-            "a JSON object.",
-            permanent=False,
-            provider_code=str(response.status_code),
-        )
-    if response.status_code >= 400:
-        raise GatewayError(
-            "gateway_rejected",
-            f"The SMS provider refused the request (HTTP {response.status_code}): "
-            f"{data.get('Message') or data.get('message') or 'no reason given'}.",
-            provider_code=str(data.get("ErrorCode") or response.status_code),
-        )
-    return data
+    return call_json(
+        lambda: client.send(request), provider="Mailpro", message_keys=("Message", "message"),
+        code_keys=("ErrorCode",),
+    )  # fmt: skip
 
 
 class MailproGateway(Gateway):

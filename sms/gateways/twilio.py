@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from decimal import Decimal, InvalidOperation
 
 import httpx
@@ -26,6 +25,7 @@ from sms.gateways.base import (
     ProviderBalance,
     SendResult,
     StatusReport,
+    call_json,
     http_client,
 )
 
@@ -74,62 +74,10 @@ class TwilioGateway(Gateway):
         return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/{path}"
 
     def _request(self, method: str, url: str, **kwargs) -> dict:
-        try:
-            response = self.client.request(
-                method, url, auth=(self.account_sid, self.auth_token), **kwargs
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise GatewayError(
-                "gateway_unreachable",
-                f"Twilio could not be reached ({type(exc).__name__}).",
-                permanent=False,
-                retry_safe=True,
-            ) from None
-        except httpx.TimeoutException:
-            raise GatewayError(
-                "gateway_timeout",
-                "Twilio did not answer in time; the message may or may not have gone, so it is "
-                "not sent again.",
-                permanent=False,
-            ) from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                "gateway_error", f"Twilio connection failed ({type(exc).__name__}).",
-                permanent=False,
-            ) from None  # fmt: skip
-        if response.status_code in (429, 503):
-            raise GatewayError(
-                "gateway_busy",
-                f"Twilio is busy (HTTP {response.status_code}).",
-                permanent=False,
-                retry_safe=True,
-                provider_code=str(response.status_code),
-            )
-        try:
-            data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            data = None
-        if response.status_code >= 500:
-            raise GatewayError(
-                "gateway_error",
-                f"Twilio failed (HTTP {response.status_code}); not sent again in case it went out.",
-                permanent=False,
-                provider_code=str(response.status_code),
-            )
-        if not isinstance(data, dict):
-            raise GatewayError(
-                "gateway_bad_response",
-                f"Twilio answered HTTP {response.status_code} with something that is not a JSON "
-                "object.",
-                permanent=False,
-            )
-        if response.status_code >= 400:
-            raise GatewayError(
-                "gateway_rejected",
-                f"Twilio refused the message: {data.get('message') or 'no reason given'}.",
-                provider_code=str(data.get("code") or response.status_code),
-            )
-        return data
+        auth = (self.account_sid, self.auth_token)
+        return call_json(
+            lambda: self.client.request(method, url, auth=auth, **kwargs), provider="Twilio"
+        )
 
     def send(self, *, to: str, text: str, reference: str) -> SendResult:
         form = {"To": to, "From": self.sender, "Body": text}
