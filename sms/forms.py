@@ -27,6 +27,11 @@ class SendForm(forms.Form):
     allow_non_mobile = forms.BooleanField(
         required=False, label="Send even if the number is not a mobile"
     )
+    schedule_at = forms.DateTimeField(
+        required=False, label="Send at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty to send now; the time is in the site's time zone.",
+    )  # fmt: skip
 
 
 class HistoryFilterForm(forms.Form):

@@ -211,6 +211,7 @@ def send_sms(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
         to=payload.get("to"),
         contact=contact,
         kind=payload.get("kind") or "transactional",
+        schedule_at=payload.get("schedule_at"),
         dry_run=dry_run,
     )
     plan = outcome.plan
@@ -225,6 +226,7 @@ def send_sms(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
                 "segments": plan.segments,
                 "price": str(plan.price),
                 "remaining_credits": str(plan.balance_after),
+                "send_after": plan.send_after.isoformat() if plan.send_after else None,
             },
             credits=plan.price,
         )

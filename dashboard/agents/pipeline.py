@@ -440,7 +440,7 @@ def approve(
         Actor.agent(agent.pk, agent.name, request.prompt_version_id),
         action_id=request.agent_action_id,
     )
-    result = _run(spec, actor, payload, dry_run=False)
+    result = _run(spec, actor, _due_now_if_passed(payload), dry_run=False)
     request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
     request.result = {"status": result.status, **result.body}
     request.save(update_fields=["status", "result", "payload", "original_payload"])
@@ -455,6 +455,21 @@ def approve(
     return request
 
 
+def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
+    """A held send whose ``schedule_at`` went by while it waited for approval goes out when
+    staff approve it, instead of failing as scheduled in the past."""
+    raw = payload.get("schedule_at")
+    if not raw:
+        return payload
+    try:
+        moment = dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        return payload  # the action refuses it with its own message
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return {**payload, "schedule_at": None} if moment <= timezone.now() else payload
+
+
 def _check_edit(request_id: int, edited_text: str) -> None:
     """Preview the edited action before claiming the request: a text that cannot be sent is
     refused with its message and the request stays pending, the edit not lost."""
@@ -466,7 +481,8 @@ def _check_edit(request_id: int, edited_text: str) -> None:
         return
     agent = request.agent
     actor = Actor.agent(agent.pk, agent.name, request.prompt_version_id)
-    preview = _run(spec, actor, {**request.payload, spec.editable: edited_text}, dry_run=True)
+    payload = _due_now_if_passed({**request.payload, spec.editable: edited_text})
+    preview = _run(spec, actor, payload, dry_run=True)
     if preview.status >= 400:
         body = dict(preview.body)
         code, message = body.pop("code", "invalid_edit"), body.pop("message", "")

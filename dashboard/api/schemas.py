@@ -212,6 +212,12 @@ class SmsIn(Schema):
     contact_id: str | None = Field(None, max_length=64, description="Text this contact's phone.")
     message: str = Field(max_length=2000, description="The text; {first_name} etc. are filled in.")
     kind: Literal["transactional", "marketing"] = "transactional"
+    schedule_at: str | None = Field(
+        None,
+        max_length=40,
+        description="Send later: ISO 8601 date-time (no offset means UTC), e.g. "
+        "2026-11-27T12:00:00+01:00. Marketing still waits out quiet hours in the recipient's zone.",
+    )
     dry_run: bool = Field(False, description="Answer encoding, segments and price; send nothing.")
     reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
 

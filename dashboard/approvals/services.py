@@ -59,9 +59,12 @@ class QueueItem:
 
     @property
     def details(self) -> list[tuple[str, Any]]:
-        """The payload apart from the text and the recipient, for campaigns and erasures."""
+        """The payload apart from the text and the recipient, for campaigns and erasures (and
+        a send's schedule); options left unset are not shown."""
         hidden = {self.editable, "contact_id", "to", "message"}
-        return [(k, v) for k, v in self.request.payload.items() if k not in hidden]
+        return [
+            (k, v) for k, v in self.request.payload.items() if k not in hidden and v is not None
+        ]
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

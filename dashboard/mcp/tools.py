@@ -116,6 +116,11 @@ class SendSmsInput(ToolInput):
         "transactional",
         description="marketing needs the contact's SMS consent and is held during quiet hours.",
     )
+    schedule_at: str | None = Field(
+        None,
+        description="Send later: ISO 8601 date-time (no offset means UTC). Omit to send now.",
+        max_length=40,
+    )
     dry_run: bool = Field(False, description="Only answer encoding, segments and price.")
     reason: str = Field(
         "", description="Why you send it; staff see it when approving.", max_length=500

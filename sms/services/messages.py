@@ -172,6 +172,43 @@ def _quiet_until(e164: str, now: dt.datetime) -> dt.datetime | None:
     return dt.datetime.combine(end_day, end, tzinfo=tz).astimezone(dt.UTC)
 
 
+def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
+    """When a single send is due: None for now, else an aware moment in the future.
+
+    ``raw`` is a datetime or an ISO 8601 string; one without an offset is read as UTC, the
+    zone the API speaks. The past and more than ``SMS_MAX_SCHEDULE_DAYS`` ahead are refused."""
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, dt.datetime):
+        moment = raw
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise SwitchboardError(
+                "invalid_schedule",
+                f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
+                field="schedule_at",
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    moment = moment.astimezone(dt.UTC)
+    if moment <= now:
+        raise SwitchboardError(
+            "schedule_in_past",
+            f"{moment:%d %b %Y %H:%M} UTC has already passed; choose a later time.",
+            field="schedule_at",
+        )
+    days = settings.SMS_MAX_SCHEDULE_DAYS
+    if moment > now + dt.timedelta(days=days):
+        raise SwitchboardError(
+            "schedule_too_far",
+            f"A text can be scheduled at most {days} days ahead.",
+            field="schedule_at",
+        )
+    return moment
+
+
 def prepare_message(
     *,
     text: str,
@@ -181,8 +218,14 @@ def prepare_message(
     allow_non_mobile: bool = False,
     secret: str = "",
     now: dt.datetime | None = None,
+    schedule_at: object = None,
 ) -> Plan:
-    """Check everything about a send and price it, without writing anything."""
+    """Check everything about a send and price it, without writing anything.
+
+    ``schedule_at`` holds the message until then (quiet hours still apply to marketing at
+    that moment, in the recipient's zone)."""
+    now = now or timezone.now()
+    scheduled = schedule_moment(schedule_at, now=now)
     if kind not in MessageKind.values:
         raise SwitchboardError(
             "invalid_kind", "An SMS is transactional or marketing.", field="kind"
@@ -250,9 +293,9 @@ def prepare_message(
                 field="to",
             )
     price = credits.price_per_segment(info.region) * shape.segments
-    send_after = (
-        _quiet_until(phone, now or timezone.now()) if kind == MessageKind.MARKETING else None
-    )
+    due = scheduled or now
+    quiet_end = _quiet_until(phone, due) if kind == MessageKind.MARKETING else None
+    send_after = quiet_end or scheduled
     return Plan(
         to=phone, country=info.region, contact=contact, text=stored, preview=preview, kind=kind,
         encoding=shape.encoding, segments=shape.segments, ucs2_chars=shape.ucs2_chars,
@@ -301,7 +344,7 @@ def create_messages(
 def _after_create(messages: list[Message], *, actor: Actor) -> None:
     MessageEvent.objects.bulk_create(
         [MessageEvent(message=m, status=m.status, source="queued", at=m.created_at,
-                      detail=f"quiet hours until {m.send_after:%H:%M %Z}" if m.send_after else "")
+                      detail=f"due {m.send_after:%d %b %Y %H:%M} UTC" if m.send_after else "")
          for m in messages]
     )  # fmt: skip
     interactions = [
@@ -345,17 +388,19 @@ def send_sms(
     idempotency_key: str | None = None,
     allow_non_mobile: bool = False,
     secret: str = "",
+    schedule_at: object = None,
 ) -> SendOutcome:
     """Check, price and queue one SMS; the worker sends it. ``dry_run`` answers what it would
     be (encoding, segments, price) and writes nothing. The same ``idempotency_key`` twice
-    returns the first message instead of sending again."""
+    returns the first message instead of sending again. ``schedule_at`` (a future moment)
+    queues it as scheduled; the worker sends it then."""
     if idempotency_key:
         existing = Message.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return SendOutcome(None, existing, replayed=True)
     plan = prepare_message(
         text=text, to=to, contact=contact, kind=kind, allow_non_mobile=allow_non_mobile,
-        secret=secret,
+        secret=secret, schedule_at=schedule_at,
     )  # fmt: skip
     if dry_run:
         if plan.price > plan.balance:

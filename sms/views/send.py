@@ -8,6 +8,7 @@ import uuid
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import Contact
@@ -49,12 +50,20 @@ def send_page(request: HttpRequest) -> HttpResponse:
                 actor=Actor.staff(request.user), to=to or None, contact=contact,
                 text=form.cleaned_data["text"], kind=form.cleaned_data["kind"],
                 allow_non_mobile=form.cleaned_data["allow_non_mobile"],
+                schedule_at=form.cleaned_data["schedule_at"],
                 idempotency_key=request.POST.get("idempotency_key") or None,
             )  # fmt: skip
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
-            flash.success(request, "Queued; this page follows it to delivery.")
+            due = outcome.message.send_after
+            flash.success(
+                request,
+                f"Scheduled for {timezone.localtime(due):%d %b %Y %H:%M}; it can be cancelled "
+                "until then."
+                if due
+                else "Queued; this page follows it to delivery.",
+            )
             return redirect("sms:message", message_id=outcome.message.pk)
     contact_id = form["contact"].value()
     contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
@@ -81,6 +90,7 @@ def preview(request: HttpRequest) -> HttpResponse:
             context["plan"] = prepare_message(
                 text=text, to=to or None, contact=contact, kind=data.get("kind") or "transactional",
                 allow_non_mobile=bool(data.get("allow_non_mobile")),
+                schedule_at=data.get("schedule_at"),
             )  # fmt: skip
     except SwitchboardError as exc:
         context["problem"] = exc

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from contacts.imports.models import ImportJob
 from contacts.services.contacts import create_contact
 from contacts.services.imports import run_import
 from contacts.services.lists import create_list
 from dashboard.actors import Actor
+from dashboard.agents.models import ApprovalRequest
+from dashboard.agents.pipeline import approve
 from sms.gateways import sandbox
 from sms.models import Message, OtpChallenge
 from sms.services import credits
@@ -163,3 +167,54 @@ def test_an_erased_person_cannot_be_added_again(agent_client):
     response = post(agent_client, "/api/v1/contacts", {"email": "gone@example.com", "upsert": True})
     assert response.status_code == 406
     assert response.json()["code"] == "suppressed"
+
+
+def test_a_text_can_be_scheduled_and_reads_back_as_scheduled(agent_client, funded):
+    when = (timezone.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+    preview = post(
+        agent_client,
+        "/api/v1/sms",
+        {"to": MOBILE, "message": "Later", "schedule_at": when.isoformat(), "dry_run": True},
+    )
+    assert preview.status_code == 200
+    assert preview.json()["send_after"] == when.isoformat()
+    response = post(
+        agent_client,
+        "/api/v1/sms",
+        {"to": MOBILE, "message": "Later", "schedule_at": when.isoformat()},
+    )
+    assert response.status_code == 201, response.json()
+    assert (response.json()["status"], response.json()["send_after"]) == (
+        "scheduled", when.isoformat(),
+    )  # fmt: skip
+    assert agent_client.get(f"/api/v1/sms/{response.json()['id']}").json()["status"] == "scheduled"
+    assert Message.objects.get().status == "scheduled"
+
+
+def test_a_schedule_in_the_past_or_unreadable_is_a_406(agent_client, funded):
+    for value, code in (("2020-01-01T09:00:00Z", "schedule_in_past"), ("soon", "invalid_schedule")):
+        response = post(
+            agent_client, "/api/v1/sms", {"to": MOBILE, "message": "Hi", "schedule_at": value}
+        )
+        assert response.status_code == 406
+        assert response.json()["code"] == code
+    assert not Message.objects.exists()
+
+
+def test_a_gated_send_approved_after_its_time_goes_out_at_once(gated_client, funded, staff_user):
+    when = timezone.now() + dt.timedelta(minutes=5)
+    response = post(
+        gated_client,
+        "/api/v1/sms",
+        {"to": MOBILE, "message": "Hi", "schedule_at": when.isoformat()},
+    )
+    assert response.status_code == 202
+    request_id = response.json()["approval_id"]
+    ApprovalRequest.objects.filter(pk=request_id).update(
+        payload={**ApprovalRequest.objects.get(pk=request_id).payload,
+                 "schedule_at": (timezone.now() - dt.timedelta(minutes=1)).isoformat()}
+    )  # fmt: skip
+    request = approve(request_id=request_id, user=staff_user)
+    assert request.status == "executed", request.result
+    message = Message.objects.get()
+    assert (message.status, message.send_after) == ("pending", None)

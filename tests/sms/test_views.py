@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from sms.models import CreditEntry, Message, OptOut, Price, Status
 from sms.services import credits
@@ -35,6 +37,34 @@ def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
     staff_client.post("/sms/send/", data)
     staff_client.post("/sms/send/", data)
     assert Message.objects.count() == 1
+
+
+def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
+    staff_client, funded, contact, settings
+):
+    when = timezone.localtime() + dt.timedelta(days=1)
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Tomorrow", "kind": "transactional",
+        "schedule_at": f"{when:%Y-%m-%dT%H:%M}",
+    })  # fmt: skip
+    message = Message.objects.get()
+    assert response.status_code == 302
+    assert message.status == Status.SCHEDULED
+    assert message.send_after == when.replace(second=0, microsecond=0)
+    page = staff_client.get(response.url)
+    assert "Scheduled for" in page.content.decode()
+
+
+def test_a_schedule_in_the_past_is_shown_next_to_the_field(staff_client, funded, contact):
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Hi", "kind": "transactional",
+        "schedule_at": "2020-01-01T09:00",
+    })  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["form"].errors["schedule_at"] == [
+        "01 Jan 2020 09:00 UTC has already passed; choose a later time."
+    ]
+    assert not Message.objects.exists()
 
 
 def test_the_recipient_can_be_a_contacts_email(staff_client, funded, contact):
