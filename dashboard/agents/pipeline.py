@@ -428,30 +428,37 @@ def approve(
     """Run the held action once, as the agent asked for it (or with the text staff edited)."""
     if edited_text is not None:
         _check_edit(request_id, edited_text)
-    request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
-    spec = ACTIONS[request.action]
-    payload = dict(request.payload)
-    if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
-        request.original_payload = dict(request.payload)
-        payload[spec.editable] = edited_text
-        request.payload = payload
-    agent = request.agent
-    actor = replace(
-        Actor.agent(agent.pk, agent.name, request.prompt_version_id),
-        action_id=request.agent_action_id,
-    )
-    result = _run(spec, actor, _due_now_if_passed(payload), dry_run=False)
-    request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
-    request.result = {"status": result.status, **result.body}
-    request.save(update_fields=["status", "result", "payload", "original_payload"])
-    AgentAction.objects.filter(pk=request.agent_action_id).update(
-        outcome=ActionOutcome.DONE if result.status < 400 else ActionOutcome.FAILED,
-        credits=result.credits if result.status < 400 else 0,
-    )
-    changes = {"status": ["pending", request.status]}
-    if request.original_payload:
-        changes["text"] = [request.original_payload.get(spec.editable), edited_text]
-    audit.record(actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes)
+    # Claim and run in one transaction: a process that dies in between leaves the request
+    # pending with nothing done, never approved but not run. (Expiry is committed first so a
+    # refused late approval still leaves the request marked expired.)
+    expire_stale()
+    with transaction.atomic():
+        request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
+        spec = ACTIONS[request.action]
+        payload = dict(request.payload)
+        if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
+            request.original_payload = dict(request.payload)
+            payload[spec.editable] = edited_text
+            request.payload = payload
+        agent = request.agent
+        actor = replace(
+            Actor.agent(agent.pk, agent.name, request.prompt_version_id),
+            action_id=request.agent_action_id,
+        )
+        result = _run(spec, actor, _due_now_if_passed(payload), dry_run=False)
+        request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
+        request.result = {"status": result.status, **result.body}
+        request.save(update_fields=["status", "result", "payload", "original_payload"])
+        AgentAction.objects.filter(pk=request.agent_action_id).update(
+            outcome=ActionOutcome.DONE if result.status < 400 else ActionOutcome.FAILED,
+            credits=result.credits if result.status < 400 else 0,
+        )
+        changes = {"status": ["pending", request.status]}
+        if request.original_payload:
+            changes["text"] = [request.original_payload.get(spec.editable), edited_text]
+        audit.record(
+            actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
+        )
     return request
 
 

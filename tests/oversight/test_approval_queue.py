@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -70,6 +71,30 @@ def test_approving_runs_the_send_once_and_audits_the_decision(
 
     again = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
     assert "already executed" in again["HX-Trigger"]
+    assert Message.objects.count() == 1
+
+
+def test_a_crash_while_running_an_approved_action_leaves_it_pending_with_nothing_done(
+    staff_user, gated_agent, ask_to_send, monkeypatch
+):
+    request = ask_to_send(gated_agent)
+    spec = pipeline.ACTIONS["send_sms"]
+
+    def send_then_die(**kwargs):
+        spec.handler(**kwargs)  # the message is written…
+        raise RuntimeError("worker killed")  # …and the process dies before the decision is saved
+
+    monkeypatch.setitem(
+        pipeline.ACTIONS, "send_sms", dataclasses.replace(spec, handler=send_then_die)
+    )
+    with pytest.raises(RuntimeError):
+        pipeline.approve(request_id=request.pk, user=staff_user)
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING
+    assert not Message.objects.exists()
+
+    monkeypatch.setitem(pipeline.ACTIONS, "send_sms", spec)
+    assert pipeline.approve(request_id=request.pk, user=staff_user).status == "executed"
     assert Message.objects.count() == 1
 
 
