@@ -470,11 +470,12 @@ def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
         return payload
     try:
         moment = dt.datetime.fromisoformat(str(raw))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        passed = moment <= timezone.now()
+    except (ValueError, OverflowError):
         return payload  # the action refuses it with its own message
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return {**payload, "schedule_at": None} if moment <= timezone.now() else payload
+    return {**payload, "schedule_at": None} if passed else payload
 
 
 def _check_edit(request_id: int, edited_text: str) -> None:

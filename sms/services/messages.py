@@ -179,20 +179,19 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
     zone the API speaks. The past and more than ``SMS_MAX_SCHEDULE_DAYS`` ahead are refused."""
     if raw in (None, ""):
         return None
-    if isinstance(raw, dt.datetime):
-        moment = raw
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(str(raw).strip())
-        except ValueError:
-            raise SwitchboardError(
-                "invalid_schedule",
-                f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
-                field="schedule_at",
-            ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC)
+    try:
+        moment = (
+            raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw).strip())
+        )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # unreadable, or out of range once moved to UTC
+        raise SwitchboardError(
+            "invalid_schedule",
+            f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
+            field="schedule_at",
+        ) from None
     if moment <= now:
         raise SwitchboardError(
             "schedule_in_past",

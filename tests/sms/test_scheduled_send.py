@@ -72,6 +72,7 @@ def test_marketing_scheduled_inside_quiet_hours_waits_until_they_end(
     ("schedule_at", "code"),
     [
         ("tomorrow at noon", "invalid_schedule"),
+        ("9999-12-31T23:59:59-23:59", "invalid_schedule"),  # past the calendar's end in UTC
         ("2020-01-01T09:00:00", "schedule_in_past"),
         (lambda: timezone.now() - dt.timedelta(minutes=1), "schedule_in_past"),
         (lambda: timezone.now() + dt.timedelta(days=61), "schedule_too_far"),
