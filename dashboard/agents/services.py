@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from dashboard import audit
@@ -151,11 +152,22 @@ def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
 
 
 def authenticate(token: str) -> Agent | None:
-    """The active agent holding this unexpired, unrevoked bearer token, or None."""
+    """The active agent holding this unexpired, unrevoked bearer token, or None.
+
+    One query, which also reads the id of the agent's active prompt version: every write
+    records it (``active_prompt_id``).
+    """
     if not token:
         return None
     row = (
         AccessToken.objects.select_related("agent")
+        .annotate(
+            prompt_id=Subquery(
+                AgentPromptVersion.objects.filter(agent=OuterRef("agent"), is_active=True).values(
+                    "pk"
+                )[:1]
+            )
+        )
         .filter(
             token_hash=_hash(token),
             revoked_at__isnull=True,
@@ -164,11 +176,22 @@ def authenticate(token: str) -> Agent | None:
         )
         .first()
     )
-    return row.agent if row else None
+    if row is None:
+        return None
+    agent = row.agent
+    agent.active_prompt_id = row.prompt_id  # type: ignore[attr-defined]
+    return agent
 
 
 def active_prompt(agent: Agent) -> AgentPromptVersion | None:
     return agent.prompt_versions.filter(is_active=True).first()
+
+
+def active_prompt_id(agent: Agent) -> int | None:
+    """The agent's active prompt version id, as ``authenticate`` read it, else from the database."""
+    if hasattr(agent, "active_prompt_id"):
+        return agent.active_prompt_id
+    return agent.prompt_versions.filter(is_active=True).values_list("pk", flat=True).first()
 
 
 @transaction.atomic
