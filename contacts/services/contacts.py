@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -324,7 +325,8 @@ def _update(
         locked.updated_at = timezone.now()
         locked.version += 1
         try:
-            with transaction.atomic():
+            # The email is the one unique column: only a changed one can clash.
+            with transaction.atomic() if locked.email != before["email"] else nullcontext():
                 locked.save(
                     update_fields=[
                         *AUDITED,
@@ -364,7 +366,9 @@ def _update(
     return locked
 
 
-@transaction.atomic
+# No savepoint of its own: nothing here catches an error after a write (the insert keeps its
+# own), so a caller's transaction or savepoint is enough to undo a failed upsert.
+@transaction.atomic(savepoint=False)
 def upsert_contact(*, actor: Actor, email: str, **attrs: Any) -> tuple[Contact, bool]:
     """Update the contact with this email (any letter case) or create it. Returns (contact, created)."""
     normalised = normalise_email(email)
