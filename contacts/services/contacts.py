@@ -366,9 +366,7 @@ def _update(
     return locked
 
 
-# No savepoint of its own: nothing here catches an error after a write (the insert keeps its
-# own), so a caller's transaction or savepoint is enough to undo a failed upsert.
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def upsert_contact(*, actor: Actor, email: str, **attrs: Any) -> tuple[Contact, bool]:
     """Update the contact with this email (any letter case) or create it. Returns (contact, created)."""
     normalised = normalise_email(email)

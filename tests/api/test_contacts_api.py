@@ -296,9 +296,9 @@ def test_an_upsert_costs_a_fixed_number_of_queries(make_agent, django_assert_max
     # PostgreSQL counts the request in a transaction of its own (SAVEPOINT inside a test):
     # three statements more than SQLite, which counts it in the request's transaction.
     extra = 3 if connection.vendor == "postgresql" else 0
-    with django_assert_max_num_queries(19 + extra):
+    with django_assert_max_num_queries(21 + extra):
         assert upsert(0).status_code == 201
-    with django_assert_max_num_queries(16 + extra):
+    with django_assert_max_num_queries(18 + extra):
         assert upsert(1).status_code == 200
     contact = Contact.objects.get(email="pin@example.com")
     assert (contact.first_name, contact.metadata) == ("Pin1", {"round": 1})
