@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -16,7 +17,7 @@ from contacts.phones import normalise_phone
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
-from contacts.services.history import log_interaction
+from contacts.services.history import Trail
 from contacts.services.normalise import clean_name, normalise_email, search_key
 from contacts.services.suppression import suppression_reason
 from dashboard import audit
@@ -114,7 +115,40 @@ def create_contact(
     list_ids: Iterable[int] | None = None,
     default_region: str | None = None,
 ) -> Contact:
-    email = normalise_email(email)
+    return _create(
+        actor=actor,
+        email=normalise_email(email),
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        email_consent=email_consent,
+        sms_consent=sms_consent,
+        metadata=metadata,
+        fields=fields,
+        tags=tags,
+        list_ids=list_ids,
+        default_region=default_region,
+    )
+
+
+def _create(
+    *,
+    actor: Actor,
+    email: str,
+    phone: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    email_consent: str = Consent.UNKNOWN,
+    sms_consent: str = Consent.UNKNOWN,
+    metadata: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+    list_ids: Iterable[int] | None = None,
+    default_region: str | None = None,
+    email_checked: bool = False,
+) -> Contact:
+    """Create from a normalised email, inside the caller's transaction. ``email_checked``: the
+    caller has just looked for a contact with this email in this transaction and found none."""
     number = normalise_phone(phone, region=default_region)
     first_name = clean_name(first_name, field="first_name")
     last_name = clean_name(last_name, field="last_name")
@@ -122,7 +156,8 @@ def create_contact(
     resolved = field_service.resolve_values(fields or {})
     lists = _resolve_lists(list_ids)
     tag_names = [tag_service.clean_tag_name(name) for name in tags]
-    _check_email_free(email)
+    if not email_checked:
+        _check_email_free(email)
     if reason := suppression_reason(email=email, phone=number.e164 if number else ""):
         raise SwitchboardError(
             "suppressed",
@@ -157,17 +192,27 @@ def create_contact(
 
     changes = audit.diff({}, _snapshot(contact))
     changes.update(field_service.apply_values(contact, resolved))
-    audit.record(
+    trail = Trail()
+    trail.audit(
         actor=actor, action="contact.create", obj=contact, contact_id=contact.pk, changes=changes
     )
-    log_interaction(
+    trail.history(
         contact=contact, actor=actor, kind=InteractionKind.CREATED, description="Contact created"
     )
-    for name in tag_names:
-        tag_service.tag_contact(actor=actor, contact=contact, tag_name=name)
+    tag_service.apply_tags(actor=actor, contact=contact, names=tag_names, trail=trail, fresh=True)
+    trail.write()
     for contact_list in lists:
         list_service.add_to_list(actor=actor, contact=contact, contact_list=contact_list)
     return contact
+
+
+def _lock(contact_id: Any) -> Contact:
+    try:
+        return Contact.objects.select_for_update().get(pk=contact_id)
+    except (Contact.DoesNotExist, ValidationError, ValueError, TypeError):  # absent or malformed id
+        raise SwitchboardError(
+            "unknown_contact", f"There is no contact with id {contact_id}."
+        ) from None
 
 
 @transaction.atomic
@@ -194,13 +239,45 @@ def update_contact(
     ``expected_version`` is the version the editor started from: if someone saved in between,
     the update is refused with ``edit_conflict`` instead of silently overwriting their change.
     """
-    contact_id = contact.pk if isinstance(contact, Contact) else contact
-    try:
-        locked = Contact.objects.select_for_update().get(pk=contact_id)
-    except (Contact.DoesNotExist, ValidationError, ValueError, TypeError):  # absent or malformed id
-        raise SwitchboardError(
-            "unknown_contact", f"There is no contact with id {contact_id}."
-        ) from None
+    locked = _lock(contact.pk if isinstance(contact, Contact) else contact)
+    return _update(
+        actor=actor,
+        locked=locked,
+        expected_version=expected_version,
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        email_consent=email_consent,
+        sms_consent=sms_consent,
+        unsubscribed=unsubscribed,
+        metadata=metadata,
+        fields=fields,
+        tags=tags,
+        list_ids=list_ids,
+        default_region=default_region,
+    )
+
+
+def _update(
+    *,
+    actor: Actor,
+    locked: Contact,
+    expected_version: int | None = None,
+    email: str | _Unset = UNSET,
+    phone: str | _Unset = UNSET,
+    first_name: str | _Unset = UNSET,
+    last_name: str | _Unset = UNSET,
+    email_consent: str | _Unset = UNSET,
+    sms_consent: str | _Unset = UNSET,
+    unsubscribed: bool | _Unset = UNSET,
+    metadata: Mapping[str, Any] | None | _Unset = UNSET,
+    fields: Mapping[str, Any] | _Unset = UNSET,
+    tags: Iterable[str] | _Unset = UNSET,
+    list_ids: Iterable[int] | _Unset = UNSET,
+    default_region: str | None = None,
+) -> Contact:
+    """``update_contact`` on a row the caller locked (select_for_update) in its transaction."""
     if expected_version is not None and locked.version != expected_version:
         last = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id").first()
         who = f" by {last.actor_label}" if last else ""
@@ -248,7 +325,8 @@ def update_contact(
         locked.updated_at = timezone.now()
         locked.version += 1
         try:
-            with transaction.atomic():
+            # The email is the one unique column: only a changed one can clash.
+            with transaction.atomic() if locked.email != before["email"] else nullcontext():
                 locked.save(
                     update_fields=[
                         *AUDITED,
@@ -269,19 +347,20 @@ def update_contact(
         locked.version += 1
         locked.save(update_fields=["updated_at", "version"])
     changes.update(field_changes)
+    trail = Trail()
     if changes:
-        audit.record(
+        trail.audit(
             actor=actor, action="contact.update", obj=locked, contact_id=locked.pk, changes=changes
         )
         unsubscribed_now = "unsubscribed_at" in changes and locked.unsubscribed_at is not None
-        log_interaction(
+        trail.history(
             contact=locked,
             actor=actor,
             kind=InteractionKind.UNSUBSCRIBED if unsubscribed_now else InteractionKind.UPDATED,
             description="Changed " + ", ".join(k.removeprefix("field:") for k in changes),
         )
-    for name in tag_names:
-        tag_service.tag_contact(actor=actor, contact=locked, tag_name=name)
+    tag_service.apply_tags(actor=actor, contact=locked, names=tag_names, trail=trail, fresh=False)
+    trail.write()
     for contact_list in lists:
         list_service.add_to_list(actor=actor, contact=locked, contact_list=contact_list)
     return locked
@@ -291,15 +370,14 @@ def update_contact(
 def upsert_contact(*, actor: Actor, email: str, **attrs: Any) -> tuple[Contact, bool]:
     """Update the contact with this email (any letter case) or create it. Returns (contact, created)."""
     normalised = normalise_email(email)
-    existing = Contact.objects.filter(email=normalised).values_list("pk", flat=True).first()
+    existing = Contact.objects.select_for_update().filter(email=normalised).first()
     if existing is None:
         try:
-            with transaction.atomic():
-                return create_contact(actor=actor, email=normalised, **attrs), True
+            return _create(actor=actor, email=normalised, email_checked=True, **attrs), True
         except SwitchboardError as exc:
             if exc.code != "duplicate_email":
                 raise
             # A concurrent upsert created it first: fall through and update it.
-            existing = Contact.objects.values_list("pk", flat=True).get(email=normalised)
+            existing = _lock(Contact.objects.values_list("pk", flat=True).get(email=normalised))
     attrs = {key: value for key, value in attrs.items() if value is not None or key == "metadata"}
-    return update_contact(actor=actor, contact=existing, **attrs), False
+    return _update(actor=actor, locked=existing, **attrs), False

@@ -12,8 +12,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, Interaction, InteractionKind
+from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 EVENT_NAME_MAX = 100
 
@@ -40,6 +42,28 @@ def build_interaction(
         actor_ref=actor.ref,
         actor_label=actor.label,
     )
+
+
+class Trail:
+    """The audit entries and history lines of one service call, written in one INSERT each
+    when it is done (``write``), in the order they were added."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+        self.interactions: list[Interaction] = []
+
+    def audit(self, **kwargs: Any) -> None:
+        self.entries.append(audit.build_entry(**kwargs))
+
+    def history(self, **kwargs: Any) -> None:
+        self.interactions.append(build_interaction(**kwargs))
+
+    def write(self) -> None:
+        if self.entries:
+            AuditEntry.objects.bulk_create(self.entries)
+        if self.interactions:
+            Interaction.objects.bulk_create(self.interactions)
+        self.entries, self.interactions = [], []
 
 
 def log_interaction(**kwargs: Any) -> Interaction:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
-from contacts.services.history import log_interaction
+from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -22,7 +24,9 @@ def clean_tag_name(name: str) -> str:
     return name
 
 
-def get_or_create_tag(*, actor: Actor, name: str) -> Tag:
+def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) -> Tag:
+    """The tag with this name (any letter case), created if needed. With a ``trail`` its audit
+    entry is added there instead of written now."""
     name = clean_tag_name(name)
     tag = Tag.objects.filter(name__iexact=name).first()
     if tag:
@@ -32,7 +36,11 @@ def get_or_create_tag(*, actor: Actor, name: str) -> Tag:
             tag = Tag.objects.create(name=name)
     except IntegrityError:  # created by someone else a moment ago
         return Tag.objects.get(name__iexact=name)
-    audit.record(actor=actor, action="tag.create", obj=tag, changes={"name": [None, name]})
+    entry = {"actor": actor, "action": "tag.create", "obj": tag, "changes": {"name": [None, name]}}
+    if trail is None:
+        audit.record(**entry)
+    else:
+        trail.audit(**entry)
     return tag
 
 
@@ -91,6 +99,58 @@ def tag_contact(*, actor: Actor, contact: Contact, tag_name: str) -> tuple[Tag, 
             description=f"Tagged {tag.name}",
         )
     return tag, created
+
+
+def apply_tags(
+    *, actor: Actor, contact: Contact, names: Iterable[str], trail: Trail, fresh: bool
+) -> list[Tag]:
+    """Apply tags by name to one contact (creating tags as needed); returns those newly applied.
+
+    Audit entries and history lines go to ``trail``. ``fresh``: the contact was created in
+    this transaction, so it has no tags yet and no one else can tag it before the commit.
+    """
+    tags: list[Tag] = []
+    for name in names:
+        tag = get_or_create_tag(actor=actor, name=name, trail=trail)
+        if tag not in tags:
+            tags.append(tag)
+    if not tags:
+        return []
+    if fresh:
+        new = tags
+        ContactTag.objects.bulk_create([ContactTag(contact=contact, tag=tag) for tag in new])
+    else:
+        have = set(
+            ContactTag.objects.filter(contact=contact, tag__in=tags).values_list("tag", flat=True)
+        )
+        new = [tag for tag in tags if tag.pk not in have]
+        if new:
+            try:
+                with transaction.atomic():
+                    ContactTag.objects.bulk_create(
+                        [ContactTag(contact=contact, tag=tag) for tag in new]
+                    )
+            except IntegrityError:  # tagged by a concurrent request: apply one by one
+                new = [
+                    tag
+                    for tag in new
+                    if ContactTag.objects.get_or_create(contact=contact, tag=tag)[1]
+                ]
+    for tag in new:
+        trail.audit(
+            actor=actor,
+            action="contact.tag",
+            obj=contact,
+            contact_id=contact.pk,
+            changes={"tags": [None, tag.name]},
+        )
+        trail.history(
+            contact=contact,
+            actor=actor,
+            kind=InteractionKind.TAGGED,
+            description=f"Tagged {tag.name}",
+        )
+    return new
 
 
 @transaction.atomic

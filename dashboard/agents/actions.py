@@ -30,12 +30,12 @@ from dashboard.agents.pipeline import ActionSpec, Result, register
 from dashboard.api.serialise import (
     campaign_data,
     field_data,
-    fresh_contact_data,
     import_data,
     interaction_data,
     list_data,
     message_data,
     segment_data,
+    written_contact_data,
 )
 from dashboard.errors import SwitchboardError
 from sms.campaigns.services import campaigns as campaign_service
@@ -65,7 +65,7 @@ def _upsert_one(actor: Actor, item: dict[str, Any], *, upsert: bool) -> tuple[An
 
 def upsert_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
     contact, created = _upsert_one(actor, payload, upsert=bool(payload.get("upsert")))
-    return Result(201 if created else 200, fresh_contact_data(contact.pk))
+    return Result(201 if created else 200, written_contact_data(contact))
 
 
 def update_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
@@ -80,7 +80,7 @@ def update_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> R
         expected_version=payload.get("expected_version"),
         **attrs,
     )
-    return Result(200, fresh_contact_data(contact.pk))
+    return Result(200, written_contact_data(contact))
 
 
 def _per_item(

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from dashboard import audit
@@ -150,25 +150,40 @@ def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
     return token, ttl
 
 
+# Every API request runs this: one plain query (the ORM's query building cost more than the
+# query itself), which also reads the agent's active prompt version for ``active_prompt_id``.
+_AUTHENTICATE_SQL = """
+SELECT agent.*, (
+    SELECT prompt.id FROM {prompts} prompt WHERE prompt.agent_id = agent.id AND prompt.is_active
+) AS active_prompt_id
+FROM {tokens} token JOIN {agents} agent ON agent.id = token.agent_id
+WHERE token.token_hash = %s AND token.revoked_at IS NULL AND token.expires_at > %s
+  AND agent.is_active
+"""
+
+
 def authenticate(token: str) -> Agent | None:
     """The active agent holding this unexpired, unrevoked bearer token, or None."""
     if not token:
         return None
-    row = (
-        AccessToken.objects.select_related("agent")
-        .filter(
-            token_hash=_hash(token),
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-            agent__is_active=True,
-        )
-        .first()
+    sql = _AUTHENTICATE_SQL.format(
+        prompts=AgentPromptVersion._meta.db_table,
+        tokens=AccessToken._meta.db_table,
+        agents=Agent._meta.db_table,
     )
-    return row.agent if row else None
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return next(iter(Agent.objects.raw(sql, [_hash(token), now])), None)
 
 
 def active_prompt(agent: Agent) -> AgentPromptVersion | None:
     return agent.prompt_versions.filter(is_active=True).first()
+
+
+def active_prompt_id(agent: Agent) -> int | None:
+    """The agent's active prompt version id, as ``authenticate`` read it, else from the database."""
+    if hasattr(agent, "active_prompt_id"):
+        return agent.active_prompt_id
+    return agent.prompt_versions.filter(is_active=True).values_list("pk", flat=True).first()
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from dashboard.actors import Actor
-from dashboard.agents.models import AccessToken
+from dashboard.agents.models import AccessToken, UsageCounter
 from dashboard.agents.services import revoke, rotate_secret
 from tests.agents.personas import client_for
 
@@ -136,6 +136,43 @@ def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
     assert refused.json()["code"] == "monthly_cap_reached"
     assert int(refused["Retry-After"]) > 0
     assert Contact.objects.count() == 1
+
+
+def _minute_counts(agent) -> dict[str, int]:
+    return dict(
+        UsageCounter.objects.filter(agent=agent).order_by("window").values_list("window", "count")
+    )
+
+
+def test_the_monthly_count_carries_on_into_a_new_minute(make_agent, monkeypatch):
+    agent = make_agent("steady", monthly_request_cap=2)
+    client = client_for(agent)
+    assert client.get("/api/v1/contacts").status_code == 200
+    later = timezone.now() + dt.timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert client.get("/api/v1/contacts").status_code == 200
+    # The new minute dropped the old minute's row, not the month's.
+    month = "M:" + later.strftime("%Y-%m")
+    assert _minute_counts(agent) == {month: 2, "m:" + later.strftime("%Y-%m-%dT%H:%M"): 1}
+    refused = client.get("/api/v1/contacts")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "monthly_cap_reached"
+
+
+def test_a_refused_request_counts_in_neither_window(make_agent):
+    agent = make_agent("capped", rate_limit_per_minute=2, monthly_request_cap=10)
+    client = client_for(agent)
+    body = {"email": "r@example.com", "upsert": True}
+    for _ in range(2):
+        assert (
+            client.post("/api/v1/contacts", body, content_type="application/json").status_code < 300
+        )
+    for _ in range(3):
+        refused = client.post("/api/v1/contacts", body, content_type="application/json")
+        assert refused.status_code == 429
+        assert client.get("/api/v1/contacts").status_code == 429
+    assert sorted(_minute_counts(agent).values()) == [2, 2]
+    assert agent.actions.count() == 2
 
 
 def test_agent_profile_lists_tool_schemas_for_its_scopes_only(make_agent):

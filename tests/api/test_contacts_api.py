@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from contacts.models import Contact, ContactList, Interaction
 from contacts.services.fields import create_field
 from contacts.services.lists import create_list
 from dashboard.actors import Actor
 from dashboard.models import AuditEntry
+from tests.agents.personas import client_for
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -278,6 +280,37 @@ def test_the_list_of_contacts_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = agent_client.get("/api/v1/contacts?limit=30")
     assert len(response.json()["items"]) == 30
+
+
+def test_an_upsert_costs_a_fixed_number_of_queries(make_agent, django_assert_max_num_queries):
+    # The agent API's hot path (issue #7): token, limits, action record, contact, tags, audit
+    # trail and history, answer. Savepoints and BEGIN count too.
+    client = client_for(make_agent("counted", rate_limit_per_minute=1000))
+    post(client, "/api/v1/contacts", {"email": "warm@example.com", "tags": ["vip"]})
+
+    def upsert(round_: int):
+        body = {"email": "pin@example.com", "first_name": f"Pin{round_}", "tags": ["vip"],
+                "metadata": {"round": round_}, "upsert": True}  # fmt: skip
+        return post(client, "/api/v1/contacts", body)
+
+    # PostgreSQL counts the request in a transaction of its own (SAVEPOINT inside a test):
+    # three statements more than SQLite, which counts it in the request's transaction.
+    extra = 3 if connection.vendor == "postgresql" else 0
+    with django_assert_max_num_queries(21 + extra):
+        assert upsert(0).status_code == 201
+    with django_assert_max_num_queries(18 + extra):
+        assert upsert(1).status_code == 200
+    contact = Contact.objects.get(email="pin@example.com")
+    assert (contact.first_name, contact.metadata) == ("Pin1", {"round": 1})
+    assert [t.name for t in contact.tags.all()] == ["vip"]
+    assert list(
+        AuditEntry.objects.filter(contact_id=contact.pk)
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["contact.create", "contact.tag", "contact.update"]
+    assert list(
+        Interaction.objects.filter(contact=contact).order_by("id").values_list("kind", flat=True)
+    ) == ["created", "tagged", "updated"]
 
 
 def test_a_metadata_key_named_like_a_lookup_is_just_a_key(agent_client):

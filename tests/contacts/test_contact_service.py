@@ -548,14 +548,14 @@ def test_two_concurrent_upserts_of_one_email_make_one_contact(system_actor, monk
     """Both requests miss the look-up, both insert: the loser updates the winner's row."""
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers; SQLite serialises them")
-    real_create = contact_service.create_contact
+    real_create = contact_service._create
     both_looked = threading.Barrier(2, timeout=10)
 
     def create_once_both_looked(**kwargs):
         both_looked.wait()
         return real_create(**kwargs)
 
-    monkeypatch.setattr(contact_service, "create_contact", create_once_both_looked)
+    monkeypatch.setattr(contact_service, "_create", create_once_both_looked)
     results: list[tuple[Contact, bool]] = []
     errors: list[BaseException] = []
 
@@ -581,6 +581,29 @@ def test_two_concurrent_upserts_of_one_email_make_one_contact(system_actor, monk
     assert sorted(created for _, created in results) == [False, True]
     contact = Contact.objects.get(email="race@example.com")
     assert audit_actions(contact) == ["contact.create", "contact.update"]
+
+
+def test_upsert_applies_a_tag_named_twice_once(staff_actor, make_contact):
+    contact, created = contact_service.upsert_contact(
+        actor=staff_actor, email="twice@example.com", tags=["vip", "VIP", " vip "]
+    )
+    assert created
+    assert [t.name for t in contact.tags.all()] == ["vip"]
+    assert audit_actions(contact) == ["contact.create", "contact.tag"]
+    assert history_kinds(contact) == ["created", "tagged"]
+    # Again, with one tag it has and one it has not: only the new one is recorded.
+    contact_service.upsert_contact(
+        actor=staff_actor, email="twice@example.com", tags=["VIP", "new"]
+    )
+    assert sorted(t.name for t in contact.tags.all()) == ["new", "vip"]
+    assert audit_actions(contact) == ["contact.create", "contact.tag", "contact.tag"]
+    assert last_audit(contact).changes == {"tags": [None, "new"]}
+    assert Tag.objects.count() == 2
+    assert list(
+        AuditEntry.objects.filter(action="tag.create")
+        .order_by("id")
+        .values_list("object_repr", flat=True)
+    ) == ["vip", "new"]
 
 
 def test_upsert_refuses_an_invalid_email(staff_actor):
