@@ -66,9 +66,8 @@ class Contact(models.Model):
         indexes = [
             # Prefix search. On PostgreSQL the pattern_ops opclass lets LIKE 'abc%' use the
             # index whatever the database collation; SQLite ignores opclasses and range-scans.
-            models.Index(
-                fields=["email"], name="contact_email_prefix", opclasses=["varchar_pattern_ops"]
-            ),
+            # (Email needs none of its own: Django gives a unique CharField a pattern_ops
+            # "_like" index on PostgreSQL, and on SQLite the unique index is the same B-tree.)
             models.Index(
                 fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]
             ),
@@ -84,7 +83,8 @@ class Contact(models.Model):
                 name="contact_last_prefix",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
             ),
-            # Sorting the list.
+            # Sorting the list (PostgreSQL only: on SQLite, which ignores opclasses, it would be
+            # a second copy of contact_last_prefix, so migration 0008 drops it there).
             models.Index(fields=["last_name_key", "first_name_key"], name="contact_name_sort"),
             # Newest first, the default order. The searched columns ride along so SQLite can
             # walk this index and test a broad search ("smi") without reading the rows.
@@ -147,8 +147,14 @@ VALUE_COLUMNS = {
 
 
 class FieldValue(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="field_values")
-    field = models.ForeignKey(Field, on_delete=models.CASCADE, related_name="values")
+    # No single-column indexes: fieldvalue_one_per_contact leads with the contact and the
+    # value indexes lead with the field (every index is one more B-tree insert per value).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="field_values", db_index=False
+    )
+    field = models.ForeignKey(
+        Field, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
     value_text = models.TextField(null=True, blank=True)
     value_number = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     value_date = models.DateField(null=True, blank=True)
@@ -206,8 +212,13 @@ class ContactList(models.Model):
 
 
 class ListMembership(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
-    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by listmembership_unique (list first) and listmembership_contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="list_memberships", db_index=False
+    )
+    list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -230,8 +241,13 @@ class Tag(models.Model):
 
 
 class ContactTag(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="contact_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="contact_tags")
+    # Indexed by contacttag_unique (tag first) and contacttag_contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="contact_tags", db_index=False
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="contact_tags", db_index=False
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -261,7 +277,10 @@ class Interaction(models.Model):
     with ``name`` and ``data``; segment rules query them.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
+    # Indexed by interaction_contact_at, which leads with the contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=InteractionKind.choices)
     name = models.CharField(max_length=100, blank=True, default="")
     description = models.CharField(max_length=500, blank=True, default="")
