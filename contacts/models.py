@@ -6,7 +6,6 @@ Writes go through ``contacts.services``; these classes hold the data and small r
 from __future__ import annotations
 
 import decimal
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from dashboard.actors import ActorKind
+from dashboard.uuids import uuid7
 
 
 class Consent(models.TextChoices):
@@ -28,7 +28,9 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 
 
 class Contact(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered (UUIDv7): new contacts land at the end of the primary key and of every
+    # contact_id index instead of on random pages. Older contacts keep their random ids.
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # Stored lower-cased, so the unique index makes email unique case-insensitively.
     email = models.CharField(max_length=254, unique=True)
     # E.164 ("+447700900123") or empty; phone_country is its ISO region ("GB").
