@@ -108,6 +108,51 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+class Template:
+    """Rows of one table as lists in its column order, from a template holding every column's
+    default (converted once): the hot path sets the few columns that differ per row instead
+    of building, merging and converting a dict per row.
+
+    Values set on a row must already be in the form the database takes: ``db_uuid``,
+    ``db_datetime`` and ``db_json`` give it; text and numbers pass as they are.
+    """
+
+    def __init__(self, model: type[models.Model], **constants: Any):
+        self.model = model
+        self.names = _names(model)
+        self.slot = {name: index for index, name in enumerate(self.names)}
+        values = {name: _default(field) for name, field in _columns(model) if name in self.slot}
+        values.update(constants)
+        self.template = list(_tuples(model, [values], self.names))[0]
+
+    def new(self) -> list[Any]:
+        return list(self.template)
+
+    def converter(self, name: str) -> Callable[[Any], Any]:
+        """How a value of this column is put in database form (identity when it needs none)."""
+        field = dict(_columns(self.model))[name]
+        convert = _converter(field, connection.vendor == "sqlite")
+        if convert is None:
+            return _same
+        return lambda value: None if value is None else convert(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def db_uuid(value: uuid.UUID) -> Any:
+    return value.hex if connection.vendor == "sqlite" else value
+
+
+def db_datetime(value: dt.datetime) -> Any:
+    return _sqlite_datetime(value) if connection.vendor == "sqlite" else value
+
+
+def db_json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
 def insert(
     model: type[models.Model],
     rows: Sequence[dict[str, Any]],
@@ -122,8 +167,28 @@ def insert(
     """
     if not rows:
         return []
-    table = _q(model._meta.db_table)
     names = _names(model)
+    return insert_values(
+        model,
+        names,
+        _tuples(model, rows, names),
+        conflict=conflict,
+        update=update,
+        returning=returning,
+    )
+
+
+def insert_values(
+    model: type[models.Model],
+    names: Sequence[str],
+    values: Iterable[Sequence[Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """``insert`` for rows already in column order and database form (see ``Template``)."""
+    table = _q(model._meta.db_table)
     cols = ", ".join(_q(n) for n in names)
     on_conflict = ""
     if conflict:
@@ -137,10 +202,10 @@ def insert(
         if connection.vendor == "postgresql":
             if not on_conflict and not returning:
                 with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # noqa: S608
-                    for values in _tuples(model, rows, names):
-                        copy.write_row(values)
+                    for row in values:
+                        copy.write_row(row)
                 return []
-            temp = _temp_copy(cursor, model, names, rows)
+            temp = _temp_copy(cursor, model, names, values)
             suffix = f" RETURNING {_q(returning)}" if returning else ""
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}{suffix}"  # noqa: S608
@@ -151,12 +216,12 @@ def insert(
         marks = ", ".join(["%s"] * len(names))
         cursor.executemany(
             f"INSERT INTO {table} ({cols}) VALUES ({marks}){on_conflict}",  # noqa: S608
-            list(_tuples(model, rows, names)),
+            values,
         )
     return []
 
 
-def _temp_copy(cursor, model, names: list[str], rows: Sequence[dict[str, Any]]) -> str:
+def _temp_copy(cursor, model, names: Sequence[str], values: Iterable[Sequence[Any]]) -> str:
     temp = f"_import_{model._meta.db_table}_{next(_temp_names)}"
     cols = ", ".join(_q(n) for n in names)
     cursor.execute(
@@ -164,8 +229,8 @@ def _temp_copy(cursor, model, names: list[str], rows: Sequence[dict[str, Any]]) 
         f"SELECT {cols} FROM {_q(model._meta.db_table)} WITH NO DATA"
     )
     with cursor.cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:  # noqa: S608
-        for values in _tuples(model, rows, names):
-            copy.write_row(values)
+        for row in values:
+            copy.write_row(row)
     return temp
 
 
@@ -180,7 +245,7 @@ def update(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = [key, *columns]
-            temp = _temp_copy(cursor, model, names, rows)
+            temp = _temp_copy(cursor, model, names, _tuples(model, rows, names))
             sets = ", ".join(f"{_q(c)} = t.{_q(c)}" for c in columns)
             cursor.execute(
                 f"UPDATE {table} SET {sets} FROM {temp} t WHERE {table}.{_q(key)} = t.{_q(key)}"  # noqa: S608
