@@ -352,5 +352,9 @@ class RowCleaner:
         return row, issues
 
 
+# Names repeat a lot in a file: normalise each distinct one once.
+_search_key = functools.lru_cache(maxsize=65536)(search_key)
+
+
 def name_keys(row: CleanRow) -> tuple[str, str]:
-    return search_key(row.first_name or ""), search_key(row.last_name or "")
+    return _search_key(row.first_name or ""), _search_key(row.last_name or "")

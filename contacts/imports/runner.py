@@ -416,7 +416,7 @@ class Runner:
             slot["first_name"], slot["last_name"], slot["first_name_key"],
             slot["last_name_key"], slot["metadata"],
         )  # fmt: skip
-        db_uuid = sql.db_uuid
+        db_uuid = sql.uuid_to_db()
         ids = []
         contacts = []
         for row in rows:
@@ -564,8 +564,9 @@ class Runner:
         placing: _Placement,
     ) -> None:
         label = f"Updated by import from {self.job.file_name}"
+        db_uuid = sql.uuid_to_db()
         for contact_id, row, changes in updated:
-            db_id = sql.db_uuid(contact_id)
+            db_id = db_uuid(contact_id)
             new_tags, new_lists = placing.add(contact_id, db_id, row)
             if new_tags:
                 changes["tags"] = [[], new_tags]

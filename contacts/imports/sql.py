@@ -113,8 +113,8 @@ class Template:
     default (converted once): the hot path sets the few columns that differ per row instead
     of building, merging and converting a dict per row.
 
-    Values set on a row must already be in the form the database takes: ``db_uuid``,
-    ``db_datetime`` and ``db_json`` give it; text and numbers pass as they are.
+    Values set on a row must already be in the form the database takes: ``uuid_to_db``,
+    ``converter`` and ``db_json`` give it; text and whole numbers pass as they are.
     """
 
     def __init__(self, model: type[models.Model], **constants: Any):
@@ -141,12 +141,10 @@ def _same(value: Any) -> Any:
     return value
 
 
-def db_uuid(value: uuid.UUID) -> Any:
-    return value.hex if connection.vendor == "sqlite" else value
-
-
-def db_datetime(value: dt.datetime) -> Any:
-    return _sqlite_datetime(value) if connection.vendor == "sqlite" else value
+def uuid_to_db() -> Callable[[uuid.UUID], Any]:
+    """How this database takes a UUID (decided once: ``connection.vendor`` is a lookup
+    through a thread-local proxy, too slow to repeat per value)."""
+    return operator.attrgetter("hex") if connection.vendor == "sqlite" else _same
 
 
 def db_json(value: Any) -> str:
