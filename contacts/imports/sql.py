@@ -161,7 +161,8 @@ def insert(
 ) -> list[Any]:
     """Insert ``rows``; with ``conflict`` columns, skip (or with ``update``, overwrite) clashes.
 
-    ``returning`` (PostgreSQL only) gives that column of the rows actually inserted.
+    ``returning`` (PostgreSQL only) gives that column of the rows actually inserted; it must
+    be a key no existing row can hold (a fresh id), as it tells inserted rows from skipped.
     """
     if not rows:
         return []
@@ -203,12 +204,22 @@ def insert_values(
                     for row in values:
                         copy.write_row(row)
                 return []
+            values = list(values)
             temp = _temp_copy(cursor, model, names, values)
-            suffix = f" RETURNING {_q(returning)}" if returning else ""
             cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}{suffix}"  # noqa: S608
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}"  # noqa: S608
             )
-            found = [r[0] for r in cursor.fetchall()] if returning else []
+            found: list[Any] = []
+            if returning and cursor.rowcount == len(values):
+                # Nothing clashed (the usual case): no need to send every key back.
+                index = list(names).index(returning)
+                found = [row[index] for row in values]
+            elif returning:
+                key = _q(returning)
+                cursor.execute(
+                    f"SELECT t.{key} FROM {temp} t JOIN {table} USING ({key})"  # noqa: S608
+                )
+                found = [r[0] for r in cursor.fetchall()]
             cursor.execute(f"DROP TABLE {temp}")
             return found
         marks = ", ".join(["%s"] * len(names))
