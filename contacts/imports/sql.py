@@ -33,8 +33,12 @@ def _columns(model: type[models.Model]) -> list[tuple[str, Any]]:
     return [(f.column, f) for f in model._meta.concrete_fields]
 
 
+# One encoder for every value: json.dumps with any option builds a new encoder per call.
+_encode_json = json.JSONEncoder(default=str).encode
+
+
 def _json(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else json.dumps(value, default=str)
+    return value if value is None or isinstance(value, str) else _encode_json(value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -148,7 +152,7 @@ def uuid_to_db() -> Callable[[uuid.UUID], Any]:
 
 
 def db_json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    return _encode_json(value)
 
 
 def insert(
