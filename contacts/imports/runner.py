@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -437,12 +437,19 @@ class Runner:
                 values[i_meta] = sql.db_json(row.meta)
             contacts.append(values)
         if connection.vendor == "postgresql":
-            # A concurrent insert of the same email makes the row a no-op instead of an error.
-            inserted = set(
-                sql.insert_values(
-                    Contact, contact_t.names, contacts, conflict=["email"], returning="id"
+            try:
+                # COPY straight into the table, in a savepoint: almost always nobody else
+                # created one of these emails since the batch looked them up.
+                with transaction.atomic():
+                    sql.insert_values(Contact, contact_t.names, contacts)
+                inserted = set(ids)
+            except IntegrityError:
+                # Someone did: insert through ON CONFLICT DO NOTHING and skip those rows.
+                inserted = set(
+                    sql.insert_values(
+                        Contact, contact_t.names, contacts, conflict=["email"], returning="id"
+                    )
                 )
-            )
         else:
             # The IMMEDIATE transaction holds the write lock: no one else inserts meanwhile.
             sql.insert_values(Contact, contact_t.names, contacts)

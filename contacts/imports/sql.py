@@ -204,7 +204,12 @@ def insert_values(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             if not on_conflict and not returning:
-                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # noqa: S608
+                # psycopg's own cursor (Django's has no copy): wrap its errors like Django's,
+                # so a unique violation is an IntegrityError here too.
+                with (
+                    connection.wrap_database_errors,
+                    cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,  # noqa: S608
+                ):
                     for row in values:
                         copy.write_row(row)
                 return []
