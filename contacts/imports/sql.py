@@ -191,6 +191,9 @@ def insert_values(
     returning: str | None = None,
 ) -> list[Any]:
     """``insert`` for rows already in column order and database form (see ``Template``)."""
+    values = values if isinstance(values, list) else list(values)
+    if not values:
+        return []
     table = _q(model._meta.db_table)
     cols = ", ".join(_q(n) for n in names)
     on_conflict = ""
@@ -213,7 +216,6 @@ def insert_values(
                     for row in values:
                         copy.write_row(row)
                 return []
-            values = list(values)
             temp = _temp_copy(cursor, model, names, values)
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}"  # noqa: S608
