@@ -6,7 +6,6 @@ Writes go through ``contacts.services``; these classes hold the data and small r
 from __future__ import annotations
 
 import decimal
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from dashboard.actors import ActorKind
+from dashboard.uuids import uuid7
 
 
 class Consent(models.TextChoices):
@@ -28,7 +28,9 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 
 
 class Contact(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered (UUIDv7): new contacts land at the end of the primary key and of every
+    # contact_id index instead of on random pages. Older contacts keep their random ids.
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # Stored lower-cased, so the unique index makes email unique case-insensitively.
     email = models.CharField(max_length=254, unique=True)
     # E.164 ("+447700900123") or empty; phone_country is its ISO region ("GB").
@@ -66,9 +68,8 @@ class Contact(models.Model):
         indexes = [
             # Prefix search. On PostgreSQL the pattern_ops opclass lets LIKE 'abc%' use the
             # index whatever the database collation; SQLite ignores opclasses and range-scans.
-            models.Index(
-                fields=["email"], name="contact_email_prefix", opclasses=["varchar_pattern_ops"]
-            ),
+            # (Email needs none of its own: Django gives a unique CharField a pattern_ops
+            # "_like" index on PostgreSQL, and on SQLite the unique index is the same B-tree.)
             models.Index(
                 fields=["phone"], name="contact_phone_prefix", opclasses=["varchar_pattern_ops"]
             ),
@@ -84,7 +85,8 @@ class Contact(models.Model):
                 name="contact_last_prefix",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
             ),
-            # Sorting the list.
+            # Sorting the list (PostgreSQL only: on SQLite, which ignores opclasses, it would be
+            # a second copy of contact_last_prefix, so migration 0008 drops it there).
             models.Index(fields=["last_name_key", "first_name_key"], name="contact_name_sort"),
             # Newest first, the default order. The searched columns ride along so SQLite can
             # walk this index and test a broad search ("smi") without reading the rows.
@@ -147,8 +149,14 @@ VALUE_COLUMNS = {
 
 
 class FieldValue(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="field_values")
-    field = models.ForeignKey(Field, on_delete=models.CASCADE, related_name="values")
+    # No single-column indexes: fieldvalue_one_per_contact leads with the contact and the
+    # value indexes lead with the field (every index is one more B-tree insert per value).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="field_values", db_index=False
+    )
+    field = models.ForeignKey(
+        Field, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
     value_text = models.TextField(null=True, blank=True)
     value_number = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     value_date = models.DateField(null=True, blank=True)
@@ -158,13 +166,31 @@ class FieldValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "field"], name="fieldvalue_one_per_contact")
         ]
-        # "field = X and value > Y" is how values are filtered: lead with the field.
+        # "field = X and value > Y" is how values are filtered: lead with the field. Each
+        # index holds only the values of its type (a comparison or IS NOT NULL implies the
+        # condition, on both databases), so a value costs one index insert, not four.
         indexes = [
             # With the contact last, "lead_score > 50" is an index-only scan on PostgreSQL.
-            models.Index(fields=["field", "value_number", "contact"], name="fieldvalue_number"),
-            models.Index(fields=["field", "value_date"], name="fieldvalue_date"),
-            models.Index(fields=["field", "value_bool"], name="fieldvalue_bool"),
-            models.Index(fields=["field", "value_text"], name="fieldvalue_text"),
+            models.Index(
+                fields=["field", "value_number", "contact"],
+                name="fieldvalue_number",
+                condition=models.Q(value_number__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_date"],
+                name="fieldvalue_date",
+                condition=models.Q(value_date__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_bool"],
+                name="fieldvalue_bool",
+                condition=models.Q(value_bool__isnull=False),
+            ),
+            models.Index(
+                fields=["field", "value_text"],
+                name="fieldvalue_text",
+                condition=models.Q(value_text__isnull=False),
+            ),
         ]
 
     @property
@@ -206,8 +232,13 @@ class ContactList(models.Model):
 
 
 class ListMembership(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
-    list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by listmembership_unique (list first) and listmembership_contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="list_memberships", db_index=False
+    )
+    list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -230,8 +261,13 @@ class Tag(models.Model):
 
 
 class ContactTag(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="contact_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="contact_tags")
+    # Indexed by contacttag_unique (tag first) and contacttag_contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="contact_tags", db_index=False
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="contact_tags", db_index=False
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -261,15 +297,24 @@ class Interaction(models.Model):
     with ``name`` and ``data``; segment rules query them.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
+    # Indexed by interaction_contact_at, which leads with the contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=InteractionKind.choices)
     name = models.CharField(max_length=100, blank=True, default="")
     description = models.CharField(max_length=500, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     actor_kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ActorKind])
+    # Indexed by interaction_actor_user (only the entries that have one).
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     actor_ref = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=150)
@@ -279,6 +324,12 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["contact", "-occurred_at"], name="interaction_contact_at"),
             models.Index(fields=["kind", "name", "occurred_at"], name="interaction_event"),
+            # Imports, agents and the system leave it empty: they cost no insert here.
+            models.Index(
+                fields=["actor_user"],
+                name="interaction_actor_user",
+                condition=models.Q(actor_user__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

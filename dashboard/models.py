@@ -18,14 +18,20 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ActorKind])
+    # Indexed by audit_actor_user (only the entries that have one).
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     actor_ref = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=150)
     prompt_version_id = models.BigIntegerField(null=True, blank=True)
     # The agent action this change was part of (undo replays exactly these entries).
-    agent_action_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    agent_action_id = models.BigIntegerField(null=True, blank=True)
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)
     object_id = models.CharField(max_length=64)
@@ -40,6 +46,18 @@ class AuditEntry(models.Model):
             models.Index(fields=["contact_id", "-at"], name="audit_contact_at"),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
             models.Index(fields=["actor_kind", "actor_ref", "-at"], name="audit_actor_at"),
+            # Most entries have no staff user (agents, imports, the system) and no agent
+            # action: partial, so those entries cost no insert in these two indexes.
+            models.Index(
+                fields=["actor_user"],
+                name="audit_actor_user",
+                condition=models.Q(actor_user__isnull=False),
+            ),
+            models.Index(
+                fields=["agent_action_id"],
+                name="audit_agent_action",
+                condition=models.Q(agent_action_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
-import os
 import time
 import uuid
 from collections import deque
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -54,6 +53,7 @@ from contacts.services.suppression import suppressed_hashes
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
 from dashboard.models import AuditEntry
+from dashboard.uuids import uuid7
 
 LEASE = dt.timedelta(minutes=5)
 # Files from this size on are cleaned (parsing, phone validation) in IMPORT_WORKERS processes
@@ -68,16 +68,6 @@ _VALUE_COLUMNS = ["value_text", "value_number", "value_date", "value_bool"]
 def chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def time_ordered_uuid() -> uuid.UUID:
-    """A version 7 UUID (48-bit millisecond time, then random): new contacts' ids ascend, so
-    the primary key and every contact_id index grow at their right edge instead of touching
-    random pages all over the B-tree, which is most of the cost of a large insert."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
 
 
 def job_actor(job: ImportJob) -> Actor:
@@ -95,8 +85,6 @@ class _Batch:
     updated: int = 0
     skipped: int = 0
     invalid: int = 0
-    audit_rows: list[dict[str, Any]] = field(default_factory=list)
-    interactions: list[dict[str, Any]] = field(default_factory=list)
 
     def skip(self, row: CleanRow, code: str, reason: str, column: str = "") -> None:
         self.skipped += 1
@@ -343,11 +331,13 @@ class Runner:
             return
         now = timezone.now()
         tag_ids = self._tag_ids({t for r in rows for t in r.tags} | set(self.job.tag_names))
-        created = self._create(to_create, batch, now)
+        out = _Rows(self, now)
+        placing = _Placement(self, tag_ids, out, batch)
+        placing.load([current["id"] for _, current in to_update])
+        self._create(to_create, batch, out, placing)
         updated = self._update(to_update, batch, now)
-        self._tags_and_lists(created, updated, tag_ids, batch, now)
-        sql.insert(AuditEntry, batch.audit_rows)
-        sql.insert(Interaction, batch.interactions)
+        self._updated_tags_and_lists(updated, batch, out, placing)
+        out.write()
 
     def _without_suppressed(self, rows: list[CleanRow], batch: _Batch) -> list[CleanRow]:
         if not rows or not Suppression.objects.exists():
@@ -409,80 +399,65 @@ class Runner:
                     self.tag_ids[name.lower()] = tag.pk
         return self.tag_ids
 
-    def _audit(self, batch, *, action, contact_id, email, changes, now, kind, description):
-        actor = self.actor
-        batch.audit_rows.append(
-            {
-                "at": now,
-                "actor_kind": actor.kind.value,
-                "actor_user_id": None,
-                "actor_ref": actor.ref,
-                "actor_label": actor.label,
-                "prompt_version_id": None,
-                "action": action,
-                "object_type": "contact",
-                "object_id": str(contact_id),
-                "object_repr": email[:200],
-                "contact_id": contact_id,
-                "changes": changes,
-            }
-        )
-        batch.interactions.append(
-            {
-                "contact_id": contact_id,
-                "kind": kind,
-                "name": "",
-                "description": description[:500],
-                "data": self.interaction_data,
-                "occurred_at": now,
-                "actor_kind": actor.kind.value,
-                "actor_user_id": None,
-                "actor_ref": actor.ref,
-                "actor_label": actor.label,
-            }
-        )
+    def _create(self, rows: list[CleanRow], batch: _Batch, out: _Rows, placing: _Placement) -> None:
+        """Insert new contacts with their field values, tags, lists, audit and history rows.
 
-    def _create(
-        self, rows: list[CleanRow], batch: _Batch, now: dt.datetime
-    ) -> list[tuple[uuid.UUID, CleanRow]]:
+        Rows are built as lists in column order (``sql.Template``): at thousands of rows a
+        batch, per-row dicts, merges and conversions were most of the writer's time.
+        """
         if not rows:
-            return []
+            return
+        contact_t = out.contact
+        slot = contact_t.slot
+        i_id, i_email, i_phone, i_country = (
+            slot["id"], slot["email"], slot["phone"], slot["phone_country"]
+        )  # fmt: skip
+        i_first, i_last, i_first_key, i_last_key, i_meta = (
+            slot["first_name"], slot["last_name"], slot["first_name_key"],
+            slot["last_name_key"], slot["metadata"],
+        )  # fmt: skip
+        db_uuid = sql.uuid_to_db()
+        ids = []
         contacts = []
         for row in rows:
+            contact_id = uuid7()
+            ids.append(contact_id)
             first_key, last_key = name_keys(row)
-            contacts.append(
-                {
-                    "id": time_ordered_uuid(),
-                    "email": row.email,
-                    "phone": row.phone.e164 if row.phone else "",
-                    "phone_country": row.phone.region if row.phone else "",
-                    "first_name": row.first_name or "",
-                    "last_name": row.last_name or "",
-                    "first_name_key": first_key,
-                    "last_name_key": last_key,
-                    "email_consent": Consent.UNKNOWN.value,
-                    "sms_consent": Consent.UNKNOWN.value,
-                    "unsubscribed_at": None,
-                    "metadata": row.meta,
-                    "source": ActorKind.IMPORT.value,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-            )
+            values = contact_t.new()
+            values[i_id] = db_uuid(contact_id)
+            values[i_email] = row.email
+            if row.phone:
+                values[i_phone] = row.phone.e164
+                values[i_country] = row.phone.region
+            values[i_first] = row.first_name or ""
+            values[i_last] = row.last_name or ""
+            values[i_first_key] = first_key
+            values[i_last_key] = last_key
+            if row.meta:
+                values[i_meta] = sql.db_json(row.meta)
+            contacts.append(values)
         if connection.vendor == "postgresql":
-            # A concurrent insert of the same email makes the row a no-op instead of an error.
-            inserted = set(
-                sql.insert(Contact, contacts, conflict=["email"], returning="id")
-            )  # fmt: skip
+            try:
+                # COPY straight into the table, in a savepoint: almost always nobody else
+                # created one of these emails since the batch looked them up.
+                with transaction.atomic():
+                    sql.insert_values(Contact, contact_t.names, contacts)
+                inserted = set(ids)
+            except IntegrityError:
+                # Someone did: insert through ON CONFLICT DO NOTHING and skip those rows.
+                inserted = set(
+                    sql.insert_values(
+                        Contact, contact_t.names, contacts, conflict=["email"], returning="id"
+                    )
+                )
         else:
-            sql.insert(Contact, contacts)  # the IMMEDIATE transaction holds the write lock
-            inserted = {c["id"] for c in contacts}
-        created: list[tuple[uuid.UUID, CleanRow]] = []
-        values = []
+            # The IMMEDIATE transaction holds the write lock: no one else inserts meanwhile.
+            sql.insert_values(Contact, contact_t.names, contacts)
+            inserted = set(ids)
         label = f"Imported from {self.job.file_name} ({self.actor.label.split(' (')[0]})"
-        for contact, row in zip(contacts, rows, strict=True):
-            contact_id = contact["id"]
+        field_names = self.field_names
+        jsonable = audit.jsonable
+        for contact_id, row in zip(ids, rows, strict=True):
             if contact_id not in inserted:
                 batch.skip(
                     row,
@@ -490,12 +465,12 @@ class Runner:
                     "Someone created this contact while the import ran; re-run to update it.",
                 )
                 continue
-            created.append((contact_id, row))
             batch.imported += 1
+            db_id = db_uuid(contact_id)
             changes: dict[str, list[Any]] = {"email": [None, row.email]}
             if row.phone:
-                changes["phone"] = [None, contact["phone"]]
-                changes["phone_country"] = [None, contact["phone_country"]]
+                changes["phone"] = [None, row.phone.e164]
+                changes["phone_country"] = [None, row.phone.region]
             if row.first_name:
                 changes["first_name"] = [None, row.first_name]
             if row.last_name:
@@ -503,20 +478,22 @@ class Runner:
             if row.meta:
                 changes["metadata"] = [None, row.meta]
             for field_id, value in row.fields.items():
-                values.append(self._value_row(contact_id, field_id, value))
-                changes[f"field:{self.field_names[field_id]}"] = [None, audit.jsonable(value)]
-            self._audit(
-                batch,
+                out.value(db_id, field_id, value)
+                changes[f"field:{field_names[field_id]}"] = [None, jsonable(value)]
+            new_tags, new_lists = placing.add(contact_id, db_id, row)
+            if new_tags:
+                changes["tags"] = [[], new_tags]
+            if new_lists:
+                changes["lists"] = [[], new_lists]
+            out.audit(
                 action="contact.create",
                 contact_id=contact_id,
+                db_id=db_id,
                 email=row.email,
                 changes=changes,
-                now=now,
                 kind=InteractionKind.CREATED.value,
                 description=label,
             )
-        sql.insert(FieldValue, values)
-        return created
 
     def _value_row(self, contact_id: uuid.UUID, field_id: int, value: Any) -> dict[str, Any]:
         row = {"contact_id": contact_id, "field_id": field_id, **self.empty_values}
@@ -586,76 +563,18 @@ class Runner:
         )
         return updated
 
-    def _tags_and_lists(
+    def _updated_tags_and_lists(
         self,
-        created: list[tuple[uuid.UUID, CleanRow]],
         updated: list[tuple[uuid.UUID, CleanRow, dict]],
-        tag_ids: dict[str, int],
         batch: _Batch,
-        now: dt.datetime,
+        out: _Rows,
+        placing: _Placement,
     ) -> None:
-        job_tags = [tag_ids[n.lower()] for n in self.job.tag_names]
-        names_by_id = {v: k for k, v in tag_ids.items()}
-        have_tags: dict[uuid.UUID, set[int]] = {}
-        have_lists: dict[uuid.UUID, set[int]] = {}
-        updated_ids = [contact_id for contact_id, _, _ in updated]
-        for chunk in chunks(updated_ids):
-            for contact_id, tag_id in ContactTag.objects.filter(contact_id__in=chunk).values_list(
-                "contact_id", "tag_id"
-            ):
-                have_tags.setdefault(contact_id, set()).add(tag_id)
-            if self.lists:
-                for contact_id, list_id in ListMembership.objects.filter(
-                    contact_id__in=chunk, list__in=self.lists
-                ).values_list("contact_id", "list_id"):
-                    have_lists.setdefault(contact_id, set()).add(list_id)
-        room = {
-            cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
-            for cl in self.lists
-        }
-        tag_rows, list_rows = [], []
-
-        def add(contact_id: uuid.UUID, row: CleanRow) -> tuple[list[str], list[int]]:
-            wanted = dict.fromkeys([*(tag_ids[t.lower()] for t in row.tags), *job_tags])
-            new_tags = [t for t in wanted if t not in have_tags.get(contact_id, ())]
-            tag_rows.extend(
-                {"contact_id": contact_id, "tag_id": t, "added_at": now} for t in new_tags
-            )
-            new_lists = []
-            for contact_list in self.lists:
-                if contact_list.pk in have_lists.get(contact_id, ()):
-                    continue
-                if room[contact_list.pk] is not None:
-                    if room[contact_list.pk] <= 0:
-                        batch.issues.append(
-                            Issue(
-                                row.row,
-                                "",
-                                "list_full",
-                                f"The list “{contact_list.name}” is full; the contact was "
-                                "imported but not added to it.",
-                                "warning",
-                            )
-                        )
-                        continue
-                    room[contact_list.pk] -= 1
-                new_lists.append(contact_list.pk)
-                list_rows.append(
-                    {"contact_id": contact_id, "list_id": contact_list.pk, "added_at": now}
-                )
-            return [names_by_id[t] for t in new_tags], new_lists
-
-        entries = iter(batch.audit_rows)
-        for contact_id, row in created:
-            new_tags, new_lists = add(contact_id, row)
-            entry = next(entries)
-            if new_tags:
-                entry["changes"]["tags"] = [[], new_tags]
-            if new_lists:
-                entry["changes"]["lists"] = [[], new_lists]
         label = f"Updated by import from {self.job.file_name}"
+        db_uuid = sql.uuid_to_db()
         for contact_id, row, changes in updated:
-            new_tags, new_lists = add(contact_id, row)
+            db_id = db_uuid(contact_id)
+            new_tags, new_lists = placing.add(contact_id, db_id, row)
             if new_tags:
                 changes["tags"] = [[], new_tags]
             if new_lists:
@@ -664,15 +583,169 @@ class Runner:
                 batch.skip(row, "unchanged", "The contact already holds these values.")
                 continue
             batch.updated += 1
-            self._audit(
-                batch,
+            out.audit(
                 action="contact.update",
                 contact_id=contact_id,
+                db_id=db_id,
                 email=row.email,
                 changes=changes,
-                now=now,
                 kind=InteractionKind.UPDATED.value,
                 description=f"{label}: " + ", ".join(k.removeprefix("field:") for k in changes),
             )
-        sql.insert(ContactTag, tag_rows, conflict=["tag_id", "contact_id"])
-        sql.insert(ListMembership, list_rows, conflict=["list_id", "contact_id"])
+
+
+class _Rows:
+    """What one batch inserts (all but the updates of existing contacts): lists in each
+    table's column order, from templates holding the batch's constants (time, actor)."""
+
+    def __init__(self, runner: Runner, now: dt.datetime):
+        actor = runner.actor
+        who = {
+            "actor_kind": actor.kind.value,
+            "actor_user_id": None,
+            "actor_ref": actor.ref,
+            "actor_label": actor.label,
+        }
+        self.contact = sql.Template(
+            Contact,
+            email_consent=Consent.UNKNOWN.value,
+            sms_consent=Consent.UNKNOWN.value,
+            unsubscribed_at=None,
+            source=ActorKind.IMPORT.value,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        self.value_t = sql.Template(FieldValue)
+        self.audit_t = sql.Template(
+            AuditEntry, at=now, object_type="contact", prompt_version_id=None, **who
+        )
+        self.interaction_t = sql.Template(
+            Interaction, name="", data=runner.interaction_data, occurred_at=now, **who
+        )
+        self.tag_t = sql.Template(ContactTag, added_at=now)
+        self.list_t = sql.Template(ListMembership, added_at=now)
+        self.values: list[list[Any]] = []
+        self.audits: list[list[Any]] = []
+        self.interactions: list[list[Any]] = []
+        self.tags: list[list[Any]] = []
+        self.lists: list[list[Any]] = []
+        # field id -> (the slot of its value column, conversion to database form)
+        self.value_slots = {
+            f.pk: (self.value_t.slot[f.value_column], self.value_t.converter(f.value_column))
+            for f in runner.fields
+        }
+
+    def value(self, db_id: Any, field_id: int, value: Any) -> None:
+        slot = self.value_t.slot
+        row = self.value_t.new()
+        row[slot["contact_id"]] = db_id
+        row[slot["field_id"]] = field_id
+        index, convert = self.value_slots[field_id]
+        row[index] = convert(value)
+        self.values.append(row)
+
+    def tag(self, db_id: Any, tag_id: int) -> None:
+        row = self.tag_t.new()
+        row[self.tag_t.slot["contact_id"]] = db_id
+        row[self.tag_t.slot["tag_id"]] = tag_id
+        self.tags.append(row)
+
+    def membership(self, db_id: Any, list_id: int) -> None:
+        row = self.list_t.new()
+        row[self.list_t.slot["contact_id"]] = db_id
+        row[self.list_t.slot["list_id"]] = list_id
+        self.lists.append(row)
+
+    def audit(self, *, action, contact_id, db_id, email, changes, kind, description) -> None:
+        """One audit entry (what revert replays) and one history entry for the contact."""
+        slot = self.audit_t.slot
+        entry = self.audit_t.new()
+        entry[slot["action"]] = action
+        entry[slot["object_id"]] = str(contact_id)
+        entry[slot["object_repr"]] = email[:200]
+        entry[slot["contact_id"]] = db_id
+        entry[slot["changes"]] = sql.db_json(changes)
+        self.audits.append(entry)
+        slot = self.interaction_t.slot
+        interaction = self.interaction_t.new()
+        interaction[slot["contact_id"]] = db_id
+        interaction[slot["kind"]] = kind
+        interaction[slot["description"]] = description[:500]
+        self.interactions.append(interaction)
+
+    def write(self) -> None:
+        sql.insert_values(FieldValue, self.value_t.names, self.values)
+        sql.insert_values(
+            ContactTag, self.tag_t.names, self.tags, conflict=["tag_id", "contact_id"]
+        )
+        sql.insert_values(
+            ListMembership, self.list_t.names, self.lists, conflict=["list_id", "contact_id"]
+        )
+        sql.insert_values(AuditEntry, self.audit_t.names, self.audits)
+        sql.insert_values(Interaction, self.interaction_t.names, self.interactions)
+
+
+class _Placement:
+    """Which of a row's tags and the job's lists a contact gets: tags it does not have yet,
+    lists it is not in yet and that have room (else a list_full warning)."""
+
+    def __init__(self, runner: Runner, tag_ids: dict[str, int], out: _Rows, batch: _Batch):
+        self.tag_ids = tag_ids
+        self.job_tags = [tag_ids[n.lower()] for n in runner.job.tag_names]
+        self.names_by_id = {v: k for k, v in tag_ids.items()}
+        self.lists = runner.lists
+        self.room = {
+            cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
+            for cl in self.lists
+        }
+        self.have_tags: dict[uuid.UUID, set[int]] = {}
+        self.have_lists: dict[uuid.UUID, set[int]] = {}
+        self.out = out
+        self.batch = batch
+
+    def load(self, contact_ids: list[uuid.UUID]) -> None:
+        """What the existing contacts of the batch already have."""
+        for chunk in chunks(contact_ids):
+            for contact_id, tag_id in ContactTag.objects.filter(contact_id__in=chunk).values_list(
+                "contact_id", "tag_id"
+            ):
+                self.have_tags.setdefault(contact_id, set()).add(tag_id)
+            if self.lists:
+                for contact_id, list_id in ListMembership.objects.filter(
+                    contact_id__in=chunk, list__in=self.lists
+                ).values_list("contact_id", "list_id"):
+                    self.have_lists.setdefault(contact_id, set()).add(list_id)
+
+    def add(self, contact_id: uuid.UUID, db_id: Any, row: CleanRow) -> tuple[list[str], list[int]]:
+        """(names of the tags added, ids of the lists joined), with their rows queued."""
+        new_tags: list[int] = []
+        if row.tags or self.job_tags:
+            tag_ids = self.tag_ids
+            wanted = dict.fromkeys([*(tag_ids[t.lower()] for t in row.tags), *self.job_tags])
+            have = self.have_tags.get(contact_id, ())
+            new_tags = [t for t in wanted if t not in have]
+            for tag_id in new_tags:
+                self.out.tag(db_id, tag_id)
+        new_lists = []
+        room = self.room
+        for contact_list in self.lists:
+            if contact_list.pk in self.have_lists.get(contact_id, ()):
+                continue
+            if room[contact_list.pk] is not None:
+                if room[contact_list.pk] <= 0:
+                    self.batch.issues.append(
+                        Issue(
+                            row.row,
+                            "",
+                            "list_full",
+                            f"The list “{contact_list.name}” is full; the contact was "
+                            "imported but not added to it.",
+                            "warning",
+                        )
+                    )
+                    continue
+                room[contact_list.pk] -= 1
+            new_lists.append(contact_list.pk)
+            self.out.membership(db_id, contact_list.pk)
+        return [self.names_by_id[t] for t in new_tags], new_lists

@@ -33,8 +33,12 @@ def _columns(model: type[models.Model]) -> list[tuple[str, Any]]:
     return [(f.column, f) for f in model._meta.concrete_fields]
 
 
+# One encoder for every value: json.dumps with any option builds a new encoder per call.
+_encode_json = json.JSONEncoder(default=str).encode
+
+
 def _json(value: Any) -> Any:
-    return value if value is None or isinstance(value, str) else json.dumps(value, default=str)
+    return value if value is None or isinstance(value, str) else _encode_json(value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -108,6 +112,49 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+class Template:
+    """Rows of one table as lists in its column order, from a template holding every column's
+    default (converted once): the hot path sets the few columns that differ per row instead
+    of building, merging and converting a dict per row.
+
+    Values set on a row must already be in the form the database takes: ``uuid_to_db``,
+    ``converter`` and ``db_json`` give it; text and whole numbers pass as they are.
+    """
+
+    def __init__(self, model: type[models.Model], **constants: Any):
+        self.model = model
+        self.names = _names(model)
+        self.slot = {name: index for index, name in enumerate(self.names)}
+        values = {name: _default(field) for name, field in _columns(model) if name in self.slot}
+        values.update(constants)
+        self.template = list(_tuples(model, [values], self.names))[0]
+
+    def new(self) -> list[Any]:
+        return list(self.template)
+
+    def converter(self, name: str) -> Callable[[Any], Any]:
+        """How a value of this column is put in database form (identity when it needs none)."""
+        field = dict(_columns(self.model))[name]
+        convert = _converter(field, connection.vendor == "sqlite")
+        if convert is None:
+            return _same
+        return lambda value: None if value is None else convert(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def uuid_to_db() -> Callable[[uuid.UUID], Any]:
+    """How this database takes a UUID (decided once: ``connection.vendor`` is a lookup
+    through a thread-local proxy, too slow to repeat per value)."""
+    return operator.attrgetter("hex") if connection.vendor == "sqlite" else _same
+
+
+def db_json(value: Any) -> str:
+    return _encode_json(value)
+
+
 def insert(
     model: type[models.Model],
     rows: Sequence[dict[str, Any]],
@@ -118,12 +165,36 @@ def insert(
 ) -> list[Any]:
     """Insert ``rows``; with ``conflict`` columns, skip (or with ``update``, overwrite) clashes.
 
-    ``returning`` (PostgreSQL only) gives that column of the rows actually inserted.
+    ``returning`` (PostgreSQL only) gives that column of the rows actually inserted; it must
+    be a key no existing row can hold (a fresh id), as it tells inserted rows from skipped.
     """
     if not rows:
         return []
-    table = _q(model._meta.db_table)
     names = _names(model)
+    return insert_values(
+        model,
+        names,
+        _tuples(model, rows, names),
+        conflict=conflict,
+        update=update,
+        returning=returning,
+    )
+
+
+def insert_values(
+    model: type[models.Model],
+    names: Sequence[str],
+    values: Iterable[Sequence[Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """``insert`` for rows already in column order and database form (see ``Template``)."""
+    values = values if isinstance(values, list) else list(values)
+    if not values:
+        return []
+    table = _q(model._meta.db_table)
     cols = ", ".join(_q(n) for n in names)
     on_conflict = ""
     if conflict:
@@ -136,27 +207,41 @@ def insert(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             if not on_conflict and not returning:
-                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # noqa: S608
-                    for values in _tuples(model, rows, names):
-                        copy.write_row(values)
+                # psycopg's own cursor (Django's has no copy): wrap its errors like Django's,
+                # so a unique violation is an IntegrityError here too.
+                with (
+                    connection.wrap_database_errors,
+                    cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,  # noqa: S608
+                ):
+                    for row in values:
+                        copy.write_row(row)
                 return []
-            temp = _temp_copy(cursor, model, names, rows)
-            suffix = f" RETURNING {_q(returning)}" if returning else ""
+            temp = _temp_copy(cursor, model, names, values)
             cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}{suffix}"  # noqa: S608
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}"  # noqa: S608
             )
-            found = [r[0] for r in cursor.fetchall()] if returning else []
+            found: list[Any] = []
+            if returning and cursor.rowcount == len(values):
+                # Nothing clashed (the usual case): no need to send every key back.
+                index = list(names).index(returning)
+                found = [row[index] for row in values]
+            elif returning:
+                key = _q(returning)
+                cursor.execute(
+                    f"SELECT t.{key} FROM {temp} t JOIN {table} USING ({key})"  # noqa: S608
+                )
+                found = [r[0] for r in cursor.fetchall()]
             cursor.execute(f"DROP TABLE {temp}")
             return found
         marks = ", ".join(["%s"] * len(names))
         cursor.executemany(
             f"INSERT INTO {table} ({cols}) VALUES ({marks}){on_conflict}",  # noqa: S608
-            list(_tuples(model, rows, names)),
+            values,
         )
     return []
 
 
-def _temp_copy(cursor, model, names: list[str], rows: Sequence[dict[str, Any]]) -> str:
+def _temp_copy(cursor, model, names: Sequence[str], values: Iterable[Sequence[Any]]) -> str:
     temp = f"_import_{model._meta.db_table}_{next(_temp_names)}"
     cols = ", ".join(_q(n) for n in names)
     cursor.execute(
@@ -164,8 +249,8 @@ def _temp_copy(cursor, model, names: list[str], rows: Sequence[dict[str, Any]]) 
         f"SELECT {cols} FROM {_q(model._meta.db_table)} WITH NO DATA"
     )
     with cursor.cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:  # noqa: S608
-        for values in _tuples(model, rows, names):
-            copy.write_row(values)
+        for row in values:
+            copy.write_row(row)
     return temp
 
 
@@ -180,7 +265,7 @@ def update(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = [key, *columns]
-            temp = _temp_copy(cursor, model, names, rows)
+            temp = _temp_copy(cursor, model, names, _tuples(model, rows, names))
             sets = ", ".join(f"{_q(c)} = t.{_q(c)}" for c in columns)
             cursor.execute(
                 f"UPDATE {table} SET {sets} FROM {temp} t WHERE {table}.{_q(key)} = t.{_q(key)}"  # noqa: S608

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, carrier, geocoder
+from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
 from contacts.phones import normalise_phone
@@ -52,6 +52,10 @@ def lookup_number(raw: str, *, region: str | None = None) -> NumberInfo | None:
 
 @functools.lru_cache(maxsize=65536)
 def describe(e164: str) -> NumberInfo:
+    # Imported here: the place and carrier tables are ~100 MB in memory, and every process
+    # that loads Django (web, workers, imports) would otherwise hold them without a lookup.
+    from phonenumbers import carrier, geocoder
+
     number = phonenumbers.parse(e164, None)
     kind = phonenumbers.number_type(number)
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")

@@ -389,3 +389,28 @@ def test_large_files_are_cleaned_in_worker_processes_with_the_same_outcome(
         (32, "invalid_email"), (33, "invalid_field_value"),
     ]  # fmt: skip
     assert Contact.objects.get(email="p29@example.com").phone == "+447400100029"
+
+
+def test_a_contact_created_while_the_batch_runs_is_skipped_not_overwritten(
+    run, staff_actor, monkeypatch
+):
+    """PostgreSQL: another writer inserted the email after the batch looked it up; its row
+    wins, the import skips this one and creates the others."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's IMMEDIATE transaction keeps other writers out during a batch")
+    contact_service.create_contact(actor=staff_actor, email="ann@example.com", first_name="Own")
+    real = runner.Runner._existing
+    monkeypatch.setattr(
+        runner.Runner,
+        "_existing",
+        lambda self, emails: {
+            k: v for k, v in real(self, emails).items() if k != "ann@example.com"
+        },
+    )
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    assert (job.imported, job.skipped) == (1, 1)
+    assert "created_concurrently" in {code for _, code, _ in issues(job)}
+    assert Contact.objects.get(email="ann@example.com").first_name == "Own"
+    assert AuditEntry.objects.filter(action="contact.create", actor_ref=str(job.pk)).count() == 1

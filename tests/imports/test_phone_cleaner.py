@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
+import phonenumbers
 import pytest
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from contacts.imports.rows import PhoneCleaner
 from contacts.phones import normalise_phone
@@ -49,3 +51,24 @@ def test_common_spellings_of_one_number_give_one_e164():
     cleaner = PhoneCleaner("GB")
     spellings = ["07400 123456", "+44 7400 123456", "+447400123456", "0044 7400-123456"]
     assert {cleaner.clean(s).e164 for s in spellings} == {"+447400123456"}
+
+
+def reference_region(code: int, national: str) -> str | None:
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    region = phonenumbers.region_code_for_number(number)
+    return region if region and phonenumbers.is_valid_number_for_region(number, region) else None
+
+
+def test_the_fast_validation_agrees_with_phonenumbers_in_every_country():
+    rng = random.Random(44)
+    codes = sorted(COUNTRY_CODE_TO_REGION_CODE)
+    valid = 0
+    for _ in range(20000):
+        code = rng.choice(codes)
+        national = str(rng.randint(1, 9)) + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(3, 12))
+        )
+        expected = reference_region(code, national)
+        assert PhoneCleaner._validate(str(code), national) == expected, f"+{code} {national}"
+        valid += expected is not None
+    assert valid > 500  # valid and invalid numbers both compared
