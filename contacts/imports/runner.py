@@ -373,7 +373,7 @@ class Runner:
 
     def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        columns = ["id", "email", "version", "unsubscribed_at", *CONTACT_COLUMNS]
+        columns = ["id", "email", "version", "unsubscribed_at", "phone_type", *CONTACT_COLUMNS]
         for chunk in chunks(emails):
             query = Contact.objects.filter(email__in=chunk)
             if not self.job.dry_run:
@@ -456,6 +456,7 @@ class Runner:
                     "email": row.email,
                     "phone": row.phone.e164 if row.phone else "",
                     "phone_country": row.phone.region if row.phone else "",
+                    "phone_type": row.phone.type if row.phone else "",  # perf-campaigns
                     "first_name": row.first_name or "",
                     "last_name": row.last_name or "",
                     "first_name_key": first_key,
@@ -566,6 +567,8 @@ class Runner:
                     {
                         "id": current["id"],
                         **after,
+                        # perf-campaigns: the type goes with the phone (not audited, derived).
+                        "phone_type": row.phone.type if row.phone else current["phone_type"],
                         "first_name_key": first_key,
                         "last_name_key": last_key,
                         "updated_at": now,
@@ -578,7 +581,8 @@ class Runner:
             contact_rows,
             key="id",
             columns=[
-                *CONTACT_COLUMNS, "first_name_key", "last_name_key", "updated_at", "version"
+                *CONTACT_COLUMNS, "phone_type", "first_name_key", "last_name_key", "updated_at",
+                "version",
             ],
         )  # fmt: skip
         sql.insert(

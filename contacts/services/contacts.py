@@ -136,6 +136,7 @@ def create_contact(
         email=email,
         phone=number.e164 if number else "",
         phone_country=number.region if number else "",
+        phone_type=number.type if number else "",
         first_name=first_name,
         last_name=last_name,
         first_name_key=search_key(first_name),
@@ -220,6 +221,7 @@ def update_contact(
         number = normalise_phone(phone, region=default_region)
         locked.phone = number.e164 if number else ""
         locked.phone_country = number.region if number else ""
+        locked.phone_type = number.type if number else ""
     if not isinstance(first_name, _Unset):
         locked.first_name = clean_name(first_name, field="first_name")
         locked.first_name_key = search_key(locked.first_name)
@@ -253,6 +255,7 @@ def update_contact(
                     update_fields=[
                         *AUDITED,
                         "phone_country",
+                        "phone_type",
                         "first_name_key",
                         "last_name_key",
                         "updated_at",
