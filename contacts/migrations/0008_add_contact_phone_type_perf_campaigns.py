@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0007_raise_search_column_statistics'),
+        ("contacts", "0007_raise_search_column_statistics"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contact',
-            name='phone_type',
-            field=models.CharField(blank=True, default='', max_length=24),
+            model_name="contact",
+            name="phone_type",
+            field=models.CharField(blank=True, default="", max_length=24),
         ),
     ]
