@@ -36,6 +36,9 @@ class Contact(models.Model):
     # E.164 ("+447700900123") or empty; phone_country is its ISO region ("GB").
     phone = models.CharField(max_length=16, blank=True, default="")
     phone_country = models.CharField(max_length=2, blank=True, default="")
+    # What kind of number it is (contacts.phones.TYPE_LABELS: "mobile", "fixed line", …), set
+    # with the phone so campaigns screen a large audience with a query; "" = not worked out.
+    phone_type = models.CharField(max_length=24, blank=True, default="")
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     # Lower-cased, accent-free copies of the names: what name search compares against.

@@ -16,7 +16,7 @@ from django.core.validators import EmailValidator
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 from contacts.models import Field
-from contacts.phones import Phone, normalise_phone
+from contacts.phones import Phone, normalise_phone, type_label
 from contacts.services.fields import parse_value
 from contacts.services.normalise import NAME_MAX, search_key
 from contacts.services.tags import TAG_MAX
@@ -116,7 +116,7 @@ class PhoneCleaner:
         usable = bool(trunk and trunk.isdigit() and not rewrites)
         self.trunk = trunk if usable else None
         self.trunk_rule = re.compile(parsing or re.escape(trunk)) if usable else None
-        self.by_prefix: dict[tuple[str, str, int], str] = {}
+        self.by_prefix: dict[tuple[str, str, int], tuple[str, str]] = {}
 
     def _split(self, text: str) -> tuple[str, str] | None:
         digits = text.translate(_SEPARATORS)
@@ -152,20 +152,26 @@ class PhoneCleaner:
             return normalise_phone(text, region=self.region)
         code, national = split
         key = (code, national[:PREFIX_DIGITS], len(national))
-        region = self.by_prefix.get(key)
-        if region is None:
-            region = self._validate(code, national)
-            if region is None:
+        known = self.by_prefix.get(key)
+        if known is None:
+            known = self._validate(code, national)
+            if known is None:
                 # Invalid: let the exact path word the reason.
                 return normalise_phone(text, region=self.region)
-            self.by_prefix[key] = region
-        return Phone(e164=f"+{code}{national}", region=region)
+            self.by_prefix[key] = known
+        region, kind = known
+        return Phone(e164=f"+{code}{national}", region=region, type=kind)
 
     @staticmethod
-    def _validate(code: str, national: str) -> str | None:
-        """The region of a valid number, else None: what ``phonenumbers.parse`` +
+    def _validate(code: str, national: str) -> tuple[str, str] | None:
+        """The region and type of a valid number, else None: what ``phonenumbers.parse`` +
         ``is_valid_number`` decide, without re-parsing text already split into digits."""
-        return valid_region(code, national)
+        region = valid_region(code, national)
+        if region is None:
+            return None
+        # The type, for campaign screening (Contact.phone_type); once per cached prefix.
+        number = phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
+        return region, type_label(number)
 
 
 class _Patterns:

@@ -363,7 +363,7 @@ class Runner:
 
     def _existing(self, emails: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        columns = ["id", "email", "version", "unsubscribed_at", *CONTACT_COLUMNS]
+        columns = ["id", "email", "version", "unsubscribed_at", "phone_type", *CONTACT_COLUMNS]
         for chunk in chunks(emails):
             query = Contact.objects.filter(email__in=chunk)
             if not self.job.dry_run:
@@ -409,8 +409,8 @@ class Runner:
             return
         contact_t = out.contact
         slot = contact_t.slot
-        i_id, i_email, i_phone, i_country = (
-            slot["id"], slot["email"], slot["phone"], slot["phone_country"]
+        i_id, i_email, i_phone, i_country, i_type = (
+            slot["id"], slot["email"], slot["phone"], slot["phone_country"], slot["phone_type"]
         )  # fmt: skip
         i_first, i_last, i_first_key, i_last_key, i_meta = (
             slot["first_name"], slot["last_name"], slot["first_name_key"],
@@ -429,6 +429,7 @@ class Runner:
             if row.phone:
                 values[i_phone] = row.phone.e164
                 values[i_country] = row.phone.region
+                values[i_type] = row.phone.type  # for campaign screening
             values[i_first] = row.first_name or ""
             values[i_last] = row.last_name or ""
             values[i_first_key] = first_key
@@ -543,6 +544,8 @@ class Runner:
                     {
                         "id": current["id"],
                         **after,
+                        # The type goes with the phone (not audited, derived).
+                        "phone_type": row.phone.type if row.phone else current["phone_type"],
                         "first_name_key": first_key,
                         "last_name_key": last_key,
                         "updated_at": now,
@@ -555,7 +558,8 @@ class Runner:
             contact_rows,
             key="id",
             columns=[
-                *CONTACT_COLUMNS, "first_name_key", "last_name_key", "updated_at", "version"
+                *CONTACT_COLUMNS, "phone_type", "first_name_key", "last_name_key", "updated_at",
+                "version",
             ],
         )  # fmt: skip
         sql.insert(

@@ -171,6 +171,7 @@ def _create(
         email=email,
         phone=number.e164 if number else "",
         phone_country=number.region if number else "",
+        phone_type=number.type if number else "",
         first_name=first_name,
         last_name=last_name,
         first_name_key=search_key(first_name),
@@ -297,6 +298,7 @@ def _update(
         number = normalise_phone(phone, region=default_region)
         locked.phone = number.e164 if number else ""
         locked.phone_country = number.region if number else ""
+        locked.phone_type = number.type if number else ""
     if not isinstance(first_name, _Unset):
         locked.first_name = clean_name(first_name, field="first_name")
         locked.first_name_key = search_key(locked.first_name)
@@ -331,6 +333,7 @@ def _update(
                     update_fields=[
                         *AUDITED,
                         "phone_country",
+                        "phone_type",
                         "first_name_key",
                         "last_name_key",
                         "updated_at",

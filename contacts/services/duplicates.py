@@ -265,7 +265,7 @@ def merge_contacts(
     duplicate_summary = {name: audit.jsonable(getattr(gone, name)) for name in AUDITED}
     new_values = {name: pick(name, getattr(keep, name), getattr(gone, name)) for name in CHOOSABLE}
     if new_values["phone"] == gone.phone and gone.phone != keep.phone:
-        keep.phone_country = gone.phone_country
+        keep.phone_country, keep.phone_type = gone.phone_country, gone.phone_type
     field_changes = _merge_field_values(keep, gone, pick)
     _move_related(keep, gone)
     keep.metadata = merge_metadata(gone.metadata, keep.metadata)
@@ -289,6 +289,7 @@ def merge_contacts(
         update_fields=[
             *CHOOSABLE,
             "phone_country",
+            "phone_type",
             "first_name_key",
             "last_name_key",
             "metadata",

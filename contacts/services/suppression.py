@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from contacts.models import Suppression, SuppressionKind
 
@@ -49,7 +49,20 @@ def suppression_reason(*, email: str = "", phone: str = "") -> str | None:
 def suppressed_hashes(kind: SuppressionKind, values: Iterable[str]) -> set[str]:
     """The subset of ``values`` (normalised) that are suppressed: one query for a whole batch."""
     by_hash = {suppression_hash(kind, value): value for value in values if value}
-    found = Suppression.objects.filter(kind=kind, value_hash__in=list(by_hash)).values_list(
-        "value_hash", flat=True
-    )
+    if not by_hash:
+        return set()
+    if connection.vendor == "postgresql":
+        # One array parameter instead of thousands of placeholders: building and parsing an
+        # IN list of 5,000 values costs more than the look-up itself.
+        table = connection.ops.quote_name(Suppression._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT value_hash FROM {table} WHERE kind = %s AND value_hash = ANY(%s)",  # noqa: S608
+                [str(kind), list(by_hash)],
+            )
+            found = [row[0] for row in cursor.fetchall()]
+    else:
+        found = Suppression.objects.filter(kind=kind, value_hash__in=list(by_hash)).values_list(
+            "value_hash", flat=True
+        )
     return {by_hash[h] for h in found}

@@ -6,27 +6,9 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
-from contacts.phones import normalise_phone
-
-TYPE_LABELS = {
-    PhoneNumberType.MOBILE: "mobile",
-    PhoneNumberType.FIXED_LINE: "fixed line",
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed line or mobile",
-    PhoneNumberType.VOIP: "VoIP",
-    PhoneNumberType.TOLL_FREE: "toll free",
-    PhoneNumberType.PREMIUM_RATE: "premium rate",
-    PhoneNumberType.SHARED_COST: "shared cost",
-    PhoneNumberType.PERSONAL_NUMBER: "personal number",
-    PhoneNumberType.PAGER: "pager",
-    PhoneNumberType.UAN: "UAN",
-    PhoneNumberType.VOICEMAIL: "voicemail",
-    PhoneNumberType.UNKNOWN: "unknown",
-}
-# Numbers that can take an SMS; North American numbers cannot be told apart, so they pass.
-SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+from contacts.phones import SMS_CAPABLE, TYPE_LABELS, normalise_phone
 
 
 @dataclass(frozen=True)

@@ -461,6 +461,8 @@ def _due() -> Q:
 def claim_batch(*, limit: int, message_ids: list[int] | None = None) -> list[Message]:
     """Move up to ``limit`` due messages to ``sending`` and return them. One conditional UPDATE
     tagged with a fresh claim id: two workers can never claim the same message."""
+    if connection.vendor == "postgresql":
+        return _claim_batch_returning(limit=limit, message_ids=message_ids)
     ids = Message.objects.filter(_due())
     if message_ids is not None:
         ids = ids.filter(pk__in=message_ids)
@@ -472,6 +474,42 @@ def claim_batch(*, limit: int, message_ids: list[int] | None = None) -> list[Mes
         status=Status.SENDING, claim=token, claimed_at=now, updated_at=now
     )
     return list(Message.objects.filter(claim=token))
+
+
+def _claim_batch_returning(*, limit: int, message_ids: list[int] | None) -> list[Message]:
+    """PostgreSQL: the same claim as one statement. The due rows are locked with SKIP LOCKED,
+    so two workers claiming at once take different rows instead of queueing on the same ones;
+    the outer condition repeats the status check on the row as it is now. The pick is a
+    materialised CTE: as an ``IN`` subquery the planner may run it again for every row."""
+    fields = Message._meta.concrete_fields
+    table = connection.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join("m." + connection.ops.quote_name(f.column) for f in fields)
+    token, now = uuid.uuid4(), timezone.now()
+    due = [Status.PENDING.value, Status.SCHEDULED.value]
+    only = "AND id = ANY(%s)" if message_ids is not None else ""
+    params: list = [due, now]
+    if message_ids is not None:
+        params.append(list(message_ids))
+    params += [limit, Status.SENDING.value, token, now, now, due]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH picked AS MATERIALIZED (
+                SELECT id FROM {table}
+                WHERE status = ANY(%s) AND (send_after IS NULL OR send_after <= %s) {only}
+                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+            )
+            UPDATE {table} AS m SET status = %s, claim = %s, claimed_at = %s, updated_at = %s
+            FROM picked WHERE m.id = picked.id AND m.status = ANY(%s)
+            RETURNING {columns}
+            """,  # noqa: S608 - only our own table and column names are interpolated
+            params,
+        )
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    return sorted(
+        (Message.from_db(connection.alias, names, row) for row in rows), key=lambda m: m.pk
+    )
 
 
 def _hand_over(gateway: Gateway, message: Message) -> SendResult | GatewayError:
@@ -684,11 +722,7 @@ def _record_outcomes(
             credits.refund(messages=failed, actor=system, note="rejected when sending")
     # Reports that arrived before we had recorded the provider id.
     sent = {m.provider_id: m for m in batch if m.status == Status.SENT}
-    early = list(
-        DeliveryReport.objects.filter(message__isnull=True, provider_id__in=list(sent)).order_by(
-            "id"
-        )
-    )
+    early = _early_reports(batch, sent) if sent else []
     for report in early:
         message = sent[report.provider_id]
         if report.gateway == message.gateway:
@@ -708,6 +742,25 @@ def _record_outcomes(
         # The sandbox's "provider" reports delivery a moment later, through the same path.
         when = timezone.now() + dt.timedelta(seconds=1)
         transaction.on_commit(lambda: enqueue_at(apply_simulated_reports, when, simulated))
+
+
+def _early_reports(batch: list[Message], sent: dict[str, Message]) -> list[DeliveryReport]:
+    """Reports kept for provider ids this batch has just recorded, oldest first."""
+    if connection.vendor != "postgresql":
+        reports = DeliveryReport.objects.filter(message__isnull=True, provider_id__in=list(sent))
+        return list(reports.order_by("id"))
+    # One array parameter rather than an IN list of a whole batch of ids, per gateway so the
+    # (gateway, provider_id) index answers it.
+    table = connection.ops.quote_name(DeliveryReport._meta.db_table)
+    found: list[DeliveryReport] = []
+    for name in {m.gateway for m in sent.values()}:
+        ids = [pid for pid, m in sent.items() if m.gateway == name]
+        found += DeliveryReport.objects.raw(
+            f"SELECT * FROM {table} WHERE message_id IS NULL AND gateway = %s"  # noqa: S608
+            " AND provider_id = ANY(%s)",
+            [name, ids],
+        )
+    return sorted(found, key=lambda r: r.pk)
 
 
 OUTCOME_COLUMNS = ["status", "provider_id", "sent_at", "final_at", "error_code", "error_message",

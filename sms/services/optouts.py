@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from contacts.phones import normalise_phone
 from dashboard import audit
@@ -57,7 +57,16 @@ def opt_out_for(phone: str) -> OptOut | None:
 
 def opted_out(phones: Iterable[str]) -> set[str]:
     """The subset of these E.164 numbers on the STOP list, in one query."""
-    return set(OptOut.objects.filter(phone__in=list(phones)).values_list("phone", flat=True))
+    phones = list(phones)
+    if not phones:
+        return set()
+    if connection.vendor == "postgresql":
+        # One array parameter: an IN list of a whole batch costs more to build than to answer.
+        table = connection.ops.quote_name(OptOut._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT phone FROM {table} WHERE phone = ANY(%s)", [phones])  # noqa: S608
+            return {row[0] for row in cursor.fetchall()}
+    return set(OptOut.objects.filter(phone__in=phones).values_list("phone", flat=True))
 
 
 @transaction.atomic

@@ -33,10 +33,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
+import phonenumbers
 from django.db import connection, models, transaction
 
 from contacts import demo
 from contacts.models import Contact, ContactList, ContactTag, Field, FieldValue, ListMembership, Tag
+from contacts.phones import type_label
 from contacts.services.normalise import search_key
 
 VERSION = 2
@@ -112,7 +114,14 @@ def _load(n, seed, *, tags, lists, fields, log) -> None:
             keys[name] = search_key(name)
         return keys[name]
 
-    contact_cols = ["id", "email", "phone", "phone_country", "first_name", "last_name",
+    types: dict[str, str] = {}  # number type by number less its last 4 digits (as screening reads)
+
+    def phone_type(e164: str) -> str:
+        if e164[:-4] not in types:
+            types[e164[:-4]] = type_label(phonenumbers.parse(e164))
+        return types[e164[:-4]]
+
+    contact_cols = ["id", "email", "phone", "phone_country", "phone_type", "first_name", "last_name",
                     "first_name_key", "last_name_key", "email_consent", "sms_consent",
                     "unsubscribed_at", "metadata", "source", "created_at", "updated_at",
                     "version"]  # fmt: skip
@@ -136,7 +145,7 @@ def _load(n, seed, *, tags, lists, fields, log) -> None:
             loaded += 1
             unsubscribed = updated if rng.random() < 0.02 else None
             contacts.append((
-                pk, person.email, person.phone, person.phone_region,
+                pk, person.email, person.phone, person.phone_region, phone_type(person.phone),
                 person.first_name, person.last_name, key(person.first_name), key(person.last_name),
                 rng.choice(("granted", "granted", "unknown")),
                 rng.choice(("granted", "granted", "granted", "unknown", "withdrawn")),

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, ContactList, ListMembership
+from contacts.phones import normalise_phone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,16 +31,19 @@ def free_port() -> int:
 
 
 def make_audience(n: int, *, name: str = "Crash test") -> ContactList:
-    """``n`` GB mobiles with SMS consent in a new list, written in bulk."""
+    """``n`` GB mobiles with SMS consent in a new list, written in bulk (phone columns as the
+    contacts service sets them)."""
     now = timezone.now()
     tag = uuid.uuid4().hex[:8]
     with transaction.atomic():
         contact_list = ContactList.objects.create(name=f"{name} {tag}")
         for start in range(0, n, 5000):
             contacts = Contact.objects.bulk_create([
-                Contact(email=f"c{i}-{tag}@bulk.example", phone=f"+4477{i:08d}", phone_country="GB",
-                        first_name=f"C{i}", sms_consent="granted", created_at=now, updated_at=now)
+                Contact(email=f"c{i}-{tag}@bulk.example", phone=phone.e164, phone_country=phone.region,
+                        phone_type=phone.type, first_name=f"C{i}", sms_consent="granted",
+                        created_at=now, updated_at=now)
                 for i in range(start, min(n, start + 5000))
+                for phone in [normalise_phone(f"+4477{i:08d}")]
             ])  # fmt: skip
             ListMembership.objects.bulk_create(
                 [ListMembership(list=contact_list, contact=c, added_at=now) for c in contacts]

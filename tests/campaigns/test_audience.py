@@ -140,3 +140,40 @@ def test_a_dry_run_answers_counts_and_cost_and_writes_nothing(audience):
     assert outcome.screening.as_dict()["recipients"] == 4
     assert outcome.screening.as_dict()["cost"] == "0.1650"
     assert not Campaign.objects.exists()
+
+
+def test_a_contact_whose_phone_type_is_not_stored_is_screened_by_parsing(audience):
+    from contacts.models import Contact
+
+    Contact.objects.update(phone_type="")  # contacts from before the column, say
+    result = screen(kind="marketing", audience_kind="segment",
+                    audience_id=audience["segment"].pk, text="Black Friday at noon!")  # fmt: skip
+
+    assert result.count == 4
+    assert result.excluded["invalid_phone"] == 2
+
+
+def test_time_zones_from_the_stored_type_are_what_phonenumbers_says():
+    import random
+
+    import phonenumbers
+    from phonenumbers import timezone as pn_timezone
+
+    from contacts.phones import SMS_CAPABLE, TYPE_LABELS
+    from sms.campaigns.services.audience import _stored_mobile
+
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(5000):
+        code = rng.choice(["1", "7", "44", "61", "55", "52", "62", "33", "49", "86", "91"])
+        number = phonenumbers.parse(f"+{code}{rng.randint(10**8, 10**11)}", None)
+        kind = phonenumbers.number_type(number)
+        if kind not in SMS_CAPABLE:
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        region = phonenumbers.region_code_for_number(number)
+        mobile = _stored_mobile(e164, region, TYPE_LABELS[kind])
+        expected = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+        assert (mobile.region, mobile.time_zones) == (region, expected), e164
+        checked += 1
+    assert checked > 150

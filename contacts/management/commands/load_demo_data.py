@@ -57,6 +57,7 @@ class Command(BaseCommand):
                 phone = None
             contact = Contact(
                 email=person.email, phone=phone.e164 if phone else "", phone_country=phone.region if phone else "",
+                phone_type=phone.type if phone else "",
                 first_name=person.first_name, last_name=person.last_name,
                 first_name_key=search_key(person.first_name), last_name_key=search_key(person.last_name),
                 sms_consent=rng.choice(["granted", "granted", "granted", "unknown", "withdrawn"]),

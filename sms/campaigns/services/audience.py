@@ -13,18 +13,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import phonenumbers
-from django.db.models import QuerySet
-from phonenumbers import timezone as pn_timezone
+from django.db.models import Exists, OuterRef, QuerySet
+from phonenumbers import PhoneNumberType
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from contacts.models import Contact, ContactList, Field, FieldValue, SuppressionKind, Tag
+from contacts.phones import SMS_CAPABLE, SMS_CAPABLE_LABELS, TYPE_LABELS
 from contacts.services import segments as segment_service
 from contacts.services.suppression import suppressed_hashes
 from dashboard.errors import SwitchboardError
 from sms.campaigns.models import AudienceKind
-from sms.models import MessageKind
-from sms.services import credits, optouts
+from sms.models import MessageKind, OptOut
+from sms.services import credits
 from sms.services.encoding import analyse
-from sms.services.lookup import SMS_CAPABLE
 from sms.services.messages import PLACEHOLDER
 
 CHUNK = 5000
@@ -155,9 +157,15 @@ def placeholder_fields(text: str) -> dict[str, int]:
 
 
 def _rows(contacts: QuerySet[Contact]) -> Iterator[list[tuple]]:
-    rows = contacts.order_by("pk").values_list(
-        "pk", "phone", "email", "first_name", "last_name", "sms_consent", "unsubscribed_at"
-    )
+    # The STOP list is joined here rather than asked for each chunk's numbers.
+    rows = (
+        contacts.order_by("pk")
+        .annotate(stopped=Exists(OptOut.objects.filter(phone=OuterRef("phone"))))
+        .values_list(
+            "pk", "phone", "email", "first_name", "last_name", "sms_consent", "unsubscribed_at",
+            "phone_country", "phone_type", "stopped",
+        )
+    )  # fmt: skip
     chunk: list[tuple] = []
     for row in rows.iterator(chunk_size=CHUNK):
         chunk.append(row)
@@ -188,7 +196,7 @@ def screen(
         result.audience += len(chunk)
         valid = []
         for row in chunk:
-            info = _mobile(row[1])
+            info = _stored_mobile(row[1], row[7], row[8]) if row[8] else _mobile(row[1])
             if info is None:
                 result.excluded["invalid_phone"] += 1
             elif info.e164 in seen:
@@ -197,10 +205,10 @@ def screen(
                 seen.add(info.e164)
                 valid.append((row, info))
         phones = [info.e164 for _, info in valid]
-        blocked = optouts.opted_out(phones) | suppressed_hashes(SuppressionKind.PHONE, phones)
+        blocked = suppressed_hashes(SuppressionKind.PHONE, phones)
         kept = []
         for row, info in valid:
-            if info.e164 in blocked:
+            if row[9] or info.e164 in blocked:
                 result.excluded["suppressed"] += 1
             elif marketing and row[6] is not None:
                 result.excluded["unsubscribed"] += 1
@@ -254,19 +262,55 @@ class Mobile:
     time_zones: tuple[str, ...]
 
 
+def _stored_mobile(phone: str, region: str, kind: str) -> Mobile | None:
+    """The number if it can take a text, from the type and region stored with it on the
+    contact (set when the phone was normalised): no parsing."""
+    if kind not in SMS_CAPABLE_LABELS:
+        return None
+    if not region:
+        return _mobile(phone)
+    return Mobile(phone, region, _zones(phone[1 : 1 + TIMEZONE_LONGEST_PREFIX], kind))
+
+
+@functools.lru_cache(maxsize=65536)
+def _zones(digits: str, kind: str) -> tuple[str, ...]:
+    """``phonenumbers.timezone.time_zones_for_number`` for a valid SMS-capable number of type
+    ``kind`` whose E.164 digits start with ``digits`` (the library's longest time-zone prefix
+    of them): the same table look-up, by prefix, without parsing the number or typing it."""
+    code = next(
+        (int(digits[:n]) for n in (1, 2, 3) if int(digits[:n] or 0) in COUNTRY_CODE_TO_REGION_CODE),
+        0,
+    )
+    number_type = (
+        PhoneNumberType.MOBILE if kind == "mobile" else PhoneNumberType.FIXED_LINE_OR_MOBILE
+    )
+    if phonenumbers.is_number_type_geographical(number_type, code):
+        prefixes = [digits[:n] for n in range(TIMEZONE_LONGEST_PREFIX, 0, -1)]
+    else:
+        prefixes = [str(code)]
+    zones: tuple[str, ...] = ()
+    for prefix in prefixes:
+        if prefix in TIMEZONE_DATA:
+            zones = tuple(TIMEZONE_DATA[prefix])
+            break
+    return tuple(z for z in zones if z != "Etc/Unknown")
+
+
 @functools.lru_cache(maxsize=262144)
 def _mobile(phone: str) -> Mobile | None:
-    """The number if it can take a text, else None. Only what screening needs: one type check
-    (``lookup.describe`` also asks for the place and carrier, several times slower)."""
+    """The number if it can take a text, else None, for a contact whose phone type is not
+    stored. Only what screening needs: one type check (``lookup.describe`` also asks for the
+    place and carrier, several times slower)."""
     if not phone:
         return None
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
         return None
-    if phonenumbers.number_type(number) not in SMS_CAPABLE:
+    kind = phonenumbers.number_type(number)
+    if kind not in SMS_CAPABLE:
         return None
-    zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    zones = _zones(phone[1 : 1 + TIMEZONE_LONGEST_PREFIX], TYPE_LABELS[kind])
     return Mobile(phone, phonenumbers.region_code_for_number(number) or "", zones)
 
 

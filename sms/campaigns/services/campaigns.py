@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q, Sum
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from dashboard import audit
@@ -42,7 +42,7 @@ from sms.campaigns.models import (
 )
 from sms.campaigns.services import schedule
 from sms.campaigns.services.audience import Screening, resolve_audience, screen
-from sms.campaigns.services.fanout import insert_batch_messages
+from sms.campaigns.services.fanout import insert_batch_messages, insert_recipients
 from sms.models import CreditAccount, CreditEntry, EntryKind, Message, MessageEvent, Status
 from sms.services import credits
 
@@ -344,13 +344,11 @@ def _start(campaign: Campaign) -> None:
                     mode=locked.schedule_mode, send_at=locked.send_at, local_at=local_at,
                     time_zone=c.time_zone, quiet=quiet, now=now,
                 )  # fmt: skip
-            rows.append(Recipient(
-                campaign=locked, contact_id=c.contact_id, phone=c.phone, country=c.country,
-                send_after=due_cache[c.time_zone], batch=i // size,
-                text="" if c.text == locked.text else c.text, encoding=c.encoding,
-                segments=c.segments, price=c.price,
+            rows.append((
+                locked.pk, c.contact_id, c.phone, c.country, due_cache[c.time_zone], i // size,
+                "" if c.text == locked.text else c.text, c.encoding, c.segments, c.price,
             ))  # fmt: skip
-        Recipient.objects.bulk_create(rows, batch_size=5000)
+        insert_recipients(rows)
         batches = (len(rows) + size - 1) // size
         Batch.objects.bulk_create([Batch(campaign=locked, number=n) for n in range(batches)])
         values = {
@@ -450,15 +448,12 @@ def create_batch(*, batch_id: int) -> int:
         if campaign.status != CampaignStatus.RUNNING:
             Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.PENDING, claimed_at=None)
             return 0
-        total = Recipient.objects.filter(campaign=campaign, batch=batch.number).aggregate(
-            total=Sum("price")
-        )["total"] or Decimal("0")
+        ids, total = insert_batch_messages(
+            campaign=campaign, batch=batch.number, actor=campaign_actor(campaign)
+        )
         # The batch's share of the reservation becomes its messages' charges: the release and
         # the charges cancel out, so the balance does not move and the ledger still sums to it.
         _record_release(campaign, total, f"batch {batch.number + 1} charged to its messages")
-        ids = insert_batch_messages(
-            campaign=campaign, batch=batch.number, actor=campaign_actor(campaign)
-        )
         Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, created=len(ids))
         Campaign.objects.filter(pk=campaign.pk).update(
             batches_done=F("batches_done") + 1, updated_at=timezone.now()
@@ -467,16 +462,17 @@ def create_batch(*, batch_id: int) -> int:
             Campaign.objects.filter(pk=campaign.pk, created_all_at__isnull=True).update(
                 created_all_at=timezone.now()
             )
-        _enqueue_delivery_for(campaign, ids)
+        _enqueue_delivery_for(campaign, batch.number, ids)
     return len(ids)
 
 
-def _enqueue_delivery_for(campaign: Campaign, ids: list[int]) -> None:
+def _enqueue_delivery_for(campaign: Campaign, number: int, ids: list[int]) -> None:
     from sms.tasks import deliver_messages
 
     if not ids:
         return
-    due = Recipient.objects.filter(campaign=campaign).order_by()
+    # When this batch's messages are due (its recipients carry the times).
+    due = Recipient.objects.filter(campaign=campaign, batch=number).order_by()
     now_too = due.filter(send_after__isnull=True).exists()
     # A local-time campaign has one time per zone; quiet hours add a few.
     times = sorted(

@@ -23,7 +23,7 @@ def restore(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0010_fieldvalue_indexes_hold_only_their_type_perf_imports"),
+        ("contacts", "0012_fieldvalue_indexes_hold_only_their_type"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ import dashboard.uuids
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contacts", "0008_drop_duplicate_indexes_perf_imports")]
+    dependencies = [("contacts", "0010_drop_duplicate_indexes")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -71,7 +71,7 @@ def _without_index(model: str, field: str, target: str, related_name: str):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contacts", "0007_raise_search_column_statistics")]
+    dependencies = [("contacts", "0009_backfill_contact_phone_type")]
 
     operations = [
         migrations.RemoveIndex(model_name="contact", name="contact_email_prefix"),

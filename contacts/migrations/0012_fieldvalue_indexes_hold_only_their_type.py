@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0009_contact_id_uuid7_perf_imports"),
+        ("contacts", "0011_contact_id_uuid7"),
     ]
 
     operations = [
