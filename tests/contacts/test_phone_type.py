@@ -77,9 +77,7 @@ def test_the_backfill_types_existing_numbers_and_leaves_empty_phones_alone(syste
     none = create_contact(actor=system_actor, email="n@example.com")
     Contact.objects.update(phone_type="")  # as before the column existed
 
-    migration = importlib.import_module(
-        "contacts.migrations.0009_backfill_contact_phone_type"
-    )
+    migration = importlib.import_module("contacts.migrations.0009_backfill_contact_phone_type")
     migration.CHUNK = 2  # several pages
     migration.backfill(apps, None)
 
