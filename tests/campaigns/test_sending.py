@@ -102,11 +102,15 @@ def test_a_rate_limited_gateway_gets_no_more_than_its_rate(
     arrivals = sorted(float(r["at"]) for r in server.state.received)
     assert len(arrivals) == 200
     slots.sort()
-    assert slots[-1] - slots[0] == pytest.approx(1.99)  # 100 a second, back to back
+    # 100 a second: never closer than 10 ms apart, so 200 slots span at least 1.99 s; and
+    # close to the rate, not far below it (a batch claimed late on a busy machine restarts the
+    # bucket at "now", so the span may stretch a little, never shrink).
+    assert min(b - a for a, b in zip(slots, slots[1:], strict=False)) >= 0.01 - 1e-6
+    assert 1.99 - 1e-6 <= slots[-1] - slots[0] <= 1.99 * 1.25
     # No message reaches the provider before its slot, so no window holds more than its
     # share; the last one arrives on time (the first few wait for new connections).
     assert all(a >= s - 0.005 for a, s in zip(arrivals, slots, strict=True))
-    assert arrivals[-1] - slots[0] == pytest.approx(1.99, abs=0.1)
+    assert arrivals[-1] - slots[-1] <= 0.1
 
 
 def test_a_busy_provider_gets_the_message_again_later_not_a_failure(

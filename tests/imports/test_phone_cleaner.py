@@ -9,7 +9,7 @@ import pytest
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from contacts.imports.rows import PhoneCleaner
-from contacts.phones import normalise_phone
+from contacts.phones import TYPE_LABELS, normalise_phone
 from dashboard.errors import SwitchboardError
 
 
@@ -53,10 +53,13 @@ def test_common_spellings_of_one_number_give_one_e164():
     assert {cleaner.clean(s).e164 for s in spellings} == {"+447400123456"}
 
 
-def reference_region(code: int, national: str) -> str | None:
+def reference(code: int, national: str) -> tuple[str, str] | None:
+    """(region, type label) as phonenumbers itself decides them, None when not valid."""
     number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
     region = phonenumbers.region_code_for_number(number)
-    return region if region and phonenumbers.is_valid_number_for_region(number, region) else None
+    if not (region and phonenumbers.is_valid_number_for_region(number, region)):
+        return None
+    return region, TYPE_LABELS[phonenumbers.number_type(number)]
 
 
 def test_the_fast_validation_agrees_with_phonenumbers_in_every_country():
@@ -68,7 +71,7 @@ def test_the_fast_validation_agrees_with_phonenumbers_in_every_country():
         national = str(rng.randint(1, 9)) + "".join(
             rng.choice("0123456789") for _ in range(rng.randint(3, 12))
         )
-        expected = reference_region(code, national)
+        expected = reference(code, national)
         assert PhoneCleaner._validate(str(code), national) == expected, f"+{code} {national}"
         valid += expected is not None
     assert valid > 500  # valid and invalid numbers both compared
