@@ -160,7 +160,7 @@ def _raw_insert_rate(path: Path, fields: dict[str, Field], batch: int) -> float:
                 rows.append((email, first, last, score, company))
     now = timezone.now()
     new_id = Contact._meta.pk.default
-    contact_cols = ["id", "email", "phone", "phone_country", "first_name", "last_name",
+    contact_cols = ["id", "email", "phone", "phone_country", "phone_type", "first_name", "last_name",
                     "first_name_key", "last_name_key", "email_consent", "sms_consent", "metadata",
                     "source", "created_at", "updated_at", "version"]  # fmt: skip
     start = time.perf_counter()
@@ -169,8 +169,8 @@ def _raw_insert_rate(path: Path, fields: dict[str, Field], batch: int) -> float:
         for email, first, last, score, company in rows[offset : offset + batch]:
             contact_id = new_id()  # the id a contact gets, like the import's rows
             contacts.append(
-                (contact_id, email, "+447400123456", "GB", first, last, first.lower(), last.lower(),
-                 "unknown", "unknown", "{}", "import", now, now, 1)
+                (contact_id, email, "+447400123456", "GB", "mobile", first, last, first.lower(),
+                 last.lower(), "unknown", "unknown", "{}", "import", now, now, 1)
             )  # fmt: skip
             values.append((contact_id, fields["lead_score"].pk, None, score))
             values.append((contact_id, fields["company"].pk, company, None))
