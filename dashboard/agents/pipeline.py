@@ -38,6 +38,7 @@ from dashboard.agents.models import (
 from dashboard.agents.services import active_prompt_id
 from dashboard.errors import SwitchboardError
 from dashboard.permissions import is_staff_member
+from sms.services.messages import parse_schedule
 
 
 @dataclass
@@ -526,17 +527,11 @@ def approve(
 def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
     """A held send whose ``schedule_at`` went by while it waited for approval goes out when
     staff approve it, instead of failing as scheduled in the past."""
-    raw = payload.get("schedule_at")
-    if not raw:
-        return payload
     try:
-        moment = dt.datetime.fromisoformat(str(raw))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        passed = moment <= timezone.now()
-    except (ValueError, OverflowError):
+        moment = parse_schedule(payload.get("schedule_at"))
+    except SwitchboardError:
         return payload  # the action refuses it with its own message
-    return {**payload, "schedule_at": None} if passed else payload
+    return {**payload, "schedule_at": None} if moment and moment <= timezone.now() else payload
 
 
 def _check_edit(request_id: int, edited_text: str) -> None:

@@ -172,11 +172,9 @@ def _quiet_until(e164: str, now: dt.datetime) -> dt.datetime | None:
     return dt.datetime.combine(end_day, end, tzinfo=tz).astimezone(dt.UTC)
 
 
-def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
-    """When a single send is due: None for now, else an aware moment in the future.
-
-    ``raw`` is a datetime or an ISO 8601 string; one without an offset is read as UTC, the
-    zone the API speaks. The past and more than ``SMS_MAX_SCHEDULE_DAYS`` ahead are refused."""
+def parse_schedule(raw: object) -> dt.datetime | None:
+    """``schedule_at`` as an aware UTC moment (None when not given): a datetime or an ISO 8601
+    string, one without an offset read as UTC, the zone the API speaks."""
     if raw in (None, ""):
         return None
     try:
@@ -185,13 +183,21 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
         )
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-        moment = moment.astimezone(dt.UTC)
+        return moment.astimezone(dt.UTC)
     except (ValueError, OverflowError):  # unreadable, or out of range once moved to UTC
         raise SwitchboardError(
             "invalid_schedule",
             f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
             field="schedule_at",
         ) from None
+
+
+def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
+    """When a single send is due: None for now, else a moment in the future; the past and
+    more than ``SMS_MAX_SCHEDULE_DAYS`` ahead are refused."""
+    moment = parse_schedule(raw)
+    if moment is None:
+        return None
     if moment <= now:
         raise SwitchboardError(
             "schedule_in_past",
