@@ -40,6 +40,9 @@ class Issue:
     reason: str
     outcome: str  # "invalid", "skipped" or "warning"
 
+    def __reduce__(self):
+        return Issue, (self.row, self.column, self.code, self.reason, self.outcome)
+
 
 @dataclass(slots=True)
 class CleanRow:
@@ -52,6 +55,14 @@ class CleanRow:
     fields: dict[int, Any] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+
+    def __reduce__(self):
+        # Rows go back from the cleaning processes pickled: the constructor with positional
+        # values unpickles several times faster than dataclass slots' per-field __setstate__.
+        return CleanRow, (
+            self.row, self.email, self.phone, self.first_name, self.last_name, self.fields,
+            self.meta, self.tags,
+        )  # fmt: skip
 
     def merge(self, later: CleanRow) -> None:
         """A later row for the same email: its non-empty values win."""
