@@ -9,7 +9,9 @@ killed worker's uncommitted batch is simply done again by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import time
@@ -90,6 +92,14 @@ class _Batch:
         self.skipped += 1
         self.issues.append(Issue(row.row, column, code, reason, "skipped"))
 
+    def mark(self) -> tuple[int, ...]:
+        return self.imported, self.updated, self.skipped, self.invalid, len(self.issues)
+
+    def reset(self, mark: tuple[int, ...]) -> None:
+        """Forget what was counted since ``mark`` (a write that is done again differently)."""
+        self.imported, self.updated, self.skipped, self.invalid, issues = mark
+        del self.issues[issues:]
+
 
 @dataclass
 class RawBatch:
@@ -118,11 +128,39 @@ _worker_cleaner: RowCleaner | None = None
 def _init_cleaner(cleaner: RowCleaner) -> None:
     global _worker_cleaner
     _worker_cleaner = cleaner
+    # The pool's processes only clean batches: collect by hand, once a batch (see batch_gc).
+    gc.freeze()
+    gc.disable()
 
 
 def _clean_in_worker(raw: RawBatch) -> CleanBatch:
     assert _worker_cleaner is not None
+    gc.collect()
     return clean_batch(_worker_cleaner, raw)
+
+
+@contextlib.contextmanager
+def batch_gc() -> Iterator[None]:
+    """Run the cyclic garbage collector once a batch instead of every few hundred allocations.
+
+    A batch makes tens of thousands of objects that all stay alive until it is written (rows,
+    their values, the unpickled results of the cleaning processes); the automatic collector
+    scanned them again and again, most of all the older generations holding Django and the
+    batches read ahead: that was three quarters of the cost of unpickling a cleaned batch
+    (~23 of ~30 us a row) and a fifth of cleaning one. The objects alive at the start are
+    frozen (never scanned again), and the collection the caller runs after each batch only
+    looks at what is left of it, so garbage cycles still go and memory stays flat.
+    Restored on the way out.
+    """
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 class Runner:
@@ -156,6 +194,10 @@ class Runner:
         Cleaning runs at most ``READ_AHEAD`` batches ahead of the writes, so memory stays flat;
         progress only ever moves with a committed batch.
         """
+        with batch_gc():
+            self._run()
+
+    def _run(self) -> None:
         state = ImportJob.objects.values("offset", "rows_done").get(pk=self.job.pk)
         batches = self._raw_batches(state["offset"], state["rows_done"])
         workers = settings.IMPORT_WORKERS if self.job.file_size >= PARALLEL_MIN_BYTES else 0
@@ -193,6 +235,7 @@ class Runner:
             self.finish(ImportStatus.CANCELLED)
             return False
         self._batch(cleaned)
+        gc.collect()  # what is left of the batch (see batch_gc)
         return True
 
     def finish(self, status: str, error: str = "") -> None:
@@ -442,26 +485,44 @@ class Runner:
                 values[i_meta] = sql.db_json(row.meta)
             contacts.append(values)
         if connection.vendor == "postgresql":
+            mark = (batch.mark(), out.mark(), placing.mark())
             try:
                 # COPY straight into the table, in a savepoint: almost always nobody else
-                # created one of these emails since the batch looked them up.
-                with transaction.atomic():
-                    sql.insert_values(Contact, contact_t.names, contacts)
-                inserted = set(ids)
+                # created one of these emails since the batch looked them up. The server
+                # inserts while this process builds the contacts' other rows.
+                with transaction.atomic(), sql.copying(Contact, contact_t.names, contacts):
+                    self._created(ids, rows, set(ids), batch, out, placing)
             except IntegrityError:
                 # Someone did: insert through ON CONFLICT DO NOTHING and skip those rows.
+                batch.reset(mark[0])
+                out.reset(mark[1])
+                placing.reset(mark[2])
                 inserted = set(
                     sql.insert_values(
                         Contact, contact_t.names, contacts, conflict=["email"], returning="id"
                     )
                 )
+                self._created(ids, rows, inserted, batch, out, placing)
         else:
             # The IMMEDIATE transaction holds the write lock: no one else inserts meanwhile.
             sql.insert_values(Contact, contact_t.names, contacts)
-            inserted = set(ids)
+            self._created(ids, rows, set(ids), batch, out, placing)
+
+    def _created(
+        self,
+        ids: list[uuid.UUID],
+        rows: list[CleanRow],
+        inserted: set[uuid.UUID],
+        batch: _Batch,
+        out: _Rows,
+        placing: _Placement,
+    ) -> None:
+        """The field values, tags, lists, audit and history rows of the inserted contacts."""
+        db_uuid = sql.uuid_to_db()
         label = f"Imported from {self.job.file_name} ({self.actor.label.split(' (')[0]})"
         field_names = self.field_names
         jsonable = audit.jsonable
+        created = InteractionKind.CREATED.value
         for contact_id, row in zip(ids, rows, strict=True):
             if contact_id not in inserted:
                 batch.skip(
@@ -496,7 +557,7 @@ class Runner:
                 db_id=db_id,
                 email=row.email,
                 changes=changes,
-                kind=InteractionKind.CREATED.value,
+                kind=created,
                 description=label,
             )
 
@@ -649,6 +710,18 @@ class _Rows:
             for f in runner.fields
         }
 
+    def _queues(self) -> list[list[list[Any]]]:
+        return [self.values, self.audits, self.interactions, self.tags, self.new_tags,
+                self.lists, self.new_lists]  # fmt: skip
+
+    def mark(self) -> list[int]:
+        return [len(queue) for queue in self._queues()]
+
+    def reset(self, mark: list[int]) -> None:
+        """Drop the rows queued since ``mark``."""
+        for queue, length in zip(self._queues(), mark, strict=True):
+            del queue[length:]
+
     def value(self, db_id: Any, field_id: int, value: Any) -> None:
         slot = self.value_t.slot
         row = self.value_t.new()
@@ -731,6 +804,12 @@ class _Placement:
                     contact_id__in=chunk, list__in=self.lists
                 ).values_list("contact_id", "list_id"):
                     self.have_lists.setdefault(contact_id, set()).add(list_id)
+
+    def mark(self) -> dict[int, int | None]:
+        return dict(self.room)
+
+    def reset(self, mark: dict[int, int | None]) -> None:
+        self.room = dict(mark)
 
     def add(
         self, contact_id: uuid.UUID, db_id: Any, row: CleanRow, *, new: bool

@@ -8,13 +8,14 @@ by a migration does not break imports. Call these inside the caller's transactio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
 import json
 import operator
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -239,6 +240,30 @@ def insert_values(
             values,
         )
     return []
+
+
+@contextlib.contextmanager
+def copying(
+    model: type[models.Model], names: Sequence[str], values: Sequence[Sequence[Any]]
+) -> Iterator[None]:
+    """PostgreSQL: COPY rows (in column order and database form) into the table while the
+    block runs: a background thread streams them and the server inserts them (its index
+    maintenance is most of the time) while this process prepares what comes next. Leaving
+    the block waits for the server; a unique violation surfaces there as IntegrityError.
+    """
+    from psycopg.copy import QueuedLibpqWriter  # PostgreSQL only
+
+    table = _q(model._meta.db_table)
+    cols = ", ".join(_q(n) for n in names)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
+        # Hand data to the server in small chunks (the default buffers up to 1 MB, about a
+        # whole batch, before sending anything).
+        writer = QueuedLibpqWriter(raw, flush_threshold=64 * 1024)
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN", writer=writer) as copy:  # noqa: S608
+            for row in values:
+                copy.write_row(row)
+            yield
 
 
 def _temp_copy(cursor, model, names: Sequence[str], values: Iterable[Sequence[Any]]) -> str:
