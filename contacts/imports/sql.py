@@ -205,18 +205,12 @@ def insert_values(
             on_conflict = f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
         else:
             on_conflict = f" ON CONFLICT ({target}) DO NOTHING"
+    if connection.vendor == "postgresql" and not on_conflict and not returning:
+        with copying(model, names, values):
+            pass  # the rows are formatted here while the server inserts those already sent
+        return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            if not on_conflict and not returning:
-                # psycopg's own cursor (Django's has no copy): wrap its errors like Django's,
-                # so a unique violation is an IntegrityError here too.
-                with (
-                    connection.wrap_database_errors,
-                    cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,  # noqa: S608
-                ):
-                    for row in values:
-                        copy.write_row(row)
-                return []
             temp = _temp_copy(cursor, model, names, values)
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}"  # noqa: S608
@@ -249,7 +243,8 @@ def copying(
     """PostgreSQL: COPY rows (in column order and database form) into the table while the
     block runs: a background thread streams them and the server inserts them (its index
     maintenance is most of the time) while this process prepares what comes next. Leaving
-    the block waits for the server; a unique violation surfaces there as IntegrityError.
+    the block waits for the server; a unique violation surfaces there as IntegrityError
+    (psycopg's own cursor, as Django's has no copy, with its errors wrapped like Django's).
     """
     from psycopg.copy import QueuedLibpqWriter  # PostgreSQL only
 
