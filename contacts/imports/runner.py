@@ -135,7 +135,7 @@ def _init_cleaner(cleaner: RowCleaner) -> None:
 
 def _clean_in_worker(raw: RawBatch) -> CleanBatch:
     assert _worker_cleaner is not None
-    gc.collect()
+    collect_batch_garbage()
     return clean_batch(_worker_cleaner, raw)
 
 
@@ -145,12 +145,11 @@ def batch_gc() -> Iterator[None]:
 
     A batch makes tens of thousands of objects that all stay alive until it is written (rows,
     their values, the unpickled results of the cleaning processes); the automatic collector
-    scanned them again and again, most of all the older generations holding Django and the
-    batches read ahead: that was three quarters of the cost of unpickling a cleaned batch
-    (~23 of ~30 us a row) and a fifth of cleaning one. The objects alive at the start are
-    frozen (never scanned again), and the collection the caller runs after each batch only
-    looks at what is left of it, so garbage cycles still go and memory stays flat.
-    Restored on the way out.
+    scanned them again and again, most of all the older generations holding Django, the
+    caches and the batches read ahead: that was three quarters of the cost of unpickling a
+    cleaned batch (~23 of ~30 us a row) and a fifth of cleaning one. See
+    ``collect_batch_garbage`` for what runs instead. Restored on the way out (objects
+    frozen meanwhile go back to the collector's oldest generation).
     """
     enabled = gc.isenabled()
     gc.freeze()
@@ -161,6 +160,15 @@ def batch_gc() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def collect_batch_garbage() -> None:
+    """Collect what the last batch left (with ``batch_gc``, once a batch): only objects made
+    since the previous call are scanned, and the survivors (caches, batches read ahead) are
+    frozen so the next call skips them. Frozen objects are still freed when nothing refers
+    to them; only a garbage cycle among them waits for the end of the run."""
+    gc.collect()
+    gc.freeze()
 
 
 class Runner:
@@ -235,7 +243,7 @@ class Runner:
             self.finish(ImportStatus.CANCELLED)
             return False
         self._batch(cleaned)
-        gc.collect()  # what is left of the batch (see batch_gc)
+        collect_batch_garbage()
         return True
 
     def finish(self, status: str, error: str = "") -> None:
