@@ -525,7 +525,10 @@ class Runner:
         out: _Rows,
         placing: _Placement,
     ) -> None:
-        """The field values, tags, lists, audit and history rows of the inserted contacts."""
+        """Queue the field values, tags, lists, audit and history rows of the inserted contacts.
+
+        No queries: on PostgreSQL this runs while the contacts are still being copied in.
+        """
         db_uuid = sql.uuid_to_db()
         label = f"Imported from {self.job.file_name} ({self.actor.label.split(' (')[0]})"
         field_names = self.field_names

@@ -242,9 +242,10 @@ def copying(
 ) -> Iterator[None]:
     """PostgreSQL: COPY rows (in column order and database form) into the table while the
     block runs: a background thread streams them and the server inserts them (its index
-    maintenance is most of the time) while this process prepares what comes next. Leaving
-    the block waits for the server; a unique violation surfaces there as IntegrityError
-    (psycopg's own cursor, as Django's has no copy, with its errors wrapped like Django's).
+    maintenance is most of the time) while this process prepares what comes next; the block
+    must not use the connection meanwhile (it is busy copying). Leaving the block waits for
+    the server; a unique violation surfaces there as IntegrityError (psycopg's own cursor,
+    as Django's has no copy, with its errors wrapped like Django's).
     """
     from psycopg.copy import QueuedLibpqWriter  # PostgreSQL only
 
