@@ -18,7 +18,20 @@ def uuid7() -> uuid.UUID:
     for a large insert that is most of the cost. Ids made in the same millisecond are in
     random order among themselves, which is harmless.
     """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    return uuid.UUID(int=_stamp(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10))))
+
+
+def uuid7_many(n: int) -> list[uuid.UUID]:
+    """``n`` ids as ``uuid7`` makes them, with one read of the random source for all of them
+    (a read per id was a tenth of an import's per-row Python time)."""
+    ms = time.time_ns() // 1_000_000
+    random = os.urandom(10 * n)
+    return [
+        uuid.UUID(int=_stamp(ms, int.from_bytes(random[i : i + 10]))) for i in range(0, 10 * n, 10)
+    ]
+
+
+def _stamp(ms: int, random: int) -> int:
+    value = ms << 80 | random
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
+    return (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant

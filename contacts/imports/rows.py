@@ -13,10 +13,10 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.validators import EmailValidator
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
 
 from contacts.models import Field
-from contacts.phones import Phone, normalise_phone, type_label
+from contacts.phones import TYPE_LABELS, Phone, normalise_phone
 from contacts.services.fields import parse_value
 from contacts.services.normalise import NAME_MAX, search_key
 from contacts.services.tags import TAG_MAX
@@ -40,6 +40,9 @@ class Issue:
     reason: str
     outcome: str  # "invalid", "skipped" or "warning"
 
+    def __reduce__(self):
+        return Issue, (self.row, self.column, self.code, self.reason, self.outcome)
+
 
 @dataclass(slots=True)
 class CleanRow:
@@ -52,6 +55,14 @@ class CleanRow:
     fields: dict[int, Any] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+
+    def __reduce__(self):
+        # Rows go back from the cleaning processes pickled: the constructor with positional
+        # values unpickles several times faster than dataclass slots' per-field __setstate__.
+        return CleanRow, (
+            self.row, self.email, self.phone, self.first_name, self.last_name, self.fields,
+            self.meta, self.tags,
+        )  # fmt: skip
 
     def merge(self, later: CleanRow) -> None:
         """A later row for the same email: its non-empty values win."""
@@ -165,29 +176,43 @@ class PhoneCleaner:
     @staticmethod
     def _validate(code: str, national: str) -> tuple[str, str] | None:
         """The region and type of a valid number, else None: what ``phonenumbers.parse`` +
-        ``is_valid_number`` decide, without re-parsing text already split into digits."""
-        region = valid_region(code, national)
-        if region is None:
+        ``is_valid_number`` + ``number_type`` decide, without re-parsing text already split
+        into digits (and with each region's patterns compiled once)."""
+        found = valid_region(code, national)
+        if found is None:
             return None
-        # The type, for campaign screening (Contact.phone_type); once per cached prefix.
-        number = phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
-        return region, type_label(number)
+        region, kind = found
+        return region, TYPE_LABELS.get(kind, "unknown")
 
 
 class _Patterns:
     """One region's number patterns, compiled once: ``phonenumbers`` looks each pattern up in
     its regex cache per check and runs the type tests twice per number (once to find the
-    region, once to validate), several times slower than these same tests."""
+    region, once to validate) and a third time for the type, several times slower than these
+    same tests."""
 
-    __slots__ = ("descs", "general", "leading")
+    __slots__ = ("fixed_line", "general", "kinds", "leading", "mobile", "same_mobile_and_fixed")
 
     def __init__(self, metadata: PhoneMetadata):
         self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
         self.general = self._desc(metadata.general_desc)
-        # The types _number_type_helper tries; a number is valid when one of them matches.
-        kinds = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-                 "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
-        self.descs = [d for d in (self._desc(getattr(metadata, k)) for k in kinds) if d]
+        # The types _number_type_helper tries before fixed line and mobile, in its order.
+        kinds = (
+            ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+            ("toll_free", PhoneNumberType.TOLL_FREE),
+            ("shared_cost", PhoneNumberType.SHARED_COST),
+            ("voip", PhoneNumberType.VOIP),
+            ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+            ("pager", PhoneNumberType.PAGER),
+            ("uan", PhoneNumberType.UAN),
+            ("voicemail", PhoneNumberType.VOICEMAIL),
+        )
+        self.kinds = [
+            (desc, kind) for name, kind in kinds if (desc := self._desc(getattr(metadata, name)))
+        ]
+        self.fixed_line = self._desc(metadata.fixed_line)
+        self.mobile = self._desc(metadata.mobile)
+        self.same_mobile_and_fixed = bool(metadata.same_mobile_and_fixed_line_pattern)
 
     @staticmethod
     def _desc(desc) -> tuple[frozenset[int], re.Pattern] | None:
@@ -195,13 +220,23 @@ class _Patterns:
             return None
         return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
 
-    def valid(self, national: str) -> bool:
-        """phonenumbers' ``_number_type_helper(national, metadata) != UNKNOWN``."""
+    def kind(self, national: str) -> int:
+        """phonenumbers' ``_number_type_helper(national, metadata)``: UNKNOWN when not valid."""
         length = len(national)
         general = self.general
         if general is None or not _matches(general, national, length):
-            return False
-        return any(_matches(desc, national, length) for desc in self.descs)
+            return PhoneNumberType.UNKNOWN
+        for desc, kind in self.kinds:
+            if _matches(desc, national, length):
+                return kind
+        mobile = self.mobile is not None and _matches(self.mobile, national, length)
+        if self.fixed_line is not None and _matches(self.fixed_line, national, length):
+            if self.same_mobile_and_fixed or mobile:
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed and mobile:
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
 
 
 def _matches(desc: tuple[frozenset[int], re.Pattern], national: str, length: int) -> bool:
@@ -223,9 +258,10 @@ def _nongeo_patterns(code: int) -> _Patterns | None:
     return _Patterns(metadata) if metadata else None
 
 
-def valid_region(code: str, national: str) -> str | None:
-    """``region_code_for_number`` then ``is_valid_number_for_region``, for a country code and
-    a national number of digits without a leading zero; None when the number is not valid."""
+def valid_region(code: str, national: str) -> tuple[str, int] | None:
+    """``region_code_for_number``, ``is_valid_number_for_region`` and ``number_type`` for a
+    country code and a national number of digits without a leading zero: (region, type), or
+    None when the number is not valid."""
     regions = COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
     if len(regions) == 1:
         region = regions[0]
@@ -233,7 +269,10 @@ def valid_region(code: str, national: str) -> str | None:
             patterns = _nongeo_patterns(int(code))
         else:
             patterns = _patterns(region)
-        return region if patterns is not None and patterns.valid(national) else None
+        if patterns is None:
+            return None
+        kind = patterns.kind(national)
+        return None if kind == PhoneNumberType.UNKNOWN else (region, kind)
     for region in regions:
         patterns = _patterns(region)
         if patterns is None:
@@ -241,9 +280,10 @@ def valid_region(code: str, national: str) -> str | None:
         if patterns.leading is not None:
             if patterns.leading.match(national):
                 # phonenumbers picks this region by its leading digits, then validates.
-                return region if patterns.valid(national) else None
-        elif patterns.valid(national):
-            return region
+                kind = patterns.kind(national)
+                return None if kind == PhoneNumberType.UNKNOWN else (region, kind)
+        elif (kind := patterns.kind(national)) != PhoneNumberType.UNKNOWN:
+            return region, kind
     return None
 
 

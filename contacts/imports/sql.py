@@ -8,13 +8,14 @@ by a migration does not break imports. Call these inside the caller's transactio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
 import json
 import operator
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -204,18 +205,12 @@ def insert_values(
             on_conflict = f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
         else:
             on_conflict = f" ON CONFLICT ({target}) DO NOTHING"
+    if connection.vendor == "postgresql" and not on_conflict and not returning:
+        with copying(model, names, values):
+            pass  # the rows are formatted here while the server inserts those already sent
+        return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            if not on_conflict and not returning:
-                # psycopg's own cursor (Django's has no copy): wrap its errors like Django's,
-                # so a unique violation is an IntegrityError here too.
-                with (
-                    connection.wrap_database_errors,
-                    cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,  # noqa: S608
-                ):
-                    for row in values:
-                        copy.write_row(row)
-                return []
             temp = _temp_copy(cursor, model, names, values)
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp}{on_conflict}"  # noqa: S608
@@ -239,6 +234,32 @@ def insert_values(
             values,
         )
     return []
+
+
+@contextlib.contextmanager
+def copying(
+    model: type[models.Model], names: Sequence[str], values: Sequence[Sequence[Any]]
+) -> Iterator[None]:
+    """PostgreSQL: COPY rows (in column order and database form) into the table while the
+    block runs: a background thread streams them and the server inserts them (its index
+    maintenance is most of the time) while this process prepares what comes next; the block
+    must not use the connection meanwhile (it is busy copying). Leaving the block waits for
+    the server; a unique violation surfaces there as IntegrityError (psycopg's own cursor,
+    as Django's has no copy, with its errors wrapped like Django's).
+    """
+    from psycopg.copy import QueuedLibpqWriter  # PostgreSQL only
+
+    table = _q(model._meta.db_table)
+    cols = ", ".join(_q(n) for n in names)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
+        # Hand data to the server in small chunks (the default buffers up to 1 MB, about a
+        # whole batch, before sending anything).
+        writer = QueuedLibpqWriter(raw, flush_threshold=64 * 1024)
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN", writer=writer) as copy:  # noqa: S608
+            for row in values:
+                copy.write_row(row)
+            yield
 
 
 def _temp_copy(cursor, model, names: Sequence[str], values: Iterable[Sequence[Any]]) -> str:

@@ -316,6 +316,36 @@ def test_a_cancelled_import_stops_after_its_batch_and_resumes_without_duplicates
     assert Contact.objects.count() == 5
 
 
+def test_a_worker_killed_while_writing_a_batch_leaves_nothing_of_it_and_the_rerun_writes_it_once(
+    start, monkeypatch
+):
+    """Killed while the batch's other rows are built (on PostgreSQL, during the contacts
+    COPY): the batch rolls back whole, offset included, and the next worker redoes it."""
+    job = start(DATA5)
+    real = runner.Runner._created
+    calls = {"n": 0}
+
+    def created(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Crash
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(runner.Runner, "_created", created)
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    job.refresh_from_db()
+    assert (job.rows_done, job.imported) == (2, 2)
+    assert Contact.objects.count() == 2
+    monkeypatch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    job = imports.run_import(job.pk)
+    assert (job.status, job.rows_done, job.imported, job.skipped) == ("done", 5, 5, 0)
+    assert Contact.objects.count() == 5
+    assert AuditEntry.objects.filter(action="contact.create").count() == 5
+    assert Interaction.objects.filter(kind="created").count() == 5
+
+
 def test_a_queued_import_is_cancelled_at_once(start, staff_actor):
     job = imports.cancel_import(actor=staff_actor, job=start(DATA5))
     assert job.status == "cancelled"
