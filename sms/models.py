@@ -105,7 +105,7 @@ class Message(ActorFields):
                 fields=["id"],
                 name="sms_message_claimable",
                 condition=Q(status__in=[Status.PENDING, Status.SCHEDULED]),
-            ),  # fmt: skip
+            ),
             models.Index(fields=["gateway", "provider_id"], name="sms_message_provider"),
             models.Index(fields=["contact", "-created_at"], name="sms_message_contact"),
             models.Index(fields=["actor_kind", "-created_at"], name="sms_message_actor"),
@@ -115,7 +115,7 @@ class Message(ActorFields):
                 fields=["actor_user"],
                 name="sms_message_actor_user",
                 condition=Q(actor_user__isnull=False),
-            ),  # fmt: skip
+            ),
         ]
 
     def __str__(self) -> str:

@@ -466,12 +466,12 @@ CLAIMABLE_SQL = "status IN ('pending', 'scheduled')"
 def claim_batch(*, limit: int, message_ids: list[int] | None = None) -> list[Message]:
     """Move up to ``limit`` due messages to ``sending`` and return them, oldest first.
 
-    One ``UPDATE … RETURNING`` whose condition repeats the status check on the row as it is
-    now, tagged with a fresh claim id: two workers can never claim the same message. On
+    One ``UPDATE … RETURNING`` of rows that are claimable as they are now, tagged with a fresh
+    claim id: two workers can never claim the same message. On
     PostgreSQL the due rows are locked with SKIP LOCKED, so two workers claiming at once take
     different rows instead of queueing on the same ones; the pick is a materialised CTE (as an
     ``IN`` subquery the planner may run it again for every row). SQLite runs one writer at a
-    time, so the pick and the update see the same rows.
+    time, so the pick and the update see the same rows: one statement cannot lose a race.
     """
     if message_ids is not None and not message_ids:
         return []
@@ -481,25 +481,32 @@ def claim_batch(*, limit: int, message_ids: list[int] | None = None) -> list[Mes
     now = ops.adapt_datetimefield_value(timezone.now())
     token = Message._meta.get_field("claim").get_db_prep_value(uuid.uuid4(), connection)
     only = f"AND id IN ({', '.join(['%s'] * len(message_ids))})" if message_ids else ""
+    # Without statistics SQLite would rather read the whole queue through sms_message_due and
+    # sort it than walk the queue index in order and stop after ``limit`` rows.
+    hint = "INDEXED BY sms_message_claimable" if connection.vendor == "sqlite" else ""
     pick = f"""
-        SELECT id FROM {table}
+        SELECT id FROM {table} {hint}
         WHERE {CLAIMABLE_SQL} AND (send_after IS NULL OR send_after <= %s) {only}
         ORDER BY id LIMIT %s
     """  # noqa: S608 - only our own table name, literals and placeholders
     pick_params = [now, *(message_ids or []), limit]
     claim_params = [Status.SENDING.value, token, now, now]
     if connection.vendor == "postgresql":
+        # FOR UPDATE re-checks the pick's condition on the row's latest version before locking
+        # it, so the picked rows are still claimable and ours. The update finds them by id
+        # only: a status condition here lets the planner scan the whole queue (through the
+        # partial index) for each picked row when its statistics lag behind a fan-out.
         sql = f"""
             WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED)
             UPDATE {table} AS m SET status = %s, claim = %s, claimed_at = %s, updated_at = %s
-            FROM picked WHERE m.id = picked.id AND m.{CLAIMABLE_SQL}
+            FROM picked WHERE m.id = picked.id
             RETURNING {", ".join("m." + c for c in columns)}
         """  # noqa: S608
         params = pick_params + claim_params
     else:
         sql = f"""
             UPDATE {table} SET status = %s, claim = %s, claimed_at = %s, updated_at = %s
-            WHERE id IN ({pick}) AND {CLAIMABLE_SQL}
+            WHERE id IN ({pick})
             RETURNING {", ".join(columns)}
         """  # noqa: S608
         params = claim_params + pick_params
