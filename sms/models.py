@@ -52,10 +52,14 @@ FINAL_STATUSES = {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CA
 class Message(ActorFields):
     """One outgoing SMS. The idempotency key makes "send this" safe to ask twice."""
 
+    # Unique; on PostgreSQL without the ``varchar_pattern_ops`` twin Django adds for LIKE
+    # (nothing looks keys up by prefix; see migration 0003).
     idempotency_key = models.CharField(max_length=100, unique=True)
+    # Indexed by sms_message_contact (contact first), which serves every look-up by contact.
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms"
-    )
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms",
+        db_index=False,
+    )  # fmt: skip
     to = models.CharField(max_length=16)  # E.164
     country = models.CharField(max_length=2, blank=True, default="")
     text = models.TextField()
@@ -81,17 +85,37 @@ class Message(ActorFields):
     updated_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     final_at = models.DateTimeField(null=True, blank=True)
+    # Indexed by sms_message_actor_user (only the messages a staff user sent).
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Every message row is written three times (queued, sending, sent) and each of those
+        # writes touches every index, so each one here must earn its keep.
         indexes = [
             models.Index(fields=["-created_at"], name="sms_message_created"),
             models.Index(fields=["status", "send_after"], name="sms_message_due"),
+            # The send queue in claim order: only unsent rows, so a claim never walks the
+            # history of sent messages. The claim spells the statuses out as literals, which
+            # SQLite needs to use a partial index.
+            models.Index(
+                fields=["id"],
+                name="sms_message_claimable",
+                condition=Q(status__in=[Status.PENDING, Status.SCHEDULED]),
+            ),
             models.Index(fields=["gateway", "provider_id"], name="sms_message_provider"),
             models.Index(fields=["contact", "-created_at"], name="sms_message_contact"),
-            models.Index(fields=["claim"], name="sms_message_claim"),
             models.Index(fields=["actor_kind", "-created_at"], name="sms_message_actor"),
             models.Index(fields=["campaign_id"], name="sms_message_campaign"),
+            # Campaigns, agents and the system leave it empty: they cost no insert here.
+            models.Index(
+                fields=["actor_user"],
+                name="sms_message_actor_user",
+                condition=Q(actor_user__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
