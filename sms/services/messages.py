@@ -38,6 +38,7 @@ from contacts.services.history import build_interaction
 from contacts.services.suppression import suppression_reason
 from dashboard import audit
 from dashboard.actors import Actor
+from dashboard.bulk import insert_rows
 from dashboard.errors import SwitchboardError
 from sms.gateways import get_gateway
 from sms.gateways.base import Gateway, GatewayError, SendResult, StatusReport
@@ -823,26 +824,15 @@ EVENT_COLUMNS = ("message_id", "status", "at", "source", "error_code", "detail")
 
 
 def insert_events(rows: list[tuple]) -> None:
-    """Timeline steps as tuples in ``EVENT_COLUMNS`` order, in the caller's transaction: COPY
-    on PostgreSQL, executemany on SQLite (``bulk_create`` builds a model instance per row,
-    which a worker recording hundreds of sends a second feels)."""
-    if not rows:
-        return
-    ops = connection.ops
-    table = ops.quote_name(MessageEvent._meta.db_table)
-    cols = ", ".join(ops.quote_name(c) for c in EVENT_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        at = EVENT_COLUMNS.index("at")
-        adapted = [
-            (*row[:at], ops.adapt_datetimefield_value(row[at]), *row[at + 1 :]) for row in rows
-        ]
-        marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
-        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", adapted)  # noqa: S608
+    """Timeline steps as tuples in ``EVENT_COLUMNS`` order, in the caller's transaction."""
+    at = EVENT_COLUMNS.index("at")
+    adapt = connection.ops.adapt_datetimefield_value
+    insert_rows(
+        MessageEvent,
+        EVENT_COLUMNS,
+        rows,
+        sqlite_row=lambda row: (*row[:at], adapt(row[at]), *row[at + 1 :]),
+    )
 
 
 def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:

@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from dashboard.actors import Actor
+from dashboard.bulk import insert_rows
 from sms.campaigns.models import Campaign, Recipient
 
 
@@ -33,32 +34,21 @@ RECIPIENT_COLUMNS = ("campaign_id", "contact_id", "phone", "country", "send_afte
 
 
 def insert_recipients(rows: list[tuple]) -> None:
-    """Freeze the audience: ``Recipient`` rows as tuples in ``RECIPIENT_COLUMNS`` order, by
-    COPY on PostgreSQL and executemany on SQLite (``bulk_create`` builds a model instance per
-    row, seconds for a 100,000-recipient campaign). Caller's transaction."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(Recipient._meta.db_table)
-    cols = ", ".join(connection.ops.quote_name(c) for c in RECIPIENT_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        ops = connection.ops
-        contact = Recipient._meta.get_field("contact").target_field
-        at, pk = RECIPIENT_COLUMNS.index("send_after"), RECIPIENT_COLUMNS.index("contact_id")
-        price = RECIPIENT_COLUMNS.index("price")
-        adapted = []
-        for row in rows:
-            values = list(row)
-            values[at] = ops.adapt_datetimefield_value(values[at])
-            values[pk] = contact.get_db_prep_value(values[pk], connection)
-            values[price] = ops.adapt_decimalfield_value(values[price], 12, 4)
-            adapted.append(values)
-        marks = ", ".join(["%s"] * len(RECIPIENT_COLUMNS))
-        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", adapted)  # noqa: S608
+    """Freeze the audience: ``Recipient`` rows as tuples in ``RECIPIENT_COLUMNS`` order, in
+    the caller's transaction."""
+    ops = connection.ops
+    contact = Recipient._meta.get_field("contact").target_field
+    at, pk = RECIPIENT_COLUMNS.index("send_after"), RECIPIENT_COLUMNS.index("contact_id")
+    price = RECIPIENT_COLUMNS.index("price")
+
+    def sqlite_row(row: tuple) -> list:
+        values = list(row)
+        values[at] = ops.adapt_datetimefield_value(values[at])
+        values[pk] = contact.get_db_prep_value(values[pk], connection)
+        values[price] = ops.adapt_decimalfield_value(values[price], 12, 4)
+        return values
+
+    insert_rows(Recipient, RECIPIENT_COLUMNS, rows, sqlite_row=sqlite_row)
 
 
 def _decimal(value: object) -> Decimal:
