@@ -104,7 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA temp_store=MEMORY;"
         ),
     }
-    DATABASES["default"].setdefault("TEST", {})
+    # Tests use in-memory databases, one per test process. Said outright because pytest-django
+    # only recognises Django's own ENGINE string and would name a test file after this one.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
 # Persistent connections on both: opening one costs a PostgreSQL login, or on SQLite the file
 # open and the PRAGMAs above (~0.9 ms, a seventh of an agent's upsert), on every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
