@@ -160,6 +160,18 @@ def table(rows: list[dict]) -> str:
     return "\n".join([fmt(headers), rule, *(fmt(line) for line in lines)])
 
 
+def cpu_probe() -> float:
+    """Seconds this machine takes for a fixed piece of pure Python (best of three). Virtual
+    machines slow down and speed up by half or more within minutes; printed beside each
+    benchmark, it tells a slow code path from a slow spell."""
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def migrate(url: str) -> bool:
     command = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
     return subprocess.run(command, cwd=ROOT, env=child_env(url), check=False).returncode == 0  # noqa: S603
@@ -180,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     rows: list[dict] = []
     notes: list[str] = []
+    probes: list[dict] = []
     crashed = False
     for vendor in args.db or VENDORS:
         url = database_url(vendor, quick=args.quick)
@@ -193,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             crashed = True
             continue
         for name in names:
-            print(f"== {vendor}: {name}", flush=True)
+            probe = cpu_probe()
+            probes.append({"db": vendor, "benchmark": name, "seconds": round(probe, 3)})
+            print(f"== {vendor}: {name} (cpu probe {probe:.3f} s)", flush=True)
             start = time.perf_counter()
             try:
                 results, problem = run_module(name, url, vendor, quick=args.quick)
@@ -210,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows) if rows else "No results.")
     for note in notes:
         print(f"note: {note}")
+    if probes:
+        spread = [p["seconds"] for p in probes]
+        print(
+            f"cpu probe (the same pure Python before each benchmark; lower is faster): "
+            f"{min(spread):.3f}-{max(spread):.3f} s"
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -218,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 "finished_at": dt.datetime.now(dt.UTC).isoformat(),
                 "quick": args.quick,
                 "notes": notes,
+                "cpu_probes": probes,
                 "results": rows,
             },
             indent=2,
