@@ -126,3 +126,21 @@ def test_an_in_memory_database_has_no_turn_to_take():
     connection.commit()
     assert connection._turn is None
     connection.close()
+
+
+def test_a_forked_process_does_not_give_back_its_parents_turn(connect):
+    import os
+
+    open_one, path = connect
+    writer = open_one()
+    _begin(writer)
+    pid = os.fork()
+    if pid == 0:  # the child closes what it inherited, as a process pool's worker may
+        writer._turn.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    other = WriterTurn(f"{path}-writers.lock")
+    assert not other.acquire(timeout=0)  # the parent still holds it
+    writer.commit()
+    assert other.acquire(timeout=0)
+    other.close()

@@ -33,8 +33,10 @@ class WriterTurn:
         self.path = path
         self.fd: int | None = None
         self.held = False
+        self.pid = os.getpid()
 
     def acquire(self, timeout: float) -> bool:
+        self._forget_if_forked()
         if self.fd is None:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + timeout
@@ -51,13 +53,20 @@ class WriterTurn:
                 self.held = True
                 return True
 
+    def _forget_if_forked(self) -> None:
+        """A forked process (the import's cleaning pool) inherits this object and the open
+        file, which shares the parent's lock: it must neither unlock nor close it."""
+        if self.pid != os.getpid():
+            self.pid, self.fd, self.held = os.getpid(), None, False
+
     def release(self) -> None:
+        self._forget_if_forked()
         if self.held:
             self.held = False
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self.release()
+        self.release()  # forgets an inherited file first
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
