@@ -9,7 +9,9 @@ import decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from dashboard.actors import ActorKind
@@ -20,6 +22,16 @@ class Consent(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
     GRANTED = "granted", "Granted"
     WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class NamedQuerySet(models.QuerySet):
+    """For models whose name is unique case-insensitively through a ``Lower("name")`` index."""
+
+    def named(self, name: str) -> NamedQuerySet:
+        # The very expression the unique index holds, so the lookup is an index probe on both
+        # databases and agrees with the constraint about which names are the same. (``iexact``
+        # is UPPER() on PostgreSQL and LIKE on SQLite: a scan of the table on each.)
+        return self.filter(Exact(Lower("name"), Lower(Value(name))))
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):
@@ -130,6 +142,8 @@ class Field(models.Model):
     name = models.CharField(max_length=64)
     type = models.CharField(max_length=10, choices=FieldType.choices)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = NamedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -254,6 +268,8 @@ class ListMembership(models.Model):
 class Tag(models.Model):
     name = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = NamedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -391,7 +391,7 @@ def _resolve_field(path: str, ref: str) -> Field:
     field = (
         Field.objects.filter(pk=int(ref)).first()
         if ref.isdigit()
-        else Field.objects.filter(name__iexact=ref).first()
+        else Field.objects.named(ref).first()
     )
     if field is None:
         raise invalid(
@@ -455,7 +455,7 @@ def _tag(op: str, value: Any, path: str) -> Q:
     elif isinstance(value, str) and value.strip().isdigit():
         tag = Tag.objects.filter(pk=int(value)).first()
     elif isinstance(value, str) and value.strip():
-        tag = Tag.objects.filter(name__iexact=value.strip()).first()
+        tag = Tag.objects.named(value.strip()).first()
     else:
         raise invalid(path + ".value", f"expects a tag id or name; got {value!r}.")
     if tag is None:

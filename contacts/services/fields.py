@@ -34,7 +34,7 @@ def _clean_field_name(name: str) -> str:
 
 
 def get_field_by_name(name: str) -> Field:
-    field = Field.objects.filter(name__iexact=(name or "").strip()).first()
+    field = Field.objects.named((name or "").strip()).first()
     if field is None:
         raise SwitchboardError(
             "unknown_field", f"There is no custom field named “{name}”.", field=name
@@ -51,7 +51,7 @@ def create_field(*, actor: Actor, name: str, type: str) -> Field:
             f"“{type}” is not a field type; use one of {', '.join(FieldType.values)}.",
             field="type",
         )
-    if Field.objects.filter(name__iexact=name).exists():
+    if Field.objects.named(name).exists():
         raise SwitchboardError(
             "duplicate_field", f"A field named “{name}” already exists.", field="name"
         )
@@ -74,7 +74,7 @@ def create_field(*, actor: Actor, name: str, type: str) -> Field:
 @transaction.atomic
 def rename_field(*, actor: Actor, field: Field, name: str) -> Field:
     name = _clean_field_name(name)
-    if Field.objects.exclude(pk=field.pk).filter(name__iexact=name).exists():
+    if Field.objects.exclude(pk=field.pk).named(name).exists():
         raise SwitchboardError(
             "duplicate_field", f"A field named “{name}” already exists.", field="name"
         )

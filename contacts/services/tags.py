@@ -28,14 +28,14 @@ def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) ->
     """The tag with this name (any letter case), created if needed. With a ``trail`` its audit
     entry is added there instead of written now."""
     name = clean_tag_name(name)
-    tag = Tag.objects.filter(name__iexact=name).first()
+    tag = Tag.objects.named(name).first()
     if tag:
         return tag
     try:
         with transaction.atomic():
             tag = Tag.objects.create(name=name)
     except IntegrityError:  # created by someone else a moment ago
-        return Tag.objects.get(name__iexact=name)
+        return Tag.objects.named(name).get()
     entry = {"actor": actor, "action": "tag.create", "obj": tag, "changes": {"name": [None, name]}}
     if trail is None:
         audit.record(**entry)
@@ -47,7 +47,7 @@ def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) ->
 @transaction.atomic
 def create_tag(*, actor: Actor, name: str) -> Tag:
     name = clean_tag_name(name)
-    if Tag.objects.filter(name__iexact=name).exists():
+    if Tag.objects.named(name).exists():
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
         )
@@ -57,7 +57,7 @@ def create_tag(*, actor: Actor, name: str) -> Tag:
 @transaction.atomic
 def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
     name = clean_tag_name(name)
-    if Tag.objects.exclude(pk=tag.pk).filter(name__iexact=name).exists():
+    if Tag.objects.exclude(pk=tag.pk).named(name).exists():
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
         )

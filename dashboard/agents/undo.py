@@ -185,7 +185,7 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
         if attrs:
             contact_service.update_contact(actor=actor, contact=contact.pk, **attrs)
     elif entry.action == "contact.tag":
-        tag = Tag.objects.filter(name__iexact=changes["tags"][1]).first()
+        tag = Tag.objects.named(changes["tags"][1]).first()
         if tag:
             tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     elif entry.action == "contact.untag":

@@ -144,7 +144,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     if filters.email:
         contacts = contacts.filter(email=filters.email.strip().lower())
     if filters.tag:
-        tag = Tag.objects.filter(name__iexact=filters.tag.strip()).first()
+        tag = Tag.objects.named(filters.tag.strip()).first()
         contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
     if filters.segment_id:
         segment = get_segment(filters.segment_id)

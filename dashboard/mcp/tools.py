@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contacts.models import Contact
+from contacts.models import Contact, Tag
 from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
@@ -205,7 +205,8 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
         if args.email:
             contacts = contacts.filter(email=args.email.strip().lower())
         if args.tag:
-            contacts = contacts.filter(contact_tags__tag__name__iexact=args.tag.strip())
+            tag = Tag.objects.named(args.tag.strip()).first()
+            contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)
