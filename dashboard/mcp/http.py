@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core import signals
+from django.db import connections
 from mcp.server import ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard.agents.models import Agent
 from dashboard.agents.services import authenticate
@@ -64,4 +66,39 @@ def build_mcp_app() -> Any:
                 return
         await inner(scope, receive, send)
 
-    return mcp_app
+    return _minding_connections(mcp_app)
+
+
+def _minding_connections(app: ASGIApp) -> ASGIApp:
+    """Do for the ORM's connection what Django's own handler does, which /mcp bypasses.
+
+    Every ``sync_to_async`` call here runs in asgiref's one process-wide thread, so its
+    persistent connection serves all MCP requests and outlives the server.
+    """
+
+    async def minding(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await app(scope, receive, _closing_connections_at_shutdown(send))
+        elif scope["type"] == "http":
+            # Their receiver (close_old_connections) enforces CONN_MAX_AGE and replaces a
+            # broken connection; without it that connection would be reused forever.
+            await signals.request_started.asend(sender=minding, scope=scope)
+            try:
+                await app(scope, receive, send)
+            finally:
+                await signals.request_finished.asend(sender=minding)
+        else:
+            await app(scope, receive, send)
+
+    return minding
+
+
+def _closing_connections_at_shutdown(send: Send) -> Send:
+    async def closing(message: Any) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            # Closed in the thread that opened them; left open, the connection would hold a
+            # session on the database after the server stopped.
+            await sync_to_async(connections.close_all)()
+        await send(message)
+
+    return closing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx2
 import pytest
 import uvicorn
+from asgiref.sync import sync_to_async
+from django.db import connection
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -47,8 +50,8 @@ async def three_call_flow(client: Client, list_id: int) -> dict:
     return got.structured_content
 
 
-@pytest.fixture
-def mcp_http_url(transactional_db):
+@contextlib.contextmanager
+def serving_mcp():
     """The ASGI app (Django + /mcp) under uvicorn on a free loopback port, in this process."""
     from dashboard.asgi import build_application
 
@@ -67,6 +70,12 @@ def mcp_http_url(transactional_db):
     yield f"http://127.0.0.1:{port}/mcp"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def mcp_http_url(transactional_db):
+    with serving_mcp() as url:
+        yield url
 
 
 def run_async(coroutine):
@@ -137,6 +146,46 @@ def test_mcp_over_http_needs_a_live_token(mcp_http_url):
     )
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
+
+
+def mcp_thread_connected() -> bool:
+    """Whether the thread the MCP server's ORM calls run in (asgiref's shared one) holds an
+    open database connection."""
+    return run_async(sync_to_async(lambda: connection.connection is not None)())
+
+
+def refused_call(url: str) -> None:
+    response = httpx2.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": "Bearer wrong"},
+    )
+    assert response.status_code == 401  # after a database query for the token
+
+
+# Django never closes an in-memory SQLite database's connection, so only PostgreSQL can tell.
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite keeps in-memory connections open"
+)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_server_closes_its_database_connection_when_it_stops():
+    with serving_mcp() as url:
+        refused_call(url)
+        assert mcp_thread_connected()
+    # Left open, it kept a session on the test database, which then could not be dropped.
+    assert not mcp_thread_connected()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_mcp_requests_close_an_expired_connection_as_django_requests_do(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    with serving_mcp() as url:
+        refused_call(url)
+        assert not mcp_thread_connected()
 
 
 def manage(db_url: str, *args: str) -> str:
