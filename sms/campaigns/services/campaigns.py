@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from dashboard import audit
@@ -497,31 +497,49 @@ def _enqueue_sending(campaign: Campaign) -> None:
     it may have been killed): one delivery task per heartbeat while any are due."""
     from sms.tasks import deliver_messages
 
-    now = timezone.now()
-    due = Message.objects.filter(campaign_id=campaign.pk).filter(
-        Q(status__in=[Status.PENDING, Status.SCHEDULED], send_after__isnull=True)
-        | Q(status__in=[Status.PENDING, Status.SCHEDULED], send_after__lte=now)
-        | Q(status=Status.SENDING)
-    )
-    if due.exists():
+    if _any_message(campaign, [Status.SENDING]) or _any_message(
+        campaign, [Status.PENDING, Status.SCHEDULED], due=timezone.now()
+    ):
         deliver_messages.enqueue()
+
+
+def _any_message(
+    campaign: Campaign, statuses: list[Status], *, due: dt.datetime | None = None
+) -> bool:
+    """Whether any of the campaign's messages is in one of ``statuses`` (and, with ``due``, may
+    go by then). Each query is one probe of sms_message_campaign_status (campaign, status,
+    send_after) that stops at the first row: a heartbeat costs the same at the last message as
+    at the first, instead of walking the campaign's messages already sent."""
+    mine = Message.objects.filter(campaign_id=campaign.pk, status__in=statuses)
+    if due is None:
+        return mine.exists()
+    # Two probes rather than one OR, which the index could only answer by a scan.
+    return (
+        mine.filter(send_after__isnull=True).exists() or mine.filter(send_after__lte=due).exists()
+    )
+
+
+def _next_due(campaign: Campaign, after: dt.datetime) -> dt.datetime | None:
+    """When the campaign's next unsent message is due after ``after``: the first index entry
+    after it for each unsent status."""
+    mine = Message.objects.filter(campaign_id=campaign.pk, send_after__gt=after)
+    times = [
+        mine.filter(status=status).order_by("send_after").values_list("send_after", flat=True)[:1]
+        for status in UNSENT
+    ]
+    return min((at for query in times for at in query), default=None)
 
 
 def _finish_if_done(campaign: Campaign) -> bool:
     campaign.refresh_from_db()
     if campaign.status != CampaignStatus.RUNNING or campaign.batches_done < campaign.batches_total:
         return False
-    if Message.objects.filter(campaign_id=campaign.pk, status__in=IN_FLIGHT).exists():
+    if _any_message(campaign, IN_FLIGHT):
         # Nothing to do until the next message is due: sleep longer than a heartbeat.
-        nxt = Message.objects.filter(
-            campaign_id=campaign.pk, status__in=UNSENT, send_after__gt=timezone.now()
-        ).aggregate(at=Min("send_after"))["at"]
-        busy = Message.objects.filter(
-            Q(send_after__isnull=True) | Q(send_after__lte=timezone.now()),
-            campaign_id=campaign.pk, status__in=IN_FLIGHT,
-        ).exists()  # fmt: skip
-        if nxt and not busy:
-            wake = min(nxt, timezone.now() + IDLE_TICK)
+        now = timezone.now()
+        nxt = _next_due(campaign, now)
+        if nxt and not _any_message(campaign, IN_FLIGHT, due=now):
+            wake = min(nxt, now + IDLE_TICK)
             Campaign.objects.filter(pk=campaign.pk).update(tick_at=wake)
             _enqueue_run(campaign.pk, wake)
         return False
