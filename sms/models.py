@@ -109,7 +109,11 @@ class Message(ActorFields):
             models.Index(fields=["gateway", "provider_id"], name="sms_message_provider"),
             models.Index(fields=["contact", "-created_at"], name="sms_message_contact"),
             models.Index(fields=["actor_kind", "-created_at"], name="sms_message_actor"),
-            models.Index(fields=["campaign_id"], name="sms_message_campaign"),
+            # A campaign's messages by state: the heartbeat's "any still to send?" is one probe
+            # of it, however many the campaign has sent already.
+            models.Index(
+                fields=["campaign_id", "status", "send_after"], name="sms_message_campaign_status"
+            ),
             # Campaigns, agents and the system leave it empty: they cost no insert here.
             models.Index(
                 fields=["actor_user"],

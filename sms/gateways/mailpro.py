@@ -31,14 +31,16 @@ from sms.gateways.base import (
     call_json,
     form_or_json,
     http_client,
+    send_pooled,
     verify_signature,
 )
 
 
-def _call(request: httpx.Request, client: httpx.Client) -> dict[str, Any]:
+def _call(request: httpx.Request, client: httpx.Client | None) -> dict[str, Any]:
+    """One call, on the given client or (None) the shared one's pool."""
     return call_json(
-        lambda: client.send(request), provider="Mailpro", message_keys=("Message", "message"),
-        code_keys=("ErrorCode",),
+        (lambda: client.send(request)) if client is not None else (lambda: send_pooled(request)),
+        provider="Mailpro", message_keys=("Message", "message"), code_keys=("ErrorCode",),
     )  # fmt: skip
 
 
@@ -55,6 +57,8 @@ class MailproGateway(Gateway):
         self.client_id = client_id
         self.api_key = api_key
         self._client = client
+        # Parsed once: a URL string is parsed again for every request built from it.
+        self._send_url = httpx.URL(f"{self.base_url}/sms/send/add_single.json")
 
     @classmethod
     def from_settings(cls) -> MailproGateway:
@@ -73,7 +77,7 @@ class MailproGateway(Gateway):
     def send(self, *, to: str, text: str, reference: str) -> SendResult:
         request = self.client.build_request(
             "POST",
-            f"{self.base_url}/sms/send/add_single.json",
+            self._send_url,
             data={
                 "id_client": self.client_id,
                 "api_key": self.api_key,
@@ -82,7 +86,7 @@ class MailproGateway(Gateway):
                 "reference": reference,
             },  # fmt: skip
         )
-        data = _call(request, self.client)
+        data = _call(request, self._client)
         result = str(data.get("Result", ""))
         if result.upper() == "OK" and data.get("IdSend") not in (None, ""):
             return SendResult(str(data["IdSend"]))

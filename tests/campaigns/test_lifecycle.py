@@ -258,3 +258,91 @@ def test_each_message_gets_its_charge_timeline_and_history_like_a_single_send(au
     assert history.data == {"message_id": message.pk, "segments": 1, "kind": "marketing"}
     assert history.description == "SMS: Hi Alice, 20% off today"
     assert ledger_matches_balance()
+
+
+def test_a_campaign_sent_now_screens_its_audience_once(audience, monkeypatch):
+    from sms.campaigns.services import campaigns as service
+
+    calls = []
+    real = service.screen
+    monkeypatch.setattr(service, "screen", lambda **kw: calls.append(kw) or real(**kw))
+
+    campaign = drive(start(audience))
+
+    assert campaign.status == "completed" and len(sandbox.OUTBOX) == 4
+    assert len(calls) == 1  # when it was sent, not again when the heartbeat started it
+
+
+def test_a_scheduled_campaign_is_screened_again_when_it_starts(audience, monkeypatch):
+    from sms.campaigns.services import campaigns as service
+
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    campaign = start(audience, schedule_mode="at", time_zone="UTC", send_at=later)
+    assert not Recipient.objects.filter(campaign=campaign).exists()  # nothing frozen yet
+    # Bob unsubscribes before the day comes.
+    from contacts.models import Contact
+
+    Contact.objects.filter(pk=audience["bob"].pk).update(unsubscribed_at=timezone.now())
+    Campaign.objects.filter(pk=campaign.pk).update(start_at=timezone.now())
+    calls = []
+    real = service.screen
+    monkeypatch.setattr(service, "screen", lambda **kw: calls.append(kw) or real(**kw))
+
+    campaign = drive(campaign)
+
+    assert len(calls) == 1
+    assert "+447400100002" not in {s.to for s in sandbox.OUTBOX}
+    assert campaign.recipients == 3 and campaign.excluded["unsubscribed"] == 2
+
+
+def test_someone_who_says_stop_after_a_campaign_is_sent_is_not_texted(audience):
+    from sms.services import optouts
+
+    campaign = start(audience)  # frozen now; the heartbeat has not run yet
+    optouts.add_opt_out(actor=SYSTEM, phone="+447400100001", reason="STOP")
+
+    campaign = drive(campaign)
+
+    assert campaign.status == "completed"
+    assert "+447400100001" not in {s.to for s in sandbox.OUTBOX} and len(sandbox.OUTBOX) == 3
+    alice = Message.objects.get(campaign_id=campaign.pk, to="+447400100001")
+    assert (alice.status, alice.error_code) == ("cancelled", "opted_out")
+    sent = sum(m.price for m in Message.objects.filter(campaign_id=campaign.pk, status="sent"))
+    assert credits.get_balance() == Decimal("100") - sent  # her message was refunded
+    assert ledger_matches_balance()
+
+
+def test_editing_a_campaign_sent_now_before_it_starts_freezes_the_new_audience(audience):
+    campaign = start(audience)
+    solo = create_contact(actor=SYSTEM, email="solo@example.com", phone="+447400100077",
+                          sms_consent="granted", tags=["solo"])  # fmt: skip
+    from contacts.models import Tag
+
+    update_campaign(actor=SYSTEM, campaign=campaign, audience_kind="tag",
+                    audience_id=Tag.objects.get(name="solo").pk, text="Just you")  # fmt: skip
+
+    assert list(Recipient.objects.filter(campaign=campaign).values_list("phone", flat=True)) == [
+        solo.phone
+    ]
+    campaign = drive(campaign)
+    assert [(s.to, s.text) for s in sandbox.OUTBOX] == [("+447400100077", "Just you")]
+    assert campaign.batches_done == campaign.batches_total == 1
+    assert ledger_matches_balance()
+
+
+def test_a_campaign_sent_now_that_starts_late_is_screened_again(audience):
+    from contacts.models import Contact
+
+    campaign = start(audience)
+    # No worker was free for five minutes; meanwhile Bob unsubscribed.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        updated_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    Contact.objects.filter(pk=audience["bob"].pk).update(unsubscribed_at=timezone.now())
+
+    campaign = drive(campaign)
+
+    assert campaign.status == "completed"
+    assert "+447400100002" not in {s.to for s in sandbox.OUTBOX} and len(sandbox.OUTBOX) == 3
+    assert Recipient.objects.filter(campaign=campaign).count() == campaign.recipients == 3
+    assert ledger_matches_balance()

@@ -219,3 +219,47 @@ def test_the_simulator_serves_many_concurrent_requests(simulator):
         )
     assert len(set(ids)) == 200
     assert json.loads(json.dumps(len(server.state.received))) == 200
+
+
+@pytest.fixture
+def shared_client(settings):
+    """Gateways without a client of their own use the process-wide one (its pooled transport,
+    straight): made afresh for the test's settings, and dropped after it."""
+    from sms.gateways.base import reset_http_client
+
+    settings.SMS_HTTP_TIMEOUT = 0.3
+    reset_http_client()
+    yield
+    reset_http_client()
+
+
+def test_the_shared_client_sends_through_the_simulator_over_http(simulator, shared_client):
+    server = simulator()
+    gateway = MailproGateway(base_url=server.url, client_id="c42", api_key="k")
+    first = gateway.send(to="+447400123456", text="one", reference="a")
+    second = gateway.send(to="+447400123456", text="two", reference="b")
+    assert int(second.provider_id) == int(first.provider_id) + 1
+    assert [(r["to"], r["message"], r["reference"]) for r in server.state.received] == [
+        ("+447400123456", "one", "a"), ("+447400123456", "two", "b"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "retry_safe"),
+    [
+        ({"error_rate": 1.0}, "gateway_error", False),
+        ({"busy_rate": 1.0}, "gateway_busy", True),
+        ({"malformed_rate": 1.0}, "gateway_bad_response", False),
+        ({"timeout_rate": 1.0, "hang_seconds": 1.0}, "gateway_timeout", False),
+    ],
+)
+def test_the_shared_client_turns_failures_into_the_same_gateway_errors(
+    simulator, shared_client, config, code, retry_safe
+):
+    gateway = MailproGateway(base_url=simulator(**config).url, client_id="c42", api_key="k")
+    with pytest.raises(GatewayError) as caught:
+        gateway.send(to="+447400123456", text="x", reference="r")
+    assert (caught.value.code, caught.value.retry_safe) == (code, retry_safe)
+    # The connection went back to the pool: the next send is answered as well.
+    with pytest.raises(GatewayError):
+        gateway.send(to="+447400123456", text="y", reference="s")

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from dashboard import audit
@@ -54,6 +54,9 @@ IDLE_TICK = dt.timedelta(seconds=60)
 UNSENT = [Status.PENDING, Status.SCHEDULED, Status.HELD]
 IN_FLIGHT = [*UNSENT, Status.SENDING]
 TERMINAL = {CampaignStatus.COMPLETED, CampaignStatus.CANCELLED}
+# A campaign sent now keeps the audience screened when it was sent if it starts within this;
+# later (no worker was free) it is screened again, as a scheduled one is when it starts.
+FROZEN_FRESH = dt.timedelta(seconds=60)
 
 
 @dataclass
@@ -165,6 +168,8 @@ def start_campaign(
             cost=screening.cost, excluded=screening.excluded, created_at=now, updated_at=now,
             tick_at=timing.start_at, **_actor_fields(actor),
         )  # fmt: skip
+        if timing.mode == ScheduleMode.NOW:
+            _freeze_now(campaign, screening, now)
         audit.record(
             actor=actor, action="campaign.schedule", obj=campaign,
             changes={"audience": [None, label], "recipients": [None, screening.count],
@@ -172,6 +177,15 @@ def start_campaign(
         )  # fmt: skip
         _enqueue_run(campaign.pk, timing.start_at)
     return CampaignOutcome(campaign, screening)
+
+
+def _freeze_now(campaign: Campaign, screening: Screening, now: dt.datetime) -> None:
+    """A campaign sent now keeps the audience just screened for it, so the heartbeat that
+    starts it seconds later need not screen it again. Someone who says STOP meanwhile is still
+    not texted: each message is checked against the opt-outs when it is sent."""
+    batches = _freeze(campaign, screening, now)
+    Campaign.objects.filter(pk=campaign.pk).update(batches_total=batches)
+    campaign.batches_total = batches
 
 
 def _timing_fields(timing: schedule.Timing, quiet) -> dict:
@@ -234,10 +248,15 @@ def update_campaign(*, actor: Actor, campaign: Campaign, **changes) -> Campaign:
             "audience_id": int(fields["audience_id"]), "audience_label": label[:200],
             **_timing_fields(timing, quiet), "recipients": screening.count, "cost": screening.cost,
             "excluded": screening.excluded, "tick_at": timing.start_at, "updated_at": now,
+            "batches_total": 0,
         }  # fmt: skip
         for key, value in values.items():
             setattr(locked, key, value)
         locked.save(update_fields=list(values))
+        Batch.objects.filter(campaign_id=locked.pk).delete()
+        Recipient.objects.filter(campaign_id=locked.pk).delete()
+        if timing.mode == ScheduleMode.NOW:
+            _freeze_now(locked, screening, now)
         after = {"text": locked.text, "audience": locked.audience_label,
                  "start_at": str(locked.start_at), "name": locked.name}  # fmt: skip
         audit.record(
@@ -312,57 +331,74 @@ def _book_next_tick(campaign: Campaign, when: dt.datetime) -> None:
 
 
 def _start(campaign: Campaign) -> None:
-    """Freeze the audience, reserve its cost, cut it into batches."""
+    """Freeze the audience, reserve its cost, cut it into batches. A campaign sent "now" that
+    starts within ``FROZEN_FRESH`` keeps the audience frozen when it was sent
+    (``start_campaign``); any other is screened and frozen here."""
     now = timezone.now()
-    try:
-        screening = screen(
-            kind=campaign.kind, audience_kind=campaign.audience_kind,
-            audience_id=campaign.audience_id, text=campaign.text,
-        )  # fmt: skip
-        _check(screening)
-    except SwitchboardError as exc:
-        _give_up(campaign, exc)
-        return
-    quiet = _quiet_of(campaign)
-    local_at = campaign.local_at.replace(tzinfo=None) if campaign.local_at else None
-    size = settings.CAMPAIGN_BATCH_SIZE
+    screening = None
+    fresh = now - campaign.updated_at <= FROZEN_FRESH
+    if not (fresh and Batch.objects.filter(campaign_id=campaign.pk).exists()):
+        try:
+            screening = screen(
+                kind=campaign.kind, audience_kind=campaign.audience_kind,
+                audience_id=campaign.audience_id, text=campaign.text,
+            )  # fmt: skip
+            _check(screening)
+        except SwitchboardError as exc:
+            _give_up(campaign, exc)
+            return
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != CampaignStatus.SCHEDULED or locked.start_at > now:
             return  # another worker started it, or it was cancelled or moved
+        if screening is None and not Batch.objects.filter(campaign_id=locked.pk).exists():
+            return  # edited meanwhile: the next heartbeat screens and starts it
+        if screening is not None:  # a late start drops what was frozen when it was sent
+            Batch.objects.filter(campaign_id=locked.pk).delete()
+            Recipient.objects.filter(campaign_id=locked.pk).delete()
+        cost = locked.cost if screening is None else screening.cost
         try:
-            _reserve(locked, screening.cost)
+            _reserve(locked, cost)
         except SwitchboardError as exc:
             transaction.set_rollback(True)
             _give_up(campaign, exc)
             return
-        due_cache: dict[str, dt.datetime | None] = {}
-        rows = []
-        for i, c in enumerate(screening.recipients):
-            if c.time_zone not in due_cache:
-                due_cache[c.time_zone] = schedule.due_at(
-                    mode=locked.schedule_mode, send_at=locked.send_at, local_at=local_at,
-                    time_zone=c.time_zone, quiet=quiet, now=now,
-                )  # fmt: skip
-            rows.append((
-                locked.pk, c.contact_id, c.phone, c.country, due_cache[c.time_zone], i // size,
-                "" if c.text == locked.text else c.text, c.encoding, c.segments, c.price,
-            ))  # fmt: skip
-        insert_recipients(rows)
-        batches = (len(rows) + size - 1) // size
-        Batch.objects.bulk_create([Batch(campaign=locked, number=n) for n in range(batches)])
-        values = {
-            "status": CampaignStatus.RUNNING, "recipients": len(rows),
-            "excluded": screening.excluded, "cost": screening.cost, "reserved": screening.cost,
-            "batches_total": batches, "started_at": now, "updated_at": now,
-        }  # fmt: skip
+        values = {"status": CampaignStatus.RUNNING, "reserved": cost, "started_at": now,
+                  "updated_at": now}  # fmt: skip
+        if screening is not None:
+            values |= {"recipients": screening.count, "excluded": screening.excluded,
+                       "cost": screening.cost, "batches_total": _freeze(locked, screening, now)}  # fmt: skip
         for key, value in values.items():
             setattr(locked, key, value)
         locked.save(update_fields=list(values))
         audit.record(
             actor=Actor.system("campaigns"), action="campaign.start", obj=locked,
-            changes={"recipients": [None, len(rows)], "reserved": [None, str(screening.cost)]},
+            changes={"recipients": [None, locked.recipients], "reserved": [None, str(cost)]},
         )  # fmt: skip
+
+
+def _freeze(campaign: Campaign, screening: Screening, now: dt.datetime) -> int:
+    """Write the screened audience as ``Recipient`` rows, each with when it is due, cut into
+    batches; returns the number of batches. The caller holds the transaction."""
+    quiet = _quiet_of(campaign)
+    local_at = campaign.local_at.replace(tzinfo=None) if campaign.local_at else None
+    size = settings.CAMPAIGN_BATCH_SIZE
+    due_cache: dict[str, dt.datetime | None] = {}
+    rows = []
+    for i, c in enumerate(screening.recipients):
+        if c.time_zone not in due_cache:
+            due_cache[c.time_zone] = schedule.due_at(
+                mode=campaign.schedule_mode, send_at=campaign.send_at, local_at=local_at,
+                time_zone=c.time_zone, quiet=quiet, now=now,
+            )  # fmt: skip
+        rows.append((
+            campaign.pk, c.contact_id, c.phone, c.country, due_cache[c.time_zone], i // size,
+            "" if c.text == campaign.text else c.text, c.encoding, c.segments, c.price,
+        ))  # fmt: skip
+    insert_recipients(rows)
+    batches = (len(rows) + size - 1) // size
+    Batch.objects.bulk_create([Batch(campaign=campaign, number=n) for n in range(batches)])
+    return batches
 
 
 def _reserve(campaign: Campaign, amount: Decimal) -> None:
@@ -497,31 +533,49 @@ def _enqueue_sending(campaign: Campaign) -> None:
     it may have been killed): one delivery task per heartbeat while any are due."""
     from sms.tasks import deliver_messages
 
-    now = timezone.now()
-    due = Message.objects.filter(campaign_id=campaign.pk).filter(
-        Q(status__in=[Status.PENDING, Status.SCHEDULED], send_after__isnull=True)
-        | Q(status__in=[Status.PENDING, Status.SCHEDULED], send_after__lte=now)
-        | Q(status=Status.SENDING)
-    )
-    if due.exists():
+    if _any_message(campaign, [Status.SENDING]) or _any_message(
+        campaign, [Status.PENDING, Status.SCHEDULED], due=timezone.now()
+    ):
         deliver_messages.enqueue()
+
+
+def _any_message(
+    campaign: Campaign, statuses: list[Status], *, due: dt.datetime | None = None
+) -> bool:
+    """Whether any of the campaign's messages is in one of ``statuses`` (and, with ``due``, may
+    go by then). Each query is one probe of sms_message_campaign_status (campaign, status,
+    send_after) that stops at the first row: a heartbeat costs the same at the last message as
+    at the first, instead of walking the campaign's messages already sent."""
+    mine = Message.objects.filter(campaign_id=campaign.pk, status__in=statuses)
+    if due is None:
+        return mine.exists()
+    # Two probes rather than one OR, which the index could only answer by a scan.
+    return (
+        mine.filter(send_after__isnull=True).exists() or mine.filter(send_after__lte=due).exists()
+    )
+
+
+def _next_due(campaign: Campaign, after: dt.datetime) -> dt.datetime | None:
+    """When the campaign's next unsent message is due after ``after``: the first index entry
+    after it for each unsent status."""
+    mine = Message.objects.filter(campaign_id=campaign.pk, send_after__gt=after)
+    times = [
+        mine.filter(status=status).order_by("send_after").values_list("send_after", flat=True)[:1]
+        for status in UNSENT
+    ]
+    return min((at for query in times for at in query), default=None)
 
 
 def _finish_if_done(campaign: Campaign) -> bool:
     campaign.refresh_from_db()
     if campaign.status != CampaignStatus.RUNNING or campaign.batches_done < campaign.batches_total:
         return False
-    if Message.objects.filter(campaign_id=campaign.pk, status__in=IN_FLIGHT).exists():
+    if _any_message(campaign, IN_FLIGHT):
         # Nothing to do until the next message is due: sleep longer than a heartbeat.
-        nxt = Message.objects.filter(
-            campaign_id=campaign.pk, status__in=UNSENT, send_after__gt=timezone.now()
-        ).aggregate(at=Min("send_after"))["at"]
-        busy = Message.objects.filter(
-            Q(send_after__isnull=True) | Q(send_after__lte=timezone.now()),
-            campaign_id=campaign.pk, status__in=IN_FLIGHT,
-        ).exists()  # fmt: skip
-        if nxt and not busy:
-            wake = min(nxt, timezone.now() + IDLE_TICK)
+        now = timezone.now()
+        nxt = _next_due(campaign, now)
+        if nxt and not _any_message(campaign, IN_FLIGHT, due=now):
+            wake = min(nxt, now + IDLE_TICK)
             Campaign.objects.filter(pk=campaign.pk).update(tick_at=wake)
             _enqueue_run(campaign.pk, wake)
         return False
