@@ -54,12 +54,45 @@ def _finite(text: str) -> float:
     return number
 
 
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Where in a decoded JSON value sits something no database column can hold: a NUL
+    character, an unpaired surrogate ("\\ud800", not UTF-8 at all) or a non-finite number.
+    "" for the value itself, None when it is clean. Both the API and the MCP tools check
+    their input with it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path}: NUL characters are not allowed"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path}: unpaired UTF-16 surrogates are not text"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: {value} is not a finite number"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        # A bad key is reported at its object's path: echoing the key would repeat it.
+        if problem := unstorable(str(key), path or "keys") or unstorable(item, where):
+            return problem
+    return None
+
+
 class StrictJsonParser(Parser):
-    """JSON bodies as JSON defines them: no NaN, Infinity or numbers beyond a float, which
-    no JSON column can store (SQLite's json_valid and PostgreSQL's jsonb refuse them)."""
+    """JSON bodies as JSON defines them and a database can store: no NaN, Infinity or numbers
+    beyond a float (SQLite's json_valid and PostgreSQL's jsonb refuse them), no unpaired
+    surrogates (not UTF-8)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        return json.loads(request.body, parse_constant=_no_constant, parse_float=_finite)
+        data = json.loads(request.body, parse_constant=_no_constant, parse_float=_finite)
+        if problem := unstorable(data, "body"):
+            raise UnsupportedJson(problem)
+        return data
 
 
 class AgentBearer(HttpBearer):

@@ -146,3 +146,37 @@ def test_a_campaign_date_at_the_calendar_end_is_an_invalid_schedule(agent_client
     response = agent_client.post("/api/v1/campaigns", body, content_type="application/json")
     assert response.status_code == 406, response.content
     assert response.json()["code"] == "invalid_schedule"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ('{"email": "\\ud800@example.com"}', "body.email"),
+        ('{"email": "ann@example.com", "metadata": {"\\udfff": 1}}', "body.metadata"),
+        ('{"email": "ann@example.com", "tags": ["ok", "\\ud800"]}', "body.tags.1"),
+    ],
+)
+def test_an_unpaired_surrogate_is_a_400_naming_where_it_is(agent_client, body, path):
+    # "\ud800" alone is no UTF-8 text: PostgreSQL refused it in the action's jsonb payload.
+    response = post(agent_client, "/api/v1/contacts", body)
+    assert response.status_code == 400, response.content
+    assert f"{path}: unpaired UTF-16 surrogates" in response.json()["message"]
+    assert not Contact.objects.exists()
+    assert not AgentAction.objects.exists()
+
+
+def test_an_unpaired_surrogate_in_segment_rules_is_a_400(agent_client):
+    rules = '{"all": [{"field": "email", "op": "starts_with", "value": "\\ud800"}]}'
+    response = post(agent_client, "/api/v1/segments", f'{{"name": "Odd", "rules": {rules}}}')
+    assert response.status_code == 400
+    assert "body.rules.all.0.value" in response.json()["message"]
+
+
+def test_a_surrogate_pair_is_ordinary_text(agent_client):
+    response = post(
+        agent_client,
+        "/api/v1/contacts",
+        '{"email": "a@example.com", "first_name": "\\ud83d\\ude00"}',
+    )
+    assert response.status_code == 201
+    assert Contact.objects.get().first_name == "\U0001f600"
