@@ -86,9 +86,21 @@ def _transcode(source: IO[bytes], target: IO[bytes], encoding: str, max_bytes: i
         read += len(chunk)
         if read > max_bytes:
             raise too_large(max_bytes)
-        target.write(decoder.decode(chunk).encode("utf-8"))
-    target.write(decoder.decode(b"", final=True).encode("utf-8"))
+        target.write(_text(decoder.decode(chunk)).encode("utf-8"))
+    target.write(_text(decoder.decode(b"", final=True)).encode("utf-8"))
     return read
+
+
+def _text(decoded: str) -> str:
+    # The sample check sees bytes; a UTF-16 file (or NUL further down) only shows NUL once
+    # decoded. No text column or JSON value can hold it (PostgreSQL refuses it).
+    if "\x00" in decoded:
+        raise SwitchboardError(
+            "binary_file",
+            "This file holds NUL characters, so it is not a text file. Upload a CSV file.",
+            field="file",
+        )
+    return decoded
 
 
 def too_large(max_bytes: int) -> SwitchboardError:

@@ -12,7 +12,6 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Header, Path, Query, Router, Schema
 from pydantic import Field
 
@@ -40,6 +39,7 @@ from dashboard.api.schemas import (
     InteractionOut,
     ListIn,
     ListOut,
+    Moment,
     RemovedOut,
 )
 from dashboard.api.serialise import (
@@ -58,12 +58,6 @@ IdempotencyKey = Header(
 )
 META_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]{1,64}(?:\.[A-Za-z0-9_\-]{1,64}){0,4})$")
 PAGE_MAX = 100
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is not None and timezone.is_naive(moment):
-        return timezone.make_aware(moment, dt.UTC)
-    return moment
 
 
 def write(
@@ -87,7 +81,7 @@ class ContactQuery(Schema):
     tag: str | None = Field(None, max_length=100, description="Only contacts with this tag.")
     list_id: Id | None = None
     segment_id: Id | None = Field(None, description="Only contacts matching this segment now.")
-    updated_since: dt.datetime | None = None
+    updated_since: Moment | None = Field(None, description="No offset means UTC.")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
@@ -101,8 +95,12 @@ def _after_cursor(contacts: QuerySet[Contact], cursor: str) -> QuerySet[Contact]
     try:
         stamp, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         updated_at, contact_id = dt.datetime.fromisoformat(stamp), uuid.UUID(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        # The cursors handed out carry an aware stamp; one moved out of range is forged.
+        updated_at = updated_at.astimezone(dt.UTC) if updated_at.tzinfo else None
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise _BadCursor from None
+    if updated_at is None:
+        raise _BadCursor
     # Keyset pagination on (updated_at desc, id desc): stable while rows are added.
     return contacts.filter(
         Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, pk__lt=contact_id)
@@ -150,7 +148,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
         segment = get_segment(filters.segment_id)
         contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))
     if filters.updated_since:
-        contacts = contacts.filter(updated_at__gte=_aware(filters.updated_since))
+        contacts = contacts.filter(updated_at__gte=filters.updated_since)
     return page_of(_filter_metadata(contacts, request), filters.cursor, filters.limit)
 
 
@@ -261,8 +259,6 @@ def contact_event(
     """Something another system saw (`email_opened` with `{"campaign": "Spring Sale"}`); it lands
     in the contact's history and segment rules can use it."""
     payload = {"contact_id": contact_id, **body.model_dump(mode="json", exclude_unset=True)}
-    if body.occurred_at is not None:
-        payload["occurred_at"] = _aware(body.occurred_at).isoformat()
     return write(request, "record_event", payload, idempotency_key)
 
 

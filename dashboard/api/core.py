@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from dashboard.agents.models import Agent
@@ -27,10 +30,69 @@ def _has_nul(request: HttpRequest) -> bool:
     # PostgreSQL cannot store NUL in text or jsonb: refuse it up front as a malformed request.
     if "\x00" in request.path or any("\x00" in k + v for k, v in request.GET.items()):
         return True
+    # Headers too: an Idempotency-Key is stored with the action it keys.
+    if any("\x00" in str(v) for k, v in request.META.items() if k.startswith("HTTP_")):
+        return True
     if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return b"\\u0000" in request.body or b"\x00" in request.body
     # Forms and uploads: look at the parsed fields (file contents are the importer's business).
     return request.method == "POST" and any("\x00" in k + v for k, v in request.POST.items())
+
+
+class UnsupportedJson(ValueError):
+    """A body Python's json module reads but JSON (RFC 8259) does not allow."""
+
+
+def _no_constant(name: str) -> float:
+    raise UnsupportedJson(f"{name} is not a JSON number; send a finite number or null.")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 reads as infinity
+        raise UnsupportedJson(f"{text} is too large a number; send a finite number.")
+    return number
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Where in a decoded JSON value sits something no database column can hold: a NUL
+    character, an unpaired surrogate ("\\ud800", not UTF-8 at all) or a non-finite number.
+    "" for the value itself, None when it is clean. Both the API and the MCP tools check
+    their input with it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path}: NUL characters are not allowed"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path}: unpaired UTF-16 surrogates are not text"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: {value} is not a finite number"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        # A bad key is reported at its object's path: echoing the key would repeat it.
+        if problem := unstorable(str(key), path or "keys") or unstorable(item, where):
+            return problem
+    return None
+
+
+class StrictJsonParser(Parser):
+    """JSON bodies as JSON defines them and a database can store: no NaN, Infinity or numbers
+    beyond a float (SQLite's json_valid and PostgreSQL's jsonb refuse them), no unpaired
+    surrogates (not UTF-8)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = json.loads(request.body, parse_constant=_no_constant, parse_float=_finite)
+        if problem := unstorable(data, "body"):
+            raise UnsupportedJson(problem)
+        return data
 
 
 class AgentBearer(HttpBearer):
@@ -54,6 +116,7 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=AgentBearer(),
+    parser=StrictJsonParser(),
 )
 
 
@@ -142,4 +205,7 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
-    return error(exc.status_code, code.get(exc.status_code, "error"), str(exc))
+    message = str(exc)
+    if isinstance(exc.__cause__, UnsupportedJson):  # Ninja's "Cannot parse request body"
+        message = f"{message}: {exc.__cause__}"
+    return error(exc.status_code, code.get(exc.status_code, "error"), message)

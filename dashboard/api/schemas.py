@@ -7,10 +7,25 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 # Ids are bounded so a fuzzed 10^30 is a clean 400, not a database overflow.
 Id = Annotated[int, Field(ge=1, le=2**53)]
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    # No offset means UTC, the zone the API speaks. Moving 0001-01-01T00:00+14:00 or
+    # 9999-12-31T23:59-14:00 to UTC leaves the calendar: refuse it here, not in the database.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range once moved to UTC; use a year between 1 and 9999") from None
+
+
+# A date-time as an aware UTC moment, whatever offset (or none) the caller gave.
+Moment = Annotated[dt.datetime, AfterValidator(_in_utc)]
 Consent = Literal["unknown", "granted", "withdrawn"]
 FieldValue = str | int | float | bool | None
 
@@ -128,7 +143,9 @@ class EventIn(Schema):
     params: dict[str, Any] | None = Field(
         None, description='Details, e.g. {"campaign": "Spring Sale"}.'
     )
-    occurred_at: dt.datetime | None = Field(None, description="When it happened (default now).")
+    occurred_at: Moment | None = Field(
+        None, description="When it happened (default now; no offset means UTC)."
+    )
 
 
 class InteractionOut(Schema):

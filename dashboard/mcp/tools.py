@@ -21,7 +21,7 @@ from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, perform
 from dashboard.api.contacts import page_of
-from dashboard.api.core import Refused
+from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id
 from dashboard.api.serialise import contact_data, with_related
 from dashboard.errors import SwitchboardError
@@ -440,6 +440,10 @@ def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
                 "message": f"This agent lacks the “{tool.scope}” scope needed for {name}.",
             },
         )
+    # What the JSON API refuses at its door (NUL, lone surrogates, NaN) would reach the
+    # database from here: refuse it with the argument's path.
+    if problem := unstorable(arguments):
+        return Outcome(400, {"code": "invalid_arguments", "message": problem})
     try:
         args = tool.input.model_validate(arguments or {})
     except ValidationError as exc:

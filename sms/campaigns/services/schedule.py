@@ -73,6 +73,14 @@ class Timing:
     local_at: dt.datetime | None = None  # LOCAL: the wall clock (naive)
 
 
+def _out_of_range() -> SwitchboardError:
+    # 0001-01-01 or 9999-12-31 in some zone falls off the calendar once moved to UTC.
+    return SwitchboardError(
+        "invalid_schedule", "That date is out of range; choose a time in the coming days.",
+        field="send_at",
+    )  # fmt: skip
+
+
 def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) -> Timing:
     """Check a schedule and work out when the campaign starts."""
     if mode == ScheduleMode.NOW:
@@ -84,7 +92,10 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
     wall = parse_wall_clock(when)
     if mode == ScheduleMode.AT:
         tz = zone(time_zone)
-        moment = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+        try:
+            moment = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+        except OverflowError:
+            raise _out_of_range() from None
         if moment <= now:
             raise SwitchboardError(
                 "schedule_in_past",
@@ -92,8 +103,11 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
                 field="send_at",
             )
         return Timing(mode, tz.key, start_at=moment, send_at=moment)
-    earliest = wall.replace(tzinfo=dt.UTC) - EARLIEST_OFFSET
-    latest = wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET
+    try:
+        earliest = wall.replace(tzinfo=dt.UTC) - EARLIEST_OFFSET
+        latest = wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET
+    except OverflowError:
+        raise _out_of_range() from None
     if latest <= now:
         raise SwitchboardError(
             "schedule_in_past",
