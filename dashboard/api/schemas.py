@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 # Ids are bounded so a fuzzed 10^30 is a clean 400, not a database overflow.
 Id = Annotated[int, Field(ge=1, le=2**53)]
@@ -21,7 +22,11 @@ def _in_utc(moment: dt.datetime) -> dt.datetime:
     try:
         return moment.astimezone(dt.UTC)
     except OverflowError:
-        raise ValueError("out of range once moved to UTC; use a year between 1 and 9999") from None
+        # A custom error type: pydantic would put "Value error, " before a ValueError's text.
+        raise PydanticCustomError(
+            "datetime_out_of_range",
+            "Out of range once moved to UTC; use a year between 1 and 9999.",
+        ) from None
 
 
 # A date-time as an aware UTC moment, whatever offset (or none) the caller gave.
