@@ -7,16 +7,20 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from dashboard.models import WorkerHeartbeat
+from dashboard.operations import queue
 
 logger = logging.getLogger(__name__)
 INTERVAL_SECONDS = 10
 # A worker not seen for this long is taken for dead.
 STALE_AFTER = dt.timedelta(seconds=60)
+# Seconds between two prunings of finished job records by one worker (the first at start).
+PRUNE_EVERY = 3600
 
 
 def beat(worker_id: str) -> None:
@@ -45,13 +49,25 @@ class HeartbeatThread(threading.Thread):
         super().__init__(name="heartbeat", daemon=True)
         self.worker_id = worker_id
         self.stopping = threading.Event()
+        self.next_prune = time.monotonic()
+
+    def tick(self) -> None:
+        """One beat, and the worker's share of housekeeping when it is due."""
+        try:
+            close_old_connections()
+            beat(self.worker_id)
+        except Exception:  # a missed beat must never kill the worker
+            logger.exception("worker heartbeat failed")
+        if time.monotonic() >= self.next_prune:
+            self.next_prune = time.monotonic() + PRUNE_EVERY
+            try:
+                if pruned := queue.prune_finished():
+                    logger.info("pruned %d finished job records", pruned)
+            except Exception:  # nor a failed pruning: the next one catches up
+                logger.exception("pruning finished job records failed")
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            try:
-                close_old_connections()
-                beat(self.worker_id)
-            except Exception:  # a missed beat must never kill the worker
-                logger.exception("worker heartbeat failed")
+            self.tick()
             self.stopping.wait(INTERVAL_SECONDS)
         connection.close()

@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -14,6 +15,9 @@ from django_tasks_db.models import DBTaskResult
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+
+# Records deleted per statement when pruning, so a backlog never holds SQLite's write lock long.
+PRUNE_BATCH = 1000
 
 
 @dataclass
@@ -66,3 +70,24 @@ def retry_failed(*, actor: Actor, task_result_id: str) -> str:
         actor=actor, action="task.retry", obj=failed, changes={"retried_as": [None, str(result.id)]}
     )
     return str(result.id)
+
+
+def prune_finished(*, now: dt.datetime | None = None) -> int:
+    """Delete the records of finished jobs past their retention; returns how many went.
+
+    Every SMS send and campaign heartbeat leaves one, so unpruned the table grows with all
+    traffic. Successful jobs go after ``TASK_RESULT_RETENTION_DAYS``; failed ones are kept for
+    ``TASK_FAILED_RETENTION_DAYS``, since staff retry them from the queue page. Waiting and
+    running jobs are never touched. Safe to run from several workers at once.
+    """
+    now = now or timezone.now()
+    succeeded_before = now - dt.timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
+    failed_before = now - dt.timedelta(days=settings.TASK_FAILED_RETENTION_DAYS)
+    old = DBTaskResult.objects.filter(
+        Q(status=TaskResultStatus.SUCCESSFUL, finished_at__lt=succeeded_before)
+        | Q(status=TaskResultStatus.FAILED, finished_at__lt=failed_before)
+    )
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deleted += DBTaskResult.objects.filter(pk__in=ids).delete()[0]
+    return deleted
