@@ -97,6 +97,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.services.normalise import search_key
+from contacts.services.tags import find_tag
 from dashboard.errors import SwitchboardError
 
 MAX_DEPTH = 5
@@ -455,7 +456,7 @@ def _tag(op: str, value: Any, path: str) -> Q:
     elif isinstance(value, str) and value.strip().isdigit():
         tag = Tag.objects.filter(pk=int(value)).first()
     elif isinstance(value, str) and value.strip():
-        tag = Tag.objects.named(value.strip()).first()
+        tag = find_tag(value)
     else:
         raise invalid(path + ".value", f"expects a tag id or name; got {value!r}.")
     if tag is None:

@@ -24,6 +24,11 @@ def clean_tag_name(name: str) -> str:
     return name
 
 
+def find_tag(name: str) -> Tag | None:
+    """The tag with this name, spaces tidied as when tags are made and any letter case."""
+    return Tag.objects.named(" ".join((name or "").split())).first()
+
+
 def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) -> Tag:
     """The tag with this name (any letter case), created if needed. With a ``trail`` its audit
     entry is added there instead of written now."""

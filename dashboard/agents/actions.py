@@ -124,7 +124,7 @@ def tag_contacts(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Res
 
 
 def _get_tag(name: str) -> Tag:
-    tag = Tag.objects.named(" ".join((name or "").split())).first()
+    tag = tag_service.find_tag(name)
     if tag is None:
         raise SwitchboardError("unknown_tag", f"There is no tag named “{name}”.", field="tag_name")
     return tag

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from contacts.models import Contact, ContactList, Tag
+from contacts.models import Contact, ContactList
 from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
@@ -185,7 +185,7 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
         if attrs:
             contact_service.update_contact(actor=actor, contact=contact.pk, **attrs)
     elif entry.action == "contact.tag":
-        tag = Tag.objects.named(changes["tags"][1]).first()
+        tag = tag_service.find_tag(changes["tags"][1])
         if tag:
             tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     elif entry.action == "contact.untag":

@@ -15,11 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Header, Path, Query, Router, Schema
 from pydantic import Field
 
-from contacts.models import Contact, ContactList, Tag
+from contacts.models import Contact, ContactList
 from contacts.models import Field as CustomField
 from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
+from contacts.services.tags import find_tag
 from dashboard.agents.pipeline import perform, refusal
 from dashboard.api.core import ERRORS, Refused, agent_of, respond
 from dashboard.api.schemas import (
@@ -138,12 +139,12 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
     `next_cursor` for more."""
     agent_of(request, "contacts:read")
-    contacts = search_contacts(q=filters.q, list_id=filters.list_id)
+    tag = find_tag(filters.tag) if filters.tag else None
+    contacts = search_contacts(q=filters.q, tag_id=tag and tag.pk, list_id=filters.list_id)
+    if filters.tag and tag is None:
+        contacts = contacts.none()
     if filters.email:
         contacts = contacts.filter(email=filters.email.strip().lower())
-    if filters.tag:
-        tag = Tag.objects.named(filters.tag.strip()).first()
-        contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
     if filters.segment_id:
         segment = get_segment(filters.segment_id)
         contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))

@@ -33,10 +33,14 @@ def _has_nul(request: HttpRequest) -> bool:
     # Headers too: an Idempotency-Key is stored with the action it keys.
     if any("\x00" in str(v) for k, v in request.META.items() if k.startswith("HTTP_")):
         return True
-    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return b"\\u0000" in request.body or b"\x00" in request.body
-    # Forms and uploads: look at the parsed fields (file contents are the importer's business).
-    return request.method == "POST" and any("\x00" in k + v for k, v in request.POST.items())
+    # JSON bodies are checked once decoded, where they are parsed (StrictJsonParser). Forms and
+    # uploads: their parsed fields (file contents are the importer's business).
+    forms = ("multipart/form-data", "application/x-www-form-urlencoded")
+    return (
+        request.method == "POST"
+        and request.content_type in forms
+        and any("\x00" in k + v for k, v in request.POST.items())
+    )
 
 
 class UnsupportedJson(ValueError):

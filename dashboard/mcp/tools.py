@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact
 from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
+from contacts.services.tags import find_tag
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, perform
@@ -201,12 +202,12 @@ def get_contact_tool(agent: Agent, args: ContactIdInput) -> Outcome:
 
 def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
     def body() -> dict[str, Any]:
-        contacts = search_contacts(q=args.q, list_id=args.list_id)
+        tag = find_tag(args.tag) if args.tag else None
+        contacts = search_contacts(q=args.q, tag_id=tag and tag.pk, list_id=args.list_id)
+        if args.tag and tag is None:
+            contacts = contacts.none()
         if args.email:
             contacts = contacts.filter(email=args.email.strip().lower())
-        if args.tag:
-            tag = Tag.objects.named(args.tag.strip()).first()
-            contacts = contacts.filter(contact_tags__tag=tag) if tag else contacts.none()
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)

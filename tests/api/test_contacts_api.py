@@ -153,6 +153,19 @@ def test_search_filters_by_query_tag_list_metadata_and_pages_with_a_cursor(agent
     assert len(seen) == len(set(seen)) == 6
 
 
+def test_the_tag_filter_names_a_tag_as_tags_are_made(agent_client):
+    post(agent_client, "/api/v1/contacts", {"email": "bo@example.com", "tags": ["Big Spender"]})
+    post(agent_client, "/api/v1/contacts", {"email": "cy@example.com"})
+
+    def emails(tag: str) -> list[str]:
+        response = agent_client.get("/api/v1/contacts", {"tag": tag})
+        assert response.status_code == 200, response.json()
+        return [c["email"] for c in response.json()["items"]]
+
+    assert emails("  big   SPENDER ") == ["bo@example.com"]
+    assert emails("no such tag") == []
+
+
 def test_a_forged_cursor_is_a_400(agent_client):
     response = agent_client.get("/api/v1/contacts?cursor=bm9wZQ")
     assert response.status_code == 400

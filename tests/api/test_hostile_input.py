@@ -102,6 +102,26 @@ def test_numbers_json_does_not_allow_are_a_400(agent_client, body):
     assert not AgentAction.objects.exists()
 
 
+def test_a_nul_in_a_json_body_is_a_400_naming_where_it_sits(agent_client):
+    response = post(
+        agent_client, "/api/v1/contacts", '{"email": "a@example.com", "first_name": "A\\u0000"}'
+    )
+    assert response.status_code == 400
+    assert "body.first_name" in response.json()["message"]
+    assert not Contact.objects.exists()
+
+
+def test_text_that_merely_spells_an_escape_is_stored(agent_client):
+    # A backslash, a "u" and four zeros are plain text, not a NUL character.
+    response = post(
+        agent_client,
+        "/api/v1/contacts",
+        '{"email": "a@example.com", "metadata": {"pattern": "\\\\u0000"}}',
+    )
+    assert response.status_code == 201, response.content
+    assert Contact.objects.get().metadata == {"pattern": "\\u0000"}
+
+
 def test_a_nul_in_a_header_is_a_400(agent_client):
     response = post(
         agent_client, "/api/v1/lists", '{"name": "Leads"}', **{"Idempotency-Key": "k\x00ey"}

@@ -36,6 +36,16 @@ def test_get_or_create_finds_the_existing_tag_in_any_case(staff_actor):
     assert Tag.objects.count() == 1
 
 
+def test_find_tag_tidies_spaces_as_tags_are_made(staff_actor):
+    tag = tag_service.get_or_create_tag(actor=staff_actor, name="  Big   Spender ")
+
+    assert tag.name == "Big Spender"
+    assert tag_service.find_tag("big spender ") == tag
+    assert tag_service.find_tag(" BIG  SPENDER") == tag
+    assert tag_service.find_tag("big") is None
+    assert tag_service.find_tag("") is None
+
+
 def _plan(queryset) -> str:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

@@ -253,8 +253,7 @@ def update_campaign(*, actor: Actor, campaign: Campaign, **changes) -> Campaign:
         for key, value in values.items():
             setattr(locked, key, value)
         locked.save(update_fields=list(values))
-        Batch.objects.filter(campaign_id=locked.pk).delete()
-        Recipient.objects.filter(campaign_id=locked.pk).delete()
+        _unfreeze(locked)
         if timing.mode == ScheduleMode.NOW:
             _freeze_now(locked, screening, now)
         after = {"text": locked.text, "audience": locked.audience_label,
@@ -354,8 +353,7 @@ def _start(campaign: Campaign) -> None:
         if screening is None and not Batch.objects.filter(campaign_id=locked.pk).exists():
             return  # edited meanwhile: the next heartbeat screens and starts it
         if screening is not None:  # a late start drops what was frozen when it was sent
-            Batch.objects.filter(campaign_id=locked.pk).delete()
-            Recipient.objects.filter(campaign_id=locked.pk).delete()
+            _unfreeze(locked)
         cost = locked.cost if screening is None else screening.cost
         try:
             _reserve(locked, cost)
@@ -399,6 +397,12 @@ def _freeze(campaign: Campaign, screening: Screening, now: dt.datetime) -> int:
     batches = (len(rows) + size - 1) // size
     Batch.objects.bulk_create([Batch(campaign=campaign, number=n) for n in range(batches)])
     return batches
+
+
+def _unfreeze(campaign: Campaign) -> None:
+    """Forget the audience ``_freeze`` wrote, before it is screened and frozen again."""
+    Batch.objects.filter(campaign_id=campaign.pk).delete()
+    Recipient.objects.filter(campaign_id=campaign.pk).delete()
 
 
 def _reserve(campaign: Campaign, amount: Decimal) -> None:
