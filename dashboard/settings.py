@@ -270,6 +270,9 @@ AGENT_TOKEN_TTL_SECONDS = env.int("AGENT_TOKEN_TTL_SECONDS", default=3600)
 # A gated agent's request that no one decided within this time expires and never runs.
 AGENT_APPROVAL_TTL_HOURS = env.int("AGENT_APPROVAL_TTL_HOURS", default=24)
 AGENT_IDEMPOTENCY_HOURS = 24
+# Where agents reach the MCP server's streamable HTTP, when it is not this site's own /mcp
+# (`make run` serves it from a separate ASGI process on MCP_PORT). Shown on the Connect page.
+MCP_URL = env.str("MCP_URL", default="")
 
 # LOG_FORMAT=json gives one JSON object per line (for log shippers); plain is for people.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

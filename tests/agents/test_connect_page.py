@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import pytest
+from django.utils.html import escape
 
 from dashboard.mcp.tools import TOOLS
 
@@ -17,3 +21,21 @@ def test_staff_see_how_to_connect_and_every_tool(staff_client):
     for name in TOOLS:
         assert name in page
     assert "input_schema" in page and "parameters" in page
+
+
+def test_mcp_url_is_this_site_unless_configured(staff_client, settings):
+    settings.MCP_URL = ""
+    page = staff_client.get("/agents/connect/").content.decode()
+    assert 'data-testid="mcp-url">http://testserver/mcp<' in page
+
+    # `make run` serves /mcp from its own ASGI process; the page must send agents there.
+    settings.MCP_URL = "http://127.0.0.1:8001/mcp"
+    page = staff_client.get("/agents/connect/").content.decode()
+    assert 'data-testid="mcp-url">http://127.0.0.1:8001/mcp<' in page
+
+
+def test_stdio_config_names_this_servers_interpreter_and_manage_py(staff_client, settings):
+    page = staff_client.get("/agents/connect/").content.decode()
+    assert "/path/to/" not in page
+    assert escape(json.dumps(sys.executable)) in page
+    assert escape(json.dumps(str(settings.BASE_DIR / "manage.py"))) in page

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -14,6 +16,8 @@ from dashboard.mcp.tools import TOOLS
 @require_GET
 def connect(request: HttpRequest) -> HttpResponse:
     base = request.build_absolute_uri("/").rstrip("/")
+    # Under `make run` /mcp is a separate ASGI process on its own port: this site's /mcp 404s.
+    mcp_url = settings.MCP_URL or f"{base}/mcp"
     tools = [
         {
             "name": tool.name,
@@ -41,13 +45,15 @@ def connect(request: HttpRequest) -> HttpResponse:
         }
         for tool in TOOLS.values()
     ]
+    # stdio runs beside the database, so this server's own interpreter and manage.py are the
+    # paths to paste (a client on another machine uses the streamable HTTP URL instead).
     claude_desktop = json.dumps(
         {
             "mcpServers": {
                 "switchboard": {
-                    "command": "/path/to/switchboard/.venv/bin/python",
+                    "command": sys.executable,
                     "args": [
-                        "/path/to/switchboard/manage.py",
+                        str(settings.BASE_DIR / "manage.py"),
                         "mcp_server",
                         "--agent",
                         "AGENT NAME",
@@ -60,5 +66,5 @@ def connect(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "agents/connect.html",
-        {"base": base, "tools": tools, "claude_desktop": claude_desktop},
+        {"base": base, "mcp_url": mcp_url, "tools": tools, "claude_desktop": claude_desktop},
     )
