@@ -220,6 +220,11 @@ class CreditEntry(ActorFields):
             )
         ]
 
+    def __str__(self) -> str:
+        # The audit trail and the activity feed show this ("Top-up +100 credits").
+        sign = "+" if self.amount >= 0 else "−"
+        return f"{self.get_kind_display()} {sign}{abs(self.amount).normalize():f} credits"
+
 
 class OptOut(ActorFields):
     """A number that must not be texted (STOP). Removing it (START, staff) deletes the row and

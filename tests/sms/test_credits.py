@@ -10,6 +10,7 @@ from django.db import connection, connections
 
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 from sms.models import CreditAccount, CreditEntry, Message, Price
 from sms.services import credits
 from sms.services.messages import send_sms
@@ -23,6 +24,8 @@ def test_a_top_up_adds_to_the_balance_and_the_ledger(priced, system_actor):
     assert credits.get_balance() == Decimal("25.5")
     entry = CreditEntry.objects.get()
     assert (entry.kind, entry.amount, entry.note) == ("topup", Decimal("25.5"), "invoice 12")
+    # What the audit trail and the home page's recent changes name it.
+    assert AuditEntry.objects.get(action="sms.top_up").object_repr == "Top-up +25.5 credits"
 
 
 @pytest.mark.django_db
