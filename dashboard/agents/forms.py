@@ -23,7 +23,7 @@ class AgentSettingsForm(forms.Form):
     )
     monthly_sms_budget = forms.DecimalField(
         min_value=0, max_digits=12, decimal_places=4, required=False,
-        help_text="SMS credits a month; empty for no budget.",
+        label="Monthly SMS budget", help_text="SMS credits a month; empty for no budget.",
     )  # fmt: skip
 
 
@@ -37,6 +37,15 @@ class AgentCreateForm(AgentSettingsForm):
     )
 
     field_order = ["name", "description", "mode", "scopes"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new agent with no scope could only ever be refused (403): say so now, not when its
+        # first call fails. (Settings may still clear them, to pause an agent.)
+        self.fields["scopes"].required = True
+        self.fields["scopes"].error_messages["required"] = (
+            "Pick at least one scope: an agent without any can call nothing."
+        )
 
 
 class PromptForm(forms.Form):

@@ -59,6 +59,18 @@ def test_a_duplicate_name_is_shown_next_to_the_field(admin_client, make_agent):
     assert Agent.objects.count() == 1
 
 
+def test_a_new_agent_needs_a_scope_and_the_form_keeps_what_was_typed(admin_client):
+    response = new_agent(admin_client, scopes=[])
+    page = response.content.decode()
+    assert "Pick at least one scope: an agent without any can call nothing." in page
+    assert 'value="dispatcher"' in page and "Be brief." in page
+    assert not Agent.objects.exists()
+
+
+def test_the_budget_field_says_sms_in_capitals(admin_client):
+    assert "Monthly SMS budget" in admin_client.get(CREATE).content.decode()
+
+
 def test_staff_who_are_not_admins_cannot_create_agents_or_change_credentials(
     staff_client, autonomous_agent
 ):
