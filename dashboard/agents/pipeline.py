@@ -223,6 +223,9 @@ def admit(agent: Agent, scope: str | None) -> Outcome | None:
         return _take(agent, timezone.now())
 
 
+CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
+
+
 def credits_spent_this_month(agent: Agent) -> Decimal:
     """Credits spent by done actions plus those held by sends still waiting for approval."""
     total = AgentAction.objects.filter(
@@ -230,7 +233,8 @@ def credits_spent_this_month(agent: Agent) -> Decimal:
         created_at__gte=_month_start(timezone.now()),
         outcome__in=[ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL],
     ).aggregate(total=Sum("credits"))["total"]
-    return total or Decimal(0)
+    # SQLite sums the 4-place column as a float-backed decimal ("0.0400000000000000").
+    return (total or Decimal(0)).quantize(CREDIT_PLACES)
 
 
 # --- Running an action ------------------------------------------------------------------------
