@@ -19,6 +19,9 @@ class Links:
     contact_id: str | None = None
     message_id: int | None = None
     import_id: int | None = None
+    # Who the action was about, from its payload or answer: the feed names them without a
+    # query per row (an email, or the number texted).
+    label: str = ""
 
 
 def links(action: AgentAction) -> Links:
@@ -35,7 +38,12 @@ def links(action: AgentAction) -> Links:
         (b.get("id") for b in (body, result) if isinstance(b.get("id"), int)), None
     ) if action.action == "send_sms" else None  # fmt: skip
     import_id = body.get("import_job_id") if isinstance(body.get("import_job_id"), int) else None
-    return Links(str(contact_id) if contact_id else None, message_id, import_id)
+    label = next(
+        (v for v in (body.get("email"), payload.get("email"), payload.get("to"))
+         if isinstance(v, str) and v),
+        "",
+    )  # fmt: skip
+    return Links(str(contact_id) if contact_id else None, message_id, import_id, label[:254])
 
 
 @transaction.atomic

@@ -29,6 +29,16 @@ def test_the_feed_lists_actions_with_agent_outcome_and_a_link_to_the_contact(
     assert "Done" in page and "Failed" in page and "is not a valid email address" in page
 
 
+def test_the_feed_names_who_each_action_was_about(staff_client, monitored_agent):
+    outcome = perform(monitored_agent, "upsert_contact", {"email": "Ann@Example.com"})
+    perform(monitored_agent, "upsert_contact", {"email": "lee@example.com", "phone": "12"})
+    page = staff_client.get(FEED).content.decode()
+    link = reverse("contacts:detail", args=[outcome.body["id"]])
+    assert f'<a href="{link}">ann@example.com</a>' in page  # as stored, not as sent
+    # A refused upsert made no contact: the address the agent tried is still shown.
+    assert '<span class="mono small">lee@example.com</span>' in page
+
+
 def test_the_feed_filters_by_agent_action_and_outcome(
     staff_client, monitored_agent, autonomous_agent
 ):
