@@ -1,0 +1,90 @@
+"""Erasing a contact also removes them from what agents sent and were answered (GDPR)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from contacts.services.erasure import erase_contact
+from dashboard.actors import Actor
+from dashboard.agents.models import AgentAction, ApprovalRequest
+from dashboard.agents.pipeline import credits_spent_this_month, perform
+from sms.gateways import sandbox
+from sms.services import credits
+
+pytestmark = pytest.mark.django_db
+MOBILE = "+447400123456"
+
+
+@pytest.fixture(autouse=True)
+def _sandbox(settings):
+    settings.SMS_GATEWAY = "sandbox"
+    settings.SMS_QUIET_HOURS = "00:00-00:00"
+    sandbox.OUTBOX.clear()
+    credits.ensure_default_prices()
+    credits.ensure_account()
+    credits.top_up(actor=Actor.system("tests"), amount=Decimal("10"), note="test credit")
+
+
+def _stored(*rows) -> str:
+    return json.dumps([[r.payload, r.response_body] for r in rows], ensure_ascii=False)
+
+
+def test_the_persons_requests_lose_their_data_and_others_keep_theirs(autonomous_agent):
+    jane = perform(
+        autonomous_agent, "upsert_contact",
+        {"email": "Jane.Doe@Example.com", "phone": MOBILE, "first_name": "Jane",
+         "last_name": "Doe", "metadata": {"plan": "pro"}, "sms_consent": "granted"},
+        reason="Jane Doe signed up at the webinar",
+    ).body  # fmt: skip
+    perform(autonomous_agent, "send_sms", {"contact_id": jane["id"], "message": "Hi Jane"})
+    perform(autonomous_agent, "upsert_contact", {"email": "jane.doe@example.com", "phone": "12"})
+    perform(
+        autonomous_agent,
+        "batch_upsert",
+        {"contacts": [{"email": "jane.doe@example.com"}, {"email": "bob@example.com"}]},
+    )
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    actions = list(AgentAction.objects.order_by("pk"))
+    stored = _stored(*actions).lower()
+    for trace in ("jane", "doe", MOBILE, jane["id"], "hi jane", '"pro"'):
+        assert trace not in stored, trace
+    assert actions[0].payload == {"erased": True} and actions[0].reason == ""
+    # The batch keeps its other person, and every row still says who did what and how it went.
+    assert actions[3].payload["contacts"] == [{"erased": True}, {"email": "bob@example.com"}]
+    results = actions[3].response_body["results"]
+    assert results[0] == {"erased": True} and results[1]["result"] == "created"
+    assert [a.outcome for a in actions] == ["done", "done", "failed", "done"]
+
+
+def test_a_send_waiting_for_approval_is_rejected_and_its_credits_freed(gated_agent):
+    jane = perform(
+        gated_agent, "upsert_contact",
+        {"email": "jane@example.com", "phone": MOBILE, "sms_consent": "granted"},
+    ).body  # fmt: skip
+    held = perform(gated_agent, "send_sms", {"to": MOBILE, "message": "Your code is ready"})
+    assert held.status == 202 and credits_spent_this_month(gated_agent) > 0
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    request = ApprovalRequest.objects.get()
+    assert request.status == "rejected" and request.decision_note == "The contact was erased."
+    assert MOBILE not in _stored(request.agent_action) + json.dumps(request.payload)
+    assert request.agent_action.outcome == "failed"
+    assert credits_spent_this_month(gated_agent) == 0
+    assert not sandbox.OUTBOX
+
+
+def test_requests_about_someone_else_are_untouched(autonomous_agent):
+    perform(autonomous_agent, "upsert_contact", {"email": "bob@example.com", "first_name": "Bob"})
+    jane = perform(autonomous_agent, "upsert_contact", {"email": "jane@example.com"}).body
+    before = AgentAction.objects.get(payload__email="bob@example.com")
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    after = AgentAction.objects.get(pk=before.pk)
+    assert (after.payload, after.response_body) == (before.payload, before.response_body)
