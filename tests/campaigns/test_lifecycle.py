@@ -346,3 +346,20 @@ def test_a_campaign_sent_now_that_starts_late_is_screened_again(audience):
     assert "+447400100002" not in {s.to for s in sandbox.OUTBOX} and len(sandbox.OUTBOX) == 3
     assert Recipient.objects.filter(campaign=campaign).count() == campaign.recipients == 3
     assert ledger_matches_balance()
+
+
+def test_someone_erased_after_a_campaign_is_sent_leaves_its_audience(audience):
+    from contacts.services.erasure import erase_contact
+
+    campaign = start(audience)  # frozen: her number and personalised text are in the audience
+    alice = audience["alice"]
+    erase_contact(actor=SYSTEM, contact=alice.pk)
+
+    assert not Recipient.objects.filter(phone="+447400100001").exists()
+    assert not Recipient.objects.filter(text__contains="Alice").exists()
+    campaign = drive(campaign)
+    assert campaign.status == "completed" and campaign.reserved == 0
+    assert "+447400100001" not in {s.to for s in sandbox.OUTBOX} and len(sandbox.OUTBOX) == 3
+    sent = sum(m.price for m in Message.objects.filter(campaign_id=campaign.pk, status="sent"))
+    assert credits.get_balance() == Decimal("100") - sent  # her share came back
+    assert ledger_matches_balance()

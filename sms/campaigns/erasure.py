@@ -1,0 +1,22 @@
+"""Erasure (GDPR): remove a person from campaign audiences.
+
+Registered with ``contacts.services.erasure`` from ``CampaignsConfig.ready``. A started
+campaign keeps its frozen audience (``Recipient``: number and personalised text) to create
+its batches and to send again to the failed. The erased person's rows go: a batch not yet
+created then makes no message for them, and their share of the reservation comes back with
+the rest of the unused reservation when the campaign completes. Messages already created are
+blanked by ``sms/erasure.py``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from sms.campaigns.models import Recipient
+
+
+def scrub_campaign_audiences(subject) -> None:
+    theirs = Q(contact_id=subject.contact_id)
+    if subject.phone:
+        theirs |= Q(phone=subject.phone)
+    Recipient.objects.filter(theirs).delete()
