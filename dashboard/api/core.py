@@ -169,6 +169,9 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     return respond(exc.outcome)
 
 
+UNKNOWN_FIELD = "not a field of this request; check its name in /api/v1/openapi.json"
+
+
 def _location(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
     """("body", "body", "email") -> ["body", "email"]: drop Ninja's parameter name."""
     loc = list(loc)
@@ -182,7 +185,9 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
         {
             "path": ".".join(str(part) for part in _location(e.get("loc", ()))),
-            "message": e.get("msg", "invalid"),
+            "message": UNKNOWN_FIELD
+            if e.get("type") == "extra_forbidden"
+            else e.get("msg", "invalid"),
         }
         for e in exc.errors
     ]

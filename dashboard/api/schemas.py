@@ -35,13 +35,21 @@ Consent = Literal["unknown", "granted", "withdrawn"]
 FieldValue = str | int | float | bool | None
 
 
+class Body(Schema):
+    """A request body: an unknown key is a 400 naming it, not silently dropped. Agents guess
+    field names ("firstname", "version"); ignoring one would answer 200 for a change that
+    was never made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ErrorOut(Schema):
     model_config = ConfigDict(extra="allow")
     code: str = Field(description="Stable snake_case error code, e.g. duplicate_email.")
     message: str = Field(description="What went wrong, for a person or an agent to act on.")
 
 
-class ContactFields(Schema):
+class ContactFields(Body):
     phone: str | None = Field(None, description="Any format; stored as E.164.", max_length=40)
     first_name: str | None = Field(None, max_length=200)
     last_name: str | None = Field(None, max_length=200)
@@ -106,7 +114,7 @@ class BatchItemIn(ContactIn):
     pass
 
 
-class BatchRequest(Schema):
+class BatchRequest(Body):
     contacts: list[BatchItemIn] = Field(min_length=1, max_length=1000)
     dry_run: bool = Field(False, description="Report what would happen; change nothing.")
 
@@ -125,7 +133,7 @@ class BatchOut(Schema):
     dry_run: bool = False
 
 
-class ContactIdsIn(Schema):
+class ContactIdsIn(Body):
     contact_ids: list[str] = Field(min_length=1, max_length=1000)
     dry_run: bool = Field(False, description="Report what would happen; change nothing.")
 
@@ -143,7 +151,7 @@ class RemovedOut(Schema):
     removed: bool
 
 
-class EventIn(Schema):
+class EventIn(Body):
     name: str = Field(description="What happened, e.g. email_opened.", max_length=200)
     params: dict[str, Any] | None = Field(
         None, description='Details, e.g. {"campaign": "Spring Sale"}.'
@@ -163,7 +171,7 @@ class InteractionOut(Schema):
     actor: str
 
 
-class ListIn(Schema):
+class ListIn(Body):
     name: str = Field(max_length=200)
     description: str = Field("", max_length=300)
     limit: int | None = Field(None, ge=1, le=2**31, description="Most contacts the list may hold.")
@@ -177,7 +185,7 @@ class ListOut(Schema):
     members: int | None
 
 
-class FieldIn(Schema):
+class FieldIn(Body):
     name: str = Field(max_length=100)
     type: Literal["text", "number", "date", "boolean"]
 
@@ -218,7 +226,7 @@ class AgentOut(Schema):
     tools_openai: list[dict[str, Any]]
 
 
-class SegmentIn(Schema):
+class SegmentIn(Body):
     name: str = Field(max_length=200)
     rules: dict[str, Any] = Field(description="Segment rules (see the segment builder's JSON).")
 
@@ -229,7 +237,7 @@ class SegmentOut(Schema):
     rules: dict[str, Any]
 
 
-class SmsIn(Schema):
+class SmsIn(Body):
     to: str | None = Field(None, max_length=40, description="Phone number; or give contact_id.")
     contact_id: str | None = Field(None, max_length=64, description="Text this contact's phone.")
     message: str = Field(max_length=2000, description="The text; {first_name} etc. are filled in.")
@@ -244,7 +252,7 @@ class SmsIn(Schema):
     reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
 
 
-class CampaignIn(Schema):
+class CampaignIn(Body):
     name: str = Field(
         "", max_length=120, description="Shown to staff; defaults to the audience's name."
     )
@@ -314,11 +322,11 @@ class CreditsOut(Schema):
     agent_spent_this_month: str
 
 
-class VerifyStartIn(Schema):
+class VerifyStartIn(Body):
     to: str = Field(max_length=40)
 
 
-class VerifyCheckIn(Schema):
+class VerifyCheckIn(Body):
     to: str = Field(max_length=40)
     code: str = Field(max_length=20)
 

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from contacts.models import Contact, ContactList, Interaction
+from contacts.services.contacts import create_contact
 from contacts.services.fields import create_field
 from contacts.services.lists import create_list
 from dashboard.actors import Actor
@@ -335,3 +336,37 @@ def test_a_metadata_key_named_like_a_lookup_is_just_a_key(agent_client):
     assert len(agent_client.get("/api/v1/contacts?metadata.contains=x").json()["items"]) == 1
     assert len(agent_client.get("/api/v1/contacts?metadata.n=5").json()["items"]) == 1
     assert agent_client.get("/api/v1/contacts?metadata.n=6").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "path"),
+    [
+        ("post", "/api/v1/contacts", {"email": "ann@example.com", "firstname": "Ann"}, "firstname"),
+        ("patch", None, {"first_name": "Ann", "version": 1}, "version"),
+        ("post", "/api/v1/contacts/batch",
+         {"contacts": [{"email": "a@example.com", "tag": "vip"}]}, "contacts.0.tag"),
+        ("post", "/api/v1/lists", {"name": "Leads", "size": 10}, "size"),
+        ("post", "/api/v1/sms", {"to": "+447400123456", "text": "Hi"}, "text"),
+    ],
+)  # fmt: skip
+def test_a_field_the_endpoint_does_not_take_is_a_400_naming_it(
+    agent_client, method, url, body, path
+):
+    contact = create_contact(actor=Actor.system("tests"), email="bea@example.com")
+    url = url or f"/api/v1/contacts/{contact.pk}"
+    before = Contact.objects.count(), ContactList.objects.count()
+    response = getattr(agent_client, method)(url, body, content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()
+    unknown = [e for e in error["errors"] if e["path"] == f"body.{path}"]
+    assert unknown and "not a field of this request" in unknown[0]["message"]
+    # Nothing half-done: the misspelt field was not quietly dropped from an applied change.
+    assert (Contact.objects.count(), ContactList.objects.count()) == before
+    contact.refresh_from_db()
+    assert contact.first_name == ""
+
+
+def test_the_openapi_document_says_bodies_take_no_other_keys(client):
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert schemas["ContactIn"]["additionalProperties"] is False
+    assert schemas["SmsIn"]["additionalProperties"] is False
