@@ -450,11 +450,13 @@ def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])
+        message = (
+            f"not an argument of {name}; check its name in the tool's input schema"
+            if first["type"] == "extra_forbidden"
+            else first["msg"]
+        )
         return Outcome(
             400,
-            {
-                "code": "invalid_arguments",
-                "message": f"{path}: {first['msg']}" if path else first["msg"],
-            },
+            {"code": "invalid_arguments", "message": f"{path}: {message}" if path else message},
         )
     return tool.run(agent, args)

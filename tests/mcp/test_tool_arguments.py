@@ -46,3 +46,14 @@ def test_unstorable_arguments_are_an_invalid_arguments_error(make_agent, name, a
     assert outcome.body["message"].startswith(f"{path}: ")
     assert not Contact.objects.exists()
     assert not AgentAction.objects.exists()
+
+
+def test_an_argument_the_tool_does_not_take_is_named_as_such(make_agent):
+    outcome = tools.call(
+        make_agent("mcp-guesser"), "upsert_contact", {"email": "a@example.com", "firstname": "A"}
+    )
+    assert outcome.status == 400 and outcome.body["code"] == "invalid_arguments"
+    assert outcome.body["message"] == (
+        "firstname: not an argument of upsert_contact; check its name in the tool's input schema"
+    )
+    assert not Contact.objects.exists()
