@@ -110,6 +110,37 @@ def test_the_campaign_page_shows_progress_and_the_report(staff_client, htmx_clie
     assert "<html" not in partial.text
 
 
+def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(
+    staff_client, htmx_client, audience
+):
+    # The buttons (Edit, Cancel) and the report are outside the polled part: a page drawn for
+    # a scheduled campaign must not keep offering them once it has finished.
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = Campaign.objects.get()
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert "?shown=scheduled" in page.text
+    drive(campaign)
+
+    poll = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]), {"shown": "scheduled"})
+    assert poll.headers["HX-Refresh"] == "true"
+    same = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]), {"shown": "completed"})
+    assert "HX-Refresh" not in same.headers
+    assert 'data-testid="sent">4<' in same.text
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert "every 2s" not in page.text  # finished: nothing more to poll
+    assert 'data-testid="cancel"' not in page.text
+
+
+def test_the_page_asks_before_cancelling_and_names_who_was_left_out(staff_client, audience):
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    page = staff_client.get(reverse("campaigns:detail", args=[Campaign.objects.get().pk]))
+    assert 'data-confirm="Cancel this campaign?' in page.text
+    left_out = re.search(r'data-testid="left-out">(.*?)</dl>', page.text).group(1)
+    assert "<dt>No SMS consent</dt><dd>1</dd>" in left_out
+    assert "noconsent" not in left_out
+
+
 def test_cancel_from_the_page_and_a_second_cancel_says_why_not(staff_client, audience):
     later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
