@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -215,6 +216,21 @@ def test_admins_top_up_credits(admin_client, priced):
     admin_client.post("/sms/credits/top-up/", {"amount": "50", "note": "PO 77"})
     assert credits.get_balance() == Decimal("50")
     assert "PO 77" in admin_client.get("/sms/credits/").content.decode()
+
+
+def test_a_double_clicked_top_up_adds_once(admin_client, priced):
+    page = admin_client.get("/sms/credits/").content.decode()
+    key = re.search(r'name="idempotency_key" value="(\w+)"', page).group(1)
+    for _ in range(2):
+        response = admin_client.post(
+            "/sms/credits/top-up/", {"amount": "50", "idempotency_key": key}
+        )
+        assert response.status_code == 302
+    assert credits.get_balance() == Decimal("50")
+    assert CreditEntry.objects.filter(kind="topup").count() == 1
+    assert credits.ledger_total() == credits.get_balance()
+    again = admin_client.get("/sms/credits/").content.decode()
+    assert key not in again  # the next top-up is a new one
 
 
 def test_staff_cannot_top_up_or_change_prices(staff_client, priced):
