@@ -107,6 +107,18 @@ def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(
     assert "9.9600" in html  # balance after
 
 
+def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
+    # The send texts Alice (her number), so the preview must fill in her name, not refuse
+    # the placeholder as if nobody had the number.
+    response = htmx_client.post(
+        "/sms/send/preview/",
+        {"to": "07400 123456", "text": "Hi {first_name}", "kind": "transactional"},
+    )
+    text = response.content.decode()
+    assert 'data-testid="preview-text">Hi Alice<' in text
+    assert 'data-testid="problem"' not in text
+
+
 def test_the_preview_warns_about_a_landline(htmx_client, funded):
     html = htmx_client.post(
         "/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
