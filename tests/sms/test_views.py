@@ -189,6 +189,26 @@ def test_the_message_page_polls_until_the_message_is_final(
     assert "Delivered" in response.content.decode()
 
 
+def test_the_cancel_button_goes_with_the_poll_once_the_message_is_sent(
+    htmx_client, staff_client, funded, staff_actor
+):
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    status = {"headers": {"HX-Target": "status"}}
+    assert 'data-testid="cancel"' in htmx_client.get(f"/sms/messages/{message.pk}/", **status).text
+    send_due_messages()
+    assert "Cancel" not in htmx_client.get(f"/sms/messages/{message.pk}/", **status).text
+
+
+def test_a_scheduled_text_says_when_it_goes_out_without_blaming_quiet_hours(
+    staff_client, funded, staff_actor
+):
+    later = timezone.now() + dt.timedelta(days=1)
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi", schedule_at=later).message
+    page = staff_client.get(f"/sms/messages/{message.pk}/").content.decode()
+    assert "Goes out" in page
+    assert "quiet hours" not in page  # a transactional text the staff member scheduled
+
+
 def test_staff_cancel_a_pending_message_and_get_the_credits_back(staff_client, funded, staff_actor):
     message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
     staff_client.post(f"/sms/messages/{message.pk}/cancel/")
