@@ -49,7 +49,7 @@ def message(*, day: int, status: str, country: str = "GB", gateway: str = "sandb
         idempotency_key=f"k{next(_keys)}", to=to, country=country, text="hi", kind="transactional",
         encoding="GSM-7", segments=1, price=Decimal("0.05"), status=status, gateway=gateway,
         error_code=error, created_at=created, updated_at=created,
-        sent_at=created if status not in ("pending", "cancelled", "held") else None,
+        sent_at=created if status not in ("pending", "scheduled", "cancelled", "held") else None,
         actor_kind=kind, actor_label=label, campaign_id=campaign.pk if campaign else None,
         prompt_version_id=version.pk if version else None,
     )  # fmt: skip
@@ -81,6 +81,8 @@ def test_sms_volume_counts_outcomes_per_day_and_per_sender(period):
     message(day=18, status="delivered", kind="agent", label="Dispatch")
     message(day=18, status="undelivered", campaign=spring)
     message(day=18, status="cancelled")  # never left: not counted
+    message(day=18, status="scheduled")  # not sent yet: not counted either
+    message(day=18, status="pending")
     message(day=10, status="delivered")  # before the period
 
     report = sms_volume(period)
@@ -206,7 +208,7 @@ def test_approvals_volume_rate_and_median_time_to_decision(period):
     request("executed", 4)
     request("approved", 10)
     request("rejected", 2)
-    request("expired", None)
+    request("expired", 24 * 60 + 300)  # swept hours after it expired: not a decision time
     request("pending", None)
 
     report = approvals(period)
