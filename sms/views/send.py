@@ -72,8 +72,10 @@ def send_page(request: HttpRequest) -> HttpResponse:
                 else "Queued; this page follows it to delivery.",
             )
             return redirect("sms:message", message_id=outcome.message.pk)
-    contact_id = form["contact"].value()
-    contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    contact = None
+    with contextlib.suppress(ValueError):  # a tampered hidden field is ignored, not a 500
+        if contact_id := form["contact"].value():
+            contact = Contact.objects.filter(pk=uuid.UUID(str(contact_id))).first()
     return render(request, "sms/send.html", {
         "form": form, "contact": contact, "idempotency_key": uuid.uuid4().hex,
     })  # fmt: skip

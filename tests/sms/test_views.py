@@ -28,6 +28,12 @@ def test_staff_send_an_sms_to_a_contact_and_land_on_its_page(staff_client, funde
     assert (message.text, message.contact, message.actor_label) == ("Hi Alice", contact, "sam")
 
 
+def test_a_mangled_contact_field_is_refused_not_a_crash(staff_client, funded):
+    response = staff_client.post("/sms/send/", {"contact": "not-a-uuid", "text": "Hi"})
+    assert response.status_code == 200
+    assert not Message.objects.exists()
+
+
 def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
     data = {
         "contact": contact.pk,
