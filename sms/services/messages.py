@@ -211,9 +211,11 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
     if moment is None:
         return None
     if moment <= now:
+        # In the site's zone, which staff type times in (and say which zone it is).
         raise SwitchboardError(
             "schedule_in_past",
-            f"{moment:%d %b %Y %H:%M} UTC has already passed; choose a later time.",
+            f"{timezone.localtime(moment):%d %b %Y %H:%M %Z} has already passed; choose a "
+            "later time.",
             field="schedule_at",
         )
     days = settings.SMS_MAX_SCHEDULE_DAYS

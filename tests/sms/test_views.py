@@ -28,6 +28,19 @@ def test_staff_send_an_sms_to_a_contact_and_land_on_its_page(staff_client, funde
     assert (message.text, message.contact, message.actor_label) == ("Hi Alice", contact, "sam")
 
 
+def test_a_schedule_in_the_past_is_told_in_the_time_zone_it_was_typed_in(
+    staff_client, funded, contact, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Hi", "kind": "transactional",
+        "schedule_at": "2020-01-01T09:00",
+    })  # fmt: skip
+    assert response.context["form"].errors["schedule_at"] == [
+        "01 Jan 2020 09:00 EST has already passed; choose a later time."
+    ]  # not "14:00 UTC", a time the staff member never typed
+
+
 def test_a_mangled_contact_field_is_refused_not_a_crash(staff_client, funded):
     response = staff_client.post("/sms/send/", {"contact": "not-a-uuid", "text": "Hi"})
     assert response.status_code == 200
