@@ -89,6 +89,25 @@ def test_a_schedule_in_the_past_is_refused_next_to_the_field(staff_client, audie
     assert not Campaign.objects.exists()
 
 
+def test_a_time_that_the_site_zone_skips_is_taken_in_the_campaign_zone(
+    staff_client, audience, settings
+):
+    # 02:30 on the day New York springs forward does not exist there, but the campaign goes
+    # out in London (or at each recipient's 02:30), where it does: the site's zone is no
+    # reason to refuse it.
+    settings.TIME_ZONE = "America/New_York"
+    march = dt.date(timezone.now().year + 1, 3, 8)
+    spring_forward = march + dt.timedelta(days=(6 - march.weekday()) % 7)  # second Sunday
+    when = f"{spring_forward:%Y-%m-%d}T02:30"
+    response = staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="at", send_at=when, time_zone="Europe/London"),
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    campaign = Campaign.objects.get()
+    assert campaign.start_at == dt.datetime.combine(spring_forward, dt.time(2, 30), tzinfo=dt.UTC)
+
+
 def test_an_unknown_time_zone_is_refused(staff_client, audience):
     later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = staff_client.post(
