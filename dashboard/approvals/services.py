@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactList, Segment, Tag
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
@@ -43,6 +43,7 @@ class QueueItem:
     preview: dict[str, Any]
     editable: str | None
     balance: Decimal
+    audience: str = ""  # a campaign's list, tag or segment, by name
 
     @property
     def text(self) -> str:
@@ -50,8 +51,14 @@ class QueueItem:
 
     @property
     def price(self) -> Decimal | None:
-        price = self.preview.get("price")
+        # A send's dry run answers "price"; a campaign's answers the total as "cost".
+        price = self.preview.get("price", self.preview.get("cost"))
         return Decimal(price) if price not in (None, "") else None
+
+    @property
+    def recipients(self) -> int | None:
+        """For a campaign: how many it reaches, as screened when the agent asked."""
+        return self.preview.get("recipients")
 
     @property
     def balance_after(self) -> Decimal | None:
@@ -62,8 +69,12 @@ class QueueItem:
         """The payload apart from the text and the recipient, for campaigns and erasures (and
         a send's schedule); options left unset are not shown."""
         hidden = {self.editable, "contact_id", "to", "message"}
+        if self.audience:
+            hidden |= {"audience_kind", "audience_id"}
         return [
-            (k, v) for k, v in self.request.payload.items() if k not in hidden and v is not None
+            (k, v)
+            for k, v in self.request.payload.items()
+            if k not in hidden and v not in (None, "")
         ]
 
 
@@ -78,6 +89,7 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
     """Wrap requests for display with their contacts (one query) and the credit balance."""
     ids = {cid for r in requests if (cid := _uuid(r.payload.get("contact_id")))}
     contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
+    audiences = _audience_names(requests)
     balance = get_balance() if requests else Decimal(0)
     items = []
     for request in requests:
@@ -90,9 +102,33 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
                 preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,
+                audience=audiences.get(_audience_key(request.payload), ""),
             )
         )
     return items
+
+
+AUDIENCE_MODELS = {"list": ContactList, "tag": Tag, "segment": Segment}
+
+
+def _audience_key(payload: dict[str, Any]) -> tuple[str, int] | None:
+    kind, pk = payload.get("audience_kind"), payload.get("audience_id")
+    if kind not in AUDIENCE_MODELS or not str(pk).isdigit():
+        return None
+    return kind, int(pk)
+
+
+def _audience_names(requests: list[ApprovalRequest]) -> dict[tuple[str, int], str]:
+    """'list “VIP”' for each campaign's audience: one query per kind, not per request."""
+    wanted: dict[str, set[int]] = {}
+    for request in requests:
+        if key := _audience_key(request.payload):
+            wanted.setdefault(key[0], set()).add(key[1])
+    names = {}
+    for kind, pks in wanted.items():
+        for pk, name in AUDIENCE_MODELS[kind].objects.filter(pk__in=pks).values_list("pk", "name"):
+            names[(kind, pk)] = f"{kind} “{name}”"
+    return names
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactTag, Tag
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import perform
@@ -44,6 +44,24 @@ def test_the_queue_shows_each_pending_request_newest_first_with_what_staff_need(
     assert "Customer asked for an update" in page
     assert "1 segment" in page
     assert "0.0400 credits of 10.0000" in page
+
+
+def test_a_campaign_request_shows_its_audience_by_name_how_many_it_reaches_and_the_cost(
+    staff_client, gated_agent, funded, contact
+):
+    # The figures staff most need before letting an agent text a whole list.
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    outcome = perform(gated_agent, "start_campaign", {
+        "message": "Hi {first_name}", "audience_kind": "tag", "audience_id": vip.pk,
+        "kind": "transactional", "name": "",
+    })  # fmt: skip
+    assert outcome.status == 202, outcome.body
+    page = staff_client.get(QUEUE).content.decode()
+    assert 'data-testid="audience">tag “VIP” · <strong>1</strong> recipient<' in page
+    assert "up to 1 segment a message" in page
+    assert "0.0400 credits of 10.0000" in page
+    assert "audience_id" not in page and "<dt>name</dt>" not in page
 
 
 def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
