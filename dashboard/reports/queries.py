@@ -193,9 +193,17 @@ def sms_volume(period: Period, *, embed: bool = False) -> Report:
 
 def spend(period: Period, *, embed: bool = False) -> Report:
     entries = CreditEntry.objects.filter(period.within("created_at"))
+    # A campaign reserves its cost in one message-less charge and releases it, batch by batch,
+    # as its messages are charged: those releases move credits within the spend, they are no
+    # refund. "Refunds" are what failed or cancelled messages got back.
     sums = {
         "charged": Coalesce(Sum("amount", filter=Q(kind=EntryKind.CHARGE)), Decimal(0)),
-        "refunded": Coalesce(Sum("amount", filter=Q(kind=EntryKind.REFUND)), Decimal(0)),
+        "released": Coalesce(
+            Sum("amount", filter=Q(kind=EntryKind.REFUND, message__isnull=True)), Decimal(0)
+        ),
+        "refunded": Coalesce(
+            Sum("amount", filter=Q(kind=EntryKind.REFUND, message__isnull=False)), Decimal(0)
+        ),
         "topped_up": Coalesce(Sum("amount", filter=Q(kind=EntryKind.TOPUP)), Decimal(0)),
     }
     grid = _by_bucket(
@@ -204,7 +212,7 @@ def spend(period: Period, *, embed: bool = False) -> Report:
         list(sums),
     )
     # Charges are negative ledger amounts, refunds positive: spend is what was kept.
-    spent = [-(v["charged"] + v["refunded"]) for v in grid.values()]
+    spent = [-(v["charged"] + v["released"] + v["refunded"]) for v in grid.values()]
     labels = [period.label(b) for b in grid]
     chart = charts.stacked_bars(
         labels,

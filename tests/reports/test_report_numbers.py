@@ -148,6 +148,22 @@ def test_spend_is_charges_net_of_refunds_against_top_ups(period):
     assert by_country["FR"] == [1, Decimal("0.00")]
 
 
+def test_a_campaign_reservation_moving_to_its_messages_is_not_a_refund(period):
+    # Reserve 0.10 for two texts, release it as the batch's messages are charged, and refund
+    # the one that failed: 0.05 spent, 0.05 refunded (not 0.15).
+    who = {"actor_kind": "staff", "actor_label": "sam", "created_at": at(17)}
+    CreditEntry.objects.create(kind="charge", amount=Decimal("-0.10"), note="Campaign #1", **who)
+    CreditEntry.objects.create(kind="refund", amount=Decimal("0.10"), note="Campaign #1", **who)
+    sent, failed = message(day=17, status="delivered"), message(day=17, status="failed")
+    for m in (sent, failed):
+        CreditEntry.objects.create(kind="charge", amount=Decimal("-0.05"), message=m, **who)
+    CreditEntry.objects.create(kind="refund", amount=Decimal("0.05"), message=failed, **who)
+
+    assert rows(spend(period).tables[0])["17 Nov"] == [
+        Decimal("0.05"), Decimal("0.05"), Decimal("0.00"),
+    ]  # fmt: skip
+
+
 def test_delivery_rate_and_failure_reasons_by_country_and_gateway(period):
     for _ in range(3):
         message(day=17, status="delivered", country="GB")
