@@ -121,3 +121,24 @@ def test_agent_texts_show_the_agent_prompt_version_and_who_approved(
     assert Message.objects.get().text == "Hello"
     other = staff_client.get(reverse("agents:messages"), {"status": "delivered"}).content.decode()
     assert "No text from an agent matches." in other
+
+
+def test_texts_of_an_approved_agent_campaign_say_who_approved_the_campaign(
+    staff_client, staff_user, make_agent, funded, contact
+):
+    from contacts.models import ContactTag, Tag
+    from sms.campaigns.models import Campaign
+    from tests.campaigns.conftest import drive
+
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    agent = make_agent("courier", mode="gated")
+    outcome = perform(agent, "start_campaign", {
+        "message": "Hi", "audience_kind": "tag", "audience_id": vip.pk, "kind": "transactional",
+    }, reason="Launch")  # fmt: skip
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    campaign = drive(Campaign.objects.get())
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert Message.objects.filter(campaign_id=campaign.pk).count() == 1
+    assert f'approved by sam <a href="/campaigns/{campaign.pk}/">as campaign' in page
+    assert "not gated" not in page
