@@ -108,6 +108,19 @@ def test_a_time_that_the_site_zone_skips_is_taken_in_the_campaign_zone(
     assert campaign.start_at == dt.datetime.combine(spring_forward, dt.time(2, 30), tzinfo=dt.UTC)
 
 
+def test_a_local_time_campaign_shows_the_time_typed_whatever_the_site_zone(
+    staff_client, audience, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    day = timezone.now().date() + dt.timedelta(days=3)
+    staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="local", send_at=f"{day:%Y-%m-%d}T09:00", time_zone="UTC"),
+    )
+    page = staff_client.get(reverse("campaigns:detail", args=[Campaign.objects.get().pk]))
+    assert f"(at {day.day} {day:%b} 09:00 in each recipient's time zone)" in page.text
+
+
 def test_an_unknown_time_zone_is_refused(staff_client, audience):
     later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = staff_client.post(
