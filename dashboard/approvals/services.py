@@ -137,14 +137,26 @@ class BulkResult:
     errors: list[str] = field(default_factory=list)
 
 
-def decide_many(*, request_ids: list[int], user: Any, approve: bool, note: str = "") -> BulkResult:
+def decide_many(
+    *,
+    request_ids: list[int],
+    user: Any,
+    approve: bool,
+    note: str = "",
+    edited_texts: dict[int, str] | None = None,
+) -> BulkResult:
     """Approve or reject several requests, each claimed on its own: one already decided by
-    someone else (or failing) is reported and the rest still go through."""
+    someone else (or failing) is reported and the rest still go through. ``edited_texts``
+    are the texts staff changed on the page before approving them together."""
     result = BulkResult()
+    edited_texts = edited_texts or {}
     for request_id in dict.fromkeys(request_ids):
         try:
             if approve:
-                request = pipeline.approve(request_id=request_id, user=user, note=note)
+                request = pipeline.approve(
+                    request_id=request_id, user=user, note=note,
+                    edited_text=edited_texts.get(request_id),
+                )  # fmt: skip
             else:
                 request = pipeline.reject(request_id=request_id, user=user, note=note)
         except SwitchboardError as exc:

@@ -223,6 +223,19 @@ def test_bulk_approval_runs_every_selected_request_and_reports_those_already_dec
     }
 
 
+def test_bulk_approval_sends_the_texts_edited_on_the_page(htmx_client, gated_agent, ask_to_send):
+    # Staff fix a text, tick it and another, and approve both together: the fix goes out.
+    edited, untouched = ask_to_send(gated_agent, "Txet 1"), ask_to_send(gated_agent, "Text 2")
+    response = htmx_client.post(reverse("approvals:bulk"), {
+        "ids": [edited.pk, untouched.pk], "decision": "approve", "note": "",
+        f"text-{edited.pk}": "Text 1",
+    })  # fmt: skip
+    assert "Approved 2 request(s)." in response["HX-Trigger"]
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["Text 1", "Text 2"]
+    edited.refresh_from_db()
+    assert edited.original_payload["message"] == "Txet 1"
+
+
 def test_bulk_rejection_stores_the_reason_on_each(staff_client, gated_agent, ask_to_send):
     requests = [ask_to_send(gated_agent, f"Text {n}") for n in range(2)]
     staff_client.post(
