@@ -19,6 +19,7 @@ from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
 from sms.services.credits import get_balance
+from sms.services.messages import parse_schedule
 
 
 def pending() -> QuerySet[ApprovalRequest]:
@@ -72,10 +73,21 @@ class QueueItem:
         if self.audience:
             hidden |= {"audience_kind", "audience_id"}
         return [
-            (k, v)
+            (k, _shown(k, v))
             for k, v in self.request.payload.items()
             if k not in hidden and v not in (None, "")
         ]
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A send's ``schedule_at`` as staff read times, in the site's zone, named; else as is."""
+    if key != "schedule_at":
+        return value
+    try:
+        moment = parse_schedule(value)
+    except SwitchboardError:
+        return value
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M %Z}" if moment else value
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

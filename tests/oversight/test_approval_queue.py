@@ -64,6 +64,20 @@ def test_a_campaign_request_shows_its_audience_by_name_how_many_it_reaches_and_t
     assert "audience_id" not in page and "<dt>name</dt>" not in page
 
 
+def test_a_scheduled_send_shows_when_in_the_site_time_zone(
+    staff_client, gated_agent, funded, contact, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    when = (timezone.now() + dt.timedelta(days=2)).replace(hour=15, minute=0, second=0)
+    outcome = perform(gated_agent, "send_sms", {
+        "contact_id": str(contact.pk), "message": "Later", "schedule_at": when.isoformat(),
+    })  # fmt: skip
+    assert outcome.status == 202, outcome.body
+    page = staff_client.get(QUEUE).content.decode()
+    assert f"{timezone.localtime(when):%d %b %Y %H:%M %Z}" in page  # e.g. 10:00 EST
+    assert when.isoformat() not in page
+
+
 def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
     staff_client, gated_agent, ask_to_send, django_assert_max_num_queries
 ):
