@@ -59,6 +59,7 @@ class ReasonForm(forms.Form):
 class TopUpForm(forms.Form):
     amount = forms.DecimalField(min_value=0, max_digits=14, decimal_places=4)
     note = forms.CharField(max_length=200, required=False)
+    idempotency_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
 
 
 class PriceForm(forms.Form):

@@ -210,6 +210,8 @@ class CreditEntry(ActorFields):
     )
     note = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set on top-ups from the Credits page: a second click on "Add credits" adds nothing.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -217,7 +219,13 @@ class CreditEntry(ActorFields):
             # One refund per message at most: a failure reported twice refunds once.
             models.UniqueConstraint(
                 fields=["message"], condition=Q(kind="refund"), name="sms_one_refund_per_message"
-            )
+            ),
+            # Partial: only keyed entries are indexed, not the ledger's row per message.
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="sms_creditentry_idempotency_key",
+            ),
         ]
 
     def __str__(self) -> str:

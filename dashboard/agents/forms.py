@@ -58,6 +58,8 @@ class PromptForm(forms.Form):
     note = forms.CharField(
         max_length=300, label="Why this change", help_text="Shown in the version list."
     )
+    # The newest version when the editor was opened: a version saved since is not overwritten.
+    latest = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 # The format the browser's datetime-local input shows and sends.

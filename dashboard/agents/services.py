@@ -188,11 +188,29 @@ def active_prompt_id(agent: Agent) -> int | None:
 
 @transaction.atomic
 def save_prompt_version(
-    *, actor: Actor, agent: Agent, text: str, note: str = "", activate: bool = True
+    *,
+    actor: Actor,
+    agent: Agent,
+    text: str,
+    note: str = "",
+    activate: bool = True,
+    expected_latest: int | None = None,
 ) -> AgentPromptVersion:
-    """A new numbered version of the agent's system prompt, made the active one by default."""
+    """A new numbered version of the agent's system prompt, made the active one by default.
+
+    ``expected_latest`` is the newest version the editor was opened on: if someone saved
+    another since, ``edit_conflict`` instead of quietly replacing their version as active."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
-    last = locked.prompt_versions.order_by("-number").values_list("number", flat=True).first()
+    newest = locked.prompt_versions.select_related("author").order_by("-number").first()
+    last = newest.number if newest else None
+    if expected_latest is not None and (last or 0) > expected_latest:
+        by = f" by {newest.author}" if newest.author else ""  # type: ignore[union-attr]
+        raise SwitchboardError(
+            "edit_conflict",
+            f"Version {last} was saved{by} after you opened this page. Your text is kept "
+            f"below: compare it with v{last}, then save again to make yours the new version.",
+            latest=last,
+        )
     if activate:
         locked.prompt_versions.filter(is_active=True).update(is_active=False)
     version = AgentPromptVersion.objects.create(

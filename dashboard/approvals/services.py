@@ -14,11 +14,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactList, Segment, Tag
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
 from sms.services.credits import get_balance
+from sms.services.messages import parse_schedule
 
 
 def pending() -> QuerySet[ApprovalRequest]:
@@ -43,6 +44,7 @@ class QueueItem:
     preview: dict[str, Any]
     editable: str | None
     balance: Decimal
+    audience: str = ""  # a campaign's list, tag or segment, by name
 
     @property
     def text(self) -> str:
@@ -50,8 +52,14 @@ class QueueItem:
 
     @property
     def price(self) -> Decimal | None:
-        price = self.preview.get("price")
+        # A send's dry run answers "price"; a campaign's answers the total as "cost".
+        price = self.preview.get("price", self.preview.get("cost"))
         return Decimal(price) if price not in (None, "") else None
+
+    @property
+    def recipients(self) -> int | None:
+        """For a campaign: how many it reaches, as screened when the agent asked."""
+        return self.preview.get("recipients")
 
     @property
     def balance_after(self) -> Decimal | None:
@@ -62,9 +70,24 @@ class QueueItem:
         """The payload apart from the text and the recipient, for campaigns and erasures (and
         a send's schedule); options left unset are not shown."""
         hidden = {self.editable, "contact_id", "to", "message"}
+        if self.audience:
+            hidden |= {"audience_kind", "audience_id"}
         return [
-            (k, v) for k, v in self.request.payload.items() if k not in hidden and v is not None
+            (k, _shown(k, v))
+            for k, v in self.request.payload.items()
+            if k not in hidden and v not in (None, "")
         ]
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A send's ``schedule_at`` as staff read times, in the site's zone, named; else as is."""
+    if key != "schedule_at":
+        return value
+    try:
+        moment = parse_schedule(value)
+    except SwitchboardError:
+        return value
+    return f"{timezone.localtime(moment):%d %b %Y %H:%M %Z}" if moment else value
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -78,6 +101,7 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
     """Wrap requests for display with their contacts (one query) and the credit balance."""
     ids = {cid for r in requests if (cid := _uuid(r.payload.get("contact_id")))}
     contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
+    audiences = _audience_names(requests)
     balance = get_balance() if requests else Decimal(0)
     items = []
     for request in requests:
@@ -90,9 +114,33 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
                 preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,
+                audience=audiences.get(_audience_key(request.payload), ""),
             )
         )
     return items
+
+
+AUDIENCE_MODELS = {"list": ContactList, "tag": Tag, "segment": Segment}
+
+
+def _audience_key(payload: dict[str, Any]) -> tuple[str, int] | None:
+    kind, pk = payload.get("audience_kind"), payload.get("audience_id")
+    if kind not in AUDIENCE_MODELS or not str(pk).isdigit():
+        return None
+    return kind, int(pk)
+
+
+def _audience_names(requests: list[ApprovalRequest]) -> dict[tuple[str, int], str]:
+    """'list “VIP”' for each campaign's audience: one query per kind, not per request."""
+    wanted: dict[str, set[int]] = {}
+    for request in requests:
+        if key := _audience_key(request.payload):
+            wanted.setdefault(key[0], set()).add(key[1])
+    names = {}
+    for kind, pks in wanted.items():
+        for pk, name in AUDIENCE_MODELS[kind].objects.filter(pk__in=pks).values_list("pk", "name"):
+            names[(kind, pk)] = f"{kind} “{name}”"
+    return names
 
 
 @dataclass
@@ -101,14 +149,26 @@ class BulkResult:
     errors: list[str] = field(default_factory=list)
 
 
-def decide_many(*, request_ids: list[int], user: Any, approve: bool, note: str = "") -> BulkResult:
+def decide_many(
+    *,
+    request_ids: list[int],
+    user: Any,
+    approve: bool,
+    note: str = "",
+    edited_texts: dict[int, str] | None = None,
+) -> BulkResult:
     """Approve or reject several requests, each claimed on its own: one already decided by
-    someone else (or failing) is reported and the rest still go through."""
+    someone else (or failing) is reported and the rest still go through. ``edited_texts``
+    are the texts staff changed on the page before approving them together."""
     result = BulkResult()
+    edited_texts = edited_texts or {}
     for request_id in dict.fromkeys(request_ids):
         try:
             if approve:
-                request = pipeline.approve(request_id=request_id, user=user, note=note)
+                request = pipeline.approve(
+                    request_id=request_id, user=user, note=note,
+                    edited_text=edited_texts.get(request_id),
+                )  # fmt: skip
             else:
                 request = pipeline.reject(request_id=request_id, user=user, note=note)
         except SwitchboardError as exc:

@@ -156,11 +156,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
         message, level = " ".join(e for errors in form.errors.values() for e in errors), "error"
     else:
         data = form.cleaned_data
+        # Texts edited on the page before "Approve selected" (approvals.js adds them).
+        edits = {
+            pk: request.POST[f"text-{pk}"] for pk in data["ids"] if f"text-{pk}" in request.POST
+        }
         result = decide_many(
             request_ids=data["ids"],
             user=request.user,
             approve=data["decision"] == "approve",
             note=data["note"],
+            edited_texts=edits,
         )
         verb = "Approved" if data["decision"] == "approve" else "Rejected"
         message = f"{verb} {len(result.decided)} request(s)."

@@ -28,7 +28,8 @@ from sms.models import CreditEntry, EntryKind, InboundMessage, Message, Status
 GROUPINGS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MAX_DAYS = 366 * 2
 FAILED = [Status.FAILED, Status.UNDELIVERED]
-NOT_SENT = [Status.CANCELLED, Status.HELD]
+# Not (yet) handed to the provider: a text scheduled for next week is not "sent" today.
+NOT_SENT = [Status.CANCELLED, Status.HELD, Status.SCHEDULED, Status.PENDING]
 # An opt-out counts against the last message the number received within this window.
 OPTOUT_WINDOW = dt.timedelta(days=7)
 
@@ -184,7 +185,7 @@ def sms_volume(period: Period, *, embed: bool = False) -> Report:
     return Report(
         "sms",
         "SMS sent, delivered and failed",
-        "Messages created in the period, by outcome and sender.",
+        "Messages created in the period and handed to the provider, by outcome and sender.",
         chart,
         [per_period, per_sender],
     )
@@ -192,9 +193,17 @@ def sms_volume(period: Period, *, embed: bool = False) -> Report:
 
 def spend(period: Period, *, embed: bool = False) -> Report:
     entries = CreditEntry.objects.filter(period.within("created_at"))
+    # A campaign reserves its cost in one message-less charge and releases it, batch by batch,
+    # as its messages are charged: those releases move credits within the spend, they are no
+    # refund. "Refunds" are what failed or cancelled messages got back.
     sums = {
         "charged": Coalesce(Sum("amount", filter=Q(kind=EntryKind.CHARGE)), Decimal(0)),
-        "refunded": Coalesce(Sum("amount", filter=Q(kind=EntryKind.REFUND)), Decimal(0)),
+        "released": Coalesce(
+            Sum("amount", filter=Q(kind=EntryKind.REFUND, message__isnull=True)), Decimal(0)
+        ),
+        "refunded": Coalesce(
+            Sum("amount", filter=Q(kind=EntryKind.REFUND, message__isnull=False)), Decimal(0)
+        ),
         "topped_up": Coalesce(Sum("amount", filter=Q(kind=EntryKind.TOPUP)), Decimal(0)),
     }
     grid = _by_bucket(
@@ -203,7 +212,7 @@ def spend(period: Period, *, embed: bool = False) -> Report:
         list(sums),
     )
     # Charges are negative ledger amounts, refunds positive: spend is what was kept.
-    spent = [-(v["charged"] + v["refunded"]) for v in grid.values()]
+    spent = [-(v["charged"] + v["released"] + v["refunded"]) for v in grid.values()]
     labels = [period.label(b) for b in grid]
     chart = charts.stacked_bars(
         labels,
@@ -405,11 +414,12 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
         requests.annotate(bucket=period.trunc("created_at")).values("bucket").annotate(**counts),
         list(counts),
     )
+    # Expiry is no decision, and its decided_at is whenever the sweep ran: left out.
     waits = [
         (decided - created).total_seconds() / 60
-        for created, decided in requests.filter(decided_at__isnull=False).values_list(
-            "created_at", "decided_at"
-        )
+        for created, decided in requests.filter(decided_at__isnull=False)
+        .exclude(status=ApprovalStatus.EXPIRED)
+        .values_list("created_at", "decided_at")
     ]
     totals = requests.aggregate(**counts)
     decided = totals["approved"] + totals["rejected"] + totals["expired"]

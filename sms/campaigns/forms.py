@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from contacts.models import ContactList, Segment, Tag
 from sms.campaigns.models import ScheduleMode
@@ -16,6 +19,16 @@ def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Lists", [(f"list:{pk}", name) for pk, name in ContactList.objects.values_list("pk", "name")]),
         ("Tags", [(f"tag:{pk}", name) for pk, name in Tag.objects.values_list("pk", "name")]),
     ]  # fmt: skip
+
+
+class WallClockField(forms.DateTimeField):
+    """A date and time as typed, in no zone yet: the campaign's own zone (or each
+    recipient's) gives it one, so the site's zone must not refuse it (its DST gaps)."""
+
+    def to_python(self, value):
+        with timezone.override(dt.UTC):  # UTC has no gaps or repeats: the typed wall clock
+            moment = super().to_python(value)
+        return moment.replace(tzinfo=None) if moment else None
 
 
 class CampaignForm(forms.Form):
@@ -32,7 +45,7 @@ class CampaignForm(forms.Form):
         label="When", choices=ScheduleMode.choices, initial=ScheduleMode.NOW,
         widget=forms.RadioSelect,
     )  # fmt: skip
-    send_at = forms.DateTimeField(
+    send_at = WallClockField(
         label="Date and time", required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )  # fmt: skip
@@ -55,10 +68,10 @@ class CampaignForm(forms.Form):
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         kind, pk = data["audience"]
-        send_at = data.get("send_at")
+        send_at = data.get("send_at")  # naive: a wall clock
         return {
             "name": data.get("name") or "", "text": data["text"], "kind": data["kind"],
             "audience_kind": kind, "audience_id": pk, "schedule_mode": data["schedule_mode"],
-            "send_at": send_at.replace(tzinfo=None) if send_at else None,
+            "send_at": send_at,
             "time_zone": data["time_zone"], "quiet_hours": data.get("quiet_hours") or "",
         }  # fmt: skip

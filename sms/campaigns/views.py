@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -19,7 +20,7 @@ from dashboard.forms import add_domain_error
 from sms.campaigns.forms import CampaignForm
 from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus, ScheduleMode
 from sms.campaigns.services import campaigns as service
-from sms.campaigns.services.audience import screen
+from sms.campaigns.services.audience import EXCLUSIONS, screen
 from sms.campaigns.services.progress import SENT_OR_LATER, campaign_progress
 from sms.models import Message, Status
 
@@ -136,10 +137,19 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     if campaign.status in ACTIVE or campaign.status == CampaignStatus.SCHEDULED:
         service.kick_overdue()
+    if request.htmx and request.GET.get("shown", campaign.status) != campaign.status:
+        # The buttons and the report belong to the status the page was drawn for: when it
+        # moves on (started, paused, finished), draw the page again (a finished one stops polling).
+        return HttpResponseClientRefresh()
     context = {"campaign": campaign, "progress": campaign_progress(campaign)}
     if request.htmx:
         return render(request, "campaigns/campaign_detail.html#progress", context)
     context["report"] = _report(campaign)
+    context["left_out"] = [
+        (EXCLUSIONS.get(code, code.replace("_", " ")), n)
+        for code, n in (campaign.excluded or {}).items()
+        if code != "problem"
+    ]
     context["resend_key"] = uuid.uuid4().hex  # a second click on "send again" sends once
     return render(request, "campaigns/campaign_detail.html", context)
 

@@ -154,19 +154,29 @@ def parse_amount(raw: object, *, field: str = "amount") -> Decimal:
 
 
 @transaction.atomic
-def top_up(*, actor: Actor, amount: Decimal, note: str = "") -> CreditEntry:
-    """Add credits (admins). The view checks who may; this checks the amount."""
+def top_up(
+    *, actor: Actor, amount: Decimal, note: str = "", idempotency_key: str | None = None
+) -> CreditEntry:
+    """Add credits (admins). The view checks who may; this checks the amount. The same
+    ``idempotency_key`` twice (a second click on the form) adds once and returns the first."""
     amount = parse_amount(amount)
     if amount > MAX_TOP_UP:
         raise SwitchboardError(
             "invalid_amount", f"Top up at most {MAX_TOP_UP:,} credits at a time.", field="amount"
         )
+    key = (idempotency_key or "").strip()[:64] or None
+    if key and (done := CreditEntry.objects.filter(idempotency_key=key).first()):
+        return done
     ensure_account()
+    try:
+        with transaction.atomic():
+            entry = CreditEntry.objects.create(
+                kind=EntryKind.TOPUP, amount=amount, note=note.strip()[:200] or "Top-up",
+                idempotency_key=key, **_actor_fields(actor),
+            )  # fmt: skip
+    except IntegrityError:  # the other click got there first (it waited on the unique index)
+        return CreditEntry.objects.get(idempotency_key=key)
     CreditAccount.objects.filter(pk=ACCOUNT_ID).update(balance=F("balance") + amount)
-    entry = CreditEntry.objects.create(
-        kind=EntryKind.TOPUP, amount=amount, note=note.strip()[:200] or "Top-up",
-        **_actor_fields(actor),
-    )  # fmt: skip
     audit.record(
         actor=actor, action="sms.top_up", obj=entry, changes={"amount": [None, str(amount)]}
     )

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contacts.models import Contact, FieldValue, InteractionKind
+from contacts.models import Contact, Field, FieldValue, InteractionKind
 from contacts.phones import normalise_phone
 from contacts.services.history import build_interaction
 from contacts.services.suppression import suppression_reason
@@ -121,7 +121,10 @@ class DispatchStats:
 
 
 def placeholder_values(contact: Contact | None) -> dict[str, str]:
-    """``{first_name}``-style values from a contact: its own fields and its custom fields."""
+    """``{first_name}``-style values from a contact: its own fields and its custom fields.
+
+    A custom field the contact has no value for is empty, as an empty first name is and as
+    campaigns render it; only a name that is no field at all is an unknown placeholder."""
     if contact is None:
         return {}
     values = {
@@ -130,7 +133,15 @@ def placeholder_values(contact: Contact | None) -> dict[str, str]:
     }  # fmt: skip
     for fv in FieldValue.objects.filter(contact=contact).select_related("field"):
         values.setdefault(fv.field.name.lower(), fv.display_value)
+    for name in Field.objects.values_list("name", flat=True):
+        values.setdefault(name.lower(), "")
     return values
+
+
+def contact_for_number(e164: str) -> Contact | None:
+    """The contact a typed number belongs to (the oldest, if several share it): a text to it
+    is theirs, with their placeholders, consent and history."""
+    return Contact.objects.filter(phone=e164).order_by("created_at").first()
 
 
 def render_text(text: str, values: dict[str, str], *, allow_code: bool = False) -> str:
@@ -200,9 +211,11 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
     if moment is None:
         return None
     if moment <= now:
+        # In the site's zone, which staff type times in (and say which zone it is).
         raise SwitchboardError(
             "schedule_in_past",
-            f"{moment:%d %b %Y %H:%M} UTC has already passed; choose a later time.",
+            f"{timezone.localtime(moment):%d %b %Y %H:%M %Z} has already passed; choose a "
+            "later time.",
             field="schedule_at",
         )
     days = settings.SMS_MAX_SCHEDULE_DAYS
@@ -242,7 +255,7 @@ def prepare_message(
         raise SwitchboardError("no_phone", f"{contact} has no phone number to text.", field="to")
     phone = contact.phone if contact is not None else normalise_phone(to or "").e164  # type: ignore[union-attr]
     if contact is None:
-        contact = Contact.objects.filter(phone=phone).order_by("created_at").first()
+        contact = contact_for_number(phone)
     info = describe(phone)
 
     if not (text or "").strip():

@@ -4,6 +4,7 @@ admin-only."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.contrib import messages as flash
 from django.core.cache import cache
@@ -28,7 +29,9 @@ def credits_page(request: HttpRequest) -> HttpResponse:
     ledger = Paginator(CreditEntry.objects.order_by("-created_at", "-id"), 50)
     return render(request, "sms/credits.html", {
         "balance": credits.get_balance(), "ledger": ledger.get_page(request.GET.get("page")),
-        "prices": Price.objects.all(), "top_up_form": TopUpForm(), "price_form": PriceForm(),
+        "prices": Price.objects.all(), "price_form": PriceForm(),
+        # A fresh key per page: a double click on "Add credits" adds once.
+        "top_up_form": TopUpForm(initial={"idempotency_key": uuid.uuid4().hex}),
     })  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from contacts.phones import search_prefixes
 from dashboard.actors import Actor
+from dashboard.agents.models import AgentPromptVersion
 from dashboard.errors import SwitchboardError
 from sms.forms import HistoryFilterForm
 from sms.models import Message
@@ -78,6 +79,11 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         if message.is_final:
             response.status_code = HTMX_STOP_POLLING  # nothing more will change
         return response
+    if message.prompt_version_id:
+        # The stored id is the version row's; staff know versions by their number (v3).
+        context["prompt_version"] = AgentPromptVersion.objects.filter(
+            pk=message.prompt_version_id
+        ).first()
     return render(request, "sms/message_detail.html", context)
 
 

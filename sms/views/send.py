@@ -12,13 +12,20 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import Contact
+from contacts.phones import normalise_phone
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
 from sms.forms import SendForm
 from sms.services import credits
 from sms.services.encoding import analyse
-from sms.services.messages import placeholder_values, prepare_message, render_text, send_sms
+from sms.services.messages import (
+    contact_for_number,
+    placeholder_values,
+    prepare_message,
+    render_text,
+    send_sms,
+)
 
 
 def _recipient(data: dict) -> tuple[Contact | None, str]:
@@ -65,8 +72,10 @@ def send_page(request: HttpRequest) -> HttpResponse:
                 else "Queued; this page follows it to delivery.",
             )
             return redirect("sms:message", message_id=outcome.message.pk)
-    contact_id = form["contact"].value()
-    contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    contact = None
+    with contextlib.suppress(ValueError):  # a tampered hidden field is ignored, not a 500
+        if contact_id := form["contact"].value():
+            contact = Contact.objects.filter(pk=uuid.UUID(str(contact_id))).first()
     return render(request, "sms/send.html", {
         "form": form, "contact": contact, "idempotency_key": uuid.uuid4().hex,
     })  # fmt: skip
@@ -81,6 +90,12 @@ def preview(request: HttpRequest) -> HttpResponse:
     context: dict = {"balance": credits.get_balance()}
     try:
         contact, to = _recipient(data)
+        if contact is None and to:
+            # The send texts the contact who has this number, with their placeholders: so
+            # must the preview. A number that does not parse is explained by the plan below.
+            with contextlib.suppress(SwitchboardError):
+                if phone := normalise_phone(to):
+                    contact = contact_for_number(phone.e164)
         context["contact"] = contact
         text = data.get("text") or ""
         rendered = render_text(text, placeholder_values(contact))

@@ -71,6 +71,19 @@
     event.preventDefault();
   });
 
+  // "Approve selected" takes the texts edited on the page with it: an edit made before
+  // selecting a request is never dropped for the agent's original.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id !== "bulk-form") { return; }
+    document.querySelectorAll("[data-select]:checked").forEach(function (box) {
+      var item = box.closest("[data-approval]");
+      var text = item && item.querySelector("[data-edit-text]");
+      if (text && text.value !== text.getAttribute("data-original")) {
+        event.detail.parameters["text-" + box.value] = text.value;
+      }
+    });
+  });
+
   // When the current request is swapped (decided, or shown again with an error), keep the
   // place: the same request if it is still there, else the next one.
   var pending = null;

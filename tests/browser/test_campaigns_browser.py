@@ -70,8 +70,11 @@ def test_compose_schedule_cancel_then_send_and_watch_it_finish(staff_page, segme
     page.get_by_test_id("send").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
     expect(page.get_by_test_id("campaign-status")).to_have_text("Scheduled")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_test_id("cancel").click()
     expect(page.get_by_test_id("campaign-status")).to_have_text("Cancelled")
+    assert asked and asked[0].startswith("Cancel this campaign?")
     assert credits.get_balance() == Decimal("50")
 
     # Now send one straight away and follow it.

@@ -160,6 +160,10 @@ def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_p
     # The next request is current now: select it and the last one, approve both at once.
     expect(page.locator(f"#approval-{ids[1]}")).to_have_class(re.compile(r"\bis-current\b"))
     page.keyboard.press("x")
+    page.keyboard.press("e")  # and fix its text before approving it with the other
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Text 1, fixed")
+    page.keyboard.press("Escape")
     page.keyboard.press("j")
     page.keyboard.press("x")
     page.get_by_role("button", name="Approve selected").click()
@@ -168,3 +172,4 @@ def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_p
     statuses = dict(ApprovalRequest.objects.values_list("pk", "status"))
     assert statuses == {ids[0]: "executed", ids[1]: "executed", ids[2]: "rejected"}
     assert ApprovalRequest.objects.get(pk=ids[2]).decision_note == "Too many texts today"
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["Text 0", "Text 1, fixed"]

@@ -89,6 +89,38 @@ def test_a_schedule_in_the_past_is_refused_next_to_the_field(staff_client, audie
     assert not Campaign.objects.exists()
 
 
+def test_a_time_that_the_site_zone_skips_is_taken_in_the_campaign_zone(
+    staff_client, audience, settings
+):
+    # 02:30 on the day New York springs forward does not exist there, but the campaign goes
+    # out in London (or at each recipient's 02:30), where it does: the site's zone is no
+    # reason to refuse it.
+    settings.TIME_ZONE = "America/New_York"
+    march = dt.date(timezone.now().year + 1, 3, 8)
+    spring_forward = march + dt.timedelta(days=(6 - march.weekday()) % 7)  # second Sunday
+    when = f"{spring_forward:%Y-%m-%d}T02:30"
+    response = staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="at", send_at=when, time_zone="Europe/London"),
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    campaign = Campaign.objects.get()
+    assert campaign.start_at == dt.datetime.combine(spring_forward, dt.time(2, 30), tzinfo=dt.UTC)
+
+
+def test_a_local_time_campaign_shows_the_time_typed_whatever_the_site_zone(
+    staff_client, audience, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    day = timezone.now().date() + dt.timedelta(days=3)
+    staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="local", send_at=f"{day:%Y-%m-%d}T09:00", time_zone="UTC"),
+    )
+    page = staff_client.get(reverse("campaigns:detail", args=[Campaign.objects.get().pk]))
+    assert f"(at {day.day} {day:%b} 09:00 in each recipient's time zone)" in page.text
+
+
 def test_an_unknown_time_zone_is_refused(staff_client, audience):
     later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = staff_client.post(
@@ -108,6 +140,37 @@ def test_the_campaign_page_shows_progress_and_the_report(staff_client, htmx_clie
     partial = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
     assert 'data-testid="sent">4<' in partial.text
     assert "<html" not in partial.text
+
+
+def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(
+    staff_client, htmx_client, audience
+):
+    # The buttons (Edit, Cancel) and the report are outside the polled part: a page drawn for
+    # a scheduled campaign must not keep offering them once it has finished.
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = Campaign.objects.get()
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert "?shown=scheduled" in page.text
+    drive(campaign)
+
+    poll = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]), {"shown": "scheduled"})
+    assert poll.headers["HX-Refresh"] == "true"
+    same = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]), {"shown": "completed"})
+    assert "HX-Refresh" not in same.headers
+    assert 'data-testid="sent">4<' in same.text
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert "every 2s" not in page.text  # finished: nothing more to poll
+    assert 'data-testid="cancel"' not in page.text
+
+
+def test_the_page_asks_before_cancelling_and_names_who_was_left_out(staff_client, audience):
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    page = staff_client.get(reverse("campaigns:detail", args=[Campaign.objects.get().pk]))
+    assert 'data-confirm="Cancel this campaign?' in page.text
+    left_out = re.search(r'data-testid="left-out">(.*?)</dl>', page.text).group(1)
+    assert "<dt>No SMS consent</dt><dd>1</dd>" in left_out
+    assert "noconsent" not in left_out
 
 
 def test_cancel_from_the_page_and_a_second_cancel_says_why_not(staff_client, audience):

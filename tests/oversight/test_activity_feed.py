@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from dashboard.actors import Actor
 from dashboard.agents.models import ActionFlag, AgentAction
 from dashboard.agents.pipeline import approve, perform
+from dashboard.agents.services import save_prompt_version
 from dashboard.models import AuditEntry
 from sms.models import Message
 
@@ -131,3 +133,41 @@ def test_agent_texts_show_the_agent_prompt_version_and_who_approved(
     assert Message.objects.get().text == "Hello"
     other = staff_client.get(reverse("agents:messages"), {"status": "delivered"}).content.decode()
     assert "No text from an agent matches." in other
+
+
+def test_texts_of_an_approved_agent_campaign_say_who_approved_the_campaign(
+    staff_client, staff_user, make_agent, funded, contact
+):
+    from contacts.models import ContactTag, Tag
+    from sms.campaigns.models import Campaign
+    from tests.campaigns.conftest import drive
+
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    agent = make_agent("courier", mode="gated")
+    outcome = perform(agent, "start_campaign", {
+        "message": "Hi", "audience_kind": "tag", "audience_id": vip.pk, "kind": "transactional",
+    }, reason="Launch")  # fmt: skip
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    campaign = drive(Campaign.objects.get())
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert Message.objects.filter(campaign_id=campaign.pk).count() == 1
+    assert f'approved by sam <a href="/campaigns/{campaign.pk}/">as campaign' in page
+    assert "not gated" not in page
+
+
+def test_an_agent_text_names_its_prompt_version_by_number(
+    staff_client, make_agent, funded, contact
+):
+    make_agent("first", prompt="One.")  # so the version's row id is not its number
+    agent = make_agent("courier", mode="autonomous", prompt="Be kind.")
+    save_prompt_version(actor=Actor.system("tests"), agent=agent, text="Be kinder.", note="v2")
+    outcome = perform(agent, "send_sms", {"contact_id": str(contact.pk), "message": "Hi"})
+    message = Message.objects.get(pk=outcome.body["id"])
+    version = agent.prompt_versions.get(number=2)
+    assert message.prompt_version_id == version.pk != 2
+    page = staff_client.get(reverse("sms:message", args=[message.pk])).content.decode()
+    assert (
+        f'data-testid="prompt-version"><a href="/agents/{agent.pk}/prompt/?version=2">v2</a>'
+        in page
+    )

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactTag, Tag
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import perform
@@ -44,6 +44,38 @@ def test_the_queue_shows_each_pending_request_newest_first_with_what_staff_need(
     assert "Customer asked for an update" in page
     assert "1 segment" in page
     assert "0.0400 credits of 10.0000" in page
+
+
+def test_a_campaign_request_shows_its_audience_by_name_how_many_it_reaches_and_the_cost(
+    staff_client, gated_agent, funded, contact
+):
+    # The figures staff most need before letting an agent text a whole list.
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    outcome = perform(gated_agent, "start_campaign", {
+        "message": "Hi {first_name}", "audience_kind": "tag", "audience_id": vip.pk,
+        "kind": "transactional", "name": "",
+    })  # fmt: skip
+    assert outcome.status == 202, outcome.body
+    page = staff_client.get(QUEUE).content.decode()
+    assert 'data-testid="audience">tag “VIP” · <strong>1</strong> recipient<' in page
+    assert "up to 1 segment a message" in page
+    assert "0.0400 credits of 10.0000" in page
+    assert "audience_id" not in page and "<dt>name</dt>" not in page
+
+
+def test_a_scheduled_send_shows_when_in_the_site_time_zone(
+    staff_client, gated_agent, funded, contact, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    when = (timezone.now() + dt.timedelta(days=2)).replace(hour=15, minute=0, second=0)
+    outcome = perform(gated_agent, "send_sms", {
+        "contact_id": str(contact.pk), "message": "Later", "schedule_at": when.isoformat(),
+    })  # fmt: skip
+    assert outcome.status == 202, outcome.body
+    page = staff_client.get(QUEUE).content.decode()
+    assert f"{timezone.localtime(when):%d %b %Y %H:%M %Z}" in page  # e.g. 10:00 EST
+    assert when.isoformat() not in page
 
 
 def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
@@ -203,6 +235,19 @@ def test_bulk_approval_runs_every_selected_request_and_reports_those_already_dec
         ApprovalStatus.EXECUTED,
         ApprovalStatus.REJECTED,
     }
+
+
+def test_bulk_approval_sends_the_texts_edited_on_the_page(htmx_client, gated_agent, ask_to_send):
+    # Staff fix a text, tick it and another, and approve both together: the fix goes out.
+    edited, untouched = ask_to_send(gated_agent, "Txet 1"), ask_to_send(gated_agent, "Text 2")
+    response = htmx_client.post(reverse("approvals:bulk"), {
+        "ids": [edited.pk, untouched.pk], "decision": "approve", "note": "",
+        f"text-{edited.pk}": "Text 1",
+    })  # fmt: skip
+    assert "Approved 2 request(s)." in response["HX-Trigger"]
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["Text 1", "Text 2"]
+    edited.refresh_from_db()
+    assert edited.original_payload["message"] == "Txet 1"
 
 
 def test_bulk_rejection_stores_the_reason_on_each(staff_client, gated_agent, ask_to_send):

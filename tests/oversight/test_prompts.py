@@ -43,6 +43,31 @@ def test_saving_the_same_text_again_is_refused_with_a_message(staff_client, agen
     assert agent.prompt_versions.count() == 1
 
 
+def test_a_version_saved_by_someone_else_meanwhile_is_not_quietly_replaced(
+    staff_client, admin_client, agent
+):
+    # Two people open the editor on v1; the second to save must not make the first's v2
+    # disappear from what the agent gets without knowing it.
+    page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert 'name="latest" value="1"' in page
+    admin_client.post(
+        reverse("agents:prompt", args=[agent.pk]),
+        {"text": "Be brief.\nSign as Courier.", "note": "Shorter", "latest": "1"},
+    )
+    mine = {"text": "Be warm.\nSign as Courier.", "note": "Warmer", "latest": "1"}
+    response = staff_client.post(reverse("agents:prompt", args=[agent.pk]), mine)
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Version 2 was saved by ada after you opened this page" in text
+    assert "Be warm." in text  # what they typed is kept
+    assert 'name="latest" value="2"' in text
+    assert AgentPromptVersion.objects.get(agent=agent, is_active=True).number == 2
+    # Having seen v2, saving again is deliberate.
+    again = staff_client.post(reverse("agents:prompt", args=[agent.pk]), {**mine, "latest": "2"})
+    assert again.status_code == 302
+    assert AgentPromptVersion.objects.get(agent=agent, is_active=True).text.startswith("Be warm.")
+
+
 def test_a_version_needs_a_note_saying_why(staff_client, agent):
     response = save(staff_client, agent, "Different", note="")
     assert "This field is required." in response.content.decode()

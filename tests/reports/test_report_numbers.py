@@ -49,7 +49,7 @@ def message(*, day: int, status: str, country: str = "GB", gateway: str = "sandb
         idempotency_key=f"k{next(_keys)}", to=to, country=country, text="hi", kind="transactional",
         encoding="GSM-7", segments=1, price=Decimal("0.05"), status=status, gateway=gateway,
         error_code=error, created_at=created, updated_at=created,
-        sent_at=created if status not in ("pending", "cancelled", "held") else None,
+        sent_at=created if status not in ("pending", "scheduled", "cancelled", "held") else None,
         actor_kind=kind, actor_label=label, campaign_id=campaign.pk if campaign else None,
         prompt_version_id=version.pk if version else None,
     )  # fmt: skip
@@ -81,6 +81,8 @@ def test_sms_volume_counts_outcomes_per_day_and_per_sender(period):
     message(day=18, status="delivered", kind="agent", label="Dispatch")
     message(day=18, status="undelivered", campaign=spring)
     message(day=18, status="cancelled")  # never left: not counted
+    message(day=18, status="scheduled")  # not sent yet: not counted either
+    message(day=18, status="pending")
     message(day=10, status="delivered")  # before the period
 
     report = sms_volume(period)
@@ -146,6 +148,22 @@ def test_spend_is_charges_net_of_refunds_against_top_ups(period):
     assert by_country["FR"] == [1, Decimal("0.00")]
 
 
+def test_a_campaign_reservation_moving_to_its_messages_is_not_a_refund(period):
+    # Reserve 0.10 for two texts, release it as the batch's messages are charged, and refund
+    # the one that failed: 0.05 spent, 0.05 refunded (not 0.15).
+    who = {"actor_kind": "staff", "actor_label": "sam", "created_at": at(17)}
+    CreditEntry.objects.create(kind="charge", amount=Decimal("-0.10"), note="Campaign #1", **who)
+    CreditEntry.objects.create(kind="refund", amount=Decimal("0.10"), note="Campaign #1", **who)
+    sent, failed = message(day=17, status="delivered"), message(day=17, status="failed")
+    for m in (sent, failed):
+        CreditEntry.objects.create(kind="charge", amount=Decimal("-0.05"), message=m, **who)
+    CreditEntry.objects.create(kind="refund", amount=Decimal("0.05"), message=failed, **who)
+
+    assert rows(spend(period).tables[0])["17 Nov"] == [
+        Decimal("0.05"), Decimal("0.05"), Decimal("0.00"),
+    ]  # fmt: skip
+
+
 def test_delivery_rate_and_failure_reasons_by_country_and_gateway(period):
     for _ in range(3):
         message(day=17, status="delivered", country="GB")
@@ -206,7 +224,7 @@ def test_approvals_volume_rate_and_median_time_to_decision(period):
     request("executed", 4)
     request("approved", 10)
     request("rejected", 2)
-    request("expired", None)
+    request("expired", 24 * 60 + 300)  # swept hours after it expired: not a decision time
     request("pending", None)
 
     report = approvals(period)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from contacts.models import Interaction
 from contacts.services.contacts import update_contact
+from contacts.services.fields import create_field
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 from sms.models import CreditEntry, Message, Status
@@ -65,6 +66,15 @@ def test_the_same_idempotency_key_twice_sends_once(funded, contact, staff_actor)
 def test_a_number_links_to_the_contact_who_has_it(funded, contact, staff_actor):
     outcome = send_sms(actor=staff_actor, to="+44 7400 123456", text="Hi")
     assert outcome.message.contact == contact
+
+
+def test_a_custom_field_the_contact_has_no_value_for_is_empty_not_unknown(
+    funded, contact, staff_actor, system_actor
+):
+    # As in campaigns and as an empty first name: the field exists, this contact left it blank.
+    create_field(actor=system_actor, name="Plan", type="text")
+    outcome = send_sms(actor=staff_actor, contact=contact, text="Hi {first_name}, plan: {plan}.")
+    assert outcome.message.text == "Hi Alice, plan: ."
 
 
 @pytest.mark.parametrize(

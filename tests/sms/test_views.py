@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -25,6 +26,25 @@ def test_staff_send_an_sms_to_a_contact_and_land_on_its_page(staff_client, funde
     message = Message.objects.get()
     assert response.status_code == 302 and response.url == f"/sms/messages/{message.pk}/"
     assert (message.text, message.contact, message.actor_label) == ("Hi Alice", contact, "sam")
+
+
+def test_a_schedule_in_the_past_is_told_in_the_time_zone_it_was_typed_in(
+    staff_client, funded, contact, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Hi", "kind": "transactional",
+        "schedule_at": "2020-01-01T09:00",
+    })  # fmt: skip
+    assert response.context["form"].errors["schedule_at"] == [
+        "01 Jan 2020 09:00 EST has already passed; choose a later time."
+    ]  # not "14:00 UTC", a time the staff member never typed
+
+
+def test_a_mangled_contact_field_is_refused_not_a_crash(staff_client, funded):
+    response = staff_client.post("/sms/send/", {"contact": "not-a-uuid", "text": "Hi"})
+    assert response.status_code == 200
+    assert not Message.objects.exists()
 
 
 def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
@@ -106,6 +126,18 @@ def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(
     assert "9.9600" in html  # balance after
 
 
+def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
+    # The send texts Alice (her number), so the preview must fill in her name, not refuse
+    # the placeholder as if nobody had the number.
+    response = htmx_client.post(
+        "/sms/send/preview/",
+        {"to": "07400 123456", "text": "Hi {first_name}", "kind": "transactional"},
+    )
+    text = response.content.decode()
+    assert 'data-testid="preview-text">Hi Alice<' in text
+    assert 'data-testid="problem"' not in text
+
+
 def test_the_preview_warns_about_a_landline(htmx_client, funded):
     html = htmx_client.post(
         "/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
@@ -176,6 +208,26 @@ def test_the_message_page_polls_until_the_message_is_final(
     assert "Delivered" in response.content.decode()
 
 
+def test_the_cancel_button_goes_with_the_poll_once_the_message_is_sent(
+    htmx_client, staff_client, funded, staff_actor
+):
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    status = {"headers": {"HX-Target": "status"}}
+    assert 'data-testid="cancel"' in htmx_client.get(f"/sms/messages/{message.pk}/", **status).text
+    send_due_messages()
+    assert "Cancel" not in htmx_client.get(f"/sms/messages/{message.pk}/", **status).text
+
+
+def test_a_scheduled_text_says_when_it_goes_out_without_blaming_quiet_hours(
+    staff_client, funded, staff_actor
+):
+    later = timezone.now() + dt.timedelta(days=1)
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi", schedule_at=later).message
+    page = staff_client.get(f"/sms/messages/{message.pk}/").content.decode()
+    assert "Goes out" in page
+    assert "quiet hours" not in page  # a transactional text the staff member scheduled
+
+
 def test_staff_cancel_a_pending_message_and_get_the_credits_back(staff_client, funded, staff_actor):
     message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
     staff_client.post(f"/sms/messages/{message.pk}/cancel/")
@@ -215,6 +267,21 @@ def test_admins_top_up_credits(admin_client, priced):
     admin_client.post("/sms/credits/top-up/", {"amount": "50", "note": "PO 77"})
     assert credits.get_balance() == Decimal("50")
     assert "PO 77" in admin_client.get("/sms/credits/").content.decode()
+
+
+def test_a_double_clicked_top_up_adds_once(admin_client, priced):
+    page = admin_client.get("/sms/credits/").content.decode()
+    key = re.search(r'name="idempotency_key" value="(\w+)"', page).group(1)
+    for _ in range(2):
+        response = admin_client.post(
+            "/sms/credits/top-up/", {"amount": "50", "idempotency_key": key}
+        )
+        assert response.status_code == 302
+    assert credits.get_balance() == Decimal("50")
+    assert CreditEntry.objects.filter(kind="topup").count() == 1
+    assert credits.ledger_total() == credits.get_balance()
+    again = admin_client.get("/sms/credits/").content.decode()
+    assert key not in again  # the next top-up is a new one
 
 
 def test_staff_cannot_top_up_or_change_prices(staff_client, priced):

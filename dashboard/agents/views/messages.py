@@ -46,9 +46,21 @@ def agent_messages(request: HttpRequest) -> HttpResponse:
             action="send_sms", result__id__in=[m.pk for m in rows]
         ).select_related("decided_by")
     }
+    # A campaign's texts were approved as the campaign (its request's result is the campaign).
+    campaign_ids = list({m.campaign_id for m in rows} - {None})
+    campaign_approvals = (
+        {
+            a.result.get("id"): a
+            for a in ApprovalRequest.objects.filter(
+                action="start_campaign", result__id__in=campaign_ids
+            ).select_related("decided_by")
+        }
+        if campaign_ids
+        else {}
+    )
     for m in rows:
         m.version = versions.get(m.prompt_version_id)
-        m.approval = approvals.get(m.pk)
+        m.approval = campaign_approvals.get(m.campaign_id) if m.campaign_id else approvals.get(m.pk)
     template = "agents/messages.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"

@@ -22,6 +22,7 @@ from dashboard.agents.prompts import (
 from dashboard.agents.services import active_prompt, save_prompt_version
 from dashboard.agents.views.agents import get_agent_or_404
 from dashboard.errors import SwitchboardError
+from dashboard.forms import add_domain_error
 
 
 def _number(value: str | None) -> int | None:
@@ -45,11 +46,12 @@ def _page(request: HttpRequest, agent: Agent, form: PromptForm | None = None) ->
     versions = list(agent.prompt_versions.select_related("author").order_by("-number"))
     start_from = _number(request.GET.get("version"))
     base = next((v for v in versions if v.number == start_from), None) or active_prompt(agent)
+    initial = {"text": base.text if base else "", "latest": versions[0].number if versions else 0}
     context = {
         "agent": agent,
         "versions": versions,
         "stats": version_stats(agent),
-        "form": form or PromptForm(initial={"text": base.text if base else ""}),
+        "form": form or PromptForm(initial=initial),
         "base": base,
         **_diff_context(versions, _number(request.GET.get("a")), _number(request.GET.get("b"))),
     }
@@ -69,11 +71,22 @@ def prompt(request: HttpRequest, agent_id: int) -> HttpResponse:
                 "text", "This is the active version's text already; change something first."
             )
         else:
-            version = save_prompt_version(
-                actor=Actor.staff(request.user), agent=agent, **form.cleaned_data
-            )
-            flash.success(request, f"Saved version {version.number}; agents get it from now on.")
-            return redirect("agents:prompt", agent_id=agent.pk)
+            data = form.cleaned_data
+            try:
+                version = save_prompt_version(
+                    actor=Actor.staff(request.user), agent=agent, text=data["text"],
+                    note=data["note"], expected_latest=data["latest"],
+                )  # fmt: skip
+            except SwitchboardError as exc:
+                add_domain_error(form, exc)
+                # Seen now: saving again is a deliberate choice to make this text the newest.
+                form.data = form.data.copy()
+                form.data["latest"] = str(exc.details.get("latest", ""))
+            else:
+                flash.success(
+                    request, f"Saved version {version.number}; agents get it from now on."
+                )
+                return redirect("agents:prompt", agent_id=agent.pk)
     return _page(request, agent, form)
 
 
