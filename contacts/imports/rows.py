@@ -55,6 +55,9 @@ class CleanRow:
     fields: dict[int, Any] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    # Later rows of the file with the same email merged into this one (writer side only):
+    # they share this row's outcome in the counts.
+    merged: int = 0
 
     def __reduce__(self):
         # Rows go back from the cleaning processes pickled: the constructor with positional
@@ -66,6 +69,7 @@ class CleanRow:
 
     def merge(self, later: CleanRow) -> None:
         """A later row for the same email: its non-empty values win."""
+        self.merged += 1 + later.merged
         self.phone = later.phone or self.phone
         self.first_name = later.first_name or self.first_name
         self.last_name = later.last_name or self.last_name

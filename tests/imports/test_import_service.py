@@ -14,6 +14,7 @@ from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
 from contacts.services import imports
 from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
 from contacts.services.suppression import suppress
 from dashboard.models import AuditEntry
 
@@ -165,6 +166,24 @@ class TestDuplicatesInTheFile:
         assert (job.imported, job.updated, job.skipped) == (2, 2, 0)
 
 
+    @pytest.mark.parametrize("mode", ["update", "upsert"])
+    def test_a_duplicate_of_a_row_that_is_not_written_is_not_counted_as_updated(
+        self, run, make_existing, mode
+    ):
+        suppress(email="erased@example.com", reason="erased")
+        make_existing(email="same@example.com", first_name="Same")
+        job = run(
+            "email,first name\n"
+            "erased@example.com,A\nerased@example.com,B\n"  # suppressed
+            "same@example.com,Same\nsame@example.com,\n"  # unchanged
+            "nobody@example.com,N\nnobody@example.com,M\n",  # not found in update mode
+            mode=mode,
+        )
+        created = 1 if mode == "upsert" else 0
+        assert (job.imported, job.updated, job.skipped) == (created, created, 6 - 2 * created)
+        assert job.imported + job.updated + job.skipped + job.invalid == job.rows_done == 6
+
+
 def test_suppressed_and_unsubscribed_people_are_skipped_with_that_reason(
     run, make_existing, system_actor
 ):
@@ -233,6 +252,36 @@ def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
     assert Contact.objects.get().first_name == "Old"
     # Only the job's own start/finish entries, no contact writes.
     assert not AuditEntry.objects.filter(actor_kind="import", object_type="contact").exists()
+
+
+COUNTS = ["imported", "updated", "skipped", "invalid"]
+
+
+def test_a_dry_run_counts_contacts_the_file_leaves_as_they_are_as_a_real_run_does(
+    run, make_existing, system_actor
+):
+    make_existing(email="same@example.com", first_name="Same")
+    vip = make_existing(email="vip@example.com", first_name="Vip")
+    tag_service.tag_contact(actor=system_actor, contact=vip, tag_name="VIP")
+    make_existing(email="changed@example.com", first_name="Old")
+    data = (
+        "email,first name,tags\nsame@example.com,Same,\nvip@example.com,,vip\n"
+        "changed@example.com,New,\nnew@example.com,N,\nlate@example.com,L,new tag\n"
+    )
+    dry = run(data, dry_run=True)
+    real = run(data)
+    assert [getattr(dry, c) for c in COUNTS] == [getattr(real, c) for c in COUNTS] == [2, 1, 2, 0]
+    assert issues(dry) == issues(real)
+
+
+def test_a_dry_run_reports_the_rows_a_full_list_would_not_take(run, make_existing, system_actor):
+    small = list_service.create_list(actor=system_actor, name="Small", limit=2)
+    make_existing(email="old@example.com")
+    data = "email\nold@example.com\nnew@example.com\nlate@example.com\nlast@example.com\n"
+    dry = run(data, dry_run=True, list_ids=[small.pk])
+    real = run(data, list_ids=[small.pk])
+    assert [getattr(dry, c) for c in COUNTS] == [getattr(real, c) for c in COUNTS] == [3, 1, 0, 0]
+    assert issues(dry) == issues(real) == [(4, "list_full", "warning"), (5, "list_full", "warning")]
 
 
 def test_mappings_are_remembered_per_header_set(start, system_actor):
