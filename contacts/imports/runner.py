@@ -192,6 +192,8 @@ class Runner:
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
         self.tag_ids: dict[str, int] = {}
+        # The tags' names as spelled in the database, for the audit entries revert replays.
+        self.tag_names: dict[int, str] = {}
         # A dry run writes nothing, so in-file duplicates across batches are remembered here.
         self.dry_seen: set[str] = set()
         self.dry_room: dict[int, int | None] | None = None
@@ -488,11 +490,13 @@ class Runner:
         if missing:
             for tag in Tag.objects.filter(name__in=missing):
                 self.tag_ids[tag.name.lower()] = tag.pk
+                self.tag_names[tag.pk] = tag.name
             for name in missing:
                 if name.lower() not in self.tag_ids:
                     # Case-insensitive lookup and audit for the few tags that may be new.
                     tag = tag_service.get_or_create_tag(actor=self.actor, name=name)
                     self.tag_ids[name.lower()] = tag.pk
+                    self.tag_names[tag.pk] = tag.name
         return self.tag_ids
 
     def _create(self, rows: list[CleanRow], batch: _Batch, out: _Rows, placing: _Placement) -> None:
@@ -846,7 +850,7 @@ class _Placement:
     ):
         self.tag_ids = tag_ids
         self.job_tags = [tag_ids[n.lower()] for n in runner.job.tag_names]
-        self.names_by_id = {v: k for k, v in tag_ids.items()}
+        self.names_by_id = {v: runner.tag_names.get(v, k) for k, v in tag_ids.items()}
         self.lists = runner.lists
         # ``room``: what is left from the previous batch of a dry run (which adds no one).
         self.room = (

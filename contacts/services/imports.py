@@ -36,7 +36,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from contacts.imports.csvreader import store_upload
@@ -516,7 +516,9 @@ def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, A
         attrs["fields"] = fields
     if attrs:
         contact_service.update_contact(actor=actor, contact=contact, **attrs)
-    for tag in Tag.objects.filter(name__in=before.get("tags", [])):
+    # Older imports recorded the names lower-cased: match them without case.
+    names = {name.lower() for name in before.get("tags", [])}
+    for tag in Tag.objects.annotate(low=Lower("name")).filter(low__in=names):
         tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     for contact_list in ContactList.objects.filter(pk__in=before.get("lists", [])):
         list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)

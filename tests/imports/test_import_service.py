@@ -165,7 +165,6 @@ class TestDuplicatesInTheFile:
         assert Contact.objects.count() == 2
         assert (job.imported, job.updated, job.skipped) == (2, 2, 0)
 
-
     @pytest.mark.parametrize("mode", ["update", "upsert"])
     def test_a_duplicate_of_a_row_that_is_not_written_is_not_counted_as_updated(
         self, run, make_existing, mode
@@ -430,6 +429,15 @@ class TestRevert:
         assert old.field_values.get().value_text == "Acme"
         assert not old.tags.exists() and not old.lists.exists()
         assert ImportJob.objects.get(pk=job.pk).status == "reverted"
+
+    def test_it_takes_off_tags_spelled_with_capitals(self, run, make_existing, staff_actor):
+        old = make_existing(email="old@example.com")
+        job = run("email,tags\nold@example.com,VIP\n", tag_names=["Spring Fair"])
+        entry = AuditEntry.objects.get(action="contact.update", contact_id=old.pk)
+        assert entry.changes["tags"] == [[], ["VIP", "Spring Fair"]]  # as the tags are spelled
+
+        imports.revert_import(actor=staff_actor, job=job)
+        assert not old.tags.exists()
 
     def test_it_refuses_contacts_changed_since_unless_confirmed(
         self, run, staff_actor, django_capture_on_commit_callbacks
