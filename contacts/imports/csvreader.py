@@ -82,12 +82,19 @@ def _transcode(source: IO[bytes], target: IO[bytes], encoding: str, max_bytes: i
     """Copy ``source`` to ``target`` as UTF-8; returns the bytes read from the upload."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     read = 0
+    cr_only: bool | None = None
     while chunk := source.read(CHUNK):
         read += len(chunk)
         if read > max_bytes:
             raise too_large(max_bytes)
-        target.write(_text(decoder.decode(chunk)).encode("utf-8"))
-    target.write(_text(decoder.decode(b"", final=True)).encode("utf-8"))
+        text = _text(decoder.decode(chunk))
+        if cr_only is None and text:
+            # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the reader splits
+            # records on LF, so end them with LF.
+            cr_only = "\r" in text and "\n" not in text
+        target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+    text = _text(decoder.decode(b"", final=True))
+    target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
     return read
 
 

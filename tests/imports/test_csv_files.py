@@ -49,6 +49,17 @@ def test_it_detects_the_delimiter(run, delimiter):
     assert names() == EXPECTED
 
 
+def test_it_reads_lines_ended_by_a_carriage_return_alone(run):
+    # Excel for Mac's "CSV (Macintosh)".
+    job = run(ROWS.replace("\n", "\r").encode("cp1252"))
+    assert (job.status, job.imported, job.headers) == (
+        "done",
+        2,
+        ["email", "first name", "last name"],
+    )
+    assert names() == EXPECTED
+
+
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
     job = run(
         'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'
