@@ -223,6 +223,13 @@ def test_bad_values_make_the_row_invalid_with_a_reason_per_column(run, custom_fi
     assert "expects a number" in report[4][4]
 
 
+def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fields):
+    job = run("email;Score\nann@example.com;1,5\nbob@example.com;1,250\n")
+    assert (job.imported, job.invalid) == (1, 1)
+    assert issues(job) == [(2, "invalid_field_value", "invalid")]
+    assert Contact.objects.get().field_values.get().value_number == 1250
+
+
 def test_formula_like_values_are_not_imported_and_are_flagged(run, custom_fields):
     job = run(
         'email,first name,company,tags\nann@example.com,=HYPERLINK("http://x"),@SUM(A1),"ok;=cmd"\n'
