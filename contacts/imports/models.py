@@ -95,9 +95,13 @@ class ImportJob(models.Model):
     def percent(self) -> int:
         if self.status == ImportStatus.DONE:
             return 100
-        if not self.total_rows:
+        if self.total_rows:
+            return min(99, self.rows_done * 100 // self.total_rows)
+        # The row count is only known at the end: until then, how far into the file it is.
+        data = self.file_size - self.data_offset
+        if data <= 0:
             return 0
-        return min(99, self.rows_done * 100 // self.total_rows)
+        return min(99, max(0, self.offset - self.data_offset) * 100 // data)
 
     @property
     def rows_per_second(self) -> float:

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
+from contacts.imports import runner
 from contacts.imports.models import ImportJob
 from contacts.imports.tasks import revert_import_task
 from contacts.models import Contact
@@ -101,6 +102,29 @@ def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx
     page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
     assert 'hx-trigger="every 1s"' not in page
     assert 'value="100"' in page and "Download error report" in page
+
+
+class Stop(BaseException):
+    """The worker stops between batches (not an Exception: nothing catches it)."""
+
+
+def test_the_bar_moves_with_the_rows_written_before_the_row_count_is_known(
+    htmx_client, start, monkeypatch
+):
+    job = start("email\n" + "".join(f"p{i}@example.com\n" for i in range(10, 30)))
+    read_batch, calls = runner.read_batch, []
+
+    def five_batches(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 5:  # 10 of the 20 rows (of equal length) written
+            raise Stop
+        return read_batch(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "read_batch", five_batches)
+    with pytest.raises(Stop):
+        imports.run_import(job.pk)
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert 'data-testid="percent">50%' in page and 'value="50"' in page
 
 
 def test_the_error_report_downloads_as_csv(staff_client, run):
