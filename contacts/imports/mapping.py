@@ -69,7 +69,14 @@ def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, 
 
 
 def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
-    return {str(i): saved[squash(h)] for i, h in enumerate(headers) if squash(h) in saved}
+    # Two columns with one name (two "Email" columns) share a saved target: the first gets
+    # it, as no target may be mapped twice.
+    mapping: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        target = saved.get(squash(header))
+        if target and target not in mapping.values():
+            mapping[str(index)] = target
+    return mapping
 
 
 def validate_mapping(

@@ -300,6 +300,13 @@ def test_mappings_are_remembered_per_header_set(start, system_actor):
     assert again.mapping == {"0": "first_name", "1": "email"}
 
 
+def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
+    data = "Email,Email,Name\nann@example.com,ann@work.example,Ann\n"
+    start(data, mapping={"0": "email", "2": "first_name"})
+    job = imports.upload_import(actor=system_actor, file=io.BytesIO(data.encode()), file_name="x")
+    assert job.mapping == {"0": "email", "2": "first_name"}
+
+
 def test_headers_are_matched_from_common_names(start, custom_fields):
     job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\n")
     assert job.mapping == {
