@@ -81,6 +81,18 @@ def test_a_latin1_file_that_looks_like_utf8_at_first_is_still_read(run, settings
     assert Contact.objects.get(email="late@example.com").first_name == "Renée"
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf8", "utf8-bom"])
+@pytest.mark.parametrize("late", [False, True], ids=["in-sample", "after-sample"])
+def test_windows_1252_rows_among_utf8_ones_leave_the_utf8_text_intact(run, settings, bom, late):
+    settings.IMPORT_BATCH_SIZE = 5000
+    filler = "".join(f"p{i}@example.com,Plain,\n" for i in range(7000)) if late else ""
+    data = bom + (ROWS + filler).encode("utf-8") + "late@example.com,Renée,\n".encode("cp1252")
+    job = run(data)
+    assert (job.encoding, job.headers) == ("utf-8", ["email", "first name", "last name"])
+    assert names() > EXPECTED
+    assert Contact.objects.get(email="late@example.com").first_name == "Renée"
+
+
 @pytest.mark.parametrize(
     "data, code",
     [
