@@ -64,6 +64,7 @@ from contacts.models import (
 from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
+from contacts.services.exports import safe_cell
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
 from dashboard.errors import SwitchboardError
@@ -338,8 +339,10 @@ def error_report_rows(job: ImportJob) -> Iterator[list[Any]]:
     issues = job.issues.order_by("row", "id").values_list(
         "row", "column", "outcome", "code", "reason"
     )
-    for issue in issues.iterator(chunk_size=2000):
-        yield list(issue)
+    for row, column, outcome, code, reason in issues.iterator(chunk_size=2000):
+        # Column names come from the uploaded file: one like "=cmd|…" must not run as a
+        # formula when the report is opened in a spreadsheet.
+        yield [row, safe_cell(column), outcome, code, safe_cell(reason)]
 
 
 # --- Revert ----------------------------------------------------------------------------------

@@ -139,6 +139,16 @@ def test_the_error_report_downloads_as_csv(staff_client, run):
     assert lines[2].startswith("4,phone,invalid,invalid_phone,")
 
 
+def test_the_error_report_does_not_carry_formulas_from_the_file(staff_client, run):
+    job = run(
+        'email,"=HYPERLINK(""http://x"",""y"")"\nann@example.com,=1+1\n',
+        mapping={"0": "email", "1": "first_name"},
+    )
+    response = staff_client.get(reverse("imports:errors", args=[job.pk]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[1].startswith('2,"\'=HYPERLINK(""http://x"",""y"")",warning,formula_value,')
+
+
 def test_staff_can_cancel_a_queued_import_from_the_list(staff_client, start):
     job = start("email\nann@example.com\n")
     response = staff_client.post(reverse("imports:cancel", args=[job.pk]), {"next": "list"})
