@@ -29,6 +29,7 @@ class ImportStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+REVERTIBLE_STATUSES = (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED)
 
 
 class ImportJob(models.Model):
@@ -83,6 +84,8 @@ class ImportJob(models.Model):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     invalid = models.PositiveIntegerField(default=0)
+    # Set when a revert is queued (at most one at a time), cleared if it fails.
+    revert_requested_at = models.DateTimeField(null=True, blank=True)
     reverted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -112,13 +115,20 @@ class ImportJob(models.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
+    def is_reverting(self) -> bool:
+        return self.revert_requested_at is not None and self.status != ImportStatus.REVERTED
+
+    @property
     def can_resume(self) -> bool:
-        return self.status in (ImportStatus.CANCELLED, ImportStatus.FAILED)
+        return (
+            self.status in (ImportStatus.CANCELLED, ImportStatus.FAILED) and not self.is_reverting
+        )
 
     @property
     def can_revert(self) -> bool:
         return (
-            self.status in (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED)
+            self.status in REVERTIBLE_STATUSES
+            and not self.is_reverting
             and not self.dry_run
             and (self.imported or self.updated) > 0
         )

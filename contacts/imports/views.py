@@ -164,6 +164,7 @@ def import_revert(request: HttpRequest, job_id: int) -> HttpResponse:
             )
         except SwitchboardError as exc:
             error = exc.message
+            job.refresh_from_db()  # another tab may have started the revert meanwhile
         else:
             messages.success(request, "Revert started; this page shows when it is done.")
             return redirect("imports:detail", job_id=job.pk)

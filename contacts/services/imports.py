@@ -49,6 +49,7 @@ from contacts.imports.mapping import (
     validate_mapping,
 )
 from contacts.imports.models import (
+    REVERTIBLE_STATUSES,
     ImportJob,
     ImportMode,
     ImportStatus,
@@ -424,6 +425,8 @@ def revert_preview(job: ImportJob) -> RevertPlan:
 
 def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
     """Check a revert can go ahead and queue it; refuses when others changed contacts since."""
+    if job.is_reverting:
+        raise _already_reverting()
     if not job.can_revert:
         raise SwitchboardError(
             "import_not_revertable",
@@ -438,6 +441,12 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
             "or leave them out by reverting later.",
             conflicts=plan.conflict_count,
         )
+    # One revert at a time: a second click, or a second tab, is refused rather than queued.
+    claimed = ImportJob.objects.filter(
+        pk=job.pk, status__in=REVERTIBLE_STATUSES, revert_requested_at__isnull=True
+    ).update(revert_requested_at=timezone.now())
+    if not claimed:
+        raise _already_reverting()
     from contacts.imports.tasks import revert_import_task
 
     transaction.on_commit(
@@ -446,12 +455,27 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
     return plan
 
 
+def _already_reverting() -> SwitchboardError:
+    return SwitchboardError("import_reverting", "This import is already being reverted.")
+
+
 def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
     """Delete the contacts the import created and restore the values it changed.
 
     Contacts changed since by someone else are left alone unless ``confirm_conflicts``.
     Runs in chunks (one transaction each) so a large import reverts without a huge transaction.
+    A revert that fails says so on the job and can be asked for again.
     """
+    try:
+        return _revert(actor=actor, job=job, confirm_conflicts=confirm_conflicts)
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            revert_requested_at=None, error=f"The revert stopped: {exc}"[:500]
+        )
+        raise
+
+
+def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertPlan:
     created, restore = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
     changed = _changed_since(job, firsts)

@@ -189,3 +189,30 @@ def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
     revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
     assert ImportJob.objects.get().status == "reverted"
     assert not Contact.objects.exists()
+
+
+def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
+    staff_client, htmx_client, run, django_capture_on_commit_callbacks, monkeypatch
+):
+    job = run("email\nann@example.com\n")
+    url = reverse("imports:revert", args=[job.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url).status_code == 302
+        again = staff_client.post(url)  # a second click, or a second tab
+    assert again.status_code == 422 and "already being reverted" in again.content.decode()
+    assert DBTaskResult.objects.filter(task_path__endswith="revert_import_task").count() == 1
+
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in page and 'data-testid="reverting"' in page
+    assert "Revert…" not in page and "Resume" not in page
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(imports, "_revert", broken)
+    queued = DBTaskResult.objects.get(task_path__endswith="revert_import_task")
+    with pytest.raises(RuntimeError):
+        revert_import_task.call(*queued.args_kwargs["args"])
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "The revert stopped: database went away" in page and "Revert…" in page
+    assert 'hx-trigger="every 1s"' not in page
