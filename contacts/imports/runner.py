@@ -188,6 +188,7 @@ class Runner:
             mapping=job.mapping,
             fields=self.fields,
             default_region=job.default_region,
+            delimiter=job.delimiter,
         )
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))

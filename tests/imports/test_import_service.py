@@ -263,6 +263,25 @@ def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
 COUNTS = ["imported", "updated", "skipped", "invalid"]
 
 
+def test_rows_read_into_a_value_by_an_unclosed_quote_are_reported_not_lost(run, custom_fields):
+    job = run(
+        "email,first name,company\n"
+        'ann@example.com,Ann,"Acme\nbob@example.com,Bob,Bobco\ncarl@example.com,Carl,Carlco\n'
+    )
+    assert (job.rows_done, job.imported, job.invalid) == (1, 0, 1)
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "company", "unclosed_quote")
+    assert "2 line(s)" in issue.reason and "bob@example.com" in issue.reason
+
+
+def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
+    job = run(
+        "email,first name,last name,company\n"
+        'ann@example.com,Ann,Lee,"Acme\nask for bob@example.com, sales, London"\n'
+    )
+    assert (job.imported, job.invalid) == (1, 0)
+
+
 def test_a_dry_run_counts_contacts_the_file_leaves_as_they_are_as_a_real_run_does(
     run, make_existing, system_actor
 ):
