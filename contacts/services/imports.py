@@ -253,6 +253,11 @@ def cancel_import(*, actor: Actor, job: ImportJob) -> ImportJob:
         locked.status = ImportStatus.CANCELLED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at"])
+        if locked.webhook_url:
+            # It ends here, not in a worker: the receiver hears of it all the same.
+            from contacts.imports.tasks import deliver_import_webhook
+
+            transaction.on_commit(lambda: deliver_import_webhook.enqueue(locked.pk, 1))
     elif locked.status == ImportStatus.RUNNING:
         locked.cancel_requested = True
         locked.save(update_fields=["cancel_requested"])

@@ -101,3 +101,15 @@ def test_a_webhook_url_must_be_http(start):
     with pytest.raises(imports.SwitchboardError) as error:
         start("email\nann@example.com\n", webhook_url="ftp://example.com/x")
     assert error.value.code == "invalid_webhook_url"
+
+
+def test_an_import_cancelled_before_it_ran_still_calls_the_webhook(
+    start, receiver, staff_actor, django_capture_on_commit_callbacks
+):
+    job = start("email\nann@example.com\n", webhook_url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.cancel_import(actor=staff_actor, job=job)
+    queued = DBTaskResult.objects.get(task_path__endswith="deliver_import_webhook")
+    assert queued.args_kwargs["args"] == [job.pk, 1]
+    webhooks.deliver(job_id=job.pk, attempt=1)
+    assert json.loads(receiver.requests[0][1])["status"] == "cancelled"
