@@ -322,7 +322,10 @@ class RowCleaner:
         # A quoted line break is rare: one check for the whole record (~0.1 us).
         if "\n" in "".join(values) and (swallowed := self._swallowed(number, values)):
             return None, [swallowed]
-        if len(values) != self.width:
+        # Extra values that are all empty (a trailing delimiter on each row) lose nothing.
+        if len(values) != self.width and (
+            len(values) < self.width or any(v.strip() for v in values[self.width :])
+        ):
             issues.append(
                 Issue(
                     number,

@@ -247,6 +247,11 @@ def test_ragged_rows_are_read_and_flagged(run):
     assert [code for _, code, _ in issues(job)] == ["ragged_row", "ragged_row"]
 
 
+def test_a_trailing_delimiter_on_every_row_is_not_a_problem_to_report(run):
+    job = run("email,first name\nann@example.com,Ann,\nbob@example.com,Bob, ,\n")
+    assert (job.imported, issues(job)) == (2, [])
+
+
 def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
     make_existing(email="old@example.com", first_name="Old")
     job = run(
