@@ -398,7 +398,9 @@ def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UU
     ids = list(firsts)
     for chunk in chunks(ids):
         entries = (
-            AuditEntry.objects.filter(contact_id__in=chunk)
+            # Only changes to the contact (contact.update, .tag, .list_add, …): a text sent
+            # to it (sms.send) or its opt-out is not something revert would undo or lose.
+            AuditEntry.objects.filter(contact_id__in=chunk, action__startswith="contact.")
             .exclude(actor_kind=ActorKind.IMPORT, actor_ref=str(job.pk))
             .values_list("contact_id", "id", "actor_label")
         )

@@ -16,6 +16,7 @@ from contacts.services import imports
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
 from contacts.services.suppression import suppress
+from dashboard import audit
 from dashboard.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -492,6 +493,14 @@ class TestRevert:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             imports.request_revert(actor=staff_actor, job=job, confirm_conflicts=True)
         assert len(callbacks) == 1  # the revert task is queued
+
+    def test_a_text_sent_to_an_imported_contact_is_not_a_change_since(self, run, staff_actor):
+        job = run("email,first name\nann@example.com,Ann\n")
+        ann = Contact.objects.get()
+        # What sms.services.messages.send_message records with the message.
+        audit.record(actor=staff_actor, action="sms.send", obj=ann, contact_id=ann.pk)
+        assert imports.revert_preview(job).conflict_count == 0
+        imports.request_revert(actor=staff_actor, job=job)  # not refused
 
     def test_without_confirmation_changed_contacts_are_left_alone(self, run, staff_actor):
         job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
