@@ -199,8 +199,13 @@ def store_upload(
             sample = source.read(SAMPLE)
     with target.open("rb") as stored:
         head = stored.read(SAMPLE).decode("utf-8", errors="ignore")
-    delimiter = _detect_delimiter(head)
-    headers, data_offset = _read_header(target, delimiter)
+    # Excel's "sep=;" first line names the delimiter; the column names follow it.
+    sep = _SEP_LINE.match(head)
+    if sep:
+        delimiter, header_offset = sep.group(1), len(sep.group(0).encode("utf-8"))
+    else:
+        delimiter, header_offset = _detect_delimiter(head), 0
+    headers, data_offset = _read_header(target, delimiter, header_offset)
     if not any(h.strip() for h in headers):
         raise SwitchboardError(
             "no_header", "The first line should name the columns; it is empty.", field="file"
@@ -228,8 +233,11 @@ class _Prefixed(io.RawIOBase):
         return self.source.read(size)
 
 
-def _read_header(path: Path, delimiter: str) -> tuple[list[str], int]:
-    for _, row, end in iter_records(path, delimiter=delimiter, offset=0):
+_SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*\r?\n")
+
+
+def _read_header(path: Path, delimiter: str, offset: int = 0) -> tuple[list[str], int]:
+    for _, row, end in iter_records(path, delimiter=delimiter, offset=offset):
         return row, end
     raise SwitchboardError("empty_file", "This file is empty.", field="file")
 

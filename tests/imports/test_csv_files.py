@@ -49,6 +49,12 @@ def test_it_detects_the_delimiter(run, delimiter):
     assert names() == EXPECTED
 
 
+def test_it_follows_excels_sep_line(run):
+    job = run(("sep=;\r\n" + ROWS.replace(",", ";").replace("\n", "\r\n")).encode("cp1252"))
+    assert (job.delimiter, job.headers) == (";", ["email", "first name", "last name"])
+    assert names() == EXPECTED
+
+
 def test_it_reads_lines_ended_by_a_carriage_return_alone(run):
     # Excel for Mac's "CSV (Macintosh)".
     job = run(ROWS.replace("\n", "\r").encode("cp1252"))
