@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from contacts.models import Field
@@ -37,6 +38,13 @@ META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 def squash(header: str) -> str:
     """Lower-case letters and digits only: "E-mail Address" -> "emailaddress"."""
     return re.sub(r"[\W_]+", "", header.casefold())
+
+
+def meta_key(header: str, index: int) -> str:
+    """The metadata key offered for a column: its name in ASCII letters and digits
+    ("Société" -> "societe", "Größe" -> "grosse"), as META_KEY allows, else "column<n>"."""
+    ascii_name = unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
+    return squash(ascii_name)[:64] or f"column{index + 1}"
 
 
 _BY_SQUASHED = {squash(name): target for target, names in SYNONYMS.items() for name in names}

@@ -79,6 +79,23 @@ def test_confirming_the_mapping_queues_the_job(staff_client, django_capture_on_c
     assert len(callbacks) == 1  # the run task
 
 
+def test_a_column_with_an_accented_name_can_be_kept_as_metadata(staff_client):
+    upload(staff_client, "Courriel;Société;Größe\nann@example.com;Acme;XL\n".encode())
+    job = ImportJob.objects.get()
+    url = reverse("imports:mapping", args=[job.pk])
+    form = staff_client.get(url).context["form"]
+    choices = [dict(form[f"col_{i}"].field.choices) for i in (1, 2)]
+    assert "meta:societe" in choices[0] and "meta:grosse" in choices[1]
+    response = staff_client.post(
+        url,
+        {"col_0": "email", "col_1": "meta:societe", "col_2": "meta:grosse", "mode": "upsert",
+         "default_region": "FR"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["form"].errors
+    job.refresh_from_db()
+    assert job.mapping == {"0": "email", "1": "meta:societe", "2": "meta:grosse"}
+
+
 def test_a_mapping_without_email_is_refused_next_to_the_mapping(staff_client):
     upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
     job = ImportJob.objects.get()
