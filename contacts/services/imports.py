@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -371,8 +371,11 @@ def _job_entries(job: ImportJob):
     ).order_by("id")
 
 
-def _revert_targets(job: ImportJob) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, dict]]:
-    """(created contact id -> first entry id, updated contact id -> earliest before values)."""
+def _revert_targets(
+    job: ImportJob,
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, dict], set[uuid.UUID]]:
+    """(created contact id -> first entry id, updated contact id -> earliest before values,
+    created contacts merged with older ones since)."""
     created: dict[uuid.UUID, int] = {}
     restore: dict[uuid.UUID, dict[str, Any]] = {}
     for entry_id, action, contact_id, changes in (
@@ -389,7 +392,26 @@ def _revert_targets(job: ImportJob) -> tuple[dict[uuid.UUID, int], dict[uuid.UUI
                     before.setdefault(key, []).extend(new or [])
                 else:
                     before.setdefault(key, old)
-    return created, restore
+    merged = _with_older_history(created)
+    for contact_id in merged:
+        del created[contact_id]
+    return created, restore, merged
+
+
+def _with_older_history(created: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+    """Contacts the import created that now carry history from before it: merged with (or
+    into) a contact that already existed, whose trail moved onto them. Deleting one would
+    delete that older contact; revert leaves them as they are."""
+    older: set[uuid.UUID] = set()
+    for chunk in chunks(list(created)):
+        firsts = (
+            AuditEntry.objects.filter(contact_id__in=chunk)
+            .values("contact_id")
+            .annotate(first=Min("id"))
+            .values_list("contact_id", "first")
+        )
+        older.update(cid for cid, first in firsts if first < created[cid])
+    return older
 
 
 def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UUID, str]:
@@ -411,13 +433,13 @@ def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UU
 
 
 def revert_preview(job: ImportJob) -> RevertPlan:
-    created, restore = _revert_targets(job)
+    created, restore, merged = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
     alive: set[uuid.UUID] = set()
     for chunk in chunks(list(firsts)):
         alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
     changed = _changed_since(job, {cid: first for cid, first in firsts.items() if cid in alive})
-    plan = RevertPlan(gone=len(firsts) - len(alive), conflict_count=len(changed))
+    plan = RevertPlan(gone=len(firsts) - len(alive) + len(merged), conflict_count=len(changed))
     plan.delete = sum(1 for cid in created if cid in alive)
     plan.restore = sum(1 for cid in restore if cid in alive)
     emails = dict(
@@ -483,10 +505,10 @@ def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fal
 
 
 def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertPlan:
-    created, restore = _revert_targets(job)
+    created, restore, merged = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
     changed = _changed_since(job, firsts)
-    plan = RevertPlan(conflict_count=len(changed))
+    plan = RevertPlan(conflict_count=len(changed), gone=len(merged))
     skip = set() if confirm_conflicts else set(changed)
     to_delete = [cid for cid in created if cid not in skip]
     for chunk in chunks(to_delete, 1000):

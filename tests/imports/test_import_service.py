@@ -15,6 +15,7 @@ from contacts.services import contacts as contact_service
 from contacts.services import imports
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
+from contacts.services.duplicates import merge_contacts
 from contacts.services.suppression import suppress
 from dashboard import audit
 from dashboard.models import AuditEntry
@@ -493,6 +494,19 @@ class TestRevert:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             imports.request_revert(actor=staff_actor, job=job, confirm_conflicts=True)
         assert len(callbacks) == 1  # the revert task is queued
+
+    def test_a_contact_that_existed_before_is_not_deleted_after_a_merge(
+        self, run, make_existing, staff_actor
+    ):
+        ann = make_existing(email="ann@example.com", first_name="Ann")
+        job = run("email,first name\nann.lee@example.com,Annie\nbob@example.com,Bob\n")
+        imported_ann = Contact.objects.get(email="ann.lee@example.com")
+        merge_contacts(actor=staff_actor, survivor=ann, duplicate=imported_ann)
+        plan = imports.revert_preview(job)
+        assert (plan.delete, plan.gone, plan.conflict_count) == (1, 1, 0)
+
+        imports.revert_import(actor=staff_actor, job=job, confirm_conflicts=True)
+        assert list(Contact.objects.values_list("email", flat=True)) == ["ann@example.com"]
 
     def test_a_text_sent_to_an_imported_contact_is_not_a_change_since(self, run, staff_actor):
         job = run("email,first name\nann@example.com,Ann\n")
