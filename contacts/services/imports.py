@@ -484,6 +484,9 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
     return plan
 
 
+REVERT_STOPPED = "The revert stopped"
+
+
 def _already_reverting() -> SwitchboardError:
     return SwitchboardError("import_reverting", "This import is already being reverted.")
 
@@ -499,7 +502,7 @@ def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fal
         return _revert(actor=actor, job=job, confirm_conflicts=confirm_conflicts)
     except Exception as exc:
         ImportJob.objects.filter(pk=job.pk).update(
-            revert_requested_at=None, error=f"The revert stopped: {exc}"[:500]
+            revert_requested_at=None, error=f"{REVERT_STOPPED}: {exc}"[:500]
         )
         raise
 
@@ -546,6 +549,8 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.REVERTED, reverted_at=timezone.now()
         )
+        # An earlier attempt's failure no longer holds.
+        ImportJob.objects.filter(pk=job.pk, error__startswith=REVERT_STOPPED).update(error="")
         audit.record(
             actor=actor,
             action="import.revert",

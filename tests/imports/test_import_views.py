@@ -233,3 +233,11 @@ def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
     page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
     assert "The revert stopped: database went away" in page and "Revert…" in page
     assert 'hx-trigger="every 1s"' not in page
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url).status_code == 302  # asked for again, it goes through
+    for task in DBTaskResult.objects.filter(task_path__endswith="revert_import_task")[1:]:
+        revert_import_task.call(*task.args_kwargs["args"])
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("reverted", "")
