@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,24 +71,52 @@ def _detect_encoding(sample: bytes) -> str:
             "This file holds binary data, not text. Upload a CSV file.",
             field="file",
         )
-    try:
-        # A character may be cut at the end of the sample: decode as a stream.
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError:
+    # A character may be cut at the end of the sample: decode as a stream. Bytes that are not
+    # UTF-8 come out as lone surrogates.
+    text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(sample, final=False)
+    if _STRAY.search(text) and not _UTF8_TEXT.search(text):
         return "cp1252"
-    return "utf-8"
+    return "utf-8"  # stray non-UTF-8 bytes among UTF-8 text are read as in _stray_cp1252
 
 
-def _transcode(source: IO[bytes], target: IO[bytes], encoding: str, max_bytes: int) -> int:
+# Undecodable bytes (surrogateescape) and characters only a valid multi-byte sequence gives.
+_STRAY = re.compile("[\udc80-\udcff]")
+_UTF8_TEXT = re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]")
+_CP1252 = [bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)]
+
+
+def _stray_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: a byte that is not UTF-8 is read as Windows-1252 (Latin-1 for
+    the five bytes that has none), so rows pasted in from a Windows-1252 file keep their
+    accents and the UTF-8 text around them is left as it is."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(_CP1252[b] for b in exc.object[exc.start : exc.end]), exc.end
+
+
+STRAY_CP1252 = "switchboard-stray-cp1252"
+codecs.register_error(STRAY_CP1252, _stray_cp1252)
+
+
+def _transcode(
+    source: IO[bytes], target: IO[bytes], encoding: str, max_bytes: int, errors: str = "strict"
+) -> int:
     """Copy ``source`` to ``target`` as UTF-8; returns the bytes read from the upload."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     read = 0
+    cr_only: bool | None = None
     while chunk := source.read(CHUNK):
         read += len(chunk)
         if read > max_bytes:
             raise too_large(max_bytes)
-        target.write(_text(decoder.decode(chunk)).encode("utf-8"))
-    target.write(_text(decoder.decode(b"", final=True)).encode("utf-8"))
+        text = _text(decoder.decode(chunk))
+        if cr_only is None and text:
+            # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the reader splits
+            # records on LF, so end them with LF.
+            cr_only = "\r" in text and "\n" not in text
+        target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+    text = _text(decoder.decode(b"", final=True))
+    target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
     return read
 
 
@@ -149,22 +178,34 @@ def store_upload(
         raise SwitchboardError("empty_file", "This file is empty.", field="file")
     encoding = _detect_encoding(sample)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in (encoding, "cp1252", "latin-1"):
+    if encoding.startswith("utf-8"):
+        # Valid UTF-8 at the start, not further down: either a Windows-1252 file that starts in
+        # plain ASCII, or Windows-1252 rows pasted among UTF-8 ones. Read it again with the
+        # bytes that are not UTF-8 as Windows-1252 (right for both; the UTF-8 text intact).
+        attempts = [(encoding, "strict"), (encoding, STRAY_CP1252)]
+    else:
+        attempts = [(encoding, "strict"), ("cp1252", "strict"), ("latin-1", "strict")]
+    for attempt, errors in attempts:
         try:
             with target.open("wb") as out:
-                _transcode(_Prefixed(sample, source), out, attempt, max_bytes)
-            encoding = attempt
+                _transcode(_Prefixed(sample, source), out, attempt, max_bytes, errors)
+            # Nothing but ASCII before the first such byte: a Windows-1252 file.
+            encoding = "cp1252" if errors == STRAY_CP1252 and sample.isascii() else attempt
             break
         except UnicodeDecodeError:
             if not hasattr(source, "seek") or attempt == "latin-1":
                 raise
-            # Valid UTF-8 at the start, not further down: read it again as Windows-1252.
             source.seek(0)
             sample = source.read(SAMPLE)
     with target.open("rb") as stored:
         head = stored.read(SAMPLE).decode("utf-8", errors="ignore")
-    delimiter = _detect_delimiter(head)
-    headers, data_offset = _read_header(target, delimiter)
+    # Excel's "sep=;" first line names the delimiter; the column names follow it.
+    sep = _SEP_LINE.match(head)
+    if sep:
+        delimiter, header_offset = sep.group(1), len(sep.group(0).encode("utf-8"))
+    else:
+        delimiter, header_offset = _detect_delimiter(head), 0
+    headers, data_offset = _read_header(target, delimiter, header_offset)
     if not any(h.strip() for h in headers):
         raise SwitchboardError(
             "no_header", "The first line should name the columns; it is empty.", field="file"
@@ -192,8 +233,11 @@ class _Prefixed(io.RawIOBase):
         return self.source.read(size)
 
 
-def _read_header(path: Path, delimiter: str) -> tuple[list[str], int]:
-    for _, row, end in iter_records(path, delimiter=delimiter, offset=0):
+_SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*\r?\n")
+
+
+def _read_header(path: Path, delimiter: str, offset: int = 0) -> tuple[list[str], int]:
+    for _, row, end in iter_records(path, delimiter=delimiter, offset=offset):
         return row, end
     raise SwitchboardError("empty_file", "This file is empty.", field="file")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from contacts.imports.mapping import STANDARD_TARGETS, squash
+from contacts.imports.mapping import STANDARD_TARGETS, meta_key
 from contacts.imports.models import ImportMode
 from contacts.models import ContactList, Field
 
@@ -56,7 +56,7 @@ class MappingForm(forms.Form):
         base += [(f"field:{f.name}", f"Custom field: {f.name}") for f in Field.objects.all()]
         columns = {}
         for index, header in enumerate(headers):
-            key = squash(header)[:64] or f"column{index + 1}"
+            key = meta_key(header, index)
             columns[f"col_{index}"] = forms.ChoiceField(
                 choices=[*base, (f"meta:{key}", f"Metadata “{key}”")],
                 required=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from contacts.models import Field
@@ -37,6 +38,13 @@ META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 def squash(header: str) -> str:
     """Lower-case letters and digits only: "E-mail Address" -> "emailaddress"."""
     return re.sub(r"[\W_]+", "", header.casefold())
+
+
+def meta_key(header: str, index: int) -> str:
+    """The metadata key offered for a column: its name in ASCII letters and digits
+    ("Société" -> "societe", "Größe" -> "grosse"), as META_KEY allows, else "column<n>"."""
+    ascii_name = unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
+    return squash(ascii_name)[:64] or f"column{index + 1}"
 
 
 _BY_SQUASHED = {squash(name): target for target, names in SYNONYMS.items() for name in names}
@@ -69,7 +77,14 @@ def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, 
 
 
 def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
-    return {str(i): saved[squash(h)] for i, h in enumerate(headers) if squash(h) in saved}
+    # Two columns with one name (two "Email" columns) share a saved target: the first gets
+    # it, as no target may be mapped twice.
+    mapping: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        target = saved.get(squash(header))
+        if target and target not in mapping.values():
+            mapping[str(index)] = target
+    return mapping
 
 
 def validate_mapping(

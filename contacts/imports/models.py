@@ -29,6 +29,7 @@ class ImportStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+REVERTIBLE_STATUSES = (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED)
 
 
 class ImportJob(models.Model):
@@ -83,6 +84,8 @@ class ImportJob(models.Model):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     invalid = models.PositiveIntegerField(default=0)
+    # Set when a revert is queued (at most one at a time), cleared if it fails.
+    revert_requested_at = models.DateTimeField(null=True, blank=True)
     reverted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -95,9 +98,13 @@ class ImportJob(models.Model):
     def percent(self) -> int:
         if self.status == ImportStatus.DONE:
             return 100
-        if not self.total_rows:
+        if self.total_rows:
+            return min(99, self.rows_done * 100 // self.total_rows)
+        # The row count is only known at the end: until then, how far into the file it is.
+        data = self.file_size - self.data_offset
+        if data <= 0:
             return 0
-        return min(99, self.rows_done * 100 // self.total_rows)
+        return min(99, max(0, self.offset - self.data_offset) * 100 // data)
 
     @property
     def rows_per_second(self) -> float:
@@ -108,13 +115,20 @@ class ImportJob(models.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
+    def is_reverting(self) -> bool:
+        return self.revert_requested_at is not None and self.status != ImportStatus.REVERTED
+
+    @property
     def can_resume(self) -> bool:
-        return self.status in (ImportStatus.CANCELLED, ImportStatus.FAILED)
+        return (
+            self.status in (ImportStatus.CANCELLED, ImportStatus.FAILED) and not self.is_reverting
+        )
 
     @property
     def can_revert(self) -> bool:
         return (
-            self.status in (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED)
+            self.status in REVERTIBLE_STATUSES
+            and not self.is_reverting
             and not self.dry_run
             and (self.imported or self.updated) > 0
         )

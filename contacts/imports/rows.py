@@ -55,6 +55,9 @@ class CleanRow:
     fields: dict[int, Any] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    # Later rows of the file with the same email merged into this one (writer side only):
+    # they share this row's outcome in the counts.
+    merged: int = 0
 
     def __reduce__(self):
         # Rows go back from the cleaning processes pickled: the constructor with positional
@@ -66,6 +69,7 @@ class CleanRow:
 
     def merge(self, later: CleanRow) -> None:
         """A later row for the same email: its non-empty values win."""
+        self.merged += 1 + later.merged
         self.phone = later.phone or self.phone
         self.first_name = later.first_name or self.first_name
         self.last_name = later.last_name or self.last_name
@@ -297,9 +301,11 @@ class RowCleaner:
         mapping: dict[str, str],
         fields: list[Field],
         default_region: str = "",
+        delimiter: str = ",",
     ):
         self.width = len(headers)
         self.headers = headers
+        self.delimiter = delimiter
         self.phones = PhoneCleaner(default_region or settings.PHONE_DEFAULT_REGION)
         by_name = {f.name: f for f in fields}
         self.columns: list[tuple[int, str, str]] = []  # (index, header, target)
@@ -313,7 +319,13 @@ class RowCleaner:
 
     def clean(self, number: int, values: list[str]) -> tuple[CleanRow | None, list[Issue]]:
         issues: list[Issue] = []
-        if len(values) != self.width:
+        # A quoted line break is rare: one check for the whole record (~0.1 us).
+        if "\n" in "".join(values) and (swallowed := self._swallowed(number, values)):
+            return None, [swallowed]
+        # Extra values that are all empty (a trailing delimiter on each row) lose nothing.
+        if len(values) != self.width and (
+            len(values) < self.width or any(v.strip() for v in values[self.width :])
+        ):
             issues.append(
                 Issue(
                     number,
@@ -396,6 +408,31 @@ class RowCleaner:
         if errors:
             return None, errors + issues
         return row, issues
+
+    def _swallowed(self, number: int, values: list[str]) -> Issue | None:
+        """A value whose later lines look like rows of their own (a full row's delimiters and
+        an email address): a quote left open read the rows that follow into it, and they would
+        be lost without a word."""
+        needed = max(1, self.width - 1)
+        for index, value in enumerate(values):
+            lines = value.split("\n")[1:]
+            rows = [line for line in lines if line.count(self.delimiter) >= needed and "@" in line]
+            if rows and any(_EMAIL_LIKE.search(line) for line in rows):
+                header = self.headers[index] if index < self.width else ""
+                return Issue(
+                    number,
+                    header,
+                    "unclosed_quote",
+                    f'A quote (") in this row is not closed, so {len(rows)} line(s) that look '
+                    f"like rows of their own (from “{rows[0][:40]}”) were read into its "
+                    f"“{header or index + 1}” value and not imported. Close the quote and "
+                    "import the file again.",
+                    "invalid",
+                )
+        return None
+
+
+_EMAIL_LIKE = re.compile(r"[^\s@,;\t\"]+@[^\s@,;\t\"]+\.[^\s@,;\t\"]+")
 
 
 # Names repeat a lot in a file: normalise each distinct one once.

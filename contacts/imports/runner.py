@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.imports import sql
@@ -89,7 +90,8 @@ class _Batch:
     invalid: int = 0
 
     def skip(self, row: CleanRow, code: str, reason: str, column: str = "") -> None:
-        self.skipped += 1
+        # Rows merged into this one were not written either.
+        self.skipped += 1 + row.merged
         self.issues.append(Issue(row.row, column, code, reason, "skipped"))
 
     def mark(self) -> tuple[int, ...]:
@@ -186,12 +188,16 @@ class Runner:
             mapping=job.mapping,
             fields=self.fields,
             default_region=job.default_region,
+            delimiter=job.delimiter,
         )
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
         self.tag_ids: dict[str, int] = {}
+        # The tags' names as spelled in the database, for the audit entries revert replays.
+        self.tag_names: dict[int, str] = {}
         # A dry run writes nothing, so in-file duplicates across batches are remembered here.
         self.dry_seen: set[str] = set()
+        self.dry_room: dict[int, int | None] | None = None
         self.batch_size = settings.IMPORT_BATCH_SIZE
         self.clock = time.perf_counter()
         self.interaction_data = json.dumps({"import_job": job.pk})  # the same for every row
@@ -296,14 +302,15 @@ class Runner:
                     f"Same email as row {first.row}; create-only mode kept that row.",
                 )
             else:
+                # Counted with the row it merges into, once that row's outcome is known.
                 first.merge(row)
-                batch.updated += 1
                 batch.issues.append(
                     Issue(
                         row.row,
                         "",
                         "duplicate_in_file",
-                        f"Same email as row {first.row}; this row's values were applied on top.",
+                        f"Same email as row {first.row}; its values go on top of that row's, "
+                        "which decides whether the contact is written.",
                         "warning",
                     )
                 )
@@ -382,9 +389,7 @@ class Runner:
             else:
                 to_create.append(row)
         if self.job.dry_run:
-            self.dry_seen.update(r.email for r in to_create)
-            batch.imported += len(to_create)
-            batch.updated += len(to_update)
+            self._dry_counts(to_create, to_update, batch)
             return
         now = timezone.now()
         tag_ids = self._tag_ids({t for r in rows for t in r.tags} | set(self.job.tag_names))
@@ -395,6 +400,43 @@ class Runner:
         updated = self._update(to_update, batch, now)
         self._updated_tags_and_lists(updated, batch, out, placing)
         out.write()
+
+    def _dry_counts(
+        self,
+        to_create: list[CleanRow],
+        to_update: list[tuple[CleanRow, dict[str, Any]]],
+        batch: _Batch,
+    ) -> None:
+        """Count what a real run would, writing nothing: an existing contact the file leaves
+        as it is counts as unchanged, and lists fill up, as they would."""
+        self.dry_seen.update(r.email for r in to_create)
+        now = timezone.now()
+        names = {t for r in [*to_create, *(r for r, _ in to_update)] for t in r.tags}
+        out = _Rows(self, now)
+        placing = _Placement(
+            self, self._dry_tag_ids(names | set(self.job.tag_names)), out, batch, self.dry_room
+        )
+        for row in to_create:
+            batch.imported += 1
+            batch.updated += row.merged
+            placing.add(uuid.uuid4(), None, row, new=True)
+        # Rows for contacts an earlier batch would have created: updates of those.
+        batch.updated += sum(1 + r.merged for r, current in to_update if current.get("dry"))
+        existing = [(r, current) for r, current in to_update if not current.get("dry")]
+        placing.load([current["id"] for _, current in existing])
+        updated = self._update(existing, batch, now, write=False)
+        self._updated_tags_and_lists(updated, batch, out, placing)
+        self.dry_room = placing.room
+
+    def _dry_tag_ids(self, names: set[str]) -> dict[str, int]:
+        """Existing tags' ids; each tag a real run would create gets a stand-in no one has."""
+        lower = {n.lower() for n in names}
+        ids = dict(
+            Tag.objects.annotate(low=Lower("name")).filter(low__in=lower).values_list("low", "pk")
+        )
+        for name in sorted(lower - set(ids)):
+            ids[name] = -1 - len(ids)
+        return ids
 
     def _without_suppressed(self, rows: list[CleanRow], batch: _Batch) -> list[CleanRow]:
         if not rows or not Suppression.objects.exists():
@@ -449,11 +491,13 @@ class Runner:
         if missing:
             for tag in Tag.objects.filter(name__in=missing):
                 self.tag_ids[tag.name.lower()] = tag.pk
+                self.tag_names[tag.pk] = tag.name
             for name in missing:
                 if name.lower() not in self.tag_ids:
                     # Case-insensitive lookup and audit for the few tags that may be new.
                     tag = tag_service.get_or_create_tag(actor=self.actor, name=name)
                     self.tag_ids[name.lower()] = tag.pk
+                    self.tag_names[tag.pk] = tag.name
         return self.tag_ids
 
     def _create(self, rows: list[CleanRow], batch: _Batch, out: _Rows, placing: _Placement) -> None:
@@ -543,6 +587,7 @@ class Runner:
                 )
                 continue
             batch.imported += 1
+            batch.updated += row.merged  # later rows applied on top of the new contact
             db_id = db_uuid(contact_id)
             changes: dict[str, list[Any]] = {"email": [None, row.email]}
             if row.phone:
@@ -578,7 +623,12 @@ class Runner:
         return row
 
     def _update(
-        self, pairs: list[tuple[CleanRow, dict[str, Any]]], batch: _Batch, now: dt.datetime
+        self,
+        pairs: list[tuple[CleanRow, dict[str, Any]]],
+        batch: _Batch,
+        now: dt.datetime,
+        *,
+        write: bool = True,
     ) -> list[tuple[uuid.UUID, CleanRow, dict]]:
         if not pairs:
             return []
@@ -629,6 +679,8 @@ class Runner:
                     }
                 )
             updated.append((current["id"], row, changes))
+        if not write:
+            return updated
         sql.update(
             Contact,
             contact_rows,
@@ -662,7 +714,7 @@ class Runner:
             if not changes:
                 batch.skip(row, "unchanged", "The contact already holds these values.")
                 continue
-            batch.updated += 1
+            batch.updated += 1 + row.merged
             out.audit(
                 action="contact.update",
                 contact_id=contact_id,
@@ -789,15 +841,27 @@ class _Placement:
     """Which of a row's tags and the job's lists a contact gets: tags it does not have yet,
     lists it is not in yet and that have room (else a list_full warning)."""
 
-    def __init__(self, runner: Runner, tag_ids: dict[str, int], out: _Rows, batch: _Batch):
+    def __init__(
+        self,
+        runner: Runner,
+        tag_ids: dict[str, int],
+        out: _Rows,
+        batch: _Batch,
+        room: dict[int, int | None] | None = None,
+    ):
         self.tag_ids = tag_ids
         self.job_tags = [tag_ids[n.lower()] for n in runner.job.tag_names]
-        self.names_by_id = {v: k for k, v in tag_ids.items()}
+        self.names_by_id = {v: runner.tag_names.get(v, k) for k, v in tag_ids.items()}
         self.lists = runner.lists
-        self.room = {
-            cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
-            for cl in self.lists
-        }
+        # ``room``: what is left from the previous batch of a dry run (which adds no one).
+        self.room = (
+            dict(room)
+            if room is not None
+            else {
+                cl.pk: (None if cl.limit is None else cl.limit - cl.memberships.count())
+                for cl in self.lists
+            }
+        )
         self.have_tags: dict[uuid.UUID, set[int]] = {}
         self.have_lists: dict[uuid.UUID, set[int]] = {}
         self.out = out

@@ -98,11 +98,20 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _get_job(job_id)
+    attempts = list(job.webhook_attempts.all())
     context = {
         "job": job,
         "stalled": import_service.is_stalled(job),
         "issues": job.issues.all()[:20],
-        "attempts": job.webhook_attempts.all(),
+        "attempts": attempts,
+        # Deliveries (and their retries) come after the job ends: keep the page up to date.
+        "webhook_pending": bool(
+            job.webhook_url
+            and job.finished_at
+            and not job.is_active
+            and not any(a.ok for a in attempts)
+            and len(attempts) < settings.IMPORT_WEBHOOK_ATTEMPTS
+        ),
     }
     template = "imports/import_detail.html"
     if request.htmx:
@@ -164,6 +173,7 @@ def import_revert(request: HttpRequest, job_id: int) -> HttpResponse:
             )
         except SwitchboardError as exc:
             error = exc.message
+            job.refresh_from_db()  # another tab may have started the revert meanwhile
         else:
             messages.success(request, "Revert started; this page shows when it is done.")
             return redirect("imports:detail", job_id=job.pk)

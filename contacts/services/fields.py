@@ -18,6 +18,8 @@ from dashboard.errors import SwitchboardError
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-]{0,63}$")
 TEXT_MAX = 2000
 _NUMBER_LIMIT = decimal.Decimal("1e14")
+# Commas are taken as thousands separators only where they group digits in threes.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
@@ -122,8 +124,12 @@ def parse_value(field: Field, raw: Any) -> Any:
         case FieldType.NUMBER:
             if isinstance(raw, bool):
                 raise bad("a number")
+            text = str(raw).strip()
+            if "," in text and not _GROUPED.fullmatch(text):
+                # "1,5" is one and a half in much of Europe: never read it as 15.
+                raise bad("a number with a point for decimals (1.5 or 1,250.5)")
             try:
-                number = decimal.Decimal(str(raw).strip().replace(",", ""))
+                number = decimal.Decimal(text.replace(",", ""))
             except decimal.InvalidOperation:
                 raise bad("a number") from None
             if not number.is_finite() or abs(number) >= _NUMBER_LIMIT:

@@ -35,8 +35,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models import Min, Q
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from contacts.imports.csvreader import store_upload
@@ -49,6 +49,7 @@ from contacts.imports.mapping import (
     validate_mapping,
 )
 from contacts.imports.models import (
+    REVERTIBLE_STATUSES,
     ImportJob,
     ImportMode,
     ImportStatus,
@@ -64,6 +65,7 @@ from contacts.models import (
 from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
+from contacts.services.exports import safe_cell
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
 from dashboard.errors import SwitchboardError
@@ -251,6 +253,11 @@ def cancel_import(*, actor: Actor, job: ImportJob) -> ImportJob:
         locked.status = ImportStatus.CANCELLED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at"])
+        if locked.webhook_url:
+            # It ends here, not in a worker: the receiver hears of it all the same.
+            from contacts.imports.tasks import deliver_import_webhook
+
+            transaction.on_commit(lambda: deliver_import_webhook.enqueue(locked.pk, 1))
     elif locked.status == ImportStatus.RUNNING:
         locked.cancel_requested = True
         locked.save(update_fields=["cancel_requested"])
@@ -338,8 +345,10 @@ def error_report_rows(job: ImportJob) -> Iterator[list[Any]]:
     issues = job.issues.order_by("row", "id").values_list(
         "row", "column", "outcome", "code", "reason"
     )
-    for issue in issues.iterator(chunk_size=2000):
-        yield list(issue)
+    for row, column, outcome, code, reason in issues.iterator(chunk_size=2000):
+        # Column names come from the uploaded file: one like "=cmd|…" must not run as a
+        # formula when the report is opened in a spreadsheet.
+        yield [row, safe_cell(column), outcome, code, safe_cell(reason)]
 
 
 # --- Revert ----------------------------------------------------------------------------------
@@ -362,8 +371,11 @@ def _job_entries(job: ImportJob):
     ).order_by("id")
 
 
-def _revert_targets(job: ImportJob) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, dict]]:
-    """(created contact id -> first entry id, updated contact id -> earliest before values)."""
+def _revert_targets(
+    job: ImportJob,
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, dict], set[uuid.UUID]]:
+    """(created contact id -> first entry id, updated contact id -> earliest before values,
+    created contacts merged with older ones since)."""
     created: dict[uuid.UUID, int] = {}
     restore: dict[uuid.UUID, dict[str, Any]] = {}
     for entry_id, action, contact_id, changes in (
@@ -380,7 +392,26 @@ def _revert_targets(job: ImportJob) -> tuple[dict[uuid.UUID, int], dict[uuid.UUI
                     before.setdefault(key, []).extend(new or [])
                 else:
                     before.setdefault(key, old)
-    return created, restore
+    merged = _with_older_history(created)
+    for contact_id in merged:
+        del created[contact_id]
+    return created, restore, merged
+
+
+def _with_older_history(created: dict[uuid.UUID, int]) -> set[uuid.UUID]:
+    """Contacts the import created that now carry history from before it: merged with (or
+    into) a contact that already existed, whose trail moved onto them. Deleting one would
+    delete that older contact; revert leaves them as they are."""
+    older: set[uuid.UUID] = set()
+    for chunk in chunks(list(created)):
+        firsts = (
+            AuditEntry.objects.filter(contact_id__in=chunk)
+            .values("contact_id")
+            .annotate(first=Min("id"))
+            .values_list("contact_id", "first")
+        )
+        older.update(cid for cid, first in firsts if first < created[cid])
+    return older
 
 
 def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UUID, str]:
@@ -389,7 +420,9 @@ def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UU
     ids = list(firsts)
     for chunk in chunks(ids):
         entries = (
-            AuditEntry.objects.filter(contact_id__in=chunk)
+            # Only changes to the contact (contact.update, .tag, .list_add, …): a text sent
+            # to it (sms.send) or its opt-out is not something revert would undo or lose.
+            AuditEntry.objects.filter(contact_id__in=chunk, action__startswith="contact.")
             .exclude(actor_kind=ActorKind.IMPORT, actor_ref=str(job.pk))
             .values_list("contact_id", "id", "actor_label")
         )
@@ -400,13 +433,13 @@ def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UU
 
 
 def revert_preview(job: ImportJob) -> RevertPlan:
-    created, restore = _revert_targets(job)
+    created, restore, merged = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
     alive: set[uuid.UUID] = set()
     for chunk in chunks(list(firsts)):
         alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
     changed = _changed_since(job, {cid: first for cid, first in firsts.items() if cid in alive})
-    plan = RevertPlan(gone=len(firsts) - len(alive), conflict_count=len(changed))
+    plan = RevertPlan(gone=len(firsts) - len(alive) + len(merged), conflict_count=len(changed))
     plan.delete = sum(1 for cid in created if cid in alive)
     plan.restore = sum(1 for cid in restore if cid in alive)
     emails = dict(
@@ -421,6 +454,8 @@ def revert_preview(job: ImportJob) -> RevertPlan:
 
 def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
     """Check a revert can go ahead and queue it; refuses when others changed contacts since."""
+    if job.is_reverting:
+        raise _already_reverting()
     if not job.can_revert:
         raise SwitchboardError(
             "import_not_revertable",
@@ -435,6 +470,12 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
             "or leave them out by reverting later.",
             conflicts=plan.conflict_count,
         )
+    # One revert at a time: a second click, or a second tab, is refused rather than queued.
+    claimed = ImportJob.objects.filter(
+        pk=job.pk, status__in=REVERTIBLE_STATUSES, revert_requested_at__isnull=True
+    ).update(revert_requested_at=timezone.now())
+    if not claimed:
+        raise _already_reverting()
     from contacts.imports.tasks import revert_import_task
 
     transaction.on_commit(
@@ -443,16 +484,34 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
     return plan
 
 
+REVERT_STOPPED = "The revert stopped"
+
+
+def _already_reverting() -> SwitchboardError:
+    return SwitchboardError("import_reverting", "This import is already being reverted.")
+
+
 def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
     """Delete the contacts the import created and restore the values it changed.
 
     Contacts changed since by someone else are left alone unless ``confirm_conflicts``.
     Runs in chunks (one transaction each) so a large import reverts without a huge transaction.
+    A revert that fails says so on the job and can be asked for again.
     """
-    created, restore = _revert_targets(job)
+    try:
+        return _revert(actor=actor, job=job, confirm_conflicts=confirm_conflicts)
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            revert_requested_at=None, error=f"{REVERT_STOPPED}: {exc}"[:500]
+        )
+        raise
+
+
+def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertPlan:
+    created, restore, merged = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
     changed = _changed_since(job, firsts)
-    plan = RevertPlan(conflict_count=len(changed))
+    plan = RevertPlan(conflict_count=len(changed), gone=len(merged))
     skip = set() if confirm_conflicts else set(changed)
     to_delete = [cid for cid in created if cid not in skip]
     for chunk in chunks(to_delete, 1000):
@@ -490,6 +549,8 @@ def revert_import(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fal
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.REVERTED, reverted_at=timezone.now()
         )
+        # An earlier attempt's failure no longer holds.
+        ImportJob.objects.filter(pk=job.pk, error__startswith=REVERT_STOPPED).update(error="")
         audit.record(
             actor=actor,
             action="import.revert",
@@ -516,7 +577,9 @@ def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, A
         attrs["fields"] = fields
     if attrs:
         contact_service.update_contact(actor=actor, contact=contact, **attrs)
-    for tag in Tag.objects.filter(name__in=before.get("tags", [])):
+    # Older imports recorded the names lower-cased: match them without case.
+    names = {name.lower() for name in before.get("tags", [])}
+    for tag in Tag.objects.annotate(low=Lower("name")).filter(low__in=names):
         tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     for contact_list in ContactList.objects.filter(pk__in=before.get("lists", [])):
         list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)

@@ -59,7 +59,12 @@ def import_status(agent: Agent, import_id: int) -> dict[str, Any]:
     ).first()
     if job is None:
         raise SwitchboardError("unknown_import", f"There is no import {import_id} of yours.")
-    return import_data(job)
+    # What staff see on the job page and in its error report: which rows, and why.
+    issues = job.issues.values("row", "column", "outcome", "code", "reason")[:ISSUES_SHOWN]
+    return {**import_data(job), "issues": list(issues), "issues_total": job.issues.count()}
+
+
+ISSUES_SHOWN = 100
 
 
 def lookup(phone: str) -> dict[str, Any]:

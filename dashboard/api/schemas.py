@@ -352,14 +352,37 @@ class LookupOut(Schema):
     carrier: str
 
 
+class ImportIssueOut(Schema):
+    row: int = Field(description="The line as a spreadsheet numbers it (the header is row 1).")
+    column: str
+    outcome: str = Field(
+        description="invalid or skipped: not imported; warning: imported with a value dropped."
+    )
+    code: str
+    reason: str
+
+
 class ImportOut(Schema):
+    # Every field the job has is declared: a read is validated against this schema, and a
+    # field left out here was silently dropped from the answer.
     model_config = ConfigDict(extra="allow")
     import_job_id: int
     status: str
+    file_name: str | None = None
+    dry_run: bool | None = None
+    rows_done: int | None = None
+    total_rows: int | None = Field(None, description="Known once the import is done.")
     imported: int
     updated: int
     skipped: int
     invalid: int
+    error: str | None = Field(None, description="Why a failed import stopped.")
+    created_at: str | None = None
+    finished_at: str | None = None
+    issues: list[ImportIssueOut] | None = Field(
+        None, description="The first 100 rows not imported as given, and why (GET)."
+    )
+    issues_total: int | None = Field(None, description="How many there are in all (GET).")
 
 
 class ErasedOut(Schema):

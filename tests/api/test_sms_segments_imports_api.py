@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -80,8 +81,30 @@ def test_an_import_is_queued_and_its_counts_can_be_polled(agent_client, autonomo
     run_import(job_id)
     status = agent_client.get(f"/api/v1/imports/{job_id}").json()
     assert (status["status"], status["imported"], status["invalid"]) == ("done", 1, 1)
+    assert (status["rows_done"], status["error"], status["file_name"]) == (2, None, "leads.csv")
+    # Which rows were not imported as given, and why, as on the job page.
+    assert status["issues_total"] == 1
+    assert status["issues"] == [
+        {
+            "row": 3,
+            "column": "email",
+            "outcome": "invalid",
+            "code": "invalid_email",
+            "reason": "“not-an-email” is not a valid email address.",
+        }
+    ]
     assert leads.memberships.count() == 1
     assert ImportJob.objects.get().actor_label == autonomous_agent.name
+
+
+def test_a_failed_import_reads_back_with_the_reason_it_stopped(agent_client):
+    data = b"email\nann@example.com\n"
+    job_id = agent_client.post("/api/v1/imports", {"file": _upload(data)}).json()["import_job_id"]
+    Path(ImportJob.objects.get(pk=job_id).file_path).unlink()  # e.g. the import disk was wiped
+    run_import(job_id)
+    status = agent_client.get(f"/api/v1/imports/{job_id}").json()
+    assert (status["status"], status["rows_done"]) == ("failed", 0)
+    assert "No such file" in status["error"]
 
 
 def test_an_import_with_a_broken_mapping_leaves_no_job_behind(agent_client):

@@ -158,6 +158,8 @@ def test_values_are_parsed_by_the_field_type(make_field, type, raw, expected):
         ("number", "NaN", "finite number"),
         ("number", "Infinity", "finite number"),
         ("number", "1e20", "finite number"),
+        ("number", "1,5", "a point for decimals"),  # a decimal comma is not a separator
+        ("number", "1.250,5", "a point for decimals"),
         ("date", "17/05/1990", "YYYY-MM-DD"),
         ("date", "2023-02-30", "YYYY-MM-DD"),
         ("boolean", "maybe", "true or false"),

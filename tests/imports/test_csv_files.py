@@ -49,6 +49,23 @@ def test_it_detects_the_delimiter(run, delimiter):
     assert names() == EXPECTED
 
 
+def test_it_follows_excels_sep_line(run):
+    job = run(("sep=;\r\n" + ROWS.replace(",", ";").replace("\n", "\r\n")).encode("cp1252"))
+    assert (job.delimiter, job.headers) == (";", ["email", "first name", "last name"])
+    assert names() == EXPECTED
+
+
+def test_it_reads_lines_ended_by_a_carriage_return_alone(run):
+    # Excel for Mac's "CSV (Macintosh)".
+    job = run(ROWS.replace("\n", "\r").encode("cp1252"))
+    assert (job.status, job.imported, job.headers) == (
+        "done",
+        2,
+        ["email", "first name", "last name"],
+    )
+    assert names() == EXPECTED
+
+
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
     job = run(
         'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'
@@ -67,6 +84,18 @@ def test_a_latin1_file_that_looks_like_utf8_at_first_is_still_read(run, settings
     data = (head + "late@example.com,Renée\n").encode("cp1252")
     job = run(data)
     assert job.encoding == "cp1252"
+    assert Contact.objects.get(email="late@example.com").first_name == "Renée"
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf8", "utf8-bom"])
+@pytest.mark.parametrize("late", [False, True], ids=["in-sample", "after-sample"])
+def test_windows_1252_rows_among_utf8_ones_leave_the_utf8_text_intact(run, settings, bom, late):
+    settings.IMPORT_BATCH_SIZE = 5000
+    filler = "".join(f"p{i}@example.com,Plain,\n" for i in range(7000)) if late else ""
+    data = bom + (ROWS + filler).encode("utf-8") + "late@example.com,Renée,\n".encode("cp1252")
+    job = run(data)
+    assert (job.encoding, job.headers) == ("utf-8", ["email", "first name", "last name"])
+    assert names() > EXPECTED
     assert Contact.objects.get(email="late@example.com").first_name == "Renée"
 
 

@@ -14,7 +14,10 @@ from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
 from contacts.services import imports
 from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
+from contacts.services.duplicates import merge_contacts
 from contacts.services.suppression import suppress
+from dashboard import audit
 from dashboard.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -164,6 +167,23 @@ class TestDuplicatesInTheFile:
         assert Contact.objects.count() == 2
         assert (job.imported, job.updated, job.skipped) == (2, 2, 0)
 
+    @pytest.mark.parametrize("mode", ["update", "upsert"])
+    def test_a_duplicate_of_a_row_that_is_not_written_is_not_counted_as_updated(
+        self, run, make_existing, mode
+    ):
+        suppress(email="erased@example.com", reason="erased")
+        make_existing(email="same@example.com", first_name="Same")
+        job = run(
+            "email,first name\n"
+            "erased@example.com,A\nerased@example.com,B\n"  # suppressed
+            "same@example.com,Same\nsame@example.com,\n"  # unchanged
+            "nobody@example.com,N\nnobody@example.com,M\n",  # not found in update mode
+            mode=mode,
+        )
+        created = 1 if mode == "upsert" else 0
+        assert (job.imported, job.updated, job.skipped) == (created, created, 6 - 2 * created)
+        assert job.imported + job.updated + job.skipped + job.invalid == job.rows_done == 6
+
 
 def test_suppressed_and_unsubscribed_people_are_skipped_with_that_reason(
     run, make_existing, system_actor
@@ -205,6 +225,13 @@ def test_bad_values_make_the_row_invalid_with_a_reason_per_column(run, custom_fi
     assert "expects a number" in report[4][4]
 
 
+def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fields):
+    job = run("email;Score\nann@example.com;1,5\nbob@example.com;1,250\n")
+    assert (job.imported, job.invalid) == (1, 1)
+    assert issues(job) == [(2, "invalid_field_value", "invalid")]
+    assert Contact.objects.get().field_values.get().value_number == 1250
+
+
 def test_formula_like_values_are_not_imported_and_are_flagged(run, custom_fields):
     job = run(
         'email,first name,company,tags\nann@example.com,=HYPERLINK("http://x"),@SUM(A1),"ok;=cmd"\n'
@@ -222,6 +249,11 @@ def test_ragged_rows_are_read_and_flagged(run):
     assert [code for _, code, _ in issues(job)] == ["ragged_row", "ragged_row"]
 
 
+def test_a_trailing_delimiter_on_every_row_is_not_a_problem_to_report(run):
+    job = run("email,first name\nann@example.com,Ann,\nbob@example.com,Bob, ,\n")
+    assert (job.imported, issues(job)) == (2, [])
+
+
 def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
     make_existing(email="old@example.com", first_name="Old")
     job = run(
@@ -235,6 +267,55 @@ def test_a_dry_run_counts_and_reports_but_writes_nothing(run, make_existing):
     assert not AuditEntry.objects.filter(actor_kind="import", object_type="contact").exists()
 
 
+COUNTS = ["imported", "updated", "skipped", "invalid"]
+
+
+def test_rows_read_into_a_value_by_an_unclosed_quote_are_reported_not_lost(run, custom_fields):
+    job = run(
+        "email,first name,company\n"
+        'ann@example.com,Ann,"Acme\nbob@example.com,Bob,Bobco\ncarl@example.com,Carl,Carlco\n'
+    )
+    assert (job.rows_done, job.imported, job.invalid) == (1, 0, 1)
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "company", "unclosed_quote")
+    assert "2 line(s)" in issue.reason and "bob@example.com" in issue.reason
+
+
+def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
+    job = run(
+        "email,first name,last name,company\n"
+        'ann@example.com,Ann,Lee,"Acme\nask for bob@example.com, sales, London"\n'
+    )
+    assert (job.imported, job.invalid) == (1, 0)
+
+
+def test_a_dry_run_counts_contacts_the_file_leaves_as_they_are_as_a_real_run_does(
+    run, make_existing, system_actor
+):
+    make_existing(email="same@example.com", first_name="Same")
+    vip = make_existing(email="vip@example.com", first_name="Vip")
+    tag_service.tag_contact(actor=system_actor, contact=vip, tag_name="VIP")
+    make_existing(email="changed@example.com", first_name="Old")
+    data = (
+        "email,first name,tags\nsame@example.com,Same,\nvip@example.com,,vip\n"
+        "changed@example.com,New,\nnew@example.com,N,\nlate@example.com,L,new tag\n"
+    )
+    dry = run(data, dry_run=True)
+    real = run(data)
+    assert [getattr(dry, c) for c in COUNTS] == [getattr(real, c) for c in COUNTS] == [2, 1, 2, 0]
+    assert issues(dry) == issues(real)
+
+
+def test_a_dry_run_reports_the_rows_a_full_list_would_not_take(run, make_existing, system_actor):
+    small = list_service.create_list(actor=system_actor, name="Small", limit=2)
+    make_existing(email="old@example.com")
+    data = "email\nold@example.com\nnew@example.com\nlate@example.com\nlast@example.com\n"
+    dry = run(data, dry_run=True, list_ids=[small.pk])
+    real = run(data, list_ids=[small.pk])
+    assert [getattr(dry, c) for c in COUNTS] == [getattr(real, c) for c in COUNTS] == [3, 1, 0, 0]
+    assert issues(dry) == issues(real) == [(4, "list_full", "warning"), (5, "list_full", "warning")]
+
+
 def test_mappings_are_remembered_per_header_set(start, system_actor):
     start("Work address,Name\nann@example.com,Ann\n", mapping={"0": "email", "1": "first_name"})
     assert SavedMapping.objects.count() == 1
@@ -243,6 +324,13 @@ def test_mappings_are_remembered_per_header_set(start, system_actor):
         file_name="again.csv",
     )  # fmt: skip
     assert again.mapping == {"0": "first_name", "1": "email"}
+
+
+def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
+    data = "Email,Email,Name\nann@example.com,ann@work.example,Ann\n"
+    start(data, mapping={"0": "email", "2": "first_name"})
+    job = imports.upload_import(actor=system_actor, file=io.BytesIO(data.encode()), file_name="x")
+    assert job.mapping == {"0": "email", "2": "first_name"}
 
 
 def test_headers_are_matched_from_common_names(start, custom_fields):
@@ -382,6 +470,15 @@ class TestRevert:
         assert not old.tags.exists() and not old.lists.exists()
         assert ImportJob.objects.get(pk=job.pk).status == "reverted"
 
+    def test_it_takes_off_tags_spelled_with_capitals(self, run, make_existing, staff_actor):
+        old = make_existing(email="old@example.com")
+        job = run("email,tags\nold@example.com,VIP\n", tag_names=["Spring Fair"])
+        entry = AuditEntry.objects.get(action="contact.update", contact_id=old.pk)
+        assert entry.changes["tags"] == [[], ["VIP", "Spring Fair"]]  # as the tags are spelled
+
+        imports.revert_import(actor=staff_actor, job=job)
+        assert not old.tags.exists()
+
     def test_it_refuses_contacts_changed_since_unless_confirmed(
         self, run, staff_actor, django_capture_on_commit_callbacks
     ):
@@ -397,6 +494,27 @@ class TestRevert:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             imports.request_revert(actor=staff_actor, job=job, confirm_conflicts=True)
         assert len(callbacks) == 1  # the revert task is queued
+
+    def test_a_contact_that_existed_before_is_not_deleted_after_a_merge(
+        self, run, make_existing, staff_actor
+    ):
+        ann = make_existing(email="ann@example.com", first_name="Ann")
+        job = run("email,first name\nann.lee@example.com,Annie\nbob@example.com,Bob\n")
+        imported_ann = Contact.objects.get(email="ann.lee@example.com")
+        merge_contacts(actor=staff_actor, survivor=ann, duplicate=imported_ann)
+        plan = imports.revert_preview(job)
+        assert (plan.delete, plan.gone, plan.conflict_count) == (1, 1, 0)
+
+        imports.revert_import(actor=staff_actor, job=job, confirm_conflicts=True)
+        assert list(Contact.objects.values_list("email", flat=True)) == ["ann@example.com"]
+
+    def test_a_text_sent_to_an_imported_contact_is_not_a_change_since(self, run, staff_actor):
+        job = run("email,first name\nann@example.com,Ann\n")
+        ann = Contact.objects.get()
+        # What sms.services.messages.send_message records with the message.
+        audit.record(actor=staff_actor, action="sms.send", obj=ann, contact_id=ann.pk)
+        assert imports.revert_preview(job).conflict_count == 0
+        imports.request_revert(actor=staff_actor, job=job)  # not refused
 
     def test_without_confirmation_changed_contacts_are_left_alone(self, run, staff_actor):
         job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")

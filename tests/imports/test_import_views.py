@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
+from contacts.imports import runner
 from contacts.imports.models import ImportJob
 from contacts.imports.tasks import revert_import_task
 from contacts.models import Contact
@@ -78,6 +79,23 @@ def test_confirming_the_mapping_queues_the_job(staff_client, django_capture_on_c
     assert len(callbacks) == 1  # the run task
 
 
+def test_a_column_with_an_accented_name_can_be_kept_as_metadata(staff_client):
+    upload(staff_client, "Courriel;Société;Größe\nann@example.com;Acme;XL\n".encode())
+    job = ImportJob.objects.get()
+    url = reverse("imports:mapping", args=[job.pk])
+    form = staff_client.get(url).context["form"]
+    choices = [dict(form[f"col_{i}"].field.choices) for i in (1, 2)]
+    assert "meta:societe" in choices[0] and "meta:grosse" in choices[1]
+    response = staff_client.post(
+        url,
+        {"col_0": "email", "col_1": "meta:societe", "col_2": "meta:grosse", "mode": "upsert",
+         "default_region": "FR"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["form"].errors
+    job.refresh_from_db()
+    assert job.mapping == {"0": "email", "1": "meta:societe", "2": "meta:grosse"}
+
+
 def test_a_mapping_without_email_is_refused_next_to_the_mapping(staff_client):
     upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
     job = ImportJob.objects.get()
@@ -103,6 +121,29 @@ def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx
     assert 'value="100"' in page and "Download error report" in page
 
 
+class Stop(BaseException):
+    """The worker stops between batches (not an Exception: nothing catches it)."""
+
+
+def test_the_bar_moves_with_the_rows_written_before_the_row_count_is_known(
+    htmx_client, start, monkeypatch
+):
+    job = start("email\n" + "".join(f"p{i}@example.com\n" for i in range(10, 30)))
+    read_batch, calls = runner.read_batch, []
+
+    def five_batches(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 5:  # 10 of the 20 rows (of equal length) written
+            raise Stop
+        return read_batch(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "read_batch", five_batches)
+    with pytest.raises(Stop):
+        imports.run_import(job.pk)
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert 'data-testid="percent">50%' in page and 'value="50"' in page
+
+
 def test_the_error_report_downloads_as_csv(staff_client, run):
     job = run("email,phone\nann@example.com,\nnot-an-email,\nbob@example.com,123\n")
     response = staff_client.get(reverse("imports:errors", args=[job.pk]))
@@ -113,6 +154,16 @@ def test_the_error_report_downloads_as_csv(staff_client, run):
     assert lines[0] == "row,column,outcome,code,reason"
     assert lines[1].startswith("3,email,invalid,invalid_email,")
     assert lines[2].startswith("4,phone,invalid,invalid_phone,")
+
+
+def test_the_error_report_does_not_carry_formulas_from_the_file(staff_client, run):
+    job = run(
+        'email,"=HYPERLINK(""http://x"",""y"")"\nann@example.com,=1+1\n',
+        mapping={"0": "email", "1": "first_name"},
+    )
+    response = staff_client.get(reverse("imports:errors", args=[job.pk]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[1].startswith('2,"\'=HYPERLINK(""http://x"",""y"")",warning,formula_value,')
 
 
 def test_staff_can_cancel_a_queued_import_from_the_list(staff_client, start):
@@ -155,3 +206,38 @@ def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
     revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
     assert ImportJob.objects.get().status == "reverted"
     assert not Contact.objects.exists()
+
+
+def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
+    staff_client, htmx_client, run, django_capture_on_commit_callbacks, monkeypatch
+):
+    job = run("email\nann@example.com\n")
+    url = reverse("imports:revert", args=[job.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url).status_code == 302
+        again = staff_client.post(url)  # a second click, or a second tab
+    assert again.status_code == 422 and "already being reverted" in again.content.decode()
+    assert DBTaskResult.objects.filter(task_path__endswith="revert_import_task").count() == 1
+
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in page and 'data-testid="reverting"' in page
+    assert "Revert…" not in page and "Resume" not in page
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(imports, "_revert", broken)
+    queued = DBTaskResult.objects.get(task_path__endswith="revert_import_task")
+    with pytest.raises(RuntimeError):
+        revert_import_task.call(*queued.args_kwargs["args"])
+    page = htmx_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "The revert stopped: database went away" in page and "Revert…" in page
+    assert 'hx-trigger="every 1s"' not in page
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url).status_code == 302  # asked for again, it goes through
+    for task in DBTaskResult.objects.filter(task_path__endswith="revert_import_task")[1:]:
+        revert_import_task.call(*task.args_kwargs["args"])
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("reverted", "")

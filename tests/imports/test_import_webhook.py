@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from contacts.imports import webhooks
@@ -101,3 +102,31 @@ def test_a_webhook_url_must_be_http(start):
     with pytest.raises(imports.SwitchboardError) as error:
         start("email\nann@example.com\n", webhook_url="ftp://example.com/x")
     assert error.value.code == "invalid_webhook_url"
+
+
+def test_an_import_cancelled_before_it_ran_still_calls_the_webhook(
+    start, receiver, staff_actor, django_capture_on_commit_callbacks
+):
+    job = start("email\nann@example.com\n", webhook_url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.cancel_import(actor=staff_actor, job=job)
+    queued = DBTaskResult.objects.get(task_path__endswith="deliver_import_webhook")
+    assert queued.args_kwargs["args"] == [job.pk, 1]
+    webhooks.deliver(job_id=job.pk, attempt=1)
+    assert json.loads(receiver.requests[0][1])["status"] == "cancelled"
+
+
+def test_the_job_page_follows_the_deliveries_until_one_succeeds(htmx_client, run, receiver):
+    receiver.status = 503
+    job = run("email\nann@example.com\n", webhook_url=receiver.url)
+    url = reverse("imports:detail", args=[job.pk])
+    assert 'hx-trigger="every 5s"' in htmx_client.get(url).content.decode()  # none yet
+
+    webhooks.deliver(job_id=job.pk, attempt=1)
+    page = htmx_client.get(url).content.decode()
+    assert "HTTP 503" in page and 'hx-trigger="every 5s"' in page  # a retry is coming
+
+    receiver.status = 200
+    webhooks.deliver(job_id=job.pk, attempt=2)
+    page = htmx_client.get(url).content.decode()
+    assert "HTTP 200" in page and "hx-trigger" not in page
