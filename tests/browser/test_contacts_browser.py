@@ -80,3 +80,24 @@ def test_staff_find_a_contact_by_national_phone_edit_it_tag_it_and_see_the_audit
     alice.refresh_from_db()
     assert alice.last_name == "Smith-Jones"
     assert list(alice.tags.values_list("name", flat=True)) == ["VIP"]
+
+
+def test_a_search_typed_after_sorting_by_a_column_keeps_that_order(staff_page, system_actor):
+    for first, last in [("Amy", "Zeller"), ("Anna", "Baker"), ("Abe", "Moss")]:
+        contact_service.create_contact(
+            actor=system_actor,
+            email=f"{first.lower()}@example.com",
+            first_name=first,
+            last_name=last,
+        )
+    page = staff_page
+    page.goto("/contacts/")
+    names = page.locator("#results tbody tr td:first-child a")
+    page.locator("#results th a", has_text="Name").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    expect(names).to_have_text(["Anna Baker", "Abe Moss", "Amy Zeller"])
+
+    # The sort link swapped only the results; the search box must still search by name.
+    page.get_by_label("Search contacts").press_sequentially("a", delay=20)
+    expect(page).to_have_url(re.compile(r"q=a.*sort=name"))
+    expect(names).to_have_text(["Anna Baker", "Abe Moss", "Amy Zeller"])

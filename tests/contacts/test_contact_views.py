@@ -104,6 +104,39 @@ def test_the_list_page_pages_through_results(staff_client, make_contact, setting
     assert "Next" not in second.content.decode()
 
 
+def test_a_page_past_the_end_says_so_and_links_back_instead_of_no_contacts_yet(
+    staff_client, make_contact, settings
+):
+    settings.CONTACTS_PAGE_SIZE = 2
+    for n in range(3):
+        make_contact(email=f"p{n}@example.com")
+
+    body = staff_client.get(reverse("contacts:list"), {"q": "p", "page": 7}).content.decode()
+
+    assert "No contacts yet" not in body
+    assert "No more contacts on page 7" in body
+    assert 'href="?q=p"' in body, "back to the first page of the same search"
+
+
+def test_filters_without_a_search_say_no_contact_matches_them(staff_client, alice):
+    empty = list_service.create_list(actor=Actor.system(), name="Empty")
+
+    body = staff_client.get(reverse("contacts:list"), {"list": empty.pk}).content.decode()
+
+    assert "No contact matches these filters." in body
+    assert "“”" not in body
+
+
+def test_an_htmx_sort_keeps_the_search_forms_sort_in_step(htmx_client, alice):
+    response = htmx_client.get(
+        reverse("contacts:list"), {"sort": "name"}, headers={"HX-Target": "results"}
+    )
+
+    body = response.content.decode()
+    # Out of band: the hidden input outside #results, which the next keystroke submits.
+    assert 'name="sort" value="name" id="contact-sort" hx-swap-oob="true"' in body
+
+
 def test_the_list_page_runs_a_fixed_number_of_queries(
     staff_client, make_contact, django_assert_max_num_queries
 ):
