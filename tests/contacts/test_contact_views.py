@@ -524,6 +524,33 @@ def test_metadata_too_large_is_refused_and_kept_as_it_was(htmx_client, alice, mo
     assert alice.metadata == {}
 
 
+def test_metadata_values_json_cannot_store_are_text_not_a_wrong_error(htmx_client, alice):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+
+    for key, value in [("ratio", "NaN"), ("big", "1e400"), ("nested", '{"k": Infinity}')]:
+        response = htmx_client.post(url, {"key": key, "value": value})
+        assert "field-error" not in response.content.decode(), value
+
+    alice.refresh_from_db()
+    assert alice.metadata == {"ratio": "NaN", "big": "1e400", "nested": '{"k": Infinity}'}
+
+
+def test_a_metadata_value_with_a_nul_or_a_lone_surrogate_is_refused_and_the_page_still_works(
+    htmx_client, staff_client, alice
+):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+
+    nul = htmx_client.post(url, {"key": "note", "value": '"a\\u0000b"'})
+    surrogate = htmx_client.post(url, {"key": "note", "value": '"\\ud800"'})
+
+    assert "Metadata cannot hold NUL characters." in nul.content.decode()
+    assert "Metadata cannot hold unpaired UTF-16 surrogates." in surrogate.content.decode()
+    alice.refresh_from_db()
+    assert alice.metadata == {}
+    assert staff_client.get(reverse("contacts:detail", args=[alice.pk])).status_code == 200
+    assert staff_client.get(reverse("contacts:history", args=[alice.pk])).status_code == 200
+
+
 # --- history ----------------------------------------------------------------------------------
 
 
