@@ -136,6 +136,28 @@ def test_saving_invalid_rules_keeps_what_was_typed_and_says_why(staff_client):
     assert not Segment.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"r.0:field": "metadata", "r.0:key": "score", "r.0:op": "equals", "r.0:value": "1e400"},
+        {"r.0:field": "created_at", "r.0:op": "after", "r.0:value": "9999-12-31"},
+        {"r.0:field": "first_name", "r.0:op": "equals", "r.0:value": "a\x00b"},
+    ],
+)
+def test_values_at_the_edge_are_previewed_and_saved_or_refused_never_a_500(
+    staff_client, htmx_client, condition
+):
+    form = {"name": "Edge", "r:match": "all", **condition}
+
+    preview = htmx_client.post(reverse("contacts:segment_preview"), form)
+    saved = staff_client.post(reverse("contacts:segment_create"), form)
+
+    assert preview.status_code == 200
+    assert saved.status_code in (302, 422)
+    if saved.status_code == 422:
+        assert 'data-testid="save-error"' in saved.content.decode()
+
+
 def test_the_builder_renders_a_saved_segment_from_its_rules(staff_client, staff_actor, vip):
     rules = {
         "all": [
