@@ -194,6 +194,7 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     }
     initial["version"] = contact.version
     form = field_values_form(fields, initial)
+    conflict = False
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
         if form.is_valid():
@@ -215,13 +216,16 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                     None,
                 )
                 form.add_error(key, exc.message)
+                conflict = exc.code == "edit_conflict"
             else:
                 response = render(
                     request, "contacts/contact_detail.html#fields", _detail_context(contact)
                 )
                 return _changed(response, "Custom fields saved.")
         return render(
-            request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
+            request,
+            "contacts/contact_detail.html#fields-form",
+            {"contact": contact, "form": form, "conflict": conflict},
         )
     if request.GET.get("cancel"):
         return render(request, "contacts/contact_detail.html#fields", _detail_context(contact))

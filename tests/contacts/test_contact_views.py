@@ -416,6 +416,9 @@ def test_a_custom_fields_save_based_on_a_stale_version_is_refused(htmx_client, a
 
     assert "changed by system while you were editing" in response.content.decode()
     assert field_service.current_values(alice) == {"Plan": "team"}
+    # Saving again would be refused again: the form offers the latest version instead.
+    assert "Load the latest version" in response.content.decode()
+    assert 'type="submit">Save' not in response.content.decode()
 
 
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
