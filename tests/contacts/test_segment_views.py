@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from contacts.models import ContactList, Segment, Tag
-from contacts.services.segments import create_segment
+from contacts.services.segments import create_segment, update_segment
 from contacts.services.tags import tag_contact
+from dashboard.actors import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -212,3 +213,38 @@ def test_deleting_a_segment_keeps_its_contacts(staff_client, staff_actor, vip):
     assert response.status_code == 302
     assert not Segment.objects.exists()
     assert vip.contacts.count() == 2
+
+
+def test_two_staff_editing_a_segment_the_later_save_is_refused_not_silently_lost(
+    staff_client, staff_actor, vip
+):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+    editor = staff_client.get(url).content.decode()
+    loaded_at = segment.updated_at.isoformat()
+    assert f'name="loaded_at" value="{loaded_at}"' in editor
+    # A colleague narrows the segment while this editor is open.
+    narrowed = {"all": [{"field": "email", "op": "ends_with", "value": "@acme.com"}]}
+    update_segment(actor=Actor.system("colleague"), segment=segment, name="VIPs", rules=narrowed)
+
+    form = {
+        "name": "VIPs", "loaded_at": loaded_at, "r:match": "all",
+        "r.0:field": "phone_country", "r.0:op": "equals", "r.0:value": "GB",
+    }  # fmt: skip
+    refused = staff_client.post(url, form)
+    again = staff_client.post(url, form)
+
+    assert refused.status_code == 422
+    assert "This segment was changed by" in refused.content.decode()
+    assert "Load the latest rules" in refused.content.decode()
+    assert again.status_code == 422, "the re-rendered form still carries the version it loaded"
+    segment.refresh_from_db()
+    assert segment.rules == narrowed
+
+    # With the version it now shows, the save goes through.
+    fresh = segment.updated_at.isoformat()
+    assert staff_client.post(url, {**form, "loaded_at": fresh}).status_code == 302
