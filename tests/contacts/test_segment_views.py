@@ -184,6 +184,21 @@ def test_a_segment_page_searches_within_its_members(staff_client, staff_actor, v
     assert "bob@acme.com" in body and "ann@acme.com" not in body
 
 
+def test_a_segment_page_past_its_last_page_says_so_not_that_nobody_matches(
+    staff_client, staff_actor, vip
+):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    body = staff_client.get(
+        reverse("contacts:segment_detail", args=[segment.pk]), {"page": 4}
+    ).content.decode()
+    assert "No contact matches these rules" not in body
+    assert "No more members on page 4" in body and "Back to the first page" in body
+
+
 def test_saving_a_segment_as_a_list_freezes_its_members(staff_client, staff_actor, vip):
     segment = create_segment(
         actor=staff_actor,
