@@ -118,6 +118,13 @@ def test_a_page_past_the_end_says_so_and_links_back_instead_of_no_contacts_yet(
     assert 'href="?q=p"' in body, "back to the first page of the same search"
 
 
+def test_a_hand_typed_huge_page_number_is_an_empty_page_not_a_500(staff_client, alice):
+    response = staff_client.get(reverse("contacts:list"), {"page": "99999999999999999999"})
+
+    assert response.status_code == 200
+    assert "No more contacts on page 99999999999999999999" in response.content.decode()
+
+
 def test_filters_without_a_search_say_no_contact_matches_them(staff_client, alice):
     empty = list_service.create_list(actor=Actor.system(), name="Empty")
 
