@@ -307,7 +307,10 @@ def _update(
 ) -> Contact:
     """``update_contact`` on a row the caller locked (select_for_update) in its transaction."""
     if expected_version is not None and locked.version != expected_version:
-        last = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id").first()
+        recent = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id")
+        # Name whoever else changed it, not the editor's own later save of another section.
+        mine = {"actor_kind": actor.kind, "actor_user_id": actor.user_id, "actor_ref": actor.ref}
+        last = recent.exclude(**mine).first() or recent.first()
         who = f" by {last.actor_label}" if last else ""
         raise SwitchboardError(
             "edit_conflict",

@@ -47,9 +47,19 @@ def get_contact_or_404(contact_id: uuid.UUID) -> Contact:
         raise Http404("No such contact. It may have been erased or merged into another.") from None
 
 
-def _changed(response: HttpResponse, message: str) -> HttpResponse:
-    """Tell the page the contact changed (history panels reload) and show a toast."""
-    trigger_client_event(response, "contact-changed")
+def _changed(
+    response: HttpResponse, message: str, contact: Contact | None = None, known: int | None = None
+) -> HttpResponse:
+    """Tell the page the contact changed (history panels reload) and show a toast.
+
+    ``known`` is the version this save started from. When the save is the only change since
+    then, the event carries both versions so the page's other open forms still based on
+    ``known`` move to the new one: otherwise saving the metadata, then the details form
+    opened before it, is refused as "changed by <you> while you were editing"."""
+    detail = {}
+    if contact is not None and known is not None and contact.version == known + 1:
+        detail = {"previous": known, "version": contact.version}
+    trigger_client_event(response, "contact-changed", detail)
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
@@ -156,12 +166,10 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     conflict = False
     if form.is_valid():
         data = form.cleaned_data
+        known = data.pop("version")
         try:
             contact = contact_service.update_contact(
-                actor=Actor.staff(request.user),
-                contact=contact,
-                expected_version=data.pop("version"),
-                **data,
+                actor=Actor.staff(request.user), contact=contact, expected_version=known, **data
             )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
@@ -170,7 +178,7 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
             if not request.htmx:
                 return redirect("contacts:detail", contact_id=contact.pk)
             response = render(request, "contacts/contact_detail.html#details", {"contact": contact})
-            return _changed(response, "Contact saved.")
+            return _changed(response, "Contact saved.", contact, known)
     return render(
         request,
         "contacts/contact_detail.html#details-form",
@@ -221,7 +229,9 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                 response = render(
                     request, "contacts/contact_detail.html#fields", _detail_context(contact)
                 )
-                return _changed(response, "Custom fields saved.")
+                return _changed(
+                    response, "Custom fields saved.", contact, form.cleaned_data["version"]
+                )
         return render(
             request,
             "contacts/contact_detail.html#fields-form",
@@ -304,6 +314,7 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
     contact = get_contact_or_404(contact_id)
     form = MetadataForm(request.POST)
     error = ""
+    known = contact.version
     if form.is_valid():
         try:
             contact = contact_service.update_contact(
@@ -320,7 +331,7 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
         "contacts/contact_detail.html#metadata",
         _detail_context(contact, metadata_error=error),
     )
-    return response if error else _changed(response, "Metadata saved.")
+    return response if error else _changed(response, "Metadata saved.", contact, known)
 
 
 @require_GET

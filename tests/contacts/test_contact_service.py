@@ -499,6 +499,26 @@ def test_a_stale_edit_is_refused_and_names_who_changed_it(staff_actor, make_cont
     assert contact.first_name == "Agent edit"
 
 
+def test_a_stale_edit_names_the_other_editor_not_the_editors_own_later_save(
+    staff_actor, make_contact
+):
+    contact = make_contact(first_name="Original")
+    contact_service.update_contact(
+        actor=Actor.agent(3, "Helper bot"), contact=contact, first_name="Agent edit"
+    )
+    contact_service.update_contact(actor=staff_actor, contact=contact, metadata={"k": 1})
+
+    error = _error(
+        contact_service.update_contact,
+        actor=staff_actor,
+        contact=contact,
+        expected_version=1,
+        first_name="Staff edit",
+    )
+
+    assert "changed by Helper bot while" in error.message
+
+
 def test_an_edit_based_on_the_current_version_is_saved(staff_actor, make_contact):
     contact = make_contact()
 

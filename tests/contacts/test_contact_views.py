@@ -561,6 +561,18 @@ def test_a_metadata_value_with_a_nul_or_a_lone_surrogate_is_refused_and_the_page
     assert staff_client.get(reverse("contacts:history", args=[alice.pk])).status_code == 200
 
 
+def test_a_section_save_tells_the_page_which_version_its_other_open_forms_can_move_to(
+    htmx_client, alice
+):
+    known = alice.version
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "plan", "value": "pro"}
+    )
+
+    assert _triggers(response)["contact-changed"] == {"previous": known, "version": known + 1}
+
+
 # --- history ----------------------------------------------------------------------------------
 
 
