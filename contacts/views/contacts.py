@@ -31,6 +31,7 @@ from dashboard.forms import add_domain_error
 from dashboard.models import AuditEntry
 
 HISTORY_LIMIT = 50
+HISTORY_MAX = 1000
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -336,11 +337,22 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
 
 @require_GET
 def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
-    """Interaction and audit history; reloaded by the page whenever the contact changes."""
+    """Interaction and audit history; reloaded by the page whenever the contact changes.
+
+    The latest HISTORY_LIMIT of each, and more on request (``?limit=``), so older entries stay
+    reachable without one page loading a long-lived contact's whole past."""
     contact = get_contact_or_404(contact_id)
+    limit = min(max(_int_or_none(request.GET.get("limit")) or 0, HISTORY_LIMIT), HISTORY_MAX)
+    # One row more than shown says whether there is more, without counting.
+    interactions = list(contact.interactions.all()[: limit + 1])
+    audit_entries = list(AuditEntry.objects.filter(contact_id=contact.pk)[: limit + 1])
+    more = len(interactions) > limit or len(audit_entries) > limit
     context = {
         "contact": contact,
-        "interactions": contact.interactions.all()[:HISTORY_LIMIT],
-        "audit_entries": AuditEntry.objects.filter(contact_id=contact.pk)[:HISTORY_LIMIT],
+        "interactions": interactions[:limit],
+        "audit_entries": audit_entries[:limit],
+        "limit": limit,
+        "more": more and limit < HISTORY_MAX,
+        "next_limit": min(limit + HISTORY_LIMIT, HISTORY_MAX),
     }
     return render(request, "contacts/_history.html", context)

@@ -12,6 +12,7 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services.history import record_event
 from dashboard.actors import Actor
 from tests.contacts.helpers import last_audit, queries_to_get
 
@@ -599,3 +600,19 @@ def test_the_history_partial_shows_interactions_and_the_audit_trail(
     assert "metadata.seats:</span> <del>3</del> → <ins>4</ins>" in body
     assert "metadata.plan:</span> <ins>{&quot;tier&quot;: &quot;pro&quot;}</ins>" in body
     assert body.count("metadata.plan") == 1
+
+
+def test_older_history_is_a_click_away_instead_of_cut_off_without_a_word(
+    htmx_client, alice, staff_actor
+):
+    for n in range(55):
+        record_event(actor=staff_actor, contact=alice, name=f"visit_{n:02d}")
+    url = reverse("contacts:history", args=[alice.pk])
+
+    first = " ".join(htmx_client.get(url).content.decode().split())
+    older = " ".join(htmx_client.get(url, {"limit": 100}).content.decode().split())
+
+    assert "visit_54" in first and "visit_04" not in first
+    assert "Show older entries" in first and f'{url}?limit=100"' in first
+    assert "visit_04" in older and "Contact created" in older
+    assert "Show older entries" not in older
