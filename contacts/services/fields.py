@@ -18,6 +18,7 @@ from dashboard.errors import SwitchboardError
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-]{0,63}$")
 TEXT_MAX = 2000
 _NUMBER_LIMIT = decimal.Decimal("1e14")
+THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
@@ -122,8 +123,15 @@ def parse_value(field: Field, raw: Any) -> Any:
         case FieldType.NUMBER:
             if isinstance(raw, bool):
                 raise bad("a number")
+            text = str(raw).strip()
+            if "," in text:
+                # Only as a thousands separator (1,250.5): "1,5" is one and a half where it
+                # was typed, and reading it as 15 would store a wrong number without a word.
+                if not THOUSANDS.match(text):
+                    raise bad("a number with . for decimals (commas only between thousands)")
+                text = text.replace(",", "")
             try:
-                number = decimal.Decimal(str(raw).strip().replace(",", ""))
+                number = decimal.Decimal(text)
             except decimal.InvalidOperation:
                 raise bad("a number") from None
             if not number.is_finite() or abs(number) >= _NUMBER_LIMIT:
