@@ -513,6 +513,25 @@ def test_metadata_is_set_as_json_or_text_and_removed_with_an_empty_value(htmx_cl
     assert last_audit(alice).changes["metadata"][0]["seats"] == 3
 
 
+def test_metadata_reads_as_json_so_what_is_shown_can_be_typed_back(
+    htmx_client, staff_client, alice
+):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+    htmx_client.post(url, {"key": "flags", "value": '{"beta": true, "note": null}'})
+    htmx_client.post(url, {"key": "vip", "value": "true"})
+    htmx_client.post(url, {"key": "plan", "value": "pro plan"})
+
+    body = staff_client.get(reverse("contacts:detail", args=[alice.pk])).content.decode()
+
+    assert "{&quot;beta&quot;: true, &quot;note&quot;: null}" in body
+    assert '<dd class="mono">true</dd>' in body and '<dd class="mono">pro plan</dd>' in body
+    assert "True" not in body.split('id="metadata"')[1].split("</section>")[0]
+    # Typing back what is shown keeps the value's type.
+    htmx_client.post(url, {"key": "flags", "value": '{"beta": true, "note": null}'})
+    alice.refresh_from_db()
+    assert alice.metadata["flags"] == {"beta": True, "note": None}
+
+
 def test_metadata_without_a_key_is_refused(htmx_client, alice):
     response = htmx_client.post(
         reverse("contacts:metadata_set", args=[alice.pk]), {"key": "", "value": "x"}
