@@ -290,11 +290,15 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
         return _lists_response(request, contact, "Choose a list.")
     contact_list = form.cleaned_data["list_id"]
     try:
-        list_service.add_to_list(
+        added = list_service.add_to_list(
             actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
         )
     except SwitchboardError as exc:
         return _lists_response(request, contact, exc.message)
+    if not added:  # nothing changed: say so rather than "Added", and reload nothing
+        response = _lists_response(request, contact)
+        message = f"Already in {contact_list.name}."
+        return trigger_client_event(response, "toast", {"message": message, "level": "info"})
     return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
 
 

@@ -472,6 +472,10 @@ def test_staff_add_and_remove_a_list(htmx_client, alice, staff_actor):
     assert list(alice.lists.all()) == [vip]
     assert _triggers(added)["toast"]["message"] == "Added to VIP."
 
+    again = htmx_client.post(reverse("contacts:list_add", args=[alice.pk]), {"list_id": vip.pk})
+    assert _triggers(again)["toast"]["message"] == "Already in VIP."
+    assert "contact-changed" not in _triggers(again)
+
     removed = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
     assert not alice.lists.exists()
     assert _triggers(removed)["toast"]["message"] == "Removed from VIP."
