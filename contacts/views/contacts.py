@@ -94,6 +94,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         page=_int_or_none(request.GET.get("page")) or 1,
         size=settings.CONTACTS_PAGE_SIZE,
     )
+    tags, lists = list(Tag.objects.all()), list(ContactList.objects.all())
     context = {
         "page": page,
         "q": q,
@@ -101,8 +102,12 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "columns": _columns(sort),
         "tag_id": tag_id,
         "list_id": list_id,
-        "tags": Tag.objects.all(),
-        "lists": ContactList.objects.all(),
+        "tags": tags,
+        "lists": lists,
+        # A link to a since-deleted tag or list still filters (to nobody): show that filter
+        # instead of "Any tag" above an empty page.
+        "tag_gone": tag_id is not None and tag_id not in {t.pk for t in tags},
+        "list_gone": list_id is not None and list_id not in {cl.pk for cl in lists},
     }
     template = "contacts/contact_list.html"
     if request.htmx and request.htmx.target == "results":

@@ -135,6 +135,17 @@ def test_filters_without_a_search_say_no_contact_matches_them(staff_client, alic
     assert "“”" not in body
 
 
+def test_a_link_to_a_deleted_tag_shows_that_filter_rather_than_any_tag(staff_client, alice):
+    tag = Tag.objects.get(name="customer")
+    tag_id = tag.pk
+    tag.delete()
+
+    body = staff_client.get(reverse("contacts:list"), {"tag": tag_id}).content.decode()
+
+    assert f'<option value="{tag_id}" selected>(deleted tag)</option>' in body
+    assert "No contact matches these filters." in body
+
+
 def test_an_htmx_sort_keeps_the_search_forms_sort_in_step(htmx_client, alice):
     response = htmx_client.get(
         reverse("contacts:list"), {"sort": "name"}, headers={"HX-Target": "results"}
