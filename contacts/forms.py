@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from django import forms
 
@@ -100,6 +101,18 @@ class MetadataForm(forms.Form):
         if raw == "":
             return None
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
+            # NaN, Infinity and 1e400 are not JSON (no database stores them): they are text.
+            return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        except ValueError:
             return raw
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is not a finite number")
+    return number

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,6 +157,8 @@ def _text(path: str, value: Any, *, allow_empty: bool = False) -> str:
         raise invalid(path, f"expects text; got {value!r}.")
     if len(value) > 2000:
         raise invalid(path, "text is limited to 2000 characters.")
+    if "\x00" in value:  # neither a query parameter nor the saved rules (jsonb) can hold it
+        raise invalid(path, "text cannot hold NUL characters.")
     return value.strip()
 
 
@@ -241,6 +244,11 @@ def _json_number(column: str, keys: list[str], json_type: JSONType) -> Case:
 
 
 def _json_scalar(path: str, value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        # 1e400 from the builder: no database stores it in the saved rules, nothing equals it.
+        raise invalid(path, f"expects a finite number; got {value!r}.")
+    if isinstance(value, str) and "\x00" in value:
+        raise invalid(path, "text cannot hold NUL characters.")
     if isinstance(value, bool | str | int | float):
         return value
     raise invalid(path, f"expects a string, number or true/false; got {value!r}.")
@@ -304,8 +312,10 @@ def _date_column(column: str, op: str, value: Any, path: str, ctx: Context, *, n
         case "before":
             return Q(**{f"{column}__lt": _day_start(_date(path + ".value", value))})
         case "after":
-            day = _date(path + ".value", value) + dt.timedelta(days=1)
-            return Q(**{f"{column}__gte": _day_start(day)})
+            day = _date(path + ".value", value)
+            if day == dt.date.max:  # nothing is after the last day there is (no day after it)
+                return Q(pk__in=[])
+            return Q(**{f"{column}__gte": _day_start(day + dt.timedelta(days=1))})
         case "in_last_days":
             return Q(**{f"{column}__gte": days_ago(_whole(path + ".value", value), ctx.now)})
         case "not_in_last_days":

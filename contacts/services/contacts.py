@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -62,6 +63,10 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
             merged.pop(str(key), None)
         else:
             merged[str(key)] = value
+    if problem := _unstorable(patch):
+        raise SwitchboardError(
+            "invalid_metadata", f"Metadata cannot hold {problem}.", field="metadata"
+        )
     if len(json.dumps(merged, default=str)) > METADATA_MAX_BYTES:
         raise SwitchboardError(
             "invalid_metadata",
@@ -69,6 +74,28 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
             field="metadata",
         )
     return merged
+
+
+def _unstorable(value: Any) -> str | None:
+    """What in a JSON value no database can store (SQLite's json_valid and PostgreSQL's jsonb
+    refuse it, or it is not UTF-8), or None. Saved anyway, it fails the write or the page."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the number {value}"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "unpaired UTF-16 surrogates"
+        return None
+    if isinstance(value, Mapping):
+        return next(
+            filter(None, (_unstorable(str(k)) or _unstorable(v) for k, v in value.items())), None
+        )
+    if isinstance(value, list | tuple):
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
 
 
 def _clean_consent(value: str, field: str) -> str:
@@ -280,7 +307,10 @@ def _update(
 ) -> Contact:
     """``update_contact`` on a row the caller locked (select_for_update) in its transaction."""
     if expected_version is not None and locked.version != expected_version:
-        last = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id").first()
+        recent = AuditEntry.objects.filter(contact_id=locked.pk).order_by("-at", "-id")
+        # Name whoever else changed it, not the editor's own later save of another section.
+        mine = {"actor_kind": actor.kind, "actor_user_id": actor.user_id, "actor_ref": actor.ref}
+        last = recent.exclude(**mine).first() or recent.first()
         who = f" by {last.actor_label}" if last else ""
         raise SwitchboardError(
             "edit_conflict",
@@ -326,9 +356,10 @@ def _update(
     if changes:
         locked.updated_at = timezone.now()
         locked.version += 1
+        email_changed = locked.email != before["email"]
         try:
             # The email is the one unique column: only a changed one can clash.
-            with transaction.atomic() if locked.email != before["email"] else nullcontext():
+            with transaction.atomic() if email_changed else nullcontext():
                 locked.save(
                     update_fields=[
                         *AUDITED,
@@ -341,6 +372,8 @@ def _update(
                     ]  # fmt: skip
                 )
         except IntegrityError:
+            if not email_changed:  # not a clash: saying "another contact uses it" would mislead
+                raise
             raise SwitchboardError(
                 "duplicate_email", f"Another contact already uses {locked.email}.", field="email"
             ) from None

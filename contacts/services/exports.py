@@ -92,7 +92,9 @@ def export_contacts(*, actor: Actor, kind: str, source_id: int) -> Export:
 
 def _rows(members: QuerySet[Contact], fields: list[Field]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow([*COLUMNS, *(f.name for f in fields)])
+    # The byte order mark tells Excel the file is UTF-8; without it "Siobhán" opens as
+    # "SiobhÃ¡n". LibreOffice, Sheets and Python's utf-8-sig read it as the marker it is.
+    yield "\ufeff" + writer.writerow([*COLUMNS, *(f.name for f in fields)])
     contacts = (
         members.order_by("pk")
         .prefetch_related("tags", Prefetch("field_values", queryset=FieldValue.objects.all()))

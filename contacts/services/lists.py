@@ -11,6 +11,8 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 
 LIST_NAME_MAX = 100
+# The limit column is a 32-bit integer on PostgreSQL: anything larger fails the write.
+LIST_LIMIT_MAX = 2**31 - 1
 
 
 def _clean(name: str, limit: int | None) -> tuple[str, int | None]:
@@ -19,9 +21,11 @@ def _clean(name: str, limit: int | None) -> tuple[str, int | None]:
         raise SwitchboardError(
             "invalid_list", f"A list name has 1 to {LIST_NAME_MAX} characters.", field="name"
         )
-    if limit is not None and limit < 1:
+    if limit is not None and not 1 <= limit <= LIST_LIMIT_MAX:
         raise SwitchboardError(
-            "invalid_list", "A list limit is a positive number (or empty for none).", field="limit"
+            "invalid_list",
+            f"A list limit is a number from 1 to {LIST_LIMIT_MAX:,} (or empty for none).",
+            field="limit",
         )
     return name, limit
 

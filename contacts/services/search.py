@@ -214,9 +214,16 @@ class Page:
         return (self.number - 1) * self.size + len(self.items)
 
 
+# Beyond any table's rows, and far below the 64-bit OFFSET both databases (and sqlite3's
+# parameter binding) overflow on: a hand-typed ?page=99999999999999999999 is an empty page.
+OFFSET_MAX = 10**12
+
+
 def paginate(contacts: QuerySet[Contact], *, page: int, size: int) -> Page:
     """One page without COUNT(*): counting a million rows on every keystroke is the slow part."""
     page = max(1, page)
     offset = (page - 1) * size
+    if offset > OFFSET_MAX:
+        return Page(items=[], number=page, size=size, has_next=False)
     rows = list(contacts[offset : offset + size + 1])
     return Page(items=rows[:size], number=page, size=size, has_next=len(rows) > size)

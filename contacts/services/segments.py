@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -77,10 +78,32 @@ def create_segment(*, actor: Actor, name: str, rules: Any) -> Segment:
 
 
 @transaction.atomic
-def update_segment(*, actor: Actor, segment: Segment, name: str, rules: Any) -> Segment:
+def update_segment(
+    *,
+    actor: Actor,
+    segment: Segment,
+    name: str,
+    rules: Any,
+    expected_updated_at: dt.datetime | None = None,
+) -> Segment:
+    """``expected_updated_at``: when the segment the editor loaded was last saved. If someone
+    saved it since, the update is refused with ``edit_conflict`` instead of replacing their
+    rules with rules built on the old ones."""
     name = _clean_name(name)
     compile_rules(rules)
     locked = Segment.objects.select_for_update().get(pk=segment.pk)
+    if expected_updated_at is not None and locked.updated_at != expected_updated_at:
+        last = (
+            AuditEntry.objects.filter(object_type="segment", object_id=str(locked.pk))
+            .order_by("-at", "-id")
+            .first()
+        )
+        who = f" by {last.actor_label}" if last else ""
+        raise SwitchboardError(
+            "edit_conflict",
+            f"This segment was changed{who} while you were editing. Reload it to see the "
+            "latest rules, then make your change again.",
+        )
     changes = audit.diff(
         {"name": locked.name, "rules": locked.rules}, {"name": name, "rules": rules}
     )

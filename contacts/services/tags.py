@@ -13,10 +13,17 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 
 TAG_MAX = 64
+# Invisible characters that ride along with names pasted from web pages and chat apps: kept,
+# "VIP\u200b" would be a second tag that looks exactly like "VIP" and matches none of its rules.
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+
+
+def _tidy(name: str) -> str:
+    return " ".join((name or "").translate(INVISIBLE).split())
 
 
 def clean_tag_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = _tidy(name)
     if not name or len(name) > TAG_MAX:
         raise SwitchboardError(
             "invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field="name"
@@ -26,7 +33,7 @@ def clean_tag_name(name: str) -> str:
 
 def find_tag(name: str) -> Tag | None:
     """The tag with this name, spaces tidied as when tags are made and any letter case."""
-    return Tag.objects.named(" ".join((name or "").split())).first()
+    return Tag.objects.named(_tidy(name)).first()
 
 
 def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) -> Tag:

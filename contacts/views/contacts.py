@@ -31,6 +31,7 @@ from dashboard.forms import add_domain_error
 from dashboard.models import AuditEntry
 
 HISTORY_LIMIT = 50
+HISTORY_MAX = 1000
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -47,9 +48,19 @@ def get_contact_or_404(contact_id: uuid.UUID) -> Contact:
         raise Http404("No such contact. It may have been erased or merged into another.") from None
 
 
-def _changed(response: HttpResponse, message: str) -> HttpResponse:
-    """Tell the page the contact changed (history panels reload) and show a toast."""
-    trigger_client_event(response, "contact-changed")
+def _changed(
+    response: HttpResponse, message: str, contact: Contact | None = None, known: int | None = None
+) -> HttpResponse:
+    """Tell the page the contact changed (history panels reload) and show a toast.
+
+    ``known`` is the version this save started from. When the save is the only change since
+    then, the event carries both versions so the page's other open forms still based on
+    ``known`` move to the new one: otherwise saving the metadata, then the details form
+    opened before it, is refused as "changed by <you> while you were editing"."""
+    detail = {}
+    if contact is not None and known is not None and contact.version == known + 1:
+        detail = {"previous": known, "version": contact.version}
+    trigger_client_event(response, "contact-changed", detail)
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
@@ -83,6 +94,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         page=_int_or_none(request.GET.get("page")) or 1,
         size=settings.CONTACTS_PAGE_SIZE,
     )
+    tags, lists = list(Tag.objects.all()), list(ContactList.objects.all())
     context = {
         "page": page,
         "q": q,
@@ -90,8 +102,12 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "columns": _columns(sort),
         "tag_id": tag_id,
         "list_id": list_id,
-        "tags": Tag.objects.all(),
-        "lists": ContactList.objects.all(),
+        "tags": tags,
+        "lists": lists,
+        # A link to a since-deleted tag or list still filters (to nobody): show that filter
+        # instead of "Any tag" above an empty page.
+        "tag_gone": tag_id is not None and tag_id not in {t.pk for t in tags},
+        "list_gone": list_id is not None and list_id not in {cl.pk for cl in lists},
     }
     template = "contacts/contact_list.html"
     if request.htmx and request.htmx.target == "results":
@@ -156,12 +172,10 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     conflict = False
     if form.is_valid():
         data = form.cleaned_data
+        known = data.pop("version")
         try:
             contact = contact_service.update_contact(
-                actor=Actor.staff(request.user),
-                contact=contact,
-                expected_version=data.pop("version"),
-                **data,
+                actor=Actor.staff(request.user), contact=contact, expected_version=known, **data
             )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
@@ -170,7 +184,7 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
             if not request.htmx:
                 return redirect("contacts:detail", contact_id=contact.pk)
             response = render(request, "contacts/contact_detail.html#details", {"contact": contact})
-            return _changed(response, "Contact saved.")
+            return _changed(response, "Contact saved.", contact, known)
     return render(
         request,
         "contacts/contact_detail.html#details-form",
@@ -194,6 +208,7 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     }
     initial["version"] = contact.version
     form = field_values_form(fields, initial)
+    conflict = False
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
         if form.is_valid():
@@ -215,13 +230,18 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                     None,
                 )
                 form.add_error(key, exc.message)
+                conflict = exc.code == "edit_conflict"
             else:
                 response = render(
                     request, "contacts/contact_detail.html#fields", _detail_context(contact)
                 )
-                return _changed(response, "Custom fields saved.")
+                return _changed(
+                    response, "Custom fields saved.", contact, form.cleaned_data["version"]
+                )
         return render(
-            request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
+            request,
+            "contacts/contact_detail.html#fields-form",
+            {"contact": contact, "form": form, "conflict": conflict},
         )
     if request.GET.get("cancel"):
         return render(request, "contacts/contact_detail.html#fields", _detail_context(contact))
@@ -275,11 +295,15 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
         return _lists_response(request, contact, "Choose a list.")
     contact_list = form.cleaned_data["list_id"]
     try:
-        list_service.add_to_list(
+        added = list_service.add_to_list(
             actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
         )
     except SwitchboardError as exc:
         return _lists_response(request, contact, exc.message)
+    if not added:  # nothing changed: say so rather than "Added", and reload nothing
+        response = _lists_response(request, contact)
+        message = f"Already in {contact_list.name}."
+        return trigger_client_event(response, "toast", {"message": message, "level": "info"})
     return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
 
 
@@ -300,6 +324,7 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
     contact = get_contact_or_404(contact_id)
     form = MetadataForm(request.POST)
     error = ""
+    known = contact.version
     if form.is_valid():
         try:
             contact = contact_service.update_contact(
@@ -316,16 +341,27 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
         "contacts/contact_detail.html#metadata",
         _detail_context(contact, metadata_error=error),
     )
-    return response if error else _changed(response, "Metadata saved.")
+    return response if error else _changed(response, "Metadata saved.", contact, known)
 
 
 @require_GET
 def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
-    """Interaction and audit history; reloaded by the page whenever the contact changes."""
+    """Interaction and audit history; reloaded by the page whenever the contact changes.
+
+    The latest HISTORY_LIMIT of each, and more on request (``?limit=``), so older entries stay
+    reachable without one page loading a long-lived contact's whole past."""
     contact = get_contact_or_404(contact_id)
+    limit = min(max(_int_or_none(request.GET.get("limit")) or 0, HISTORY_LIMIT), HISTORY_MAX)
+    # One row more than shown says whether there is more, without counting.
+    interactions = list(contact.interactions.all()[: limit + 1])
+    audit_entries = list(AuditEntry.objects.filter(contact_id=contact.pk)[: limit + 1])
+    more = len(interactions) > limit or len(audit_entries) > limit
     context = {
         "contact": contact,
-        "interactions": contact.interactions.all()[:HISTORY_LIMIT],
-        "audit_entries": AuditEntry.objects.filter(contact_id=contact.pk)[:HISTORY_LIMIT],
+        "interactions": interactions[:limit],
+        "audit_entries": audit_entries[:limit],
+        "limit": limit,
+        "more": more and limit < HISTORY_MAX,
+        "next_limit": min(limit + HISTORY_LIMIT, HISTORY_MAX),
     }
     return render(request, "contacts/_history.html", context)

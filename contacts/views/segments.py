@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -82,17 +84,38 @@ def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     try:
         if segment:
             segment = segment_service.update_segment(
-                actor=actor, segment=segment, name=name, rules=rules
+                actor=actor,
+                segment=segment,
+                name=name,
+                rules=rules,
+                expected_updated_at=_loaded_at(request.POST.get("loaded_at", "")),
             )
         else:
             segment = segment_service.create_segment(actor=actor, name=name, rules=rules)
     except SwitchboardError as exc:
+        # Keep the version the editor loaded: after a conflict, saving again must not
+        # silently win over rules this user has not seen.
         context = _builder_context(
-            request, root, catalogue, segment=segment, name=name, error=exc.message
+            request,
+            root,
+            catalogue,
+            segment=segment,
+            name=name,
+            error=exc.message,
+            loaded_at=request.POST.get("loaded_at", ""),
+            conflict=exc.code == "edit_conflict",
         )
         return render(request, "contacts/segment_builder.html", context, status=422)
     messages.success(request, f"Saved segment {segment.name}.")
     return redirect("contacts:segment_detail", segment_id=segment.pk)
+
+
+def _loaded_at(value: str) -> dt.datetime | None:
+    """When the segment in the editor was last saved (a hidden input), or None if absent."""
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @require_http_methods(["GET", "POST"])

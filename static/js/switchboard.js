@@ -19,6 +19,17 @@
     fadeToasts(box);
   });
 
+  // A section of the contact page saved: forms still open at the version that save started
+  // from move to the new one, so the user's own save is not taken for someone else's edit.
+  // (The server sends the versions only when no one else changed the contact in between.)
+  document.body.addEventListener("contact-changed", function (event) {
+    var detail = event.detail || {};
+    if (!detail.previous) { return; }
+    document.querySelectorAll('input[name="version"]').forEach(function (input) {
+      if (input.value === String(detail.previous)) { input.value = String(detail.version); }
+    });
+  });
+
   // <form data-confirm="Really?"> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -80,3 +80,58 @@ def test_staff_find_a_contact_by_national_phone_edit_it_tag_it_and_see_the_audit
     alice.refresh_from_db()
     assert alice.last_name == "Smith-Jones"
     assert list(alice.tags.values_list("name", flat=True)) == ["VIP"]
+
+
+def test_a_search_typed_after_sorting_by_a_column_keeps_that_order(staff_page, system_actor):
+    for first, last in [("Amy", "Zeller"), ("Anna", "Baker"), ("Abe", "Moss")]:
+        contact_service.create_contact(
+            actor=system_actor,
+            email=f"{first.lower()}@example.com",
+            first_name=first,
+            last_name=last,
+        )
+    page = staff_page
+    page.goto("/contacts/")
+    names = page.locator("#results tbody tr td:first-child a")
+    page.locator("#results th a", has_text="Name").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    expect(names).to_have_text(["Anna Baker", "Abe Moss", "Amy Zeller"])
+
+    # The sort link swapped only the results; the search box must still search by name.
+    page.get_by_label("Search contacts").press_sequentially("a", delay=20)
+    expect(page).to_have_url(re.compile(r"q=a.*sort=name"))
+    expect(names).to_have_text(["Anna Baker", "Abe Moss", "Amy Zeller"])
+
+
+def test_saving_one_section_does_not_make_another_open_form_conflict_with_itself(
+    staff_page, contacts, system_actor
+):
+    alice, page = contacts, staff_page
+    page.goto(f"/contacts/{alice.pk}/")
+    details = page.locator("#details")
+    details.get_by_role("button", name="Edit").click()
+    details.get_by_label("First name").fill("Ally")
+
+    # While the details form is open, the same person sets a metadata key.
+    page.locator("#meta-key").fill("source")
+    page.locator("#meta-value").fill("fair")
+    page.locator("#metadata").get_by_role("button", name="Set").click()
+    expect(page.locator("#metadata")).to_contain_text("fair")
+
+    details.get_by_role("button", name="Save").click()
+    expect(details.get_by_test_id("first_name")).to_have_text("Ally")
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.metadata) == ("Ally", {"source": "fair"})
+
+    # A colleague's change in between is still caught, even after another save of one's own.
+    details.get_by_role("button", name="Edit").click()
+    details.get_by_label("First name").fill("Alicia")
+    contact_service.update_contact(actor=system_actor, contact=alice, last_name="Jones")
+    page.locator("#meta-key").fill("source")
+    page.locator("#meta-value").fill("web")
+    page.locator("#metadata").get_by_role("button", name="Set").click()
+    expect(page.locator("#metadata")).to_contain_text("web")
+    details.get_by_role("button", name="Save").click()
+    expect(details).to_contain_text("changed by tests while you were editing")
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.last_name) == ("Ally", "Jones")

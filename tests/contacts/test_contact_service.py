@@ -275,6 +275,46 @@ def test_metadata_must_be_an_object(patch):
     assert caught.value.code == "invalid_metadata"
 
 
+@pytest.mark.parametrize(
+    ("patch", "problem"),
+    [
+        ({"score": float("nan")}, "the number nan"),
+        ({"deep": {"list": [1, float("inf")]}}, "the number inf"),
+        ({"note": "a\x00b"}, "NUL characters"),
+        ({"note": ["\ud800"]}, "unpaired UTF-16 surrogates"),
+        ({"\ud800": 1}, "unpaired UTF-16 surrogates"),
+    ],
+)
+def test_metadata_no_database_can_store_is_refused_with_what_is_wrong(
+    staff_actor, make_contact, patch, problem
+):
+    contact = make_contact(metadata={"plan": "pro"})
+
+    error = _error(
+        contact_service.update_contact, actor=staff_actor, contact=contact, metadata=patch
+    )
+
+    assert (error.code, error.field) == ("invalid_metadata", "metadata")
+    assert problem in error.message
+    contact.refresh_from_db()
+    assert contact.metadata == {"plan": "pro"}
+
+
+def test_a_failed_save_that_is_no_email_clash_is_not_reported_as_one(
+    staff_actor, make_contact, monkeypatch
+):
+    from django.db import IntegrityError
+
+    contact = make_contact(email="same@example.com")
+
+    def failing_save(self, *args, **kwargs):
+        raise IntegrityError("CHECK constraint failed")
+
+    monkeypatch.setattr(Contact, "save", failing_save)
+    with pytest.raises(IntegrityError):
+        contact_service.update_contact(actor=staff_actor, contact=contact, first_name="New")
+
+
 # --- update_contact ---------------------------------------------------------------------------
 
 
@@ -457,6 +497,26 @@ def test_a_stale_edit_is_refused_and_names_who_changed_it(staff_actor, make_cont
     assert error.details["current_version"] == 2
     contact.refresh_from_db()
     assert contact.first_name == "Agent edit"
+
+
+def test_a_stale_edit_names_the_other_editor_not_the_editors_own_later_save(
+    staff_actor, make_contact
+):
+    contact = make_contact(first_name="Original")
+    contact_service.update_contact(
+        actor=Actor.agent(3, "Helper bot"), contact=contact, first_name="Agent edit"
+    )
+    contact_service.update_contact(actor=staff_actor, contact=contact, metadata={"k": 1})
+
+    error = _error(
+        contact_service.update_contact,
+        actor=staff_actor,
+        contact=contact,
+        expected_version=1,
+        first_name="Staff edit",
+    )
+
+    assert "changed by Helper bot while" in error.message
 
 
 def test_an_edit_based_on_the_current_version_is_saved(staff_actor, make_contact):

@@ -12,6 +12,7 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services.history import record_event
 from dashboard.actors import Actor
 from tests.contacts.helpers import last_audit, queries_to_get
 
@@ -102,6 +103,57 @@ def test_the_list_page_pages_through_results(staff_client, make_contact, setting
     assert "Next" in first
     assert "p2@example.com" in second.content.decode()
     assert "Next" not in second.content.decode()
+
+
+def test_a_page_past_the_end_says_so_and_links_back_instead_of_no_contacts_yet(
+    staff_client, make_contact, settings
+):
+    settings.CONTACTS_PAGE_SIZE = 2
+    for n in range(3):
+        make_contact(email=f"p{n}@example.com")
+
+    body = staff_client.get(reverse("contacts:list"), {"q": "p", "page": 7}).content.decode()
+
+    assert "No contacts yet" not in body
+    assert "No more contacts on page 7" in body
+    assert 'href="?q=p"' in body, "back to the first page of the same search"
+
+
+def test_a_hand_typed_huge_page_number_is_an_empty_page_not_a_500(staff_client, alice):
+    response = staff_client.get(reverse("contacts:list"), {"page": "99999999999999999999"})
+
+    assert response.status_code == 200
+    assert "No more contacts on page 99999999999999999999" in response.content.decode()
+
+
+def test_filters_without_a_search_say_no_contact_matches_them(staff_client, alice):
+    empty = list_service.create_list(actor=Actor.system(), name="Empty")
+
+    body = staff_client.get(reverse("contacts:list"), {"list": empty.pk}).content.decode()
+
+    assert "No contact matches these filters." in body
+    assert "“”" not in body
+
+
+def test_a_link_to_a_deleted_tag_shows_that_filter_rather_than_any_tag(staff_client, alice):
+    tag = Tag.objects.get(name="customer")
+    tag_id = tag.pk
+    tag.delete()
+
+    body = staff_client.get(reverse("contacts:list"), {"tag": tag_id}).content.decode()
+
+    assert f'<option value="{tag_id}" selected>(deleted tag)</option>' in body
+    assert "No contact matches these filters." in body
+
+
+def test_an_htmx_sort_keeps_the_search_forms_sort_in_step(htmx_client, alice):
+    response = htmx_client.get(
+        reverse("contacts:list"), {"sort": "name"}, headers={"HX-Target": "results"}
+    )
+
+    body = response.content.decode()
+    # Out of band: the hidden input outside #results, which the next keystroke submits.
+    assert 'name="sort" value="name" id="contact-sort" hx-swap-oob="true"' in body
 
 
 def test_the_list_page_runs_a_fixed_number_of_queries(
@@ -383,6 +435,9 @@ def test_a_custom_fields_save_based_on_a_stale_version_is_refused(htmx_client, a
 
     assert "changed by system while you were editing" in response.content.decode()
     assert field_service.current_values(alice) == {"Plan": "team"}
+    # Saving again would be refused again: the form offers the latest version instead.
+    assert "Load the latest version" in response.content.decode()
+    assert 'type="submit">Save' not in response.content.decode()
 
 
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
@@ -428,6 +483,10 @@ def test_staff_add_and_remove_a_list(htmx_client, alice, staff_actor):
     assert list(alice.lists.all()) == [vip]
     assert _triggers(added)["toast"]["message"] == "Added to VIP."
 
+    again = htmx_client.post(reverse("contacts:list_add", args=[alice.pk]), {"list_id": vip.pk})
+    assert _triggers(again)["toast"]["message"] == "Already in VIP."
+    assert "contact-changed" not in _triggers(again)
+
     removed = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
     assert not alice.lists.exists()
     assert _triggers(removed)["toast"]["message"] == "Removed from VIP."
@@ -469,6 +528,25 @@ def test_metadata_is_set_as_json_or_text_and_removed_with_an_empty_value(htmx_cl
     assert last_audit(alice).changes["metadata"][0]["seats"] == 3
 
 
+def test_metadata_reads_as_json_so_what_is_shown_can_be_typed_back(
+    htmx_client, staff_client, alice
+):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+    htmx_client.post(url, {"key": "flags", "value": '{"beta": true, "note": null}'})
+    htmx_client.post(url, {"key": "vip", "value": "true"})
+    htmx_client.post(url, {"key": "plan", "value": "pro plan"})
+
+    body = staff_client.get(reverse("contacts:detail", args=[alice.pk])).content.decode()
+
+    assert "{&quot;beta&quot;: true, &quot;note&quot;: null}" in body
+    assert '<dd class="mono">true</dd>' in body and '<dd class="mono">pro plan</dd>' in body
+    assert "True" not in body.split('id="metadata"')[1].split("</section>")[0]
+    # Typing back what is shown keeps the value's type.
+    htmx_client.post(url, {"key": "flags", "value": '{"beta": true, "note": null}'})
+    alice.refresh_from_db()
+    assert alice.metadata["flags"] == {"beta": True, "note": None}
+
+
 def test_metadata_without_a_key_is_refused(htmx_client, alice):
     response = htmx_client.post(
         reverse("contacts:metadata_set", args=[alice.pk]), {"key": "", "value": "x"}
@@ -489,6 +567,45 @@ def test_metadata_too_large_is_refused_and_kept_as_it_was(htmx_client, alice, mo
     assert "Metadata is limited to" in response.content.decode()
     alice.refresh_from_db()
     assert alice.metadata == {}
+
+
+def test_metadata_values_json_cannot_store_are_text_not_a_wrong_error(htmx_client, alice):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+
+    for key, value in [("ratio", "NaN"), ("big", "1e400"), ("nested", '{"k": Infinity}')]:
+        response = htmx_client.post(url, {"key": key, "value": value})
+        assert "field-error" not in response.content.decode(), value
+
+    alice.refresh_from_db()
+    assert alice.metadata == {"ratio": "NaN", "big": "1e400", "nested": '{"k": Infinity}'}
+
+
+def test_a_metadata_value_with_a_nul_or_a_lone_surrogate_is_refused_and_the_page_still_works(
+    htmx_client, staff_client, alice
+):
+    url = reverse("contacts:metadata_set", args=[alice.pk])
+
+    nul = htmx_client.post(url, {"key": "note", "value": '"a\\u0000b"'})
+    surrogate = htmx_client.post(url, {"key": "note", "value": '"\\ud800"'})
+
+    assert "Metadata cannot hold NUL characters." in nul.content.decode()
+    assert "Metadata cannot hold unpaired UTF-16 surrogates." in surrogate.content.decode()
+    alice.refresh_from_db()
+    assert alice.metadata == {}
+    assert staff_client.get(reverse("contacts:detail", args=[alice.pk])).status_code == 200
+    assert staff_client.get(reverse("contacts:history", args=[alice.pk])).status_code == 200
+
+
+def test_a_section_save_tells_the_page_which_version_its_other_open_forms_can_move_to(
+    htmx_client, alice
+):
+    known = alice.version
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "plan", "value": "pro"}
+    )
+
+    assert _triggers(response)["contact-changed"] == {"previous": known, "version": known + 1}
 
 
 # --- history ----------------------------------------------------------------------------------
@@ -517,3 +634,19 @@ def test_the_history_partial_shows_interactions_and_the_audit_trail(
     assert "metadata.seats:</span> <del>3</del> → <ins>4</ins>" in body
     assert "metadata.plan:</span> <ins>{&quot;tier&quot;: &quot;pro&quot;}</ins>" in body
     assert body.count("metadata.plan") == 1
+
+
+def test_older_history_is_a_click_away_instead_of_cut_off_without_a_word(
+    htmx_client, alice, staff_actor
+):
+    for n in range(55):
+        record_event(actor=staff_actor, contact=alice, name=f"visit_{n:02d}")
+    url = reverse("contacts:history", args=[alice.pk])
+
+    first = " ".join(htmx_client.get(url).content.decode().split())
+    older = " ".join(htmx_client.get(url, {"limit": 100}).content.decode().split())
+
+    assert "visit_54" in first and "visit_04" not in first
+    assert "Show older entries" in first and f'{url}?limit=100"' in first
+    assert "visit_04" in older and "Contact created" in older
+    assert "Show older entries" not in older

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def rows_of(response) -> list[dict[str, str]]:
-    body = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(body)))
 
 
@@ -118,3 +118,17 @@ def test_unknown_sources_are_refused(staff_actor, kind, source_id, code):
     with pytest.raises(SwitchboardError) as caught:
         export_contacts(actor=staff_actor, kind=kind, source_id=source_id)
     assert caught.value.code == code
+
+
+def test_an_export_opens_in_excel_with_its_accents_intact(staff_client, make_contact):
+    make_contact(email="siobhan@example.ie", first_name="Siobhán", tags=["Irish"])
+    tag = Tag.objects.get(name="Irish")
+
+    body = b"".join(
+        staff_client.get(reverse("contacts:export", args=["tag", tag.pk])).streaming_content
+    )
+
+    # Excel reads a CSV as the local code page unless it starts with the UTF-8 byte order mark.
+    assert body.startswith(b"\xef\xbb\xbfid,email,")
+    assert body.count(b"\xef\xbb\xbf") == 1
+    assert "Siobhán" in body.decode("utf-8-sig")

@@ -129,6 +129,7 @@ def test_get_field_by_name_ignores_case_and_answers_unknown_field(make_field):
         ("text", 42, "42"),
         ("number", "42", decimal.Decimal("42")),
         ("number", "-1,250.5", decimal.Decimal("-1250.5")),
+        ("number", "12,345,678", decimal.Decimal("12345678")),
         ("number", 3.25, decimal.Decimal("3.25")),
         ("number", 7, decimal.Decimal("7")),
         ("date", "2024-02-29", dt.date(2024, 2, 29)),
@@ -154,6 +155,9 @@ def test_values_are_parsed_by_the_field_type(make_field, type, raw, expected):
     ("type", "raw", "expects"),
     [
         ("number", "forty", "a number"),
+        # A decimal comma is not a thousands separator: 1,5 is not fifteen.
+        ("number", "12,50", "a point for decimals"),
+        ("number", "1,2345", "a point for decimals"),
         ("number", True, "a number"),
         ("number", "NaN", "finite number"),
         ("number", "Infinity", "finite number"),

@@ -26,7 +26,8 @@ def test_it_creates_a_list_and_audits_it(staff_actor, staff_user):
 
 
 @pytest.mark.parametrize(
-    ("name", "limit", "field"), [("", None, "name"), ("x" * 101, None, "name"), ("Ok", 0, "limit")]
+    ("name", "limit", "field"),
+    [("", None, "name"), ("x" * 101, None, "name"), ("Ok", 0, "limit"), ("Ok", 2**31, "limit")],
 )
 def test_it_refuses_an_invalid_list(staff_actor, name, limit, field):
     with pytest.raises(SwitchboardError) as caught:

@@ -58,6 +58,8 @@ def test_staff_create_a_list(staff_client, staff_user):
         ({"name": ""}, "This field is required."),
         ({"name": "Beta", "limit": "0"}, "greater than or equal to 1"),
         ({"name": "Beta", "limit": "lots"}, "Enter a whole number."),
+        # Beyond PostgreSQL's integer column: refused, not a 500.
+        ({"name": "Beta", "limit": "99999999999999"}, "A list limit is a number from 1 to"),
     ],
 )
 def test_a_bad_new_list_is_shown_again_with_the_error(staff_client, vip, data, message):

@@ -181,6 +181,14 @@ def test_pages_are_cut_without_counting(make_contact):
     assert paginate(contacts, page=0, size=3).number == 1
 
 
+def test_a_page_number_no_database_can_offset_to_is_an_empty_page(make_contact):
+    make_contact(email="p@example.com")
+
+    beyond = paginate(search_contacts(), page=10**20, size=25)
+
+    assert (beyond.items, beyond.number, beyond.has_next) == ([], 10**20, False)
+
+
 def test_prefix_matches_are_exact_about_case_and_boundaries(make_contact):
     make_contact(email="abc@example.com")
     make_contact(email="abd@example.com")

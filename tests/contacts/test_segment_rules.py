@@ -480,6 +480,21 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
         ),
         ({"all": [{"field": "email", "op": "equals", "value": 5}]}, "all[0].value", "text"),
         (
+            {"all": [{"field": "metadata.score", "op": "equals", "value": float("inf")}]},
+            "all[0].value",
+            "finite number",
+        ),
+        (
+            {"all": [{"field": "metadata.plan", "op": "equals", "value": "p\x00ro"}]},
+            "all[0].value",
+            "NUL",
+        ),
+        (
+            {"all": [{"field": "first_name", "op": "equals", "value": "a\x00"}]},
+            "all[0].value",
+            "NUL",
+        ),
+        (
             {"all": [{"all": [{"any": [{"all": [{"any": [{"all": []}]}]}]}]}]},
             "all[0].all[0].any[0].all[0].any[0]",
             "5 levels",
@@ -515,3 +530,12 @@ def test_an_empty_any_group_matches_nobody_and_an_empty_all_group_everybody():
     assert matching({"any": []}) == set()
     assert len(matching({"all": []})) == 5
     assert len(matching({"any": [{"any": []}, {"all": []}]})) == 5
+
+
+@pytest.mark.django_db
+def test_after_the_last_date_there_is_matches_nobody_instead_of_overflowing():
+    Contact.objects.create(email="a@example.com", last_contacted_at=timezone.now())
+
+    for column in ("created_at", "updated_at", "last_contacted"):
+        rules = {"all": [{"field": column, "op": "after", "value": "9999-12-31"}]}
+        assert not Contact.objects.filter(compile_rules(rules)).exists()

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from contacts.models import ContactList, Segment, Tag
-from contacts.services.segments import create_segment
+from contacts.services.segments import create_segment, update_segment
 from contacts.services.tags import tag_contact
+from dashboard.actors import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +137,28 @@ def test_saving_invalid_rules_keeps_what_was_typed_and_says_why(staff_client):
     assert not Segment.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"r.0:field": "metadata", "r.0:key": "score", "r.0:op": "equals", "r.0:value": "1e400"},
+        {"r.0:field": "created_at", "r.0:op": "after", "r.0:value": "9999-12-31"},
+        {"r.0:field": "first_name", "r.0:op": "equals", "r.0:value": "a\x00b"},
+    ],
+)
+def test_values_at_the_edge_are_previewed_and_saved_or_refused_never_a_500(
+    staff_client, htmx_client, condition
+):
+    form = {"name": "Edge", "r:match": "all", **condition}
+
+    preview = htmx_client.post(reverse("contacts:segment_preview"), form)
+    saved = staff_client.post(reverse("contacts:segment_create"), form)
+
+    assert preview.status_code == 200
+    assert saved.status_code in (302, 422)
+    if saved.status_code == 422:
+        assert 'data-testid="save-error"' in saved.content.decode()
+
+
 def test_the_builder_renders_a_saved_segment_from_its_rules(staff_client, staff_actor, vip):
     rules = {
         "all": [
@@ -159,6 +182,21 @@ def test_a_segment_page_searches_within_its_members(staff_client, staff_actor, v
         reverse("contacts:segment_detail", args=[segment.pk]), {"q": "bob"}
     ).content.decode()
     assert "bob@acme.com" in body and "ann@acme.com" not in body
+
+
+def test_a_segment_page_past_its_last_page_says_so_not_that_nobody_matches(
+    staff_client, staff_actor, vip
+):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    body = staff_client.get(
+        reverse("contacts:segment_detail", args=[segment.pk]), {"page": 4}
+    ).content.decode()
+    assert "No contact matches these rules" not in body
+    assert "No more members on page 4" in body and "Back to the first page" in body
 
 
 def test_saving_a_segment_as_a_list_freezes_its_members(staff_client, staff_actor, vip):
@@ -190,3 +228,38 @@ def test_deleting_a_segment_keeps_its_contacts(staff_client, staff_actor, vip):
     assert response.status_code == 302
     assert not Segment.objects.exists()
     assert vip.contacts.count() == 2
+
+
+def test_two_staff_editing_a_segment_the_later_save_is_refused_not_silently_lost(
+    staff_client, staff_actor, vip
+):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+    editor = staff_client.get(url).content.decode()
+    loaded_at = segment.updated_at.isoformat()
+    assert f'name="loaded_at" value="{loaded_at}"' in editor
+    # A colleague narrows the segment while this editor is open.
+    narrowed = {"all": [{"field": "email", "op": "ends_with", "value": "@acme.com"}]}
+    update_segment(actor=Actor.system("colleague"), segment=segment, name="VIPs", rules=narrowed)
+
+    form = {
+        "name": "VIPs", "loaded_at": loaded_at, "r:match": "all",
+        "r.0:field": "phone_country", "r.0:op": "equals", "r.0:value": "GB",
+    }  # fmt: skip
+    refused = staff_client.post(url, form)
+    again = staff_client.post(url, form)
+
+    assert refused.status_code == 422
+    assert "This segment was changed by" in refused.content.decode()
+    assert "Load the latest rules" in refused.content.decode()
+    assert again.status_code == 422, "the re-rendered form still carries the version it loaded"
+    segment.refresh_from_db()
+    assert segment.rules == narrowed
+
+    # With the version it now shows, the save goes through.
+    fresh = segment.updated_at.isoformat()
+    assert staff_client.post(url, {**form, "loaded_at": fresh}).status_code == 302

@@ -13,7 +13,7 @@ from tests.contacts.helpers import history_kinds, last_audit
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 65])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 65, "\u200b", "\ufeff\u00a0"])
 def test_a_tag_name_has_1_to_64_characters(name):
     with pytest.raises(SwitchboardError) as caught:
         tag_service.clean_tag_name(name)
@@ -23,6 +23,22 @@ def test_a_tag_name_has_1_to_64_characters(name):
 
 def test_a_tag_name_is_trimmed_and_spaces_collapsed():
     assert tag_service.clean_tag_name("  early   bird ") == "early bird"
+
+
+def test_a_pasted_name_with_invisible_characters_is_the_tag_it_looks_like(
+    staff_actor, make_contact
+):
+    vip = tag_service.create_tag(actor=staff_actor, name="VIP")
+    contact = make_contact()
+
+    # As pasted from a web page or a chat message: zero-width space, BOM, soft hyphen.
+    tag, added = tag_service.tag_contact(
+        actor=staff_actor, contact=contact, tag_name="\ufeffV\u00adIP\u200b"
+    )
+
+    assert (tag, added) == (vip, True)
+    assert Tag.objects.count() == 1
+    assert tag_service.find_tag("VIP\u200b") == vip
 
 
 def test_it_creates_a_tag_and_audits_it(staff_actor, staff_user):
