@@ -650,3 +650,16 @@ def test_older_history_is_a_click_away_instead_of_cut_off_without_a_word(
     assert "Show older entries" in first and f'{url}?limit=100"' in first
     assert "visit_04" in older and "Contact created" in older
     assert "Show older entries" not in older
+
+
+def test_a_form_missing_its_hidden_version_says_to_reload_instead_of_doing_nothing(
+    htmx_client, alice
+):
+    data = _edit_form(alice, first_name="Alicia")
+    del data["version"]
+    response = htmx_client.post(reverse("contacts:edit", args=[alice.pk]), data)
+
+    assert "This page is out of date" in response.content.decode()
+    assert 'value="Alicia"' in response.content.decode(), "what was typed is kept"
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
