@@ -80,7 +80,10 @@ class ContactPatch(ContactFields):
     email: str | None = Field(None, max_length=320)
     unsubscribed: bool | None = Field(None, description="True unsubscribes permanently.")
     expected_version: int | None = Field(
-        None, ge=1, le=2**31, description="Refuse with edit_conflict if the contact changed since."
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="Refuse with edit_conflict if the contact changed since.",
     )
 
 
@@ -174,7 +177,9 @@ class InteractionOut(Schema):
 class ListIn(Body):
     name: str = Field(max_length=200)
     description: str = Field("", max_length=300)
-    limit: int | None = Field(None, ge=1, le=2**31, description="Most contacts the list may hold.")
+    limit: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Most contacts the list may hold."
+    )
 
 
 class ListOut(Schema):

@@ -370,3 +370,11 @@ def test_the_openapi_document_says_bodies_take_no_other_keys(client):
     schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
     assert schemas["ContactIn"]["additionalProperties"] is False
     assert schemas["SmsIn"]["additionalProperties"] is False
+
+
+def test_a_list_limit_past_what_the_column_holds_is_a_400_in_the_schema(agent_client):
+    response = agent_client.post(
+        "/api/v1/lists", {"name": "Huge", "limit": 2**31}, content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "body.limit"
+    assert not ContactList.objects.exists()
