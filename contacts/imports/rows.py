@@ -19,7 +19,7 @@ from contacts.models import Field
 from contacts.phones import TYPE_LABELS, Phone, normalise_phone
 from contacts.services.fields import parse_value
 from contacts.services.normalise import NAME_MAX, search_key
-from contacts.services.tags import TAG_MAX
+from contacts.services.tags import TAG_MAX, tidy_tag_name
 from dashboard.errors import SwitchboardError
 
 EMAIL_MAX = 254
@@ -388,7 +388,7 @@ class RowCleaner:
                 setattr(row, target, name[:NAME_MAX])
             elif target == "tags":
                 for tag in _TAG_SPLIT.split(raw):
-                    tag = " ".join(tag.split())
+                    tag = tidy_tag_name(tag)
                     if not tag:
                         continue
                     if len(tag) > TAG_MAX or looks_like_formula(tag):

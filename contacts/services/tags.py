@@ -18,12 +18,13 @@ TAG_MAX = 64
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 
 
-def _tidy(name: str) -> str:
+def tidy_tag_name(name: str) -> str:
+    """Spaces collapsed and invisible characters dropped, as every tag name is stored."""
     return " ".join((name or "").translate(INVISIBLE).split())
 
 
 def clean_tag_name(name: str) -> str:
-    name = _tidy(name)
+    name = tidy_tag_name(name)
     if not name or len(name) > TAG_MAX:
         raise SwitchboardError(
             "invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field="name"
@@ -33,7 +34,7 @@ def clean_tag_name(name: str) -> str:
 
 def find_tag(name: str) -> Tag | None:
     """The tag with this name, spaces tidied as when tags are made and any letter case."""
-    return Tag.objects.named(_tidy(name)).first()
+    return Tag.objects.named(tidy_tag_name(name)).first()
 
 
 def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) -> Tag:

@@ -51,6 +51,23 @@ def test_it_creates_contacts_with_normalised_values_fields_and_tags(run, custom_
     assert (bob.phone, bob.phone_country) == ("+33612345678", "FR")
 
 
+def test_invisible_characters_pasted_into_tags_do_not_make_a_look_alike_tag(run, staff_actor):
+    from contacts.models import Tag
+    from contacts.services.tags import get_or_create_tag
+
+    vip = get_or_create_tag(actor=staff_actor, name="VIP")
+    run('email,tags\nann@example.com,"VIP\u200b, New\u00ad"\nbob@example.com,\ufeffvip\n')
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["New", "VIP"]
+    assert set(vip.contacts.values_list("email", flat=True)) == {
+        "ann@example.com",
+        "bob@example.com",
+    }
+    # The trail names the tag as stored, so the history reads right and revert finds it.
+    ann = Contact.objects.get(email="ann@example.com")
+    recorded = AuditEntry.objects.get(action="contact.create", contact_id=ann.pk)
+    assert sorted(recorded.changes["tags"][1]) == ["New", "VIP"]
+
+
 def test_every_write_has_the_import_job_as_actor(run):
     job = run("email,first name\nann@example.com,Ann\n")
     entry = AuditEntry.objects.get(action="contact.create")
