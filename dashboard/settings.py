@@ -213,10 +213,15 @@ CONTACTS_PAGE_SIZE = env.int("CONTACTS_PAGE_SIZE", default=25)
 SUPPRESSION_SALT = env.str("SUPPRESSION_SALT", default=SECRET_KEY)
 
 # Imports. Uploads above IMPORT_MAX_BYTES are refused before they are read; files are kept
-# (re-encoded to UTF-8) in IMPORT_DIR while their job can run or be resumed.
+# (re-encoded to UTF-8) in IMPORT_DIR (shared by every worker) while their job can run or be
+# resumed: they hold every row's personal data, so nothing keeps them longer.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMPORT_DIR = BASE_DIR / env.str("IMPORT_DIR", default="var/imports")
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# A finished import's file goes at once; a cancelled or failed one's after this many days
+# (it can be resumed until then); an upload never mapped, with its draft, after a day.
+IMPORT_FILE_RETENTION_DAYS = env.int("IMPORT_FILE_RETENTION_DAYS", default=7)
+IMPORT_DRAFT_RETENTION_HOURS = env.int("IMPORT_DRAFT_RETENTION_HOURS", default=24)
 # Processes that clean rows (CSV parsing, phone validation) while the importing one writes.
 IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=2)
 # Key for the X-Switchboard-Signature HMAC on "import finished" webhooks.

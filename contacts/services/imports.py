@@ -21,6 +21,7 @@ the before/after values, which is what revert replays backwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -288,6 +289,13 @@ def resume_import(*, actor: Actor, job: ImportJob) -> ImportJob:
             f"Only a cancelled, failed or stalled import can be resumed; this one is "
             f"{locked.get_status_display().lower()}.",
         )
+    if not (locked.file_path and Path(locked.file_path).exists()):
+        raise SwitchboardError(
+            "import_file_gone",
+            f"The uploaded file was deleted {settings.IMPORT_FILE_RETENTION_DAYS} days after this "
+            "import stopped. Upload it again to import the rest: rows already imported are "
+            "matched by email, not added twice.",
+        )
     if locked.status != ImportStatus.RUNNING:
         locked.status = ImportStatus.QUEUED
     locked.cancel_requested = False
@@ -333,7 +341,47 @@ def run_import(job_id: int, *, worker: str = "") -> ImportJob:
         message = exc.message if isinstance(exc, SwitchboardError) else f"Internal error: {exc}"
         runner.finish(ImportStatus.FAILED, error=message[:500])
     job.refresh_from_db()
+    if job.status == ImportStatus.DONE:
+        # Nothing reads a finished import's file again (its report is in ImportIssue), and it
+        # holds every row's personal data, erased people's too.
+        Path(job.file_path).unlink(missing_ok=True)
     return job
+
+
+# --- Housekeeping ----------------------------------------------------------------------------
+
+
+def prune_import_files(*, now: dt.datetime | None = None) -> int:
+    """Delete the stored files nothing can use any more; the number of files deleted.
+
+    Run hourly by every worker (IMPORT_DIR is shared, so any of them may): a finished job's
+    file (one left by a run before files went at once), a cancelled or failed job's once
+    IMPORT_FILE_RETENTION_DAYS have passed (resume then asks for the file again), and an
+    upload never mapped after IMPORT_DRAFT_RETENTION_HOURS, with its draft job.
+    """
+    now = now or timezone.now()
+    kept_until = now - dt.timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS)
+    stale = ImportJob.objects.filter(
+        Q(status__in=[ImportStatus.DONE, ImportStatus.REVERTED])
+        | Q(status__in=[ImportStatus.CANCELLED, ImportStatus.FAILED], finished_at__lt=kept_until)
+    ).exclude(file_path="")
+    deleted = 0
+    for job_id, file_path in stale.values_list("pk", "file_path").iterator():
+        path = Path(file_path)
+        if path.exists():
+            path.unlink(missing_ok=True)
+            deleted += 1
+        ImportJob.objects.filter(pk=job_id).update(file_path="")
+    drafts = ImportJob.objects.filter(
+        status=ImportStatus.DRAFT,
+        created_at__lt=now - dt.timedelta(hours=settings.IMPORT_DRAFT_RETENTION_HOURS),
+    )
+    for job_id, file_path in drafts.values_list("pk", "file_path").iterator():
+        if file_path and Path(file_path).exists():
+            Path(file_path).unlink(missing_ok=True)
+            deleted += 1
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.DRAFT).delete()
+    return deleted
 
 
 # --- Error report ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import time
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from contacts.services.imports import prune_import_files
 from dashboard.models import WorkerHeartbeat
 from dashboard.operations import queue
 
@@ -65,6 +66,11 @@ class HeartbeatThread(threading.Thread):
                     logger.info("pruned %d finished job records", pruned)
             except Exception:  # nor a failed pruning: the next one catches up
                 logger.exception("pruning finished job records failed")
+            try:
+                if deleted := prune_import_files():
+                    logger.info("deleted %d import files nothing can use any more", deleted)
+            except Exception:
+                logger.exception("deleting old import files failed")
 
     def run(self) -> None:
         while not self.stopping.is_set():
