@@ -280,8 +280,9 @@ def is_stalled(job: ImportJob) -> bool:
 
 
 @transaction.atomic
-def resume_import(*, actor: Actor, job: ImportJob) -> ImportJob:
-    """Queue a cancelled, failed or stalled job again; it continues after its last batch."""
+def resume_import(*, actor: Actor, job: ImportJob, enqueue: bool = True) -> ImportJob:
+    """Queue a cancelled, failed or stalled job again; it continues after its last batch
+    (``enqueue=False``: the caller runs it, as ``configure_import``)."""
     locked = ImportJob.objects.select_for_update().get(pk=job.pk)
     if not (locked.can_resume or is_stalled(locked)):
         raise SwitchboardError(
@@ -303,7 +304,8 @@ def resume_import(*, actor: Actor, job: ImportJob) -> ImportJob:
     locked.finished_at = None
     locked.save(update_fields=["status", "cancel_requested", "error", "finished_at"])
     audit.record(actor=actor, action="import.resume", obj=locked)
-    _enqueue_run(locked.pk)
+    if enqueue:
+        _enqueue_run(locked.pk)
     return locked
 
 

@@ -43,3 +43,20 @@ def test_it_explains_what_is_wrong(tmp_path):
     path.write_text("name\nAnn\n")
     with pytest.raises(CommandError, match="Map one column to Email"):
         call_command("import_contacts", str(path))
+
+
+def test_resume_runs_the_job_here_without_also_queueing_it(
+    tmp_path, staff_actor, django_capture_on_commit_callbacks
+):
+    from contacts.services import imports
+
+    data = b"email\nann@example.com\nbob@example.com\n"
+    job = imports.start_import(
+        actor=staff_actor, file=io.BytesIO(data), file_name="l.csv", size=len(data), enqueue=False
+    )
+    job = imports.cancel_import(actor=staff_actor, job=job)
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks() as queued:
+        call_command("import_contacts", "--resume", str(job.pk), stdout=out)
+    assert "done: 2 rows" in out.getvalue() and Contact.objects.count() == 2
+    assert not queued, "a task for the same job as well would only find it taken"

@@ -44,7 +44,8 @@ class Command(BaseCommand):
                 job = ImportJob.objects.filter(pk=options["resume"]).first()
                 if job is None:
                     raise CommandError(f"There is no import #{options['resume']}.")
-                job = imports.resume_import(actor=actor, job=job)
+                # Run here unless --queue: a queued task as well would only find it taken.
+                job = imports.resume_import(actor=actor, job=job, enqueue=options["queue"])
             else:
                 job = self._start(actor, options)
         except SwitchboardError as exc:
