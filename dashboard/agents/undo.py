@@ -135,7 +135,10 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
     ids = {entry.pk for entry in rows}
     earliest = min((e.at for e in rows), default=None)
     later = (
-        AuditEntry.objects.filter(contact_id__in=list(by_contact), at__gte=earliest)
+        # Only changes to the contact count: a text sent to them since (sms.send) is not one.
+        AuditEntry.objects.filter(
+            contact_id__in=list(by_contact), at__gte=earliest, action__startswith="contact."
+        )
         .exclude(pk__in=ids)
         .order_by("at", "id")
         .only("contact_id", "at", "actor_label")

@@ -116,6 +116,23 @@ def test_a_contact_someone_else_changed_since_is_left_alone_unless_confirmed(
     assert (bob.first_name, bob.last_name) == ("Bob", "")
 
 
+def test_a_text_sent_to_the_contact_since_is_not_a_change_that_blocks_the_undo(
+    autonomous_agent, funded, staff_actor
+):
+    from sms.services.messages import send_sms
+
+    action = upsert(
+        autonomous_agent, email="ann@example.com", phone="+447400123456", first_name="Ann"
+    )
+    ann = Contact.objects.get(email="ann@example.com")
+    send_sms(actor=staff_actor, contact=ann, text="Your order shipped")  # audited as sms.send
+
+    plan = plan_undo(entries_for_action(action), messages=messages_for_action(action))
+    assert [item.changed_by for item in plan.contacts] == [""]
+    undo_action(actor=staff_actor, action=action)
+    assert not Contact.objects.filter(email="ann@example.com").exists()
+
+
 def test_the_preview_says_sent_texts_cannot_be_unsent(
     autonomous_agent, funded, contact, staff_client
 ):
