@@ -87,9 +87,14 @@ class Outcome:
         return self.status < 400
 
 
+# "unknown_…" codes that name no resource but a part of the request's content: a text's
+# placeholder, a schedule's time zone. The request is fine; the rule is broken.
+NOT_RESOURCES = frozenset({"unknown_placeholder", "unknown_time_zone"})
+
+
 def status_for(exc: SwitchboardError) -> int:
     """Unknown ids are 404; every other broken business rule is 406."""
-    return 404 if exc.code.startswith("unknown_") else 406
+    return 404 if exc.code.startswith("unknown_") and exc.code not in NOT_RESOURCES else 406
 
 
 def refusal(status: int, code: str, message: str, **headers: str) -> Outcome:

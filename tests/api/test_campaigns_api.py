@@ -90,9 +90,9 @@ def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(
 
 
 def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):
-    # The pipeline answers codes for things that do not exist ("unknown_…") with 404.
+    # A placeholder is part of the text, not a resource: a broken rule, 406.
     response = post(agent_client, _body(vip_tag, message="Hi {nickname}"))
-    assert response.status_code == 404
+    assert response.status_code == 406
     assert response.json()["code"] == "unknown_placeholder"
     assert "nickname" in response.json()["message"]
     response = post(
