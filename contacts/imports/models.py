@@ -160,11 +160,13 @@ class SavedMapping(models.Model):
 
 class WebhookAttempt(models.Model):
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="webhook_attempts")
-    attempt = models.PositiveSmallIntegerField()
+    attempt = models.PositiveSmallIntegerField()  # within one ending (a resumed job ends again)
+    # The status the callback reported ("cancelled", then "done" after a resume).
+    reported = models.CharField(max_length=10, blank=True, default="")
     at = models.DateTimeField(default=timezone.now)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True, default="")
     ok = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["attempt"]
+        ordering = ["at", "id"]

@@ -99,6 +99,8 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _get_job(job_id)
     attempts = list(job.webhook_attempts.all())
+    # A resumed job ends (and calls back) again: only this ending's attempts say what is left.
+    latest = [a for a in attempts if job.finished_at and a.at >= job.finished_at]
     context = {
         "job": job,
         "stalled": import_service.is_stalled(job),
@@ -109,8 +111,8 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             job.webhook_url
             and job.finished_at
             and not job.is_active
-            and not any(a.ok for a in attempts)
-            and len(attempts) < settings.IMPORT_WEBHOOK_ATTEMPTS
+            and not any(a.ok for a in latest)
+            and len(latest) < settings.IMPORT_WEBHOOK_ATTEMPTS
         ),
     }
     template = "imports/import_detail.html"

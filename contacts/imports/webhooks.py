@@ -71,7 +71,7 @@ def deliver(*, job_id: int, attempt: int) -> WebhookAttempt:
         "User-Agent": "Switchboard-Import/1",
         HEADER: sign(body, timestamp=int(time.time()), secret=settings.IMPORT_WEBHOOK_SECRET),
     }
-    record = WebhookAttempt(job=job, attempt=attempt, at=timezone.now())
+    record = WebhookAttempt(job=job, attempt=attempt, reported=job.status, at=timezone.now())
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
             response = client.post(job.webhook_url, content=body, headers=headers)

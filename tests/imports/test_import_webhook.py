@@ -130,3 +130,25 @@ def test_the_job_page_follows_the_deliveries_until_one_succeeds(htmx_client, run
     webhooks.deliver(job_id=job.pk, attempt=2)
     page = htmx_client.get(url).content.decode()
     assert "HTTP 200" in page and "hx-trigger" not in page
+
+
+def test_a_resumed_import_that_ends_again_is_followed_until_its_own_callback_lands(
+    htmx_client, start, receiver, staff_actor
+):
+    job = imports.cancel_import(
+        actor=staff_actor, job=start("email\nann@example.com\n", webhook_url=receiver.url)
+    )
+    webhooks.deliver(job_id=job.pk, attempt=1)  # "cancelled", delivered
+    job = imports.run_import(imports.resume_import(actor=staff_actor, job=job).pk)
+    assert job.status == "done"
+
+    url = reverse("imports:detail", args=[job.pk])
+    page = htmx_client.get(url).content.decode()
+    # The earlier success was for the cancellation: the "done" callback is still to come.
+    assert 'hx-trigger="every 5s"' in page
+    webhooks.deliver(job_id=job.pk, attempt=1)
+    assert list(WebhookAttempt.objects.values_list("reported", "ok")) == [
+        ("cancelled", True), ("done", True),
+    ]  # fmt: skip
+    page = htmx_client.get(url).content.decode()
+    assert "hx-trigger" not in page and "cancelled" in page
