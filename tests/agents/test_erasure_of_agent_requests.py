@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 
@@ -12,20 +11,9 @@ from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import credits_spent_this_month, perform
 from sms.gateways import sandbox
-from sms.services import credits
+from tests.sms.conftest import MOBILE, _sandbox, funded, priced  # noqa: F401
 
-pytestmark = pytest.mark.django_db
-MOBILE = "+447400123456"
-
-
-@pytest.fixture(autouse=True)
-def _sandbox(settings):
-    settings.SMS_GATEWAY = "sandbox"
-    settings.SMS_QUIET_HOURS = "00:00-00:00"
-    sandbox.OUTBOX.clear()
-    credits.ensure_default_prices()
-    credits.ensure_account()
-    credits.top_up(actor=Actor.system("tests"), amount=Decimal("10"), note="test credit")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("funded")]
 
 
 def _stored(*rows) -> str:
