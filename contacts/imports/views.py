@@ -14,6 +14,7 @@ from contacts.imports.csvreader import csv_lines, preview, too_large
 from contacts.imports.forms import MappingForm, UploadForm
 from contacts.imports.models import ImportJob, ImportStatus
 from contacts.services import imports as import_service
+from contacts.services.search import paginate
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -26,14 +27,26 @@ def _get_job(job_id: int) -> ImportJob:
     return get_object_or_404(ImportJob, pk=job_id)
 
 
-def _list_context(form: UploadForm) -> dict:
-    jobs = ImportJob.objects.select_related("actor_user")[:100]
-    return {"jobs": jobs, "form": form, "max_mb": settings.IMPORT_MAX_BYTES // 1024 // 1024}
+PAGE_SIZE = 50
+
+
+def _list_context(form: UploadForm, number: int = 1) -> dict:
+    # Newest first, a page at a time (no COUNT: the list only needs "is there more").
+    page = paginate(ImportJob.objects.select_related("actor_user"), page=number, size=PAGE_SIZE)
+    return {
+        "jobs": page.items, "page": page, "form": form,
+        "max_mb": settings.IMPORT_MAX_BYTES // 1024 // 1024,
+    }  # fmt: skip
 
 
 @require_GET
 def import_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "imports/import_list.html", _list_context(UploadForm()))
+    try:
+        number = max(1, int(request.GET.get("page") or 1))
+    except ValueError:
+        number = 1
+    template = "imports/import_list.html" + ("#results" if request.htmx else "")
+    return render(request, template, _list_context(UploadForm(), number))
 
 
 @require_POST

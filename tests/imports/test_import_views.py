@@ -33,6 +33,22 @@ def test_the_list_shows_who_started_each_import_and_its_counts(
     assert "sam" in page and "staff" in page
 
 
+def test_older_imports_are_a_page_away_not_cut_off(staff_client, htmx_client, start, monkeypatch):
+    from contacts.imports import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    jobs = [start(f"email\np{i}@example.com\n", file_name=f"file{i}.csv") for i in range(5)]
+    first = staff_client.get(reverse("imports:list")).content.decode()
+    assert "file4.csv" in first and "file3.csv" in first and "file2.csv" not in first
+    assert "Next →" in first and "← Previous" not in first
+    last = htmx_client.get(reverse("imports:list"), {"page": 3}).content.decode()
+    assert "<html" not in last and "file0.csv" in last and "Next →" not in last
+    assert f'href="{reverse("imports:detail", args=[jobs[0].pk])}"' in last
+    beyond = staff_client.get(reverse("imports:list"), {"page": 9}).content.decode()
+    assert "No more imports on page 9" in beyond
+    assert staff_client.get(reverse("imports:list"), {"page": "x"}).status_code == 200
+
+
 def test_uploading_a_file_leads_to_the_mapping_page_with_columns_matched(staff_client):
     response = upload(staff_client, b"E-mail;Given name;Mobile\nann@example.com;Ann;07400 123456\n")
     job = ImportJob.objects.get()
