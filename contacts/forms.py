@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import math
-
 from django import forms
 
 from contacts.models import Consent, ContactList, FieldType
+from dashboard import jsonvalues
 
 
 class ContactForm(forms.Form):
@@ -102,17 +100,6 @@ class MetadataForm(forms.Form):
             return None
         try:
             # NaN, Infinity and 1e400 are not JSON (no database stores them): they are text.
-            return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+            return jsonvalues.loads(raw)
         except ValueError:
             return raw
-
-
-def _not_json(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is not a finite number")
-    return number

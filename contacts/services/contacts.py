@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -21,7 +20,7 @@ from contacts.services import tags as tag_service
 from contacts.services.history import Trail
 from contacts.services.normalise import clean_name, normalise_email, search_key
 from contacts.services.suppression import suppression_reason
-from dashboard import audit
+from dashboard import audit, jsonvalues
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
@@ -63,9 +62,9 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
             merged.pop(str(key), None)
         else:
             merged[str(key)] = value
-    if problem := _unstorable(patch):
+    if problem := jsonvalues.unstorable(patch):
         raise SwitchboardError(
-            "invalid_metadata", f"Metadata cannot hold {problem}.", field="metadata"
+            "invalid_metadata", f"Metadata cannot hold {problem[1]}.", field="metadata"
         )
     if len(json.dumps(merged, default=str)) > METADATA_MAX_BYTES:
         raise SwitchboardError(
@@ -74,28 +73,6 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) 
             field="metadata",
         )
     return merged
-
-
-def _unstorable(value: Any) -> str | None:
-    """What in a JSON value no database can store (SQLite's json_valid and PostgreSQL's jsonb
-    refuse it, or it is not UTF-8), or None. Saved anyway, it fails the write or the page."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"the number {value}"
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "NUL characters"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "unpaired UTF-16 surrogates"
-        return None
-    if isinstance(value, Mapping):
-        return next(
-            filter(None, (_unstorable(str(k)) or _unstorable(v) for k, v in value.items())), None
-        )
-    if isinstance(value, list | tuple):
-        return next(filter(None, map(_unstorable, value)), None)
-    return None
 
 
 def _clean_consent(value: str, field: str) -> str:

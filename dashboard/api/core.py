@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,11 +10,13 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 
+from dashboard import jsonvalues
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, status_for
 from dashboard.agents.services import authenticate
 from dashboard.api.schemas import ErrorOut
 from dashboard.errors import SwitchboardError
+from dashboard.jsonvalues import UnsupportedJson
 
 
 class Refused(Exception):
@@ -43,47 +43,12 @@ def _has_nul(request: HttpRequest) -> bool:
     )
 
 
-class UnsupportedJson(ValueError):
-    """A body Python's json module reads but JSON (RFC 8259) does not allow."""
-
-
-def _no_constant(name: str) -> float:
-    raise UnsupportedJson(f"{name} is not a JSON number; send a finite number or null.")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e400 reads as infinity
-        raise UnsupportedJson(f"{text} is too large a number; send a finite number.")
-    return number
-
-
 def unstorable(value: Any, path: str = "") -> str | None:
-    """Where in a decoded JSON value sits something no database column can hold: a NUL
-    character, an unpaired surrogate ("\\ud800", not UTF-8 at all) or a non-finite number.
-    "" for the value itself, None when it is clean. Both the API and the MCP tools check
-    their input with it."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return f"{path}: NUL characters are not allowed"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"{path}: unpaired UTF-16 surrogates are not text"
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{path}: {value} is not a finite number"
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        # A bad key is reported at its object's path: echoing the key would repeat it.
-        if problem := unstorable(str(key), path or "keys") or unstorable(item, where):
-            return problem
+    """A 400's message for what in a decoded JSON value no database can hold, or None. Both
+    the API and the MCP tools check their input with it."""
+    if problem := jsonvalues.unstorable(value, path):
+        where, what = problem
+        return f"{where}: {what} cannot be stored"
     return None
 
 
@@ -93,7 +58,7 @@ class StrictJsonParser(Parser):
     surrogates (not UTF-8)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = json.loads(request.body, parse_constant=_no_constant, parse_float=_finite)
+        data = jsonvalues.loads(request.body)
         if problem := unstorable(data, "body"):
             raise UnsupportedJson(problem)
         return data

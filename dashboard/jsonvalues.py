@@ -1,0 +1,63 @@
+"""JSON values as JSON defines them and a database can store them.
+
+Python's json module reads ``NaN``, ``Infinity`` and ``1e400`` (as infinity), and strings may
+hold NUL characters or unpaired surrogates ("\\ud800", not UTF-8 at all). SQLite's json_valid
+and PostgreSQL's jsonb and text columns refuse all of these, so a value holding one fails the
+write (or, stored as text, every page that shows it). The agent API's body parser and MCP
+tools, and the dashboard's metadata form and service, check with the same two functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+class UnsupportedJson(ValueError):
+    """Text Python's json module reads but JSON (RFC 8259) does not allow."""
+
+
+def _no_constant(name: str) -> float:
+    raise UnsupportedJson(f"{name} is not a JSON number; send a finite number or null.")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 reads as infinity
+        raise UnsupportedJson(f"{text} is too large a number; send a finite number.")
+    return number
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and numbers beyond a float (UnsupportedJson,
+    a ValueError like json's own decoding errors)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
+def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """``(where, what)`` for the first part of a decoded JSON value no database can hold, or
+    None. ``what`` is "NUL characters", "unpaired UTF-16 surrogates" or "the number inf";
+    ``where`` is a dotted path below ``path`` ("" for the value itself). A bad key is reported
+    at its object's path ("keys" at the top): echoing the key would repeat it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, "NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, "unpaired UTF-16 surrogates"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, f"the number {value}"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if problem := unstorable(str(key), path or "keys") or unstorable(item, where):
+            return problem
+    return None
