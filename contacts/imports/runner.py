@@ -25,7 +25,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.imports import sql
@@ -430,11 +429,8 @@ class Runner:
 
     def _dry_tag_ids(self, names: set[str]) -> dict[str, int]:
         """Existing tags' ids; each tag a real run would create gets a stand-in no one has."""
-        lower = {n.lower() for n in names}
-        ids = dict(
-            Tag.objects.annotate(low=Lower("name")).filter(low__in=lower).values_list("low", "pk")
-        )
-        for name in sorted(lower - set(ids)):
+        ids = {tag.name.lower(): tag.pk for tag in Tag.objects.named_any(names)}
+        for name in sorted({n.lower() for n in names} - set(ids)):
             ids[name] = -1 - len(ids)
         return ids
 
@@ -489,7 +485,7 @@ class Runner:
     def _tag_ids(self, names: set[str]) -> dict[str, int]:
         missing = {n for n in names if n.lower() not in self.tag_ids}
         if missing:
-            for tag in Tag.objects.filter(name__in=missing):
+            for tag in Tag.objects.named_any(missing):
                 self.tag_ids[tag.name.lower()] = tag.pk
                 self.tag_names[tag.pk] = tag.name
             for name in missing:

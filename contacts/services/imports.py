@@ -37,7 +37,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Min, Q
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.imports.csvreader import store_upload
@@ -367,23 +367,28 @@ def prune_import_files(*, now: dt.datetime | None = None) -> int:
         Q(status__in=[ImportStatus.DONE, ImportStatus.REVERTED])
         | Q(status__in=[ImportStatus.CANCELLED, ImportStatus.FAILED], finished_at__lt=kept_until)
     ).exclude(file_path="")
-    deleted = 0
-    for job_id, file_path in stale.values_list("pk", "file_path").iterator():
-        path = Path(file_path)
-        if path.exists():
-            path.unlink(missing_ok=True)
-            deleted += 1
-        ImportJob.objects.filter(pk=job_id).update(file_path="")
     drafts = ImportJob.objects.filter(
         status=ImportStatus.DRAFT,
         created_at__lt=now - dt.timedelta(hours=settings.IMPORT_DRAFT_RETENTION_HOURS),
     )
-    for job_id, file_path in drafts.values_list("pk", "file_path").iterator():
+    deleted, stale_ids = _delete_files(stale)
+    for ids in chunks(stale_ids):
+        ImportJob.objects.filter(pk__in=ids).update(file_path="")
+    gone, draft_ids = _delete_files(drafts)
+    for ids in chunks(draft_ids):
+        ImportJob.objects.filter(pk__in=ids, status=ImportStatus.DRAFT).delete()
+    return deleted + gone
+
+
+def _delete_files(jobs) -> tuple[int, list[int]]:
+    """(files deleted, the jobs' ids) for these jobs' stored files."""
+    deleted, ids = 0, []
+    for job_id, file_path in jobs.values_list("pk", "file_path").iterator():
         if file_path and Path(file_path).exists():
             Path(file_path).unlink(missing_ok=True)
             deleted += 1
-        ImportJob.objects.filter(pk=job_id, status=ImportStatus.DRAFT).delete()
-    return deleted
+        ids.append(job_id)
+    return deleted, ids
 
 
 # --- Error report ----------------------------------------------------------------------------
@@ -628,8 +633,7 @@ def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, A
     if attrs:
         contact_service.update_contact(actor=actor, contact=contact, **attrs)
     # Older imports recorded the names lower-cased: match them without case.
-    names = {name.lower() for name in before.get("tags", [])}
-    for tag in Tag.objects.annotate(low=Lower("name")).filter(low__in=names):
+    for tag in Tag.objects.named_any(before.get("tags", [])):
         tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     for contact_list in ContactList.objects.filter(pk__in=before.get("lists", [])):
         list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)
