@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
-from dashboard import audit
 from dashboard.actors import Actor
-from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
+from dashboard.agents.models import AgentAction, ApprovalRequest, ApprovalStatus
+from dashboard.agents.pipeline import withdraw
 
 ERASED = "[erased]"
+WITHDRAWN = "The contact was erased."
 # Keys whose value names the person an object is about.
 IDENTIFYING = ("email", "to", "phone", "contact_id", "id")
 
@@ -52,52 +52,30 @@ class _Scrubber:
         lowered = text.lower()
         return "" if any(needle in lowered for needle in self.texts) else text
 
-    def mentions(self, *columns: str) -> Q:
-        """Rows whose JSON columns hold any of the person's identifiers, as text. A scan, but
-        erasures are rare and must not miss a row; ``scrub`` then decides exactly."""
-        query = Q()
-        for column in columns:
+    def rows(self, queryset: QuerySet, *columns: str, also: Q | None = None) -> QuerySet:
+        """Rows whose JSON ``columns`` hold any of the person's identifiers, read as text (or
+        that match ``also``). A scan, but erasures are rare and must not miss a row; ``scrub``
+        then decides exactly what in them is about the person."""
+        texts = {f"{column}_text": Cast(column, TextField()) for column in columns}
+        query = also or Q()
+        for name in texts:
             for needle in self.needles:
-                query |= Q(**{f"{column}_text__icontains": needle})
-        return query
+                query |= Q(**{f"{name}__icontains": needle})
+        return queryset.alias(**texts).filter(query)
 
 
 def scrub_agent_requests(subject) -> None:
     scrubber = _Scrubber(subject)
-    actions = AgentAction.objects.annotate(
-        payload_text=Cast("payload", TextField()),
-        response_body_text=Cast("response_body", TextField()),
-    ).filter(scrubber.mentions("payload", "response_body"))
-    requests = ApprovalRequest.objects.annotate(
-        payload_text=Cast("payload", TextField()),
-        original_payload_text=Cast("original_payload", TextField()),
-        result_text=Cast("result", TextField()),
-    ).filter(
-        scrubber.mentions("payload", "original_payload", "result")
-        | Q(agent_action__in=actions.values("pk"))
-    )
+    actions = scrubber.rows(AgentAction.objects, "payload", "response_body")
+    requests = scrubber.rows(
+        ApprovalRequest.objects, "payload", "original_payload", "result",
+        also=Q(agent_action__in=actions.values("pk")),
+    )  # fmt: skip
     # A send or erasure still waiting for staff would reach nobody now: it ends here, as a
     # rejection staff can read, and gives its held credits back to the agent's budget.
-    waiting = list(requests.filter(status=ApprovalStatus.PENDING).values_list("pk", flat=True))
-    for request_id in waiting:
-        claimed = ApprovalRequest.objects.filter(
-            pk=request_id, status=ApprovalStatus.PENDING
-        ).update(
-            status=ApprovalStatus.REJECTED,
-            decided_at=timezone.now(),
-            decision_note="The contact was erased.",
-        )
-        if claimed:
-            request = ApprovalRequest.objects.get(pk=request_id)
-            AgentAction.objects.filter(pk=request.agent_action_id).update(
-                outcome=ActionOutcome.FAILED, credits=0
-            )
-            audit.record(
-                actor=Actor.system("erasure"),
-                action="approval.reject",
-                obj=request,
-                changes={"status": ["pending", "rejected"]},
-            )
+    waiting = requests.filter(status=ApprovalStatus.PENDING).values_list("pk", flat=True)
+    for request_id in list(waiting):
+        withdraw(request_id=request_id, actor=Actor.system("erasure"), note=WITHDRAWN)
 
     fields = ["payload", "original_payload", "result", "reason", "decision_note"]
     scrubbed = []

@@ -459,17 +459,36 @@ def expire_stale() -> int:
             ).update(status=ApprovalStatus.EXPIRED, decided_at=now)
             if not claimed:
                 continue
-            AgentAction.objects.filter(
-                pk=request.agent_action_id, outcome=ActionOutcome.PENDING_APPROVAL
-            ).update(outcome=ActionOutcome.FAILED, credits=0)
-            audit.record(
-                actor=Actor.system("approval expiry"),
-                action="approval.expire",
-                obj=request,
-                changes={"status": ["pending", "expired"]},
-            )
+            _never_runs(
+                request, Actor.system("approval expiry"), "approval.expire",
+                {"status": ["pending", "expired"]},
+            )  # fmt: skip
         expired += 1
     return expired
+
+
+def _never_runs(
+    request: ApprovalRequest, actor: Actor, action: str, changes: dict[str, list[Any]]
+) -> None:
+    """A request claimed out of pending for good: its action failed, the credits it held
+    for the agent's budget freed, and the decision audited."""
+    AgentAction.objects.filter(
+        pk=request.agent_action_id, outcome=ActionOutcome.PENDING_APPROVAL
+    ).update(outcome=ActionOutcome.FAILED, credits=0)
+    audit.record(actor=actor, action=action, obj=request, changes=changes)
+
+
+@transaction.atomic
+def withdraw(*, request_id: int, actor: Actor, note: str) -> bool:
+    """Reject a pending request for a reason of the system's own (the person it is about was
+    erased), before any staff member decides; False when it was decided already."""
+    claimed = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
+        status=ApprovalStatus.REJECTED, decided_at=timezone.now(), decision_note=note[:500]
+    )
+    if claimed:
+        request = ApprovalRequest.objects.get(pk=request_id)
+        _never_runs(request, actor, "approval.reject", {"status": ["pending", "rejected"]})
+    return bool(claimed)
 
 
 def _claim(request_id: int, user: Any, status: str, note: str) -> ApprovalRequest:
@@ -564,15 +583,10 @@ def _check_edit(request_id: int, edited_text: str) -> None:
 
 def reject(*, request_id: int, user: Any, note: str = "") -> ApprovalRequest:
     request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
-    AgentAction.objects.filter(pk=request.agent_action_id).update(
-        outcome=ActionOutcome.FAILED, credits=0
-    )
-    audit.record(
-        actor=Actor.staff(user),
-        action="approval.reject",
-        obj=request,
-        changes={"status": ["pending", "rejected"], "note": [None, note or None]},
-    )
+    _never_runs(
+        request, Actor.staff(user), "approval.reject",
+        {"status": ["pending", "rejected"], "note": [None, note or None]},
+    )  # fmt: skip
     return request
 
 
