@@ -260,7 +260,9 @@ def prepare_message(
 
     if not (text or "").strip():
         raise SwitchboardError("empty_text", "Write the message first.", field="text")
-    stored = render_text(text, placeholder_values(contact), allow_code=bool(secret))
+    # Most texts name no placeholder: then the contact's fields need not be read at all.
+    values = placeholder_values(contact) if PLACEHOLDER.search(text) else {}
+    stored = render_text(text, values, allow_code=bool(secret))
     preview = stored.replace(CODE_PLACEHOLDER, secret) if secret else stored
     shape = analyse(preview)
     if shape.segments > settings.SMS_MAX_SEGMENTS:
