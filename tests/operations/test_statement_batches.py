@@ -1,0 +1,63 @@
+"""dashboard.db.batch: statements sent together, each with its own rows."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from contacts.models import Tag
+from dashboard.db import batch
+from dashboard.db.batch import Statement
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_statement_answers_with_its_own_rows():
+    Tag.objects.create(name="vip")
+
+    rows = batch.run(
+        [
+            Statement("SELECT name FROM contacts_tag WHERE name = %s", ["vip"]),
+            Statement("UPDATE contacts_tag SET name = %s WHERE name = %s", ["VIP", "vip"]),
+            Statement("SELECT name FROM contacts_tag WHERE name = %s", ["nobody"]),
+            Statement("SELECT %s, '100%%'", [7]),
+        ]
+    )
+
+    assert rows == [[("vip",)], [], [], [(7, "100%")]]
+    assert Tag.objects.get().name == "VIP"
+
+
+def test_an_error_stops_the_batch_and_is_raised():
+    with pytest.raises(DatabaseError), transaction.atomic():
+        batch.run(
+            [
+                Statement(
+                    "INSERT INTO contacts_tag (name, created_at) VALUES ('a', %s)", ["2026-01-01"]
+                ),
+                Statement("SELECT * FROM no_such_table"),
+                Statement(
+                    "INSERT INTO contacts_tag (name, created_at) VALUES ('b', %s)", ["2026-01-01"]
+                ),
+            ]
+        )
+
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no round trips")
+def test_postgresql_gets_the_whole_batch_in_one_round_trip(monkeypatch):
+    connection.ensure_connection()
+    sent = []
+    execute = psycopg.ClientCursor.execute
+
+    def recording(self, query, params=None, **kwargs):
+        sent.append(query)
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
+    rows = batch.run([Statement("SELECT %s", [n]) for n in range(5)])
+
+    assert rows == [[(n,)] for n in range(5)]
+    assert len(sent) == 1
