@@ -7,6 +7,8 @@ import decimal
 import uuid
 from typing import Any
 
+from django.utils import timezone
+
 from dashboard.actors import Actor
 from dashboard.models import AuditEntry
 
@@ -31,6 +33,32 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
+def entry_values(
+    *,
+    actor: Actor,
+    action: str,
+    obj: Any,
+    changes: dict[str, Any] | None = None,
+    contact_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """An audit entry's columns (by attname), for ``AuditEntry(**…)`` or a plain INSERT."""
+    return {
+        "at": timezone.now(),
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_ref": actor.ref,
+        "actor_label": actor.label,
+        "prompt_version_id": actor.prompt_version_id,
+        "agent_action_id": actor.action_id,
+        "action": action,
+        "object_type": obj._meta.model_name,
+        "object_id": str(obj.pk),
+        "object_repr": str(obj)[:200],
+        "contact_id": contact_id,
+        "changes": changes or {},
+    }
+
+
 def build_entry(
     *,
     actor: Actor,
@@ -40,18 +68,7 @@ def build_entry(
     contact_id: uuid.UUID | None = None,
 ) -> AuditEntry:
     return AuditEntry(
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_ref=actor.ref,
-        actor_label=actor.label,
-        prompt_version_id=actor.prompt_version_id,
-        agent_action_id=actor.action_id,
-        action=action,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        contact_id=contact_id,
-        changes=changes or {},
+        **entry_values(actor=actor, action=action, obj=obj, changes=changes, contact_id=contact_id)
     )
 
 

@@ -14,13 +14,16 @@ from django.utils import timezone
 from contacts.models import Contact, Interaction, InteractionKind
 from dashboard import audit
 from dashboard.actors import Actor
+from dashboard.db import batch
+from dashboard.db.batch import Statement
+from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 
 EVENT_NAME_MAX = 100
 
 
-def build_interaction(
+def interaction_values(
     *,
     contact: Contact,
     actor: Actor,
@@ -29,41 +32,53 @@ def build_interaction(
     name: str = "",
     data: dict[str, Any] | None = None,
     occurred_at: dt.datetime | None = None,
-) -> Interaction:
-    return Interaction(
-        contact=contact,
-        kind=kind,
-        name=name,
-        description=description[:500],
-        data=data or {},
-        occurred_at=occurred_at or timezone.now(),
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_ref=actor.ref,
-        actor_label=actor.label,
-    )
+) -> dict[str, Any]:
+    """A history line's columns (by attname), for ``Interaction(**…)`` or a plain INSERT."""
+    return {
+        "contact_id": contact.pk,
+        "kind": kind,
+        "name": name,
+        "description": description[:500],
+        "data": data or {},
+        "occurred_at": occurred_at or timezone.now(),
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_ref": actor.ref,
+        "actor_label": actor.label,
+    }
+
+
+def build_interaction(**kwargs: Any) -> Interaction:
+    return Interaction(**interaction_values(**kwargs))
 
 
 class Trail:
     """The audit entries and history lines of one service call, written in one INSERT each
-    when it is done (``write``), in the order they were added."""
+    (``write``, or ``statements`` to send them with the call's other writes), in the order
+    they were added."""
 
     def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
-        self.interactions: list[Interaction] = []
+        self.entries: list[dict[str, Any]] = []
+        self.interactions: list[dict[str, Any]] = []
 
     def audit(self, **kwargs: Any) -> None:
-        self.entries.append(audit.build_entry(**kwargs))
+        self.entries.append(audit.entry_values(**kwargs))
 
     def history(self, **kwargs: Any) -> None:
-        self.interactions.append(build_interaction(**kwargs))
+        self.interactions.append(interaction_values(**kwargs))
+
+    def statements(self) -> list[Statement]:
+        """The INSERTs of what was added so far (which is then forgotten)."""
+        statements = []
+        if self.entries:
+            statements.append(table_of(AuditEntry).insert(self.entries))
+        if self.interactions:
+            statements.append(table_of(Interaction).insert(self.interactions))
+        self.entries, self.interactions = [], []
+        return statements
 
     def write(self) -> None:
-        if self.entries:
-            AuditEntry.objects.bulk_create(self.entries)
-        if self.interactions:
-            Interaction.objects.bulk_create(self.interactions)
-        self.entries, self.interactions = [], []
+        batch.run(self.statements())
 
 
 def log_interaction(**kwargs: Any) -> Interaction:

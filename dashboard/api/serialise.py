@@ -6,7 +6,6 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from contacts.models import (
@@ -16,8 +15,6 @@ from contacts.models import (
     Field,
     FieldValue,
     Interaction,
-    ListMembership,
-    Tag,
 )
 
 
@@ -67,33 +64,16 @@ def contact_data(contact: Contact, *, related: bool = True) -> dict[str, Any]:
     return data
 
 
-_TAGS_AND_LISTS_SQL = """
-SELECT tag.name, NULL FROM {contact_tags} link JOIN {tags} tag ON tag.id = link.tag_id
-WHERE link.contact_id = %s
-UNION ALL
-SELECT NULL, membership.list_id FROM {memberships} membership WHERE membership.contact_id = %s
-"""
-
-
 def written_contact_data(contact: Contact) -> dict[str, Any]:
-    """``contact_data`` of a contact a service just saved in this transaction: the instance it
-    returned is the row as written, so only its related rows are read, tags and lists in one
-    plain query (this answers every agent upsert)."""
-    sql = _TAGS_AND_LISTS_SQL.format(
-        contact_tags=ContactTag._meta.db_table,
-        tags=Tag._meta.db_table,
-        memberships=ListMembership._meta.db_table,
-    )
-    pk = Contact._meta.pk.get_db_prep_value(contact.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk, pk])
-        rows = cursor.fetchall()
-    values = FieldValue.objects.filter(contact=contact).select_related("field")
+    """``contact_data`` of a contact a contact service just wrote: the instance it returned
+    holds the row as written and its tags, lists and values (``Related``), so nothing is read
+    again (this answers every agent upsert)."""
+    related = contact.related  # type: ignore[attr-defined]
     return {
         **contact_data(contact, related=False),
-        "fields": {fv.field.name: _value(fv.value) for fv in values},
-        "tags": sorted(name for name, list_id in rows if list_id is None),
-        "list_ids": sorted(list_id for name, list_id in rows if list_id is not None),
+        "fields": {name: _value(value) for name, value in related.values.values()},
+        "tags": sorted(related.tags.values()),
+        "list_ids": sorted(related.list_ids),
     }
 
 

@@ -138,7 +138,14 @@ def test_it_refuses_a_duplicate_email_that_a_concurrent_insert_just_stored(
     # The other request inserts between our "is it free?" check and our INSERT: the unique
     # index is what catches it, and the caller still gets duplicate_email, not a crash.
     make_contact(email="race@example.com")
-    monkeypatch.setattr(contact_service, "_check_email_free", lambda email, **kw: None)
+    real_read = contact_service._read
+
+    def read_before_the_other_insert(*args, **kwargs):
+        known = real_read(*args, **kwargs)
+        known.contact = None
+        return known
+
+    monkeypatch.setattr(contact_service, "_read", read_before_the_other_insert)
 
     error = _error(contact_service.create_contact, actor=staff_actor, email="Race@example.com")
 
@@ -307,12 +314,14 @@ def test_a_failed_save_that_is_no_email_clash_is_not_reported_as_one(
 
     contact = make_contact(email="same@example.com")
 
-    def failing_save(self, *args, **kwargs):
-        raise IntegrityError("CHECK constraint failed")
+    def failing_send(self):
+        raise IntegrityError("CHECK constraint failed: version")
 
-    monkeypatch.setattr(Contact, "save", failing_save)
+    monkeypatch.setattr(contact_service._Writes, "send", failing_send)
     with pytest.raises(IntegrityError):
-        contact_service.update_contact(actor=staff_actor, contact=contact, first_name="New")
+        contact_service.update_contact(
+            actor=staff_actor, contact=contact, email="new@example.com", first_name="New"
+        )
 
 
 # --- update_contact ---------------------------------------------------------------------------
@@ -418,7 +427,14 @@ def test_an_update_to_an_email_in_use_is_refused_in_any_letter_case(staff_actor,
 def test_an_update_that_loses_the_email_race_is_refused(staff_actor, make_contact, monkeypatch):
     make_contact(email="taken@example.com")
     contact = make_contact(email="mine@example.com")
-    monkeypatch.setattr(contact_service, "_check_email_free", lambda email, **kw: None)
+    real_read = contact_service._read
+
+    def read_before_the_other_save(*args, **kwargs):
+        known = real_read(*args, **kwargs)
+        known.email_owner = None
+        return known
+
+    monkeypatch.setattr(contact_service, "_read", read_before_the_other_save)
 
     error = _error(
         contact_service.update_contact,
@@ -608,14 +624,14 @@ def test_two_concurrent_upserts_of_one_email_make_one_contact(system_actor, monk
     """Both requests miss the look-up, both insert: the loser updates the winner's row."""
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers; SQLite serialises them")
-    real_create = contact_service._create
+    real_insert = contact_service._insert
     both_looked = threading.Barrier(2, timeout=10)
 
-    def create_once_both_looked(**kwargs):
+    def insert_once_both_looked(**kwargs):
         both_looked.wait()
-        return real_create(**kwargs)
+        return real_insert(**kwargs)
 
-    monkeypatch.setattr(contact_service, "_create", create_once_both_looked)
+    monkeypatch.setattr(contact_service, "_insert", insert_once_both_looked)
     results: list[tuple[Contact, bool]] = []
     errors: list[BaseException] = []
 
