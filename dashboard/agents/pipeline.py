@@ -36,6 +36,9 @@ from dashboard.agents.models import (
     UsageCounter,
 )
 from dashboard.agents.services import active_prompt_id
+from dashboard.db import batch
+from dashboard.db.batch import Statement
+from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
 from dashboard.permissions import is_staff_member
 from sms.services.messages import parse_schedule
@@ -120,55 +123,96 @@ def _windows(now: dt.datetime) -> tuple[str, str]:
     return "m:" + now.strftime("%Y-%m-%dT%H:%M"), "M:" + now.strftime("%Y-%m")
 
 
-def _take(agent: Agent, now: dt.datetime) -> Outcome | None:
-    """Count this request in the agent's minute and month; a refusal when either is full.
-
-    Call inside a transaction: a refused request rolls it back so it counts in neither window.
-    """
+def _count(agent: Agent, now: dt.datetime) -> Statement:
     minute, month = _windows(now)
-    rate = agent.rate_limit_per_minute
     cap = agent.monthly_request_cap
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _COUNT_SQL,
-            [agent.pk, minute, agent.pk, month, minute, rate,
-             _NO_LIMIT if cap is None else cap],
-        )  # fmt: skip
-        taken = dict(cursor.fetchall())
-    if minute not in taken:
-        transaction.set_rollback(True)
-        wait = 60 - now.second
-        return refusal(
-            429,
-            "rate_limited",
-            f"Over the limit of {rate} requests a minute; retry in {wait} s.",
-            **{"Retry-After": str(wait)},
+    return Statement(
+        _COUNT_SQL,
+        [agent.pk, minute, agent.pk, month, minute, agent.rate_limit_per_minute,
+         _NO_LIMIT if cap is None else cap],
+    )  # fmt: skip
+
+
+def _counted(agent: Agent, now: dt.datetime, taken: list[tuple[Any, ...]]) -> Outcome | None:
+    """A refusal unless both windows took the request (the rows ``_count`` returned). A
+    refusal marks the transaction for rollback: a refused request counts in neither window
+    and leaves nothing behind."""
+    minute, month = _windows(now)
+    counts = dict(taken)
+    if minute in counts and month in counts:
+        if counts[minute] == 1:
+            # A new minute began for this agent: drop its older minute rows. Only minute
+            # windows hold a "T"; a prefix match would not do, SQLite's LIKE ignores case.
+            UsageCounter.objects.filter(
+                agent=agent, window__contains="T", window__lt=minute
+            ).delete()
+        return None
+    transaction.set_rollback(True)
+    full = minute if minute not in counts else month
+    _full_windows.add(agent, full, now)
+    return _full_windows.refusal(agent, now)
+
+
+def _take(agent: Agent, now: dt.datetime) -> Outcome | None:
+    """Count this request now, inside a transaction; a refusal when a window is full."""
+    return _counted(agent, now, batch.run([_count(agent, now)])[0])
+
+
+class _FullWindows:
+    """The windows this process saw refuse an agent. Further requests in them are refused
+    without touching the database, so an agent retrying in a loop costs next to nothing;
+    the key holds the limit, so raising it lets the agent through at once. (Each process
+    learns from its own refusals; the counter in the database has the last word.)"""
+
+    def __init__(self) -> None:
+        self.full: set[tuple[str, str, int | None]] = set()
+
+    def _key(self, agent: Agent, window: str) -> tuple[str, str, int | None]:
+        limit = (
+            agent.rate_limit_per_minute if window.startswith("m:") else agent.monthly_request_cap
         )
-    if month not in taken:
-        transaction.set_rollback(True)
-        days = calendar.monthrange(now.year, now.month)[1]
-        next_month = _month_start(now) + dt.timedelta(days=days)
-        wait = int((next_month - now).total_seconds()) + 1
-        return refusal(
-            429,
-            "monthly_cap_reached",
-            f"This agent used its {cap} requests for this month.",
-            **{"Retry-After": str(wait)},
-        )
-    if taken[minute] == 1:
-        # A new minute began for this agent: drop its older minute rows. Only minute windows
-        # hold a "T"; a prefix match would not do, SQLite's LIKE ignores case ("M:" = "m:").
-        UsageCounter.objects.filter(agent=agent, window__contains="T", window__lt=minute).delete()
-    return None
+        return agent.client_id, window, limit
+
+    def add(self, agent: Agent, window: str, now: dt.datetime) -> None:
+        current = set(_windows(now))
+        self.full = {key for key in self.full if key[1] in current}
+        self.full.add(self._key(agent, window))
+
+    def refusal(self, agent: Agent, now: dt.datetime) -> Outcome | None:
+        if not self.full:
+            return None
+        minute, month = _windows(now)
+        if self._key(agent, minute) in self.full:
+            wait = 60 - now.second
+            return refusal(
+                429,
+                "rate_limited",
+                f"Over the limit of {agent.rate_limit_per_minute} requests a minute; "
+                f"retry in {wait} s.",
+                **{"Retry-After": str(wait)},
+            )
+        if self._key(agent, month) in self.full:
+            days = calendar.monthrange(now.year, now.month)[1]
+            next_month = _month_start(now) + dt.timedelta(days=days)
+            wait = int((next_month - now).total_seconds()) + 1
+            return refusal(
+                429,
+                "monthly_cap_reached",
+                f"This agent used its {agent.monthly_request_cap} requests for this month.",
+                **{"Retry-After": str(wait)},
+            )
+        return None
+
+
+_full_windows = _FullWindows()
 
 
 def _counter_transaction() -> Any:
-    """The transaction ``_take`` runs in when it does not share the request's own.
+    """The short transaction a read is counted in (writes are counted in their own).
 
-    On PostgreSQL the counter rows are hot (every request of the agent updates them), so they
-    are counted in a short transaction of their own, which releases the row lock at once, and
-    committed without waiting for the WAL flush: a crash may forget the last fraction of a
-    second of counts, never the contacts. Row locks are not held across the request's work.
+    On PostgreSQL the counter rows are hot (every request of the agent updates them), so the
+    transaction commits without waiting for the WAL flush: a crash may forget the last
+    fraction of a second of counts, never the contacts.
     """
     block = transaction.atomic()
     if connection.vendor == "postgresql":
@@ -187,12 +231,6 @@ class _RelaxedCommit:
 
     def __exit__(self, *exc: Any) -> Any:
         return self.block.__exit__(*exc)
-
-
-def _counts_with_the_request() -> bool:
-    """SQLite has one write lock for the whole database: counting inside the request's own
-    transaction takes it once per request instead of twice."""
-    return connection.vendor == "sqlite"
 
 
 def _month_start(now: dt.datetime) -> dt.datetime:
@@ -224,8 +262,11 @@ def admit(agent: Agent, scope: str | None) -> Outcome | None:
     lets it through."""
     if refused := _scope_refusal(agent, scope):
         return refused
+    now = timezone.now()
+    if refused := _full_windows.refusal(agent, now):
+        return refused
     with _counter_transaction():
-        return _take(agent, timezone.now())
+        return _take(agent, now)
 
 
 CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
@@ -304,44 +345,55 @@ def perform(
 
     ``fingerprint`` stands in for the payload when comparing idempotent retries, for payloads
     that hold a per-request id (an upload's fresh job id) rather than what the agent sent.
+
+    The request is counted against the agent's limits last, in the same round trip as its
+    record: the counter rows are the hottest in the database, and a row lock taken at the
+    start would be held through the whole action. A request that finds a window full is
+    rolled back, work and all; the process then refuses the agent's next ones in that window
+    without doing any (``_FullWindows``).
     """
     spec = ACTIONS[action_name]
     if refused := _scope_refusal(agent, spec.scope):
         return refused
     now = timezone.now()
-    if not _counts_with_the_request():
-        with _counter_transaction():
-            if refused := _take(agent, now):
-                return refused
+    if refused := _full_windows.refusal(agent, now):
+        return refused
     key = (idempotency_key or "").strip()[:200]
     body_hash = _body_hash(action_name, fingerprint or payload, dry_run)
     prompt_id = active_prompt_id(agent)
     actor = Actor.agent(agent.pk, agent.name, prompt_id)
-    # One transaction for the count, the record and the work: a crash leaves none of them
+    # One transaction for the record, the work and the count: a crash leaves none of them
     # behind (and frees the idempotency key), and the request commits once.
     with transaction.atomic():
-        if _counts_with_the_request() and (refused := _take(agent, now)):
-            return refused
         if key and (replayed := _replay(agent, key, body_hash)):
-            return replayed
+            return _take(agent, now) or replayed
+        row = {
+            "agent_id": agent.pk,
+            "action": action_name,
+            "payload": payload,
+            "mode": agent.mode,
+            "prompt_version_id": prompt_id,
+            "reason": reason[:500],
+            "idempotency_key": key,
+            "body_hash": body_hash,
+            "created_at": now,
+        }
         try:
             # Only a keyed request can clash with another; the savepoint is for that case.
             with transaction.atomic() if key else nullcontext():
-                record = AgentAction.objects.create(
-                    agent=agent,
-                    action=action_name,
-                    payload=payload,
-                    mode=agent.mode,
-                    prompt_version_id=prompt_id,
-                    reason=reason[:500],
-                    idempotency_key=key,
-                    body_hash=body_hash,
+                [[(record_id,)]] = batch.run(
+                    [table_of(AgentAction).insert([row], returning=["id"])]
                 )
         except IntegrityError:  # a concurrent retry with the same key got there first
-            return _replay(agent, key, body_hash) or refusal(
-                406, "idempotency_key_in_progress", "A request with this key is still running."
+            return (
+                _take(agent, now)
+                or _replay(agent, key, body_hash)
+                or refusal(
+                    406, "idempotency_key_in_progress", "A request with this key is still running."
+                )
             )
-        actor = replace(actor, action_id=record.pk)
+        actor = replace(actor, action_id=record_id)
+        record = AgentAction(pk=record_id, **row)
         result = _decide(agent, spec, actor, payload, record, dry_run=dry_run, reason=reason)
         outcome = (
             ActionOutcome.DRY_RUN
@@ -352,14 +404,15 @@ def perform(
             if result.status < 400
             else ActionOutcome.FAILED
         )
-        AgentAction.objects.filter(pk=record.pk).update(
-            outcome=outcome,
-            response_status=result.status,
-            response_body=result.body,
-            credits=result.credits
-            if outcome in (ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL)
-            else 0,
-        )
+        kept = outcome in (ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL)
+        finish = table_of(AgentAction).update(
+            record_id,
+            {"outcome": outcome, "response_status": result.status, "response_body": result.body,
+             "credits": result.credits if kept else Decimal(0)},
+        )  # fmt: skip
+        _, taken = batch.run([finish, _count(agent, now)])
+        if refused := _counted(agent, now, taken):
+            return refused
     return Outcome(result.status, result.body)
 
 

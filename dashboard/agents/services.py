@@ -11,12 +11,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.agents.models import SCOPES, AccessToken, Agent, AgentPromptVersion, Mode
+from dashboard.db import batch
+from dashboard.db.batch import Statement
+from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
 
 AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
@@ -153,26 +156,33 @@ def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
 # Every API request runs this: one plain query (the ORM's query building cost more than the
 # query itself), which also reads the agent's active prompt version for ``active_prompt_id``.
 _AUTHENTICATE_SQL = """
-SELECT agent.*, (
+SELECT {columns}, (
     SELECT prompt.id FROM {prompts} prompt WHERE prompt.agent_id = agent.id AND prompt.is_active
 ) AS active_prompt_id
 FROM {tokens} token JOIN {agents} agent ON agent.id = token.agent_id
 WHERE token.token_hash = %s AND token.revoked_at IS NULL AND token.expires_at > %s
   AND agent.is_active
 """
+_AGENT_COLUMNS = tuple(f.attname for f in Agent._meta.concrete_fields)
 
 
 def authenticate(token: str) -> Agent | None:
     """The active agent holding this unexpired, unrevoked bearer token, or None."""
     if not token:
         return None
+    agents, tokens = table_of(Agent), table_of(AccessToken)
     sql = _AUTHENTICATE_SQL.format(
-        prompts=AgentPromptVersion._meta.db_table,
-        tokens=AccessToken._meta.db_table,
-        agents=Agent._meta.db_table,
+        columns=", ".join(f"agent.{agents.q(name)}" for name in _AGENT_COLUMNS),
+        prompts=table_of(AgentPromptVersion).name,
+        tokens=tokens.name,
+        agents=agents.name,
     )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return next(iter(Agent.objects.raw(sql, [_hash(token), now])), None)
+    rows = batch.run([Statement(sql, [_hash(token), tokens.prep("expires_at", timezone.now())])])[0]
+    if not rows:
+        return None
+    agent = agents.load(_AGENT_COLUMNS, rows[0][:-1])
+    agent.active_prompt_id = rows[0][-1]
+    return agent
 
 
 def active_prompt(agent: Agent) -> AgentPromptVersion | None:
