@@ -25,7 +25,7 @@ from dashboard.actors import Actor
 from dashboard.agents.models import Agent
 from dashboard.agents.services import create_agent, issue_token
 from dashboard.models import AuditEntry
-from tests.benchmarks.common import BenchContext, Result, percentile
+from tests.benchmarks.common import BenchContext, CpuMeter, Result, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -57,6 +57,25 @@ def _start_gunicorn(port: int) -> subprocess.Popen:
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def _meter(server: subprocess.Popen) -> CpuMeter:
+    """CPU of the gunicorn workers (children of ``server``), PostgreSQL's processes (none on
+    SQLite, which runs inside the workers) and this process, the load generator."""
+    workers = {int(pid) for pid in _children(server.pid)}
+    me = os.getpid()
+    return CpuMeter(
+        {
+            "web": lambda pid, name: pid in workers,
+            "database": lambda pid, name: name == "postgres",
+            "client": lambda pid, name: pid == me,
+        }
+    )
+
+
+def _children(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []
 
 
 def _load(send, count: int) -> tuple[float, list[float], int]:
@@ -121,14 +140,19 @@ def run(ctx: BenchContext) -> list[Result]:
                 return client.post(f"{base}/contacts", json=body).status_code in (200, 201)
 
             _load(trivial, 50)  # warm both workers
+            meter = _meter(server)
             trivial_rate, trivial_ms, _ = _load(trivial, count)
+            trivial_cpu = meter.per_call_ms(count)
+            meter = _meter(server)
             upsert_rate, upsert_ms, failures = _load(upsert, count)
+            upsert_cpu = meter.per_call_ms(count)
     finally:
         server.terminate()
         server.wait(timeout=30)
         _cleanup()
 
     note = f"gunicorn x{WORKERS} sync, {CLIENTS} client threads, {count} requests"
+    cpu_note = "CPU (user + system) per request, read from /proc"
     return [
         Result("api trivial view throughput", trivial_rate, "req/s", note=note),
         Result("api POST /contacts upsert throughput", upsert_rate, "req/s", note=note),
@@ -145,4 +169,9 @@ def run(ctx: BenchContext) -> list[Result]:
         ),
         Result("api trivial view p95", percentile(trivial_ms, 95), "ms", note=note),
         Result("api upsert failures", failures, "requests", "<= 0", note=note),
+        Result("api trivial view CPU: web workers", trivial_cpu["web"], "ms", note=cpu_note),
+        Result("api upsert CPU: web workers", upsert_cpu["web"], "ms", note=cpu_note),
+        Result("api upsert CPU: database server", upsert_cpu["database"], "ms", note=cpu_note),
+        Result("api trivial view CPU: load generator", trivial_cpu["client"], "ms", note=cpu_note),
+        Result("api upsert CPU: load generator", upsert_cpu["client"], "ms", note=cpu_note),
     ]

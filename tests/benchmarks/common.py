@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -63,3 +65,38 @@ def latency_results(
             f"{label} p95", percentile(samples, 95), "ms", f"<= {target_p95}" if target_p95 else ""
         ),
     ]
+
+
+class CpuMeter:
+    """CPU time (user + system) spent by groups of processes between two readings (Linux):
+    ``processes`` maps a group's name to a test on a process's pid and command name.
+
+    On a shared two-core machine throughput swings with whatever else runs; the CPU each
+    request costs the server, the database and the load generator moves far less, and says
+    where the time goes.
+    """
+
+    def __init__(self, processes: dict[str, Callable[[int, str], bool]]):
+        self.processes = processes
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        spent = dict.fromkeys(self.processes, 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:  # the process ended meanwhile
+                continue
+            name, _, rest = text.partition(" (")[2].rpartition(") ")
+            fields = rest.split()
+            for group, belongs in self.processes.items():
+                if belongs(int(stat.parent.name), name):
+                    spent[group] += (int(fields[11]) + int(fields[12])) / self.tick
+                    break
+        return spent
+
+    def per_call_ms(self, calls: int) -> dict[str, float]:
+        """Milliseconds of CPU per call, by group, since the meter was made."""
+        end = self._read()
+        return {group: (end[group] - self.start[group]) / calls * 1000 for group in end}
