@@ -111,6 +111,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with BEGIN/SAVEPOINT sent along with the next statement and a health
     # check that needs no round trip (see dashboard/db/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "dashboard.db.postgresql"
+    # Off behind a pooler in transaction mode (PgBouncer's), which does not keep a session's
+    # prepared statements from one transaction to the next.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_statements"] = env.bool(
+        "PG_PREPARED_STATEMENTS", default=True
+    )
 # Persistent connections on both: opening one costs a PostgreSQL login, or on SQLite the file
 # open and the PRAGMAs above (~0.9 ms, a seventh of an agent's upsert), on every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

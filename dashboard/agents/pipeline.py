@@ -112,7 +112,7 @@ def refusal(status: int, code: str, message: str, **headers: str) -> Outcome:
 _COUNT_SQL = """
 INSERT INTO agents_usagecounter (agent_id, "window", "count") VALUES (%s, %s, 1), (%s, %s, 1)
 ON CONFLICT (agent_id, "window") DO UPDATE SET "count" = agents_usagecounter."count" + 1
-WHERE agents_usagecounter."count" < CASE agents_usagecounter."window" WHEN %s THEN %s ELSE %s END
+WHERE agents_usagecounter."count" < CASE agents_usagecounter."window" WHEN %s THEN CAST(%s AS BIGINT) ELSE CAST(%s AS BIGINT) END
 RETURNING "window", "count"
 """
 _NO_LIMIT = 2**62

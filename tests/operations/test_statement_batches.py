@@ -21,7 +21,7 @@ def test_each_statement_answers_with_its_own_rows():
             Statement("SELECT name FROM contacts_tag WHERE name = %s", ["vip"]),
             Statement("UPDATE contacts_tag SET name = %s WHERE name = %s", ["VIP", "vip"]),
             Statement("SELECT name FROM contacts_tag WHERE name = %s", ["nobody"]),
-            Statement("SELECT %s, '100%%'", [7]),
+            Statement("SELECT CAST(%s AS INTEGER), '100%%'", [7]),
         ]
     )
 
@@ -57,7 +57,31 @@ def test_postgresql_gets_the_whole_batch_in_one_round_trip(monkeypatch):
         return execute(self, query, params, **kwargs)
 
     monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
-    rows = batch.run([Statement("SELECT %s", [n]) for n in range(5)])
+    rows = batch.run([Statement("SELECT CAST(%s AS INTEGER)", [n]) for n in range(5)])
 
     assert rows == [[(n,)] for n in range(5)]
     assert len(sent) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are kept on PostgreSQL")
+def test_a_statement_is_prepared_once_per_session_and_again_after_an_error(monkeypatch):
+    connection.ensure_connection()
+    sent = []
+    execute = psycopg.ClientCursor.execute
+
+    def recording(self, query, params=None, **kwargs):
+        sent.append(query)
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
+    Tag.objects.create(name="vip")
+    look_up = Statement("SELECT name FROM contacts_tag WHERE LOWER(name) = LOWER(%s)", ["VIP"])
+
+    first, second = batch.run([look_up]), batch.run([look_up])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        batch.run([look_up, Statement("SELECT * FROM no_such_table", prepare=False)])
+    third = batch.run([look_up])
+
+    assert first == second == third == [[("vip",)]]
+    assert [q.count("PREPARE ") for q in sent[-4:]] == [1, 0, 0, 1]
+    assert "DEALLOCATE ALL;" in sent[-1]

@@ -19,6 +19,9 @@ So this backend defers them, as the PostgreSQL JDBC driver does with ``BEGIN``:
   transaction is whatever the queued ``BEGIN`` opened, and Django's transaction management
   (``atomic``, ``on_commit``, ``needs_rollback``) works unchanged on top.
 - The health check looks at the socket instead of asking the server (see ``is_usable``).
+- ``plans`` remembers which statements ``dashboard.db.batch`` prepared in this session
+  (``OPTIONS["prepare_statements"]``, on by default; turn it off behind a pooler in
+  transaction mode, which does not keep a session's prepared statements).
 
 Statements that cannot carry a prefix (COPY, server-side cursors, ``executemany``) send the
 queue on its own first.
@@ -31,6 +34,8 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 from django.db.backends.utils import debug_transaction
+
+from dashboard.db.batch import Plans
 
 
 class Deferred:
@@ -93,11 +98,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # Server-side binding sends one statement per query, and a pool hands connections
         # over in psycopg's own transaction state: both keep Django's usual behaviour.
         self.defers = options.get("server_side_binding") is not True and not options.get("pool")
+        # Statements run through dashboard.db.batch are prepared once per session (off behind
+        # a pooler that hands sessions around per transaction, such as PgBouncer's).
+        self.keeps_plans = self.defers and options.get("prepare_statements", True)
+        self.plans: Plans | None = Plans() if self.keeps_plans else None
 
     # --- connections and cursors ---------------------------------------------------------
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
+        params.pop("prepare_statements", None)  # ours, not libpq's
         if self.defers:
             params["cursor_factory"] = DeferringCursor
             params["autocommit"] = True  # for good: see the module docstring
@@ -105,6 +115,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.deferred = Deferred()
+        self.plans = Plans() if self.keeps_plans else None
         return super().get_new_connection(conn_params)
 
     def create_cursor(self, name: str | None = None) -> Any:
