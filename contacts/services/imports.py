@@ -507,8 +507,17 @@ def revert_preview(job: ImportJob) -> RevertPlan:
     return plan
 
 
-def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
-    """Check a revert can go ahead and queue it; refuses when others changed contacts since."""
+def request_revert(
+    *, actor: Actor, job: ImportJob, confirm_conflicts: bool = False, leave_changed: bool = False
+) -> RevertPlan:
+    """Check a revert can go ahead and queue it.
+
+    Contacts someone else changed since the import need a choice: ``confirm_conflicts``
+    reverts them too (their later changes are lost), ``leave_changed`` leaves them as they are
+    and reverts the rest. With neither, the revert is refused when there are any.
+    """
+    if confirm_conflicts and leave_changed:
+        raise ValueError("confirm_conflicts and leave_changed exclude each other")
     if job.is_reverting:
         raise _already_reverting()
     if not job.can_revert:
@@ -517,12 +526,12 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
             "Only a finished, cancelled or failed import that wrote contacts can be reverted.",
         )
     plan = revert_preview(job)
-    if plan.conflict_count and not confirm_conflicts:
+    if plan.conflict_count and not (confirm_conflicts or leave_changed):
         raise SwitchboardError(
             "changed_since_import",
             f"{plan.conflict_count} contact(s) were changed by someone else after this import. "
-            "Confirm to revert them too (their later changes to those contacts are lost), "
-            "or leave them out by reverting later.",
+            "Choose to revert everything (their later changes to those contacts are lost) or "
+            "to revert only the contacts nobody changed since (those stay as they are).",
             conflicts=plan.conflict_count,
         )
     # One revert at a time: a second click, or a second tab, is refused rather than queued.
@@ -533,6 +542,7 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
         raise _already_reverting()
     from contacts.imports.tasks import revert_import_task
 
+    # Unconfirmed, the revert skips whatever was changed since, by the time it runs too.
     transaction.on_commit(
         lambda: revert_import_task.enqueue(job.pk, actor.user_id, confirm_conflicts)
     )

@@ -224,6 +224,43 @@ def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
     assert not Contact.objects.exists()
 
 
+def test_the_revert_page_offers_to_revert_everything_or_only_unchanged_contacts(
+    staff_client, run, staff_actor
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    ann = Contact.objects.get(email="ann@example.com")
+    imports.contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+    url = reverse("imports:revert", args=[job.pk])
+
+    page = staff_client.get(url).content.decode()
+    assert 'name="confirm" value="yes"' in page
+    assert 'name="confirm" value="unchanged_only"' in page
+
+    refused = staff_client.post(url).content.decode()  # neither button: the choice is asked for
+    assert "revert everything" in refused and "revert only the contacts nobody changed" in refused
+    assert "reverting later" not in refused
+
+
+def test_reverting_only_unchanged_contacts_leaves_the_changed_ones_as_they_are(
+    staff_client, run, staff_actor, django_capture_on_commit_callbacks
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    ann = Contact.objects.get(email="ann@example.com")
+    imports.contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+    url = reverse("imports:revert", args=[job.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url, {"confirm": "unchanged_only"}, follow=True)
+    assert response.redirect_chain == [(reverse("imports:detail", args=[job.pk]), 302)]
+    assert "the 1 contact(s) changed since are left as they are" in response.content.decode()
+    queued = DBTaskResult.objects.get(task_path__endswith="revert_import_task")
+    assert queued.args_kwargs["args"] == [job.pk, staff_actor.user_id, False]
+
+    revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
+    assert ImportJob.objects.get().status == "reverted"
+    assert list(Contact.objects.values_list("email", "first_name")) == [("ann@example.com", "Anna")]
+
+
 def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
     staff_client, htmx_client, run, django_capture_on_commit_callbacks, monkeypatch
 ):
