@@ -134,7 +134,17 @@ def _index_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, 
     return result
 
 
-def _clean_region(region: str) -> str:
+# The option checks below are public so the mapping form can run them all at once and show
+# every error together; configure_import runs them again for every other caller.
+
+
+def clean_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, str]:
+    """The mapping keyed by column index, unmapped columns dropped, or a SwitchboardError."""
+    return validate_mapping(_index_mapping(mapping, headers), headers, Field.objects.all())
+
+
+def clean_region(region: str) -> str:
+    """The default phone region, upper-cased (empty: the site's), or a SwitchboardError."""
     region = (region or settings.PHONE_DEFAULT_REGION).strip().upper()
     if not phonenumbers.country_code_for_region(region):
         raise SwitchboardError(
@@ -145,7 +155,8 @@ def _clean_region(region: str) -> str:
     return region
 
 
-def _clean_webhook(url: str) -> str:
+def clean_webhook_url(url: str) -> str:
+    """An http(s) URL, or empty for none, or a SwitchboardError."""
     url = (url or "").strip()
     if url:
         try:
@@ -178,9 +189,7 @@ def configure_import(
         raise SwitchboardError(
             "import_started", "This import has already been started; upload the file again."
         )
-    clean = validate_mapping(
-        _index_mapping(mapping, locked.headers), locked.headers, Field.objects.all()
-    )
+    clean = clean_mapping(mapping, locked.headers)
     if mode not in ImportMode.values:
         raise SwitchboardError(
             "invalid_mode",
@@ -191,9 +200,9 @@ def configure_import(
     locked.mode = mode
     locked.list_ids = [list_service.get_list(list_id).pk for list_id in list_ids]
     locked.tag_names = list(dict.fromkeys(tag_service.clean_tag_name(n) for n in tag_names))
-    locked.default_region = _clean_region(default_region)
+    locked.default_region = clean_region(default_region)
     locked.dry_run = bool(dry_run)
-    locked.webhook_url = _clean_webhook(webhook_url)
+    locked.webhook_url = clean_webhook_url(webhook_url)
     locked.status = ImportStatus.QUEUED
     locked.save()
     SavedMapping.objects.update_or_create(

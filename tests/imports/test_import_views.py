@@ -124,6 +124,27 @@ def test_a_mapping_without_email_is_refused_next_to_the_mapping(staff_client):
     assert ImportJob.objects.get().status == "draft"
 
 
+def test_every_problem_with_the_mapping_and_options_is_shown_at_once(staff_client):
+    upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
+    job = ImportJob.objects.get()
+    response = staff_client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {"col_0": "", "col_1": "first_name", "mode": "upsert", "default_region": "ZZ",
+         "webhook_url": "ftp://example.com/hook"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert errors["default_region"] == ["“ZZ” is not a country code such as GB, FR or US."]
+    assert errors["webhook_url"] == ["“ftp://example.com/hook” is not an http(s) URL."]
+    assert errors["__all__"] == [
+        "Map one column to Email: contacts are matched and created by email address."
+    ]
+    page = response.content.decode()
+    assert "is not a country code" in page and "is not an http(s) URL" in page
+    assert "Map one column to Email" in page
+    assert ImportJob.objects.get().status == "draft"
+
+
 def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):
     job = start("email\nann@example.com\n")
     page = htmx_client.get(reverse("imports:detail", args=[job.pk]))
