@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django import forms
 
 from dashboard.errors import SwitchboardError
+
+T = TypeVar("T")
 
 
 def add_domain_error(form: forms.Form, error: SwitchboardError) -> None:
     """Show a service's error next to the field it names, or above the form."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
+
+
+def checked(check: Callable[[T], T], value: T) -> T:
+    """Run a service's check from a form's ``clean_<field>``: its error becomes the field's, so
+    the form reports it together with every other field's instead of one at a time."""
+    try:
+        return check(value)
+    except SwitchboardError as exc:
+        raise forms.ValidationError(exc.message, code=exc.code) from None

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from contacts.imports.mapping import STANDARD_TARGETS, meta_key
 from contacts.imports.models import ImportMode
 from contacts.models import ContactList, Field
+from contacts.services import imports as import_service
+from dashboard.errors import SwitchboardError
+from dashboard.forms import checked
 
 
 class UploadForm(forms.Form):
@@ -19,7 +24,11 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One choice per CSV column (``col_<index>``) plus the job's options."""
+    """One choice per CSV column (``col_<index>``) plus the job's options.
+
+    It runs the import service's own checks of the mapping and options, so a submission shows
+    every problem at once; ``configure_import`` checks them again when it queues the job.
+    """
 
     mode = forms.ChoiceField(
         choices=ImportMode.choices, initial=ImportMode.UPSERT, widget=forms.RadioSelect
@@ -72,6 +81,23 @@ class MappingForm(forms.Form):
     @property
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if not name.startswith("col_")]
+
+    def clean_default_region(self) -> str:
+        return checked(import_service.clean_region, self.cleaned_data["default_region"])
+
+    def clean_webhook_url(self) -> str:
+        return checked(import_service.clean_webhook_url, self.cleaned_data["webhook_url"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # A refused column choice is missing from the mapping: judging the mapping without it
+        # would add a misleading error (say, "map a column to Email") to the column's own.
+        if not any(self.has_error(f"col_{i}") for i in range(len(self.headers))):
+            try:
+                import_service.clean_mapping(self.mapping(), self.headers)
+            except SwitchboardError as exc:
+                self.add_error(None, exc.message)
+        return cleaned
 
     def mapping(self) -> dict[str, str]:
         return {

@@ -180,17 +180,28 @@ def import_revert(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _get_job(job_id)
     error = ""
     if request.method == "POST":
+        # The page's two buttons when contacts were changed since: "yes" reverts them too,
+        # "unchanged_only" leaves them as they are.
+        choice = request.POST.get("confirm")
         try:
-            import_service.request_revert(
+            plan = import_service.request_revert(
                 actor=Actor.staff(request.user),
                 job=job,
-                confirm_conflicts=request.POST.get("confirm") == "yes",
+                confirm_conflicts=choice == "yes",
+                leave_changed=choice == "unchanged_only",
             )
         except SwitchboardError as exc:
             error = exc.message
             job.refresh_from_db()  # another tab may have started the revert meanwhile
         else:
-            messages.success(request, "Revert started; this page shows when it is done.")
+            if choice == "unchanged_only" and plan.conflict_count:
+                messages.success(
+                    request,
+                    f"Revert started; the {plan.conflict_count} contact(s) changed since are "
+                    "left as they are. This page shows when it is done.",
+                )
+            else:
+                messages.success(request, "Revert started; this page shows when it is done.")
             return redirect("imports:detail", job_id=job.pk)
     plan = import_service.revert_preview(job) if job.can_revert else None
     return render(

@@ -134,7 +134,17 @@ def _index_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, 
     return result
 
 
-def _clean_region(region: str) -> str:
+# The option checks below are public so the mapping form can run them all at once and show
+# every error together; configure_import runs them again for every other caller.
+
+
+def clean_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, str]:
+    """The mapping keyed by column index, unmapped columns dropped, or a SwitchboardError."""
+    return validate_mapping(_index_mapping(mapping, headers), headers, Field.objects.all())
+
+
+def clean_region(region: str) -> str:
+    """The default phone region, upper-cased (empty: the site's), or a SwitchboardError."""
     region = (region or settings.PHONE_DEFAULT_REGION).strip().upper()
     if not phonenumbers.country_code_for_region(region):
         raise SwitchboardError(
@@ -145,7 +155,8 @@ def _clean_region(region: str) -> str:
     return region
 
 
-def _clean_webhook(url: str) -> str:
+def clean_webhook_url(url: str) -> str:
+    """An http(s) URL, or empty for none, or a SwitchboardError."""
     url = (url or "").strip()
     if url:
         try:
@@ -178,9 +189,7 @@ def configure_import(
         raise SwitchboardError(
             "import_started", "This import has already been started; upload the file again."
         )
-    clean = validate_mapping(
-        _index_mapping(mapping, locked.headers), locked.headers, Field.objects.all()
-    )
+    clean = clean_mapping(mapping, locked.headers)
     if mode not in ImportMode.values:
         raise SwitchboardError(
             "invalid_mode",
@@ -191,9 +200,9 @@ def configure_import(
     locked.mode = mode
     locked.list_ids = [list_service.get_list(list_id).pk for list_id in list_ids]
     locked.tag_names = list(dict.fromkeys(tag_service.clean_tag_name(n) for n in tag_names))
-    locked.default_region = _clean_region(default_region)
+    locked.default_region = clean_region(default_region)
     locked.dry_run = bool(dry_run)
-    locked.webhook_url = _clean_webhook(webhook_url)
+    locked.webhook_url = clean_webhook_url(webhook_url)
     locked.status = ImportStatus.QUEUED
     locked.save()
     SavedMapping.objects.update_or_create(
@@ -507,8 +516,17 @@ def revert_preview(job: ImportJob) -> RevertPlan:
     return plan
 
 
-def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = False) -> RevertPlan:
-    """Check a revert can go ahead and queue it; refuses when others changed contacts since."""
+def request_revert(
+    *, actor: Actor, job: ImportJob, confirm_conflicts: bool = False, leave_changed: bool = False
+) -> RevertPlan:
+    """Check a revert can go ahead and queue it.
+
+    Contacts someone else changed since the import need a choice: ``confirm_conflicts``
+    reverts them too (their later changes are lost), ``leave_changed`` leaves them as they are
+    and reverts the rest. With neither, the revert is refused when there are any.
+    """
+    if confirm_conflicts and leave_changed:
+        raise ValueError("confirm_conflicts and leave_changed exclude each other")
     if job.is_reverting:
         raise _already_reverting()
     if not job.can_revert:
@@ -517,12 +535,12 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
             "Only a finished, cancelled or failed import that wrote contacts can be reverted.",
         )
     plan = revert_preview(job)
-    if plan.conflict_count and not confirm_conflicts:
+    if plan.conflict_count and not (confirm_conflicts or leave_changed):
         raise SwitchboardError(
             "changed_since_import",
             f"{plan.conflict_count} contact(s) were changed by someone else after this import. "
-            "Confirm to revert them too (their later changes to those contacts are lost), "
-            "or leave them out by reverting later.",
+            "Choose to revert everything (their later changes to those contacts are lost) or "
+            "to revert only the contacts nobody changed since (those stay as they are).",
             conflicts=plan.conflict_count,
         )
     # One revert at a time: a second click, or a second tab, is refused rather than queued.
@@ -533,6 +551,7 @@ def request_revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool = Fa
         raise _already_reverting()
     from contacts.imports.tasks import revert_import_task
 
+    # Unconfirmed, the revert skips whatever was changed since, by the time it runs too.
     transaction.on_commit(
         lambda: revert_import_task.enqueue(job.pk, actor.user_id, confirm_conflicts)
     )

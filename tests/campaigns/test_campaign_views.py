@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -119,6 +120,37 @@ def test_a_local_time_campaign_shows_the_time_typed_whatever_the_site_zone(
     )
     page = staff_client.get(reverse("campaigns:detail", args=[Campaign.objects.get().pk]))
     assert f"(at {day.day} {day:%b} 09:00 in each recipient's time zone)" in page.text
+
+
+def test_switching_to_local_time_and_back_keeps_the_time_zone_chosen(staff_client, audience):
+    day = timezone.now().date() + dt.timedelta(days=3)
+    when = f"{day:%Y-%m-%d}T09:00"
+    staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="at", send_at=when, time_zone="America/New_York"),
+    )
+    campaign = Campaign.objects.get()
+    edit = reverse("campaigns:edit", args=[campaign.pk])
+
+    def shown_zone() -> str:
+        return staff_client.get(edit).context["form"]["time_zone"].value()
+
+    # The composer sends the zone it shows whatever the mode: the user chose it, keep it.
+    local = staff_client.post(edit, form(audience, schedule_mode="local", send_at=when,
+                                         time_zone=shown_zone()))  # fmt: skip
+    assert local.status_code == 302, local.context["form"].errors
+    campaign.refresh_from_db()
+    assert (campaign.schedule_mode, campaign.time_zone) == ("local", "America/New_York")
+    assert 'value="America/New_York"' in staff_client.get(edit).text
+
+    back = staff_client.post(
+        edit, form(audience, schedule_mode="at", send_at=when, time_zone=shown_zone())
+    )
+    assert back.status_code == 302, back.context["form"].errors
+    campaign.refresh_from_db()
+    assert (campaign.schedule_mode, campaign.time_zone) == ("at", "America/New_York")
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    assert campaign.send_at == dt.datetime.combine(day, dt.time(9), tzinfo=new_york)
 
 
 def test_an_unknown_time_zone_is_refused(staff_client, audience):

@@ -48,6 +48,14 @@ def test_a_local_time_starts_when_the_first_zone_reaches_it():
     assert timing.start_at == dt.datetime(2026, 11, 26, 22, 0, tzinfo=UTC)  # noon at UTC+14
 
 
+def test_a_local_time_keeps_the_zone_chosen_for_a_switch_back():
+    timing = plan_timing(mode="local", when="2026-11-27T12:00", time_zone="Europe/Paris", now=NOW)
+    assert timing.time_zone == "Europe/Paris"
+    with pytest.raises(SwitchboardError) as exc:
+        plan_timing(mode="local", when="2026-11-27T12:00", time_zone="Europe/Atlantis", now=NOW)
+    assert exc.value.code == "unknown_time_zone"
+
+
 def test_a_local_time_already_past_everywhere_is_refused():
     with pytest.raises(SwitchboardError) as exc:
         plan_timing(mode="local", when="2026-11-19T12:00", time_zone="", now=NOW)

@@ -512,6 +512,16 @@ class TestRevert:
             imports.request_revert(actor=staff_actor, job=job, confirm_conflicts=True)
         assert len(callbacks) == 1  # the revert task is queued
 
+    def test_it_can_leave_contacts_changed_since_out_of_the_revert(
+        self, run, staff_actor, django_capture_on_commit_callbacks
+    ):
+        job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            plan = imports.request_revert(actor=staff_actor, job=job, leave_changed=True)
+        assert plan.conflict_count == 1 and len(callbacks) == 1
+
     def test_a_contact_that_existed_before_is_not_deleted_after_a_merge(
         self, run, make_existing, staff_actor
     ):

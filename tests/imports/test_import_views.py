@@ -124,6 +124,27 @@ def test_a_mapping_without_email_is_refused_next_to_the_mapping(staff_client):
     assert ImportJob.objects.get().status == "draft"
 
 
+def test_every_problem_with_the_mapping_and_options_is_shown_at_once(staff_client):
+    upload(staff_client, b"Work,Name\nann@example.com,Ann\n")
+    job = ImportJob.objects.get()
+    response = staff_client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {"col_0": "", "col_1": "first_name", "mode": "upsert", "default_region": "ZZ",
+         "webhook_url": "ftp://example.com/hook"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert errors["default_region"] == ["“ZZ” is not a country code such as GB, FR or US."]
+    assert errors["webhook_url"] == ["“ftp://example.com/hook” is not an http(s) URL."]
+    assert errors["__all__"] == [
+        "Map one column to Email: contacts are matched and created by email address."
+    ]
+    page = response.content.decode()
+    assert "is not a country code" in page and "is not an http(s) URL" in page
+    assert "Map one column to Email" in page
+    assert ImportJob.objects.get().status == "draft"
+
+
 def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):
     job = start("email\nann@example.com\n")
     page = htmx_client.get(reverse("imports:detail", args=[job.pk]))
@@ -222,6 +243,43 @@ def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
     revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
     assert ImportJob.objects.get().status == "reverted"
     assert not Contact.objects.exists()
+
+
+def test_the_revert_page_offers_to_revert_everything_or_only_unchanged_contacts(
+    staff_client, run, staff_actor
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    ann = Contact.objects.get(email="ann@example.com")
+    imports.contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+    url = reverse("imports:revert", args=[job.pk])
+
+    page = staff_client.get(url).content.decode()
+    assert 'name="confirm" value="yes"' in page
+    assert 'name="confirm" value="unchanged_only"' in page
+
+    refused = staff_client.post(url).content.decode()  # neither button: the choice is asked for
+    assert "revert everything" in refused and "revert only the contacts nobody changed" in refused
+    assert "reverting later" not in refused
+
+
+def test_reverting_only_unchanged_contacts_leaves_the_changed_ones_as_they_are(
+    staff_client, run, staff_actor, django_capture_on_commit_callbacks
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    ann = Contact.objects.get(email="ann@example.com")
+    imports.contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+    url = reverse("imports:revert", args=[job.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url, {"confirm": "unchanged_only"}, follow=True)
+    assert response.redirect_chain == [(reverse("imports:detail", args=[job.pk]), 302)]
+    assert "the 1 contact(s) changed since are left as they are" in response.content.decode()
+    queued = DBTaskResult.objects.get(task_path__endswith="revert_import_task")
+    assert queued.args_kwargs["args"] == [job.pk, staff_actor.user_id, False]
+
+    revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
+    assert ImportJob.objects.get().status == "reverted"
+    assert list(Contact.objects.values_list("email", "first_name")) == [("ann@example.com", "Anna")]
 
 
 def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(

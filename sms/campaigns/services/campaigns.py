@@ -190,7 +190,7 @@ def _freeze_now(campaign: Campaign, screening: Screening, now: dt.datetime) -> N
 
 def _timing_fields(timing: schedule.Timing, quiet) -> dict:
     return {
-        "schedule_mode": timing.mode, "time_zone": timing.time_zone or "UTC",
+        "schedule_mode": timing.mode, "time_zone": timing.time_zone,
         "start_at": timing.start_at, "send_at": timing.send_at,
         # The wall clock is kept as if it were UTC: it belongs to no zone until a recipient's.
         "local_at": timing.local_at.replace(tzinfo=dt.UTC) if timing.local_at else None,

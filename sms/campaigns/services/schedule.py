@@ -81,10 +81,16 @@ def _out_of_range() -> SwitchboardError:
     )  # fmt: skip
 
 
+def _kept_zone(name: str) -> str:
+    """The zone chosen, for a schedule that does not use it (now, or each recipient's own
+    zone): kept, so that switching the campaign back to a time in one zone shows it again."""
+    return zone(name).key if (name or "").strip() else "UTC"
+
+
 def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) -> Timing:
     """Check a schedule and work out when the campaign starts."""
     if mode == ScheduleMode.NOW:
-        return Timing(mode, time_zone or "UTC", start_at=now)
+        return Timing(mode, _kept_zone(time_zone), start_at=now)
     if mode not in ScheduleMode.values:
         raise SwitchboardError("invalid_schedule", "Send now, at a time, or at a local time.")
     if when in (None, ""):
@@ -114,7 +120,7 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
             f"{wall:%d %b %Y %H:%M} has already passed in every time zone; choose a later time.",
             field="send_at",
         )
-    return Timing(mode, "", start_at=max(earliest, now), local_at=wall)
+    return Timing(mode, _kept_zone(time_zone), start_at=max(earliest, now), local_at=wall)
 
 
 def local_moment(wall: dt.datetime, time_zone: str) -> dt.datetime:
