@@ -402,3 +402,44 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DismissedDuplicate(models.Model):
+    """Two contacts staff checked and found to be different people: never suggested again.
+
+    ``contact_a`` holds the lower id, so a pair has one row whichever way round it was
+    dismissed. Rows go with either contact (erasure, merge, import revert all delete contacts).
+    """
+
+    # contact_a is indexed by dismissedduplicate_pair (it leads), contact_b by its own index.
+    contact_a = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    contact_b = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    dismissed_at = models.DateTimeField(default=timezone.now)
+    # Who dismissed it, copied from the actor so the row outlives the user.
+    actor_kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in ActorKind])
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_ref = models.CharField(max_length=64, blank=True, default="")
+    actor_label = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["-dismissed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_a", "contact_b"], name="dismissedduplicate_pair"
+            ),
+            # UUIDs order the same in Python, PostgreSQL (uuid) and SQLite (lower-case hex).
+            models.CheckConstraint(
+                condition=models.Q(contact_a__lt=models.F("contact_b")),
+                name="dismissedduplicate_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["contact_b"], name="dismissedduplicate_contact_b")]
+
+    def __str__(self) -> str:
+        return f"not-a-duplicate #{self.pk}"  # no names: this lands in audit entries

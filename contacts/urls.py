@@ -54,5 +54,15 @@ urlpatterns = [
         duplicates.duplicate_merge,
         name="duplicate_merge",
     ),
+    path(
+        "duplicates/<uuid:first_id>/<uuid:second_id>/dismiss/",
+        duplicates.duplicate_dismiss,
+        name="duplicate_dismiss",
+    ),
+    path(
+        "duplicates/<uuid:first_id>/<uuid:second_id>/undo-dismiss/",
+        duplicates.duplicate_undo_dismiss,
+        name="duplicate_undo_dismiss",
+    ),
     path("exports/<str:kind>/<int:source_id>.csv", exports.export_csv, name="export"),
 ]

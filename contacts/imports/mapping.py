@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from contacts.models import Field
 from dashboard.errors import SwitchboardError
@@ -33,6 +34,9 @@ SYNONYMS = {
     "tags": ["tags", "tag", "labels"],
 }  # fmt: skip
 META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# A header "field:<name>" is custom field <name> and nothing else: exports write it where the
+# bare name would be read as another column (a custom field named "Email" or "Mobile").
+FIELD_PREFIX = "field:"
 
 
 def squash(header: str) -> str:
@@ -56,19 +60,50 @@ def header_key(headers: Iterable[str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
+def field_headers(fields: Sequence[Field], *, beside: Iterable[str]) -> list[str]:
+    """A header for each custom field that ``auto_mapping`` maps back to it in a file that
+    also has the ``beside`` columns: the field's name, or ``field:<name>`` where the name
+    alone would be read as one of those columns, a standard target, or another field."""
+    taken = {squash(header) for header in beside} | set(_BY_SQUASHED)
+    names = Counter(squash(field.name) for field in fields)
+    return [
+        field.name
+        if squash(field.name) not in taken and names[squash(field.name)] == 1
+        else FIELD_PREFIX + field.name
+        for field in fields
+    ]
+
+
+def _prefixed_field(header: str, by_field: dict[str, str]) -> str | None:
+    text = header.strip()
+    if text[: len(FIELD_PREFIX)].casefold() != FIELD_PREFIX:
+        return None
+    # Field names are unique ignoring case, and stored with single spaces.
+    return by_field.get(" ".join(text[len(FIELD_PREFIX) :].split()).casefold())
+
+
 def auto_mapping(headers: list[str], fields: Iterable[Field]) -> dict[str, str]:
-    """Match headers to targets by common names and custom field names; first match wins."""
+    """Match headers to targets by common names and custom field names; first match wins.
+
+    A ``field:<name>`` header claims its field before any header matched by name: in an
+    export, the built-in "id" column comes first and would take a custom field named "ID"."""
+    fields = list(fields)
     by_name = dict(_BY_SQUASHED)
     for field in fields:
         by_name.setdefault(squash(field.name), f"field:{field.name}")
+    by_field = {field.name.casefold(): f"field:{field.name}" for field in fields}
     mapping: dict[str, str] = {}
-    taken: set[str] = set()
-    for index, header in enumerate(headers):
-        target = by_name.get(squash(header))
-        if target and target not in taken:
+
+    def claim(index: int, target: str | None) -> None:
+        if target and target not in mapping.values():
             mapping[str(index)] = target
-            taken.add(target)
-    return mapping
+
+    for index, header in enumerate(headers):
+        claim(index, _prefixed_field(header, by_field))
+    for index, header in enumerate(headers):
+        if str(index) not in mapping:
+            claim(index, by_name.get(squash(header)))
+    return dict(sorted(mapping.items(), key=lambda item: int(item[0])))
 
 
 def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, str]:

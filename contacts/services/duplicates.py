@@ -8,6 +8,9 @@ Candidates are found three ways, each with an indexed query or a narrow scan:
 - similar names on the same company domain: same last name and a first name that is the
   same or a prefix of the other ("Rob" / "Robert"), on a domain that is not a free-mail
   provider (two Smiths at gmail.com are strangers).
+
+A pair staff have checked and found to be two people is dismissed (``dismiss_duplicate``)
+and never suggested again, until someone undoes that (``undo_dismissal``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.utils import timezone
 from contacts.models import (
     Contact,
     ContactTag,
+    DismissedDuplicate,
     Field,
     FieldValue,
     Interaction,
@@ -77,11 +81,31 @@ def _domain(email: str) -> str:
 @dataclass
 class DuplicateGroup:
     reason: str  # "same email", "same phone", "similar name"
+    # The pair to compare (or dismiss) first, then any other members of the group.
     contacts: list[Contact]
 
     @property
     def key(self) -> str:
         return ",".join(sorted(str(c.pk) for c in self.contacts))
+
+    @property
+    def pair(self) -> tuple[Contact, Contact]:
+        return self.contacts[0], self.contacts[1]
+
+
+def ordered_pair(first: uuid.UUID, second: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """A pair as DismissedDuplicate stores it: the lower id first."""
+    return (first, second) if first < second else (second, first)
+
+
+def _open_pair(
+    ids: list[uuid.UUID], dismissed: set[tuple[uuid.UUID, uuid.UUID]]
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The group's first pair nobody has dismissed; None when staff dismissed every pair."""
+    for a, b in itertools.combinations(ids, 2):
+        if ordered_pair(a, b) not in dismissed:
+            return a, b
+    return None
 
 
 def _same_email_groups(limit: int) -> list[list[uuid.UUID]]:
@@ -151,32 +175,50 @@ def _similar_name_groups(limit: int) -> list[list[uuid.UUID]]:
 
 
 def find_duplicates(*, limit: int = MAX_GROUPS) -> list[DuplicateGroup]:
-    """Probable duplicate groups, most certain first (same mailbox, same phone, similar name)."""
+    """Probable duplicate groups, most certain first (same mailbox, same phone, similar name).
+
+    A group whose every pair was dismissed is left out; in one with an undismissed pair left,
+    that pair comes first."""
+    dismissed = set(DismissedDuplicate.objects.values_list("contact_a_id", "contact_b_id"))
+    # Each dismissal can hide a group: ask the finders for that many more, so dismissed pairs
+    # do not use up the page and hide the real duplicates behind them.
+    wanted = limit + len(dismissed)
     found: list[tuple[str, list[uuid.UUID]]] = []
     seen: set[frozenset[uuid.UUID]] = set()
     for reason, groups in (
-        ("same email", _same_email_groups(limit)),
-        ("same phone", _same_phone_groups(limit)),
-        ("similar name", _similar_name_groups(limit)),
+        ("same email", _same_email_groups(wanted)),
+        ("same phone", _same_phone_groups(wanted)),
+        ("similar name", _similar_name_groups(wanted)),
     ):
         for ids in groups:
             key = frozenset(ids)
-            if key not in seen:
-                seen.add(key)
-                found.append((reason, ids))
+            if key in seen:
+                continue
+            seen.add(key)
+            pair = _open_pair(ids, dismissed)
+            if pair is not None:
+                found.append((reason, [*pair, *(pk for pk in ids if pk not in pair)]))
     found = found[:limit]
     contacts = Contact.objects.in_bulk([pk for _, ids in found for pk in ids])
     return [
         DuplicateGroup(reason=reason, contacts=[contacts[pk] for pk in ids if pk in contacts])
         for reason, ids in found
+        # Both of the pair, or nothing to compare (one was merged or erased a moment ago).
+        if ids[0] in contacts and ids[1] in contacts
     ]
 
 
-def _lock_pair(survivor_id: Any, duplicate_id: Any) -> tuple[Contact, Contact]:
+def _pair_ids(
+    first: Contact | uuid.UUID | str, second: Contact | uuid.UUID | str
+) -> list[uuid.UUID]:
     try:
-        ids = [uuid.UUID(str(survivor_id)), uuid.UUID(str(duplicate_id))]
+        return [uuid.UUID(str(c.pk if isinstance(c, Contact) else c)) for c in (first, second)]
     except ValueError:
         raise SwitchboardError("unknown_contact", "Both contacts must be valid ids.") from None
+
+
+def _lock_pair(survivor_id: Any, duplicate_id: Any) -> tuple[Contact, Contact]:
+    ids = _pair_ids(survivor_id, duplicate_id)
     if ids[0] == ids[1]:
         raise SwitchboardError(
             "merge_same_contact", "A contact cannot be merged with itself; pick two contacts."
@@ -206,7 +248,7 @@ def _move_related(survivor: Contact, duplicate: Contact) -> None:
     Interaction.objects.filter(contact=duplicate).update(contact=survivor)
     # The trail about the duplicate now belongs to the survivor (erasing them scrubs it too).
     AuditEntry.objects.filter(contact_id=duplicate.pk).update(contact_id=survivor.pk)
-    handled = {ContactTag, ListMembership, Interaction, FieldValue}
+    handled = {ContactTag, ListMembership, Interaction, FieldValue, DismissedDuplicate}
     # Other apps' rows pointing at the contact (messages, approvals, …) follow it too.
     for relation in Contact._meta.related_objects:
         if relation.related_model in handled or relation.many_to_many:
@@ -267,6 +309,9 @@ def merge_contacts(
     if new_values["phone"] == gone.phone and gone.phone != keep.phone:
         keep.phone_country, keep.phone_type = gone.phone_country, gone.phone_type
     field_changes = _merge_field_values(keep, gone, pick)
+    # "Not a duplicate of X" was said of a contact that is about to go; the survivor now holds
+    # its values and may well match X, so such pairs may be suggested again.
+    cleared = DismissedDuplicate.objects.filter(Q(contact_a=gone) | Q(contact_b=gone)).delete()[0]
     _move_related(keep, gone)
     keep.metadata = merge_metadata(gone.metadata, keep.metadata)
     unsubscribed = [at for at in (keep.unsubscribed_at, gone.unsubscribed_at) if at]
@@ -304,6 +349,8 @@ def merge_contacts(
     changes.update(field_changes)
     changes["merged"] = [str(gone_pk), None]
     changes["duplicate"] = [duplicate_summary, None]
+    if cleared:
+        changes["dismissals_cleared"] = [cleared, 0]
     audit.record(actor=actor, action="contact.merge", obj=keep, contact_id=keep.pk, changes=changes)
     log_interaction(
         contact=keep,
@@ -355,3 +402,83 @@ def merge_preview(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
         if any(row_values):
             rows.append({"key": f"field:{field.pk}", "label": field.name, "values": row_values})
     return rows
+
+
+def _record_dismissal(
+    *, actor: Actor, action: str, dismissal: DismissedDuplicate, dismissed: bool
+) -> None:
+    # One entry in each contact's trail. It names the other contact by id only: erasing one of
+    # them scrubs the entries about them, not the other's, so no name or email may ride along.
+    pair = (dismissal.contact_a_id, dismissal.contact_b_id)
+    AuditEntry.objects.bulk_create(
+        audit.build_entry(
+            actor=actor,
+            action=action,
+            obj=dismissal,
+            contact_id=mine,
+            changes={"not_duplicate_of": [None, str(theirs)] if dismissed else [str(theirs), None]},
+        )
+        for mine, theirs in (pair, pair[::-1])
+    )
+
+
+@transaction.atomic
+def dismiss_duplicate(
+    *, actor: Actor, contact: Contact | uuid.UUID | str, other: Contact | uuid.UUID | str
+) -> DismissedDuplicate:
+    """Record that two contacts are different people, so they are never suggested again.
+
+    Dismissing a pair that already is dismissed changes nothing and returns its row.
+    """
+    first, second = _pair_ids(contact, other)
+    if first == second:
+        raise SwitchboardError(
+            "dismiss_same_contact", "A contact is always a duplicate of itself; pick two contacts."
+        )
+    a, b = ordered_pair(first, second)
+    # Lock both (in a fixed order): a merge or erasure now cannot delete one under the insert.
+    found = set(
+        Contact.objects.select_for_update().filter(pk__in=[a, b]).values_list("pk", flat=True)
+    )
+    missing = [str(pk) for pk in (a, b) if pk not in found]
+    if missing:
+        raise SwitchboardError(
+            "unknown_contact",
+            f"There is no contact with id {', '.join(missing)} (it may have been merged or "
+            "erased).",
+        )
+    dismissal, created = DismissedDuplicate.objects.get_or_create(
+        contact_a_id=a,
+        contact_b_id=b,
+        defaults={
+            "actor_kind": actor.kind,
+            "actor_user_id": actor.user_id,
+            "actor_ref": actor.ref,
+            "actor_label": actor.label,
+        },
+    )
+    if created:
+        _record_dismissal(
+            actor=actor, action="duplicate.dismiss", dismissal=dismissal, dismissed=True
+        )
+    return dismissal
+
+
+@transaction.atomic
+def undo_dismissal(
+    *, actor: Actor, contact: Contact | uuid.UUID | str, other: Contact | uuid.UUID | str
+) -> bool:
+    """Let a dismissed pair be suggested again; False if it was not dismissed (any more)."""
+    a, b = ordered_pair(*_pair_ids(contact, other))
+    dismissal = (
+        DismissedDuplicate.objects.select_for_update()
+        .filter(contact_a_id=a, contact_b_id=b)
+        .first()
+    )
+    if dismissal is None:
+        return False
+    _record_dismissal(
+        actor=actor, action="duplicate.undo_dismiss", dismissal=dismissal, dismissed=False
+    )
+    dismissal.delete()
+    return True

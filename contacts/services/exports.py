@@ -1,5 +1,9 @@
 """CSV export of a list, a tag or a segment, streamed row by row.
 
+A custom field's column is headed with its name, or ``field:<name>`` where the name alone
+would read as another column ("email", "Mobile", "First name"): the importer maps either back
+to the field, so an exported file re-imports with its custom fields.
+
 Cells are made safe for spreadsheets: a value starting with ``= + - @``, a tab or a carriage
 return would be run as a formula by Excel, LibreOffice or Sheets, so it is prefixed with ``'``
 (OWASP's advice for CSV injection). Phone numbers therefore read ``'+447700900123``.
@@ -15,6 +19,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from contacts.imports.mapping import field_headers
 from contacts.models import Contact, ContactList, Field, FieldValue, Segment, Tag
 from contacts.services.segments import segment_members
 from dashboard import audit
@@ -94,7 +99,7 @@ def _rows(members: QuerySet[Contact], fields: list[Field]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     # The byte order mark tells Excel the file is UTF-8; without it "Siobhán" opens as
     # "SiobhÃ¡n". LibreOffice, Sheets and Python's utf-8-sig read it as the marker it is.
-    yield "\ufeff" + writer.writerow([*COLUMNS, *(f.name for f in fields)])
+    yield "\ufeff" + writer.writerow([*COLUMNS, *field_headers(fields, beside=COLUMNS)])
     contacts = (
         members.order_by("pk")
         .prefetch_related("tags", Prefetch("field_values", queryset=FieldValue.objects.all()))

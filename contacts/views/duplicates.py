@@ -1,24 +1,106 @@
-"""Probable duplicates: the list, the side-by-side comparison and the merge."""
+"""Probable duplicates: the list, the side by side comparison, the merge, and "not a duplicate"."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
-from contacts.models import Contact
+from contacts.models import Contact, DismissedDuplicate
 from contacts.services import duplicates as duplicate_service
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 
+DISMISSED_PAGE_SIZE = 50
+
+
+def _pair_or_404(first_id: uuid.UUID, second_id: uuid.UUID) -> tuple[Contact, Contact]:
+    pair = Contact.objects.in_bulk([first_id, second_id])
+    if first_id not in pair or second_id not in pair:
+        raise Http404("One of these contacts no longer exists; it may have been merged already.")
+    return pair[first_id], pair[second_id]
+
 
 @require_GET
 def duplicate_index(request: HttpRequest) -> HttpResponse:
-    groups = duplicate_service.find_duplicates()
-    return render(request, "contacts/duplicate_index.html", {"groups": groups})
+    """Suggested pairs, or (``?show=dismissed``) the pairs staff said are different people."""
+    if request.GET.get("show") == "dismissed":
+        dismissed = DismissedDuplicate.objects.select_related("contact_a", "contact_b")
+        page = Paginator(dismissed, DISMISSED_PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"show": "dismissed", "page": page, "dismissed_count": page.paginator.count}
+    else:
+        context = {
+            "show": "suggested",
+            "groups": duplicate_service.find_duplicates(),
+            "dismissed_count": DismissedDuplicate.objects.count(),
+        }
+    return render(request, "contacts/duplicate_index.html", context)
+
+
+def _pair_row(
+    request: HttpRequest,
+    first: Contact,
+    second: Contact,
+    *,
+    dismissal: DismissedDuplicate | None,
+    message: str,
+) -> HttpResponse:
+    """The pair's table row, now in its other state, for htmx to swap in; and a toast."""
+    context = {"first": first, "second": second, "dismissal": dismissal}
+    response = render(request, "contacts/duplicate_index.html#pair-row", context)
+    return trigger_client_event(response, "toast", {"message": message, "level": "success"})
+
+
+def _refused(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
+    if request.htmx:
+        # Nothing to swap: the row stays as it was and the toast says why.
+        response = HttpResponse(status=204)
+        return trigger_client_event(response, "toast", {"message": exc.message, "level": "error"})
+    messages.error(request, exc.message)
+    return redirect("contacts:duplicates")
+
+
+@require_POST
+def duplicate_dismiss(
+    request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
+) -> HttpResponse:
+    first, second = _pair_or_404(first_id, second_id)
+    try:
+        dismissal = duplicate_service.dismiss_duplicate(
+            actor=Actor.staff(request.user), contact=first, other=second
+        )
+    except SwitchboardError as exc:
+        return _refused(request, exc)
+    message = f"{first} and {second} are not duplicates: they will not be suggested again."
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("contacts:duplicates")
+    return _pair_row(request, first, second, dismissal=dismissal, message=message)
+
+
+@require_POST
+def duplicate_undo_dismiss(
+    request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
+) -> HttpResponse:
+    first, second = _pair_or_404(first_id, second_id)
+    try:
+        duplicate_service.undo_dismissal(
+            actor=Actor.staff(request.user), contact=first, other=second
+        )
+    except SwitchboardError as exc:
+        return _refused(request, exc)
+    # Said the same way whether or not someone else undid it first: the outcome is the same.
+    message = f"{first} and {second} will be suggested again while they look alike."
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(reverse("contacts:duplicates") + "?show=dismissed")
+    return _pair_row(request, first, second, dismissal=None, message=message)
 
 
 @require_http_methods(["GET", "POST"])
@@ -26,10 +108,7 @@ def duplicate_merge(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
 ) -> HttpResponse:
     """Side by side; POST merges the second contact into the first with the chosen values."""
-    pair = Contact.objects.in_bulk([survivor_id, duplicate_id])
-    if survivor_id not in pair or duplicate_id not in pair:
-        raise Http404("One of these contacts no longer exists; it may have been merged already.")
-    survivor, duplicate = pair[survivor_id], pair[duplicate_id]
+    survivor, duplicate = _pair_or_404(survivor_id, duplicate_id)
     error = ""
     if request.method == "POST":
         rows = duplicate_service.merge_preview([survivor, duplicate])

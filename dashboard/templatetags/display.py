@@ -21,6 +21,8 @@ ACTIONS = {
     "contact.untag": "untagged",
     "contact.list_add": "added to a list",
     "contact.list_remove": "removed from a list",
+    "duplicate.dismiss": "marked as not a duplicate",
+    "duplicate.undo_dismiss": "undid “not a duplicate”",
     "tag.create": "created a tag",
     "tag.rename": "renamed a tag",
     "tag.delete": "deleted a tag",

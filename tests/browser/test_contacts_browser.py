@@ -135,3 +135,31 @@ def test_saving_one_section_does_not_make_another_open_form_conflict_with_itself
     expect(details).to_contain_text("changed by tests while you were editing")
     alice.refresh_from_db()
     assert (alice.first_name, alice.last_name) == ("Ally", "Jones")
+
+
+def test_staff_mark_a_pair_as_not_a_duplicate_and_undo_it(staff_page, system_actor):
+    for email, first in (("ann@example.com", "Ann"), ("bob@example.com", "Bob")):
+        contact_service.create_contact(
+            actor=system_actor, email=email, first_name=first, phone="+447400120001"
+        )
+    page = staff_page
+
+    page.goto("/duplicates/")
+    row = page.get_by_test_id("pair")
+    expect(row).to_contain_text("same phone")
+    row.get_by_role("button", name="Not a duplicate").click()
+
+    # The row swaps in place to say so, with an undo, and a toast confirms.
+    expect(row).to_contain_text("not a duplicate")
+    expect(page.locator("#toasts")).to_contain_text("will not be suggested again")
+    page.reload()
+    expect(page.get_by_text("No probable duplicates found.")).to_be_visible()
+
+    page.get_by_role("link", name="Not duplicates (1)").click()
+    row = page.get_by_test_id("pair")
+    expect(row).to_contain_text("ann@example.com")
+    row.get_by_role("button", name="Undo").click()
+    expect(row.get_by_role("button", name="Not a duplicate")).to_be_visible()
+
+    page.goto("/duplicates/")
+    expect(page.get_by_test_id("pair")).to_contain_text("bob@example.com")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
-from contacts.models import Contact, ContactList, Field, Interaction
+from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Interaction
 from contacts.services import duplicates as duplicate_service
-from contacts.services.duplicates import canonical_email, find_duplicates, merge_contacts
+from contacts.services.duplicates import (
+    canonical_email,
+    dismiss_duplicate,
+    find_duplicates,
+    merge_contacts,
+    undo_dismissal,
+)
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
+from tests.contacts.helpers import queries_to_get
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +184,255 @@ def test_a_pair_that_was_already_merged_is_gone(staff_client, pair, staff_actor)
         staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])).status_code
         == 404
     )
+
+
+# --- not a duplicate ---------------------------------------------------------------------------
+
+
+def suggested_pairs() -> list[set[str]]:
+    """The pair each suggested group offers to compare (or dismiss), by email."""
+    return [{c.email for c in group.pair} for group in find_duplicates()]
+
+
+@pytest.fixture
+def twins(make_contact):
+    """Two people who share a phone (a family landline): suggested, but not duplicates."""
+    return (
+        make_contact(email="ann@example.com", first_name="Ann", phone="+447400120001"),
+        make_contact(email="bob@example.com", first_name="Bob", phone="+447400120001"),
+    )
+
+
+def test_a_pair_dismissed_as_not_a_duplicate_is_not_suggested_again(twins, staff_actor):
+    ann, bob = twins
+    assert suggested_pairs() == [{"ann@example.com", "bob@example.com"}]
+
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+
+    assert suggested_pairs() == []
+
+
+def test_a_dismissal_is_one_row_whichever_way_round_with_who_and_when(twins, staff_actor):
+    ann, bob = twins
+    first = dismiss_duplicate(actor=staff_actor, contact=bob, other=ann.pk)
+    again = dismiss_duplicate(actor=staff_actor, contact=str(ann.pk), other=bob)
+
+    assert again.pk == first.pk and DismissedDuplicate.objects.count() == 1
+    row = DismissedDuplicate.objects.get()
+    assert (row.contact_a_id, row.contact_b_id) == tuple(sorted([ann.pk, bob.pk]))
+    assert (row.actor_kind, row.actor_user_id, row.actor_label) == (
+        "staff",
+        staff_actor.user_id,
+        staff_actor.label,
+    )
+    assert row.dismissed_at is not None
+
+
+def test_a_dismissal_is_in_both_trails_naming_the_other_by_id_only(twins, staff_actor):
+    ann, bob = twins
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+    dismiss_duplicate(actor=staff_actor, contact=bob, other=ann)  # already done: no new entry
+
+    entries = AuditEntry.objects.filter(action="duplicate.dismiss")
+    assert {e.contact_id: e.changes for e in entries} == {
+        ann.pk: {"not_duplicate_of": [None, str(bob.pk)]},
+        bob.pk: {"not_duplicate_of": [None, str(ann.pk)]},
+    }
+    # Erasing one scrubs only the entries about them: the other's must not hold their name.
+    assert all(e.actor_label == staff_actor.label and "Ann" not in e.object_repr for e in entries)
+
+
+def test_undoing_a_dismissal_suggests_the_pair_again(twins, staff_actor):
+    ann, bob = twins
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+
+    assert undo_dismissal(actor=staff_actor, contact=bob, other=ann) is True
+
+    assert not DismissedDuplicate.objects.exists()
+    assert suggested_pairs() == [{"ann@example.com", "bob@example.com"}]
+    undone = AuditEntry.objects.filter(action="duplicate.undo_dismiss")
+    assert {e.contact_id: e.changes["not_duplicate_of"] for e in undone} == {
+        ann.pk: [str(bob.pk), None],
+        bob.pk: [str(ann.pk), None],
+    }
+    # Nothing left to undo: nothing happens.
+    assert undo_dismissal(actor=staff_actor, contact=ann, other=bob) is False
+    assert undone.count() == 2
+
+
+def test_dismissing_a_contact_with_itself_or_a_missing_one_is_refused(twins, staff_actor):
+    ann, _ = twins
+    with pytest.raises(SwitchboardError) as caught:
+        dismiss_duplicate(actor=staff_actor, contact=ann, other=ann.pk)
+    assert caught.value.code == "dismiss_same_contact"
+    with pytest.raises(SwitchboardError) as caught:
+        dismiss_duplicate(
+            actor=staff_actor, contact=ann, other="00000000-0000-0000-0000-000000000001"
+        )
+    assert caught.value.code == "unknown_contact"
+    assert not DismissedDuplicate.objects.exists()
+
+
+def test_in_a_larger_group_the_pairs_not_yet_dismissed_are_still_offered(
+    twins, make_contact, staff_actor
+):
+    ann, bob = twins
+    cat = make_contact(email="cat@example.com", first_name="Cat", phone="+447400120001")
+
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+    groups = find_duplicates()
+    assert len(groups) == 1 and len(groups[0].contacts) == 3  # the whole group, for context
+    assert {c.email for c in groups[0].pair} == {"ann@example.com", "cat@example.com"}
+
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=cat)
+    assert suggested_pairs() == [{"bob@example.com", "cat@example.com"}]
+    dismiss_duplicate(actor=staff_actor, contact=cat, other=bob)
+    assert suggested_pairs() == []
+
+
+def test_dismissed_pairs_do_not_use_up_the_limit(make_contact, staff_actor):
+    pairs = [
+        (
+            make_contact(email=f"a{n}@example.com", phone=f"+44740012010{n}"),
+            make_contact(email=f"b{n}@example.com", phone=f"+44740012010{n}"),
+        )
+        for n in range(3)
+    ]
+    for first, second in pairs[:2]:
+        dismiss_duplicate(actor=staff_actor, contact=first, other=second)
+
+    groups = find_duplicates(limit=1)
+
+    assert [{c.email for c in g.pair} for g in groups] == [{"a2@example.com", "b2@example.com"}]
+
+
+def test_merging_clears_the_dismissals_of_the_merged_away_contact(twins, make_contact, staff_actor):
+    ann, bob = twins
+    cat = make_contact(email="cat@example.com", first_name="Cat", phone="+447400120001")
+    dismiss_duplicate(actor=staff_actor, contact=bob, other=cat)
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=cat)
+
+    merge_contacts(actor=staff_actor, survivor=ann, duplicate=bob)
+
+    # Bob's "not Cat" went with Bob; Ann's own dismissal stands.
+    assert list(DismissedDuplicate.objects.values_list("contact_a_id", "contact_b_id")) == [
+        tuple(sorted([ann.pk, cat.pk]))
+    ]
+    assert AuditEntry.objects.get(action="contact.merge").changes["dismissals_cleared"] == [1, 0]
+
+
+def test_merging_a_dismissed_pair_after_all_clears_its_dismissal(twins, staff_actor):
+    ann, bob = twins
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+    merge_contacts(actor=staff_actor, survivor=bob, duplicate=ann)
+    assert not DismissedDuplicate.objects.exists()
+
+
+def _triggers(response) -> dict:
+    return json.loads(response.headers.get("HX-Trigger", "{}"))
+
+
+def test_staff_mark_a_pair_as_not_a_duplicate_and_the_row_offers_undo(htmx_client, twins):
+    ann, bob = twins
+    page = htmx_client.get(reverse("contacts:duplicates")).content.decode()
+    dismiss_url = reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk])
+    assert f'hx-post="{dismiss_url}"' in page
+
+    response = htmx_client.post(dismiss_url)
+
+    assert response.status_code == 200
+    row = response.content.decode()
+    assert row.strip().startswith("<tr") and "not a duplicate" in row
+    assert reverse("contacts:duplicate_undo_dismiss", args=[ann.pk, bob.pk]) in row
+    assert "will not be suggested again" in _triggers(response)["toast"]["message"]
+    assert DismissedDuplicate.objects.get().actor_label == "sam"
+    page = htmx_client.get(reverse("contacts:duplicates")).content.decode()
+    assert "ann@example.com" not in page and "No probable duplicates found." in page
+
+
+def test_staff_see_dismissed_pairs_and_undo_one(htmx_client, twins, staff_actor):
+    ann, bob = twins
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+    page = htmx_client.get(reverse("contacts:duplicates") + "?show=dismissed").content.decode()
+    assert "ann@example.com" in page and "bob@example.com" in page and "Not duplicates (1)" in page
+    # The row links undo in stored order (lower id first), whichever way round it was marked.
+    a, b = sorted([ann.pk, bob.pk])
+    undo_url = reverse("contacts:duplicate_undo_dismiss", args=[a, b])
+    assert f'hx-post="{undo_url}"' in page
+
+    response = htmx_client.post(undo_url)
+
+    assert response.status_code == 200
+    assert "Not a duplicate</button>" in response.content.decode()  # the row can be marked again
+    assert "suggested again" in _triggers(response)["toast"]["message"]
+    assert not DismissedDuplicate.objects.exists()
+    assert "ann@example.com" in htmx_client.get(reverse("contacts:duplicates")).content.decode()
+
+
+def test_without_htmx_the_buttons_post_and_come_back_to_the_page(staff_client, twins):
+    ann, bob = twins
+    response = staff_client.post(
+        reverse("contacts:duplicate_dismiss", args=[bob.pk, ann.pk]), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "will not be suggested again" in response.content.decode()
+    assert DismissedDuplicate.objects.count() == 1
+
+    response = staff_client.post(
+        reverse("contacts:duplicate_undo_dismiss", args=[bob.pk, ann.pk]), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates") + "?show=dismissed"
+    assert not DismissedDuplicate.objects.exists()
+
+
+def test_dismissing_a_pair_that_is_gone_or_the_same_contact_twice(htmx_client, twins):
+    ann, bob = twins
+    gone = reverse(
+        "contacts:duplicate_dismiss", args=[ann.pk, "00000000-0000-0000-0000-000000000001"]
+    )
+    assert htmx_client.post(gone).status_code == 404
+    response = htmx_client.post(reverse("contacts:duplicate_dismiss", args=[ann.pk, ann.pk]))
+    assert response.status_code == 204  # nothing to swap: the row stays
+    assert _triggers(response)["toast"]["level"] == "error"
+    assert (
+        htmx_client.get(reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk])).status_code
+        == 405
+    )
+    assert not DismissedDuplicate.objects.exists()
+
+
+def test_the_duplicates_page_runs_a_fixed_number_of_queries(
+    staff_client, make_contact, staff_actor, django_assert_max_num_queries
+):
+    def pair(n: int) -> tuple[Contact, Contact]:
+        phone = f"+4474001202{n:02d}"
+        return (
+            make_contact(email=f"a{n}@example.com", phone=phone),
+            make_contact(email=f"b{n}@example.com", phone=phone),
+        )
+
+    first = pair(0)
+    dismiss_duplicate(actor=staff_actor, contact=first[0], other=first[1])
+    pair(1)
+    suggested, dismissed = (
+        reverse("contacts:duplicates"),
+        reverse("contacts:duplicates") + "?show=dismissed",
+    )
+    with_one = queries_to_get(staff_client, suggested), queries_to_get(staff_client, dismissed)
+    for n in range(2, 30):
+        a, b = pair(n)
+        if n % 2:
+            dismiss_duplicate(actor=staff_actor, contact=a, other=b)
+
+    # The dismissed pairs, the finders (no aliasable mailboxes or similar names here), the
+    # contacts in one go and the dismissed count; or the count and the dismissed pairs with
+    # both contacts joined. Plus the session, user, groups and approvals badge of every page.
+    with django_assert_max_num_queries(11):
+        page = staff_client.get(suggested).content.decode()
+    assert page.count('data-testid="pair"') == 15
+    with django_assert_max_num_queries(6):
+        page = staff_client.get(dismissed).content.decode()
+    assert page.count('data-testid="pair"') == 15
+    assert (queries_to_get(staff_client, suggested), queries_to_get(staff_client, dismissed)) == (
+        with_one
+    ), "a query per row (N+1)"

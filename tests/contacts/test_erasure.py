@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from contacts.models import Contact, ContactList, Field, Suppression
+from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Suppression
 from contacts.services import contacts as contact_service
-from contacts.services.duplicates import merge_contacts
+from contacts.services.duplicates import dismiss_duplicate, find_duplicates, merge_contacts
 from contacts.services.erasure import ErasureSubject, _scrubbers, erase_contact, register_scrubber
 from contacts.services.history import record_event
 from contacts.services.suppression import suppression_reason
@@ -72,6 +72,29 @@ def test_erasure_deletes_the_contact_and_everything_hanging_off_it(person, staff
     erase_contact(actor=staff_actor, contact=person.pk)
     assert not Contact.objects.filter(pk=person.pk).exists()
     assert ContactList.objects.get(name="Newsletter").memberships.count() == 0
+
+
+def test_erasure_takes_the_not_a_duplicate_marks_about_the_person_with_it(
+    person, staff_actor, system_actor
+):
+    namesake = contact_service.create_contact(
+        actor=system_actor, email="other@example.com", first_name="Will"
+    )
+    bystanders = [
+        contact_service.create_contact(actor=system_actor, email=f"{n}@acme.example", phone=p)
+        for n, p in (("x", "+447400123000"), ("y", "+447400123000"))
+    ]
+    dismiss_duplicate(actor=staff_actor, contact=namesake, other=person)
+    dismiss_duplicate(actor=staff_actor, contact=bystanders[0], other=bystanders[1])
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    # Only the bystanders' row is left, and no trail (the namesake's included) names the person.
+    assert list(DismissedDuplicate.objects.values_list("contact_a_id", "contact_b_id")) == [
+        tuple(sorted(c.pk for c in bystanders))
+    ]
+    assert find_duplicates() == []
+    assert every_cell_containing(EMAIL, OLD_EMAIL, PHONE, FIRST, LAST) == []
 
 
 def test_the_person_stays_suppressed_as_a_salted_hash(person, staff_actor, system_actor):

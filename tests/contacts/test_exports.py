@@ -8,8 +8,10 @@ import io
 import pytest
 from django.urls import reverse
 
-from contacts.models import ContactList, Field, Tag
-from contacts.services.exports import export_contacts, safe_cell
+from contacts.imports.mapping import squash
+from contacts.models import Contact, ContactList, Field, Tag
+from contacts.services import imports
+from contacts.services.exports import COLUMNS, export_contacts, safe_cell
 from contacts.services.segments import create_segment
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
@@ -132,3 +134,98 @@ def test_an_export_opens_in_excel_with_its_accents_intact(staff_client, make_con
     assert body.startswith(b"\xef\xbb\xbfid,email,")
     assert body.count(b"\xef\xbb\xbf") == 1
     assert "Siobhán" in body.decode("utf-8-sig")
+
+
+@pytest.fixture
+def look_alike_fields(make_contact):
+    """Custom fields named like built-in columns (or their synonyms), and one that is not."""
+    for name, kind in (
+        ("Email", "text"), ("First name", "text"), ("Mobile", "text"), ("ID", "number"),
+        ("Created at", "date"), ("company", "text"),
+    ):  # fmt: skip
+        Field.objects.create(name=name, type=kind)
+    make_contact(
+        email="ann@acme.com", first_name="Ann", tags=["VIP"],
+        fields={
+            "Email": "ann.private@example.org", "First name": "Annie", "Mobile": "work phone",
+            "ID": "4711", "Created at": "2020-05-17", "company": "Acme",
+        },
+    )  # fmt: skip
+    return Tag.objects.get(name="VIP")
+
+
+def export_body(client, tag: Tag) -> bytes:
+    response = client.get(reverse("contacts:export", args=["tag", tag.pk]))
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def test_a_custom_field_named_like_a_column_gets_a_header_of_its_own(
+    staff_client, look_alike_fields
+):
+    body = export_body(staff_client, look_alike_fields)
+    header = next(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+    assert header[: len(COLUMNS)] == COLUMNS
+    # The importer compares headers without case or punctuation: none may read as another.
+    assert len({squash(h) for h in header}) == len(header)
+    assert sorted(header[len(COLUMNS) :]) == sorted(
+        [
+            "field:Email",
+            "field:First name",
+            "field:Mobile",
+            "field:ID",
+            "field:Created at",
+            "company",
+        ]
+    )
+    ann = rows_of_bytes(body)[0]
+    assert (ann["email"], ann["field:Email"], ann["first_name"], ann["field:First name"]) == (
+        "ann@acme.com",
+        "ann.private@example.org",
+        "Ann",
+        "Annie",
+    )
+    assert (ann["field:ID"], ann["field:Created at"], ann["company"]) == (
+        "4711",
+        "2020-05-17",
+        "Acme",
+    )
+
+
+def rows_of_bytes(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_an_exported_file_imports_back_with_its_custom_fields(
+    staff_client, staff_actor, look_alike_fields, settings, tmp_path
+):
+    settings.IMPORT_DIR = tmp_path / "imports"
+    body = export_body(staff_client, look_alike_fields)
+    header = next(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    Contact.objects.all().delete()  # as if importing into an empty account with these fields
+
+    job = imports.upload_import(
+        actor=staff_actor, file=io.BytesIO(body), file_name="export.csv", size=len(body)
+    )
+
+    # Suggested without anyone choosing: built-in columns to their targets, every custom
+    # field column to its field, and the built-in "id" to nothing (not to the field "ID").
+    by_header = {header[int(index)]: target for index, target in job.mapping.items()}
+    assert by_header == {
+        "email": "email", "phone": "phone", "first_name": "first_name",
+        "last_name": "last_name", "tags": "tags",
+        "field:Email": "field:Email", "field:First name": "field:First name",
+        "field:Mobile": "field:Mobile", "field:ID": "field:ID",
+        "field:Created at": "field:Created at", "company": "field:company",
+    }  # fmt: skip
+    imports.configure_import(actor=staff_actor, job=job, mapping=job.mapping, enqueue=False)
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.imported, job.invalid) == ("done", 1, 0)
+    ann = Contact.objects.get(email="ann@acme.com")
+    assert ann.first_name == "Ann"
+    assert {fv.field.name: fv.display_value for fv in ann.field_values.select_related("field")} == {
+        "Email": "ann.private@example.org", "First name": "Annie", "Mobile": "work phone",
+        "ID": "4711", "Created at": "2020-05-17", "company": "Acme",
+    }  # fmt: skip
