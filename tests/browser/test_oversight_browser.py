@@ -1,5 +1,6 @@
 """Agent oversight in a real browser: a gated agent's text is edited and approved with the
-keyboard and delivered; a prompt is edited, compared and rolled back."""
+keyboard and delivered; a prompt is edited, compared and rolled back; the activity feed fills
+in an action that committed late."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 
 from contacts.services.contacts import create_contact
 from dashboard.actors import Actor
-from dashboard.agents.models import ApprovalRequest
+from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import perform
 from dashboard.agents.services import create_agent
 from sms.gateways.base import StatusReport
@@ -173,3 +174,32 @@ def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_p
     assert statuses == {ids[0]: "executed", ids[1]: "executed", ids[2]: "rejected"}
     assert ApprovalRequest.objects.get(pk=ids[2]).decision_note == "Too many texts today"
     assert sorted(Message.objects.values_list("text", flat=True)) == ["Text 0", "Text 1, fixed"]
+
+
+def test_the_activity_feed_fills_in_an_action_that_committed_late_in_its_place(staff_page):
+    agent, _ = create_agent(
+        actor=Actor.system("tests"), name="scout", mode="monitored", scopes=["contacts:write"]
+    )
+    perform(agent, "create_list", {"name": "Shown"})
+    perform(agent, "create_list", {"name": "Slow"})
+    # The slow action's transaction holds its id but has not committed yet.
+    slow = AgentAction.objects.order_by("id").last()
+    AgentAction.objects.filter(pk=slow.pk).delete()
+    perform(agent, "create_list", {"name": "Quick"})
+    page = staff_page
+    page.goto("/activity/")
+    rows = page.locator("#feed-rows tr")
+    expect(rows).to_have_count(2)
+
+    perform(agent, "create_list", {"name": "Newer"})
+    perform(agent, "create_list", {"name": "Newest"})
+    slow.save(force_insert=True)
+    expect(rows).to_have_count(5)
+    newest_first = [
+        f"action-{pk}" for pk in AgentAction.objects.order_by("-id").values_list("pk", flat=True)
+    ]
+    assert rows.evaluate_all("rows => rows.map(row => row.id)") == newest_first
+    for _ in range(2):  # later polls add nothing twice
+        with page.expect_response(lambda response: "/activity/poll/" in response.url):
+            pass
+    expect(rows).to_have_count(5)
