@@ -1,11 +1,15 @@
-"""The agent activity feed: what each action touched, and flagging one for review."""
+"""The agent activity feed: what each action touched, what a live page lacks, and flagging
+one for review."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right, insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from dashboard import audit
@@ -44,6 +48,98 @@ def links(action: AgentAction) -> Links:
         "",
     )  # fmt: skip
     return Links(str(contact_id) if contact_id else None, message_id, import_id, label[:254])
+
+
+# How far below its newest row (in ids) a live page still looks for actions that committed
+# late: an action takes its id when its transaction starts, and several web processes write at
+# once, so a slow one can commit after later ones the page already shows. The ids seen in the
+# window travel with each poll as runs ("3-9,11"), so a wide window costs little.
+LATE_WINDOW = 200
+
+
+def _floor(after: int) -> int:
+    return max(after - LATE_WINDOW, 0)
+
+
+@dataclass(frozen=True)
+class FeedCursor:
+    """Where a live feed page stands: the newest action it shows, and which ids in the window
+    below that it needs no more (rows it shows, and those on older pages)."""
+
+    after: int = 0
+    seen: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def within(cls, after: int, ids: Iterable[int]) -> FeedCursor:
+        floor = _floor(after)
+        return cls(after, frozenset(pk for pk in ids if floor < pk <= after))
+
+    @property
+    def floor(self) -> int:
+        """Ids at or below this are no longer looked for."""
+        return _floor(self.after)
+
+    @classmethod
+    def for_page(cls, shown: list[int], *, older_pages: bool) -> FeedCursor:
+        after = max(shown, default=0)
+        ids = set(shown)
+        if older_pages and shown:  # what sorts below the page's last row is on the next pages
+            ids.update(range(_floor(after) + 1, min(shown)))
+        return cls.within(after, ids)
+
+    @classmethod
+    def parse(cls, after: str, seen: str | None) -> FeedCursor:
+        """From the poller's values: ``seen`` as runs of ids, "3-9,11"."""
+        top = int(after) if after.isdigit() else 0
+        floor = _floor(top)
+        if seen is None:  # a page drawn before the feed sent ``seen`` holds all up to its cursor
+            return cls.within(top, range(floor + 1, top + 1))
+        ids: set[int] = set()
+        for run in seen.split(","):
+            low, _, high = run.partition("-")
+            if low.isdigit() and (high.isdigit() or not high):
+                ids.update(range(max(int(low), floor + 1), min(int(high or low), top) + 1))
+        return cls(top, frozenset(ids))
+
+    @property
+    def seen_text(self) -> str:
+        runs: list[list[int]] = []
+        for pk in sorted(self.seen):
+            if runs and pk == runs[-1][1] + 1:
+                runs[-1][1] = pk
+            else:
+                runs.append([pk, pk])
+        return ",".join(f"{low}-{high}" if high > low else str(low) for low, high in runs)
+
+    def advance(self, added: Iterable[int]) -> FeedCursor:
+        """Past what a poll just sent the page."""
+        sent = set(added)
+        return self.within(max([self.after, *sent]), self.seen | sent)
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    # Newer than anything the page shows, newest first: they go on top.
+    newer: list[AgentAction]
+    # Older ones that committed late, each with the id of the row it goes under, top down.
+    late: list[tuple[int | None, AgentAction]]
+    cursor: FeedCursor
+
+
+def feed_update(*, actions: QuerySet[AgentAction], cursor: FeedCursor, limit: int) -> FeedUpdate:
+    """What a live page at ``cursor`` lacks of ``actions`` (ordered newest first): one query on
+    the primary key, never a row the page already shows."""
+    found = list(actions.filter(pk__gt=cursor.floor).exclude(pk__in=cursor.seen)[:limit])
+    newer = [a for a in found if a.pk > cursor.after]
+    # The page's rows by id (older pages' ids all sort below any late one), to place each
+    # late action under its next newer row, which may itself be one arriving now.
+    on_page = sorted(cursor.seen | {a.pk for a in newer})
+    late: list[tuple[int | None, AgentAction]] = []
+    for action in (a for a in found if a.pk <= cursor.after):
+        above = bisect_right(on_page, action.pk)
+        late.append((on_page[above] if above < len(on_page) else None, action))
+        insort(on_page, action.pk)
+    return FeedUpdate(newer, late, cursor.advance(a.pk for a in found))
 
 
 @transaction.atomic

@@ -11,7 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from dashboard.activity.services import flag_action, links, resolve_flag
+from dashboard.activity.services import (
+    FeedCursor,
+    feed_update,
+    flag_action,
+    links,
+    resolve_flag,
+)
 from dashboard.actors import Actor
 from dashboard.agents.forms import FlagForm
 from dashboard.agents.models import ActionFlag, ActionOutcome, Agent, AgentAction
@@ -68,8 +74,8 @@ def feed(request: HttpRequest) -> HttpResponse:
     form = FeedFilter(request.GET or None)
     page = Paginator(_actions(form), PAGE_SIZE).get_page(request.GET.get("page"))
     actions = _with_links(list(page.object_list))
-    context = {"form": form, "page": page, "actions": actions,
-               "latest": max((a.pk for a in actions), default=0)}  # fmt: skip
+    cursor = FeedCursor.for_page([a.pk for a in actions], older_pages=page.has_next())
+    context = {"form": form, "page": page, "actions": actions, "cursor": cursor}
     template = "activity/feed.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"
@@ -78,13 +84,13 @@ def feed(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def poll(request: HttpRequest) -> HttpResponse:
-    """Actions newer than ``after`` (matching the filters), to put on top of the table."""
-    after = request.GET.get("after", "")
-    after_id = int(after) if after.isdigit() else 0
+    """The actions (matching the filters) the page lacks: newer ones for the top of the
+    table, and older ones that committed after the page moved past them, each in its place."""
+    cursor = FeedCursor.parse(request.GET.get("after", ""), request.GET.get("seen"))
     form = FeedFilter(request.GET or None)
-    actions = _with_links(list(_actions(form).filter(pk__gt=after_id)[:PAGE_SIZE]))
-    latest = max((a.pk for a in actions), default=after_id)
-    context = {"form": form, "actions": actions, "latest": latest}
+    update = feed_update(actions=_actions(form), cursor=cursor, limit=PAGE_SIZE)
+    _with_links([*update.newer, *(action for _, action in update.late)])
+    context = {"form": form, "update": update, "cursor": update.cursor}
     return render(request, "activity/_poll.html", context)
 
 

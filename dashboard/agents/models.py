@@ -187,7 +187,15 @@ class ApprovalRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="approval_status_at")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="approval_status_at"),
+            # The queue's "Recently decided", read on every poll of every open queue page.
+            models.Index(
+                fields=["-decided_at", "-id"],
+                name="approval_decided_at",
+                condition=Q(decided_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"approval #{self.pk} {self.action} ({self.status})"

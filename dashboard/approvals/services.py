@@ -7,6 +7,7 @@ with a conditional UPDATE, so it is decided once however many staff click at the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,34 @@ def pending() -> QuerySet[ApprovalRequest]:
 def pending_count() -> int:
     """For the navigation badge on every page: one COUNT on the indexed status column."""
     return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
+
+
+RECENT_LIMIT = 10
+
+
+def _decided() -> QuerySet[ApprovalRequest]:
+    """Decisions (expiries too), last decided first, on their own index."""
+    return ApprovalRequest.objects.filter(decided_at__isnull=False).order_by("-decided_at", "-id")
+
+
+def recently_decided() -> list[ApprovalRequest]:
+    return list(_decided().select_related("agent", "decided_by")[:RECENT_LIMIT])
+
+
+def _key(rows: Iterable[tuple[int, str]]) -> str:
+    return ",".join(f"{pk}:{status}" for pk, status in rows)
+
+
+def decisions_key(decided: list[ApprovalRequest]) -> str:
+    """What a "Recently decided" table shows, in short: the poll redraws a page's table when
+    its key differs. Rows, not a time: an approval stamps its time when it claims the request
+    but commits once the action ran, so a decision can commit after a later one."""
+    return _key((r.pk, r.status) for r in decided)
+
+
+def latest_decisions_key() -> str:
+    """The key of the table as it would be drawn now, from a narrow query."""
+    return _key(_decided().values_list("pk", "status")[:RECENT_LIMIT])
 
 
 @dataclass

@@ -15,9 +15,12 @@ from dashboard.approvals.forms import ApproveForm, BulkForm, RejectForm
 from dashboard.approvals.services import (
     QueueItem,
     decide_many,
+    decisions_key,
+    latest_decisions_key,
     pending,
     pending_count,
     queue_items,
+    recently_decided,
 )
 from dashboard.errors import SwitchboardError
 
@@ -28,17 +31,16 @@ GONE = {"approval_already_decided", "unknown_approval"}
 
 def _queue_context() -> dict:
     pipeline.expire_stale()
-    recent = (
-        ApprovalRequest.objects.exclude(status=ApprovalStatus.PENDING)
-        .select_related("agent", "decided_by")
-        .order_by("-created_at", "-id")[:10]
-    )
     return {
         "items": queue_items(list(pending()[:QUEUE_LIMIT])),
         "limit": QUEUE_LIMIT,
-        "recent": recent,
         "ttl_hours": settings.AGENT_APPROVAL_TTL_HOURS,
     }
+
+
+def _recent_context() -> dict:
+    recent = recently_decided()
+    return {"recent": recent, "recent_key": decisions_key(recent)}
 
 
 def _toast(response: HttpResponse, message: str, level: str) -> HttpResponse:
@@ -50,18 +52,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     template = "approvals/queue.html"
     if request.htmx and request.htmx.target == "queue":
         template += "#queue"
-    return render(request, template, _queue_context())
+    return render(request, template, _queue_context() | _recent_context())
 
 
 @require_GET
 def poll(request: HttpRequest) -> HttpResponse:
     """New requests to add at the top and decided ones to drop, as out-of-band swaps, so an
-    edit in progress on another request is never wiped by a refresh."""
+    edit in progress on another request is never wiped by a refresh; and "Recently decided"
+    again when it changed (anyone's decision, or an expiry)."""
     pipeline.expire_stale()
     shown = {int(v) for v in request.GET.getlist("shown") if v.isdigit()}
     waiting = list(pending()[:QUEUE_LIMIT])
     waiting_ids = {r.pk for r in waiting}
     top = max(shown, default=0)
+    # "Recently decided" is redrawn only when it changed since the page's last poll.
+    recent_changed = latest_decisions_key() != request.GET.get("recent")
     context = {
         # Newer than anything shown goes on top (oldest first, so the newest ends up highest);
         # older ones, moving up as others are decided, go at the bottom.
@@ -69,6 +74,8 @@ def poll(request: HttpRequest) -> HttpResponse:
         "older": queue_items([r for r in waiting if r.pk < top and r.pk not in shown]),
         "gone": sorted(shown - waiting_ids),
         "count": pending_count(),
+        "recent_changed": recent_changed,
+        **(_recent_context() if recent_changed else {}),
     }
     return render(request, "approvals/_poll.html", context)
 

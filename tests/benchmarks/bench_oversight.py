@@ -1,5 +1,6 @@
 """Approval queue costs: the navigation badge's COUNT (run on every staff page) with many
-decided requests behind it, and rendering the queue / answering its poll with 100 waiting.
+decided requests behind it, and rendering the queue / answering its poll (which also reads the
+latest decisions) with 100 waiting.
 
 Requests are created directly (the agent's dry run is not what is measured); a set of decided
 requests sits beside them so the COUNT has rows to skip. Everything added is removed again.
@@ -14,7 +15,14 @@ from django.utils import timezone
 
 from dashboard.agents.models import Agent, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import expire_stale
-from dashboard.approvals.services import pending, pending_count, queue_items
+from dashboard.approvals.services import (
+    decisions_key,
+    latest_decisions_key,
+    pending,
+    pending_count,
+    queue_items,
+    recently_decided,
+)
 from dashboard.approvals.views import QUEUE_LIMIT
 from tests.benchmarks.common import BenchContext, Result, latency_results, time_calls
 
@@ -32,9 +40,11 @@ def _seed(waiting: int, decided: int) -> Agent:
                         response_body={"preview": {"segments": 1, "price": "0.04"}})
             for _ in range(n)
         )  # fmt: skip
+        decided_at = None if status == ApprovalStatus.PENDING else now
         return [
             ApprovalRequest(agent=agent, agent_action=a, action="send_sms", payload=payload,
-                            status=status, expires_at=now + dt.timedelta(hours=24))
+                            status=status, expires_at=now + dt.timedelta(hours=24),
+                            decided_at=decided_at)
             for a in actions
         ]  # fmt: skip
 
@@ -64,13 +74,15 @@ def run(ctx: BenchContext) -> list[Result]:
             return render_to_string("approvals/queue.html#queue", context)
 
         shown = set(pending().values_list("pk", flat=True)[:QUEUE_LIMIT])
+        recent_key = decisions_key(recently_decided())
 
         def poll() -> str:  # what the view does when the page already shows every request
             expire_stale()
             new = queue_items([r for r in pending()[:QUEUE_LIMIT] if r.pk not in shown])
-            return render_to_string(
-                "approvals/_poll.html", {"newer": new, "gone": [], "count": pending_count()}
-            )
+            return render_to_string("approvals/_poll.html", {
+                "newer": new, "gone": [], "count": pending_count(),
+                "recent_changed": latest_decisions_key() != recent_key,
+            })  # fmt: skip
 
         page_samples = time_calls(page, 30)
         poll_samples = time_calls(poll, 100)

@@ -1,5 +1,6 @@
 """Agent oversight in a real browser: a gated agent's text is edited and approved with the
-keyboard and delivered; a prompt is edited, compared and rolled back."""
+keyboard and delivered; decisions reach "Recently decided" live; a prompt is edited, compared
+and rolled back; the activity feed fills in an action that committed late."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from playwright.sync_api import expect
 
 from contacts.services.contacts import create_contact
 from dashboard.actors import Actor
-from dashboard.agents.models import ApprovalRequest
-from dashboard.agents.pipeline import perform
+from dashboard.agents.models import AgentAction, ApprovalRequest
+from dashboard.agents.pipeline import perform, reject
 from dashboard.agents.services import create_agent
 from sms.gateways.base import StatusReport
 from sms.models import Message
@@ -137,18 +138,26 @@ def test_a_prompt_is_edited_compared_and_rolled_back(staff_page):
     )
 
 
-def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_page, alice):
+def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(
+    staff_page, alice, admin_user
+):
     agent = make_agent("Be kind.")
-    ids = [
-        perform(agent, "send_sms", {"contact_id": str(alice.pk), "message": f"Text {n}"}).body[
+    colleagues, *ids = [
+        perform(agent, "send_sms", {"contact_id": str(alice.pk), "message": text}).body[
             "approval_id"
         ]
-        for n in range(3)
+        for text in ("Earlier", "Text 0", "Text 1", "Text 2")
     ]
     page = staff_page
     page.goto("/approvals/")
     newest = page.locator(f"#approval-{ids[2]}")
     expect(newest).to_be_visible()
+    expect(page.get_by_test_id("recent-decisions")).to_be_hidden()
+
+    # A colleague decides one on their own page: it leaves this queue for "Recently decided".
+    reject(request_id=colleagues, user=admin_user, note="Sent by phone")
+    expect(page.locator(f"#approval-{colleagues}")).to_have_count(0)
+    expect(page.locator(f"#decided-{colleagues}")).to_contain_text("Sent by phone")
 
     page.keyboard.press("j")  # the newest, at the top
     page.keyboard.press("r")
@@ -169,7 +178,44 @@ def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(staff_p
     page.get_by_role("button", name="Approve selected").click()
     expect(page.locator("#toasts")).to_contain_text("Approved 2 request(s).")
     expect(page.locator("#queue-empty")).to_be_visible()
+    decided = page.get_by_test_id("recent-decisions").locator("tbody tr")
+    expect(decided).to_have_count(4)
+    expect(page.locator(f"#decided-{ids[0]}")).to_contain_text("Executed")
     statuses = dict(ApprovalRequest.objects.values_list("pk", "status"))
-    assert statuses == {ids[0]: "executed", ids[1]: "executed", ids[2]: "rejected"}
+    assert statuses == {
+        colleagues: "rejected",
+        ids[0]: "executed",
+        ids[1]: "executed",
+        ids[2]: "rejected",
+    }
     assert ApprovalRequest.objects.get(pk=ids[2]).decision_note == "Too many texts today"
     assert sorted(Message.objects.values_list("text", flat=True)) == ["Text 0", "Text 1, fixed"]
+
+
+def test_the_activity_feed_fills_in_an_action_that_committed_late_in_its_place(staff_page):
+    agent, _ = create_agent(
+        actor=Actor.system("tests"), name="scout", mode="monitored", scopes=["contacts:write"]
+    )
+    perform(agent, "create_list", {"name": "Shown"})
+    perform(agent, "create_list", {"name": "Slow"})
+    # The slow action's transaction holds its id but has not committed yet.
+    slow = AgentAction.objects.order_by("id").last()
+    AgentAction.objects.filter(pk=slow.pk).delete()
+    perform(agent, "create_list", {"name": "Quick"})
+    page = staff_page
+    page.goto("/activity/")
+    rows = page.locator("#feed-rows tr")
+    expect(rows).to_have_count(2)
+
+    perform(agent, "create_list", {"name": "Newer"})
+    perform(agent, "create_list", {"name": "Newest"})
+    slow.save(force_insert=True)
+    expect(rows).to_have_count(5)
+    newest_first = [
+        f"action-{pk}" for pk in AgentAction.objects.order_by("-id").values_list("pk", flat=True)
+    ]
+    assert rows.evaluate_all("rows => rows.map(row => row.id)") == newest_first
+    for _ in range(2):  # later polls add nothing twice
+        with page.expect_response(lambda response: "/activity/poll/" in response.url):
+            pass
+    expect(rows).to_have_count(5)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -15,6 +18,19 @@ from sms.models import Message
 pytestmark = pytest.mark.django_db
 
 FEED = reverse("activity:feed")
+POLL = reverse("activity:poll")
+
+
+def poller_values(html: str) -> dict[str, str]:
+    """What the page's poller sends on its next poll, as htmx would."""
+    return json.loads(re.search(r'id="feed-poll"[^>]*hx-vals=\'([^\']*)\'', html).group(1))
+
+
+def still_uncommitted(action: AgentAction) -> AgentAction:
+    """Hide an action as if its transaction had taken its id but not committed yet; saving
+    the returned instance commits it."""
+    AgentAction.objects.filter(pk=action.pk).delete()
+    return action
 
 
 def test_the_feed_lists_actions_with_agent_outcome_and_a_link_to_the_contact(
@@ -74,6 +90,74 @@ def test_polling_brings_only_the_actions_newer_than_the_last_one_shown(
     page = staff_client.get(reverse("activity:poll"), {"after": seen}).content.decode()
     assert f'id="action-{fresh}"' in page and f'id="action-{seen}"' not in page
     assert f'"after": "{fresh}"' in page  # the poller moves on
+
+
+def test_polling_puts_several_new_actions_on_top_newest_first(staff_client, monitored_agent):
+    perform(monitored_agent, "create_list", {"name": "Seen"})
+    page = staff_client.get(FEED).content.decode()
+    perform(monitored_agent, "create_list", {"name": "Second"})
+    perform(monitored_agent, "create_list", {"name": "Third"})
+    second, third = AgentAction.objects.order_by("id")[1:]
+    polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    top = polled.split('hx-swap-oob="afterbegin:#feed-rows"')[1]
+    assert top.index(f'id="action-{third.pk}"') < top.index(f'id="action-{second.pk}"')
+
+
+def test_polling_shows_an_action_that_committed_after_a_newer_one_once(
+    staff_client, monitored_agent, django_assert_max_num_queries
+):
+    # Two web processes: the slow one took its id first but commits after the quick one.
+    perform(monitored_agent, "create_list", {"name": "Slow"})
+    slow = still_uncommitted(AgentAction.objects.get())
+    perform(monitored_agent, "create_list", {"name": "Quick"})
+    quick = AgentAction.objects.get()
+    page = staff_client.get(FEED).content.decode()
+    assert poller_values(page)["after"] == str(quick.pk) > str(slow.pk)
+
+    slow.save(force_insert=True)
+    # The actions and their flags; the rest is the session, the user and the navigation's.
+    with django_assert_max_num_queries(6):
+        polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert polled.count(f'id="action-{slow.pk}"') == 1
+    # Under the newer row, where a reload would put it; the row shown already is not resent.
+    assert f'hx-swap-oob="afterend:#action-{quick.pk}"' in polled
+    assert f'id="action-{quick.pk}"' not in polled
+    again = staff_client.get(POLL, poller_values(polled)).content.decode()
+    assert "data-action-row" not in again
+
+
+def test_a_late_action_arriving_with_newer_ones_goes_under_the_next_newer_row(
+    staff_client, monitored_agent
+):
+    perform(monitored_agent, "create_list", {"name": "Shown"})
+    perform(monitored_agent, "create_list", {"name": "Slow"})
+    slow = still_uncommitted(AgentAction.objects.first())
+    perform(monitored_agent, "create_list", {"name": "Quick"})
+    shown, quick = AgentAction.objects.order_by("id")
+    page = staff_client.get(FEED, {"agent": monitored_agent.pk}).content.decode()
+    perform(monitored_agent, "create_list", {"name": "Newest"})
+    slow.save(force_insert=True)
+    polled = staff_client.get(POLL, poller_values(page) | {"agent": monitored_agent.pk})
+    html = polled.content.decode()
+    newest = AgentAction.objects.first()
+    assert [int(pk) for pk in re.findall(r'<tr id="action-(\d+)"', html)] == [newest.pk, slow.pk]
+    assert f'hx-swap-oob="afterend:#action-{quick.pk}"' in html
+    assert f'id="action-{shown.pk}"' not in html
+
+
+def test_polling_leaves_the_actions_of_older_pages_to_those_pages(
+    staff_client, monitored_agent, monkeypatch
+):
+    from dashboard.activity import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for name in ("Page two", "Page one", "Top"):
+        perform(monitored_agent, "create_list", {"name": name})
+    page_two = AgentAction.objects.last()
+    page = staff_client.get(FEED).content.decode()
+    assert f'id="action-{page_two.pk}"' not in page
+    polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert "data-action-row" not in polled
 
 
 def test_staff_flag_an_action_for_review_with_a_comment(htmx_client, staff_user, monitored_agent):

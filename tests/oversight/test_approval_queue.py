@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -19,6 +20,7 @@ from sms.models import Message
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("approvals:queue")
+POLL = reverse("approvals:poll")
 
 
 def approve_url(request: ApprovalRequest) -> str:
@@ -281,6 +283,69 @@ def test_polling_adds_new_requests_and_drops_decided_ones(staff_client, gated_ag
     assert f'id="approval-{shown.pk}"' not in page
     assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in page
     assert 'id="nav-approvals-count"' in page and ">3</span>" in page
+
+
+def poller_values(html: str, recent_from: str | None = None) -> dict[str, object]:
+    """What the page's poller sends, as htmx would: the requests shown and the key of the
+    "Recently decided" table (``recent_from``: a poll that redrew it since)."""
+    key = re.search(r'id="recent-key" name="recent" value="([^"]*)"', recent_from or html)
+    shown = re.findall(r'class="approval-shown" name="shown" value="(\d+)"', html)
+    return {"shown": shown, "recent": key.group(1)}
+
+
+def recently_decided(html: str) -> list[int]:
+    section = html.split('id="recent-decisions"', 1)[1].split("</section>", 1)[0]
+    return [int(pk) for pk in re.findall(r'<tr id="decided-(\d+)"', section)]
+
+
+def test_polling_brings_a_colleagues_decision_into_recently_decided(
+    staff_client, admin_user, gated_agent, ask_to_send, django_assert_max_num_queries
+):
+    waiting = ask_to_send(gated_agent, "Still waiting")
+    decided = ask_to_send(gated_agent, "Decided by a colleague")
+    page = staff_client.get(QUEUE).content.decode()
+    assert recently_decided(page) == []
+    pipeline.reject(request_id=decided.pk, user=admin_user, note="Not today")  # on their page
+    # Expiry sweep, queue, decisions' key and rows, badge; session, user, navigation's two.
+    with django_assert_max_num_queries(9):
+        polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in polled
+    assert 'id="recent-decisions" hx-swap-oob="true"' in polled
+    assert recently_decided(polled) == [decided.pk]
+    table = polled.split('id="recent-decisions"', 1)[1]
+    assert "Rejected" in table and "ada" in table and "Not today" in table
+
+    # Nothing decided since: the table is left as it is, its rows not even read.
+    with django_assert_max_num_queries(8):
+        calm = staff_client.get(POLL, poller_values(page, recent_from=polled))
+    assert 'id="recent-decisions"' not in calm.content.decode()
+    assert waiting.pk not in recently_decided(polled)
+
+
+def test_recently_decided_lists_the_last_decision_first(
+    staff_client, staff_user, gated_agent, ask_to_send
+):
+    older, newer = ask_to_send(gated_agent, "Older"), ask_to_send(gated_agent, "Newer")
+    pipeline.reject(request_id=newer.pk, user=staff_user)
+    pipeline.reject(request_id=older.pk, user=staff_user)
+    assert recently_decided(staff_client.get(QUEUE).content.decode()) == [older.pk, newer.pk]
+
+
+def test_a_decision_that_commits_after_a_later_one_still_reaches_the_page(
+    staff_client, staff_user, gated_agent, ask_to_send
+):
+    # An approval stamps its time when it claims the request and commits once the action ran,
+    # so a slow one can land after a quicker decision the page already shows.
+    slow, quick = ask_to_send(gated_agent, "Slow"), ask_to_send(gated_agent, "Quick")
+    pipeline.reject(request_id=quick.pk, user=staff_user)
+    page = staff_client.get(QUEUE).content.decode()
+    assert recently_decided(page) == [quick.pk]
+    pipeline.reject(request_id=slow.pk, user=staff_user)
+    ApprovalRequest.objects.filter(pk=slow.pk).update(
+        decided_at=ApprovalRequest.objects.get(pk=quick.pk).decided_at - dt.timedelta(seconds=5)
+    )
+    polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert recently_decided(polled) == [quick.pk, slow.pk]
 
 
 def test_the_navigation_shows_how_many_requests_wait(staff_client, gated_agent, ask_to_send):
