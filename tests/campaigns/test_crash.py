@@ -51,7 +51,9 @@ def test_killed_workers_neither_lose_nor_double_a_message():
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.5, 3.0))
             workers.kill_and_restart(rng.randrange(2))
-        deadline = time.monotonic() + 150
+        # Generous: the point is that nothing is lost or doubled, not how fast (that is
+        # benchmarked); on a loaded two-core machine the 10,000 messages take over two minutes.
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             campaign.refresh_from_db()
             if campaign.status == "completed":
