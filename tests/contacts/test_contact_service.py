@@ -29,6 +29,19 @@ def _error(call, **kwargs) -> SwitchboardError:
     return caught.value
 
 
+def _read_before_the_others_write(monkeypatch, missed: str) -> None:
+    """Make the service's look-up miss what another transaction stores right after it (the
+    contact, or whoever holds the email): only the unique index can then catch the clash."""
+    real_read = contact_service._read
+
+    def read(*args, **kwargs):
+        known = real_read(*args, **kwargs)
+        setattr(known, missed, None)
+        return known
+
+    monkeypatch.setattr(contact_service, "_read", read)
+
+
 def _nothing_written() -> None:
     assert not Contact.objects.exists()
     assert not AuditEntry.objects.filter(object_type="contact").exists()
@@ -138,14 +151,7 @@ def test_it_refuses_a_duplicate_email_that_a_concurrent_insert_just_stored(
     # The other request inserts between our "is it free?" check and our INSERT: the unique
     # index is what catches it, and the caller still gets duplicate_email, not a crash.
     make_contact(email="race@example.com")
-    real_read = contact_service._read
-
-    def read_before_the_other_insert(*args, **kwargs):
-        known = real_read(*args, **kwargs)
-        known.contact = None
-        return known
-
-    monkeypatch.setattr(contact_service, "_read", read_before_the_other_insert)
+    _read_before_the_others_write(monkeypatch, "contact")
 
     error = _error(contact_service.create_contact, actor=staff_actor, email="Race@example.com")
 
@@ -427,14 +433,7 @@ def test_an_update_to_an_email_in_use_is_refused_in_any_letter_case(staff_actor,
 def test_an_update_that_loses_the_email_race_is_refused(staff_actor, make_contact, monkeypatch):
     make_contact(email="taken@example.com")
     contact = make_contact(email="mine@example.com")
-    real_read = contact_service._read
-
-    def read_before_the_other_save(*args, **kwargs):
-        known = real_read(*args, **kwargs)
-        known.email_owner = None
-        return known
-
-    monkeypatch.setattr(contact_service, "_read", read_before_the_other_save)
+    _read_before_the_others_write(monkeypatch, "email_owner")
 
     error = _error(
         contact_service.update_contact,

@@ -22,21 +22,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def sent(monkeypatch) -> list[str]:
-    """The queries the server receives, one per round trip."""
-    connection.ensure_connection()  # a new connection sets its time zone first
-    queries: list[str] = []
-    execute = psycopg.ClientCursor.execute
-
-    def recording(self, query, params=None, **kwargs):
-        queries.append(query if isinstance(query, str) else repr(query))
-        return execute(self, query, params, **kwargs)
-
-    monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
-    return queries
-
-
 def test_a_transaction_sends_its_begin_and_savepoints_with_its_first_statement(sent):
     with transaction.atomic(), transaction.atomic():
         assert not Tag.objects.filter(name="x").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -47,16 +46,7 @@ def test_an_error_stops_the_batch_and_is_raised():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no round trips")
-def test_postgresql_gets_the_whole_batch_in_one_round_trip(monkeypatch):
-    connection.ensure_connection()
-    sent = []
-    execute = psycopg.ClientCursor.execute
-
-    def recording(self, query, params=None, **kwargs):
-        sent.append(query)
-        return execute(self, query, params, **kwargs)
-
-    monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
+def test_postgresql_gets_the_whole_batch_in_one_round_trip(sent):
     rows = batch.run([Statement("SELECT CAST(%s AS INTEGER)", [n]) for n in range(5)])
 
     assert rows == [[(n,)] for n in range(5)]
@@ -64,16 +54,7 @@ def test_postgresql_gets_the_whole_batch_in_one_round_trip(monkeypatch):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are kept on PostgreSQL")
-def test_a_statement_is_prepared_once_per_session_and_again_after_an_error(monkeypatch):
-    connection.ensure_connection()
-    sent = []
-    execute = psycopg.ClientCursor.execute
-
-    def recording(self, query, params=None, **kwargs):
-        sent.append(query)
-        return execute(self, query, params, **kwargs)
-
-    monkeypatch.setattr(psycopg.ClientCursor, "execute", recording)
+def test_a_statement_is_prepared_once_per_session_and_again_after_an_error(sent):
     Tag.objects.create(name="vip")
     look_up = Statement("SELECT name FROM contacts_tag WHERE LOWER(name) = LOWER(%s)", ["VIP"])
 
