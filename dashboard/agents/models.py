@@ -114,7 +114,11 @@ class AgentAction(models.Model):
     """One write an agent asked for through the pipeline: the activity feed and the
     idempotency record in one row."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="actions")
+    # No index of its own: agentaction_agent_at (agent, -created_at) serves every look-up by
+    # agent, and one index fewer is one write fewer for each action recorded.
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="actions", db_index=False
+    )
     action = models.CharField(max_length=40)
     payload = models.JSONField(default=dict, blank=True)
     # The oversight mode in force when the action was asked for.
