@@ -38,7 +38,7 @@ from contacts.models import (
     ListMembership,
 )
 from contacts.services.contacts import AUDITED, merge_metadata
-from contacts.services.history import log_interaction
+from contacts.services.history import Trail, log_interaction
 from contacts.services.normalise import search_key
 from dashboard import audit
 from dashboard.actors import Actor
@@ -58,6 +58,8 @@ FREE_MAIL = PLUS_TAGS | {
     "btinternet.com", "sky.com", "orange.fr", "free.fr", "qq.com", "163.com",
 }  # fmt: skip
 MAX_GROUPS = 200
+# The ``name`` of the history lines a dismissal and its undo leave in both contacts' history.
+NOT_DUPLICATE = "not_duplicate"
 # Fields staff choose between when merging; custom fields are chosen as "field:<id>".
 CHOOSABLE = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
 
@@ -312,6 +314,7 @@ def merge_contacts(
     # "Not a duplicate of X" was said of a contact that is about to go; the survivor now holds
     # its values and may well match X, so such pairs may be suggested again.
     cleared = DismissedDuplicate.objects.filter(Q(contact_a=gone) | Q(contact_b=gone)).delete()[0]
+    _repoint_dismissal_history(gone.pk, keep.pk)
     _move_related(keep, gone)
     keep.metadata = merge_metadata(gone.metadata, keep.metadata)
     unsubscribed = [at for at in (keep.unsubscribed_at, gone.unsubscribed_at) if at]
@@ -405,21 +408,63 @@ def merge_preview(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
 
 
 def _record_dismissal(
-    *, actor: Actor, action: str, dismissal: DismissedDuplicate, dismissed: bool
+    *,
+    actor: Actor,
+    dismissal: DismissedDuplicate,
+    pair: tuple[Contact, Contact],
+    dismissed: bool,
 ) -> None:
-    # One entry in each contact's trail. It names the other contact by id only: erasing one of
-    # them scrubs the entries about them, not the other's, so no name or email may ride along.
-    pair = (dismissal.contact_a_id, dismissal.contact_b_id)
-    AuditEntry.objects.bulk_create(
-        audit.build_entry(
+    """An audit entry and a history line in each contact's trail, written together."""
+    trail = Trail()
+    for mine, theirs in (pair, pair[::-1]):
+        # The audit entry names the other contact by id only: erasing one of them scrubs the
+        # entries about them, not the other's, so no name or email may ride along there.
+        trail.audit(
             actor=actor,
-            action=action,
+            action="duplicate.dismiss" if dismissed else "duplicate.undo_dismiss",
             obj=dismissal,
-            contact_id=mine,
-            changes={"not_duplicate_of": [None, str(theirs)] if dismissed else [str(theirs), None]},
+            contact_id=mine.pk,
+            changes={
+                "not_duplicate_of": [None, str(theirs.pk)] if dismissed else [str(theirs.pk), None]
+            },
         )
-        for mine, theirs in (pair, pair[::-1])
+        # The history line names them, as other lines do; erasure deletes the lines that name
+        # the person erased (they are found by NOT_DUPLICATE and ``data["other_contact"]``).
+        description = (
+            f"Marked as not a duplicate of {theirs}"
+            if dismissed
+            else f"Undid “not a duplicate” of {theirs}"
+        )
+        trail.history(
+            contact=mine,
+            actor=actor,
+            kind=InteractionKind.UPDATED,
+            name=NOT_DUPLICATE,
+            description=description,
+            data={"other_contact": str(theirs.pk)},
+        )
+    trail.write()
+
+
+def _repoint_dismissal_history(gone_id: uuid.UUID, keep_id: uuid.UUID) -> None:
+    # Other contacts' lines name the merged-away contact, who is now the survivor: point them
+    # at the survivor, so that erasing the survivor deletes them too.
+    lines = list(
+        Interaction.objects.filter(
+            kind=InteractionKind.UPDATED, name=NOT_DUPLICATE, data__other_contact=str(gone_id)
+        ).only("pk", "data")
     )
+    for line in lines:
+        line.data = {**line.data, "other_contact": str(keep_id)}
+    Interaction.objects.bulk_update(lines, ["data"])
+
+
+def forget_dismissal_history(contact_id: uuid.UUID) -> int:
+    """Delete the history lines of other contacts that name this one as "not a duplicate";
+    for erasure (the contact's own lines go with it). Returns how many."""
+    return Interaction.objects.filter(
+        kind=InteractionKind.UPDATED, name=NOT_DUPLICATE, data__other_contact=str(contact_id)
+    ).delete()[0]
 
 
 @transaction.atomic
@@ -437,9 +482,12 @@ def dismiss_duplicate(
         )
     a, b = ordered_pair(first, second)
     # Lock both (in a fixed order): a merge or erasure now cannot delete one under the insert.
-    found = set(
-        Contact.objects.select_for_update().filter(pk__in=[a, b]).values_list("pk", flat=True)
-    )
+    found = {
+        c.pk: c
+        for c in Contact.objects.select_for_update()
+        .filter(pk__in=[a, b])
+        .only("pk", "first_name", "last_name", "email")
+    }
     missing = [str(pk) for pk in (a, b) if pk not in found]
     if missing:
         raise SwitchboardError(
@@ -459,7 +507,7 @@ def dismiss_duplicate(
     )
     if created:
         _record_dismissal(
-            actor=actor, action="duplicate.dismiss", dismissal=dismissal, dismissed=True
+            actor=actor, dismissal=dismissal, pair=(found[a], found[b]), dismissed=True
         )
     return dismissal
 
@@ -471,14 +519,19 @@ def undo_dismissal(
     """Let a dismissed pair be suggested again; False if it was not dismissed (any more)."""
     a, b = ordered_pair(*_pair_ids(contact, other))
     dismissal = (
-        DismissedDuplicate.objects.select_for_update()
+        # Only the row is locked, as before: a merge locks the contacts and then this row.
+        DismissedDuplicate.objects.select_for_update(of=("self",))
+        .select_related("contact_a", "contact_b")
         .filter(contact_a_id=a, contact_b_id=b)
         .first()
     )
     if dismissal is None:
         return False
     _record_dismissal(
-        actor=actor, action="duplicate.undo_dismiss", dismissal=dismissal, dismissed=False
+        actor=actor,
+        dismissal=dismissal,
+        pair=(dismissal.contact_a, dismissal.contact_b),
+        dismissed=False,
     )
     dismissal.delete()
     return True

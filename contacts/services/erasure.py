@@ -1,11 +1,11 @@
 """Right to erasure (GDPR): one call removes a person and every trace of their personal data.
 
 What goes: the contact row and, with it, field values, tag and list memberships, metadata and
-the interaction log; personal values in the audit trail (``object_repr`` and the before/after
-values of every entry about the contact); and whatever other apps hold, through scrubbers they
-register. What stays: salted hashes of the email and phone in ``Suppression`` (so agents and
-imports cannot add the person again) and one audit entry saying that an erasure happened,
-without personal data.
+the interaction log; the lines in other contacts' logs that name them ("not a duplicate of …");
+personal values in the audit trail (``object_repr`` and the before/after values of every entry
+about the contact); and whatever other apps hold, through scrubbers they register. What stays:
+salted hashes of the email and phone in ``Suppression`` (so agents and imports cannot add the
+person again) and one audit entry saying that an erasure happened, without personal data.
 
 Other apps holding personal data (SMS message history, approval payloads, …) register a
 scrubber from their ``AppConfig.ready``::
@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from contacts.models import Contact
+from contacts.services.duplicates import forget_dismissal_history
 from contacts.services.suppression import suppress
 from dashboard import audit
 from dashboard.actors import Actor
@@ -117,6 +118,9 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> None:
     for scrubber in list(_scrubbers):
         scrubber(subject)
     scrubbed = _scrub_audit_trail(locked.pk)
+    # Their own history goes with the row; other contacts' "not a duplicate of <them>" lines
+    # name them, so those go too.
+    forget_dismissal_history(locked.pk)
 
     # The record of the erasure itself: who and when, never whom (beyond the opaque id).
     entry = audit.build_entry(

@@ -51,9 +51,15 @@ def _pair_row(
     dismissal: DismissedDuplicate | None,
     message: str,
 ) -> HttpResponse:
-    """The pair's table row, now in its other state, for htmx to swap in; and a toast."""
-    context = {"first": first, "second": second, "dismissal": dismissal}
-    response = render(request, "contacts/duplicate_index.html#pair-row", context)
+    """The pair's table row, now in its other state, for htmx to swap in, with the new count
+    of dismissed pairs for the tab; and a toast."""
+    context = {
+        "first": first,
+        "second": second,
+        "dismissal": dismissal,
+        "dismissed_count": DismissedDuplicate.objects.count(),
+    }
+    response = render(request, "contacts/duplicate_index.html#pair-update", context)
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 

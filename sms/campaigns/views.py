@@ -20,6 +20,7 @@ from dashboard.forms import add_domain_error
 from sms.campaigns.forms import CampaignForm
 from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus, ScheduleMode
 from sms.campaigns.services import campaigns as service
+from sms.campaigns.services import schedule
 from sms.campaigns.services.audience import EXCLUSIONS, screen
 from sms.campaigns.services.progress import SENT_OR_LATER, campaign_progress
 from sms.models import Message, Status
@@ -163,8 +164,8 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     initial = {
         "name": campaign.name, "audience": f"{campaign.audience_kind}:{campaign.audience_id}",
         "text": campaign.text, "kind": campaign.kind, "schedule_mode": campaign.schedule_mode,
-        "send_at": service._wall(campaign), "time_zone": campaign.time_zone,
-        "quiet_hours": service._quiet_text(campaign),
+        "send_at": schedule.scheduled_wall_clock(campaign), "time_zone": campaign.time_zone,
+        "quiet_hours": schedule.quiet_hours_text(campaign),
     }  # fmt: skip
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

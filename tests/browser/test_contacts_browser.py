@@ -152,6 +152,8 @@ def test_staff_mark_a_pair_as_not_a_duplicate_and_undo_it(staff_page, system_act
     # The row swaps in place to say so, with an undo, and a toast confirms.
     expect(row).to_contain_text("not a duplicate")
     expect(page.locator("#toasts")).to_contain_text("will not be suggested again")
+    # The tab's count follows at once, without a reload.
+    expect(page.get_by_role("link", name="Not duplicates (1)")).to_be_visible()
     page.reload()
     expect(page.get_by_text("No probable duplicates found.")).to_be_visible()
 
@@ -160,6 +162,8 @@ def test_staff_mark_a_pair_as_not_a_duplicate_and_undo_it(staff_page, system_act
     expect(row).to_contain_text("ann@example.com")
     row.get_by_role("button", name="Undo").click()
     expect(row.get_by_role("button", name="Not a duplicate")).to_be_visible()
+    tab = page.get_by_role("link", name="Not duplicates (0)")
+    expect(tab).to_have_attribute("aria-current", "page")  # only the count was swapped
 
     page.goto("/duplicates/")
     expect(page.get_by_test_id("pair")).to_contain_text("bob@example.com")

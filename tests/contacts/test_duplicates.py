@@ -260,6 +260,64 @@ def test_undoing_a_dismissal_suggests_the_pair_again(twins, staff_actor):
     assert undone.count() == 2
 
 
+def history_of(contact: Contact) -> list[tuple[str, str, str]]:
+    """The contact's history lines about duplicates: (description, actor kind, actor label)."""
+    lines = Interaction.objects.filter(contact=contact, name=duplicate_service.NOT_DUPLICATE)
+    return [
+        (i.description, i.actor_kind, i.actor_label) for i in lines.order_by("occurred_at", "pk")
+    ]
+
+
+def test_a_dismissal_and_its_undo_are_in_both_contacts_history(twins, staff_actor):
+    ann, bob = twins
+    dismiss_duplicate(actor=staff_actor, contact=ann, other=bob)
+    dismiss_duplicate(actor=staff_actor, contact=bob, other=ann)  # already done: no new line
+    undo_dismissal(actor=staff_actor, contact=ann, other=bob)
+    undo_dismissal(actor=staff_actor, contact=ann, other=bob)  # nothing to undo: no new line
+
+    # Bob has no last name here, so he is named by his full name "Bob", as on the page.
+    assert history_of(ann) == [
+        ("Marked as not a duplicate of Bob", "staff", "sam"),
+        ("Undid “not a duplicate” of Bob", "staff", "sam"),
+    ]
+    assert history_of(bob) == [
+        ("Marked as not a duplicate of Ann", "staff", "sam"),
+        ("Undid “not a duplicate” of Ann", "staff", "sam"),
+    ]
+    line = Interaction.objects.filter(contact=ann).first()
+    assert line.actor_user_id == staff_actor.user_id
+    assert line.data == {"other_contact": str(bob.pk)}
+
+
+def test_the_contact_page_history_says_who_marked_the_pair_not_a_duplicate(htmx_client, twins):
+    ann, bob = twins
+    htmx_client.post(reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk]))
+
+    body = " ".join(
+        htmx_client.get(reverse("contacts:history", args=[bob.pk])).content.decode().split()
+    )
+
+    assert "<strong>Marked as not a duplicate of Ann</strong>" in body
+    assert '· sam <span class="badge">staff</span>' in body
+
+
+def test_merging_points_the_lines_naming_the_merged_away_contact_at_the_survivor(
+    twins, make_contact, staff_actor
+):
+    ann, bob = twins
+    cat = make_contact(email="cat@example.com", first_name="Cat", phone="+447400120001")
+    dismiss_duplicate(actor=staff_actor, contact=cat, other=bob)
+
+    merge_contacts(actor=staff_actor, survivor=ann, duplicate=bob)
+
+    # Bob is Ann now: erasing Ann must find Cat's line about Bob (see test_erasure).
+    assert Interaction.objects.get(contact=cat, name=duplicate_service.NOT_DUPLICATE).data == {
+        "other_contact": str(ann.pk)
+    }
+    # Bob's own line came along with the rest of his history.
+    assert history_of(ann) == [("Marked as not a duplicate of Cat", "staff", "sam")]
+
+
 def test_dismissing_a_contact_with_itself_or_a_missing_one_is_refused(twins, staff_actor):
     ann, _ = twins
     with pytest.raises(SwitchboardError) as caught:
@@ -367,6 +425,33 @@ def test_staff_see_dismissed_pairs_and_undo_one(htmx_client, twins, staff_actor)
     assert "suggested again" in _triggers(response)["toast"]["message"]
     assert not DismissedDuplicate.objects.exists()
     assert "ann@example.com" in htmx_client.get(reverse("contacts:duplicates")).content.decode()
+
+
+def test_dismiss_and_undo_update_the_not_duplicates_count_on_the_page_at_once(
+    htmx_client, twins, make_contact, staff_actor
+):
+    ann, bob = twins
+    dismiss_duplicate(
+        actor=staff_actor,
+        contact=make_contact(email="x@example.com", phone="+447400120009"),
+        other=make_contact(email="y@example.com", phone="+447400120009"),
+    )
+    page = htmx_client.get(reverse("contacts:duplicates")).content.decode()
+    # The tab the out-of-band swap targets.
+    assert 'id="dismissed-chip"' in page and "Not duplicates (1)</a>" in page
+    oob = '<a id="dismissed-chip" hx-swap-oob="innerHTML">Not duplicates ({})</a>'
+
+    dismissed = htmx_client.post(reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk]))
+
+    body = dismissed.content.decode()
+    assert body.strip().startswith("<tr")  # the row still comes first, for hx-target
+    # In a <template>, so that it parses next to a table row.
+    assert f"<template>{oob.format(2)}</template>" in body
+
+    undone = htmx_client.post(reverse("contacts:duplicate_undo_dismiss", args=[ann.pk, bob.pk]))
+
+    assert f"<template>{oob.format(1)}</template>" in undone.content.decode()
+    assert DismissedDuplicate.objects.count() == 1
 
 
 def test_without_htmx_the_buttons_post_and_come_back_to_the_page(staff_client, twins):

@@ -8,7 +8,13 @@ from django.urls import reverse
 
 from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Suppression
 from contacts.services import contacts as contact_service
-from contacts.services.duplicates import dismiss_duplicate, find_duplicates, merge_contacts
+from contacts.services.duplicates import (
+    NOT_DUPLICATE,
+    dismiss_duplicate,
+    find_duplicates,
+    merge_contacts,
+    undo_dismissal,
+)
 from contacts.services.erasure import ErasureSubject, _scrubbers, erase_contact, register_scrubber
 from contacts.services.history import record_event
 from contacts.services.suppression import suppression_reason
@@ -95,6 +101,34 @@ def test_erasure_takes_the_not_a_duplicate_marks_about_the_person_with_it(
     ]
     assert find_duplicates() == []
     assert every_cell_containing(EMAIL, OLD_EMAIL, PHONE, FIRST, LAST) == []
+
+
+def test_erasure_takes_the_history_lines_naming_the_person_in_other_contacts_history(
+    person, staff_actor, system_actor
+):
+    namesake = contact_service.create_contact(
+        actor=system_actor, email="other@example.com", first_name="Will"
+    )
+    bystanders = [
+        contact_service.create_contact(actor=system_actor, email=f"{n}@acme.example", phone=p)
+        for n, p in (("x", "+447400123000"), ("y", "+447400123000"))
+    ]
+    dismiss_duplicate(actor=staff_actor, contact=namesake, other=person)
+    undo_dismissal(actor=staff_actor, contact=namesake, other=person)
+    dismiss_duplicate(actor=staff_actor, contact=bystanders[0], other=bystanders[1])
+    # Someone the person was merged with had been marked too: that line names them as well.
+    twin = contact_service.create_contact(actor=system_actor, email="w.q@example.com")
+    dismiss_duplicate(actor=staff_actor, contact=twin, other=namesake)
+    merge_contacts(actor=staff_actor, survivor=person, duplicate=twin)
+    assert namesake.interactions.filter(name=NOT_DUPLICATE).count() == 3
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert not namesake.interactions.filter(name=NOT_DUPLICATE).exists()
+    assert [i.description for i in bystanders[0].interactions.filter(name=NOT_DUPLICATE)] == [
+        "Marked as not a duplicate of y@acme.example"
+    ]
+    assert every_cell_containing(EMAIL, OLD_EMAIL, "w.q@example.com", PHONE, FIRST, LAST) == []
 
 
 def test_the_person_stays_suppressed_as_a_salted_hash(person, staff_actor, system_actor):

@@ -216,7 +216,8 @@ def update_campaign(*, actor: Actor, campaign: Campaign, **changes) -> Campaign:
         "text": campaign.text, "audience_kind": campaign.audience_kind,
         "audience_id": campaign.audience_id, "name": campaign.name, "kind": campaign.kind,
         "schedule_mode": campaign.schedule_mode, "time_zone": campaign.time_zone,
-        "send_at": _wall(campaign), "quiet_hours": _quiet_text(campaign),
+        "send_at": schedule.scheduled_wall_clock(campaign),
+        "quiet_hours": schedule.quiet_hours_text(campaign),
     }  # fmt: skip
     unknown = set(changes) - set(fields)
     if unknown:
@@ -263,20 +264,6 @@ def update_campaign(*, actor: Actor, campaign: Campaign, **changes) -> Campaign:
         )
         _enqueue_run(locked.pk, timing.start_at)
     return locked
-
-
-def _wall(campaign: Campaign) -> dt.datetime | None:
-    if campaign.schedule_mode == ScheduleMode.LOCAL and campaign.local_at:
-        return campaign.local_at.astimezone(dt.UTC).replace(tzinfo=None)
-    if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at:
-        return campaign.send_at.astimezone(schedule.zone(campaign.time_zone)).replace(tzinfo=None)
-    return None
-
-
-def _quiet_text(campaign: Campaign) -> str:
-    if campaign.quiet_start is None or campaign.quiet_end is None:
-        return ""
-    return f"{campaign.quiet_start:%H:%M}-{campaign.quiet_end:%H:%M}"
 
 
 def _quiet_of(campaign: Campaign) -> tuple[dt.time, dt.time] | None:

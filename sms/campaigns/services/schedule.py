@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from dashboard.errors import SwitchboardError
-from sms.campaigns.models import ScheduleMode
+from sms.campaigns.models import Campaign, ScheduleMode
 
 # Every wall-clock moment happens first at UTC+14 and last at UTC-12.
 EARLIEST_OFFSET = dt.timedelta(hours=14)
@@ -62,6 +62,24 @@ def parse_quiet_hours(raw: str | None) -> tuple[dt.time, dt.time] | None:
 
 def default_quiet_hours() -> tuple[dt.time, dt.time] | None:
     return parse_quiet_hours(settings.SMS_QUIET_HOURS)
+
+
+def scheduled_wall_clock(campaign: Campaign) -> dt.datetime | None:
+    """The naive wall-clock time a campaign was scheduled for, as ``parse_wall_clock`` reads it
+    (in its zone, or in each recipient's); None when it was sent now."""
+    if campaign.schedule_mode == ScheduleMode.LOCAL and campaign.local_at:
+        # Stored as if it were UTC: it belongs to no zone until a recipient's.
+        return campaign.local_at.astimezone(dt.UTC).replace(tzinfo=None)
+    if campaign.schedule_mode == ScheduleMode.AT and campaign.send_at:
+        return campaign.send_at.astimezone(zone(campaign.time_zone)).replace(tzinfo=None)
+    return None
+
+
+def quiet_hours_text(campaign: Campaign) -> str:
+    """A campaign's quiet hours as ``parse_quiet_hours`` reads them ("21:00-08:00"); "" if none."""
+    if campaign.quiet_start is None or campaign.quiet_end is None:
+        return ""
+    return f"{campaign.quiet_start:%H:%M}-{campaign.quiet_end:%H:%M}"
 
 
 @dataclass(frozen=True)
