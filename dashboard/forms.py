@@ -13,9 +13,11 @@ T = TypeVar("T")
 
 
 def add_domain_error(form: forms.Form, error: SwitchboardError) -> None:
-    """Show a service's error next to the field it names, or above the form."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
+    """Show a service's error next to the field it names, or above the form; an error that
+    stands for several problems shows each of them in its place."""
+    for problem in error.problems:
+        field = problem.field if problem.field in form.fields else None
+        form.add_error(field, problem.message)
 
 
 def checked(check: Callable[[T], T], value: T) -> T:

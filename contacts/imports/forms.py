@@ -96,7 +96,8 @@ class MappingForm(forms.Form):
             try:
                 import_service.clean_mapping(self.mapping(), self.headers)
             except SwitchboardError as exc:
-                self.add_error(None, exc.message)
+                for problem in exc.problems:
+                    self.add_error(None, problem.message)
         return cleaned
 
     def mapping(self) -> dict[str, str]:

@@ -10,10 +10,10 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from contacts.models import Field
-from dashboard.errors import SwitchboardError
+from dashboard.errors import Problems, SwitchboardError
 
 STANDARD_TARGETS = {
     "email": "Email",
@@ -123,54 +123,92 @@ def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, 
 
 
 def validate_mapping(
-    mapping: dict[str, str], headers: list[str], fields: Iterable[Field]
+    mapping: Mapping[str, str], headers: list[str], fields: Iterable[Field]
 ) -> dict[str, str]:
-    """A clean mapping (unmapped columns dropped) or a ``SwitchboardError``."""
+    """A clean mapping keyed by column index (unmapped columns dropped) from one keyed by
+    index ("0") or header name ("E-mail"), or a ``SwitchboardError`` naming every problem."""
+    problems = Problems()
+    # Targets asked of a column that is not in the file: not missing from the mapping (an
+    # unknown "Mail" column mapped to Email is one problem, not two).
+    refused: set[str] = set()
+    by_header = {squash(h): str(i) for i, h in enumerate(headers)}
+    indexed: dict[str, str] = {}
+    for key, target in mapping.items():
+        key = str(key)
+        if key.isdigit():
+            indexed[key] = target
+        elif squash(key) in by_header:
+            indexed[by_header[squash(key)]] = target
+        else:
+            refused.add((target or "").strip())
+            problems.add(
+                SwitchboardError(
+                    "invalid_mapping", f"This file has no column “{key}”.", field="mapping"
+                )
+            )
     field_names = {f.name.lower(): f.name for f in fields}
     clean: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for index, target in mapping.items():
+    for index, target in indexed.items():
         target = (target or "").strip()
         if not target:
             continue
-        if not str(index).isdigit() or int(index) >= len(headers):
-            raise SwitchboardError(
-                "invalid_mapping", f"There is no column {index} in this file.", field="mapping"
+        if int(index) >= len(headers):
+            refused.add(target)
+            problems.add(
+                SwitchboardError(
+                    "invalid_mapping", f"There is no column {index} in this file.", field="mapping"
+                )
             )
-        if target.startswith("field:"):
-            name = field_names.get(target.removeprefix("field:").strip().lower())
-            if name is None:
-                raise SwitchboardError(
-                    "unknown_field",
-                    f"There is no custom field named “{target.removeprefix('field:')}”.",
-                    field="mapping",
-                )
-            target = f"field:{name}"
-        elif target.startswith("meta:"):
-            if not META_KEY.match(target.removeprefix("meta:")):
-                raise SwitchboardError(
-                    "invalid_mapping",
-                    "A metadata key has 1 to 64 letters, digits, “_”, “.” or “-”.",
-                    field="mapping",
-                )
-        elif target not in STANDARD_TARGETS:
-            raise SwitchboardError(
-                "invalid_mapping", f"“{target}” is not something a column can map to.",
-                field="mapping",
-            )  # fmt: skip
+            continue
+        target = problems.check(_clean_target, target, field_names)
+        if target is None:
+            continue
         if target in seen:
-            raise SwitchboardError(
-                "invalid_mapping",
-                f"Columns “{seen[target]}” and “{headers[int(index)]}” both map to "
-                f"{target}; pick one.",
-                field="mapping",
+            problems.add(
+                SwitchboardError(
+                    "invalid_mapping",
+                    f"Columns “{seen[target]}” and “{headers[int(index)]}” both map to "
+                    f"{target}; pick one.",
+                    field="mapping",
+                )
             )
+            continue
         seen[target] = headers[int(index)]
         clean[str(int(index))] = target
-    if "email" not in clean.values():
-        raise SwitchboardError(
-            "no_email_column",
-            "Map one column to Email: contacts are matched and created by email address.",
-            field="mapping",
+    if "email" not in clean.values() and "email" not in refused:
+        problems.add(
+            SwitchboardError(
+                "no_email_column",
+                "Map one column to Email: contacts are matched and created by email address.",
+                field="mapping",
+            )
         )
+    problems.raise_any(code="invalid_mapping", summary="{count} problems with this mapping")
     return clean
+
+
+def _clean_target(target: str, field_names: dict[str, str]) -> str:
+    """The target as stored (a custom field's name as it is spelled), or a SwitchboardError."""
+    if target.startswith("field:"):
+        name = field_names.get(target.removeprefix("field:").strip().lower())
+        if name is None:
+            raise SwitchboardError(
+                "unknown_field",
+                f"There is no custom field named “{target.removeprefix('field:')}”.",
+                field="mapping",
+            )
+        return f"field:{name}"
+    if target.startswith("meta:"):
+        if not META_KEY.match(target.removeprefix("meta:")):
+            raise SwitchboardError(
+                "invalid_mapping",
+                "A metadata key has 1 to 64 letters, digits, “_”, “.” or “-”.",
+                field="mapping",
+            )
+        return target
+    if target not in STANDARD_TARGETS:
+        raise SwitchboardError(
+            "invalid_mapping", f"“{target}” is not something a column can map to.", field="mapping"
+        )
+    return target

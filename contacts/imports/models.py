@@ -87,6 +87,11 @@ class ImportJob(models.Model):
     # Set when a revert is queued (at most one at a time), cleared if it fails.
     revert_requested_at = models.DateTimeField(null=True, blank=True)
     reverted_at = models.DateTimeField(null=True, blank=True)
+    # What the revert did: contacts deleted or put back, and contacts left as they are because
+    # someone changed them since (a revert of only the unchanged ones). None: not reverted, or
+    # reverted before these were kept.
+    reverted_contacts = models.PositiveIntegerField(null=True, blank=True)
+    revert_left_changed = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -46,7 +46,6 @@ from contacts.imports.mapping import (
     header_key,
     mapping_by_header,
     mapping_for_headers,
-    squash,
     validate_mapping,
 )
 from contacts.imports.models import (
@@ -69,7 +68,7 @@ from contacts.services import tags as tag_service
 from contacts.services.exports import safe_cell
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
-from dashboard.errors import SwitchboardError
+from dashboard.errors import Problems, SwitchboardError
 from dashboard.models import AuditEntry
 
 logger = logging.getLogger(__name__)
@@ -117,30 +116,14 @@ def upload_import(
     return job
 
 
-def _index_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, str]:
-    """Accept mappings keyed by column index ("0") or by header name ("E-mail")."""
-    by_header = {squash(h): str(i) for i, h in enumerate(headers)}
-    result: dict[str, str] = {}
-    for key, target in mapping.items():
-        key = str(key)
-        if key.isdigit():
-            result[key] = target
-        elif squash(key) in by_header:
-            result[by_header[squash(key)]] = target
-        else:
-            raise SwitchboardError(
-                "invalid_mapping", f"This file has no column “{key}”.", field="mapping"
-            )
-    return result
-
-
 # The option checks below are public so the mapping form can run them all at once and show
 # every error together; configure_import runs them again for every other caller.
 
 
 def clean_mapping(mapping: Mapping[str, str], headers: list[str]) -> dict[str, str]:
-    """The mapping keyed by column index, unmapped columns dropped, or a SwitchboardError."""
-    return validate_mapping(_index_mapping(mapping, headers), headers, Field.objects.all())
+    """The mapping (keyed by column index or header name) keyed by column index, unmapped
+    columns dropped, or a SwitchboardError naming each of its problems."""
+    return validate_mapping(mapping, headers, Field.objects.all())
 
 
 def clean_region(region: str) -> str:
@@ -183,26 +166,41 @@ def configure_import(
     enqueue: bool = True,
 ) -> ImportJob:
     """Validate the mapping and options and queue the job (``enqueue=False``: the caller runs
-    ``run_import`` itself, as the management command does)."""
+    ``run_import`` itself, as the management command does).
+
+    A SwitchboardError names every problem with them at once (``problems``; ``errors`` in its
+    details); one problem alone keeps its own code, as ``invalid_import`` stands for several.
+    """
     locked = ImportJob.objects.select_for_update().get(pk=job.pk)
     if locked.status != ImportStatus.DRAFT:
         raise SwitchboardError(
             "import_started", "This import has already been started; upload the file again."
         )
-    clean = clean_mapping(mapping, locked.headers)
+    # Every option is checked, and every problem reported together: an agent or a script
+    # fixing its request should not learn of them one attempt at a time.
+    problems = Problems()
+    clean = problems.check(clean_mapping, mapping, locked.headers)
     if mode not in ImportMode.values:
-        raise SwitchboardError(
-            "invalid_mode",
-            f"The mode is one of {', '.join(ImportMode.values)}; got “{mode}”.",
-            field="mode",
+        problems.add(
+            SwitchboardError(
+                "invalid_mode",
+                f"The mode is one of {', '.join(ImportMode.values)}; got “{mode}”.",
+                field="mode",
+            )
         )
+    lists = [problems.check(list_service.get_list, list_id) for list_id in list_ids]
+    tags = [problems.check(tag_service.clean_tag_name, name) for name in tag_names]
+    region = problems.check(clean_region, default_region)
+    webhook_url = problems.check(clean_webhook_url, webhook_url)
+    problems.raise_any(code="invalid_import", summary="{count} problems with this import")
+    assert clean is not None and region is not None and webhook_url is not None
     locked.mapping = clean
     locked.mode = mode
-    locked.list_ids = [list_service.get_list(list_id).pk for list_id in list_ids]
-    locked.tag_names = list(dict.fromkeys(tag_service.clean_tag_name(n) for n in tag_names))
-    locked.default_region = clean_region(default_region)
+    locked.list_ids = [contact_list.pk for contact_list in lists if contact_list]
+    locked.tag_names = list(dict.fromkeys(name for name in tags if name))
+    locked.default_region = region
     locked.dry_run = bool(dry_run)
-    locked.webhook_url = clean_webhook_url(webhook_url)
+    locked.webhook_url = webhook_url
     locked.status = ImportStatus.QUEUED
     locked.save()
     SavedMapping.objects.update_or_create(
@@ -425,6 +423,7 @@ class RevertPlan:
     conflicts: list[dict[str, Any]] = field(default_factory=list)  # changed since by others
     conflict_count: int = 0
     gone: int = 0  # deleted since: nothing to do
+    left_changed: int = 0  # changed since by others and left as they are (revert_import)
 
 
 def _job_entries(job: ImportJob):
@@ -499,9 +498,7 @@ def _changed_since(job: ImportJob, firsts: dict[uuid.UUID, int]) -> dict[uuid.UU
 def revert_preview(job: ImportJob) -> RevertPlan:
     created, restore, merged = _revert_targets(job)
     firsts = {**created, **{cid: before["_first"] for cid, before in restore.items()}}
-    alive: set[uuid.UUID] = set()
-    for chunk in chunks(list(firsts)):
-        alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    alive = _existing(set(firsts))
     changed = _changed_since(job, {cid: first for cid, first in firsts.items() if cid in alive})
     plan = RevertPlan(gone=len(firsts) - len(alive) + len(merged), conflict_count=len(changed))
     plan.delete = sum(1 for cid in created if cid in alive)
@@ -587,6 +584,10 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
     changed = _changed_since(job, firsts)
     plan = RevertPlan(conflict_count=len(changed), gone=len(merged))
     skip = set() if confirm_conflicts else set(changed)
+    # Of those, the ones still there are left as they are; the others were deleted since.
+    left = _existing(skip)
+    plan.left_changed = len(left)
+    plan.gone += len(skip) - len(left)
     to_delete = [cid for cid in created if cid not in skip]
     for chunk in chunks(to_delete, 1000):
         with transaction.atomic():
@@ -621,7 +622,10 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
             plan.restore += 1
     with transaction.atomic():
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.REVERTED, reverted_at=timezone.now()
+            status=ImportStatus.REVERTED,
+            reverted_at=timezone.now(),
+            reverted_contacts=plan.delete + plan.restore,
+            revert_left_changed=plan.left_changed,
         )
         # An earlier attempt's failure no longer holds.
         ImportJob.objects.filter(pk=job.pk, error__startswith=REVERT_STOPPED).update(error="")
@@ -629,9 +633,40 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
             actor=actor,
             action="import.revert",
             obj=job,
-            changes={"deleted": [None, plan.delete], "restored": [None, plan.restore]},
+            changes={
+                "deleted": [None, plan.delete],
+                "restored": [None, plan.restore],
+                "left_changed": [None, plan.left_changed],
+            },
+        )
+        # Which contacts it left, in each one's own trail (so erasure scrubs it with the rest).
+        # Written with the job's outcome: a revert asked for again after a failure records
+        # them once.
+        AuditEntry.objects.bulk_create(
+            (
+                audit.build_entry(
+                    actor=actor,
+                    action="import.revert_left",
+                    obj=job,
+                    contact_id=contact_id,
+                    changes={
+                        "reverted_import": [None, job.pk],
+                        "changed_since_by": [None, changed[contact_id]],
+                    },
+                )
+                for contact_id in sorted(left)
+            ),
+            batch_size=1000,
         )
     return plan
+
+
+def _existing(contact_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of these contacts that still exist."""
+    alive: set[uuid.UUID] = set()
+    for chunk in chunks(list(contact_ids)):
+        alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    return alive
 
 
 @transaction.atomic

@@ -43,10 +43,23 @@ class Body(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProblemOut(Schema):
+    model_config = ConfigDict(extra="allow")
+    message: str = Field(description="What is wrong with this part of the request.")
+    code: str | None = Field(None, description="Its snake_case code (business rules).")
+    field: str | None = Field(None, description="The request field it is about, if one.")
+    path: str | None = Field(None, description="Where in the request (schema errors).")
+
+
 class ErrorOut(Schema):
     model_config = ConfigDict(extra="allow")
     code: str = Field(description="Stable snake_case error code, e.g. duplicate_email.")
     message: str = Field(description="What went wrong, for a person or an agent to act on.")
+    errors: list[ProblemOut] | None = Field(
+        None,
+        description="Each problem on its own, where a request is checked as a whole (a "
+        "malformed request; an import's options): fix them all before trying again.",
+    )
 
 
 class ContactFields(Body):

@@ -21,6 +21,7 @@ ACTIONS = {
     "contact.untag": "untagged",
     "contact.list_add": "added to a list",
     "contact.list_remove": "removed from a list",
+    "import.revert_left": "left it as it was when reverting an import (changed since)",
     "duplicate.dismiss": "marked as not a duplicate",
     "duplicate.undo_dismiss": "undid “not a duplicate”",
     "tag.create": "created a tag",

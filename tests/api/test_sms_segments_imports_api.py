@@ -114,7 +114,58 @@ def test_an_import_with_a_broken_mapping_leaves_no_job_behind(agent_client):
     )
     assert response.status_code == 406
     assert response.json()["code"] == "invalid_mapping"
+    assert response.json()["errors"] == [
+        {
+            "field": "mapping",
+            "code": "invalid_mapping",
+            "message": "This file has no column “Nope”.",
+        }
+    ]
     assert not ImportJob.objects.exists()
+
+
+def test_every_problem_with_an_imports_options_is_answered_at_once(agent_client):
+    response = agent_client.post(
+        "/api/v1/imports",
+        {
+            "file": _upload(b"Work,Name,Rank\na@example.com,Ann,1\n"),
+            "mapping": '{"Name": "first_name", "Nope": "last_name", "Rank": "field:Height"}',
+            "list_id": 424242,
+            "default_region": "ZZ",
+        },
+    )
+    assert response.status_code == 406
+    body = response.json()
+    assert body["code"] == "invalid_import"
+    assert body["message"].startswith("5 problems with this import: ")
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [
+        ("mapping", "invalid_mapping"),
+        ("mapping", "unknown_field"),
+        ("mapping", "no_email_column"),
+        ("list_id", "unknown_list"),
+        ("default_region", "invalid_region"),
+    ]
+    assert body["errors"][3]["message"] == "There is no list with id 424242."
+    assert not ImportJob.objects.exists()
+
+
+def test_one_unknown_list_is_still_a_404_that_lists_itself(agent_client):
+    response = agent_client.post(
+        "/api/v1/imports", {"file": _upload(b"email\na@example.com\n"), "list_id": 424242}
+    )
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "unknown_list",
+        "message": "There is no list with id 424242.",
+        "field": "list_id",
+        "errors": [
+            {
+                "field": "list_id",
+                "code": "unknown_list",
+                "message": "There is no list with id 424242.",
+            }
+        ],
+    }
 
 
 def test_other_agents_imports_are_not_visible(agent_client, make_agent):

@@ -45,6 +45,33 @@ def test_it_explains_what_is_wrong(tmp_path):
         call_command("import_contacts", str(path))
 
 
+def test_it_names_every_problem_with_the_options_and_exits_with_an_error(tmp_path, capsys):
+    path = tmp_path / "names.csv"
+    path.write_text("Name,Rank\nAnn,1\n")
+    args = [str(path), "--map", "Name=first_name", "--map", "Rank=field:Height"]
+    with pytest.raises(CommandError) as error:
+        call_command("import_contacts", *args, "--list", "424242", "--region", "ZZ")
+    assert str(error.value).splitlines() == [
+        "4 problems:",
+        "- There is no custom field named “Height”.",
+        "- Map one column to Email: contacts are matched and created by email address.",
+        "- There is no list with id 424242.",
+        "- “ZZ” is not a country code such as GB, FR or US.",
+    ]
+    assert error.value.returncode == 1
+    assert not ImportJob.objects.exists()
+
+    # Run as from a shell: each problem printed, and a failing exit status.
+    from django.core.management import execute_from_command_line
+
+    with pytest.raises(SystemExit) as exit_:
+        execute_from_command_line(["manage.py", "import_contacts", *args, "--region", "ZZ"])
+    assert exit_.value.code == 1
+    printed = capsys.readouterr().err
+    assert "There is no custom field named “Height”." in printed
+    assert "“ZZ” is not a country code" in printed
+
+
 def test_resume_runs_the_job_here_without_also_queueing_it(
     tmp_path, staff_actor, django_capture_on_commit_callbacks
 ):

@@ -16,6 +16,7 @@ from contacts.services import imports
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
 from contacts.services.duplicates import merge_contacts
+from contacts.services.erasure import erase_contact
 from contacts.services.suppression import suppress
 from dashboard import audit
 from dashboard.models import AuditEntry
@@ -350,6 +351,80 @@ def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
     assert job.mapping == {"0": "email", "2": "first_name"}
 
 
+class TestConfigurationProblems:
+    """Every problem with an import's options is reported at once, each in ``errors``."""
+
+    def test_several_problems_are_reported_together(self, start, staff_actor):
+        with pytest.raises(imports.SwitchboardError) as error:
+            start(
+                "name,phone\nAnn,+447911123456\n",
+                list_ids=[424242],
+                default_region="ZZ",
+                webhook_url="ftp://example.com/hook",
+            )
+        assert error.value.code == "invalid_import"
+        assert error.value.details["errors"] == [
+            {
+                "field": "mapping",
+                "code": "no_email_column",
+                "message": "Map one column to Email: contacts are matched and created by "
+                "email address.",
+            },
+            {
+                "field": "list_id",
+                "code": "unknown_list",
+                "message": "There is no list with id 424242.",
+            },
+            {
+                "field": "default_region",
+                "code": "invalid_region",
+                "message": "“ZZ” is not a country code such as GB, FR or US.",
+            },
+            {
+                "field": "webhook_url",
+                "code": "invalid_webhook_url",
+                "message": "“ftp://example.com/hook” is not an http(s) URL.",
+            },
+        ]
+        assert [p.code for p in error.value.problems] == [
+            "no_email_column", "unknown_list", "invalid_region", "invalid_webhook_url",
+        ]  # fmt: skip
+        message = error.value.message
+        assert message.startswith("4 problems with this import: Map one column to Email")
+        assert "There is no list with id 424242." in message and "“ZZ”" in message
+        assert not ImportJob.objects.exists()
+
+    def test_each_problem_with_the_mapping_is_reported(self, start, custom_fields):
+        with pytest.raises(imports.SwitchboardError) as error:
+            start(
+                "Email,Name,Rank\nann@example.com,Ann,1\n",
+                mapping={"Email": "email", "Nope": "first_name", "Rank": "field:Height"},
+            )
+        assert [(p["code"], p["message"]) for p in error.value.details["errors"]] == [
+            ("invalid_mapping", "This file has no column “Nope”."),
+            ("unknown_field", "There is no custom field named “Height”."),
+        ]
+        assert error.value.code == "invalid_import"
+        assert error.value.message.startswith("2 problems with this import: ")
+
+    def test_an_email_column_the_file_lacks_is_one_problem_not_two(self, start):
+        with pytest.raises(imports.SwitchboardError) as error:
+            start("Email,Name\nann@example.com,Ann\n", mapping={"Mail": "email", "9": "phone"})
+        assert [p["message"] for p in error.value.details["errors"]] == [
+            "This file has no column “Mail”.",
+            "There is no column 9 in this file.",
+        ]
+
+    def test_a_single_problem_keeps_its_own_code_and_message(self, start):
+        with pytest.raises(imports.SwitchboardError) as error:
+            start("email\nann@example.com\n", default_region="ZZ")
+        assert (error.value.code, error.value.field) == ("invalid_region", "default_region")
+        assert error.value.message == "“ZZ” is not a country code such as GB, FR or US."
+        assert error.value.details["errors"] == [
+            {"field": "default_region", "code": "invalid_region", "message": error.value.message}
+        ]
+
+
 def test_headers_are_matched_from_common_names(start, custom_fields):
     job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\n")
     assert job.mapping == {
@@ -542,6 +617,55 @@ class TestRevert:
         audit.record(actor=staff_actor, action="sms.send", obj=ann, contact_id=ann.pk)
         assert imports.revert_preview(job).conflict_count == 0
         imports.request_revert(actor=staff_actor, job=job)  # not refused
+
+    def test_a_revert_of_only_unchanged_contacts_records_which_it_left(
+        self, run, make_existing, staff_actor
+    ):
+        make_existing(email="old@example.com", first_name="Old")
+        job = run(
+            "email,first name\nann@example.com,Ann\nbob@example.com,Bob\n"
+            "cat@example.com,Cat\nold@example.com,New\n"
+        )
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+
+        plan = imports.revert_import(actor=staff_actor, job=job)
+        assert (plan.delete, plan.restore, plan.left_changed) == (2, 1, 1)
+        job.refresh_from_db()
+        assert (job.status, job.reverted_contacts, job.revert_left_changed) == ("reverted", 3, 1)
+        entry = AuditEntry.objects.get(action="import.revert")
+        assert entry.changes == {
+            "deleted": [None, 2], "restored": [None, 1], "left_changed": [None, 1],
+        }  # fmt: skip
+        left = AuditEntry.objects.get(action="import.revert_left")
+        assert (left.contact_id, left.object_id, left.actor_label) == (
+            ann.pk, str(job.pk), staff_actor.label,
+        )  # fmt: skip
+        assert left.changes == {
+            "reverted_import": [None, job.pk], "changed_since_by": [None, staff_actor.label],
+        }  # fmt: skip
+
+    def test_a_full_revert_records_that_it_left_none(self, run, staff_actor):
+        job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+
+        imports.revert_import(actor=staff_actor, job=job, confirm_conflicts=True)
+        job.refresh_from_db()
+        assert (job.reverted_contacts, job.revert_left_changed) == (2, 0)
+        entry = AuditEntry.objects.get(action="import.revert")
+        assert entry.changes["left_changed"] == [None, 0]
+        assert not AuditEntry.objects.filter(action="import.revert_left").exists()
+
+    def test_a_changed_contact_deleted_since_is_not_counted_as_left(self, run, staff_actor):
+        job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")
+        ann = Contact.objects.get(email="ann@example.com")
+        contact_service.update_contact(actor=staff_actor, contact=ann, first_name="Anna")
+        erase_contact(actor=staff_actor, contact=ann)
+
+        plan = imports.revert_import(actor=staff_actor, job=job)
+        assert (plan.delete, plan.left_changed, plan.gone) == (1, 0, 1)
+        assert ImportJob.objects.get(pk=job.pk).revert_left_changed == 0
 
     def test_without_confirmation_changed_contacts_are_left_alone(self, run, staff_actor):
         job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\n")

@@ -145,6 +145,22 @@ def test_every_problem_with_the_mapping_and_options_is_shown_at_once(staff_clien
     assert ImportJob.objects.get().status == "draft"
 
 
+def test_each_problem_with_the_mapping_is_shown_on_its_own(staff_client):
+    upload(staff_client, b"Work,Name,Nick\nann@example.com,Ann,Annie\n")
+    job = ImportJob.objects.get()
+    response = staff_client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {"col_0": "", "col_1": "first_name", "col_2": "first_name", "mode": "upsert",
+         "default_region": "GB"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert response.context["form"].errors["__all__"] == [
+        "Columns “Name” and “Nick” both map to first_name; pick one.",
+        "Map one column to Email: contacts are matched and created by email address.",
+    ]
+    assert ImportJob.objects.get().status == "draft"
+
+
 def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):
     job = start("email\nann@example.com\n")
     page = htmx_client.get(reverse("imports:detail", args=[job.pk]))
@@ -243,6 +259,8 @@ def test_the_revert_page_previews_and_asks_to_confirm_changed_contacts(
     revert_import_task.call(*queued.args_kwargs["args"])  # what the worker does
     assert ImportJob.objects.get().status == "reverted"
     assert not Contact.objects.exists()
+    page = staff_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "Reverted 2 contacts." in page and "left as" not in page
 
 
 def test_the_revert_page_offers_to_revert_everything_or_only_unchanged_contacts(
@@ -281,6 +299,13 @@ def test_reverting_only_unchanged_contacts_leaves_the_changed_ones_as_they_are(
     assert ImportJob.objects.get().status == "reverted"
     assert list(Contact.objects.values_list("email", "first_name")) == [("ann@example.com", "Anna")]
 
+    # The job page says it was partial; the contact's own trail says why it was left.
+    page = staff_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "Reverted 1 contact; 1 left as it was because it changed since the import." in page
+    history = staff_client.get(reverse("contacts:history", args=[ann.pk])).content.decode()
+    assert "left it as it was when reverting an import" in history
+    assert "changed since by" in history
+
 
 def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
     staff_client, htmx_client, run, django_capture_on_commit_callbacks, monkeypatch
@@ -315,3 +340,14 @@ def test_a_queued_revert_shows_on_the_job_page_and_is_not_queued_twice(
         revert_import_task.call(*task.args_kwargs["args"])
     job.refresh_from_db()
     assert (job.status, job.error) == ("reverted", "")
+
+
+def test_the_job_page_counts_the_contacts_a_revert_left_as_they_were(
+    staff_client, run, staff_actor
+):
+    job = run("email,first name\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,C\n")
+    for contact in Contact.objects.exclude(email="cat@example.com"):
+        imports.contact_service.update_contact(actor=staff_actor, contact=contact, first_name="X")
+    imports.revert_import(actor=staff_actor, job=job)
+    page = staff_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "Reverted 1 contact; 2 left as they were because they changed since the import." in page

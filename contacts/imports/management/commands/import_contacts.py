@@ -49,7 +49,7 @@ class Command(BaseCommand):
             else:
                 job = self._start(actor, options)
         except SwitchboardError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(_explain(exc)) from None
         if options["queue"]:
             self.stdout.write(f"Queued import #{job.pk}; `manage.py db_worker` runs it.")
             return
@@ -93,3 +93,12 @@ class Command(BaseCommand):
                 webhook_url=options["webhook"],
                 enqueue=options["queue"],
             )
+
+
+def _explain(error: SwitchboardError) -> str:
+    """The error's message, or each of its problems on a line of its own."""
+    if len(error.problems) == 1:
+        return error.message
+    lines = [f"{len(error.problems)} problems:"]
+    lines += [f"- {problem.message}" for problem in error.problems]
+    return "\n".join(lines)
