@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 from dashboard.approvals.services import pending_count
 from dashboard.permissions import is_admin
@@ -38,13 +39,17 @@ def _sections() -> list[dict[str, Any]]:
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """What the navigation bar needs on every page."""
+    """What the navigation bar needs on every page.
+
+    Lazy, and read at most once per response: htmx partials and polls render no navigation,
+    so they must not pay for its look-ups (the pending approvals COUNT above all).
+    """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "nav_sections": _sections(),
+        "nav_sections": SimpleLazyObject(_sections),
         "nav_current": request.path.strip("/").split("/", 1)[0],
-        "user_is_admin": is_admin(user),
-        "nav_pending_approvals": pending_count(),
+        "user_is_admin": SimpleLazyObject(lambda: is_admin(user)),
+        "nav_pending_approvals": SimpleLazyObject(pending_count),
     }

@@ -6,8 +6,9 @@ from django import forms
 from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -63,6 +64,19 @@ def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
     return qs.order_by("-id")
 
 
+def _poll_url(request: HttpRequest) -> str:
+    """The poll URL of a page drawn for these filters. The poller carries its filters rather
+    than reading the form when it fires: its cursor only means something for the filters it
+    was drawn for, so a filter changed meanwhile cannot pair the old cursor with new rows."""
+    query = QueryDict(mutable=True)
+    for name in FeedFilter.base_fields:
+        values = [v for v in request.GET.getlist(name) if v]
+        if values:
+            query.setlist(name, values)
+    url = reverse("activity:poll")
+    return f"{url}?{query.urlencode()}" if query else url
+
+
 def _with_links(actions: list[AgentAction]) -> list[AgentAction]:
     for action in actions:
         action.links = links(action)
@@ -75,7 +89,13 @@ def feed(request: HttpRequest) -> HttpResponse:
     page = Paginator(_actions(form), PAGE_SIZE).get_page(request.GET.get("page"))
     actions = _with_links(list(page.object_list))
     cursor = FeedCursor.for_page([a.pk for a in actions], older_pages=page.has_next())
-    context = {"form": form, "page": page, "actions": actions, "cursor": cursor}
+    context = {
+        "form": form,
+        "page": page,
+        "actions": actions,
+        "cursor": cursor,
+        "poll_url": _poll_url(request),
+    }
     template = "activity/feed.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"
@@ -90,7 +110,12 @@ def poll(request: HttpRequest) -> HttpResponse:
     form = FeedFilter(request.GET or None)
     update = feed_update(actions=_actions(form), cursor=cursor, limit=PAGE_SIZE)
     _with_links([*update.newer, *(action for _, action in update.late)])
-    context = {"form": form, "update": update, "cursor": update.cursor}
+    context = {
+        "form": form,
+        "update": update,
+        "cursor": update.cursor,
+        "poll_url": _poll_url(request),
+    }
     return render(request, "activity/_poll.html", context)
 
 

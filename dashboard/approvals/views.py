@@ -81,8 +81,8 @@ def poll(request: HttpRequest) -> HttpResponse:
 
 
 def _decided(request: HttpRequest, message: str, level: str) -> HttpResponse:
-    if request.htmx:
-        return _toast(HttpResponse(""), message, level)  # the item swaps itself out
+    if request.htmx:  # the item swaps itself out
+        return _toast(render(request, "approvals/_decided.html", _recent_context()), message, level)
     getattr(flash, level)(request, message)
     return redirect("approvals:queue")
 
@@ -182,5 +182,5 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         getattr(flash, level)(request, message)
         return redirect("approvals:queue")
-    response = render(request, "approvals/queue.html#queue", _queue_context())
-    return _toast(response, message, level)
+    context = _queue_context() | _recent_context() | {"bulk": True}
+    return _toast(render(request, "approvals/_decided.html", context), message, level)

@@ -1,10 +1,12 @@
 """Agent oversight in a real browser: a gated agent's text is edited and approved with the
 keyboard and delivered; decisions reach "Recently decided" live; a prompt is edited, compared
-and rolled back; the activity feed fills in an action that committed late."""
+and rolled back; the activity feed fills in an action that committed late, drops its empty
+message when the first arrives, and keeps a poll of the old filter out of a new one."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -159,12 +161,17 @@ def test_staff_reject_with_the_keyboard_and_approve_a_selection_together(
     expect(page.locator(f"#approval-{colleagues}")).to_have_count(0)
     expect(page.locator(f"#decided-{colleagues}")).to_contain_text("Sent by phone")
 
+    # From here on the page's own decisions reach "Recently decided" with their answers, not
+    # with a later poll: polls fail from now on.
+    page.route("**/approvals/poll/**", lambda route: route.abort())
+
     page.keyboard.press("j")  # the newest, at the top
     page.keyboard.press("r")
     expect(newest.locator("[data-reject-reason]")).to_be_focused()
     page.keyboard.type("Too many texts today")
     page.keyboard.press("Enter")
     expect(newest).to_have_count(0)
+    expect(page.locator(f"#decided-{ids[2]}")).to_contain_text("Too many texts today")
 
     # The next request is current now: select it and the last one, approve both at once.
     expect(page.locator(f"#approval-{ids[1]}")).to_have_class(re.compile(r"\bis-current\b"))
@@ -219,3 +226,62 @@ def test_the_activity_feed_fills_in_an_action_that_committed_late_in_its_place(s
         with page.expect_response(lambda response: "/activity/poll/" in response.url):
             pass
     expect(rows).to_have_count(5)
+
+
+def wait_for(page, held: list, timeout: float = 10) -> None:
+    """Until a handler has added to ``held`` (handlers run only while Playwright waits)."""
+    deadline = time.monotonic() + timeout
+    while not held:
+        assert time.monotonic() < deadline, "nothing came"
+        page.wait_for_timeout(50)
+
+
+def test_the_activity_feed_drops_its_empty_message_and_the_rows_of_a_filter_left_behind(
+    staff_page,
+):
+    scout, other = (
+        create_agent(actor=Actor.system("tests"), name=name, mode="monitored",
+                     scopes=["contacts:write"])[0]
+        for name in ("scout", "other")
+    )  # fmt: skip
+    page = staff_page
+    page.goto("/activity/")
+    empty, rows = page.locator("#feed-empty"), page.locator("#feed-rows tr")
+    expect(empty).to_be_visible()
+
+    perform(scout, "create_list", {"name": "First"})
+    expect(rows).to_have_count(1)
+    expect(empty).to_be_hidden()
+
+    # Staff pick the other agent while a poll of the unfiltered feed is on its way (both
+    # requests are held here): the poll is aborted, so its answer cannot land anywhere.
+    sent: list = []
+    aborted: list = []
+    page.on("request", lambda r: sent.append(r) if "/activity/poll/" in r.url else None)
+    page.on("requestfailed", lambda r: aborted.append(r) if "/activity/poll/" in r.url else None)
+    polls: list = []
+    filtering: list = []
+    page.route("**/activity/poll/**", lambda route: polls.append(route))
+    page.route(re.compile(r"/activity/\?"), lambda route: filtering.append(route))
+    perform(scout, "create_list", {"name": "Second"})
+    wait_for(page, polls)
+    page.select_option("#id_agent", str(other.pk))
+    wait_for(page, filtering)
+    wait_for(page, aborted)
+    # Nor does the old poller send another while the filtered page is on its way.
+    polled = len(sent)
+    page.wait_for_timeout(3500)
+    assert len(sent) == polled
+    for route in [*polls, *filtering]:
+        route.continue_()
+    page.unroute("**/activity/poll/**")
+    page.unroute(re.compile(r"/activity/\?"))
+    expect(empty).to_be_visible()
+    expect(rows).to_have_count(0)
+    with page.expect_response(lambda r: "/activity/poll/" in r.url and "agent=" in r.url):
+        pass
+    expect(rows).to_have_count(0)
+    perform(other, "create_list", {"name": "Theirs"})
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("other")
+    expect(empty).to_be_hidden()

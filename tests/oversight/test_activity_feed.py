@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -21,9 +23,18 @@ FEED = reverse("activity:feed")
 POLL = reverse("activity:poll")
 
 
-def poller_values(html: str) -> dict[str, str]:
-    """What the page's poller sends on its next poll, as htmx would."""
-    return json.loads(re.search(r'id="feed-poll"[^>]*hx-vals=\'([^\']*)\'', html).group(1))
+def poller_values(page: str) -> dict[str, str]:
+    """What the page's poller sends on its next poll, as htmx would: the filters in its URL
+    and its cursor."""
+    poller = re.search(r'<div id="feed-poll"[^>]*>', page).group(0)
+    url = html.unescape(re.search(r'hx-get="([^"]*)"', poller).group(1))
+    assert urlsplit(url).path == POLL
+    cursor = json.loads(re.search(r"hx-vals='([^']*)'", poller).group(1))
+    return dict(parse_qsl(urlsplit(url).query)) | cursor
+
+
+def row_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr id="action-(\d+)"', html)]
 
 
 def still_uncommitted(action: AgentAction) -> AgentAction:
@@ -115,8 +126,8 @@ def test_polling_shows_an_action_that_committed_after_a_newer_one_once(
     assert poller_values(page)["after"] == str(quick.pk) > str(slow.pk)
 
     slow.save(force_insert=True)
-    # The actions and their flags; the rest is the session, the user and the navigation's.
-    with django_assert_max_num_queries(6):
+    # The actions and their flags; the rest is the session, the user and their groups.
+    with django_assert_max_num_queries(5):
         polled = staff_client.get(POLL, poller_values(page)).content.decode()
     assert polled.count(f'id="action-{slow.pk}"') == 1
     # Under the newer row, where a reload would put it; the row shown already is not resent.
@@ -143,6 +154,54 @@ def test_a_late_action_arriving_with_newer_ones_goes_under_the_next_newer_row(
     assert [int(pk) for pk in re.findall(r'<tr id="action-(\d+)"', html)] == [newest.pk, slow.pk]
     assert f'hx-swap-oob="afterend:#action-{quick.pk}"' in html
     assert f'id="action-{shown.pk}"' not in html
+
+
+def test_a_poll_runs_none_of_the_navigations_queries(
+    staff_client, monitored_agent, gated_agent, ask_to_send, django_assert_num_queries
+):
+    ask_to_send(gated_agent)  # the navigation's badge has something to count
+    page = staff_client.get(FEED).content.decode()
+    assert 'title="Requests waiting for approval">1</span>' in page
+    perform(monitored_agent, "create_list", {"name": "Fresh"})
+    # Session, user, their groups, the actions and their flags: a poll draws no navigation,
+    # so the badge's COUNT of pending approvals is never run.
+    with django_assert_num_queries(5) as queries:
+        polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert len(row_ids(polled)) == 1
+    assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_the_empty_message_leaves_when_the_first_action_arrives(staff_client, monitored_agent):
+    page = staff_client.get(FEED).content.decode()
+    assert '<p id="feed-empty" class="empty">No agent action matches yet.</p>' in page
+    perform(monitored_agent, "create_list", {"name": "First"})
+    polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert len(row_ids(polled)) == 1
+    assert '<p id="feed-empty" class="empty" hx-swap-oob="true" hidden>' in polled
+    # Nothing new: the message is left as it is (hidden by now).
+    assert "feed-empty" not in staff_client.get(POLL, poller_values(polled)).content.decode()
+    again = staff_client.get(FEED).content.decode()
+    assert '<p id="feed-empty" class="empty" hidden>' in again
+
+
+def test_a_poll_keeps_to_the_filters_its_page_was_drawn_for(
+    staff_client, monitored_agent, autonomous_agent
+):
+    perform(monitored_agent, "create_list", {"name": "Shown"})
+    page = staff_client.get(FEED, {"agent": monitored_agent.pk, "outcome": ""}).content.decode()
+    # The poller carries its filters itself, rather than reading the form when it fires (by
+    # then the form may be set to other filters, for which its cursor means nothing); and a
+    # poll in flight when the form sends its request is aborted.
+    assert 'hx-include="#feed-filter"' not in page
+    assert 'hx-sync="#feed-filter:abort"' in page
+    assert poller_values(page)["agent"] == str(monitored_agent.pk)
+    assert "outcome" not in poller_values(page)
+    perform(autonomous_agent, "create_list", {"name": "Someone else's"})
+    perform(monitored_agent, "create_list", {"name": "Mine"})
+    mine = AgentAction.objects.filter(agent=monitored_agent).first()
+    polled = staff_client.get(POLL, poller_values(page)).content.decode()
+    assert row_ids(polled) == [mine.pk]
+    assert poller_values(polled)["agent"] == str(monitored_agent.pk)
 
 
 def test_polling_leaves_the_actions_of_older_pages_to_those_pages(

@@ -306,8 +306,9 @@ def test_polling_brings_a_colleagues_decision_into_recently_decided(
     page = staff_client.get(QUEUE).content.decode()
     assert recently_decided(page) == []
     pipeline.reject(request_id=decided.pk, user=admin_user, note="Not today")  # on their page
-    # Expiry sweep, queue, decisions' key and rows, badge; session, user, navigation's two.
-    with django_assert_max_num_queries(9):
+    # Expiry sweep, queue, decisions' key and rows, badge; session, user, their groups (the
+    # navigation's own badge COUNT is not run: a poll draws no navigation).
+    with django_assert_max_num_queries(8):
         polled = staff_client.get(POLL, poller_values(page)).content.decode()
     assert f'<div id="approval-{decided.pk}" hx-swap-oob="delete">' in polled
     assert 'id="recent-decisions" hx-swap-oob="true"' in polled
@@ -316,10 +317,40 @@ def test_polling_brings_a_colleagues_decision_into_recently_decided(
     assert "Rejected" in table and "ada" in table and "Not today" in table
 
     # Nothing decided since: the table is left as it is, its rows not even read.
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         calm = staff_client.get(POLL, poller_values(page, recent_from=polled))
     assert 'id="recent-decisions"' not in calm.content.decode()
     assert waiting.pk not in recently_decided(polled)
+
+
+def test_a_bulk_decision_shows_in_recently_decided_at_once(htmx_client, gated_agent, ask_to_send):
+    first, second, waiting = (ask_to_send(gated_agent, f"Text {n}") for n in range(3))
+    page = htmx_client.get(QUEUE).content.decode()
+    response = htmx_client.post(
+        reverse("approvals:bulk"),
+        {"ids": [first.pk, second.pk], "decision": "reject", "note": "Wrong day"},
+    )
+    decided = response.content.decode()
+    assert f'id="approval-{waiting.pk}"' in decided and f'id="approval-{first.pk}"' not in decided
+    # Not only on the next poll: the table and the badge come with the answer, out of band.
+    assert 'id="recent-decisions" hx-swap-oob="true"' in decided
+    assert recently_decided(decided) == [second.pk, first.pk]
+    assert "Wrong day" in decided.split('id="recent-decisions"', 1)[1]
+    assert 'hx-swap-oob="true" data-testid="approvals-badge"' in decided
+    assert 'title="Requests waiting for approval">1</span>' in decided
+    # The page's key came with it, so the next poll leaves the table alone.
+    calm = htmx_client.get(POLL, poller_values(page, recent_from=decided) | {"shown": []})
+    assert 'id="recent-decisions"' not in calm.content.decode()
+
+
+def test_a_single_decision_shows_in_recently_decided_at_once(htmx_client, gated_agent, ask_to_send):
+    request, waiting = ask_to_send(gated_agent, "Decided"), ask_to_send(gated_agent, "Waiting")
+    response = htmx_client.post(reject_url(request), {"note": "Not now"})
+    assert "Rejected" in response["HX-Trigger"]
+    decided = response.content.decode()
+    assert f'id="approval-{waiting.pk}"' not in decided  # the queue stays as it is
+    assert recently_decided(decided) == [request.pk]
+    assert 'title="Requests waiting for approval">1</span>' in decided
 
 
 def test_recently_decided_lists_the_last_decision_first(
