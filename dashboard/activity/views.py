@@ -51,16 +51,18 @@ def _feed_rows() -> QuerySet[AgentAction]:
 
 def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
     qs = _feed_rows()
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["agent"]:
-            qs = qs.filter(agent=data["agent"])
-        if data["action"]:
-            qs = qs.filter(action=data["action"])
-        if data["outcome"]:
-            qs = qs.filter(outcome=data["outcome"])
-        if data["flagged"]:
-            qs = qs.filter(flags__resolved_at__isnull=True, flags__isnull=False).distinct()
+    # The filters that are valid still apply: a stale link (an agent deleted since, say) must
+    # not silently widen the feed to everything. The page names the one it could not apply.
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if data.get("agent"):
+        qs = qs.filter(agent=data["agent"])
+    if data.get("action"):
+        qs = qs.filter(action=data["action"])
+    if data.get("outcome"):
+        qs = qs.filter(outcome=data["outcome"])
+    if data.get("flagged"):
+        qs = qs.filter(flags__resolved_at__isnull=True, flags__isnull=False).distinct()
     return qs.order_by("-id")
 
 

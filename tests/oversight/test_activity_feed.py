@@ -314,3 +314,15 @@ def test_an_agent_text_names_its_prompt_version_by_number(
         f'data-testid="prompt-version"><a href="/agents/{agent.pk}/prompt/?version=2">v2</a>'
         in page
     )
+
+
+def test_a_filter_that_no_longer_applies_is_named_and_the_others_still_filter(
+    staff_client, monitored_agent, autonomous_agent
+):
+    perform(monitored_agent, "create_list", {"name": "Mo's list"})
+    perform(autonomous_agent, "create_list", {"name": "Ava's list"})
+    perform(autonomous_agent, "upsert_contact", {"email": "bad"})
+    # A bookmarked link to an agent deleted since, with a filter that still holds.
+    page = staff_client.get(FEED, {"agent": 999_999, "outcome": "failed"}).content.decode()
+    assert page.count("data-action-row") == 1  # not everything
+    assert 'data-testid="filter-errors"' in page and "Not filtered by agent" in page

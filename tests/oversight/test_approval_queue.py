@@ -353,6 +353,16 @@ def test_a_single_decision_shows_in_recently_decided_at_once(htmx_client, gated_
     assert 'title="Requests waiting for approval">1</span>' in decided
 
 
+def test_deciding_the_last_waiting_request_shows_the_empty_queue_message(
+    htmx_client, gated_agent, ask_to_send
+):
+    first, last = ask_to_send(gated_agent, "First"), ask_to_send(gated_agent, "Last")
+    one_left = htmx_client.post(reject_url(first), {"note": "No"}).content.decode()
+    assert re.search(r'<p id="queue-empty"[^>]*hx-swap-oob="true" hidden>', one_left)
+    none_left = htmx_client.post(reject_url(last), {"note": "No"}).content.decode()
+    assert re.search(r'<p id="queue-empty"[^>]*hx-swap-oob="true">Nothing waits', none_left)
+
+
 def test_recently_decided_lists_the_last_decision_first(
     staff_client, staff_user, gated_agent, ask_to_send
 ):
