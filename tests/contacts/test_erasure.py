@@ -80,16 +80,26 @@ def test_erasure_deletes_the_contact_and_everything_hanging_off_it(person, staff
     assert ContactList.objects.get(name="Newsletter").memberships.count() == 0
 
 
-def test_erasure_takes_the_not_a_duplicate_marks_about_the_person_with_it(
-    person, staff_actor, system_actor
-):
-    namesake = contact_service.create_contact(
+@pytest.fixture
+def namesake(system_actor):
+    """Someone staff marked as not a duplicate of the person."""
+    return contact_service.create_contact(
         actor=system_actor, email="other@example.com", first_name="Will"
     )
-    bystanders = [
+
+
+@pytest.fixture
+def bystanders(system_actor):
+    """Two look-alikes (one phone) that have nothing to do with the person."""
+    return [
         contact_service.create_contact(actor=system_actor, email=f"{n}@acme.example", phone=p)
         for n, p in (("x", "+447400123000"), ("y", "+447400123000"))
     ]
+
+
+def test_erasure_takes_the_not_a_duplicate_marks_about_the_person_with_it(
+    person, namesake, bystanders, staff_actor
+):
     dismiss_duplicate(actor=staff_actor, contact=namesake, other=person)
     dismiss_duplicate(actor=staff_actor, contact=bystanders[0], other=bystanders[1])
 
@@ -104,15 +114,8 @@ def test_erasure_takes_the_not_a_duplicate_marks_about_the_person_with_it(
 
 
 def test_erasure_takes_the_history_lines_naming_the_person_in_other_contacts_history(
-    person, staff_actor, system_actor
+    person, namesake, bystanders, staff_actor, system_actor
 ):
-    namesake = contact_service.create_contact(
-        actor=system_actor, email="other@example.com", first_name="Will"
-    )
-    bystanders = [
-        contact_service.create_contact(actor=system_actor, email=f"{n}@acme.example", phone=p)
-        for n, p in (("x", "+447400123000"), ("y", "+447400123000"))
-    ]
     dismiss_duplicate(actor=staff_actor, contact=namesake, other=person)
     undo_dismissal(actor=staff_actor, contact=namesake, other=person)
     dismiss_duplicate(actor=staff_actor, contact=bystanders[0], other=bystanders[1])
