@@ -58,3 +58,14 @@ def test_each_table_downloads_as_csv_safe_for_spreadsheets(staff_client):
     # A value a spreadsheet would run as a formula is written as text.
     assert table[1] == ["GB", "sandbox", "'=HYPERLINK(1)", "1"]
     assert staff_client.get("/reports/delivery/table-9.csv?days=7").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["days=&start=9999-12-30&end=9999-12-31", "days=&start=0001-01-01&end=0001-01-05"],
+)
+def test_dates_out_of_range_are_explained_not_a_server_error(staff_client, query):
+    for url in ("/reports/sms/", "/reports/sms/table-0.csv"):
+        response = staff_client.get(f"{url}?{query}")
+        assert response.status_code == 400
+        assert "Choose dates from 1 Jan 2000 to" in response.content.decode()
