@@ -56,9 +56,9 @@ def report_detail(request: HttpRequest, key: str) -> HttpResponse:
 def report_csv(request: HttpRequest, key: str, table: int) -> HttpResponse:
     form = _period_form(request)
     if not form.is_valid():
-        return HttpResponse(
-            " ".join(form.non_field_errors()), status=400, content_type="text/plain"
-        )
+        # Field errors too (a grouping or date that is not one): an empty 400 explains nothing.
+        problems = [e for errors in form.errors.values() for e in errors]
+        return HttpResponse(" ".join(problems), status=400, content_type="text/plain")
     report = _build(key, form.period())
     if not 0 <= table < len(report.tables):
         raise Http404("No such table.")

@@ -69,3 +69,12 @@ def test_dates_out_of_range_are_explained_not_a_server_error(staff_client, query
         response = staff_client.get(f"{url}?{query}")
         assert response.status_code == 400
         assert "Choose dates from 1 Jan 2000 to" in response.content.decode()
+
+
+def test_a_csv_download_with_a_bad_field_says_what_is_wrong(staff_client):
+    response = staff_client.get("/reports/sms/table-0.csv?days=&start=2026-13-01&end=2026-11-01")
+    assert response.status_code == 400
+    assert "Enter a valid date." in response.content.decode()
+    response = staff_client.get("/reports/sms/table-0.csv?days=7&grouping=year")
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
