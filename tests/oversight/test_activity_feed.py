@@ -348,3 +348,20 @@ def test_agent_texts_with_a_stale_filter_name_it_and_keep_the_others(
     assert "Text 2" in page and "Text 1" not in page
     assert 'data-testid="filter-errors"' in page and "Not filtered by agent" in page
     assert 'aria-label="Prompt version"' in page
+
+
+def test_an_approved_text_to_a_contact_erased_since_still_says_who_approved_it(
+    staff_client, staff_user, make_agent, funded, contact
+):
+    from contacts.services.erasure import erase_contact
+
+    agent = make_agent("courier", mode="gated", prompt="Be kind.")
+    outcome = perform(
+        agent, "send_sms", {"contact_id": str(contact.pk), "message": "Hi"}, reason="ETA"
+    )
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    phone = Message.objects.get().to
+    erase_contact(actor=Actor.staff(staff_user), contact=contact)
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert "approved by sam" in page and "not gated" not in page
+    assert phone not in page and str(contact.pk) not in page
