@@ -74,6 +74,14 @@ def test_a_version_needs_a_note_saying_why(staff_client, agent):
     assert agent.prompt_versions.count() == 1
 
 
+def test_a_blank_prompt_is_refused_and_the_agent_keeps_its_version(staff_client, agent):
+    response = save(staff_client, agent, "  \n\t\n ")
+    assert response.status_code == 200
+    assert "A prompt needs some text" in response.content.decode()
+    assert agent.prompt_versions.count() == 1
+    assert client_for(agent).get("/api/v1/agent").json()["system_prompt"].startswith("Be polite.")
+
+
 def test_the_diff_shows_removed_and_added_lines_between_any_two_versions(
     htmx_client, staff_client, agent
 ):
