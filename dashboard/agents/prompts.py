@@ -29,8 +29,13 @@ def get_version(agent: Agent, number: int) -> AgentPromptVersion:
 
 
 @transaction.atomic
-def activate_version(*, actor: Actor, agent: Agent, number: int) -> AgentPromptVersion:
-    """Make this version the one agents are given from now on (a roll back when it is older)."""
+def activate_version(
+    *, actor: Actor, agent: Agent, number: int, expected_active: int | None = None
+) -> AgentPromptVersion:
+    """Make this version the one agents are given from now on (a roll back when it is older).
+
+    ``expected_active`` is the active version the page showed (0 for none): if another version
+    was made active since, ``edit_conflict`` instead of quietly undoing that choice."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     version = get_version(locked, number)
     previous = (
@@ -38,6 +43,13 @@ def activate_version(*, actor: Actor, agent: Agent, number: int) -> AgentPromptV
     )
     if previous == number:
         return version
+    if expected_active is not None and (previous or 0) != expected_active:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"Version {previous} became active after you opened this page. Look at it first; "
+            f"make v{number} active again if you still mean to replace it.",
+            active=previous,
+        )
     # Clear the old flag first: at most one active version per agent is a database constraint.
     locked.prompt_versions.filter(is_active=True).update(is_active=False)
     AgentPromptVersion.objects.filter(pk=version.pk).update(is_active=True)

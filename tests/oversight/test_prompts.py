@@ -111,6 +111,24 @@ def test_activating_an_older_version_rolls_back_what_the_agent_gets(
     assert entry.changes == {"prompt_version": [2, 1]} and entry.actor_user == staff_user
 
 
+def test_activating_a_version_does_not_quietly_undo_one_made_active_meanwhile(
+    staff_client, admin_client, agent
+):
+    save(staff_client, agent, "Be terse.")  # v2, active
+    page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert 'name="active" value="2"' in page
+    # Someone else saves v3 while this page is open; rolling back to v1 from the stale page
+    # would take v3 away from the agent without either person knowing.
+    save(admin_client, agent, "Be brief.", "Shorter")
+    activate = reverse("agents:prompt_activate", args=[agent.pk])
+    response = staff_client.post(activate, {"number": 1, "active": 2}, follow=True)
+    assert "Version 3 became active after you opened this page" in response.content.decode()
+    assert agent.prompt_versions.get(is_active=True).number == 3
+    # Having seen v3, activating v1 is deliberate.
+    staff_client.post(activate, {"number": 1, "active": 3})
+    assert agent.prompt_versions.get(is_active=True).number == 1
+
+
 def test_activating_an_unknown_version_says_so(staff_client, agent):
     response = staff_client.post(
         reverse("agents:prompt_activate", args=[agent.pk]), {"number": 9}, follow=True
