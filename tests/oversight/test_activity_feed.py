@@ -365,3 +365,11 @@ def test_an_approved_text_to_a_contact_erased_since_still_says_who_approved_it(
     page = staff_client.get(reverse("agents:messages")).content.decode()
     assert "approved by sam" in page and "not gated" not in page
     assert phone not in page and str(contact.pk) not in page
+
+
+def test_the_prompt_version_filter_names_each_version_by_agent_and_number(staff_client, make_agent):
+    make_agent("first", prompt="One.")  # so the agent's row id is not the only agent's
+    agent = make_agent("courier", prompt="Be kind.")
+    version = agent.prompt_versions.get()
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert f'<option value="{version.pk}">courier · v1</option>' in page

@@ -19,7 +19,11 @@ class AgentMessagesFilter(forms.Form):
         Agent.objects.all(), required=False, empty_label="Any agent", label="Agent"
     )
     version = forms.ModelChoiceField(
-        AgentPromptVersion.objects.select_related("agent").order_by("agent__name", "-number"),
+        # Every version of every agent is an option: their texts (up to 50,000 characters each)
+        # are not needed to list them.
+        AgentPromptVersion.objects.select_related("agent")
+        .defer("text")
+        .order_by("agent__name", "-number"),
         required=False,
         empty_label="Any prompt version",
         label="Prompt version",
@@ -33,6 +37,8 @@ class AgentMessagesFilter(forms.Form):
         # The selects stand without visible labels: name them for screen readers.
         for field in self.fields.values():
             field.widget.attrs["aria-label"] = field.label
+        # Named as staff know them ("courier · v3"), not by the agent's row id.
+        self.fields["version"].label_from_instance = lambda v: f"{v.agent.name} · v{v.number}"
 
 
 @require_GET
