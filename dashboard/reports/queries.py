@@ -482,7 +482,10 @@ def imports(period: Period, *, embed: bool = False) -> Report:
         "Imports",
         ["Import", "Started", "Started by", "Status", "Imported", "Updated", "Skipped", "Invalid"],
         [
-            [f"#{job.pk} {job.file_name}", timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"),
+            # A file's name is whatever the uploader called it ("jane.doe@…", a client's name):
+            # the embed, open to anyone with the link, shows the import's number only.
+            [f"#{job.pk}" if embed else f"#{job.pk} {job.file_name}",
+             timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"),
              job.actor_kind if embed else f"{job.actor_kind}: {job.actor_label}",
              job.status, job.imported, job.updated, job.skipped, job.invalid]
             for job in jobs.order_by("-created_at")[:500]
