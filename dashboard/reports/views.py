@@ -48,8 +48,11 @@ def report_detail(request: HttpRequest, key: str) -> HttpResponse:
     report = _build(key, form.period()) if form.is_valid() else None
     context = {"key": key, "title": REPORTS[key][0], "form": form, "report": report,
                "embed_form": EmbedLinkForm(), "query": request.GET.urlencode()}  # fmt: skip
-    template = "reports/detail.html#body" if request.htmx else "reports/detail.html"
-    return render(request, template, context, status=200 if report else 400)
+    if request.htmx:
+        # htmx swaps no 4xx answer: a 400 would leave the previous period's figures on screen
+        # as if the new dates applied, and the error unseen.
+        return render(request, "reports/detail.html#body", context)
+    return render(request, "reports/detail.html", context, status=200 if report else 400)
 
 
 @require_GET

@@ -40,6 +40,14 @@ def test_a_bad_period_is_explained(staff_client, query, message):
     assert message in response.content.decode()
 
 
+def test_a_bad_period_chosen_on_the_page_replaces_the_figures_with_the_error(htmx_client):
+    # htmx swaps only 2xx answers: the error must come back as one, or the old figures stay.
+    response = htmx_client.get("/reports/sms/?days=&start=2026-11-20&end=2026-11-01")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The start date is after the end date." in body and "<svg" not in body
+
+
 def test_an_unknown_report_is_a_404(staff_client):
     assert staff_client.get("/reports/nope/").status_code == 404
 
