@@ -70,6 +70,9 @@ def report_csv(request: HttpRequest, key: str, table: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{key}-{data.title.lower().replace(' ', '-')}-{period.start}-{period.end}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # The byte order mark tells Excel the file is UTF-8 (as the contact export does): without
+    # it "courier · v3" or a campaign called "Café" opens garbled.
+    response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(data.columns)
     for row in data.rows:

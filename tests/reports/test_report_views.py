@@ -61,7 +61,9 @@ def test_each_table_downloads_as_csv_safe_for_spreadsheets(staff_client):
     response = staff_client.get("/reports/delivery/table-1.csv?days=7")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    table = list(csv.reader(io.StringIO(response.content.decode())))
+    # Marked as UTF-8 for Excel.
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert table[0] == ["Country", "Gateway", "Error code", "Messages"]
     # A value a spreadsheet would run as a formula is written as text.
     assert table[1] == ["GB", "sandbox", "'=HYPERLINK(1)", "1"]
