@@ -43,6 +43,16 @@ def test_saving_the_same_text_again_is_refused_with_a_message(staff_client, agen
     assert agent.prompt_versions.count() == 1
 
 
+def test_line_breaks_as_browsers_send_them_are_stored_as_plain_newlines(staff_client, agent):
+    # A browser posts a textarea's line breaks as CRLF.
+    response = save(staff_client, agent, "Be polite.\r\nSign as Courier.")
+    assert "change something first" in response.content.decode()
+    assert agent.prompt_versions.count() == 1
+    save(staff_client, agent, "Be warm.\r\nSign as Courier.\r\n")
+    served = client_for(agent).get("/api/v1/agent").json()["system_prompt"]
+    assert served == "Be warm.\nSign as Courier.\n"
+
+
 def test_a_version_saved_by_someone_else_meanwhile_is_not_quietly_replaced(
     staff_client, admin_client, agent
 ):
