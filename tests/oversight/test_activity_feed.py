@@ -365,6 +365,7 @@ def test_an_approved_text_to_a_contact_erased_since_still_says_who_approved_it(
     page = staff_client.get(reverse("agents:messages")).content.decode()
     assert "approved by sam" in page and "not gated" not in page
     assert phone not in page and str(contact.pk) not in page
+    assert "erased contact" in page  # not a blank "To" cell
 
 
 def test_the_prompt_version_filter_names_each_version_by_agent_and_number(staff_client, make_agent):
