@@ -314,20 +314,28 @@ def delivery(period: Period, *, embed: bool = False) -> Report:
 
 
 def optouts(period: Period, *, embed: bool = False) -> Report:
-    """STOP replies, each counted against the last message its number got in the week before."""
+    """Messages sent in the period and the STOP replies that followed them, each STOP counted
+    against the last message its number got in the week before."""
     last_message = Message.objects.filter(
         to=OuterRef("sender"),
         sent_at__lte=OuterRef("received_at"),
         sent_at__gte=OuterRef("received_at") - OPTOUT_WINDOW,
     ).order_by("-sent_at")
+    # Opt-outs and messages sent are one population: a STOP early in the period answering a
+    # text sent before it would count against messages it never followed (rates above 100%),
+    # and one just after the period's end answers a text sent in it.
     stops = (
-        InboundMessage.objects.filter(period.within("received_at"), action="opt_out")
+        InboundMessage.objects.filter(
+            received_at__gte=period.start_at,
+            received_at__lt=period.end_at + OPTOUT_WINDOW,
+            action="opt_out",
+        )
         .annotate(
             campaign_id=Subquery(last_message.values("campaign_id")[:1]),
             prompt_version_id=Subquery(last_message.values("prompt_version_id")[:1]),
-            message_id=Subquery(last_message.values("id")[:1]),
+            message_sent_at=Subquery(last_message.values("sent_at")[:1]),
         )
-        .filter(message_id__isnull=False)
+        .filter(period.within("message_sent_at"))
         .values("campaign_id", "prompt_version_id")
         .annotate(n=Count("id"))
     )
@@ -394,7 +402,7 @@ def optouts(period: Period, *, embed: bool = False) -> Report:
     return Report(
         "optouts",
         "Opt-outs after messages",
-        f"STOP replies counted against the last message the number received in the {OPTOUT_WINDOW.days} days before.",
+        f"Messages sent in the period and the STOP replies that followed them, each counted against the last message the number received in the {OPTOUT_WINDOW.days} days before.",
         chart,
         [campaigns, prompts],
     )

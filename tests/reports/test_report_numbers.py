@@ -210,6 +210,28 @@ def test_opt_outs_count_against_the_last_message_of_the_week_before(period):
     }
 
 
+def test_opt_outs_are_those_that_followed_the_periods_messages(period):
+    spring = campaign("Spring Sale")
+    # Sent before the period (which starts on the 16th), STOP inside it: not this period's.
+    message(day=14, status="delivered", campaign=spring, to="+447700900001")
+    InboundMessage.objects.create(
+        gateway="sandbox", sender="+447700900001", text="STOP", action="opt_out", received_at=at(16)
+    )
+    message(day=20, status="delivered", campaign=spring, to="+447700900002")
+    message(day=20, status="delivered", campaign=spring, to="+447700900003")
+    # Sent on the period's last day, STOP two days later: it followed this period's text.
+    autumn = campaign("Autumn Sale")
+    message(day=20, status="delivered", campaign=autumn, to="+447700900004")
+    InboundMessage.objects.create(
+        gateway="sandbox", sender="+447700900004", text="STOP", action="opt_out", received_at=at(22)
+    )
+    report = optouts(period)
+    assert rows(report.tables[0]) == {
+        "Spring Sale": [2, 0, Decimal("0.0")],
+        "Autumn Sale": [1, 1, Decimal("100.0")],
+    }
+
+
 def test_approvals_volume_rate_and_median_time_to_decision(period):
     agent = Agent.objects.create(name="Gate", client_id="gate", secret_hash="x")
 
