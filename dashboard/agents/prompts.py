@@ -15,6 +15,7 @@ from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.agents.models import Agent, AgentPromptVersion, ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
+from dashboard.reports.queries import OPTOUT_WINDOW
 from sms.models import Message, OptOut
 from sms.services.messages import PLACEHOLDER, placeholder_values
 
@@ -142,11 +143,15 @@ APPROVED = [ApprovalStatus.APPROVED, ApprovalStatus.EXECUTED, ApprovalStatus.FAI
 
 def version_stats(agent: Agent) -> list[VersionStats]:
     """Per prompt version: messages the agent sent with it, how many of their recipients opted
-    out after the message, and how staff decided its gated requests. A few grouped queries."""
+    out in the week after the message, and how staff decided its gated requests. A few grouped queries."""
     versions = list(agent.prompt_versions.order_by("-number"))
     stats = {v.pk: VersionStats(v) for v in versions}
+    # The same week the opt-outs report allows: a number that opts out a year after this text
+    # is no verdict on its prompt.
     later_opt_out = OptOut.objects.filter(
-        phone=OuterRef("to"), created_at__gte=OuterRef("created_at")
+        phone=OuterRef("to"),
+        created_at__gte=OuterRef("created_at"),
+        created_at__lte=OuterRef("created_at") + OPTOUT_WINDOW,
     )
     rows = (
         Message.objects.filter(actor_kind="agent", actor_ref=str(agent.pk), prompt_version_id__in=stats)

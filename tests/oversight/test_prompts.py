@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -214,5 +216,22 @@ def test_an_opt_out_before_the_message_does_not_count_against_it(
     )
     Message.objects.filter(pk=message.pk).update(to=optout.phone)
     OptOut.objects.filter(pk=optout.pk).update(created_at=message.created_at.replace(year=2020))
+    (v1,) = version_stats(agent)
+    assert (v1.messages, v1.opted_out) == (1, 0)
+
+
+def test_an_opt_out_long_after_the_message_does_not_count_against_it(
+    agent, funded, contact, staff_user
+):
+    outcome = perform(agent, "send_sms", {"contact_id": str(contact.pk), "message": "One"})
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    message = Message.objects.get()
+    optout = OptOut.objects.create(
+        phone=message.to, reason="STOP", actor_kind="system", actor_label="inbound"
+    )
+    # Months later, as the opt-outs report sees it too: that text did not cause it.
+    OptOut.objects.filter(pk=optout.pk).update(
+        created_at=message.created_at + dt.timedelta(days=90)
+    )
     (v1,) = version_stats(agent)
     assert (v1.messages, v1.opted_out) == (1, 0)
