@@ -69,9 +69,16 @@ class Period:
     def label(self, bucket: dt.date) -> str:
         if self.grouping == "month":
             return bucket.strftime("%b %Y")
-        if self.grouping == "week":
-            return f"wk {bucket.strftime('%d %b')}"
-        return bucket.strftime("%d %b")
+        # Across a new year "05 Jan" could be either year's (twice over in a two-year range),
+        # and a downloaded table could not be put in order: name the year then.
+        day = bucket.strftime("%d %b %Y" if self._spans_years() else "%d %b")
+        return f"wk {day}" if self.grouping == "week" else day
+
+    def _spans_years(self) -> bool:
+        first = self.start
+        if self.grouping == "week":  # the first bucket is the Monday on or before the start
+            first -= dt.timedelta(days=first.weekday())
+        return first.year != self.end.year
 
     def trunc(self, column: str):
         return GROUPINGS[self.grouping](column, tzinfo=timezone.get_current_timezone())

@@ -300,3 +300,17 @@ def test_weekly_and_monthly_grouping_put_days_in_their_bucket():
         sms_volume(Period(dt.date(2026, 10, 1), dt.date(2026, 11, 30), "month")).tables[0]
     )
     assert monthly == {"Oct 2026": [0, 0, 0, 0], "Nov 2026": [3, 3, 0, 0]}
+
+
+@pytest.mark.parametrize(
+    ("grouping", "first", "last"),
+    [("day", "30 Dec 2025", "02 Jan 2026"), ("week", "wk 29 Dec 2025", "wk 29 Dec 2025")],
+)
+def test_periods_across_a_new_year_name_the_year(grouping, first, last):
+    p = Period(start=dt.date(2025, 12, 30), end=dt.date(2026, 1, 2), grouping=grouping)
+    labels = [row[0] for row in sms_volume(p).tables[0].rows]
+    assert (labels[0], labels[-1]) == (first, last)
+    # Two years of days: no label stands for two dates.
+    two_years = Period(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31))
+    labels = [two_years.label(b) for b in two_years.buckets()]
+    assert len(set(labels)) == len(labels)
