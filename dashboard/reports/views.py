@@ -45,9 +45,11 @@ def report_detail(request: HttpRequest, key: str) -> HttpResponse:
     if key not in REPORTS:
         raise Http404("No such report.")
     form = _period_form(request)
-    report = _build(key, form.period()) if form.is_valid() else None
+    period = form.period() if form.is_valid() else None
+    report = _build(key, period) if period else None
     context = {"key": key, "title": REPORTS[key][0], "form": form, "report": report,
-               "embed_form": EmbedLinkForm(), "query": request.GET.urlencode()}  # fmt: skip
+               "period": period, "embed_form": EmbedLinkForm(),
+               "query": request.GET.urlencode()}  # fmt: skip
     if request.htmx:
         # htmx swaps no 4xx answer: a 400 would leave the previous period's figures on screen
         # as if the new dates applied, and the error unseen.

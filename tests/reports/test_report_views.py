@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+from django.utils import timezone
 
 from dashboard.reports.queries import REPORTS
 from sms.models import Message
@@ -46,6 +48,17 @@ def test_a_bad_period_chosen_on_the_page_replaces_the_figures_with_the_error(htm
     assert response.status_code == 200
     body = response.content.decode()
     assert "The start date is after the end date." in body and "<svg" not in body
+
+
+def test_the_report_says_which_dates_its_figures_cover(htmx_client):
+    # Dates typed while a preset is still chosen do not apply: the body says what does.
+    response = htmx_client.get("/reports/sms/?days=7&start=2026-01-01&end=2026-01-31")
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=6)
+    assert (
+        f'data-testid="period">{start:%-d %b %Y} – {today:%-d %b %Y} · by day</p>'
+        in response.content.decode()
+    )
 
 
 def test_an_unknown_report_is_a_404(staff_client):
