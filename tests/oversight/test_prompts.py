@@ -171,6 +171,11 @@ def test_the_preview_fills_placeholders_from_the_chosen_contact(staff_client, ag
     assert "{house_style}" in page and "Left as written" in page
 
 
+def test_the_preview_is_announced_when_it_arrives(staff_client, agent):
+    page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert '<div id="preview" aria-live="polite">' in page
+
+
 def test_previewing_with_an_unknown_contact_says_so(staff_client, agent):
     response = staff_client.get(
         reverse("agents:prompt_preview", args=[agent.pk]),
