@@ -27,6 +27,12 @@ class AgentSettingsForm(forms.Form):
     )  # fmt: skip
 
 
+def plain_newlines(text: str) -> str:
+    """Browsers send a textarea's line breaks as CRLF: kept, agents would get them in their
+    prompt, and a text unchanged but for its line endings would count as a new version."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class AgentCreateForm(AgentSettingsForm):
     name = forms.CharField(max_length=64)
     prompt = forms.CharField(
@@ -37,6 +43,9 @@ class AgentCreateForm(AgentSettingsForm):
     )
 
     field_order = ["name", "description", "mode", "scopes"]
+
+    def clean_prompt(self) -> str:
+        return plain_newlines(self.cleaned_data["prompt"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,6 +69,9 @@ class PromptForm(forms.Form):
     )
     # The newest version when the editor was opened: a version saved since is not overwritten.
     latest = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean_text(self) -> str:
+        return plain_newlines(self.cleaned_data["text"])
 
 
 # The format the browser's datetime-local input shows and sends.

@@ -15,6 +15,7 @@ from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.agents.models import Agent, AgentPromptVersion, ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
+from dashboard.reports.queries import OPTOUT_WINDOW
 from sms.models import Message, OptOut
 from sms.services.messages import PLACEHOLDER, placeholder_values
 
@@ -29,8 +30,13 @@ def get_version(agent: Agent, number: int) -> AgentPromptVersion:
 
 
 @transaction.atomic
-def activate_version(*, actor: Actor, agent: Agent, number: int) -> AgentPromptVersion:
-    """Make this version the one agents are given from now on (a roll back when it is older)."""
+def activate_version(
+    *, actor: Actor, agent: Agent, number: int, expected_active: int | None = None
+) -> AgentPromptVersion:
+    """Make this version the one agents are given from now on (a roll back when it is older).
+
+    ``expected_active`` is the active version the page showed (0 for none): if another version
+    was made active since, ``edit_conflict`` instead of quietly undoing that choice."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     version = get_version(locked, number)
     previous = (
@@ -38,6 +44,13 @@ def activate_version(*, actor: Actor, agent: Agent, number: int) -> AgentPromptV
     )
     if previous == number:
         return version
+    if expected_active is not None and (previous or 0) != expected_active:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"Version {previous} became active after you opened this page. Look at it first; "
+            f"make v{number} active again if you still mean to replace it.",
+            active=previous,
+        )
     # Clear the old flag first: at most one active version per agent is a database constraint.
     locked.prompt_versions.filter(is_active=True).update(is_active=False)
     AgentPromptVersion.objects.filter(pk=version.pk).update(is_active=True)
@@ -130,11 +143,15 @@ APPROVED = [ApprovalStatus.APPROVED, ApprovalStatus.EXECUTED, ApprovalStatus.FAI
 
 def version_stats(agent: Agent) -> list[VersionStats]:
     """Per prompt version: messages the agent sent with it, how many of their recipients opted
-    out after the message, and how staff decided its gated requests. A few grouped queries."""
+    out in the week after the message, and how staff decided its gated requests. A few grouped queries."""
     versions = list(agent.prompt_versions.order_by("-number"))
     stats = {v.pk: VersionStats(v) for v in versions}
+    # The same week the opt-outs report allows: a number that opts out a year after this text
+    # is no verdict on its prompt.
     later_opt_out = OptOut.objects.filter(
-        phone=OuterRef("to"), created_at__gte=OuterRef("created_at")
+        phone=OuterRef("to"),
+        created_at__gte=OuterRef("created_at"),
+        created_at__lte=OuterRef("created_at") + OPTOUT_WINDOW,
     )
     rows = (
         Message.objects.filter(actor_kind="agent", actor_ref=str(agent.pk), prompt_version_id__in=stats)

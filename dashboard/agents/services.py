@@ -210,6 +210,12 @@ def save_prompt_version(
 
     ``expected_latest`` is the newest version the editor was opened on: if someone saved
     another since, ``edit_conflict`` instead of quietly replacing their version as active."""
+    if not text.strip():
+        # Made active, a blank version would hand every agent an empty system prompt.
+        raise SwitchboardError(
+            "empty_prompt", "A prompt needs some text; spaces and blank lines alone are none.",
+            field="text",
+        )  # fmt: skip
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     newest = locked.prompt_versions.select_related("author").order_by("-number").first()
     last = newest.number if newest else None

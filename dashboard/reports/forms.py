@@ -9,6 +9,8 @@ from dashboard.reports.embeds import WINDOWS
 from dashboard.reports.queries import GROUPINGS, MAX_DAYS, Period
 
 GROUPING_CHOICES = [(g, g.capitalize()) for g in GROUPINGS]
+# Nothing in Switchboard predates this; far-off dates (year 9999) overflow the period's bounds.
+EARLIEST = dt.date(2000, 1, 1)
 
 
 class PeriodForm(forms.Form):
@@ -31,6 +33,11 @@ class PeriodForm(forms.Form):
             data["start"], data["end"] = today - dt.timedelta(days=data["days"] - 1), today
         elif not (data.get("start") and data.get("end")):
             raise forms.ValidationError("Choose a preset period, or both a start and an end date.")
+        latest = today + dt.timedelta(days=366)
+        if data["start"] < EARLIEST or data["end"] > latest:
+            raise forms.ValidationError(
+                f"Choose dates from {EARLIEST:%-d %b %Y} to {latest:%-d %b %Y}."
+            )
         if data["start"] > data["end"]:
             raise forms.ValidationError("The start date is after the end date.")
         if (data["end"] - data["start"]).days > MAX_DAYS:

@@ -69,9 +69,16 @@ class Period:
     def label(self, bucket: dt.date) -> str:
         if self.grouping == "month":
             return bucket.strftime("%b %Y")
-        if self.grouping == "week":
-            return f"wk {bucket.strftime('%d %b')}"
-        return bucket.strftime("%d %b")
+        # Across a new year "05 Jan" could be either year's (twice over in a two-year range),
+        # and a downloaded table could not be put in order: name the year then.
+        day = bucket.strftime("%d %b %Y" if self._spans_years() else "%d %b")
+        return f"wk {day}" if self.grouping == "week" else day
+
+    def _spans_years(self) -> bool:
+        first = self.start
+        if self.grouping == "week":  # the first bucket is the Monday on or before the start
+            first -= dt.timedelta(days=first.weekday())
+        return first.year != self.end.year
 
     def trunc(self, column: str):
         return GROUPINGS[self.grouping](column, tzinfo=timezone.get_current_timezone())
@@ -314,20 +321,28 @@ def delivery(period: Period, *, embed: bool = False) -> Report:
 
 
 def optouts(period: Period, *, embed: bool = False) -> Report:
-    """STOP replies, each counted against the last message its number got in the week before."""
+    """Messages sent in the period and the STOP replies that followed them, each STOP counted
+    against the last message its number got in the week before."""
     last_message = Message.objects.filter(
         to=OuterRef("sender"),
         sent_at__lte=OuterRef("received_at"),
         sent_at__gte=OuterRef("received_at") - OPTOUT_WINDOW,
     ).order_by("-sent_at")
+    # Opt-outs and messages sent are one population: a STOP early in the period answering a
+    # text sent before it would count against messages it never followed (rates above 100%),
+    # and one just after the period's end answers a text sent in it.
     stops = (
-        InboundMessage.objects.filter(period.within("received_at"), action="opt_out")
+        InboundMessage.objects.filter(
+            received_at__gte=period.start_at,
+            received_at__lt=period.end_at + OPTOUT_WINDOW,
+            action="opt_out",
+        )
         .annotate(
             campaign_id=Subquery(last_message.values("campaign_id")[:1]),
             prompt_version_id=Subquery(last_message.values("prompt_version_id")[:1]),
-            message_id=Subquery(last_message.values("id")[:1]),
+            message_sent_at=Subquery(last_message.values("sent_at")[:1]),
         )
-        .filter(message_id__isnull=False)
+        .filter(period.within("message_sent_at"))
         .values("campaign_id", "prompt_version_id")
         .annotate(n=Count("id"))
     )
@@ -394,7 +409,7 @@ def optouts(period: Period, *, embed: bool = False) -> Report:
     return Report(
         "optouts",
         "Opt-outs after messages",
-        f"STOP replies counted against the last message the number received in the {OPTOUT_WINDOW.days} days before.",
+        f"Messages sent in the period and the STOP replies that followed them, each counted against the last message the number received in the {OPTOUT_WINDOW.days} days before.",
         chart,
         [campaigns, prompts],
     )
@@ -482,7 +497,10 @@ def imports(period: Period, *, embed: bool = False) -> Report:
         "Imports",
         ["Import", "Started", "Started by", "Status", "Imported", "Updated", "Skipped", "Invalid"],
         [
-            [f"#{job.pk} {job.file_name}", timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"),
+            # A file's name is whatever the uploader called it ("jane.doe@…", a client's name):
+            # the embed, open to anyone with the link, shows the import's number only.
+            [f"#{job.pk}" if embed else f"#{job.pk} {job.file_name}",
+             timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"),
              job.actor_kind if embed else f"{job.actor_kind}: {job.actor_label}",
              job.status, job.imported, job.updated, job.skipped, job.invalid]
             for job in jobs.order_by("-created_at")[:500]

@@ -45,20 +45,25 @@ def report_detail(request: HttpRequest, key: str) -> HttpResponse:
     if key not in REPORTS:
         raise Http404("No such report.")
     form = _period_form(request)
-    report = _build(key, form.period()) if form.is_valid() else None
+    period = form.period() if form.is_valid() else None
+    report = _build(key, period) if period else None
     context = {"key": key, "title": REPORTS[key][0], "form": form, "report": report,
-               "embed_form": EmbedLinkForm(), "query": request.GET.urlencode()}  # fmt: skip
-    template = "reports/detail.html#body" if request.htmx else "reports/detail.html"
-    return render(request, template, context, status=200 if report else 400)
+               "period": period, "embed_form": EmbedLinkForm(),
+               "query": request.GET.urlencode()}  # fmt: skip
+    if request.htmx:
+        # htmx swaps no 4xx answer: a 400 would leave the previous period's figures on screen
+        # as if the new dates applied, and the error unseen.
+        return render(request, "reports/detail.html#body", context)
+    return render(request, "reports/detail.html", context, status=200 if report else 400)
 
 
 @require_GET
 def report_csv(request: HttpRequest, key: str, table: int) -> HttpResponse:
     form = _period_form(request)
     if not form.is_valid():
-        return HttpResponse(
-            " ".join(form.non_field_errors()), status=400, content_type="text/plain"
-        )
+        # Field errors too (a grouping or date that is not one): an empty 400 explains nothing.
+        problems = [e for errors in form.errors.values() for e in errors]
+        return HttpResponse(" ".join(problems), status=400, content_type="text/plain")
     report = _build(key, form.period())
     if not 0 <= table < len(report.tables):
         raise Http404("No such table.")
@@ -67,6 +72,9 @@ def report_csv(request: HttpRequest, key: str, table: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{key}-{data.title.lower().replace(' ', '-')}-{period.start}-{period.end}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # The byte order mark tells Excel the file is UTF-8 (as the contact export does): without
+    # it "courier · v3" or a campaign called "Café" opens garbled.
+    response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(data.columns)
     for row in data.rows:

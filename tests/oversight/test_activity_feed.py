@@ -326,3 +326,51 @@ def test_a_filter_that_no_longer_applies_is_named_and_the_others_still_filter(
     page = staff_client.get(FEED, {"agent": 999_999, "outcome": "failed"}).content.decode()
     assert page.count("data-action-row") == 1  # not everything
     assert 'data-testid="filter-errors"' in page and "Not filtered by agent" in page
+
+
+def _agent_text(agent, status: str, n: int) -> Message:
+    return Message.objects.create(
+        idempotency_key=f"text-{agent.pk}-{n}", to="+447700900001", country="GB", text=f"Text {n}",
+        kind="transactional", encoding="GSM-7", segments=1, price=1, status=status,
+        gateway="sandbox", actor_kind="agent", actor_ref=str(agent.pk), actor_label=agent.name,
+    )  # fmt: skip
+
+
+def test_agent_texts_with_a_stale_filter_name_it_and_keep_the_others(
+    staff_client, monitored_agent, autonomous_agent
+):
+    _agent_text(monitored_agent, "delivered", 1)
+    _agent_text(autonomous_agent, "failed", 2)
+    # A bookmarked link to an agent deleted since, with a status filter that still holds.
+    page = staff_client.get(
+        reverse("agents:messages"), {"agent": 999_999, "status": "failed"}
+    ).content.decode()
+    assert "Text 2" in page and "Text 1" not in page
+    assert 'data-testid="filter-errors"' in page and "Not filtered by agent" in page
+    assert 'aria-label="Prompt version"' in page
+
+
+def test_an_approved_text_to_a_contact_erased_since_still_says_who_approved_it(
+    staff_client, staff_user, make_agent, funded, contact
+):
+    from contacts.services.erasure import erase_contact
+
+    agent = make_agent("courier", mode="gated", prompt="Be kind.")
+    outcome = perform(
+        agent, "send_sms", {"contact_id": str(contact.pk), "message": "Hi"}, reason="ETA"
+    )
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    phone = Message.objects.get().to
+    erase_contact(actor=Actor.staff(staff_user), contact=contact)
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert "approved by sam" in page and "not gated" not in page
+    assert phone not in page and str(contact.pk) not in page
+    assert "erased contact" in page  # not a blank "To" cell
+
+
+def test_the_prompt_version_filter_names_each_version_by_agent_and_number(staff_client, make_agent):
+    make_agent("first", prompt="One.")  # so the agent's row id is not the only agent's
+    agent = make_agent("courier", prompt="Be kind.")
+    version = agent.prompt_versions.get()
+    page = staff_client.get(reverse("agents:messages")).content.decode()
+    assert f'<option value="{version.pk}">courier · v1</option>' in page

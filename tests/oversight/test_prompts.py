@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -43,6 +45,16 @@ def test_saving_the_same_text_again_is_refused_with_a_message(staff_client, agen
     assert agent.prompt_versions.count() == 1
 
 
+def test_line_breaks_as_browsers_send_them_are_stored_as_plain_newlines(staff_client, agent):
+    # A browser posts a textarea's line breaks as CRLF.
+    response = save(staff_client, agent, "Be polite.\r\nSign as Courier.")
+    assert "change something first" in response.content.decode()
+    assert agent.prompt_versions.count() == 1
+    save(staff_client, agent, "Be warm.\r\nSign as Courier.\r\n")
+    served = client_for(agent).get("/api/v1/agent").json()["system_prompt"]
+    assert served == "Be warm.\nSign as Courier.\n"
+
+
 def test_a_version_saved_by_someone_else_meanwhile_is_not_quietly_replaced(
     staff_client, admin_client, agent
 ):
@@ -74,6 +86,14 @@ def test_a_version_needs_a_note_saying_why(staff_client, agent):
     assert agent.prompt_versions.count() == 1
 
 
+def test_a_blank_prompt_is_refused_and_the_agent_keeps_its_version(staff_client, agent):
+    response = save(staff_client, agent, "  \n\t\n ")
+    assert response.status_code == 200
+    assert "A prompt needs some text" in response.content.decode()
+    assert agent.prompt_versions.count() == 1
+    assert client_for(agent).get("/api/v1/agent").json()["system_prompt"].startswith("Be polite.")
+
+
 def test_the_diff_shows_removed_and_added_lines_between_any_two_versions(
     htmx_client, staff_client, agent
 ):
@@ -101,6 +121,24 @@ def test_activating_an_older_version_rolls_back_what_the_agent_gets(
     ]
     entry = AuditEntry.objects.get(action="agent.prompt_activate")
     assert entry.changes == {"prompt_version": [2, 1]} and entry.actor_user == staff_user
+
+
+def test_activating_a_version_does_not_quietly_undo_one_made_active_meanwhile(
+    staff_client, admin_client, agent
+):
+    save(staff_client, agent, "Be terse.")  # v2, active
+    page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert 'name="active" value="2"' in page
+    # Someone else saves v3 while this page is open; rolling back to v1 from the stale page
+    # would take v3 away from the agent without either person knowing.
+    save(admin_client, agent, "Be brief.", "Shorter")
+    activate = reverse("agents:prompt_activate", args=[agent.pk])
+    response = staff_client.post(activate, {"number": 1, "active": 2}, follow=True)
+    assert "Version 3 became active after you opened this page" in response.content.decode()
+    assert agent.prompt_versions.get(is_active=True).number == 3
+    # Having seen v3, activating v1 is deliberate.
+    staff_client.post(activate, {"number": 1, "active": 3})
+    assert agent.prompt_versions.get(is_active=True).number == 1
 
 
 def test_activating_an_unknown_version_says_so(staff_client, agent):
@@ -131,6 +169,11 @@ def test_the_preview_fills_placeholders_from_the_chosen_contact(staff_client, ag
     page = response.content.decode()
     assert "Greet Alice by name." in page
     assert "{house_style}" in page and "Left as written" in page
+
+
+def test_the_preview_is_announced_when_it_arrives(staff_client, agent):
+    page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert '<div id="preview" aria-live="polite">' in page
 
 
 def test_previewing_with_an_unknown_contact_says_so(staff_client, agent):
@@ -178,5 +221,22 @@ def test_an_opt_out_before_the_message_does_not_count_against_it(
     )
     Message.objects.filter(pk=message.pk).update(to=optout.phone)
     OptOut.objects.filter(pk=optout.pk).update(created_at=message.created_at.replace(year=2020))
+    (v1,) = version_stats(agent)
+    assert (v1.messages, v1.opted_out) == (1, 0)
+
+
+def test_an_opt_out_long_after_the_message_does_not_count_against_it(
+    agent, funded, contact, staff_user
+):
+    outcome = perform(agent, "send_sms", {"contact_id": str(contact.pk), "message": "One"})
+    approve(request_id=outcome.body["approval_id"], user=staff_user)
+    message = Message.objects.get()
+    optout = OptOut.objects.create(
+        phone=message.to, reason="STOP", actor_kind="system", actor_label="inbound"
+    )
+    # Months later, as the opt-outs report sees it too: that text did not cause it.
+    OptOut.objects.filter(pk=optout.pk).update(
+        created_at=message.created_at + dt.timedelta(days=90)
+    )
     (v1,) = version_stats(agent)
     assert (v1.messages, v1.opted_out) == (1, 0)

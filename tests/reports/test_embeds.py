@@ -8,6 +8,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from dashboard.actors import Actor
 from dashboard.models import AuditEntry
 from dashboard.reports import embeds
 from dashboard.reports.models import EmbedLink
@@ -72,6 +73,23 @@ def test_the_embed_shows_no_personal_data(client, link):
     page = client.get(_url(link)).content.decode()
     assert "Staff" in page
     for personal in ("sam.smith", "+447700900123", "Alice"):
+        assert personal not in page
+
+
+def test_the_imports_embed_shows_no_file_names(client):
+    from contacts.imports.models import ImportJob
+
+    job = ImportJob.objects.create(
+        file_name="jane.doe@example.com leads.csv", file_path="x", encoding="utf-8", delimiter=",",
+        status="finished", imported=3, actor_kind="staff", actor_label="sam.smith",
+    )  # fmt: skip
+    link = embeds.create_embed_link(
+        actor=Actor.system("tests"), report="imports", label="Wiki", days=30, grouping="day",
+        valid_days=30,
+    )  # fmt: skip
+    page = client.get(_url(link)).content.decode()
+    assert f"#{job.pk}" in page
+    for personal in ("jane.doe", "leads.csv", "sam.smith"):
         assert personal not in page
 
 

@@ -210,6 +210,28 @@ def test_opt_outs_count_against_the_last_message_of_the_week_before(period):
     }
 
 
+def test_opt_outs_are_those_that_followed_the_periods_messages(period):
+    spring = campaign("Spring Sale")
+    # Sent before the period (which starts on the 16th), STOP inside it: not this period's.
+    message(day=14, status="delivered", campaign=spring, to="+447700900001")
+    InboundMessage.objects.create(
+        gateway="sandbox", sender="+447700900001", text="STOP", action="opt_out", received_at=at(16)
+    )
+    message(day=20, status="delivered", campaign=spring, to="+447700900002")
+    message(day=20, status="delivered", campaign=spring, to="+447700900003")
+    # Sent on the period's last day, STOP two days later: it followed this period's text.
+    autumn = campaign("Autumn Sale")
+    message(day=20, status="delivered", campaign=autumn, to="+447700900004")
+    InboundMessage.objects.create(
+        gateway="sandbox", sender="+447700900004", text="STOP", action="opt_out", received_at=at(22)
+    )
+    report = optouts(period)
+    assert rows(report.tables[0]) == {
+        "Spring Sale": [2, 0, Decimal("0.0")],
+        "Autumn Sale": [1, 1, Decimal("100.0")],
+    }
+
+
 def test_approvals_volume_rate_and_median_time_to_decision(period):
     agent = Agent.objects.create(name="Gate", client_id="gate", secret_hash="x")
 
@@ -278,3 +300,17 @@ def test_weekly_and_monthly_grouping_put_days_in_their_bucket():
         sms_volume(Period(dt.date(2026, 10, 1), dt.date(2026, 11, 30), "month")).tables[0]
     )
     assert monthly == {"Oct 2026": [0, 0, 0, 0], "Nov 2026": [3, 3, 0, 0]}
+
+
+@pytest.mark.parametrize(
+    ("grouping", "first", "last"),
+    [("day", "30 Dec 2025", "02 Jan 2026"), ("week", "wk 29 Dec 2025", "wk 29 Dec 2025")],
+)
+def test_periods_across_a_new_year_name_the_year(grouping, first, last):
+    p = Period(start=dt.date(2025, 12, 30), end=dt.date(2026, 1, 2), grouping=grouping)
+    labels = [row[0] for row in sms_volume(p).tables[0].rows]
+    assert (labels[0], labels[-1]) == (first, last)
+    # Two years of days: no label stands for two dates.
+    two_years = Period(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31))
+    labels = [two_years.label(b) for b in two_years.buckets()]
+    assert len(set(labels)) == len(labels)

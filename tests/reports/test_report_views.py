@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+from django.utils import timezone
 
 from dashboard.reports.queries import REPORTS
 from sms.models import Message
@@ -40,6 +42,25 @@ def test_a_bad_period_is_explained(staff_client, query, message):
     assert message in response.content.decode()
 
 
+def test_a_bad_period_chosen_on_the_page_replaces_the_figures_with_the_error(htmx_client):
+    # htmx swaps only 2xx answers: the error must come back as one, or the old figures stay.
+    response = htmx_client.get("/reports/sms/?days=&start=2026-11-20&end=2026-11-01")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The start date is after the end date." in body and "<svg" not in body
+
+
+def test_the_report_says_which_dates_its_figures_cover(htmx_client):
+    # Dates typed while a preset is still chosen do not apply: the body says what does.
+    response = htmx_client.get("/reports/sms/?days=7&start=2026-01-01&end=2026-01-31")
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=6)
+    assert (
+        f'data-testid="period">{start:%-d %b %Y} – {today:%-d %b %Y} · by day</p>'
+        in response.content.decode()
+    )
+
+
 def test_an_unknown_report_is_a_404(staff_client):
     assert staff_client.get("/reports/nope/").status_code == 404
 
@@ -53,8 +74,30 @@ def test_each_table_downloads_as_csv_safe_for_spreadsheets(staff_client):
     response = staff_client.get("/reports/delivery/table-1.csv?days=7")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    table = list(csv.reader(io.StringIO(response.content.decode())))
+    # Marked as UTF-8 for Excel.
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert table[0] == ["Country", "Gateway", "Error code", "Messages"]
     # A value a spreadsheet would run as a formula is written as text.
     assert table[1] == ["GB", "sandbox", "'=HYPERLINK(1)", "1"]
     assert staff_client.get("/reports/delivery/table-9.csv?days=7").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["days=&start=9999-12-30&end=9999-12-31", "days=&start=0001-01-01&end=0001-01-05"],
+)
+def test_dates_out_of_range_are_explained_not_a_server_error(staff_client, query):
+    for url in ("/reports/sms/", "/reports/sms/table-0.csv"):
+        response = staff_client.get(f"{url}?{query}")
+        assert response.status_code == 400
+        assert "Choose dates from 1 Jan 2000 to" in response.content.decode()
+
+
+def test_a_csv_download_with_a_bad_field_says_what_is_wrong(staff_client):
+    response = staff_client.get("/reports/sms/table-0.csv?days=&start=2026-13-01&end=2026-11-01")
+    assert response.status_code == 400
+    assert "Enter a valid date." in response.content.decode()
+    response = staff_client.get("/reports/sms/table-0.csv?days=7&grouping=year")
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()

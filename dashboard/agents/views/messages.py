@@ -15,27 +15,46 @@ PAGE_SIZE = 50
 
 
 class AgentMessagesFilter(forms.Form):
-    agent = forms.ModelChoiceField(Agent.objects.all(), required=False, empty_label="Any agent")
+    agent = forms.ModelChoiceField(
+        Agent.objects.all(), required=False, empty_label="Any agent", label="Agent"
+    )
     version = forms.ModelChoiceField(
-        AgentPromptVersion.objects.select_related("agent").order_by("agent__name", "-number"),
+        # Every version of every agent is an option: their texts (up to 50,000 characters each)
+        # are not needed to list them.
+        AgentPromptVersion.objects.select_related("agent")
+        .defer("text")
+        .order_by("agent__name", "-number"),
         required=False,
         empty_label="Any prompt version",
+        label="Prompt version",
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Status.choices], required=False, label="Status"
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The selects stand without visible labels: name them for screen readers.
+        for field in self.fields.values():
+            field.widget.attrs["aria-label"] = field.label
+        # Named as staff know them ("courier · v3"), not by the agent's row id.
+        self.fields["version"].label_from_instance = lambda v: f"{v.agent.name} · v{v.number}"
 
 
 @require_GET
 def agent_messages(request: HttpRequest) -> HttpResponse:
     form = AgentMessagesFilter(request.GET or None)
     qs = Message.objects.filter(actor_kind="agent").select_related("contact")
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["agent"]:
-            qs = qs.filter(actor_ref=str(data["agent"].pk))
-        if data["version"]:
-            qs = qs.filter(prompt_version_id=data["version"].pk)
-        if data["status"]:
-            qs = qs.filter(status=data["status"])
+    # The filters that are valid still apply: a stale link (an agent or version deleted since)
+    # must not silently widen the review to every agent's texts. The page names the one left out.
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if data.get("agent"):
+        qs = qs.filter(actor_ref=str(data["agent"].pk))
+    if data.get("version"):
+        qs = qs.filter(prompt_version_id=data["version"].pk)
+    if data.get("status"):
+        qs = qs.filter(status=data["status"])
     page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     # One query each for the page's prompt versions and approvals, not one per message.

@@ -53,6 +53,8 @@ def _page(request: HttpRequest, agent: Agent, form: PromptForm | None = None) ->
         "stats": version_stats(agent),
         "form": form or PromptForm(initial=initial),
         "base": base,
+        # What the page shows as active: activating another must not undo a change made since.
+        "active_number": next((v.number for v in versions if v.is_active), 0),
         **_diff_context(versions, _number(request.GET.get("a")), _number(request.GET.get("b"))),
     }
     return render(request, "agents/prompt.html", context)
@@ -104,7 +106,10 @@ def prompt_activate(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = get_agent_or_404(agent_id)
     number = _number(request.POST.get("number"))
     try:
-        version = activate_version(actor=Actor.staff(request.user), agent=agent, number=number or 0)
+        version = activate_version(
+            actor=Actor.staff(request.user), agent=agent, number=number or 0,
+            expected_active=_number(request.POST.get("active")),
+        )  # fmt: skip
     except SwitchboardError as exc:
         flash.error(request, exc.message)
     else:
