@@ -186,7 +186,8 @@ def test_start_keywords_opt_back_in(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["Please stop texting me about it", "stopped", "", "STOP IT", "starting"]
+    "text",
+    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please"],
 )
 def test_other_replies_are_not_keywords(text):
     assert keyword_action(text) == ""
@@ -220,6 +221,17 @@ def test_the_same_inbound_message_twice_is_stored_once(contact):
     inbound(MOBILE, "Hello", "in-4")
     assert InboundMessage.objects.count() == 1
     assert Interaction.objects.filter(contact=contact, kind="sms_received").count() == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["STOP?", "Stop,", '"STOP"', "«Stop»", "stop 🛑", "STOP :)", "Stop all", "opt out",
+     "ＳＴＯＰ", "STOP\u200b", "Arrêt", "STOPP", "baja"],
+)  # fmt: skip
+def test_a_stop_reply_with_punctuation_emoji_or_in_another_language_opts_out(text, contact):
+    assert inbound(MOBILE, text).status_code == 200
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+    assert InboundMessage.objects.get().action == "opt_out"
 
 
 def test_a_forged_inbound_stop_is_refused(db):
