@@ -108,6 +108,35 @@ def test_a_report_that_arrives_before_the_worker_recorded_the_id_is_applied_late
     assert DeliveryReport.objects.get().message == message
 
 
+def test_a_report_whose_id_the_worker_records_while_it_is_being_stored_is_applied(
+    funded, staff_actor, monkeypatch
+):
+    from django.db.models.signals import pre_save
+
+    from sms.services import messages as service
+
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    record, held = service._record_outcomes, []
+    monkeypatch.setattr(service, "_record_outcomes", lambda *args: held.append(args))
+    send_due_messages()  # the provider accepted it; the worker has not written that down yet
+    (batch, outcomes, stats) = held[0]
+
+    def worker_records_now(sender, instance, **kwargs):
+        # The callback has looked for the message and is storing its report: just then the
+        # worker records the provider id and looks for early reports (none stored yet).
+        if held:
+            record(*held.pop())
+
+    pre_save.connect(worker_records_now, sender=DeliveryReport)
+    try:
+        assert status(outcomes[0].provider_id, "delivered").status_code == 200
+    finally:
+        pre_save.disconnect(worker_records_now, sender=DeliveryReport)
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert DeliveryReport.objects.get().message == message
+
+
 def test_a_report_for_an_unknown_id_is_kept_not_refused(db):
     assert status("nobody", "delivered").status_code == 200
     assert DeliveryReport.objects.get().message is None
