@@ -257,6 +257,19 @@ def test_staff_add_and_remove_an_opt_out_with_a_reason(staff_client):
     assert not OptOut.objects.exists()
 
 
+def test_staff_find_a_number_on_the_stop_list_however_they_type_it(staff_client, staff_actor):
+    from sms.services.optouts import add_opt_out
+
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    for n in range(60):  # more than a page of other numbers, newer than the one asked about
+        add_opt_out(actor=staff_actor, phone=f"+4474009{n:05d}", reason="complaint")
+    for typed in ("07400 123456", "+44 7400 123456", "447400123456"):
+        html = staff_client.get("/sms/opt-outs/", {"q": typed}).content.decode()
+        assert MOBILE in html and "replied STOP" in html and ">1 number<" in html, typed
+    html = staff_client.get("/sms/opt-outs/", {"q": "07400 999999"}).content.decode()
+    assert "No number on the STOP list matches" in html
+
+
 def test_an_invalid_opt_out_number_is_explained(staff_client):
     response = staff_client.post("/sms/opt-outs/", {"phone": "hello", "reason": "x"})
     assert "not a phone number" in response.content.decode()
