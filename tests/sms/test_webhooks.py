@@ -263,6 +263,16 @@ def test_a_stop_reply_with_punctuation_emoji_or_in_another_language_opts_out(tex
     assert InboundMessage.objects.get().action == "opt_out"
 
 
+@pytest.mark.parametrize(
+    ("sender", "e164"), [("33612345678", "+33612345678"), ("447400123456", MOBILE)]
+)
+def test_a_stop_from_a_number_given_without_its_plus_opts_that_number_out(sender, e164, db):
+    # Providers often give the sender in international format without the "+".
+    assert inbound(sender, "STOP").status_code == 200
+    assert OptOut.objects.filter(phone=e164).exists()
+    assert InboundMessage.objects.get().sender == e164
+
+
 def test_a_forged_inbound_stop_is_refused(db):
     body = json.dumps({"from": MOBILE, "text": "STOP"}).encode()
     response = Client().post("/sms/hooks/sandbox/inbound/", body, content_type="application/json")
