@@ -34,8 +34,9 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
     on the sender's contact."""
     phone = _sender_phone(sms.sender or "")
     sender = phone.e164 if phone else (sms.sender or "")[:16]
-    if sms.provider_id:
-        seen = InboundMessage.objects.filter(gateway=gateway, provider_id=sms.provider_id).first()
+    provider_id = sms.provider_id[:64]  # as stored: a retry of a longer id finds the first
+    if provider_id:
+        seen = InboundMessage.objects.filter(gateway=gateway, provider_id=provider_id).first()
         if seen is not None:
             return seen
     actor = Actor.system(f"sms reply from {sender}")
@@ -44,7 +45,7 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
-                gateway=gateway, provider_id=sms.provider_id[:64], sender=sender,
+                gateway=gateway, provider_id=provider_id, sender=sender,
                 text=sms.text[:2000], contact=contact, action=action,
             )  # fmt: skip
             if action == OPT_OUT:
@@ -72,5 +73,5 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
                 )  # fmt: skip
     except IntegrityError:
         # The same inbound message delivered twice at once: the other request stored it.
-        return InboundMessage.objects.get(gateway=gateway, provider_id=sms.provider_id)
+        return InboundMessage.objects.get(gateway=gateway, provider_id=provider_id)
     return inbound

@@ -273,6 +273,13 @@ def test_a_stop_from_a_number_given_without_its_plus_opts_that_number_out(sender
     assert InboundMessage.objects.get().sender == e164
 
 
+def test_a_retried_inbound_message_with_a_very_long_id_is_stored_once(contact):
+    long_id = "in-" + "7" * 80  # longer than the column: compared as stored
+    assert inbound(MOBILE, "Hello", long_id).status_code == 200
+    assert inbound(MOBILE, "Hello", long_id).status_code == 200
+    assert InboundMessage.objects.count() == 1
+
+
 def test_a_forged_inbound_stop_is_refused(db):
     body = json.dumps({"from": MOBILE, "text": "STOP"}).encode()
     response = Client().post("/sms/hooks/sandbox/inbound/", body, content_type="application/json")
