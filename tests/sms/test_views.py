@@ -126,6 +126,14 @@ def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(
     assert "9.9600" in html  # balance after
 
 
+def test_the_preview_names_an_invisible_character_that_forces_ucs2(htmx_client, funded):
+    # Pasted from a document: a no-break space looks like a space but costs UCS-2.
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Hi\u00a0there", "kind": "transactional"}
+    ).content.decode()
+    assert "UCS-2 because of: U+00A0 no-break space" in html
+
+
 def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
     # The send texts Alice (her number), so the preview must fill in her name, not refuse
     # the placeholder as if nobody had the number.
