@@ -425,12 +425,7 @@ def send_sms(
     )  # fmt: skip
     if dry_run:
         if plan.price > plan.balance:
-            raise SwitchboardError(
-                "insufficient_credits",
-                f"Not enough credits: this needs {plan.price.normalize():f}, the balance is "
-                f"{plan.balance.normalize():f}.",
-                needed=str(plan.price), balance=str(plan.balance),
-            )  # fmt: skip
+            raise credits.shortfall(needed=plan.price, balance=plan.balance)
         return SendOutcome(plan, None)
     key = idempotency_key or uuid.uuid4().hex
     try:

@@ -134,6 +134,14 @@ def test_the_preview_names_an_invisible_character_that_forces_ucs2(htmx_client, 
     assert "UCS-2 because of: U+00A0 no-break space" in html
 
 
+def test_the_preview_says_when_the_balance_cannot_pay_for_the_text(htmx_client, priced):
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Hi", "kind": "transactional"}
+    ).content.decode()
+    assert 'data-testid="price">0.0400 credits' in html  # the estimate is still shown
+    assert "Not enough credits: this needs 0.04, the balance is 0." in html
+
+
 def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
     # The send texts Alice (her number), so the preview must fill in her name, not refuse
     # the placeholder as if nobody had the number.
