@@ -66,7 +66,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
             due = outcome.message.send_after
             flash.success(
                 request,
-                f"Scheduled for {timezone.localtime(due):%d %b %Y %H:%M}; it can be cancelled "
+                f"Scheduled for {timezone.localtime(due):%d %b %Y %H:%M %Z}; it can be cancelled "
                 "until then."
                 if due
                 else "Queued; this page follows it to delivery.",

@@ -75,6 +75,19 @@ def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
     assert "Scheduled for" in page.content.decode()
 
 
+def test_the_send_page_names_the_time_zone_a_scheduled_time_is_read_in(
+    staff_client, funded, contact, settings
+):
+    settings.TIME_ZONE = "Europe/Paris"
+    assert "the time is in Europe/Paris" in staff_client.get("/sms/send/").content.decode()
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Later", "kind": "transactional",
+        "schedule_at": f"{timezone.localtime() + dt.timedelta(days=1):%Y-%m-%dT%H:%M}",
+    })  # fmt: skip
+    goes_out = re.search(r'data-testid="send-after">([^<]+)<', staff_client.get(response.url).text)
+    assert goes_out and goes_out.group(1).endswith(("CET", "CEST"))
+
+
 def test_a_schedule_in_the_past_is_shown_next_to_the_field(staff_client, funded, contact):
     response = staff_client.post("/sms/send/", {
         "contact": contact.pk, "text": "Hi", "kind": "transactional",
