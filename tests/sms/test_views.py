@@ -155,6 +155,16 @@ def test_the_preview_says_when_the_balance_cannot_pay_for_the_text(htmx_client, 
     assert "Not enough credits: this needs 0.04, the balance is 0." in html
 
 
+def test_a_line_break_typed_in_the_form_costs_one_character(staff_client, htmx_client, funded):
+    # Browsers post a textarea's line breaks as CR LF; the phone needs only the LF.
+    data = {"to": MOBILE, "text": "a" * 79 + "\r\n" + "b" * 80, "kind": "transactional"}
+    html = htmx_client.post("/sms/send/preview/", data).content.decode()
+    assert 'data-testid="segments">1<' in html
+    staff_client.post("/sms/send/", data)
+    message = Message.objects.get()
+    assert (message.text, message.segments) == ("a" * 79 + "\n" + "b" * 80, 1)
+
+
 def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
     # The send texts Alice (her number), so the preview must fill in her name, not refuse
     # the placeholder as if nobody had the number.
