@@ -281,6 +281,18 @@ def test_the_lookup_page_describes_a_number(staff_client):
     assert "not a mobile" in html
 
 
+def test_the_lookup_result_is_announced_and_offers_no_text_to_an_opted_out_number(
+    staff_client, staff_actor
+):
+    from sms.services.optouts import add_opt_out
+
+    html = staff_client.get("/sms/lookup/", {"number": MOBILE}).content.decode()
+    assert 'id="result" aria-live="polite"' in html and "Text this number" in html
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    html = staff_client.get("/sms/lookup/", {"number": MOBILE}).content.decode()
+    assert "opted out" in html and "Text this number" not in html
+
+
 def test_the_lookup_page_explains_an_invalid_number(staff_client):
     html = staff_client.get("/sms/lookup/", {"number": "12"}).content.decode()
     assert "not a phone number" in html or "not a valid phone number" in html
