@@ -31,22 +31,24 @@ OPT_OUT, OPT_IN = "opt_out", "opt_in"
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
-def _keyword(text: str) -> str:
+def _words(text: str) -> list[str]:
     # NFKC folds full-width and other compatibility forms to plain letters; NFKD then splits
     # accents off so they can be dropped; format characters (zero-width spaces, direction
-    # marks some phones add) go too.
+    # marks some phones add) go too. Each word loses the punctuation and emoji around it.
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text or ""))
     kept = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Mn", "Cf"))
-    return re.sub(r"\s+", "", _EDGES.sub("", kept)).upper()
+    return [word for raw in kept.upper().split() if (word := _EDGES.sub("", raw))]
 
 
 def keyword_action(text: str) -> str:
     """``opt_out`` / ``opt_in`` when the whole reply is a keyword ("  stop!", "Stop all",
-    "«Arrêt»"), else ""; a sentence that merely contains one ("please stop") is a reply."""
-    word = _keyword(text)
-    if word in STOP_WORDS:
+    "«Arrêt»", "STOP. STOP."), else ""; a sentence that merely contains one ("please stop")
+    is a reply."""
+    words = _words(text)
+    joined = "".join(words)
+    if joined in STOP_WORDS or (words and all(word in STOP_WORDS for word in words)):
         return OPT_OUT
-    if word in START_WORDS:
+    if joined in START_WORDS:
         return OPT_IN
     return ""
 

@@ -255,7 +255,7 @@ def test_the_same_inbound_message_twice_is_stored_once(contact):
 @pytest.mark.parametrize(
     "text",
     ["STOP?", "Stop,", '"STOP"', "«Stop»", "stop 🛑", "STOP :)", "Stop all", "opt out",
-     "ＳＴＯＰ", "STOP\u200b", "Arrêt", "STOPP", "baja"],
+     "ＳＴＯＰ", "STOP\u200b", "Arrêt", "STOPP", "baja", "STOP STOP", "Stop. Stop!"],
 )  # fmt: skip
 def test_a_stop_reply_with_punctuation_emoji_or_in_another_language_opts_out(text, contact):
     assert inbound(MOBILE, text).status_code == 200
