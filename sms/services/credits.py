@@ -80,6 +80,17 @@ def prices_for(countries: Iterable[str]) -> dict[str, Decimal]:
     return {c: rows[c] if c in rows else rows.get("*") for c in wanted}  # type: ignore[misc]
 
 
+def shortfall(*, needed: Decimal, balance: Decimal) -> SwitchboardError:
+    """The ``insufficient_credits`` error: for a send refused now, or warned of in a preview."""
+    return SwitchboardError(
+        "insufficient_credits",
+        f"Not enough credits: this needs {needed.normalize():f}, the balance is "
+        f"{balance.normalize():f}. An admin can top up on the Credits page.",
+        needed=str(needed),
+        balance=str(balance),
+    )
+
+
 def reserve(*, messages: list[Message], actor: Actor) -> None:
     """Charge these just-created messages in the caller's transaction, or refuse them all.
 
@@ -93,14 +104,7 @@ def reserve(*, messages: list[Message], actor: Actor) -> None:
         balance=F("balance") - total
     )
     if not taken:
-        balance = get_balance()
-        raise SwitchboardError(
-            "insufficient_credits",
-            f"Not enough credits: this needs {total.normalize():f}, the balance is "
-            f"{balance.normalize():f}. An admin can top up on the Credits page.",
-            needed=str(total),
-            balance=str(balance),
-        )
+        raise shortfall(needed=total, balance=get_balance())
     now = timezone.now()
     CreditEntry.objects.bulk_create(
         [

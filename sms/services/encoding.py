@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 # The GSM 03.38 default alphabet; one septet each.
@@ -27,6 +28,19 @@ class TextInfo:
     @property
     def single_limit(self) -> int:
         return 160 if self.encoding == GSM7 else 70
+
+    @property
+    def ucs2_labels(self) -> tuple[str, ...]:
+        """The characters that forced UCS-2 as staff can recognise them: invisible ones
+        (a no-break or zero-width space pasted from a document) by code point and name."""
+        return tuple(_label(ch) for ch in self.ucs2_chars)
+
+
+def _label(ch: str) -> str:
+    if ch.isprintable() and not ch.isspace():
+        return f"“{ch}”"
+    name = unicodedata.name(ch, "").lower()
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
 
 
 def analyse(text: str) -> TextInfo:

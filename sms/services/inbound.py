@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, InteractionKind
-from contacts.phones import normalise_phone
+from contacts.phones import Phone, normalise_phone
 from contacts.services.history import log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
@@ -15,16 +17,26 @@ from sms.models import InboundMessage, OptOut
 from sms.services.optouts import OPT_IN, OPT_OUT, keyword_action
 
 
+def _sender_phone(raw: str) -> Phone | None:
+    """The sender's number. Many providers give it in international format without the "+"
+    ("33612345678"): read as a national number of our default region that is no number at
+    all, and a STOP from abroad would be ignored."""
+    with contextlib.suppress(SwitchboardError):
+        return normalise_phone(raw)
+    if raw.strip().isdigit():
+        with contextlib.suppress(SwitchboardError):
+            return normalise_phone("+" + raw.strip())
+    return None
+
+
 def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
     """Store an inbound text once (providers retry), act on a STOP/START keyword, and log it
     on the sender's contact."""
-    try:
-        phone = normalise_phone(sms.sender)
-    except SwitchboardError:
-        phone = None
+    phone = _sender_phone(sms.sender or "")
     sender = phone.e164 if phone else (sms.sender or "")[:16]
-    if sms.provider_id:
-        seen = InboundMessage.objects.filter(gateway=gateway, provider_id=sms.provider_id).first()
+    provider_id = sms.provider_id[:64]  # as stored: a retry of a longer id finds the first
+    if provider_id:
+        seen = InboundMessage.objects.filter(gateway=gateway, provider_id=provider_id).first()
         if seen is not None:
             return seen
     actor = Actor.system(f"sms reply from {sender}")
@@ -33,7 +45,7 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
-                gateway=gateway, provider_id=sms.provider_id[:64], sender=sender,
+                gateway=gateway, provider_id=provider_id, sender=sender,
                 text=sms.text[:2000], contact=contact, action=action,
             )  # fmt: skip
             if action == OPT_OUT:
@@ -61,5 +73,5 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
                 )  # fmt: skip
     except IntegrityError:
         # The same inbound message delivered twice at once: the other request stored it.
-        return InboundMessage.objects.get(gateway=gateway, provider_id=sms.provider_id)
+        return InboundMessage.objects.get(gateway=gateway, provider_id=provider_id)
     return inbound

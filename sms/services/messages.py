@@ -425,12 +425,7 @@ def send_sms(
     )  # fmt: skip
     if dry_run:
         if plan.price > plan.balance:
-            raise SwitchboardError(
-                "insufficient_credits",
-                f"Not enough credits: this needs {plan.price.normalize():f}, the balance is "
-                f"{plan.balance.normalize():f}.",
-                needed=str(plan.price), balance=str(plan.balance),
-            )  # fmt: skip
+            raise credits.shortfall(needed=plan.price, balance=plan.balance)
         return SendOutcome(plan, None)
     key = idempotency_key or uuid.uuid4().hex
     try:
@@ -935,11 +930,17 @@ def record_status_report(
     worker records that id."""
     if not report.provider_id or not report.status:
         raise SwitchboardError("bad_callback", "A status report needs a message id and a status.")
-    message = Message.objects.filter(gateway=gateway, provider_id=report.provider_id).first()
-    DeliveryReport.objects.create(
+    known = Message.objects.filter(gateway=gateway, provider_id=report.provider_id)
+    message = known.first()
+    row = DeliveryReport.objects.create(
         gateway=gateway, provider_id=report.provider_id[:64], status=report.status[:32],
         error_code=report.error_code[:40], message=message,
     )  # fmt: skip
+    if message is None and (message := known.first()) is not None:
+        # The worker recorded this id between our look-up and our insert, and so looked for
+        # early reports before this one existed: look again now that it is stored. Whichever
+        # of us sees the other applies it; both may, and a report moves a message only once.
+        DeliveryReport.objects.filter(pk=row.pk).update(message=message)
     if message is not None:
         _apply_status(message, report.status, report.error_code, source=source)
     return message

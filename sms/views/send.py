@@ -66,7 +66,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
             due = outcome.message.send_after
             flash.success(
                 request,
-                f"Scheduled for {timezone.localtime(due):%d %b %Y %H:%M}; it can be cancelled "
+                f"Scheduled for {timezone.localtime(due):%d %b %Y %H:%M %Z}; it can be cancelled "
                 "until then."
                 if due
                 else "Queued; this page follows it to delivery.",
@@ -102,11 +102,13 @@ def preview(request: HttpRequest) -> HttpResponse:
         context["rendered"] = rendered
         context["shape"] = analyse(rendered)
         if text.strip() and (contact or to):
-            context["plan"] = prepare_message(
+            plan = context["plan"] = prepare_message(
                 text=text, to=to or None, contact=contact, kind=data.get("kind") or "transactional",
                 allow_non_mobile=bool(data.get("allow_non_mobile")),
                 schedule_at=data.get("schedule_at"),
             )  # fmt: skip
+            if plan.balance_after < 0:  # the send would be refused: say so before it is tried
+                raise credits.shortfall(needed=plan.price, balance=plan.balance)
     except SwitchboardError as exc:
         context["problem"] = exc
     return render(request, "sms/send.html#preview", context)

@@ -75,6 +75,19 @@ def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
     assert "Scheduled for" in page.content.decode()
 
 
+def test_the_send_page_names_the_time_zone_a_scheduled_time_is_read_in(
+    staff_client, funded, contact, settings
+):
+    settings.TIME_ZONE = "Europe/Paris"
+    assert "the time is in Europe/Paris" in staff_client.get("/sms/send/").content.decode()
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Later", "kind": "transactional",
+        "schedule_at": f"{timezone.localtime() + dt.timedelta(days=1):%Y-%m-%dT%H:%M}",
+    })  # fmt: skip
+    goes_out = re.search(r'data-testid="send-after">([^<]+)<', staff_client.get(response.url).text)
+    assert goes_out and goes_out.group(1).endswith(("CET", "CEST"))
+
+
 def test_a_schedule_in_the_past_is_shown_next_to_the_field(staff_client, funded, contact):
     response = staff_client.post("/sms/send/", {
         "contact": contact.pk, "text": "Hi", "kind": "transactional",
@@ -124,6 +137,32 @@ def test_the_preview_shows_encoding_segments_price_and_what_forces_ucs2(
     assert "UCS-2 because of" in html and "“😀”" in html
     assert "0.0400 credits" in html
     assert "9.9600" in html  # balance after
+
+
+def test_the_preview_names_an_invisible_character_that_forces_ucs2(htmx_client, funded):
+    # Pasted from a document: a no-break space looks like a space but costs UCS-2.
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Hi\u00a0there", "kind": "transactional"}
+    ).content.decode()
+    assert "UCS-2 because of: U+00A0 no-break space" in html
+
+
+def test_the_preview_says_when_the_balance_cannot_pay_for_the_text(htmx_client, priced):
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Hi", "kind": "transactional"}
+    ).content.decode()
+    assert 'data-testid="price">0.0400 credits' in html  # the estimate is still shown
+    assert "Not enough credits: this needs 0.04, the balance is 0." in html
+
+
+def test_a_line_break_typed_in_the_form_costs_one_character(staff_client, htmx_client, funded):
+    # Browsers post a textarea's line breaks as CR LF; the phone needs only the LF.
+    data = {"to": MOBILE, "text": "a" * 79 + "\r\n" + "b" * 80, "kind": "transactional"}
+    html = htmx_client.post("/sms/send/preview/", data).content.decode()
+    assert 'data-testid="segments">1<' in html
+    staff_client.post("/sms/send/", data)
+    message = Message.objects.get()
+    assert (message.text, message.segments) == ("a" * 79 + "\n" + "b" * 80, 1)
 
 
 def test_the_preview_of_a_typed_number_uses_the_contact_who_has_it(htmx_client, funded, contact):
@@ -242,6 +281,18 @@ def test_the_lookup_page_describes_a_number(staff_client):
     assert "not a mobile" in html
 
 
+def test_the_lookup_result_is_announced_and_offers_no_text_to_an_opted_out_number(
+    staff_client, staff_actor
+):
+    from sms.services.optouts import add_opt_out
+
+    html = staff_client.get("/sms/lookup/", {"number": MOBILE}).content.decode()
+    assert 'id="result" aria-live="polite"' in html and "Text this number" in html
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    html = staff_client.get("/sms/lookup/", {"number": MOBILE}).content.decode()
+    assert "opted out" in html and "Text this number" not in html
+
+
 def test_the_lookup_page_explains_an_invalid_number(staff_client):
     html = staff_client.get("/sms/lookup/", {"number": "12"}).content.decode()
     assert "not a phone number" in html or "not a valid phone number" in html
@@ -255,6 +306,19 @@ def test_staff_add_and_remove_an_opt_out_with_a_reason(staff_client):
     assert OptOut.objects.exists()  # a reason is required
     staff_client.post(f"/sms/opt-outs/{row.pk}/remove/", {"reason": "opted in on the web form"})
     assert not OptOut.objects.exists()
+
+
+def test_staff_find_a_number_on_the_stop_list_however_they_type_it(staff_client, staff_actor):
+    from sms.services.optouts import add_opt_out
+
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    for n in range(60):  # more than a page of other numbers, newer than the one asked about
+        add_opt_out(actor=staff_actor, phone=f"+4474009{n:05d}", reason="complaint")
+    for typed in ("07400 123456", "+44 7400 123456", "447400123456"):
+        html = staff_client.get("/sms/opt-outs/", {"q": typed}).content.decode()
+        assert MOBILE in html and "replied STOP" in html and ">1 number<" in html, typed
+    html = staff_client.get("/sms/opt-outs/", {"q": "07400 999999"}).content.decode()
+    assert "No number on the STOP list matches" in html
 
 
 def test_an_invalid_opt_out_number_is_explained(staff_client):

@@ -108,6 +108,35 @@ def test_a_report_that_arrives_before_the_worker_recorded_the_id_is_applied_late
     assert DeliveryReport.objects.get().message == message
 
 
+def test_a_report_whose_id_the_worker_records_while_it_is_being_stored_is_applied(
+    funded, staff_actor, monkeypatch
+):
+    from django.db.models.signals import pre_save
+
+    from sms.services import messages as service
+
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+    record, held = service._record_outcomes, []
+    monkeypatch.setattr(service, "_record_outcomes", lambda *args: held.append(args))
+    send_due_messages()  # the provider accepted it; the worker has not written that down yet
+    (batch, outcomes, stats) = held[0]
+
+    def worker_records_now(sender, instance, **kwargs):
+        # The callback has looked for the message and is storing its report: just then the
+        # worker records the provider id and looks for early reports (none stored yet).
+        if held:
+            record(*held.pop())
+
+    pre_save.connect(worker_records_now, sender=DeliveryReport)
+    try:
+        assert status(outcomes[0].provider_id, "delivered").status_code == 200
+    finally:
+        pre_save.disconnect(worker_records_now, sender=DeliveryReport)
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert DeliveryReport.objects.get().message == message
+
+
 def test_a_report_for_an_unknown_id_is_kept_not_refused(db):
     assert status("nobody", "delivered").status_code == 200
     assert DeliveryReport.objects.get().message is None
@@ -186,7 +215,8 @@ def test_start_keywords_opt_back_in(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["Please stop texting me about it", "stopped", "", "STOP IT", "starting"]
+    "text",
+    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please"],
 )
 def test_other_replies_are_not_keywords(text):
     assert keyword_action(text) == ""
@@ -220,6 +250,34 @@ def test_the_same_inbound_message_twice_is_stored_once(contact):
     inbound(MOBILE, "Hello", "in-4")
     assert InboundMessage.objects.count() == 1
     assert Interaction.objects.filter(contact=contact, kind="sms_received").count() == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["STOP?", "Stop,", '"STOP"', "«Stop»", "stop 🛑", "STOP :)", "Stop all", "opt out",
+     "ＳＴＯＰ", "STOP\u200b", "Arrêt", "STOPP", "baja", "STOP STOP", "Stop. Stop!"],
+)  # fmt: skip
+def test_a_stop_reply_with_punctuation_emoji_or_in_another_language_opts_out(text, contact):
+    assert inbound(MOBILE, text).status_code == 200
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+    assert InboundMessage.objects.get().action == "opt_out"
+
+
+@pytest.mark.parametrize(
+    ("sender", "e164"), [("33612345678", "+33612345678"), ("447400123456", MOBILE)]
+)
+def test_a_stop_from_a_number_given_without_its_plus_opts_that_number_out(sender, e164, db):
+    # Providers often give the sender in international format without the "+".
+    assert inbound(sender, "STOP").status_code == 200
+    assert OptOut.objects.filter(phone=e164).exists()
+    assert InboundMessage.objects.get().sender == e164
+
+
+def test_a_retried_inbound_message_with_a_very_long_id_is_stored_once(contact):
+    long_id = "in-" + "7" * 80  # longer than the column: compared as stored
+    assert inbound(MOBILE, "Hello", long_id).status_code == 200
+    assert inbound(MOBILE, "Hello", long_id).status_code == 200
+    assert InboundMessage.objects.count() == 1
 
 
 def test_a_forged_inbound_stop_is_refused(db):
