@@ -303,7 +303,7 @@ for spec in (
     ActionSpec("erase_contact", "contacts:erase", erase_contact, gated=True),
     ActionSpec("send_sms", "sms:send", send_sms, gated=True, budgeted=True, editable="message"),
     ActionSpec("start_verification", "sms:send", start_verification, budgeted=True),
-    ActionSpec("check_verification", "sms:send", check_verification),
+    ActionSpec("check_verification", "sms:send", check_verification, secret=("code",)),
     ActionSpec("start_import", "imports:write", start_import),
     ActionSpec(
         "start_campaign",

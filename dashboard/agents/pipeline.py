@@ -67,6 +67,17 @@ class ActionSpec:
     budgeted: bool = False
     # The payload key staff may edit before approving (the message text).
     editable: str | None = None
+    # Payload keys never stored in the action's record (a one-time code the person typed):
+    # the record keeps that the key was given, not its value.
+    secret: tuple[str, ...] = ()
+
+    def recorded(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if not self.secret:
+            return payload
+        return {k: HIDDEN if k in self.secret else v for k, v in payload.items()}
+
+
+HIDDEN = "[hidden]"
 
 
 ACTIONS: dict[str, ActionSpec] = {}
@@ -370,7 +381,7 @@ def perform(
         row = {
             "agent_id": agent.pk,
             "action": action_name,
-            "payload": payload,
+            "payload": spec.recorded(payload),
             "mode": agent.mode,
             "prompt_version_id": prompt_id,
             "reason": reason[:500],

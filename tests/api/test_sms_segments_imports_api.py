@@ -14,7 +14,7 @@ from contacts.services.contacts import create_contact
 from contacts.services.imports import run_import
 from contacts.services.lists import create_list
 from dashboard.actors import Actor
-from dashboard.agents.models import ApprovalRequest
+from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve
 from sms.gateways import sandbox
 from sms.models import Message, OtpChallenge
@@ -214,6 +214,15 @@ def test_a_phone_can_be_verified_with_a_texted_code(agent_client, funded):
     assert wrong.status_code == 200 and wrong.json()["verified"] in (False, True)
     throttled = post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
     assert throttled.status_code == 406 and throttled.json()["code"] == "otp_throttled"
+
+
+def test_the_code_a_person_typed_is_not_kept_in_the_agents_action_log(agent_client, funded):
+    post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
+    checked = post(agent_client, "/api/v1/verify/check", {"to": MOBILE, "code": "908172"})
+    assert checked.status_code == 200
+    record = AgentAction.objects.get(action="check_verification")
+    assert record.payload == {"to": MOBILE, "code": "[hidden]"}
+    assert "908172" not in str(record.payload) + str(record.response_body)
 
 
 def test_a_number_can_be_looked_up(agent_client):
