@@ -107,16 +107,27 @@ class Catalogue:
             groups.append(("Custom fields", custom))
         return groups
 
+    def custom_field(self, field_key: str) -> Field | None:
+        """The custom field a ``custom:<name or id>`` key refers to, if it still exists."""
+        ref = field_key.removeprefix("custom:")
+        for f in self.fields:
+            if str(f.pk) == ref or f.name.lower() == ref.lower():
+                return f
+        return None
+
     def kind(self, field_key: str) -> str:
         for key, _, kind in BUILT_IN:
             if key == field_key:
                 return kind
-        if field_key.startswith("custom:"):
-            ref = field_key.removeprefix("custom:")
-            for f in self.fields:
-                if str(f.pk) == ref or f.name.lower() == ref.lower():
-                    return f.type
+        if field_key.startswith("custom:") and (f := self.custom_field(field_key)):
+            return f.type
         return "text"
+
+    def has(self, kind: str, value: str) -> bool:
+        """Whether a tag (by id or name) or a list (by id) a condition names still exists."""
+        if kind == "tag":
+            return any(value == str(t.pk) or value.lower() == t.name.lower() for t in self.tags)
+        return any(value == str(cl.pk) for cl in self.lists)
 
 
 @dataclass
@@ -136,6 +147,10 @@ class Node:
     days: str = ""
     kind: str = "email"
     ops: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # What the condition names that no longer exists ("field", "tag", "list"): the builder
+    # keeps it selected, so the preview and a save say so, instead of the browser picking
+    # the first option and the condition silently meaning something else.
+    missing: str = ""
 
     @property
     def depth(self) -> int:
@@ -173,7 +188,17 @@ def _describe(node: Node, catalogue: Catalogue) -> Node:
         for child in node.children:
             _describe(child, catalogue)
         return node
+    node.missing = ""
+    if node.field.startswith("custom:"):
+        field = catalogue.custom_field(node.field)
+        if field is None:
+            node.missing = "field"
+        else:
+            # Rules written by name (the API's custom:lead_score) select the field's option.
+            node.field = f"custom:{field.pk}"
     node.kind = catalogue.kind(node.field)
+    if node.kind in ("tag", "list") and node.value and not catalogue.has(node.kind, node.value):
+        node.missing = node.kind
     node.ops = OPS.get(node.kind, OPS["text"])
     if node.op not in {op for op, _ in node.ops}:
         node.op = node.ops[0][0]

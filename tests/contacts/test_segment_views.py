@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
-from contacts.models import ContactList, Segment, Tag
+from contacts.models import ContactList, FieldType, Segment, Tag
+from contacts.services.fields import create_field, delete_field
 from contacts.services.segments import create_segment, update_segment
-from contacts.services.tags import tag_contact
+from contacts.services.tags import delete_tag, tag_contact
 from dashboard.actors import Actor
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +173,83 @@ def test_the_builder_renders_a_saved_segment_from_its_rules(staff_client, staff_
     body = staff_client.get(reverse("contacts:segment_edit", args=[segment.pk])).content.decode()
     assert 'name="r.1.0:key" value="plan"' in body
     assert 'value="VIP gold"' in body
+
+
+def _selected(body: str, name: str) -> list[str]:
+    """The options the browser would submit for the select called ``name``."""
+    select = re.search(rf'<select name="{re.escape(name)}".*?</select>', body, re.S)
+    assert select, f"no select {name}"
+    options = re.findall(r'<option value="([^"]*)"( selected)?', select.group(0))
+    chosen = [value for value, selected in options if selected]
+    return chosen or [options[0][0]]  # no option marked: the browser submits the first
+
+
+def test_the_builder_keeps_a_custom_field_named_in_the_rules_selected(
+    staff_client, staff_actor, vip
+):
+    # Agents write custom:<name>; the builder's options are custom:<id>. Unmatched, the
+    # browser showed "Email" and a save turned "lead_score > 50" into "email is 50".
+    field = create_field(actor=staff_actor, name="lead_score", type=FieldType.NUMBER)
+    rules = {"all": [{"field": "custom:lead_score", "op": "gt", "value": 50}]}
+    segment = create_segment(actor=staff_actor, name="Hot", rules=rules)
+
+    body = staff_client.get(reverse("contacts:segment_edit", args=[segment.pk])).content.decode()
+
+    assert _selected(body, "r.0:field") == [f"custom:{field.pk}"]
+    assert _selected(body, "r.0:op") == ["gt"]
+
+
+def test_a_condition_on_a_deleted_tag_is_refused_not_saved_as_another_tag(
+    staff_client, staff_actor, system_actor, make_contact, vip
+):
+    tag_contact(actor=system_actor, contact=make_contact(), tag_name="Alpha")
+    vip_id = vip.pk
+    rules = {"all": [{"field": "tag", "op": "has", "value": vip_id}]}
+    segment = create_segment(actor=staff_actor, name="VIPs", rules=rules)
+    delete_tag(actor=staff_actor, tag=vip)
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+
+    body = staff_client.get(url).content.decode()
+    assert _selected(body, "r.0:value") == [str(vip_id)]
+    assert "(deleted tag)" in body
+    # What the browser sends back when the user saves without touching that condition.
+    form = {
+        "name": "VIPs",
+        "loaded_at": segment.updated_at.isoformat(),
+        "r:match": "all",
+        "r.0:field": _selected(body, "r.0:field")[0],
+        "r.0:op": _selected(body, "r.0:op")[0],
+        "r.0:value": _selected(body, "r.0:value")[0],
+    }
+    response = staff_client.post(url, form)
+
+    assert response.status_code == 422
+    assert "does not exist" in response.content.decode()
+    segment.refresh_from_db()
+    assert segment.rules == rules
+
+
+def test_a_condition_on_a_deleted_list_or_field_stays_as_it_was_in_the_builder(
+    staff_client, staff_actor
+):
+    field = create_field(actor=staff_actor, name="score", type=FieldType.NUMBER)
+    gone = ContactList.objects.create(name="Fair 2025")
+    ContactList.objects.create(name="Newsletter")
+    field_id, list_id = field.pk, gone.pk
+    rules = {"all": [
+        {"field": f"custom:{field_id}", "op": "gt", "value": 5},
+        {"field": "list", "op": "in", "value": list_id},
+    ]}  # fmt: skip
+    segment = create_segment(actor=staff_actor, name="Fair", rules=rules)
+    delete_field(actor=staff_actor, field=field)
+    gone.delete()
+
+    body = staff_client.get(reverse("contacts:segment_edit", args=[segment.pk])).content.decode()
+
+    assert _selected(body, "r.0:field") == [f"custom:{field_id}"]
+    assert "(deleted field)" in body
+    assert _selected(body, "r.1:value") == [str(list_id)]
+    assert "(deleted list)" in body
 
 
 def test_a_segment_page_searches_within_its_members(staff_client, staff_actor, vip):
