@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -12,6 +13,8 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services.duplicates import merge_contacts
+from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
 from dashboard.actors import Actor
 from tests.contacts.helpers import last_audit, queries_to_get
@@ -663,3 +666,44 @@ def test_a_form_missing_its_hidden_version_says_to_reload_instead_of_doing_nothi
     assert 'value="Alicia"' in response.content.decode(), "what was typed is kept"
     alice.refresh_from_db()
     assert alice.first_name == "Alice"
+
+
+# --- a contact gone while its page is open ---------------------------------------------------
+
+
+def test_a_click_on_an_erased_contacts_page_says_it_is_gone_instead_of_doing_nothing(
+    htmx_client, alice, system_actor
+):
+    erase_contact(actor=system_actor, contact=alice)
+
+    for response in (
+        htmx_client.get(reverse("contacts:edit", args=[alice.pk])),
+        htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "VIP"}),
+        htmx_client.get(reverse("contacts:history", args=[alice.pk])),
+    ):
+        assert response.status_code == 404
+        toast = _triggers(response)["toast"]
+        assert "no longer exists" in toast["message"] and toast["level"] == "error"
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_a_merged_contacts_page_opens_the_contact_it_was_merged_into(
+    staff_client, htmx_client, alice, make_contact, system_actor
+):
+    survivor = make_contact(email="alice.smith@example.com", first_name="Alice")
+    merge_contacts(actor=system_actor, survivor=survivor, duplicate=alice)
+    survivor_url = reverse("contacts:detail", args=[survivor.pk])
+
+    page = staff_client.get(reverse("contacts:detail", args=[alice.pk]), follow=True)
+    click = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "VIP"})
+
+    assert page.redirect_chain == [(survivor_url, 302)]
+    assert "merged into another" in page.content.decode()
+    assert click.headers["HX-Redirect"] == survivor_url
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_an_unknown_contacts_page_is_still_a_404(staff_client):
+    response = staff_client.get(reverse("contacts:detail", args=[uuid.uuid4()]))
+
+    assert response.status_code == 404
