@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
+from contacts.segments.references import follow_rename
 from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
@@ -77,6 +78,7 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
     before, tag.name = tag.name, name
     tag.save(update_fields=["name"])
     audit.record(actor=actor, action="tag.rename", obj=tag, changes={"name": [before, name]})
+    follow_rename(actor=actor, kind="tag", obj=tag, old=before)
     return tag
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.forms import TagForm
 from contacts.models import Tag
+from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -56,8 +57,13 @@ def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
         else:
             messages.success(request, "Tag renamed.")
             return redirect("contacts:tags")
-    members = tag.contact_tags.count()
-    return render(request, "contacts/tag_edit.html", {"tag": tag, "form": form, "members": members})
+    context = {
+        "tag": tag,
+        "form": form,
+        "members": tag.contact_tags.count(),
+        "segments": segments_using("tag", tag),
+    }
+    return render(request, "contacts/tag_edit.html", context)
 
 
 @require_POST
