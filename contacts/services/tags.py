@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
@@ -20,8 +21,10 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 
 
 def tidy_tag_name(name: str) -> str:
-    """Spaces collapsed and invisible characters dropped, as every tag name is stored."""
-    return " ".join((name or "").translate(INVISIBLE).split())
+    """Spaces collapsed, invisible characters dropped and accents composed (NFC), as every tag
+    name is stored: "Café" typed on one machine and pasted from another (macOS writes the
+    accent as a second character) would otherwise be two tags that look the same."""
+    return unicodedata.normalize("NFC", " ".join((name or "").translate(INVISIBLE).split()))
 
 
 def clean_tag_name(name: str) -> str:

@@ -41,6 +41,20 @@ def test_a_pasted_name_with_invisible_characters_is_the_tag_it_looks_like(
     assert tag_service.find_tag("VIP\u200b") == vip
 
 
+def test_an_accent_written_as_a_second_character_is_the_same_tag(staff_actor, make_contact):
+    cafe = tag_service.create_tag(actor=staff_actor, name="Caf\u00e9")  # é as one character
+
+    # As pasted from macOS: "e" followed by the combining acute accent.
+    tag, added = tag_service.tag_contact(
+        actor=staff_actor, contact=make_contact(), tag_name="Cafe\u0301"
+    )
+
+    assert (tag, added) == (cafe, True)
+    assert Tag.objects.count() == 1
+    with pytest.raises(SwitchboardError):
+        tag_service.create_tag(actor=staff_actor, name="cafe\u0301")
+
+
 def test_it_creates_a_tag_and_audits_it(staff_actor, staff_user):
     tag = tag_service.create_tag(actor=staff_actor, name="VIP")
 
