@@ -4,13 +4,14 @@ Rules refer to a tag by id or name, a list by id and a custom field by id or nam
 (``custom:lead_score``), read each time the segment is counted. So deleting one makes those
 segments invalid, and renaming one made a name-based reference point at nothing (or, once
 another took the old name, at the wrong one). The edit pages name the segments that would
-break; a rename rewrites the references by name to the new name.
+break; a rename rewrites the references by name to the new name, and merging a tag into
+another points its conditions at the other.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -69,25 +70,15 @@ def segments_using(kind: Kind, obj: Tag | ContactList | Field) -> list[Segment]:
     ]
 
 
-def follow_rename(
-    *, actor: Actor, kind: Literal["tag", "field"], obj: Tag | Field, old: str
-) -> int:
-    """Rewrite the conditions naming ``obj`` by its ``old`` name to its new one; returns how many
-    segments changed. Runs inside the rename's transaction."""
+def _rewrite(actor: Actor, change: Callable[[dict[str, Any]], bool]) -> int:
+    """Apply ``change`` (True when it changed the condition) to every segment's conditions;
+    save and audit the segments it changed, and return how many. Runs in the caller's
+    transaction."""
     changed = 0
     for segment in Segment.objects.select_for_update().order_by("pk"):
         rules = copy.deepcopy(segment.rules)
-        touched = False
-        for condition in _conditions(rules):
-            field, value = condition.get("field"), condition.get("value")
-            if kind == "tag" and field == "tag" and isinstance(value, str):
-                if not value.strip().isdigit() and _same_name(value, old):
-                    condition["value"], touched = obj.name, True
-            elif kind == "field" and isinstance(field, str) and field.startswith("custom:"):
-                ref = field.removeprefix("custom:")
-                if not ref.strip().isdigit() and _same_name(ref, old):
-                    condition["field"], touched = f"custom:{obj.name}", True
-        if not touched:
+        touched = [change(condition) for condition in _conditions(rules)]
+        if not any(touched):
             continue
         changes = {"rules": [segment.rules, rules]}
         segment.rules, segment.updated_at = rules, timezone.now()
@@ -95,3 +86,38 @@ def follow_rename(
         audit.record(actor=actor, action="segment.update", obj=segment, changes=changes)
         changed += 1
     return changed
+
+
+def follow_rename(
+    *, actor: Actor, kind: Literal["tag", "field"], obj: Tag | Field, old: str
+) -> int:
+    """Rewrite the conditions naming ``obj`` by its ``old`` name to its new one; returns how many
+    segments changed."""
+
+    def change(condition: dict[str, Any]) -> bool:
+        field, value = condition.get("field"), condition.get("value")
+        if kind == "tag" and field == "tag" and isinstance(value, str):
+            if not value.strip().isdigit() and _same_name(value, old):
+                condition["value"] = obj.name
+                return True
+        elif kind == "field" and isinstance(field, str) and field.startswith("custom:"):
+            ref = field.removeprefix("custom:")
+            if not ref.strip().isdigit() and _same_name(ref, old):
+                condition["field"] = f"custom:{obj.name}"
+                return True
+        return False
+
+    return _rewrite(actor, change)
+
+
+def follow_tag_merge(*, actor: Actor, source: Tag, target: Tag) -> int:
+    """Point the conditions on ``source`` (by id or name) at ``target``, the same way."""
+
+    def change(condition: dict[str, Any]) -> bool:
+        if not _refers(condition, "tag", source):
+            return False
+        by_id = _by_id(condition.get("value"), source.pk)
+        condition["value"] = target.pk if by_id else target.name
+        return True
+
+    return _rewrite(actor, change)

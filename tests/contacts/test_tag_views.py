@@ -116,3 +116,30 @@ def test_renaming_a_tag_keeps_the_segments_that_name_it_working(
     assert count_members(segment) == 2
     entry = AuditEntry.objects.filter(action="segment.update", object_id=str(segment.pk)).get()
     assert entry.actor_label == "sam"
+
+
+def test_renaming_to_a_name_in_use_offers_to_merge_and_the_merge_goes_through(
+    staff_client, customer
+):
+    lead = Tag.objects.get(name="lead")
+    url = reverse("contacts:tag_edit", args=[customer.pk])
+
+    refused = staff_client.post(url, {"name": "Lead"}).content.decode()
+    assert "merge this tag into it below" in refused
+    assert reverse("contacts:tag_merge", args=[customer.pk]) in refused
+
+    response = staff_client.post(
+        reverse("contacts:tag_merge", args=[customer.pk]), {"into": lead.pk}, follow=True
+    )
+
+    assert "Merged customer into lead: 1 contact gained lead." in response.content.decode()
+    assert not Tag.objects.filter(name="customer").exists()
+    assert lead.contact_tags.count() == 2
+
+
+def test_merging_without_choosing_a_tag_says_so(staff_client, customer):
+    response = staff_client.post(reverse("contacts:tag_merge", args=[customer.pk]), {"into": ""})
+
+    assert response.status_code == 422
+    assert "Choose a tag." in response.content.decode()
+    assert Tag.objects.filter(pk=customer.pk).exists()
