@@ -268,6 +268,12 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
                 param_key=get("param_key"), param_value=get("param_value"),
                 min_count=get("min_count", "1"), days=get("days"),
             )  # fmt: skip
+            was = get("was", node.field)
+            if was != node.field and catalogue.kind(was) != catalogue.kind(node.field):
+                # The field was just changed to another kind: a value typed for the old one
+                # ("bob", a date) means nothing to the new one, and would read as a deleted
+                # tag or list. (First name -> last name keeps "Smith".)
+                node.value = ""
         if path == ROOT:
             nodes[ROOT].match = node.match
             continue

@@ -343,3 +343,29 @@ def test_two_staff_editing_a_segment_the_later_save_is_refused_not_silently_lost
     # With the version it now shows, the save goes through.
     fresh = segment.updated_at.isoformat()
     assert staff_client.post(url, {**form, "loaded_at": fresh}).status_code == 302
+
+
+def test_switching_a_condition_to_a_tag_starts_from_a_tag_not_the_old_value(htmx_client, vip):
+    # The user had "Email contains bob", then picks "Tag" in the field select.
+    form = {
+        "r:match": "all",
+        "r.0:was": "email", "r.0:field": "tag", "r.0:op": "contains", "r.0:value": "bob",
+        "action": "refresh:r",
+    }  # fmt: skip
+
+    body = htmx_client.post(reverse("contacts:segment_create"), form).content.decode()
+
+    assert "(deleted tag)" not in body
+    assert _selected(body, "r.0:value") == [str(vip.pk)]
+
+
+def test_switching_between_fields_of_one_kind_keeps_the_value(htmx_client):
+    form = {
+        "r:match": "all",
+        "r.0:was": "first_name", "r.0:field": "last_name", "r.0:op": "equals",
+        "r.0:value": "Smith", "action": "refresh:r",
+    }  # fmt: skip
+
+    body = htmx_client.post(reverse("contacts:segment_create"), form).content.decode()
+
+    assert 'name="r.0:value" value="Smith"' in body
