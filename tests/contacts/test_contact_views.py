@@ -16,6 +16,7 @@ from contacts.services import lists as list_service
 from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
+from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from tests.contacts.helpers import last_audit, queries_to_get
 
@@ -106,6 +107,17 @@ def test_the_list_page_pages_through_results(staff_client, make_contact, setting
     assert "Next" in first
     assert "p2@example.com" in second.content.decode()
     assert "Next" not in second.content.decode()
+
+
+@pytest.mark.parametrize("q", ["al\x00ice", "alice\x00@example.com", "+44 7700\x00"])
+def test_a_search_holding_a_nul_finds_nobody_instead_of_a_500(staff_client, staff_actor, alice, q):
+    segment = create_segment(actor=staff_actor, name="Everyone", rules={"all": []})
+
+    for url in (reverse("contacts:list"), reverse("contacts:segment_detail", args=[segment.pk])):
+        response = staff_client.get(url, {"q": q})
+
+        assert response.status_code == 200
+        assert "alice@example.com" not in response.content.decode()
 
 
 def test_a_page_past_the_end_says_so_and_links_back_instead_of_no_contacts_yet(
