@@ -369,3 +369,40 @@ def test_switching_between_fields_of_one_kind_keeps_the_value(htmx_client):
     body = htmx_client.post(reverse("contacts:segment_create"), form).content.decode()
 
     assert 'name="r.0:value" value="Smith"' in body
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"r.0:field": "custom:score\x00", "r.0:op": "equals", "r.0:value": "x"},
+        {"r.0:field": "tag", "r.0:op": "has", "r.0:value": "VIP\x00"},
+    ],
+)
+def test_a_nul_in_a_field_or_tag_name_is_refused_not_a_500(staff_client, htmx_client, condition):
+    form = {"name": "Edge", "r:match": "all", **condition}
+
+    preview = htmx_client.post(reverse("contacts:segment_preview"), form)
+    saved = staff_client.post(reverse("contacts:segment_create"), form)
+
+    assert preview.status_code == 200
+    assert "cannot hold NUL characters" in preview.content.decode()
+    assert saved.status_code == 422
+    assert not Segment.objects.exists()
+
+
+def test_a_nul_in_a_segment_or_snapshot_name_is_refused_not_a_500(staff_client, staff_actor, vip):
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+
+    saved = staff_client.post(
+        reverse("contacts:segment_edit", args=[segment.pk]), {"name": "V\x00", "r:match": "all"}
+    )
+    snapshot = staff_client.post(
+        reverse("contacts:segment_snapshot", args=[segment.pk]), {"name": "L\x00"}, follow=True
+    )
+
+    assert saved.status_code == 422
+    assert "cannot hold NUL characters" in saved.content.decode()
+    assert "cannot hold NUL characters" in snapshot.content.decode()
+    assert not ContactList.objects.exists()
+    segment.refresh_from_db()
+    assert segment.name == "VIPs"
