@@ -76,6 +76,19 @@ def test_htmx_search_answers_with_only_the_results(htmx_client, alice):
     assert "alice@example.com" in body
 
 
+def test_a_search_as_you_type_tells_screen_readers_what_it_found(staff_client, htmx_client, alice):
+    page = staff_client.get(reverse("contacts:list")).content.decode()
+    found = htmx_client.get(
+        reverse("contacts:list"), {"q": "ali"}, headers={"HX-Target": "results"}
+    )
+    none = htmx_client.get(reverse("contacts:list"), {"q": "zeb"}, headers={"HX-Target": "results"})
+
+    assert 'id="results-status" class="visually-hidden" role="status"' in page
+    status = '<span hx-swap-oob="innerHTML:#results-status">'
+    assert status + "Showing contacts 1 to 1." in found.content.decode()
+    assert status + "No contact matches." in none.content.decode()
+
+
 def test_a_search_without_matches_says_so(staff_client, alice):
     response = staff_client.get(reverse("contacts:list"), {"q": "zebra"})
 
