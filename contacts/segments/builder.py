@@ -17,11 +17,13 @@ from typing import Any
 from django.http import QueryDict
 
 from contacts.models import ContactList, Field, FieldType, Tag
-from contacts.segments.rules import MAX_DEPTH
+from contacts.segments.rules import MAX_CONDITIONS, MAX_DEPTH
 
 ROOT = "r"
 PATH = re.compile(r"^r(\.\d{1,3}){0,6}$")
-MAX_CHILDREN = 50
+# As many as the rules allow in a segment: a lower cap silently dropped the conditions past
+# it from a segment made through the API when it was saved in the builder.
+MAX_CHILDREN = MAX_CONDITIONS
 
 DATE_OPS = [
     ("in_last_days", "in the last N days"),

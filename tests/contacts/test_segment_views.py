@@ -406,3 +406,19 @@ def test_a_nul_in_a_segment_or_snapshot_name_is_refused_not_a_500(staff_client, 
     assert not ContactList.objects.exists()
     segment.refresh_from_db()
     assert segment.name == "VIPs"
+
+
+def test_saving_a_long_segment_in_the_builder_keeps_every_condition(staff_client, staff_actor):
+    # Made through the API: 80 addresses in one "any" group, within the 100 the rules allow.
+    emails = [f"person{i}@example.com" for i in range(80)]
+    rules = {"any": [{"field": "email", "op": "equals", "value": e} for e in emails]}
+    segment = create_segment(actor=staff_actor, name="Guests", rules=rules)
+    form = {"name": "Guests", "loaded_at": segment.updated_at.isoformat(), "r:match": "any"}
+    for i, email in enumerate(emails):
+        form |= {f"r.{i}:field": "email", f"r.{i}:op": "equals", f"r.{i}:value": email}
+
+    response = staff_client.post(reverse("contacts:segment_edit", args=[segment.pk]), form)
+
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert segment.rules == rules
