@@ -10,6 +10,7 @@ rendered again, so the builder needs no client-side state.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,26 @@ class Node:
     # keeps it selected, so the preview and a save say so, instead of the browser picking
     # the first option and the condition silently meaning something else.
     missing: str = ""
+    # Parts of an interactions or event condition the builder has no input for (an
+    # interaction kind, a parameter's operator, further parameters), as written through the
+    # API: carried through the form unchanged so a save in the builder does not drop them.
+    keep: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def keep_json(self) -> str:
+        return json.dumps(self.keep) if self.keep else ""
+
+    @property
+    def keep_note(self) -> str:
+        """What the kept parts add, in a few words, for the condition's row."""
+        notes = []
+        if kind := self.keep.get("kind"):
+            notes.append(f"of kind {kind}")
+        if op := self.keep.get("param_op"):
+            notes.append(f"parameter {op}")
+        if more := self.keep.get("more_params"):
+            notes.append(f"{len(more)} more parameter condition{'s' if len(more) != 1 else ''}")
+        return ", ".join(notes)
 
     @property
     def depth(self) -> int:
@@ -237,14 +258,20 @@ def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
     if node.field == "event" and isinstance(value, dict):
         node.event = str(value.get("name", ""))
         params = value.get("params") or []
-        if params and isinstance(params[0], dict):
+        if isinstance(params, list) and params and isinstance(params[0], dict):
             node.param_key = str(params[0].get("key", ""))
             node.param_value = _scalar(params[0].get("value"))
+            if params[0].get("op", "equals") != "equals":
+                node.keep["param_op"] = params[0]["op"]
+            if params[1:]:
+                node.keep["more_params"] = params[1:]
         node.min_count = _scalar(value.get("min_count", 1))
         node.days = _scalar(value.get("in_last_days"))
     elif node.field == "interactions" and isinstance(value, dict):
         node.value = _scalar(value.get("count"))
         node.days = _scalar(value.get("in_last_days"))
+        if value.get("kind"):
+            node.keep["kind"] = value["kind"]
     else:
         node.value = _scalar(value)
     return _describe(node, catalogue) if path == ROOT else node
@@ -276,6 +303,8 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
                 # ("bob", a date) means nothing to the new one, and would read as a deleted
                 # tag or list. (First name -> last name keeps "Smith".)
                 node.value = ""
+            elif node.field in ("event", "interactions"):
+                node.keep = _kept(data.get(f"{path}:keep", ""))
         if path == ROOT:
             nodes[ROOT].match = node.match
             continue
@@ -285,6 +314,14 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
         parent.children.append(node)
         nodes[path] = node
     return _describe(_renumber(nodes[ROOT], ROOT), catalogue)
+
+
+def _kept(text: str) -> dict[str, Any]:
+    try:
+        kept = json.loads(text[:20_000]) if text else {}
+    except ValueError:
+        return {}
+    return kept if isinstance(kept, dict) else {}
 
 
 def apply_action(root: Node, action: str, catalogue: Catalogue) -> Node:
@@ -354,15 +391,25 @@ def rules_from_tree(node: Node) -> dict[str, Any]:
         rule["field"] = f"metadata.{node.key}"
     if node.field == "event":
         value: dict[str, Any] = {"name": node.event}
+        params = []
         if node.param_key:
             param_value = _number_or_text(node.param_value) if node.param_value else ""
-            value["params"] = [{"key": node.param_key, "op": "equals", "value": param_value}]
+            op = node.keep.get("param_op", "equals")
+            params.append({"key": node.param_key, "op": op, "value": param_value})
+        if isinstance(more := node.keep.get("more_params"), list):
+            params.extend(more)
+        if params:
+            value["params"] = params
         value["min_count"] = _number_or_text(node.min_count or "1")
         if node.days:
             value["in_last_days"] = _number_or_text(node.days)
         rule["value"] = value
-    elif node.field == "interactions" and node.days:
-        rule["value"] = {"count": _typed(node), "in_last_days": _number_or_text(node.days)}
+    elif node.field == "interactions" and (node.days or node.keep.get("kind")):
+        rule["value"] = {"count": _typed(node)}
+        if node.keep.get("kind"):
+            rule["value"]["kind"] = node.keep["kind"]
+        if node.days:
+            rule["value"]["in_last_days"] = _number_or_text(node.days)
     elif node.needs_value:
         rule["value"] = _typed(node)
     return rule
