@@ -19,6 +19,7 @@ from django.http import QueryDict
 
 from contacts.models import ContactList, Field, FieldType, Tag
 from contacts.segments.rules import MAX_CONDITIONS, MAX_DEPTH
+from dashboard import jsonvalues
 
 ROOT = "r"
 PATH = re.compile(r"^r(\.\d{1,3}){0,6}$")
@@ -272,6 +273,8 @@ def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
         node.days = _scalar(value.get("in_last_days"))
         if value.get("kind"):
             node.keep["kind"] = value["kind"]
+    elif node.field == "metadata" and isinstance(value, str) and _metadata_value(value) != value:
+        node.value = json.dumps(value)  # the text "42" shows as "42", quoted, and stays text
     else:
         node.value = _scalar(value)
     return _describe(node, catalogue) if path == ROOT else node
@@ -376,11 +379,22 @@ def _typed(node: Node) -> Any:
     if node.kind == "country" and node.op == "in":
         return [part.strip() for part in text.split(",") if part.strip()]
     if node.kind == "metadata" and text:
-        lowered = text.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        return _number_or_text(text)
+        return _metadata_value(text)
     return text
+
+
+def _metadata_value(text: str) -> Any:
+    """A metadata value as typed, read as the contact page's metadata form reads it: JSON
+    (42, 1.5, true, "42" for the text 42), anything else as text. So "01234" stays the text
+    it is (it was read as the number 1234, which matches no contact holding "01234")."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        value = jsonvalues.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, str | int | float) else text
 
 
 def rules_from_tree(node: Node) -> dict[str, Any]:

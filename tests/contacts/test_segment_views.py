@@ -457,3 +457,39 @@ def test_parts_of_a_rule_the_builder_has_no_input_for_survive_a_save(staff_clien
     assert response.status_code == 302
     segment.refresh_from_db()
     assert segment.rules == rules
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("01234", "01234"),
+        ("42", 42),
+        ('"42"', "42"),
+        ("1.5", 1.5),
+        ("true", True),
+        ("gold", "gold"),
+    ],
+)
+def test_a_metadata_value_is_read_as_the_metadata_form_reads_it(staff_client, typed, stored):
+    form = {
+        "name": "Zip", "r:match": "all",
+        "r.0:field": "metadata", "r.0:key": "zip", "r.0:op": "equals", "r.0:value": typed,
+    }  # fmt: skip
+
+    staff_client.post(reverse("contacts:segment_create"), form)
+
+    assert Segment.objects.get().rules["all"][0]["value"] == stored
+
+
+@pytest.mark.parametrize("value", ["01234", "42", "true", "gold", 42, 1.5, True])
+def test_a_metadata_value_keeps_its_type_through_a_save_in_the_builder(
+    staff_client, staff_actor, value
+):
+    rules = {"all": [{"field": "metadata.zip", "op": "equals", "value": value}]}
+    segment = create_segment(actor=staff_actor, name="Zip", rules=rules)
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+
+    staff_client.post(url, _submitted(staff_client.get(url).content.decode()))
+
+    segment.refresh_from_db()
+    assert segment.rules == rules
