@@ -34,6 +34,7 @@ urlpatterns = [
     path("tags/", tags.tag_index, name="tags"),
     path("tags/new/", tags.tag_create, name="tag_create"),
     path("tags/<int:tag_id>/", tags.tag_edit, name="tag_edit"),
+    path("tags/<int:tag_id>/merge/", tags.tag_merge, name="tag_merge"),
     path("tags/<int:tag_id>/delete/", tags.tag_delete, name="tag_delete"),
     path("fields/", fields.field_index, name="fields"),
     path("fields/new/", fields.field_create, name="field_create"),

@@ -10,6 +10,7 @@ rendered again, so the builder needs no client-side state.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +18,14 @@ from typing import Any
 from django.http import QueryDict
 
 from contacts.models import ContactList, Field, FieldType, Tag
-from contacts.segments.rules import MAX_DEPTH
+from contacts.segments.rules import MAX_CONDITIONS, MAX_DEPTH
+from dashboard import jsonvalues
 
 ROOT = "r"
 PATH = re.compile(r"^r(\.\d{1,3}){0,6}$")
-MAX_CHILDREN = 50
+# As many as the rules allow in a segment: a lower cap silently dropped the conditions past
+# it from a segment made through the API when it was saved in the builder.
+MAX_CHILDREN = MAX_CONDITIONS
 
 DATE_OPS = [
     ("in_last_days", "in the last N days"),
@@ -107,16 +111,27 @@ class Catalogue:
             groups.append(("Custom fields", custom))
         return groups
 
+    def custom_field(self, field_key: str) -> Field | None:
+        """The custom field a ``custom:<name or id>`` key refers to, if it still exists."""
+        ref = field_key.removeprefix("custom:")
+        for f in self.fields:
+            if str(f.pk) == ref or f.name.lower() == ref.lower():
+                return f
+        return None
+
     def kind(self, field_key: str) -> str:
         for key, _, kind in BUILT_IN:
             if key == field_key:
                 return kind
-        if field_key.startswith("custom:"):
-            ref = field_key.removeprefix("custom:")
-            for f in self.fields:
-                if str(f.pk) == ref or f.name.lower() == ref.lower():
-                    return f.type
+        if field_key.startswith("custom:") and (f := self.custom_field(field_key)):
+            return f.type
         return "text"
+
+    def has(self, kind: str, value: str) -> bool:
+        """Whether a tag (by id or name) or a list (by id) a condition names still exists."""
+        if kind == "tag":
+            return any(value == str(t.pk) or value.lower() == t.name.lower() for t in self.tags)
+        return any(value == str(cl.pk) for cl in self.lists)
 
 
 @dataclass
@@ -136,6 +151,30 @@ class Node:
     days: str = ""
     kind: str = "email"
     ops: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # What the condition names that no longer exists ("field", "tag", "list"): the builder
+    # keeps it selected, so the preview and a save say so, instead of the browser picking
+    # the first option and the condition silently meaning something else.
+    missing: str = ""
+    # Parts of an interactions or event condition the builder has no input for (an
+    # interaction kind, a parameter's operator, further parameters), as written through the
+    # API: carried through the form unchanged so a save in the builder does not drop them.
+    keep: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def keep_json(self) -> str:
+        return json.dumps(self.keep) if self.keep else ""
+
+    @property
+    def keep_note(self) -> str:
+        """What the kept parts add, in a few words, for the condition's row."""
+        notes = []
+        if kind := self.keep.get("kind"):
+            notes.append(f"of kind {kind}")
+        if op := self.keep.get("param_op"):
+            notes.append(f"parameter {op}")
+        if more := self.keep.get("more_params"):
+            notes.append(f"{len(more)} more parameter condition{'s' if len(more) != 1 else ''}")
+        return ", ".join(notes)
 
     @property
     def depth(self) -> int:
@@ -173,7 +212,17 @@ def _describe(node: Node, catalogue: Catalogue) -> Node:
         for child in node.children:
             _describe(child, catalogue)
         return node
+    node.missing = ""
+    if node.field.startswith("custom:"):
+        field = catalogue.custom_field(node.field)
+        if field is None:
+            node.missing = "field"
+        else:
+            # Rules written by name (the API's custom:lead_score) select the field's option.
+            node.field = f"custom:{field.pk}"
     node.kind = catalogue.kind(node.field)
+    if node.kind in ("tag", "list") and node.value and not catalogue.has(node.kind, node.value):
+        node.missing = node.kind
     node.ops = OPS.get(node.kind, OPS["text"])
     if node.op not in {op for op, _ in node.ops}:
         node.op = node.ops[0][0]
@@ -210,14 +259,22 @@ def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
     if node.field == "event" and isinstance(value, dict):
         node.event = str(value.get("name", ""))
         params = value.get("params") or []
-        if params and isinstance(params[0], dict):
+        if isinstance(params, list) and params and isinstance(params[0], dict):
             node.param_key = str(params[0].get("key", ""))
             node.param_value = _scalar(params[0].get("value"))
+            if params[0].get("op", "equals") != "equals":
+                node.keep["param_op"] = params[0]["op"]
+            if params[1:]:
+                node.keep["more_params"] = params[1:]
         node.min_count = _scalar(value.get("min_count", 1))
         node.days = _scalar(value.get("in_last_days"))
     elif node.field == "interactions" and isinstance(value, dict):
         node.value = _scalar(value.get("count"))
         node.days = _scalar(value.get("in_last_days"))
+        if value.get("kind"):
+            node.keep["kind"] = value["kind"]
+    elif node.field == "metadata" and isinstance(value, str) and _metadata_value(value) != value:
+        node.value = json.dumps(value)  # the text "42" shows as "42", quoted, and stays text
     else:
         node.value = _scalar(value)
     return _describe(node, catalogue) if path == ROOT else node
@@ -243,6 +300,14 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
                 param_key=get("param_key"), param_value=get("param_value"),
                 min_count=get("min_count", "1"), days=get("days"),
             )  # fmt: skip
+            was = get("was", node.field)
+            if was != node.field and catalogue.kind(was) != catalogue.kind(node.field):
+                # The field was just changed to another kind: a value typed for the old one
+                # ("bob", a date) means nothing to the new one, and would read as a deleted
+                # tag or list. (First name -> last name keeps "Smith".)
+                node.value = ""
+            elif node.field in ("event", "interactions"):
+                node.keep = _kept(data.get(f"{path}:keep", ""))
         if path == ROOT:
             nodes[ROOT].match = node.match
             continue
@@ -252,6 +317,14 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
         parent.children.append(node)
         nodes[path] = node
     return _describe(_renumber(nodes[ROOT], ROOT), catalogue)
+
+
+def _kept(text: str) -> dict[str, Any]:
+    try:
+        kept = json.loads(text[:20_000]) if text else {}
+    except ValueError:
+        return {}
+    return kept if isinstance(kept, dict) else {}
 
 
 def apply_action(root: Node, action: str, catalogue: Catalogue) -> Node:
@@ -306,11 +379,22 @@ def _typed(node: Node) -> Any:
     if node.kind == "country" and node.op == "in":
         return [part.strip() for part in text.split(",") if part.strip()]
     if node.kind == "metadata" and text:
-        lowered = text.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        return _number_or_text(text)
+        return _metadata_value(text)
     return text
+
+
+def _metadata_value(text: str) -> Any:
+    """A metadata value as typed, read as the contact page's metadata form reads it: JSON
+    (42, 1.5, true, "42" for the text 42), anything else as text. So "01234" stays the text
+    it is (it was read as the number 1234, which matches no contact holding "01234")."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        value = jsonvalues.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, str | int | float) else text
 
 
 def rules_from_tree(node: Node) -> dict[str, Any]:
@@ -321,15 +405,25 @@ def rules_from_tree(node: Node) -> dict[str, Any]:
         rule["field"] = f"metadata.{node.key}"
     if node.field == "event":
         value: dict[str, Any] = {"name": node.event}
+        params = []
         if node.param_key:
             param_value = _number_or_text(node.param_value) if node.param_value else ""
-            value["params"] = [{"key": node.param_key, "op": "equals", "value": param_value}]
+            op = node.keep.get("param_op", "equals")
+            params.append({"key": node.param_key, "op": op, "value": param_value})
+        if isinstance(more := node.keep.get("more_params"), list):
+            params.extend(more)
+        if params:
+            value["params"] = params
         value["min_count"] = _number_or_text(node.min_count or "1")
         if node.days:
             value["in_last_days"] = _number_or_text(node.days)
         rule["value"] = value
-    elif node.field == "interactions" and node.days:
-        rule["value"] = {"count": _typed(node), "in_last_days": _number_or_text(node.days)}
+    elif node.field == "interactions" and (node.days or node.keep.get("kind")):
+        rule["value"] = {"count": _typed(node)}
+        if node.keep.get("kind"):
+            rule["value"]["kind"] = node.keep["kind"]
+        if node.days:
+            rule["value"]["in_last_days"] = _number_or_text(node.days)
     elif node.needs_value:
         rule["value"] = _typed(node)
     return rule

@@ -670,8 +670,30 @@ def _node(rule: Any, path: str, depth: int, ctx: Context, counter: list[int]) ->
     return combined
 
 
+def _nul_at(value: Any, path: str) -> str:
+    """The path of the first text (or key) in ``value`` holding NUL, or ""."""
+    if isinstance(value, str):
+        return (path or "rules") if "\x00" in value else ""
+    if isinstance(value, dict):
+        items = [(f"{path}.{key}" if path else str(key), key, item) for key, item in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", "", item) for i, item in enumerate(value)]
+    else:
+        return ""
+    for where, key, item in items:
+        if "\x00" in str(key):
+            return path or "rules"
+        if found := _nul_at(item, where):
+            return found
+    return ""
+
+
 def compile_rules(rules: Any, *, now: dt.datetime | None = None) -> Q:
     """The ``Q`` selecting the contacts that match ``rules``, or ``invalid_segment_rule``."""
     if not isinstance(rules, dict) or not ({"all", "any"} & set(rules)):
         raise invalid("", 'a segment\'s rules are a group: {"all": [...]} or {"any": [...]}.')
+    if where := _nul_at(rules, ""):
+        # Anywhere, not only in values: a field, tag or key name holding NUL reaches the
+        # database as a look-up (PostgreSQL refuses it: a 500), and no saved rules hold one.
+        raise invalid(where, "text cannot hold NUL characters.")
     return _node(rules, "", 0, Context(now=now or timezone.now()), [0])

@@ -6,12 +6,14 @@ to the field, so an exported file re-imports with its custom fields.
 
 Cells are made safe for spreadsheets: a value starting with ``= + - @``, a tab or a carriage
 return would be run as a formula by Excel, LibreOffice or Sheets, so it is prefixed with ``'``
-(OWASP's advice for CSV injection). Phone numbers therefore read ``'+447700900123``.
+(OWASP's advice for CSV injection). Phone numbers therefore read ``'+447700900123``; a plain
+negative number (``-5``) is left as it is.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +37,16 @@ COLUMNS = [
 EXPORT_KINDS = ("list", "tag", "segment")
 
 
+# A negative number ("-5", "-12.50") is read as that number by every spreadsheet, never run:
+# prefixed, it became the text '-5, which sorts and sums as text and a re-import of the file
+# refuses ("expects a number"). Phones keep the prefix: unprefixed, "+44…" reads as a number.
+NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d+)?")
+
+
 def safe_cell(value: Any) -> str:
     text = "" if value is None else str(value)
+    if NEGATIVE_NUMBER.fullmatch(text):
+        return text
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

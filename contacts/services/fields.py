@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, Field, FieldType, FieldValue
+from contacts.segments.references import follow_rename
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -84,6 +85,7 @@ def rename_field(*, actor: Actor, field: Field, name: str) -> Field:
     field.name = name
     field.save(update_fields=["name"])
     audit.record(actor=actor, action="field.rename", obj=field, changes={"name": [before, name]})
+    follow_rename(actor=actor, kind="field", obj=field, old=before)
     return field
 
 

@@ -17,6 +17,10 @@ LIST_LIMIT_MAX = 2**31 - 1
 
 def _clean(name: str, limit: int | None) -> tuple[str, int | None]:
     name = " ".join((name or "").split())
+    if "\x00" in name:  # no database text column holds it (PostgreSQL: a 500)
+        raise SwitchboardError(
+            "invalid_list", "A list name cannot hold NUL characters.", field="name"
+        )
     if not name or len(name) > LIST_NAME_MAX:
         raise SwitchboardError(
             "invalid_list", f"A list name has 1 to {LIST_NAME_MAX} characters.", field="name"

@@ -71,6 +71,10 @@ def text_q(text: str, *, region: str | None = None, indexed: bool = True) -> Q:
     text = " ".join(text.split())
     if not text:
         return Q()
+    if "\x00" in text:
+        # No stored value holds a NUL (PostgreSQL refuses even to compare one: a 500 for a
+        # pasted or hand-typed ?q=%00), so such a search matches nobody.
+        return Q(pk__in=[])
     if "@" in text:
         return prefix_q("email", text.lower(), indexed=indexed)
     if looks_like_phone(text):

@@ -31,6 +31,10 @@ SNAPSHOT_BATCH = 1000
 
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
+    if "\x00" in name:  # no database text column holds it (PostgreSQL: a 500)
+        raise SwitchboardError(
+            "invalid_segment", "A segment name cannot hold NUL characters.", field="name"
+        )
     if not name or len(name) > SEGMENT_NAME_MAX:
         raise SwitchboardError(
             "invalid_segment",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
+from contacts.segments.references import follow_rename, follow_tag_merge
 from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
@@ -19,8 +21,10 @@ INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
 
 
 def tidy_tag_name(name: str) -> str:
-    """Spaces collapsed and invisible characters dropped, as every tag name is stored."""
-    return " ".join((name or "").translate(INVISIBLE).split())
+    """Spaces collapsed, invisible characters dropped and accents composed (NFC), as every tag
+    name is stored: "Café" typed on one machine and pasted from another (macOS writes the
+    accent as a second character) would otherwise be two tags that look the same."""
+    return unicodedata.normalize("NFC", " ".join((name or "").translate(INVISIBLE).split()))
 
 
 def clean_tag_name(name: str) -> str:
@@ -77,6 +81,7 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
     before, tag.name = tag.name, name
     tag.save(update_fields=["name"])
     audit.record(actor=actor, action="tag.rename", obj=tag, changes={"name": [before, name]})
+    follow_rename(actor=actor, kind="tag", obj=tag, old=before)
     return tag
 
 
@@ -90,6 +95,34 @@ def delete_tag(*, actor: Actor, tag: Tag) -> None:
         changes={"name": [tag.name, None], "contacts": [members, 0]},
     )
     tag.delete()
+
+
+@transaction.atomic
+def merge_tags(*, actor: Actor, source: Tag, target: Tag) -> int:
+    """Give ``source``'s contacts ``target`` instead, point segments at ``target`` and delete
+    ``source``; returns how many contacts gained ``target`` (those that had both just lose
+    ``source``). For two tags that mean the same thing ("VIP", "V.I.P.")."""
+    if source.pk == target.pk:
+        raise SwitchboardError(
+            "invalid_tag_merge", "Choose another tag to merge this one into.", field="into"
+        )
+    found = {t.pk: t for t in Tag.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+    if len(found) < 2:
+        raise SwitchboardError("unknown_tag", "One of the two tags no longer exists.", field="into")
+    source, target = found[source.pk], found[target.pk]
+    members = source.contact_tags.count()
+    already = ContactTag.objects.filter(tag=target).values("contact_id")
+    moved = source.contact_tags.exclude(contact_id__in=already).update(tag=target)
+    audit.record(
+        actor=actor,
+        action="tag.merge",
+        obj=source,
+        changes={"name": [source.name, None], "merged_into": [None, target.name],
+                 "contacts": [members, 0], "gained": [None, moved]},
+    )  # fmt: skip
+    follow_tag_merge(actor=actor, source=source, target=target)
+    source.delete()  # the contacts that had both tags keep the target's row
+    return moved
 
 
 @transaction.atomic

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from contacts.forms import (
     AddToListForm,
@@ -41,11 +44,67 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+class ContactGone(Http404):
+    """The contact no longer exists: erased, deleted (an import revert), or merged into
+    ``survivor_id``."""
+
+    def __init__(self, message: str, survivor_id: uuid.UUID | None = None) -> None:
+        super().__init__(message)
+        self.survivor_id = survivor_id
+
+
+def merged_into(contact_id: uuid.UUID) -> uuid.UUID | None:
+    """The contact a merged-away contact now lives on, if any.
+
+    A merge moves the duplicate's audit entries to the survivor (contact_id) but leaves them
+    about the duplicate (object_id), so its own "created" entry names where it went; a chain
+    of merges keeps moving them, so this is the latest survivor."""
+    survivor_id = (
+        AuditEntry.objects.filter(object_type="contact", object_id=str(contact_id))
+        .exclude(contact_id=contact_id)
+        .exclude(contact_id=None)
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    if survivor_id and Contact.objects.filter(pk=survivor_id).exists():
+        return survivor_id
+    return None
+
+
 def get_contact_or_404(contact_id: uuid.UUID) -> Contact:
     try:
         return Contact.objects.get(pk=contact_id)
     except Contact.DoesNotExist:
-        raise Http404("No such contact. It may have been erased or merged into another.") from None
+        survivor_id = merged_into(contact_id)
+        if survivor_id:
+            raise ContactGone("This contact was merged into another.", survivor_id) from None
+        raise ContactGone(
+            "This contact no longer exists: it was erased or deleted. Reload the page."
+        ) from None
+
+
+def contact_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page or section of one contact that says where the contact went once it is gone.
+
+    Erased or merged while the page was open, an htmx request (Edit, Add tag, the history
+    reload) answered a bare 404 that htmx swaps nowhere: the click did nothing. Now a merged
+    contact's page opens the survivor's, and for one erased the click says so."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, contact_id: uuid.UUID, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, contact_id, *args, **kwargs)
+        except ContactGone as exc:
+            if exc.survivor_id:
+                messages.info(request, f"{exc} This is the contact it was merged into.")
+                url = reverse("contacts:detail", args=[exc.survivor_id])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            if not request.htmx:
+                raise
+            response = HttpResponse(status=404)
+            return trigger_client_event(response, "toast", {"message": str(exc), "level": "error"})
+
+    return wrapper
 
 
 def _changed(
@@ -132,6 +191,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@contact_view
 def contact_detail(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     return render(request, "contacts/contact_detail.html", _detail_context(contact))
@@ -152,6 +212,7 @@ def _detail_context(contact: Contact, **extra) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
+@contact_view
 def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     """The details section: GET shows the form, POST saves it (refusing stale versions)."""
     contact = get_contact_or_404(contact_id)
@@ -193,6 +254,7 @@ def contact_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
 
 
 @require_GET
+@contact_view
 def contact_details(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     """The read-only details section (what "Cancel" goes back to)."""
     contact = get_contact_or_404(contact_id)
@@ -200,6 +262,7 @@ def contact_details(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
+@contact_view
 def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     fields = list(Field.objects.all())
@@ -256,6 +319,7 @@ def _tags_response(request: HttpRequest, contact: Contact, error: str = "") -> H
 
 
 @require_POST
+@contact_view
 def contact_tag_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     form = TagForm(request.POST)
@@ -272,6 +336,7 @@ def contact_tag_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
 
 
 @require_POST
+@contact_view
 def contact_tag_remove(request: HttpRequest, contact_id: uuid.UUID, tag_id: int) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     tag = Tag.objects.filter(pk=tag_id).first()
@@ -288,6 +353,7 @@ def _lists_response(request: HttpRequest, contact: Contact, error: str = "") -> 
 
 
 @require_POST
+@contact_view
 def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     form = AddToListForm(request.POST)
@@ -308,6 +374,7 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
 
 
 @require_POST
+@contact_view
 def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: int) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     contact_list = ContactList.objects.filter(pk=list_id).first()
@@ -320,6 +387,7 @@ def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: in
 
 
 @require_POST
+@contact_view
 def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = get_contact_or_404(contact_id)
     form = MetadataForm(request.POST)
@@ -345,6 +413,7 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
 
 
 @require_GET
+@contact_view
 def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     """Interaction and audit history; reloaded by the page whenever the contact changes.
 

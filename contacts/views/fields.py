@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.forms import FieldForm, FieldRenameForm
 from contacts.models import Field
+from contacts.segments.references import segments_using
 from contacts.services import fields as field_service
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -56,10 +57,13 @@ def field_edit(request: HttpRequest, field_id: int) -> HttpResponse:
         else:
             messages.success(request, "Field renamed.")
             return redirect("contacts:fields")
-    members = field.values.count()
-    return render(
-        request, "contacts/field_edit.html", {"field": field, "form": form, "members": members}
-    )
+    context = {
+        "field": field,
+        "form": form,
+        "members": field.values.count(),
+        "segments": segments_using("field", field),
+    }
+    return render(request, "contacts/field_edit.html", context)
 
 
 @require_POST

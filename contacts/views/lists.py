@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.forms import ListForm
 from contacts.models import ContactList
+from contacts.segments.references import segments_using
 from contacts.services import lists as list_service
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -58,12 +59,13 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
         else:
             messages.success(request, "List saved.")
             return redirect("contacts:lists")
-    members = contact_list.memberships.count()
-    return render(
-        request,
-        "contacts/list_edit.html",
-        {"contact_list": contact_list, "form": form, "members": members},
-    )
+    context = {
+        "contact_list": contact_list,
+        "form": form,
+        "members": contact_list.memberships.count(),
+        "segments": segments_using("list", contact_list),
+    }
+    return render(request, "contacts/list_edit.html", context)
 
 
 @require_POST

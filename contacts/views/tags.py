@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.forms import TagForm
 from contacts.models import Tag
+from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -52,12 +53,53 @@ def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
                 actor=Actor.staff(request.user), tag=tag, name=form.cleaned_data["name"]
             )
         except SwitchboardError as exc:
+            if exc.code == "duplicate_tag":  # two tags for one thing: say how to combine them
+                exc.message += " To combine the two, merge this tag into it below."
             add_domain_error(form, exc)
         else:
             messages.success(request, "Tag renamed.")
             return redirect("contacts:tags")
-    members = tag.contact_tags.count()
-    return render(request, "contacts/tag_edit.html", {"tag": tag, "form": form, "members": members})
+    return _edit_page(request, tag, form)
+
+
+def _edit_page(
+    request: HttpRequest, tag: Tag, form: TagForm, merge_error: str = ""
+) -> HttpResponse:
+    context = {
+        "tag": tag,
+        "form": form,
+        "members": tag.contact_tags.count(),
+        "segments": segments_using("tag", tag),
+        "other_tags": Tag.objects.exclude(pk=tag.pk).order_by("name").only("name"),
+        "merge_error": merge_error,
+    }
+    return render(request, "contacts/tag_edit.html", context, status=422 if merge_error else 200)
+
+
+@require_POST
+def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
+    """Merge this tag into another: the answer to "rename to a name in use"."""
+    tag = get_object_or_404(Tag, pk=tag_id)
+    target = Tag.objects.filter(pk=_int_or_none(request.POST.get("into"))).first()
+    if target is None:
+        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), "Choose a tag.")
+    try:
+        moved = tag_service.merge_tags(actor=Actor.staff(request.user), source=tag, target=target)
+    except SwitchboardError as exc:
+        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), exc.message)
+    messages.success(
+        request,
+        f"Merged {tag.name} into {target.name}: {moved:,} contact{'' if moved == 1 else 's'} "
+        f"gained {target.name}.",
+    )
+    return redirect("contacts:tags")
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 @require_POST

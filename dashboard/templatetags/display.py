@@ -27,6 +27,7 @@ ACTIONS = {
     "tag.create": "created a tag",
     "tag.rename": "renamed a tag",
     "tag.delete": "deleted a tag",
+    "tag.merge": "merged a tag into another",
     "list.create": "created a list",
     "list.update": "changed a list",
     "list.delete": "deleted a list",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -12,7 +13,10 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services.duplicates import merge_contacts
+from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
+from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from tests.contacts.helpers import last_audit, queries_to_get
 
@@ -72,6 +76,19 @@ def test_htmx_search_answers_with_only_the_results(htmx_client, alice):
     assert "alice@example.com" in body
 
 
+def test_a_search_as_you_type_tells_screen_readers_what_it_found(staff_client, htmx_client, alice):
+    page = staff_client.get(reverse("contacts:list")).content.decode()
+    found = htmx_client.get(
+        reverse("contacts:list"), {"q": "ali"}, headers={"HX-Target": "results"}
+    )
+    none = htmx_client.get(reverse("contacts:list"), {"q": "zeb"}, headers={"HX-Target": "results"})
+
+    assert 'id="results-status" class="visually-hidden" role="status"' in page
+    status = '<span hx-swap-oob="innerHTML:#results-status">'
+    assert status + "Showing contacts 1 to 1." in found.content.decode()
+    assert status + "No contact matches." in none.content.decode()
+
+
 def test_a_search_without_matches_says_so(staff_client, alice):
     response = staff_client.get(reverse("contacts:list"), {"q": "zebra"})
 
@@ -103,6 +120,17 @@ def test_the_list_page_pages_through_results(staff_client, make_contact, setting
     assert "Next" in first
     assert "p2@example.com" in second.content.decode()
     assert "Next" not in second.content.decode()
+
+
+@pytest.mark.parametrize("q", ["al\x00ice", "alice\x00@example.com", "+44 7700\x00"])
+def test_a_search_holding_a_nul_finds_nobody_instead_of_a_500(staff_client, staff_actor, alice, q):
+    segment = create_segment(actor=staff_actor, name="Everyone", rules={"all": []})
+
+    for url in (reverse("contacts:list"), reverse("contacts:segment_detail", args=[segment.pk])):
+        response = staff_client.get(url, {"q": q})
+
+        assert response.status_code == 200
+        assert "alice@example.com" not in response.content.decode()
 
 
 def test_a_page_past_the_end_says_so_and_links_back_instead_of_no_contacts_yet(
@@ -663,3 +691,44 @@ def test_a_form_missing_its_hidden_version_says_to_reload_instead_of_doing_nothi
     assert 'value="Alicia"' in response.content.decode(), "what was typed is kept"
     alice.refresh_from_db()
     assert alice.first_name == "Alice"
+
+
+# --- a contact gone while its page is open ---------------------------------------------------
+
+
+def test_a_click_on_an_erased_contacts_page_says_it_is_gone_instead_of_doing_nothing(
+    htmx_client, alice, system_actor
+):
+    erase_contact(actor=system_actor, contact=alice)
+
+    for response in (
+        htmx_client.get(reverse("contacts:edit", args=[alice.pk])),
+        htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "VIP"}),
+        htmx_client.get(reverse("contacts:history", args=[alice.pk])),
+    ):
+        assert response.status_code == 404
+        toast = _triggers(response)["toast"]
+        assert "no longer exists" in toast["message"] and toast["level"] == "error"
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_a_merged_contacts_page_opens_the_contact_it_was_merged_into(
+    staff_client, htmx_client, alice, make_contact, system_actor
+):
+    survivor = make_contact(email="alice.smith@example.com", first_name="Alice")
+    merge_contacts(actor=system_actor, survivor=survivor, duplicate=alice)
+    survivor_url = reverse("contacts:detail", args=[survivor.pk])
+
+    page = staff_client.get(reverse("contacts:detail", args=[alice.pk]), follow=True)
+    click = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "VIP"})
+
+    assert page.redirect_chain == [(survivor_url, 302)]
+    assert "merged into another" in page.content.decode()
+    assert click.headers["HX-Redirect"] == survivor_url
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_an_unknown_contacts_page_is_still_a_404(staff_client):
+    response = staff_client.get(reverse("contacts:detail", args=[uuid.uuid4()]))
+
+    assert response.status_code == 404

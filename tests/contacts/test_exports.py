@@ -30,6 +30,11 @@ def rows_of(response) -> list[dict[str, str]]:
         ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
         ("+447400123456", "'+447400123456"),
         ("-2+3", "'-2+3"),
+        ("-5", "-5"),
+        ("-12.50", "-12.50"),
+        ("-5e3", "'-5e3"),
+        ("- 5", "'- 5"),
+        ("-5\n=1+1", "'-5\n=1+1"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
@@ -195,6 +200,16 @@ def test_a_custom_field_named_like_a_column_gets_a_header_of_its_own(
 
 def rows_of_bytes(body: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_a_negative_number_field_exports_as_a_number_not_as_text(staff_client, make_contact):
+    Field.objects.create(name="balance", type="number")
+    make_contact(email="ann@acme.com", tags=["VIP"], fields={"balance": "-12.5"})
+    tag = Tag.objects.get(name="VIP")
+
+    rows = rows_of(staff_client.get(reverse("contacts:export", args=["tag", tag.pk])))
+
+    assert rows[0]["balance"] == "-12.5"
 
 
 def test_an_exported_file_imports_back_with_its_custom_fields(

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from contacts.models import Field, FieldValue
 from contacts.services import fields as field_service
+from contacts.services.segments import count_members, create_segment
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -87,3 +88,25 @@ def test_deleting_a_field_deletes_its_values(staff_client, age):
 
     assert "Deleted field Age and its values." in response.content.decode()
     assert not FieldValue.objects.exists()
+
+
+def test_the_field_page_names_the_segments_that_deleting_it_would_break(
+    staff_client, staff_actor, age
+):
+    rules = {"all": [{"field": f"custom:{age.pk}", "op": "gt", "value": 35}]}
+    create_segment(actor=staff_actor, name="Over 35", rules=rules)
+
+    body = staff_client.get(reverse("contacts:field_edit", args=[age.pk])).content.decode()
+
+    assert "Used by 1 segment:" in body and ">Over 35</a>" in body
+
+
+def test_renaming_a_field_keeps_the_segments_that_name_it_working(staff_client, staff_actor, age):
+    rules = {"all": [{"field": "custom:age", "op": "gt", "value": 35}]}
+    segment = create_segment(actor=staff_actor, name="Over 35", rules=rules)
+
+    staff_client.post(reverse("contacts:field_edit", args=[age.pk]), {"name": "Age in years"})
+
+    segment.refresh_from_db()
+    assert segment.rules["all"][0]["field"] == "custom:Age in years"
+    assert count_members(segment) == 1

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from contacts.models import ContactList
 from contacts.services import lists as list_service
+from contacts.services.segments import create_segment
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -105,3 +106,15 @@ def test_deleting_a_list_keeps_its_contacts(staff_client, vip):
 def test_an_unknown_list_is_a_404(staff_client):
     assert staff_client.get(reverse("contacts:list_edit", args=[999])).status_code == 404
     assert staff_client.post(reverse("contacts:list_delete", args=[999])).status_code == 404
+
+
+def test_the_list_page_names_the_segments_that_deleting_it_would_break(
+    staff_client, staff_actor, vip
+):
+    rules = {"all": [{"field": "list", "op": "not_in", "value": vip.pk}]}
+    create_segment(actor=staff_actor, name="Not VIP", rules=rules)
+
+    body = staff_client.get(reverse("contacts:list_edit", args=[vip.pk])).content.decode()
+
+    assert "Used by 1 segment:" in body and ">Not VIP</a>" in body
+    assert "1 segment using it will stop working" in body

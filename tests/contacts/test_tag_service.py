@@ -6,6 +6,7 @@ import pytest
 
 from contacts.models import ContactTag, Tag
 from contacts.services import tags as tag_service
+from contacts.services.segments import count_members, create_segment
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import history_kinds, last_audit
@@ -39,6 +40,20 @@ def test_a_pasted_name_with_invisible_characters_is_the_tag_it_looks_like(
     assert (tag, added) == (vip, True)
     assert Tag.objects.count() == 1
     assert tag_service.find_tag("VIP\u200b") == vip
+
+
+def test_an_accent_written_as_a_second_character_is_the_same_tag(staff_actor, make_contact):
+    cafe = tag_service.create_tag(actor=staff_actor, name="Caf\u00e9")  # é as one character
+
+    # As pasted from macOS: "e" followed by the combining acute accent.
+    tag, added = tag_service.tag_contact(
+        actor=staff_actor, contact=make_contact(), tag_name="Cafe\u0301"
+    )
+
+    assert (tag, added) == (cafe, True)
+    assert Tag.objects.count() == 1
+    with pytest.raises(SwitchboardError):
+        tag_service.create_tag(actor=staff_actor, name="cafe\u0301")
 
 
 def test_it_creates_a_tag_and_audits_it(staff_actor, staff_user):
@@ -142,3 +157,47 @@ def test_untagging_removes_the_tag_and_records_it(staff_actor, make_contact):
     assert last_audit(contact).changes == {"tags": ["Lead", None]}
     assert AuditEntry.objects.filter(action="contact.untag").count() == 1
     assert history_kinds(contact)[-1] == "untagged"
+
+
+def test_merging_a_tag_moves_its_contacts_and_segments_to_the_other(staff_actor, make_contact):
+    both = make_contact(tags=["VIP", "V.I.P."])
+    only_old = make_contact(tags=["V.I.P."])
+    make_contact(tags=["VIP"])
+    old, vip = Tag.objects.get(name="V.I.P."), Tag.objects.get(name="VIP")
+    old_id = old.pk
+    by_id = create_segment(
+        actor=staff_actor,
+        name="by id",
+        rules={"all": [{"field": "tag", "op": "has", "value": old_id}]},
+    )
+    by_name = create_segment(
+        actor=staff_actor,
+        name="by name",
+        rules={"any": [{"field": "tag", "op": "has_not", "value": "v.i.p."}]},
+    )
+
+    gained = tag_service.merge_tags(actor=staff_actor, source=old, target=vip)
+
+    assert gained == 1
+    assert not Tag.objects.filter(pk=old_id).exists()
+    assert {both.pk, only_old.pk} <= set(
+        ContactTag.objects.filter(tag=vip).values_list("contact_id", flat=True)
+    )
+    assert ContactTag.objects.filter(tag=vip).count() == 3
+    by_id.refresh_from_db()
+    by_name.refresh_from_db()
+    assert by_id.rules["all"][0]["value"] == vip.pk
+    assert by_name.rules["any"][0]["value"] == "VIP"
+    assert count_members(by_id) == 3
+    entry = AuditEntry.objects.get(action="tag.merge")
+    assert entry.changes["merged_into"] == [None, "VIP"]
+
+
+def test_a_tag_cannot_be_merged_into_itself(staff_actor):
+    vip = tag_service.create_tag(actor=staff_actor, name="VIP")
+
+    with pytest.raises(SwitchboardError) as caught:
+        tag_service.merge_tags(actor=staff_actor, source=vip, target=vip)
+
+    assert caught.value.code == "invalid_tag_merge"
+    assert Tag.objects.filter(pk=vip.pk).exists()

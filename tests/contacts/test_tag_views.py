@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from contacts.models import Contact, Tag
+from contacts.services import tags as tag_service
+from contacts.services.segments import count_members, create_segment
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -78,3 +80,66 @@ def test_deleting_a_tag_keeps_its_contacts(staff_client, customer):
     assert "Deleted tag customer. Its contacts were kept." in response.content.decode()
     assert not Tag.objects.filter(name="customer").exists()
     assert Contact.objects.count() == 2
+
+
+def test_the_tag_page_names_the_segments_that_deleting_it_would_break(
+    staff_client, staff_actor, customer
+):
+    by_id = {"all": [{"field": "tag", "op": "has", "value": customer.pk}]}
+    by_name = {"any": [{"all": [{"field": "tag", "op": "has_not", "value": "Customer "}]}]}
+    create_segment(actor=staff_actor, name="Customers", rules=by_id)
+    create_segment(actor=staff_actor, name="Prospects", rules=by_name)
+    create_segment(
+        actor=staff_actor,
+        name="Leads",
+        rules={"all": [{"field": "tag", "op": "has", "value": "lead"}]},
+    )
+
+    body = staff_client.get(reverse("contacts:tag_edit", args=[customer.pk])).content.decode()
+
+    assert "Used by 2 segments" in body
+    assert ">Customers</a>" in body and ">Prospects</a>" in body and "Leads" not in body
+
+
+def test_renaming_a_tag_keeps_the_segments_that_name_it_working(
+    staff_client, staff_actor, customer
+):
+    rules = {"all": [{"field": "tag", "op": "has", "value": "customer"}]}
+    segment = create_segment(actor=staff_actor, name="Customers", rules=rules)
+
+    staff_client.post(reverse("contacts:tag_edit", args=[customer.pk]), {"name": "client"})
+    # Someone reuses the old name: the segment must not start meaning the new tag.
+    tag_service.create_tag(actor=staff_actor, name="customer")
+
+    segment.refresh_from_db()
+    assert segment.rules == {"all": [{"field": "tag", "op": "has", "value": "client"}]}
+    assert count_members(segment) == 2
+    entry = AuditEntry.objects.filter(action="segment.update", object_id=str(segment.pk)).get()
+    assert entry.actor_label == "sam"
+
+
+def test_renaming_to_a_name_in_use_offers_to_merge_and_the_merge_goes_through(
+    staff_client, customer
+):
+    lead = Tag.objects.get(name="lead")
+    url = reverse("contacts:tag_edit", args=[customer.pk])
+
+    refused = staff_client.post(url, {"name": "Lead"}).content.decode()
+    assert "merge this tag into it below" in refused
+    assert reverse("contacts:tag_merge", args=[customer.pk]) in refused
+
+    response = staff_client.post(
+        reverse("contacts:tag_merge", args=[customer.pk]), {"into": lead.pk}, follow=True
+    )
+
+    assert "Merged customer into lead: 1 contact gained lead." in response.content.decode()
+    assert not Tag.objects.filter(name="customer").exists()
+    assert lead.contact_tags.count() == 2
+
+
+def test_merging_without_choosing_a_tag_says_so(staff_client, customer):
+    response = staff_client.post(reverse("contacts:tag_merge", args=[customer.pk]), {"into": ""})
+
+    assert response.status_code == 422
+    assert "Choose a tag." in response.content.decode()
+    assert Tag.objects.filter(pk=customer.pk).exists()
