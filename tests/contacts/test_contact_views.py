@@ -18,6 +18,7 @@ from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
 from contacts.services.segments import create_segment
 from dashboard.actors import Actor
+from sms.services.optouts import add_opt_out
 from tests.contacts.helpers import last_audit, queries_to_get
 
 pytestmark = pytest.mark.django_db
@@ -269,6 +270,20 @@ def test_the_contact_page_shows_everything_about_a_contact(staff_client, staff_a
     for text in ("Alice Smith", "alice@example.com", "+447700123456", "Plan", "pro", "crm_id",
                  "1234", "customer", "VIP", reverse("contacts:history", args=[alice.pk])):  # fmt: skip
         assert text in body, text
+
+
+def test_a_contact_who_replied_stop_is_shown_on_the_stop_list_beside_their_consent(
+    staff_client, staff_actor, alice
+):
+    contact_service.update_contact(actor=staff_actor, contact=alice, sms_consent="granted")
+    page = reverse("contacts:detail", args=[alice.pk])
+    assert 'data-testid="stop-list"' not in staff_client.get(page).content.decode()
+
+    add_opt_out(actor=staff_actor, phone=alice.phone, reason="replied “STOP”")
+
+    body = staff_client.get(page).content.decode()
+    assert "Granted" in body and 'data-testid="stop-list"' in body
+    assert "on the STOP list since" in body and "replied “STOP”" in body
 
 
 def test_an_unknown_contact_is_a_404(staff_client):
