@@ -156,7 +156,13 @@ def simulator():
 
 
 def simulated(server, timeout: float = 2.0) -> MailproGateway:
-    client = httpx.Client(timeout=timeout)
+    # Every connection stays pooled, as in the shared client (gateways.base.http_client): with
+    # fewer keep-alive slots than threads, httpcore's pool can close a surplus connection it has
+    # just handed to a waiting request (encode/httpcore#1110), whose send then fails with
+    # "Bad file descriptor", about once in 1,500 sends here.
+    client = httpx.Client(
+        timeout=timeout, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    )
     return MailproGateway(base_url=server.url, client_id="c42", api_key="k", client=client)
 
 
