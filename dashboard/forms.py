@@ -12,6 +12,13 @@ from dashboard.errors import SwitchboardError
 T = TypeVar("T")
 
 
+def plain_line_breaks(text: str) -> str:
+    """A textarea's text with its line breaks as ``\n``. Browsers post them as CR LF: kept, a
+    text message would spend two characters (and send a CR) on each, and a text unchanged but
+    for its line endings would read as edited."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def add_domain_error(form: forms.Form, error: SwitchboardError) -> None:
     """Show a service's error next to the field it names, or above the form; an error that
     stands for several problems shows each of them in its place."""

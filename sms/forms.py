@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from dashboard.forms import plain_line_breaks
 from sms.models import MessageKind, Status
 
 SENDERS = [("", "Any sender"), ("staff", "Staff"), ("agent", "Agent"), ("campaign", "Campaign"),
@@ -34,9 +35,7 @@ class SendForm(forms.Form):
     )  # fmt: skip
 
     def clean_text(self) -> str:
-        # Browsers post a textarea's line breaks as CR LF: two characters where the phone
-        # needs one, so every line break would cost a character of the segment for nothing.
-        return self.cleaned_data["text"].replace("\r\n", "\n")
+        return plain_line_breaks(self.cleaned_data["text"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from dashboard.agents.models import SCOPES, Mode
+from dashboard.forms import plain_line_breaks
 
 
 class AgentSettingsForm(forms.Form):
@@ -27,12 +28,6 @@ class AgentSettingsForm(forms.Form):
     )  # fmt: skip
 
 
-def plain_newlines(text: str) -> str:
-    """Browsers send a textarea's line breaks as CRLF: kept, agents would get them in their
-    prompt, and a text unchanged but for its line endings would count as a new version."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 class AgentCreateForm(AgentSettingsForm):
     name = forms.CharField(max_length=64)
     prompt = forms.CharField(
@@ -45,7 +40,7 @@ class AgentCreateForm(AgentSettingsForm):
     field_order = ["name", "description", "mode", "scopes"]
 
     def clean_prompt(self) -> str:
-        return plain_newlines(self.cleaned_data["prompt"])
+        return plain_line_breaks(self.cleaned_data["prompt"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,7 +66,7 @@ class PromptForm(forms.Form):
     latest = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean_text(self) -> str:
-        return plain_newlines(self.cleaned_data["text"])
+        return plain_line_breaks(self.cleaned_data["text"])
 
 
 # The format the browser's datetime-local input shows and sends.

@@ -6,11 +6,16 @@ from typing import Any
 
 from django import forms
 
+from dashboard.forms import plain_line_breaks
+
 
 class ApproveForm(forms.Form):
     # Absent when the action has no editable text (an erasure); present, maybe edited, for SMS.
     text = forms.CharField(required=False, max_length=1600, strip=False)
     note = forms.CharField(required=False, max_length=500)
+
+    def clean_text(self) -> str:
+        return plain_line_breaks(self.cleaned_data["text"])
 
 
 class RejectForm(forms.Form):

@@ -23,6 +23,7 @@ from dashboard.approvals.services import (
     recently_decided,
 )
 from dashboard.errors import SwitchboardError
+from dashboard.forms import plain_line_breaks
 
 # The newest requests shown at once; more wait below the fold of any sensible queue.
 QUEUE_LIMIT = 50
@@ -165,7 +166,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         # Texts edited on the page before "Approve selected" (approvals.js adds them).
         edits = {
-            pk: request.POST[f"text-{pk}"] for pk in data["ids"] if f"text-{pk}" in request.POST
+            pk: plain_line_breaks(request.POST[f"text-{pk}"])
+            for pk in data["ids"]
+            if f"text-{pk}" in request.POST
         }
         result = decide_many(
             request_ids=data["ids"],

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from contacts.models import ContactList, Segment, Tag
+from dashboard.forms import plain_line_breaks
 from sms.campaigns.models import ScheduleMode
 from sms.models import MessageKind
 
@@ -60,6 +61,9 @@ class CampaignForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["audience"].choices = [("", "Choose an audience"), *audience_choices()]
+
+    def clean_text(self) -> str:
+        return plain_line_breaks(self.cleaned_data["text"])
 
     def clean_audience(self) -> tuple[str, int]:
         kind, _, pk = self.cleaned_data["audience"].partition(":")

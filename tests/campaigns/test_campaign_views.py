@@ -72,6 +72,13 @@ def test_sending_creates_the_campaign_once_however_often_it_is_clicked(staff_cli
     )
 
 
+def test_a_line_break_typed_in_the_composer_is_one_character(staff_client, audience):
+    # Browsers post it as CR LF: sent as typed, each line break would cost every recipient's
+    # message a character (and a CR), enough to tip a text into a second segment.
+    staff_client.post(reverse("campaigns:new"), form(audience, text="Hi {first_name},\r\n30% off"))
+    assert Campaign.objects.get().text == "Hi {first_name},\n30% off"
+
+
 def test_sending_without_enough_credits_is_refused_with_the_reason(staff_client, audience):
     CreditAccount.objects.update(balance=Decimal("0.05"))
     response = staff_client.post(reverse("campaigns:new"), form(audience))

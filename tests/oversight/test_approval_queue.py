@@ -145,6 +145,27 @@ def test_editing_the_text_sends_the_edit_and_keeps_what_the_agent_wrote(
     assert entry.changes["text"] == ["Yo, ur parcel is coming", "Your parcel arrives today."]
 
 
+def test_a_multi_line_text_approved_as_the_page_posts_it_is_sent_unedited(
+    staff_client, htmx_client, gated_agent, ask_to_send
+):
+    # Browsers post a textarea's line breaks as CR LF: approving without touching the text
+    # must neither count as an edit nor send a CR (a character more per line break).
+    single = ask_to_send(gated_agent, "Hello Ann,\nyour parcel arrives today.")
+    staff_client.post(approve_url(single), {"text": "Hello Ann,\r\nyour parcel arrives today."})
+    bulk = ask_to_send(gated_agent, "Hi Bob,\nyours too.")
+    htmx_client.post(reverse("approvals:bulk"), {
+        "ids": [bulk.pk], "decision": "approve", "note": "", f"text-{bulk.pk}": "Hi Bob,\r\nyours too.",
+    })  # fmt: skip
+
+    assert sorted(Message.objects.values_list("text", flat=True)) == [
+        "Hello Ann,\nyour parcel arrives today.",
+        "Hi Bob,\nyours too.",
+    ]
+    assert all(
+        "text" not in e.changes for e in AuditEntry.objects.filter(action="approval.approve")
+    )
+
+
 def test_an_edit_that_cannot_be_sent_is_refused_and_the_request_keeps_waiting(
     htmx_client, gated_agent, ask_to_send
 ):
