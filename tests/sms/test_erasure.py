@@ -32,3 +32,14 @@ def test_erasure_blanks_their_messages_and_forgets_their_number(
     with pytest.raises(SwitchboardError) as caught:
         send_sms(actor=staff_actor, to=MOBILE, text="Hello again")
     assert caught.value.code == "suppressed"
+
+
+def test_the_history_says_a_text_went_to_an_erased_contact(
+    staff_client, funded, contact, staff_actor, admin_user
+):
+    from dashboard.actors import Actor
+
+    send_sms(actor=staff_actor, contact=contact, text="Hi Alice")
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+    page = staff_client.get("/sms/").content.decode()
+    assert "erased contact" in page  # not an empty "To" cell
