@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
 from contacts.segments.references import follow_rename, follow_tag_merge
+from contacts.services import dependents
 from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
@@ -121,6 +122,7 @@ def merge_tags(*, actor: Actor, source: Tag, target: Tag) -> int:
                  "contacts": [members, 0], "gained": [None, moved]},
     )  # fmt: skip
     follow_tag_merge(actor=actor, source=source, target=target)
+    dependents.follow_tag_merge(actor=actor, source=source, target=target)
     source.delete()  # the contacts that had both tags keep the target's row
     return moved
 

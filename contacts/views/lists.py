@@ -12,6 +12,7 @@ from contacts.forms import ListForm
 from contacts.models import ContactList
 from contacts.segments.references import segments_using
 from contacts.services import lists as list_service
+from contacts.services.dependents import dependents
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -64,6 +65,7 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
         "form": form,
         "members": contact_list.memberships.count(),
         "segments": segments_using("list", contact_list),
+        "dependents": dependents("list", contact_list.pk),
     }
     return render(request, "contacts/list_edit.html", context)
 

@@ -23,6 +23,7 @@ from contacts.segments.builder import (
 )
 from contacts.segments.rules import compile_rules
 from contacts.services import segments as segment_service
+from contacts.services.dependents import dependents
 from contacts.services.search import paginate, search_contacts
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -161,6 +162,8 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     template = "contacts/segment_detail.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"
+    else:
+        context["dependents"] = dependents("segment", segment.pk)
     return render(request, template, context)
 
 

@@ -12,6 +12,7 @@ from contacts.forms import TagForm
 from contacts.models import Tag
 from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
+from contacts.services.dependents import dependents
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -70,6 +71,7 @@ def _edit_page(
         "form": form,
         "members": tag.contact_tags.count(),
         "segments": segments_using("tag", tag),
+        "dependents": dependents("tag", tag.pk),
         "other_tags": Tag.objects.exclude(pk=tag.pk).order_by("name").only("name"),
         "merge_error": merge_error,
     }

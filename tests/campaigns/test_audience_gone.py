@@ -1,0 +1,109 @@
+"""A scheduled campaign and the list, tag or segment it is sent to: the delete pages name it,
+merging its tag moves it to the other tag, and one whose audience went anyway says so when
+it is due and costs nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Tag
+from contacts.services.lists import add_to_list, create_list, delete_list
+from contacts.services.tags import merge_tags
+from sms.campaigns.models import Campaign
+from sms.campaigns.services.campaigns import run_campaign, start_campaign
+from sms.gateways import sandbox
+from sms.services import credits
+
+from .conftest import SYSTEM, drive
+
+pytestmark = pytest.mark.django_db
+
+
+def schedule(audience_kind: str, audience_id: int, name: str = "Tomorrow") -> Campaign:
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    return start_campaign(
+        actor=SYSTEM, name=name, text="Hi {first_name}", audience_kind=audience_kind,
+        audience_id=audience_id, schedule_mode="at", send_at=when, time_zone="Europe/London",
+    ).campaign  # fmt: skip
+
+
+def make_due(campaign: Campaign) -> None:
+    past = timezone.now() - dt.timedelta(seconds=1)
+    Campaign.objects.filter(pk=campaign.pk).update(start_at=past, send_at=past, tick_at=None)
+
+
+def test_the_tag_page_names_the_scheduled_campaign_that_uses_it(staff_client, audience):
+    campaign = schedule("tag", audience["tag"].pk)
+
+    response = staff_client.get(reverse("contacts:tag_edit", args=[audience["tag"].pk]))
+
+    assert response.status_code == 200
+    assert 'data-testid="used-elsewhere"' in response.text
+    assert reverse("campaigns:detail", args=[campaign.pk]) in response.text
+    assert "1 scheduled campaign using it will be cancelled" in response.text
+
+
+def test_the_segment_page_names_the_scheduled_campaign_that_uses_it(staff_client, audience):
+    campaign = schedule("segment", audience["segment"].pk)
+
+    response = staff_client.get(reverse("contacts:segment_detail", args=[audience["segment"].pk]))
+
+    assert reverse("campaigns:detail", args=[campaign.pk]) in response.text
+    assert "scheduled campaign using it will be cancelled" in response.text
+
+
+def test_the_list_page_names_only_campaigns_still_to_start(staff_client, audience):
+    vip = create_list(actor=SYSTEM, name="VIP")
+    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
+    waiting = schedule("list", vip.pk, name="Waiting")
+    sent = start_campaign(actor=SYSTEM, name="Sent already", text="Hi", audience_kind="list",
+                          audience_id=vip.pk).campaign  # fmt: skip
+    drive(sent)
+
+    response = staff_client.get(reverse("contacts:list_edit", args=[vip.pk]))
+
+    assert reverse("campaigns:detail", args=[waiting.pk]) in response.text
+    assert "Sent already" not in response.text
+
+
+def test_a_page_with_no_campaign_on_it_warns_of_nothing(staff_client, audience):
+    response = staff_client.get(reverse("contacts:tag_edit", args=[audience["tag"].pk]))
+
+    assert 'data-testid="used-elsewhere"' not in response.text
+
+
+def test_merging_the_tag_moves_its_scheduled_campaign_to_the_other_tag(audience):
+    campaign = schedule("tag", audience["tag"].pk)
+    other = Tag.objects.create(name="black friday")
+
+    merge_tags(actor=SYSTEM, source=audience["tag"], target=other)
+    campaign.refresh_from_db()
+    make_due(campaign)
+    campaign = drive(campaign)
+
+    assert (campaign.audience_id, campaign.audience_label) == (other.pk, "tag “black friday”")
+    assert campaign.status == "completed"
+    assert len(sandbox.OUTBOX) == 4
+
+
+def test_a_campaign_whose_list_was_deleted_says_so_when_due_and_costs_nothing(audience):
+    vip = create_list(actor=SYSTEM, name="VIP")
+    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
+    campaign = schedule("list", vip.pk)
+    delete_list(actor=SYSTEM, contact_list=vip)
+    make_due(campaign)
+
+    run_campaign(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+
+    assert campaign.status == "cancelled"
+    assert campaign.excluded["problem"] == (
+        "It did not start: the list “VIP” it was sent to no longer exists."
+    )
+    assert credits.get_balance() == Decimal("100")
+    assert len(sandbox.OUTBOX) == 0
