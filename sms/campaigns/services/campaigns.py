@@ -331,7 +331,7 @@ def _start(campaign: Campaign) -> None:
             )  # fmt: skip
             _check(screening)
         except SwitchboardError as exc:
-            _give_up(campaign, exc)
+            _give_up(campaign, _at_start(campaign, exc))
             return
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -360,6 +360,17 @@ def _start(campaign: Campaign) -> None:
             actor=Actor.system("campaigns"), action="campaign.start", obj=locked,
             changes={"recipients": [None, locked.recipients], "reserved": [None, str(cost)]},
         )  # fmt: skip
+
+
+def _at_start(campaign: Campaign, exc: SwitchboardError) -> SwitchboardError:
+    """The screening's error as staff read it on a campaign that is due: "choose another
+    audience" was meant for the composer; here the audience went after it was scheduled."""
+    if exc.code in {"unknown_list", "unknown_tag", "unknown_segment"}:
+        return SwitchboardError(
+            exc.code,
+            f"It did not start: the {campaign.audience_label} it was sent to no longer exists.",
+        )
+    return exc
 
 
 def _freeze(campaign: Campaign, screening: Screening, now: dt.datetime) -> int:
