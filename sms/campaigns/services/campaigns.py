@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -147,10 +147,8 @@ def start_campaign(
     ``dry_run`` answers the counts, exclusions, cost and samples and writes nothing. The same
     ``idempotency_key`` twice returns the first campaign (a second click on Send).
     """
-    if idempotency_key:
-        existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return CampaignOutcome(existing, None, replayed=True)
+    if replayed := _replay(idempotency_key):
+        return replayed
     now = timezone.now()
     timing = schedule.plan_timing(mode=schedule_mode, when=send_at, time_zone=time_zone, now=now)
     quiet = _quiet(quiet_hours, kind)
@@ -159,6 +157,31 @@ def start_campaign(
     if dry_run:
         return CampaignOutcome(None, screening)
     _, label = resolve_audience(audience_kind, audience_id)
+    try:
+        campaign = _schedule(actor, name=name, text=text, kind=kind, audience_kind=audience_kind,
+                             audience_id=audience_id, label=label, timing=timing, quiet=quiet,
+                             screening=screening, idempotency_key=idempotency_key, now=now)  # fmt: skip
+    except IntegrityError:
+        # The other click of a double click got there first, while this one was screening.
+        if replayed := _replay(idempotency_key):
+            return replayed
+        raise
+    return CampaignOutcome(campaign, screening)
+
+
+def _replay(idempotency_key: str | None) -> CampaignOutcome | None:
+    """The campaign a request with this key already made (a second click on Send)."""
+    if not idempotency_key:
+        return None
+    existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
+    return CampaignOutcome(existing, None, replayed=True) if existing else None
+
+
+def _schedule(
+    actor: Actor, *, name: str, text: str, kind: str, audience_kind: str, audience_id: object,
+    label: str, timing: schedule.Timing, quiet, screening: Screening,
+    idempotency_key: str | None, now: dt.datetime,
+) -> Campaign:  # fmt: skip
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=_clean_name(name, f"{label[:80]} {timezone.localtime(now):%d %b %H:%M}"),
@@ -176,7 +199,7 @@ def start_campaign(
                      "cost": [None, str(screening.cost)], "start_at": [None, str(timing.start_at)]},
         )  # fmt: skip
         _enqueue_run(campaign.pk, timing.start_at)
-    return CampaignOutcome(campaign, screening)
+    return campaign
 
 
 def _freeze_now(campaign: Campaign, screening: Screening, now: dt.datetime) -> None:
@@ -698,10 +721,8 @@ def resend_failed(
     *, actor: Actor, campaign: Campaign, idempotency_key: str | None = None
 ) -> CampaignOutcome:
     """A new campaign, sent now, to the recipients whose message failed or was undelivered."""
-    if idempotency_key:
-        existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return CampaignOutcome(existing, None, replayed=True)
+    if replayed := _replay(idempotency_key):
+        return replayed
     if campaign.status != CampaignStatus.COMPLETED:
         raise SwitchboardError("not_finished", "Send again once this campaign has finished.")
     failed_phones = set(
@@ -715,30 +736,36 @@ def resend_failed(
     cost = sum((r.price for r in rows), Decimal("0"))
     now = timezone.now()
     size = settings.CAMPAIGN_BATCH_SIZE
-    with transaction.atomic():
-        again = Campaign.objects.create(
-            name=f"{campaign.name[:100]} (again to failed)", text=campaign.text, kind=campaign.kind,
-            audience_kind=campaign.audience_kind, audience_id=campaign.audience_id,
-            audience_label=f"failed recipients of #{campaign.pk}", schedule_mode=ScheduleMode.NOW,
-            time_zone=campaign.time_zone, start_at=now, status=CampaignStatus.RUNNING,
-            idempotency_key=idempotency_key or None, resend_of=campaign, recipients=len(rows),
-            cost=cost, reserved=Decimal("0"), batches_total=(len(rows) + size - 1) // size,
-            started_at=now, created_at=now, updated_at=now, tick_at=None, **_actor_fields(actor),
-        )  # fmt: skip
-        _reserve(again, cost)
-        Campaign.objects.filter(pk=again.pk).update(reserved=cost)
-        Recipient.objects.bulk_create([
-            Recipient(campaign=again, contact_id=r.contact_id, phone=r.phone, country=r.country,
-                      send_after=None, batch=i // size, text=r.text, encoding=r.encoding,
-                      segments=r.segments, price=r.price)
-            for i, r in enumerate(rows)
-        ])  # fmt: skip
-        Batch.objects.bulk_create(
-            [Batch(campaign=again, number=n) for n in range(again.batches_total)]
-        )
-        audit.record(actor=actor, action="campaign.resend_failed", obj=again,
-                     changes={"of": [None, campaign.pk], "recipients": [None, len(rows)]})  # fmt: skip
-        _enqueue_run(again.pk)
+    try:
+        with transaction.atomic():
+            again = Campaign.objects.create(
+                name=f"{campaign.name[:100]} (again to failed)", text=campaign.text, kind=campaign.kind,
+                audience_kind=campaign.audience_kind, audience_id=campaign.audience_id,
+                audience_label=f"failed recipients of #{campaign.pk}", schedule_mode=ScheduleMode.NOW,
+                time_zone=campaign.time_zone, start_at=now, status=CampaignStatus.RUNNING,
+                idempotency_key=idempotency_key or None, resend_of=campaign, recipients=len(rows),
+                cost=cost, reserved=Decimal("0"), batches_total=(len(rows) + size - 1) // size,
+                started_at=now, created_at=now, updated_at=now, tick_at=None, **_actor_fields(actor),
+            )  # fmt: skip
+            _reserve(again, cost)
+            Campaign.objects.filter(pk=again.pk).update(reserved=cost)
+            Recipient.objects.bulk_create([
+                Recipient(campaign=again, contact_id=r.contact_id, phone=r.phone, country=r.country,
+                          send_after=None, batch=i // size, text=r.text, encoding=r.encoding,
+                          segments=r.segments, price=r.price)
+                for i, r in enumerate(rows)
+            ])  # fmt: skip
+            Batch.objects.bulk_create(
+                [Batch(campaign=again, number=n) for n in range(again.batches_total)]
+            )
+            audit.record(actor=actor, action="campaign.resend_failed", obj=again,
+                         changes={"of": [None, campaign.pk], "recipients": [None, len(rows)]})  # fmt: skip
+            _enqueue_run(again.pk)
+    except IntegrityError:
+        # The other click of a double click got there first.
+        if replayed := _replay(idempotency_key):
+            return replayed
+        raise
     again.refresh_from_db()
     return CampaignOutcome(again, None)
 
