@@ -1,15 +1,17 @@
-"""A double click on Send (or on "send again") whose two requests overlap: the second finds
-no campaign when it starts, screens the audience meanwhile the first commits, and must then
-answer the first campaign instead of failing on the key."""
+"""Sending twice by accident: a double click on Send whose two requests overlap (the second
+screens the audience while the first commits, and must answer the first campaign instead of
+failing on the key), and "send again to the failed" clicked again from a reloaded page."""
 
 from __future__ import annotations
 
 import pytest
 
+from contacts.services.contacts import create_contact
 from sms.campaigns.models import Campaign
 from sms.campaigns.services import campaigns as service
+from sms.models import Message
 
-from .conftest import SYSTEM
+from .conftest import SYSTEM, drive
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +42,32 @@ def test_a_click_that_lands_while_the_first_is_screening_gets_the_first_campaign
     assert second.replayed
     assert second.campaign.pk == first["outcome"].campaign.pk
     assert Campaign.objects.count() == 1
+
+
+def failing_campaign(audience) -> Campaign:
+    # The sandbox rejects numbers ending in 000.
+    for i, phone in enumerate(["+447400123000", "+447400124000"]):
+        create_contact(actor=SYSTEM, email=f"reject{i}@example.com", phone=phone,
+                       sms_consent="granted", tags=["black-friday"])  # fmt: skip
+    return drive(
+        service.start_campaign(
+            actor=SYSTEM, text="Hi", audience_kind="tag", audience_id=audience["tag"].pk
+        ).campaign
+    )
+
+
+def test_send_again_twice_from_a_reloaded_page_does_not_text_anyone_twice(audience):
+    campaign = failing_campaign(audience)
+    first = service.resend_failed(actor=SYSTEM, campaign=campaign, idempotency_key="r1").campaign
+
+    with pytest.raises(service.SwitchboardError) as exc:
+        service.resend_failed(actor=SYSTEM, campaign=campaign, idempotency_key="r2")
+    assert exc.value.code == "already_resending"
+
+    drive(first)
+    # The sandbox still refuses these numbers; mark one as reached to see it left out.
+    Message.objects.filter(campaign_id=first.pk, to="+447400123000").update(status="delivered")
+    again = service.resend_failed(actor=SYSTEM, campaign=campaign, idempotency_key="r3").campaign
+
+    assert again.recipients == 1
+    assert Campaign.objects.filter(resend_of=campaign).count() == 2

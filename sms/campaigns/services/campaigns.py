@@ -732,6 +732,22 @@ def resend_failed(
     )
     if not failed_phones:
         raise SwitchboardError("nothing_failed", "No message of this campaign failed.")
+    earlier = Campaign.objects.filter(resend_of=campaign)
+    if earlier.exclude(status__in=TERMINAL).exists():
+        raise SwitchboardError(
+            "already_resending",
+            "This campaign is already being sent again to the failed; wait until that finishes.",
+        )
+    # Whoever an earlier "send again" reached is not texted twice; whose it failed again is.
+    failed_phones -= set(
+        Message.objects.filter(campaign_id__in=earlier.values("pk"))
+        .exclude(status__in=[Status.FAILED, Status.UNDELIVERED, Status.CANCELLED])
+        .values_list("to", flat=True)
+    )
+    if not failed_phones:
+        raise SwitchboardError(
+            "nothing_failed", "Every failed message of this campaign was sent again already."
+        )
     rows = list(Recipient.objects.filter(campaign=campaign, phone__in=failed_phones).order_by("pk"))
     cost = sum((r.price for r in rows), Decimal("0"))
     now = timezone.now()
