@@ -15,10 +15,11 @@ for tags, a follower that points their references at the tag another was merged 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from contacts.models import Segment
 from dashboard.actors import Actor
 
 Kind = Literal["list", "tag", "segment"]
@@ -55,6 +56,15 @@ def register_tag_merge_follower(follower: TagMergeFollower) -> TagMergeFollower:
 def dependents(kind: Kind, pk: int) -> list[Dependent]:
     """Everything other apps hold that would break if this list, tag or segment went."""
     return [found for finder in _finders for found in finder(kind, pk)]
+
+
+def dependents_with_segments(kind: Kind, pk: int, segments: Iterable[Segment]) -> list[Dependent]:
+    """What uses a list or tag, directly or through ``segments`` (those whose rules name it:
+    deleting it makes their rules invalid, so what uses them breaks too)."""
+    found = dependents(kind, pk)
+    for segment in segments:
+        found += [d for d in dependents("segment", segment.pk) if d not in found]
+    return found
 
 
 def follow_tag_merge(*, actor: Actor, source, target) -> int:

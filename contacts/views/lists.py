@@ -12,7 +12,7 @@ from contacts.forms import ListForm
 from contacts.models import ContactList
 from contacts.segments.references import segments_using
 from contacts.services import lists as list_service
-from contacts.services.dependents import dependents
+from contacts.services.dependents import dependents_with_segments
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -60,12 +60,13 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
         else:
             messages.success(request, "List saved.")
             return redirect("contacts:lists")
+    segments = segments_using("list", contact_list)
     context = {
         "contact_list": contact_list,
         "form": form,
         "members": contact_list.memberships.count(),
-        "segments": segments_using("list", contact_list),
-        "dependents": dependents("list", contact_list.pk),
+        "segments": segments,
+        "dependents": dependents_with_segments("list", contact_list.pk, segments),
     }
     return render(request, "contacts/list_edit.html", context)
 

@@ -12,7 +12,7 @@ from contacts.forms import TagForm
 from contacts.models import Tag
 from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
-from contacts.services.dependents import dependents
+from contacts.services.dependents import dependents_with_segments
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -66,12 +66,13 @@ def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
 def _edit_page(
     request: HttpRequest, tag: Tag, form: TagForm, merge_error: str = ""
 ) -> HttpResponse:
+    segments = segments_using("tag", tag)
     context = {
         "tag": tag,
         "form": form,
         "members": tag.contact_tags.count(),
-        "segments": segments_using("tag", tag),
-        "dependents": dependents("tag", tag.pk),
+        "segments": segments,
+        "dependents": dependents_with_segments("tag", tag.pk, segments),
         "other_tags": Tag.objects.exclude(pk=tag.pk).order_by("name").only("name"),
         "merge_error": merge_error,
     }

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from contacts.models import Tag
 from contacts.services.lists import add_to_list, create_list, delete_list
-from contacts.services.tags import merge_tags
+from contacts.services.tags import delete_tag, merge_tags
 from sms.campaigns.models import Campaign
 from sms.campaigns.services.campaigns import run_campaign, start_campaign
 from sms.gateways import sandbox
@@ -107,3 +107,27 @@ def test_a_campaign_whose_list_was_deleted_says_so_when_due_and_costs_nothing(au
     )
     assert credits.get_balance() == Decimal("100")
     assert len(sandbox.OUTBOX) == 0
+
+
+def test_the_tag_page_names_a_campaign_sent_to_a_segment_of_that_tag(staff_client, audience):
+    campaign = schedule("segment", audience["segment"].pk)
+
+    response = staff_client.get(reverse("contacts:tag_edit", args=[audience["tag"].pk]))
+
+    assert reverse("campaigns:detail", args=[campaign.pk]) in response.text
+
+
+def test_a_campaign_whose_segment_lost_its_tag_says_which_segment_when_due(audience):
+    campaign = schedule("segment", audience["segment"].pk)
+    delete_tag(actor=SYSTEM, tag=audience["tag"])
+    make_due(campaign)
+
+    run_campaign(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+
+    assert campaign.status == "cancelled"
+    assert campaign.excluded["problem"].startswith(
+        "It did not start: the rules of the segment “Black Friday” it was sent to are no longer "
+        "valid (all[0].value: the tag"
+    )
+    assert credits.get_balance() == Decimal("100")

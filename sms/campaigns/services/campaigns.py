@@ -393,6 +393,12 @@ def _at_start(campaign: Campaign, exc: SwitchboardError) -> SwitchboardError:
             exc.code,
             f"It did not start: the {campaign.audience_label} it was sent to no longer exists.",
         )
+    if exc.code == "invalid_segment_rule":  # e.g. a tag or list its rules name was deleted
+        return SwitchboardError(
+            exc.code,
+            f"It did not start: the rules of the {campaign.audience_label} it was sent to are no "
+            f"longer valid ({exc.message}). Fix the segment, then schedule the campaign again.",
+        )
     return exc
 
 
