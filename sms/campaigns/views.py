@@ -10,7 +10,6 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -18,7 +17,7 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
 from sms.campaigns.forms import CampaignForm
-from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus, ScheduleMode
+from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus
 from sms.campaigns.services import campaigns as service
 from sms.campaigns.services import schedule
 from sms.campaigns.services.audience import EXCLUSIONS, screen
@@ -70,15 +69,8 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             add_domain_error(form, exc)
         else:
             campaign = outcome.campaign
-            if campaign.schedule_mode == ScheduleMode.NOW:
-                flash.success(
-                    request, "Starting: the audience is frozen and credits reserved in a moment."
-                )
-            else:
-                flash.success(
-                    request,
-                    f"Scheduled for {timezone.localtime(campaign.start_at):%d %b %Y %H:%M}.",
-                )
+            typed = None if outcome.replayed else form.cleaned_data.get("send_at")
+            flash.success(request, schedule.start_text(campaign, typed))
             return redirect("campaigns:detail", campaign_id=campaign.pk)
     return _compose(request, form, None)
 
@@ -171,11 +163,14 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         kwargs = form.service_kwargs()
         try:
-            service.update_campaign(actor=Actor.staff(request.user), campaign=campaign, **kwargs)
+            campaign = service.update_campaign(
+                actor=Actor.staff(request.user), campaign=campaign, **kwargs
+            )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:
-            flash.success(request, "Saved.")
+            typed = form.cleaned_data.get("send_at")
+            flash.success(request, f"Saved. {schedule.start_text(campaign, typed)}")
             return redirect("campaigns:detail", campaign_id=campaign.pk)
     return _compose(request, form, campaign)
 

@@ -141,6 +141,33 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
     return Timing(mode, _kept_zone(time_zone), start_at=max(earliest, now), local_at=wall)
 
 
+def start_text(campaign: Campaign, typed: dt.datetime | None = None) -> str:
+    """When a scheduled campaign goes, for the message staff see on saving it: in its own zone,
+    and saying so when the ``typed`` wall clock was skipped or repeated there by a DST change."""
+    if campaign.schedule_mode == ScheduleMode.LOCAL and campaign.local_at:
+        wall = scheduled_wall_clock(campaign)
+        return f"Scheduled for {wall:%d %b %Y %H:%M} in each recipient's time zone."
+    if campaign.schedule_mode != ScheduleMode.AT or campaign.send_at is None:
+        return "Starting: the audience is frozen and credits reserved in a moment."
+    tz = zone(campaign.time_zone)
+    moment = campaign.send_at.astimezone(tz)
+    text = f"Scheduled for {moment:%d %b %Y %H:%M %Z} ({tz.key})."
+    if typed is None:
+        return text
+    typed = typed.replace(tzinfo=None)
+    if moment.replace(tzinfo=None) != typed:
+        return (
+            f"{typed:%H:%M} does not exist in {tz.key} on {typed:%d %b %Y}: the clocks go "
+            f"forward. {text}"
+        )
+    if typed.replace(tzinfo=tz, fold=0).utcoffset() != typed.replace(tzinfo=tz, fold=1).utcoffset():
+        return (
+            f"{typed:%H:%M} happens twice in {tz.key} on {typed:%d %b %Y} (the clocks go back): "
+            f"it goes at the first. {text}"
+        )
+    return text
+
+
 def local_moment(wall: dt.datetime, time_zone: str) -> dt.datetime:
     """``wall`` in ``time_zone`` as a UTC moment (unknown zones fall back to the site's)."""
     try:
