@@ -131,3 +131,17 @@ def test_a_campaign_whose_segment_lost_its_tag_says_which_segment_when_due(audie
         "valid (all[0].value: the tag"
     )
     assert credits.get_balance() == Decimal("100")
+
+
+def test_the_campaign_list_tells_one_that_did_not_start_from_one_cancelled(staff_client, audience):
+    vip = create_list(actor=SYSTEM, name="VIP")
+    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
+    campaign = schedule("list", vip.pk)
+    delete_list(actor=SYSTEM, contact_list=vip)
+    make_due(campaign)
+    run_campaign(campaign_id=campaign.pk)
+
+    response = staff_client.get(reverse("campaigns:list"))
+
+    assert 'data-testid="campaign-status" title="It did not start: the list “VIP”' in response.text
+    assert ">Did not start</span>" in response.text
