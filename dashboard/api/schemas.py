@@ -314,6 +314,9 @@ class CampaignStatusOut(Schema):
     audience: dict[str, Any] = Field(description="kind, id and label of the list, tag or segment.")
     recipients: int = Field(description="Frozen at start, after exclusions.")
     excluded: dict[str, int] = Field(description="Exclusion reason -> contacts left out at start.")
+    problem: str | None = Field(
+        None, description="Why a cancelled campaign did not start (its audience went, no credits…)."
+    )
     cost: str
     start_at: str | None
     progress: dict[str, int] = Field(

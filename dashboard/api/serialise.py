@@ -160,7 +160,9 @@ def campaign_data(campaign: Any) -> dict[str, Any]:
             "label": campaign.audience_label,
         },
         "recipients": campaign.recipients,
-        "excluded": campaign.excluded,
+        # ``excluded`` also keeps why a campaign could not start: counts and reason apart.
+        "excluded": {k: n for k, n in (campaign.excluded or {}).items() if k != "problem"},
+        "problem": (campaign.excluded or {}).get("problem"),
         "cost": str(campaign.cost),
         "start_at": campaign.start_at.isoformat() if campaign.start_at else None,
         "progress": {

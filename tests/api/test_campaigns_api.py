@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from contacts.services.contacts import create_contact
+from contacts.services.tags import delete_tag
 from dashboard.actors import Actor
 from dashboard.agents.models import ApprovalRequest
 from dashboard.agents.pipeline import approve
 from sms.campaigns.models import Campaign
+from sms.campaigns.services.campaigns import run_campaign
 from sms.services import credits
 from tests.agents.personas import client_for
 
@@ -115,3 +119,21 @@ def test_another_agents_campaign_is_not_visible(agent_client, make_agent, vip_ta
     campaign_id = post(agent_client, _body(vip_tag)).json()["id"]
     other = client_for(make_agent("other"))
     assert other.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404
+
+
+def test_a_campaign_that_could_not_start_tells_the_agent_why(agent_client, vip_tag):
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    started = post(agent_client, _body(vip_tag, schedule="at", send_at=when, time_zone="UTC"))
+    assert started.status_code == 201, started.content
+    campaign_id = started.json()["id"]
+    delete_tag(actor=SYSTEM, tag=vip_tag)
+    Campaign.objects.filter(pk=campaign_id).update(start_at=timezone.now(), tick_at=None)
+    run_campaign(campaign_id=campaign_id)
+
+    response = agent_client.get(f"/api/v1/campaigns/{campaign_id}")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "cancelled"
+    assert body["problem"] == "It did not start: the tag “VIP” it was sent to no longer exists."
+    assert "problem" not in body["excluded"]
