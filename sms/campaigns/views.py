@@ -143,6 +143,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         for code, n in (campaign.excluded or {}).items()
         if code != "problem"
     ]
+    context["audience_problem"] = service.audience_problem(campaign)
     context["resend_key"] = uuid.uuid4().hex  # a second click on "send again" sends once
     return render(request, "campaigns/campaign_detail.html", context)
 

@@ -145,3 +145,23 @@ def test_the_campaign_list_tells_one_that_did_not_start_from_one_cancelled(staff
 
     assert 'data-testid="campaign-status" title="It did not start: the list “VIP”' in response.text
     assert ">Did not start</span>" in response.text
+
+
+def test_a_scheduled_campaign_whose_list_went_says_so_before_it_is_due(staff_client, audience):
+    vip = create_list(actor=SYSTEM, name="VIP")
+    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
+    campaign = schedule("list", vip.pk)
+    delete_list(actor=SYSTEM, contact_list=vip)
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+
+    assert 'data-testid="audience-problem"' in page.text
+    assert "It will not start: the list “VIP” it was sent to no longer exists." in page.text
+
+
+def test_a_scheduled_campaign_with_its_audience_in_place_shows_no_problem(staff_client, audience):
+    campaign = schedule("segment", audience["segment"].pk)
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+
+    assert 'data-testid="audience-problem"' not in page.text

@@ -385,21 +385,34 @@ def _start(campaign: Campaign) -> None:
         )  # fmt: skip
 
 
-def _at_start(campaign: Campaign, exc: SwitchboardError) -> SwitchboardError:
+def _at_start(
+    campaign: Campaign, exc: SwitchboardError, outcome: str = "It did not start"
+) -> SwitchboardError:
     """The screening's error as staff read it on a campaign that is due: "choose another
     audience" was meant for the composer; here the audience went after it was scheduled."""
     if exc.code in {"unknown_list", "unknown_tag", "unknown_segment"}:
         return SwitchboardError(
             exc.code,
-            f"It did not start: the {campaign.audience_label} it was sent to no longer exists.",
+            f"{outcome}: the {campaign.audience_label} it was sent to no longer exists.",
         )
     if exc.code == "invalid_segment_rule":  # e.g. a tag or list its rules name was deleted
         return SwitchboardError(
             exc.code,
-            f"It did not start: the rules of the {campaign.audience_label} it was sent to are no "
+            f"{outcome}: the rules of the {campaign.audience_label} it was sent to are no "
             f"longer valid ({exc.message}). Fix the segment, then schedule the campaign again.",
         )
     return exc
+
+
+def audience_problem(campaign: Campaign) -> str:
+    """Why a scheduled campaign's list, tag or segment would stop it starting; "" if none."""
+    if campaign.status != CampaignStatus.SCHEDULED:
+        return ""
+    try:
+        resolve_audience(campaign.audience_kind, campaign.audience_id)
+    except SwitchboardError as exc:
+        return _at_start(campaign, exc, "It will not start").message
+    return ""
 
 
 def _freeze(campaign: Campaign, screening: Screening, now: dt.datetime) -> int:
