@@ -87,12 +87,16 @@ def campaign_estimate(request: HttpRequest) -> HttpResponse:
     """The composer's live estimate: counts, exclusions, samples, cost and balance."""
     form = CampaignForm(request.POST)
     context: dict = {}
-    if form.is_valid():
-        kwargs = form.service_kwargs()
+    form.is_valid()
+    # Who gets it and what it costs depend on these alone: a half-typed date or time zone
+    # elsewhere in the form must not blank the estimate.
+    data = form.cleaned_data
+    if all(name in data for name in ("audience", "text", "kind")):
+        audience_kind, audience_id = data["audience"]
         try:
             context["screening"] = screen(
-                kind=kwargs["kind"], audience_kind=kwargs["audience_kind"],
-                audience_id=kwargs["audience_id"], text=kwargs["text"],
+                kind=data["kind"], audience_kind=audience_kind, audience_id=audience_id,
+                text=data["text"],
             )  # fmt: skip
         except SwitchboardError as exc:
             context["problem"] = exc.message

@@ -50,3 +50,12 @@ def test_a_time_the_clocks_repeat_says_it_goes_the_first_time(staff_client, audi
     told = schedule(staff_client, audience, f"{autumn:%Y-%m-%d}T01:30")
     assert "happens twice in Europe/London" in told
     assert f"Scheduled for {autumn:%d %b %Y} 01:30 BST" in told
+
+
+def test_the_estimate_stays_while_the_time_zone_is_being_typed(htmx_client, audience):
+    response = htmx_client.post(
+        reverse("campaigns:estimate"), form(audience, time_zone="", quiet_hours="21:")
+    )
+
+    assert response.status_code == 200
+    assert 'data-testid="recipients"><strong>4</strong>' in response.text
