@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from contacts.models import Tag
 from contacts.services.contacts import update_contact
 from contacts.services.fields import create_field
 from contacts.services.segments import delete_segment
@@ -13,7 +14,7 @@ from dashboard.errors import SwitchboardError
 from sms.campaigns.services.audience import screen
 from sms.campaigns.services.campaigns import start_campaign
 
-from .conftest import SYSTEM
+from .conftest import SYSTEM, person
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,19 @@ def test_it_counts_the_audience_and_each_exclusion(audience):
     assert sorted(c.phone for c in result.recipients) == [
         "+12025550123", "+33612345678", "+447400100001", "+447400100002",
     ]  # fmt: skip
+
+
+def test_of_two_contacts_sharing_a_number_the_one_who_consented_gets_the_text(balance):
+    # A household phone: the first contact never consented, the second did.
+    person("partner@example.com", "+447400100009", sms_consent="unknown")
+    person("me@example.com", "+447400100009")
+    person("twin@example.com", "+447400100009")
+    tag = Tag.objects.get(name="black-friday")
+
+    result = screen(kind="marketing", audience_kind="tag", audience_id=tag.pk, text="Hi {email}")
+
+    assert [r.text for r in result.recipients] == ["Hi me@example.com"]
+    assert (result.excluded["no_consent"], result.excluded["duplicate_phone"]) == (1, 1)
 
 
 def test_transactional_texts_ignore_consent_but_not_opt_outs(audience):

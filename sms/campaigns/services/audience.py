@@ -199,10 +199,7 @@ def screen(
             info = _stored_mobile(row[1], row[7], row[8]) if row[8] else _mobile(row[1])
             if info is None:
                 result.excluded["invalid_phone"] += 1
-            elif info.e164 in seen:
-                result.excluded["duplicate_phone"] += 1
             else:
-                seen.add(info.e164)
                 valid.append((row, info))
         phones = [info.e164 for _, info in valid]
         blocked = suppressed_hashes(SuppressionKind.PHONE, phones)
@@ -214,7 +211,12 @@ def screen(
                 result.excluded["unsubscribed"] += 1
             elif marketing and row[5] != "granted":
                 result.excluded["no_consent"] += 1
+            elif info.e164 in seen:
+                # Last: of two contacts sharing a number, the one who may be texted gets it,
+                # even when the other comes first and has unsubscribed or never consented.
+                result.excluded["duplicate_phone"] += 1
             else:
+                seen.add(info.e164)
                 kept.append((row, info))
         custom = _custom_values([row[0] for row, _ in kept], fields) if fields else {}
         missing = {info.region for _, info in kept} - set(prices)
