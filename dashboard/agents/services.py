@@ -140,11 +140,18 @@ def revoke_token(*, token: str) -> bool:
 
 def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
     """Exchange client credentials for a bearer token: (token, seconds it lives)."""
-    agent = Agent.objects.filter(client_id=client_id, is_active=True).first()
+    agent = Agent.objects.filter(client_id=client_id).first()
     # Compare in constant time, and hash even for an unknown client so timing tells nothing.
     expected = agent.secret_hash if agent else _hash("")
     if not hmac.compare_digest(expected, _hash(client_secret or "")) or agent is None:
         raise SwitchboardError("invalid_client", "Unknown client id or wrong client secret.")
+    if not agent.is_active:
+        # The secret proved who is asking: tell them why, or they hunt for a typo forever.
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"The agent “{agent.name}” was switched off in Switchboard and gets no tokens; "
+            "ask a Switchboard admin for the credentials of an agent that is on.",
+        )
     token = "sbt_" + secrets.token_urlsafe(32)
     ttl = settings.AGENT_TOKEN_TTL_SECONDS
     AccessToken.objects.create(

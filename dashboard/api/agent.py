@@ -24,10 +24,15 @@ class TokenForm(Schema):
     client_secret: str = Field(max_length=200)
 
 
-def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
+def _oauth_error(status: int, error: str, description: str, code: str = "") -> JsonResponse:
     # OAuth 2 clients read error/error_description; code/message match the rest of the API.
     return JsonResponse(
-        {"error": error, "error_description": description, "code": error, "message": description},
+        {
+            "error": error,
+            "error_description": description,
+            "code": code or error,
+            "message": description,
+        },
         status=status,
     )
 
@@ -59,7 +64,7 @@ def token(request: HttpRequest, form: Form[TokenForm]) -> Any:
             client_id=form.client_id, client_secret=form.client_secret
         )
     except SwitchboardError as exc:
-        return _oauth_error(401, "invalid_client", exc.message)
+        return _oauth_error(401, "invalid_client", exc.message, exc.code)
     response = JsonResponse(
         {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
     )

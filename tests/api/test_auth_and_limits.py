@@ -55,6 +55,22 @@ def test_a_wrong_secret_or_grant_gets_no_token(autonomous_agent):
     assert not AccessToken.objects.exists()
 
 
+def test_a_switched_off_agent_is_told_so_when_it_asks_for_a_token(make_agent):
+    agent = make_agent("retired")
+    revoke(actor=Actor.system("tests"), agent=agent)
+    credentials = {"grant_type": "client_credentials", "client_id": agent.client_id}
+    response = Client().post("/api/v1/token", {**credentials, "client_secret": agent.client_secret})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "invalid_client" and body["code"] == "agent_switched_off"
+    assert "switched off" in body["message"] and "admin" in body["message"]
+    # Without the right secret nobody learns that the client id exists or is switched off.
+    guess = Client().post("/api/v1/token", {**credentials, "client_secret": "guess"})
+    assert guess.json()["code"] == "invalid_client"
+    assert "switched off" not in guess.json()["message"]
+    assert not AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).exists()
+
+
 def test_calls_without_a_valid_token_are_401():
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = Client().get("/api/v1/contacts", headers=headers)
@@ -74,7 +90,7 @@ def test_revoking_the_agent_or_rotating_its_secret_ends_its_tokens(make_agent):
     new_secret = rotate_secret(actor=Actor.system("tests"), agent=rotated)
     assert revoked_client.get("/api/v1/contacts").status_code == 401
     assert rotated_client.get("/api/v1/contacts").status_code == 401
-    with pytest.raises(Exception, match="wrong client secret"):
+    with pytest.raises(Exception, match="switched off"):
         client_for(revoked)
     rotated.client_secret = new_secret
     assert client_for(rotated).get("/api/v1/contacts").status_code == 200
