@@ -111,6 +111,13 @@ def create_agent(
 @transaction.atomic
 def rotate_secret(*, actor: Actor, agent: Agent) -> str:
     """A new client secret; the old one and every token issued with it stop working."""
+    if not Agent.objects.filter(pk=agent.pk, is_active=True).exists():
+        # The new secret could never be exchanged for a token: don't show one as if it could.
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"{agent.name} is switched off, so a new secret would not work; "
+            "create a new agent to give an integration credentials again.",
+        )
     secret = secrets.token_urlsafe(32)
     Agent.objects.filter(pk=agent.pk).update(secret_hash=_hash(secret))
     AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
