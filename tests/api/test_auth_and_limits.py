@@ -151,6 +151,10 @@ def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
     assert refused.status_code == 429
     assert refused.json()["code"] == "monthly_cap_reached"
     assert int(refused["Retry-After"]) > 0
+    # When it can go on, and what would let it go on sooner.
+    first_of_next = (timezone.now().replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    assert f"starts again on 1 {first_of_next:%B}" in refused.json()["message"]
+    assert "raise the agent's monthly cap" in refused.json()["message"]
     assert Contact.objects.count() == 1
 
 
