@@ -52,7 +52,16 @@ def ping(request: HttpRequest) -> Any:
     auth=None,
     response={200: TokenOut, 400: ErrorOut, 401: ErrorOut},
     summary="Exchange client credentials for a bearer token",
-)
+    openapi_extra={
+        "responses": {
+            "400": {"description": "grant_type is not client_credentials "
+                    "(`unsupported_grant_type`), or a field is missing (`invalid_request`)."},
+            "401": {"description": "Unknown client id or wrong secret (`invalid_client`), or "
+                    "the agent was switched off (`agent_switched_off`; `error` is still "
+                    "`invalid_client`): ask a Switchboard admin."},
+        }
+    },
+)  # fmt: skip
 def token(request: HttpRequest, form: Form[TokenForm]) -> Any:
     """OAuth 2 client credentials grant, form-encoded. Send the token as
     `Authorization: Bearer <access_token>`; get a new one when it expires."""

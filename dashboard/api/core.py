@@ -76,7 +76,45 @@ class AgentBearer(HttpBearer):
         return agent
 
 
-api = NinjaAPI(
+# What each shared error means for the caller and what to do about it: without these the
+# document says only "Too Many Requests" and never mentions Retry-After.
+ERROR_RESPONSES: dict[str, dict[str, Any]] = {
+    "400": {"description": "Malformed request: `message` names the first bad field, `errors` "
+            "lists them all. Fix the request; retrying it unchanged fails again."},
+    "401": {"description": "Missing, expired or revoked bearer token: get a new one at "
+            "POST /api/v1/token and retry.",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                        "description": "Always `Bearer`."}}},
+    "403": {"description": "The agent lacks the scope this call needs (`missing_scope`); "
+            "an admin can grant it on the agent's page."},
+    "404": {"description": "No such resource, or not one this agent may see (`unknown_…`)."},
+    "406": {"description": "A business rule refused the request (`code` says which, e.g. "
+            "`duplicate_email`, `suppressed`); `message` says what to change."},
+    "429": {"description": "Over the agent's rate limit (`rate_limited`) or monthly request "
+            "cap (`monthly_cap_reached`): wait the seconds in Retry-After, then retry. The "
+            "refused request was not counted and did nothing.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"},
+                        "description": "Seconds until the request may be retried."}}},
+}  # fmt: skip
+
+
+class SwitchboardAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+            responses = operation.get("responses", {})
+            # An operation's openapi_extra responses come keyed "401" beside Ninja's 401: merge
+            # them, or the JSON document would hold the key twice and lose the schema.
+            for status in [key for key in responses if isinstance(key, int)]:
+                responses[status].update(responses.pop(str(status), {}))
+            if not operation.get("security"):
+                continue  # /token and /ping answer their own errors, documented where they are
+            for status, response in responses.items():
+                response.update(ERROR_RESPONSES.get(str(status), {}))
+        return schema
+
+
+api = SwitchboardAPI(
     title="Switchboard agent API",
     version="1",
     description=(

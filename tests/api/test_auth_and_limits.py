@@ -219,5 +219,14 @@ def test_agent_profile_serves_the_active_system_prompt(make_agent):
 def test_openapi_document_and_offline_docs_are_served():
     document = Client().get("/api/v1/openapi.json").json()
     assert "/api/v1/contacts" in document["paths"]
+    # The shared errors say what they mean and what to do, and 429 documents Retry-After.
+    refusals = document["paths"]["/api/v1/contacts"]["get"]["responses"]
+    assert "Retry-After" in refusals["429"]["headers"]
+    assert "POST /api/v1/token" in refusals["401"]["description"]
+    assert "scope" in refusals["403"]["description"]
+    token = document["paths"]["/api/v1/token"]["post"]["responses"]
+    assert "agent_switched_off" in token["401"]["description"]
+    assert "headers" not in token["401"]  # no WWW-Authenticate there
+    assert token["401"]["content"]["application/json"]["schema"]  # the body is still described
     docs = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
