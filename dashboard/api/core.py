@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -35,12 +38,18 @@ def _has_nul(request: HttpRequest) -> bool:
         return True
     # JSON bodies are checked once decoded, where they are parsed (StrictJsonParser). Forms and
     # uploads: their parsed fields (file contents are the importer's business).
-    forms = ("multipart/form-data", "application/x-www-form-urlencoded")
-    return (
-        request.method == "POST"
-        and request.content_type in forms
-        and any("\x00" in k + v for k, v in request.POST.items())
-    )
+    if request.method != "POST" or request.content_type not in FORMS:
+        return False
+    length = str(request.META.get("CONTENT_LENGTH") or "0")
+    if length.isdigit() and int(length) <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Read the body before the form: parsing the form from the stream would leave a JSON
+        # endpoint sent a form unable to read its body (a 500, not the 400 it deserves).
+        with contextlib.suppress(RawPostDataException):  # a form endpoint already read it
+            request.body  # noqa: B018
+    return any("\x00" in k + v for k, v in request.POST.items())
+
+
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def unstorable(value: Any, path: str = "") -> str | None:
@@ -58,6 +67,10 @@ class StrictJsonParser(Parser):
     surrogates (not UTF-8)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if request.content_type in FORMS:
+            raise UnsupportedJson(
+                "this endpoint takes a JSON body; send it with Content-Type: application/json"
+            )
         data = jsonvalues.loads(request.body)
         if problem := unstorable(data, "body"):
             raise UnsupportedJson(problem)
