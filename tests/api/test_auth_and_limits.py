@@ -230,3 +230,34 @@ def test_openapi_document_and_offline_docs_are_served():
     assert token["401"]["content"]["application/json"]["schema"]  # the body is still described
     docs = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+
+
+def test_the_tools_the_profile_hands_out_run_by_name_as_the_model_called_them(make_agent):
+    client = client_for(make_agent("caller", scopes=["contacts:read", "contacts:write"]))
+    names = {t["name"] for t in client.get("/api/v1/agent").json()["tools_anthropic"]}
+    assert {"upsert_contact", "tag_contact", "get_contact"} <= names
+
+    def call(name: str, arguments: dict | None = None):
+        return client.post(f"/api/v1/tools/{name}", arguments, content_type="application/json")
+
+    created = call("upsert_contact", {"email": "Mia@Example.com"})
+    assert created.status_code == 201
+    contact_id = created.json()["id"]
+    assert call("tag_contact", {"contact_id": contact_id, "tag": "VIP"}).status_code == 200
+    assert call("get_contact", {"contact_id": contact_id}).json()["tags"] == ["VIP"]
+    assert call("list_segments").json() == {"segments": []}
+    assert call("send_sms", {"to": "+447400123456", "message": "hi"}).json()["code"] == (
+        "missing_scope"
+    )
+    assert call("nope", {}).status_code == 404
+    wrong = call("get_contact", {"id": contact_id})
+    assert wrong.status_code == 400 and wrong.json()["code"] == "invalid_arguments"
+
+
+def test_a_tool_run_over_the_rate_limit_is_429_with_retry_after(make_agent):
+    client = client_for(make_agent("tool-hasty", rate_limit_per_minute=1))
+    json = "application/json"
+    assert client.post("/api/v1/tools/list_segments", content_type=json).status_code == 200
+    refused = client.post("/api/v1/tools/list_segments", content_type=json)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
