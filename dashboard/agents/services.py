@@ -130,7 +130,8 @@ def rotate_secret(*, actor: Actor, agent: Agent) -> str:
 @transaction.atomic
 def revoke(*, actor: Actor, agent: Agent) -> None:
     """Switch the agent off: its tokens stop working and no new ones are issued."""
-    Agent.objects.filter(pk=agent.pk).update(is_active=False)
+    if not Agent.objects.filter(pk=agent.pk, is_active=True).update(is_active=False):
+        return  # already off (a second click, a stale page): nothing changed to audit
     AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )

@@ -130,6 +130,13 @@ def test_revoking_switches_the_agent_off(admin_client, autonomous_agent):
     assert not autonomous_agent.is_active
 
 
+def test_revoking_twice_records_one_switch_off(admin_client, autonomous_agent):
+    url = reverse("agents:revoke", args=[autonomous_agent.pk])
+    admin_client.post(url)
+    admin_client.post(url)  # a second click, or the page open in another tab
+    assert AuditEntry.objects.filter(action="agent.revoke").count() == 1
+
+
 def test_a_switched_off_agent_gets_no_new_secret_that_could_never_work(
     admin_client, autonomous_agent
 ):
