@@ -209,7 +209,9 @@ class _FullWindows:
             return refusal(
                 429,
                 "monthly_cap_reached",
-                f"This agent used its {agent.monthly_request_cap} requests for this month.",
+                f"This agent used its {agent.monthly_request_cap} requests for this month; "
+                f"the count starts again on 1 {next_month:%B} (UTC). To go on sooner, ask a "
+                "Switchboard admin to raise the agent's monthly cap.",
                 **{"Retry-After": str(wait)},
             )
         return None

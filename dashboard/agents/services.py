@@ -111,6 +111,13 @@ def create_agent(
 @transaction.atomic
 def rotate_secret(*, actor: Actor, agent: Agent) -> str:
     """A new client secret; the old one and every token issued with it stop working."""
+    if not Agent.objects.filter(pk=agent.pk, is_active=True).exists():
+        # The new secret could never be exchanged for a token: don't show one as if it could.
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"{agent.name} is switched off, so a new secret would not work; "
+            "create a new agent to give an integration credentials again.",
+        )
     secret = secrets.token_urlsafe(32)
     Agent.objects.filter(pk=agent.pk).update(secret_hash=_hash(secret))
     AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
@@ -123,7 +130,8 @@ def rotate_secret(*, actor: Actor, agent: Agent) -> str:
 @transaction.atomic
 def revoke(*, actor: Actor, agent: Agent) -> None:
     """Switch the agent off: its tokens stop working and no new ones are issued."""
-    Agent.objects.filter(pk=agent.pk).update(is_active=False)
+    if not Agent.objects.filter(pk=agent.pk, is_active=True).update(is_active=False):
+        return  # already off (a second click, a stale page): nothing changed to audit
     AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -140,11 +148,18 @@ def revoke_token(*, token: str) -> bool:
 
 def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
     """Exchange client credentials for a bearer token: (token, seconds it lives)."""
-    agent = Agent.objects.filter(client_id=client_id, is_active=True).first()
+    agent = Agent.objects.filter(client_id=client_id).first()
     # Compare in constant time, and hash even for an unknown client so timing tells nothing.
     expected = agent.secret_hash if agent else _hash("")
     if not hmac.compare_digest(expected, _hash(client_secret or "")) or agent is None:
         raise SwitchboardError("invalid_client", "Unknown client id or wrong client secret.")
+    if not agent.is_active:
+        # The secret proved who is asking: tell them why, or they hunt for a typo forever.
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"The agent “{agent.name}” was switched off in Switchboard and gets no tokens; "
+            "ask a Switchboard admin for the credentials of an agent that is on.",
+        )
     token = "sbt_" + secrets.token_urlsafe(32)
     ttl = settings.AGENT_TOKEN_TTL_SECONDS
     AccessToken.objects.create(

@@ -21,7 +21,7 @@ from contacts.services.contacts import get_contact
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
-from dashboard.agents.pipeline import perform, refusal
+from dashboard.agents.pipeline import Outcome, perform, refusal
 from dashboard.api.core import ERRORS, Refused, agent_of, respond
 from dashboard.api.schemas import (
     BatchOut,
@@ -133,11 +133,33 @@ def _filter_metadata(contacts: QuerySet[Contact], request: HttpRequest) -> Query
     return contacts
 
 
+def _unknown_parameters(request: HttpRequest) -> Outcome | None:
+    """A 400 for query parameters this search does not take. Ignored, a misspelt or guessed
+    filter (``phone=``, ``tags=``) would answer every contact as if it had matched."""
+    names = [n for n in request.GET if n not in ContactQuery.model_fields and not META_KEY.match(n)]
+    if not names:
+        return None
+    errors = [{"path": f"query.{name}", "message": _NOT_A_FILTER} for name in names]
+    return Outcome(
+        400,
+        {"code": "invalid_request", "message": f"query.{names[0]}: {_NOT_A_FILTER}",
+         "errors": errors},
+    )  # fmt: skip
+
+
+_NOT_A_FILTER = (
+    "not a parameter of this search; the filters are q, email, tag, list_id, segment_id, "
+    "updated_since and metadata.<key> (up to 5 levels: metadata.a.b)"
+)
+
+
 @router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
 def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     """Search by `q`, `email`, `tag`, `list_id`, `segment_id`, `updated_since` and metadata
     (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
     `next_cursor` for more."""
+    if unknown := _unknown_parameters(request):
+        raise Refused(unknown)
     agent_of(request, "contacts:read")
     tag = find_tag(filters.tag) if filters.tag else None
     contacts = search_contacts(q=filters.q, tag_id=tag and tag.pk, list_id=filters.list_id)

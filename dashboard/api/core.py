@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -35,12 +38,18 @@ def _has_nul(request: HttpRequest) -> bool:
         return True
     # JSON bodies are checked once decoded, where they are parsed (StrictJsonParser). Forms and
     # uploads: their parsed fields (file contents are the importer's business).
-    forms = ("multipart/form-data", "application/x-www-form-urlencoded")
-    return (
-        request.method == "POST"
-        and request.content_type in forms
-        and any("\x00" in k + v for k, v in request.POST.items())
-    )
+    if request.method != "POST" or request.content_type not in FORMS:
+        return False
+    length = str(request.META.get("CONTENT_LENGTH") or "0")
+    if length.isdigit() and int(length) <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Read the body before the form: parsing the form from the stream would leave a JSON
+        # endpoint sent a form unable to read its body (a 500, not the 400 it deserves).
+        with contextlib.suppress(RawPostDataException):  # a form endpoint already read it
+            request.body  # noqa: B018
+    return any("\x00" in k + v for k, v in request.POST.items())
+
+
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def unstorable(value: Any, path: str = "") -> str | None:
@@ -58,6 +67,10 @@ class StrictJsonParser(Parser):
     surrogates (not UTF-8)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if request.content_type in FORMS:
+            raise UnsupportedJson(
+                "this endpoint takes a JSON body; send it with Content-Type: application/json"
+            )
         data = jsonvalues.loads(request.body)
         if problem := unstorable(data, "body"):
             raise UnsupportedJson(problem)
@@ -76,7 +89,45 @@ class AgentBearer(HttpBearer):
         return agent
 
 
-api = NinjaAPI(
+# What each shared error means for the caller and what to do about it: without these the
+# document says only "Too Many Requests" and never mentions Retry-After.
+ERROR_RESPONSES: dict[str, dict[str, Any]] = {
+    "400": {"description": "Malformed request: `message` names the first bad field, `errors` "
+            "lists them all. Fix the request; retrying it unchanged fails again."},
+    "401": {"description": "Missing, expired or revoked bearer token: get a new one at "
+            "POST /api/v1/token and retry.",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                        "description": "Always `Bearer`."}}},
+    "403": {"description": "The agent lacks the scope this call needs (`missing_scope`); "
+            "an admin can grant it on the agent's page."},
+    "404": {"description": "No such resource, or not one this agent may see (`unknown_…`)."},
+    "406": {"description": "A business rule refused the request (`code` says which, e.g. "
+            "`duplicate_email`, `suppressed`); `message` says what to change."},
+    "429": {"description": "Over the agent's rate limit (`rate_limited`) or monthly request "
+            "cap (`monthly_cap_reached`): wait the seconds in Retry-After, then retry. The "
+            "refused request was not counted and did nothing.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"},
+                        "description": "Seconds until the request may be retried."}}},
+}  # fmt: skip
+
+
+class SwitchboardAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+            responses = operation.get("responses", {})
+            # An operation's openapi_extra responses come keyed "401" beside Ninja's 401: merge
+            # them, or the JSON document would hold the key twice and lose the schema.
+            for status in [key for key in responses if isinstance(key, int)]:
+                responses[status].update(responses.pop(str(status), {}))
+            if not operation.get("security"):
+                continue  # /token and /ping answer their own errors, documented where they are
+            for status, response in responses.items():
+                response.update(ERROR_RESPONSES.get(str(status), {}))
+        return schema
+
+
+api = SwitchboardAPI(
     title="Switchboard agent API",
     version="1",
     description=(

@@ -32,7 +32,11 @@ async def _agent_for(ctx: ServerRequestContext[Any]) -> Agent:
     request = ctx.request
     agent = await sync_to_async(authenticate)(_bearer(request.headers)) if request else None
     if agent is None:
-        raise AgentGone("The bearer token is missing, expired or revoked.")
+        raise AgentGone(
+            "The bearer token is missing, expired or revoked; get a new one at "
+            "POST /api/v1/token and reconnect with it.",
+            code="invalid_token",
+        )
     return agent
 
 

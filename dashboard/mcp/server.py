@@ -13,6 +13,7 @@ from typing import Any
 
 import mcp_types as types
 from asgiref.sync import sync_to_async
+from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 
 from dashboard.agents.models import Agent
@@ -24,6 +25,10 @@ AgentResolver = Callable[[ServerRequestContext[Any]], Awaitable[Agent]]
 
 class AgentGone(Exception):
     """The agent was switched off or its token ended while the client was connected."""
+
+    def __init__(self, message: str, code: str = "agent_switched_off"):
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 def _result(outcome: tools.Outcome) -> types.CallToolResult:
@@ -44,7 +49,11 @@ def build_server(resolve_agent: AgentResolver, *, instructions: str | None = Non
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        agent = await resolve_agent(ctx)
+        try:
+            agent = await resolve_agent(ctx)
+        except AgentGone as exc:
+            # Left to the SDK it would answer "Internal server error", which says nothing.
+            raise MCPError(types.INVALID_REQUEST, f"{exc.message} ({exc.code})") from None
         return types.ListToolsResult(
             tools=[
                 types.Tool(name=t.name, description=t.description, input_schema=t.input_schema())
@@ -55,7 +64,11 @@ def build_server(resolve_agent: AgentResolver, *, instructions: str | None = Non
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        agent = await resolve_agent(ctx)
+        try:
+            agent = await resolve_agent(ctx)
+        except AgentGone as exc:
+            # A tool error the model reads, not the SDK's bare "Internal server error".
+            return _result(tools.Outcome(401, {"code": exc.code, "message": exc.message}))
         outcome = await sync_to_async(tools.call)(agent, params.name, params.arguments or {})
         return _result(outcome)
 

@@ -21,6 +21,8 @@ def test_staff_see_how_to_connect_and_every_tool(staff_client):
     for name in TOOLS:
         assert name in page
     assert "input_schema" in page and "parameters" in page
+    # Where a JSON API client sends the tool calls the model makes with those definitions.
+    assert "POST /api/v1/tools/&lt;name&gt;" in page
 
 
 def test_mcp_url_is_this_site_unless_configured(staff_client, settings):

@@ -55,6 +55,22 @@ def test_a_wrong_secret_or_grant_gets_no_token(autonomous_agent):
     assert not AccessToken.objects.exists()
 
 
+def test_a_switched_off_agent_is_told_so_when_it_asks_for_a_token(make_agent):
+    agent = make_agent("retired")
+    revoke(actor=Actor.system("tests"), agent=agent)
+    credentials = {"grant_type": "client_credentials", "client_id": agent.client_id}
+    response = Client().post("/api/v1/token", {**credentials, "client_secret": agent.client_secret})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["error"] == "invalid_client" and body["code"] == "agent_switched_off"
+    assert "switched off" in body["message"] and "admin" in body["message"]
+    # Without the right secret nobody learns that the client id exists or is switched off.
+    guess = Client().post("/api/v1/token", {**credentials, "client_secret": "guess"})
+    assert guess.json()["code"] == "invalid_client"
+    assert "switched off" not in guess.json()["message"]
+    assert not AccessToken.objects.filter(agent=agent, revoked_at__isnull=True).exists()
+
+
 def test_calls_without_a_valid_token_are_401():
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = Client().get("/api/v1/contacts", headers=headers)
@@ -74,7 +90,7 @@ def test_revoking_the_agent_or_rotating_its_secret_ends_its_tokens(make_agent):
     new_secret = rotate_secret(actor=Actor.system("tests"), agent=rotated)
     assert revoked_client.get("/api/v1/contacts").status_code == 401
     assert rotated_client.get("/api/v1/contacts").status_code == 401
-    with pytest.raises(Exception, match="wrong client secret"):
+    with pytest.raises(Exception, match="switched off"):
         client_for(revoked)
     rotated.client_secret = new_secret
     assert client_for(rotated).get("/api/v1/contacts").status_code == 200
@@ -135,6 +151,10 @@ def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
     assert refused.status_code == 429
     assert refused.json()["code"] == "monthly_cap_reached"
     assert int(refused["Retry-After"]) > 0
+    # When it can go on, and what would let it go on sooner.
+    first_of_next = (timezone.now().replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    assert f"starts again on 1 {first_of_next:%B}" in refused.json()["message"]
+    assert "raise the agent's monthly cap" in refused.json()["message"]
     assert Contact.objects.count() == 1
 
 
@@ -199,5 +219,45 @@ def test_agent_profile_serves_the_active_system_prompt(make_agent):
 def test_openapi_document_and_offline_docs_are_served():
     document = Client().get("/api/v1/openapi.json").json()
     assert "/api/v1/contacts" in document["paths"]
+    # The shared errors say what they mean and what to do, and 429 documents Retry-After.
+    refusals = document["paths"]["/api/v1/contacts"]["get"]["responses"]
+    assert "Retry-After" in refusals["429"]["headers"]
+    assert "POST /api/v1/token" in refusals["401"]["description"]
+    assert "scope" in refusals["403"]["description"]
+    token = document["paths"]["/api/v1/token"]["post"]["responses"]
+    assert "agent_switched_off" in token["401"]["description"]
+    assert "headers" not in token["401"]  # no WWW-Authenticate there
+    assert token["401"]["content"]["application/json"]["schema"]  # the body is still described
     docs = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+
+
+def test_the_tools_the_profile_hands_out_run_by_name_as_the_model_called_them(make_agent):
+    client = client_for(make_agent("caller", scopes=["contacts:read", "contacts:write"]))
+    names = {t["name"] for t in client.get("/api/v1/agent").json()["tools_anthropic"]}
+    assert {"upsert_contact", "tag_contact", "get_contact"} <= names
+
+    def call(name: str, arguments: dict | None = None):
+        return client.post(f"/api/v1/tools/{name}", arguments, content_type="application/json")
+
+    created = call("upsert_contact", {"email": "Mia@Example.com"})
+    assert created.status_code == 201
+    contact_id = created.json()["id"]
+    assert call("tag_contact", {"contact_id": contact_id, "tag": "VIP"}).status_code == 200
+    assert call("get_contact", {"contact_id": contact_id}).json()["tags"] == ["VIP"]
+    assert call("list_segments").json() == {"segments": []}
+    assert call("send_sms", {"to": "+447400123456", "message": "hi"}).json()["code"] == (
+        "missing_scope"
+    )
+    assert call("nope", {}).status_code == 404
+    wrong = call("get_contact", {"id": contact_id})
+    assert wrong.status_code == 400 and wrong.json()["code"] == "invalid_arguments"
+
+
+def test_a_tool_run_over_the_rate_limit_is_429_with_retry_after(make_agent):
+    client = client_for(make_agent("tool-hasty", rate_limit_per_minute=1))
+    json = "application/json"
+    assert client.post("/api/v1/tools/list_segments", content_type=json).status_code == 200
+    refused = client.post("/api/v1/tools/list_segments", content_type=json)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60

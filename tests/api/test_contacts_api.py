@@ -167,6 +167,19 @@ def test_the_tag_filter_names_a_tag_as_tags_are_made(agent_client):
     assert emails("no such tag") == []
 
 
+@pytest.mark.parametrize(
+    "query", ["phone=%2B447400123456", "tags=VIP", "metadata.bad key=x", "metadata=x"]
+)
+def test_a_filter_the_search_does_not_take_is_a_400_not_every_contact(agent_client, query):
+    post(agent_client, "/api/v1/contacts", {"email": "ann@example.com"})
+    response = agent_client.get(f"/api/v1/contacts?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    name = query.split("=")[0]
+    assert body["code"] == "invalid_request" and body["errors"][0]["path"] == f"query.{name}"
+    assert "not a parameter of this search" in body["message"]
+
+
 def test_a_forged_cursor_is_a_400(agent_client):
     response = agent_client.get("/api/v1/contacts?cursor=bm9wZQ")
     assert response.status_code == 400

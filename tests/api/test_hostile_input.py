@@ -4,6 +4,7 @@ on SQLite and PostgreSQL alike, and nothing is written."""
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -201,3 +202,18 @@ def test_a_surrogate_pair_is_ordinary_text(agent_client):
     )
     assert response.status_code == 201
     assert Contact.objects.get().first_name == "\U0001f600"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/lists", "/api/v1/contacts", "/api/v1/segments"])
+@pytest.mark.parametrize("encoding", ["multipart", "urlencoded"])
+def test_a_form_sent_where_json_is_taken_is_a_400_saying_so(agent_client, url, encoding):
+    data = {"name": "Leads", "email": "a@example.com"}
+    if encoding == "multipart":
+        response = agent_client.post(url, data)
+    else:
+        response = agent_client.post(
+            url, urlencode(data), content_type="application/x-www-form-urlencoded"
+        )
+    assert response.status_code == 400
+    assert "Content-Type: application/json" in response.json()["message"]
+    assert not ContactList.objects.exists() and not Contact.objects.exists()

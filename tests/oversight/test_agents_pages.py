@@ -130,6 +130,27 @@ def test_revoking_switches_the_agent_off(admin_client, autonomous_agent):
     assert not autonomous_agent.is_active
 
 
+def test_revoking_twice_records_one_switch_off(admin_client, autonomous_agent):
+    url = reverse("agents:revoke", args=[autonomous_agent.pk])
+    admin_client.post(url)
+    admin_client.post(url)  # a second click, or the page open in another tab
+    assert AuditEntry.objects.filter(action="agent.revoke").count() == 1
+
+
+def test_a_switched_off_agent_gets_no_new_secret_that_could_never_work(
+    admin_client, autonomous_agent
+):
+    admin_client.post(reverse("agents:revoke", args=[autonomous_agent.pk]))
+    before = Agent.objects.get(pk=autonomous_agent.pk).secret_hash
+    page = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    assert reverse("agents:rotate", args=[autonomous_agent.pk]) not in page.content.decode()
+    response = admin_client.post(reverse("agents:rotate", args=[autonomous_agent.pk]), follow=True)
+    assert "secret" not in response.context or response.context.get("secret") is None
+    assert "is switched off, so a new secret would not work" in response.content.decode()
+    assert Agent.objects.get(pk=autonomous_agent.pk).secret_hash == before
+    assert not AuditEntry.objects.filter(action="agent.rotate_secret").exists()
+
+
 def test_the_list_and_detail_show_usage_this_month_against_the_cap(
     staff_client, make_agent, django_assert_max_num_queries
 ):

@@ -164,7 +164,11 @@ def agent_update(request: HttpRequest, agent_id: int) -> HttpResponse:
 @require_POST
 def agent_rotate(request: HttpRequest, agent_id: int) -> HttpResponse:
     agent = get_agent_or_404(agent_id)
-    secret = rotate_secret(actor=Actor.staff(request.user), agent=agent)
+    try:
+        secret = rotate_secret(actor=Actor.staff(request.user), agent=agent)
+    except SwitchboardError as exc:
+        flash.error(request, exc.message)
+        return redirect("agents:detail", agent_id=agent.pk)
     return _secret_page(request, agent, secret, created=False)
 
 

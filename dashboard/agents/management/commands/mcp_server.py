@@ -33,7 +33,10 @@ class Command(BaseCommand):
         def current() -> Agent:
             row = Agent.objects.filter(pk=agent_id, is_active=True).first()
             if row is None:
-                raise AgentGone("This agent was switched off.")
+                raise AgentGone(
+                    "This agent was switched off in Switchboard, so it can do nothing more; "
+                    "ask a Switchboard admin which agent to use instead."
+                )
             return row
 
         async def resolve(ctx: Any) -> Agent:
