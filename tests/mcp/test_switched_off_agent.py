@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from mcp import Client, MCPError
 
 from dashboard.actors import Actor
@@ -43,7 +44,10 @@ def test_a_tool_call_after_the_agent_is_switched_off_is_a_tool_error_saying_so(m
                 await client.list_tools()
             except MCPError as exc:
                 listing = exc.message
-            return before, after, listing
+        # The look-ups ran in asgiref's shared thread, which outlives the test: close its
+        # connection, or PostgreSQL's test database cannot be dropped at the end of the run.
+        await sync_to_async(connections.close_all)()
+        return before, after, listing
 
     before, after, listing = run_async(session())
     assert not before.is_error
