@@ -121,6 +121,24 @@ def record_event(
     )
 
 
+def history_page(contact: Contact, *, limit: int, before: int | None = None) -> list[Interaction]:
+    """The contact's history, newest first, ``limit`` entries at most. ``before`` is the id of
+    the last entry a reader already has: the page goes on from there, so a long history can be
+    read whole, a page at a time."""
+    entries = contact.interactions.all()
+    if before is not None:
+        anchor = contact.interactions.filter(pk=before).values("occurred_at").first()
+        if anchor is None:
+            raise SwitchboardError(
+                "unknown_interaction",
+                f"This contact's history has no entry {before}; pass the id of an entry it listed.",
+                field="before",
+            )
+        at = anchor["occurred_at"]
+        entries = entries.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=before))
+    return list(entries[:limit])
+
+
 def mark_contacted(contact_ids: Iterable[uuid.UUID | str], at: dt.datetime | None = None) -> int:
     """Record that a message went out to these contacts at ``at`` (default now).
 

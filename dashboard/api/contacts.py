@@ -18,6 +18,7 @@ from pydantic import Field
 from contacts.models import Contact, ContactList
 from contacts.models import Field as CustomField
 from contacts.services.contacts import get_contact
+from contacts.services.history import history_page
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
@@ -261,11 +262,20 @@ def patch_contact(
     summary="A contact's history",
 )
 def contact_interactions(
-    request: HttpRequest, contact_id: str, limit: int = Query(50, ge=1, le=PAGE_MAX)
+    request: HttpRequest,
+    contact_id: str,
+    limit: int = Query(50, ge=1, le=PAGE_MAX),
+    before: int | None = Query(
+        None,
+        ge=1,
+        le=2**53,
+        description="The id of the last entry you have: the entries older than it.",
+    ),
 ) -> Any:
+    """Newest first. For more than one page, pass the last entry's id as `before`."""
     agent_of(request, "contacts:read")
     contact = get_contact(contact_id)
-    return [interaction_data(i) for i in contact.interactions.all()[:limit]]
+    return [interaction_data(i) for i in history_page(contact, limit=limit, before=before)]
 
 
 @router.post(

@@ -255,6 +255,24 @@ def test_events_land_in_the_contacts_history(agent_client):
     assert "email_opened" in [row["name"] for row in history]
 
 
+def test_a_long_history_is_read_a_page_at_a_time(agent_client):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "long@example.com"}).json()
+    base = f"/api/v1/contacts/{contact['id']}"
+    url = f"{base}/interactions"
+    at = "2026-01-02T10:00:00"  # three events at one instant: the id breaks the tie
+    for n in range(3):
+        post(agent_client, f"{base}/events", {"name": f"e{n}", "occurred_at": at})
+    everything = [row["id"] for row in agent_client.get(url).json()]
+    assert len(everything) == 4  # the three events and the creation
+
+    first = agent_client.get(url, {"limit": 2}).json()
+    rest = agent_client.get(url, {"limit": 2, "before": first[-1]["id"]}).json()
+    assert [row["id"] for row in first + rest] == everything
+
+    unknown = agent_client.get(url, {"before": 2**40})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_interaction"
+
+
 def test_lists_and_fields_can_be_read_and_created(agent_client):
     assert post(agent_client, "/api/v1/lists", {"name": "Leads", "limit": 10}).status_code == 201
     assert agent_client.get("/api/v1/lists").json()[0] | {"id": 0} == {
