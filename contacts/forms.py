@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from contacts.models import Consent, ContactList, FieldType
+from contacts.models import Consent, ContactList, FieldType, Tag
 from dashboard import jsonvalues
 
 
@@ -63,6 +63,15 @@ def field_values_form(fields: list, initial: dict) -> forms.Form:
 
 class TagForm(forms.Form):
     name = forms.CharField(max_length=64, label="Tag")
+
+
+class TagMergeForm(forms.Form):
+    """The tag another is merged into (tag edit page)."""
+
+    into = forms.ModelChoiceField(
+        Tag.objects.all(),
+        error_messages={"required": "Choose a tag.", "invalid_choice": "Choose a tag."},
+    )
 
 
 class ListForm(forms.Form):

@@ -19,6 +19,13 @@ def plain_line_breaks(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def valid_fields(form: forms.Form) -> dict:
+    """The form's fields that are valid, even when others are not: a filter with one stale
+    value (an agent deleted since) still applies the rest instead of widening to everything."""
+    form.is_valid()
+    return getattr(form, "cleaned_data", {})
+
+
 def add_domain_error(form: forms.Form, error: SwitchboardError) -> None:
     """Show a service's error next to the field it names, or above the form; an error that
     stands for several problems shows each of them in its place."""

@@ -535,3 +535,21 @@ def undo_dismissal(
     )
     dismissal.delete()
     return True
+
+
+def merged_into(contact_id: uuid.UUID) -> uuid.UUID | None:
+    """The contact a merged-away contact now lives on, if any.
+
+    A merge moves the duplicate's audit entries to the survivor (contact_id) but leaves them
+    about the duplicate (object_id), so its own "created" entry names where it went; a chain
+    of merges keeps moving them, so this is the latest survivor."""
+    survivor_id = (
+        AuditEntry.objects.filter(object_type="contact", object_id=str(contact_id))
+        .exclude(contact_id=contact_id)
+        .exclude(contact_id=None)
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    if survivor_id and Contact.objects.filter(pk=survivor_id).exists():
+        return survivor_id
+    return None

@@ -25,6 +25,7 @@ from contacts.forms import (
 from contacts.models import Contact, ContactList, Field, Tag
 from contacts.phones import format_national
 from contacts.services import contacts as contact_service
+from contacts.services import duplicates as duplicate_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
 from contacts.services.search import DEFAULT_SORT, SORTS, paginate, search_contacts
@@ -53,29 +54,11 @@ class ContactGone(Http404):
         self.survivor_id = survivor_id
 
 
-def merged_into(contact_id: uuid.UUID) -> uuid.UUID | None:
-    """The contact a merged-away contact now lives on, if any.
-
-    A merge moves the duplicate's audit entries to the survivor (contact_id) but leaves them
-    about the duplicate (object_id), so its own "created" entry names where it went; a chain
-    of merges keeps moving them, so this is the latest survivor."""
-    survivor_id = (
-        AuditEntry.objects.filter(object_type="contact", object_id=str(contact_id))
-        .exclude(contact_id=contact_id)
-        .exclude(contact_id=None)
-        .values_list("contact_id", flat=True)
-        .first()
-    )
-    if survivor_id and Contact.objects.filter(pk=survivor_id).exists():
-        return survivor_id
-    return None
-
-
 def get_contact_or_404(contact_id: uuid.UUID) -> Contact:
     try:
         return Contact.objects.get(pk=contact_id)
     except Contact.DoesNotExist:
-        survivor_id = merged_into(contact_id)
+        survivor_id = duplicate_service.merged_into(contact_id)
         if survivor_id:
             raise ContactGone("This contact was merged into another.", survivor_id) from None
         raise ContactGone(

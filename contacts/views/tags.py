@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.forms import TagForm
+from contacts.forms import TagForm, TagMergeForm
 from contacts.models import Tag
 from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
@@ -83,9 +83,11 @@ def _edit_page(
 def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
     """Merge this tag into another: the answer to "rename to a name in use"."""
     tag = get_object_or_404(Tag, pk=tag_id)
-    target = Tag.objects.filter(pk=_int_or_none(request.POST.get("into"))).first()
-    if target is None:
-        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), "Choose a tag.")
+    merge = TagMergeForm(request.POST)
+    if not merge.is_valid():
+        error = " ".join(merge.errors["into"])
+        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), error)
+    target = merge.cleaned_data["into"]
     try:
         moved = tag_service.merge_tags(actor=Actor.staff(request.user), source=tag, target=target)
     except SwitchboardError as exc:
@@ -96,13 +98,6 @@ def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
         f"gained {target.name}.",
     )
     return redirect("contacts:tags")
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 @require_POST

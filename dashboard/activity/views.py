@@ -24,7 +24,7 @@ from dashboard.agents.forms import FlagForm
 from dashboard.agents.models import ActionFlag, ActionOutcome, Agent, AgentAction
 from dashboard.agents.pipeline import ACTIONS
 from dashboard.errors import SwitchboardError
-from dashboard.forms import add_domain_error
+from dashboard.forms import add_domain_error, valid_fields
 
 PAGE_SIZE = 50
 
@@ -53,8 +53,7 @@ def _actions(form: FeedFilter) -> QuerySet[AgentAction]:
     qs = _feed_rows()
     # The filters that are valid still apply: a stale link (an agent deleted since, say) must
     # not silently widen the feed to everything. The page names the one it could not apply.
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
+    data = valid_fields(form)
     if data.get("agent"):
         qs = qs.filter(agent=data["agent"])
     if data.get("action"):

@@ -149,8 +149,8 @@ def _unknown_parameters(request: HttpRequest) -> Outcome | None:
 
 
 _NOT_A_FILTER = (
-    "not a parameter of this search; the filters are q, email, tag, list_id, segment_id, "
-    "updated_since and metadata.<key> (up to 5 levels: metadata.a.b)"
+    f"not a parameter of this search; it takes {', '.join(ContactQuery.model_fields)} and "
+    "metadata.<key> (up to 5 levels: metadata.a.b)"
 )
 
 

@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
-from dashboard.forms import add_domain_error
+from dashboard.forms import add_domain_error, valid_fields
 from sms.campaigns.forms import CampaignForm
 from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus
 from sms.campaigns.services import campaigns as service
@@ -87,10 +87,9 @@ def campaign_estimate(request: HttpRequest) -> HttpResponse:
     """The composer's live estimate: counts, exclusions, samples, cost and balance."""
     form = CampaignForm(request.POST)
     context: dict = {}
-    form.is_valid()
     # Who gets it and what it costs depend on these alone: a half-typed date or time zone
     # elsewhere in the form must not blank the estimate.
-    data = form.cleaned_data
+    data = valid_fields(form)
     if all(name in data for name in ("audience", "text", "kind")):
         audience_kind, audience_id = data["audience"]
         try:

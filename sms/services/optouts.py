@@ -11,8 +11,9 @@ import unicodedata
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 
-from contacts.phones import normalise_phone
+from contacts.phones import normalise_phone, search_prefixes
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -71,6 +72,18 @@ def _reason(reason: str) -> str:
 
 def opt_out_for(phone: str) -> OptOut | None:
     return OptOut.objects.filter(phone=phone).first()
+
+
+def search_opt_outs(query: str) -> QuerySet[OptOut]:
+    """The STOP list, newest first; ``query`` finds a number however it is typed (07400…,
+    +44 7400…, 447400…) or words of the reason."""
+    rows = OptOut.objects.order_by("-created_at")
+    if not query:
+        return rows
+    match = Q(reason__icontains=query)
+    for prefix in search_prefixes(query) if any(ch.isdigit() for ch in query) else []:
+        match |= Q(phone__startswith=prefix)
+    return rows.filter(match)
 
 
 def opted_out(phones: Iterable[str]) -> set[str]:

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from contacts.phones import search_prefixes
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
 from sms.forms import OptOutForm, ReasonForm
 from sms.models import OptOut
-from sms.services.optouts import add_opt_out, remove_opt_out
-
-
-def _matching(query: str) -> QuerySet[OptOut]:
-    """The STOP list, newest first; ``query`` finds a number however it is typed (07400…,
-    +44 7400…, 447400…) or words of the reason."""
-    rows = OptOut.objects.order_by("-created_at")
-    if not query:
-        return rows
-    match = Q(reason__icontains=query)
-    for prefix in search_prefixes(query) if any(ch.isdigit() for ch in query) else []:
-        match |= Q(phone__startswith=prefix)
-    return rows.filter(match)
+from sms.services.optouts import add_opt_out, remove_opt_out, search_opt_outs
 
 
 @require_http_methods(["GET", "POST"])
@@ -42,7 +28,7 @@ def optout_list(request: HttpRequest) -> HttpResponse:
             flash.success(request, f"{row.phone} will not be texted.")
             return redirect("sms:optouts")
     query = (request.GET.get("q") or "").strip()[:40]
-    page = Paginator(_matching(query), 50).get_page(request.GET.get("page"))
+    page = Paginator(search_opt_outs(query), 50).get_page(request.GET.get("page"))
     return render(request, "sms/optouts.html", {"form": form, "page": page, "query": query})
 
 

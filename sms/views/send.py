@@ -15,7 +15,7 @@ from contacts.models import Contact
 from contacts.phones import normalise_phone
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
-from dashboard.forms import add_domain_error
+from dashboard.forms import add_domain_error, valid_fields
 from sms.forms import SendForm
 from sms.services import credits
 from sms.services.encoding import analyse
@@ -85,8 +85,7 @@ def send_page(request: HttpRequest) -> HttpResponse:
 def preview(request: HttpRequest) -> HttpResponse:
     """What the recipient will read, how it is encoded and what it costs; problems as notes."""
     form = SendForm(request.POST)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
+    data = valid_fields(form)
     context: dict = {"balance": credits.get_balance()}
     try:
         contact, to = _recipient(data)

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard.agents.models import Agent, AgentPromptVersion, ApprovalRequest
+from dashboard.forms import valid_fields
 from sms.models import Message, Status
 
 PAGE_SIZE = 50
@@ -47,8 +48,7 @@ def agent_messages(request: HttpRequest) -> HttpResponse:
     qs = Message.objects.filter(actor_kind="agent").select_related("contact")
     # The filters that are valid still apply: a stale link (an agent or version deleted since)
     # must not silently widen the review to every agent's texts. The page names the one left out.
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
+    data = valid_fields(form)
     if data.get("agent"):
         qs = qs.filter(actor_ref=str(data["agent"].pk))
     if data.get("version"):
