@@ -313,6 +313,9 @@ def _run(spec: ActionSpec, actor: Actor, payload: dict[str, Any], *, dry_run: bo
     return result
 
 
+IDEMPOTENCY_KEY_MAX = AgentAction._meta.get_field("idempotency_key").max_length or 200
+
+
 def _body_hash(action: str, payload: dict[str, Any], dry_run: bool) -> str:
     text = json.dumps([action, payload, dry_run], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -371,7 +374,16 @@ def perform(
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):
         return refused
-    key = (idempotency_key or "").strip()[:200]
+    key = (idempotency_key or "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        # Cut short, two different keys could share their first characters: the second
+        # request would be answered with the first one's replay (or refused as a reuse).
+        return refusal(
+            400,
+            "invalid_idempotency_key",
+            f"An Idempotency-Key has at most {IDEMPOTENCY_KEY_MAX} characters; this one has "
+            f"{len(key)}. Use a shorter key, such as a UUID.",
+        )
     body_hash = _body_hash(action_name, fingerprint or payload, dry_run)
     prompt_id = active_prompt_id(agent)
     actor = Actor.agent(agent.pk, agent.name, prompt_id)

@@ -57,6 +57,7 @@ IdempotencyKey = Header(
     None,
     alias="Idempotency-Key",
     description="Retry safely: same key and body within 24 h replays the first answer.",
+    max_length=200,
 )
 META_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]{1,64}(?:\.[A-Za-z0-9_\-]{1,64}){0,4})$")
 PAGE_MAX = 100

@@ -77,6 +77,32 @@ def test_a_failed_request_is_replayed_as_the_same_failure(agent_client):
     assert first.json() == again.json()
 
 
+def test_an_idempotency_key_too_long_to_store_is_refused_not_cut_short(agent_client):
+    # Cut to its first 200 characters, the second key would replay the first key's answer.
+    stem = "k" * 200
+    first = agent_client.post(
+        "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json",
+        headers={"Idempotency-Key": stem + "1"},
+    )  # fmt: skip
+    second = agent_client.post(
+        "/api/v1/contacts", {"email": "b@example.com"}, content_type="application/json",
+        headers={"Idempotency-Key": stem + "2"},
+    )  # fmt: skip
+    assert first.status_code == second.status_code == 400
+    assert "Idempotency-Key" in first.json()["message"]
+    assert not Contact.objects.exists() and not AgentAction.objects.exists()
+
+
+def test_the_pipeline_refuses_an_idempotency_key_it_cannot_store(autonomous_agent):
+    outcome = perform(autonomous_agent, "create_list", {"name": "One"}, idempotency_key="k" * 201)
+    assert outcome.status == 400
+    assert outcome.body["code"] == "invalid_idempotency_key"
+    assert "at most 200 characters" in outcome.body["message"]
+    assert not AgentAction.objects.exists()
+    kept = perform(autonomous_agent, "create_list", {"name": "Two"}, idempotency_key="k" * 200)
+    assert kept.status == 201
+
+
 def test_a_dry_run_tags_nothing_but_says_what_would_happen(agent_client):
     contact = agent_client.post(
         "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json"
