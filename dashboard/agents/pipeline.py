@@ -150,7 +150,14 @@ def _counted(agent: Agent, now: dt.datetime, taken: list[tuple[Any, ...]]) -> Ou
     and leaves nothing behind."""
     minute, month = _windows(now)
     counts = dict(taken)
-    if minute in counts and month in counts:
+    limits = {minute: agent.rate_limit_per_minute, month: agent.monthly_request_cap}
+
+    def took(window: str) -> bool:
+        # A window's first request is inserted whatever its limit: a cap of 0 refuses it here.
+        limit = limits[window]
+        return window in counts and (limit is None or counts[window] <= limit)
+
+    if took(minute) and took(month):
         if counts[minute] == 1:
             # A new minute began for this agent: drop its older minute rows. Only minute
             # windows hold a "T"; a prefix match would not do, SQLite's LIKE ignores case.
@@ -159,7 +166,7 @@ def _counted(agent: Agent, now: dt.datetime, taken: list[tuple[Any, ...]]) -> Ou
             ).delete()
         return None
     transaction.set_rollback(True)
-    full = minute if minute not in counts else month
+    full = minute if not took(minute) else month
     _full_windows.add(agent, full, now)
     return _full_windows.refusal(agent, now)
 

@@ -158,6 +158,20 @@ def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
     assert Contact.objects.count() == 1
 
 
+def test_a_monthly_cap_of_zero_lets_no_request_through(make_agent):
+    # The month's first request creates its counter row; a cap of 0 must refuse even that one.
+    agent = make_agent("paused", monthly_request_cap=0)
+    client = client_for(agent)
+    read = client.get("/api/v1/contacts")
+    write = client.post(
+        "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json"
+    )
+    assert read.status_code == write.status_code == 429
+    assert read.json()["code"] == write.json()["code"] == "monthly_cap_reached"
+    assert not Contact.objects.exists()
+    assert not UsageCounter.objects.filter(agent=agent).exists()
+
+
 def _minute_counts(agent) -> dict[str, int]:
     return dict(
         UsageCounter.objects.filter(agent=agent).order_by("window").values_list("window", "count")
