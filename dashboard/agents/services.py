@@ -48,6 +48,37 @@ def _clean_mode(mode: str) -> str:
     return mode
 
 
+# The largest count the limit columns (PositiveIntegerField) hold on every database, and the
+# budget column's bound (12 digits, 4 of them decimals): beyond them the save fails.
+MAX_LIMIT = 2_147_483_647
+MAX_BUDGET = Decimal("99999999.9999")
+
+
+def _check_limits(
+    rate_limit_per_minute: int, monthly_request_cap: int | None, monthly_sms_budget: Decimal | None
+) -> None:
+    if not 1 <= rate_limit_per_minute <= MAX_LIMIT:
+        raise SwitchboardError(
+            "invalid_rate_limit",
+            f"The rate limit is 1 to {MAX_LIMIT:,} requests a minute.",
+            field="rate_limit_per_minute",
+        )
+    if monthly_request_cap is not None and not 0 <= monthly_request_cap <= MAX_LIMIT:
+        raise SwitchboardError(
+            "invalid_request_cap",
+            f"The monthly cap is 0 to {MAX_LIMIT:,} requests; leave it empty for no cap.",
+            field="monthly_request_cap",
+        )
+    if monthly_sms_budget is not None and not (
+        monthly_sms_budget.is_finite() and 0 <= monthly_sms_budget <= MAX_BUDGET
+    ):
+        raise SwitchboardError(
+            "invalid_budget",
+            f"The monthly SMS budget is 0 to {MAX_BUDGET:,} credits; leave it empty for no budget.",
+            field="monthly_sms_budget",
+        )
+
+
 @transaction.atomic
 def create_agent(
     *,
@@ -73,12 +104,7 @@ def create_agent(
         raise SwitchboardError(
             "duplicate_agent", f"An agent named “{name}” already exists.", field="name"
         )
-    if rate_limit_per_minute < 1:
-        raise SwitchboardError(
-            "invalid_rate_limit",
-            "The rate limit is at least 1 request a minute.",
-            field="rate_limit",
-        )
+    _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     secret = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -274,12 +300,7 @@ def update_agent(
     monthly_sms_budget: Decimal | None,
 ) -> Agent:
     """Change what an agent may do and how closely it is watched; audited field by field."""
-    if rate_limit_per_minute < 1:
-        raise SwitchboardError(
-            "invalid_rate_limit",
-            "The rate limit is at least 1 request a minute.",
-            field="rate_limit_per_minute",
-        )
+    _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     names = ["description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
              "monthly_sms_budget"]  # fmt: skip
