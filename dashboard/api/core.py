@@ -208,12 +208,24 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         for e in exc.errors
     ]
     first = errors[0] if errors else {"path": "", "message": "invalid request"}
-    return error(
-        400,
-        "invalid_request",
-        f"{first['path']}: {first['message']}" if first["path"] else first["message"],
-        errors=errors,
-    )
+    message = f"{first['path']}: {first['message']}" if first["path"] else first["message"]
+    match = request.resolver_match
+    if match and match.view_name == "api:token":
+        if request.content_type not in FORMS:
+            # A JSON body leaves every form field "missing", which sends people hunting for
+            # typos in field names they spelled right.
+            message = (
+                "POST /api/v1/token takes a form-encoded body (Content-Type: "
+                "application/x-www-form-urlencoded) with grant_type, client_id and "
+                f"client_secret, as OAuth 2 requires; this request sent "
+                f"{request.content_type or 'no Content-Type'}."
+            )
+        # OAuth 2 clients read error / error_description, as on the token endpoint's other errors.
+        return error(
+            400, "invalid_request", message, errors=errors,
+            error="invalid_request", error_description=message,
+        )  # fmt: skip
+    return error(400, "invalid_request", message, errors=errors)
 
 
 @api.exception_handler(AuthenticationError)

@@ -55,6 +55,28 @@ def test_a_wrong_secret_or_grant_gets_no_token(autonomous_agent):
     assert not AccessToken.objects.exists()
 
 
+def test_credentials_sent_as_json_are_told_the_token_endpoint_takes_a_form(autonomous_agent):
+    # Parsed as a form, a JSON body has no fields at all: "grant_type: Field required" sent
+    # people looking for a typo in names they had spelled right.
+    credentials = {"grant_type": "client_credentials", "client_id": autonomous_agent.client_id,
+                   "client_secret": autonomous_agent.client_secret}  # fmt: skip
+    response = Client().post("/api/v1/token", credentials, content_type="application/json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == body["error"] == "invalid_request"
+    assert "form-encoded" in body["message"] and "application/json" in body["message"]
+    assert body["error_description"] == body["message"]
+    assert not AccessToken.objects.exists()
+
+
+def test_a_missing_field_on_the_token_endpoint_is_an_oauth_error(autonomous_agent):
+    response = Client().post("/api/v1/token", {"grant_type": "client_credentials"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert body["error_description"] == body["message"] == "form.client_id: Field required"
+
+
 def test_a_switched_off_agent_is_told_so_when_it_asks_for_a_token(make_agent):
     agent = make_agent("retired")
     revoke(actor=Actor.system("tests"), agent=agent)
