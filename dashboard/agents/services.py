@@ -172,9 +172,13 @@ def revoke_token(*, token: str) -> bool:
     )
 
 
+@transaction.atomic
 def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
     """Exchange client credentials for a bearer token: (token, seconds it lives)."""
-    agent = Agent.objects.filter(client_id=client_id).first()
+    # Locked until the token is stored: a rotation or a switch-off (which update this row)
+    # waits for it and then revokes it, instead of committing between the secret check and
+    # the insert and leaving a token from the old secret alive.
+    agent = Agent.objects.select_for_update().filter(client_id=client_id).first()
     # Compare in constant time, and hash even for an unknown client so timing tells nothing.
     expected = agent.secret_hash if agent else _hash("")
     if not hmac.compare_digest(expected, _hash(client_secret or "")) or agent is None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from contacts.models import Contact
 from dashboard.actors import Actor
+from dashboard.agents import services
 from dashboard.agents.models import AccessToken, UsageCounter
-from dashboard.agents.services import revoke, rotate_secret
+from dashboard.agents.services import issue_token, revoke, rotate_secret
 from tests.agents.personas import client_for
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +119,52 @@ def test_revoking_the_agent_or_rotating_its_secret_ends_its_tokens(make_agent):
         client_for(revoked)
     rotated.client_secret = new_secret
     assert client_for(rotated).get("/api/v1/contacts").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_exchanged_while_the_secret_is_rotated_does_not_outlive_the_rotation(
+    make_agent, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL's row locks")
+    agent = make_agent("leaky")
+    checked, rotated = threading.Event(), threading.Event()
+    real_token = services.secrets.token_urlsafe
+
+    def token_after_the_check(size: int) -> str:
+        # The exchange has checked the old secret; let the rotation run before it stores
+        # the token (it cannot while the exchange holds the agent's row).
+        if threading.current_thread().name == "exchange":
+            checked.set()
+            rotated.wait(timeout=1)
+        return real_token(size)
+
+    monkeypatch.setattr(services.secrets, "token_urlsafe", token_after_the_check)
+    issued: list[str] = []
+
+    def exchange() -> None:
+        try:
+            issued.append(
+                issue_token(client_id=agent.client_id, client_secret=agent.client_secret)[0]
+            )
+        finally:
+            connection.close()
+
+    def rotate() -> None:
+        try:
+            checked.wait(timeout=5)
+            rotate_secret(actor=Actor.system("tests"), agent=agent)
+            rotated.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=exchange, name="exchange"), threading.Thread(target=rotate)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(issued) == 1
+    assert services.authenticate(issued[0]) is None
 
 
 def test_a_missing_scope_is_403_and_changes_nothing(make_agent):
