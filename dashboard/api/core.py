@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -246,3 +248,37 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, UnsupportedJson):  # Ninja's "Cannot parse request body"
         message = f"{message}: {exc.__cause__}"
     return error(exc.status_code, code.get(exc.status_code, "error"), message)
+
+
+def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Ninja answers a method a path does not take with a plain-text 405: answer it in the
+    API's JSON error shape, naming the methods the path takes (Allow stays)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")))
+        answer = error(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path}; it takes {allowed}.",
+        )
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapper
+
+
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any path under /api/v1/ that names no endpoint: the API's JSON 404, not a web page."""
+    hint = " (the API's paths end without a slash)" if request.path.endswith("/") else ""
+    return error(
+        404,
+        "not_found",
+        f"There is no API endpoint at {request.path}{hint}; the endpoints are listed in "
+        "/api/v1/openapi.json.",
+    )

@@ -198,6 +198,27 @@ def test_schema_errors_are_400_with_the_field_path(agent_client):
     assert nul.status_code == 400
 
 
+def test_a_method_a_path_does_not_take_is_a_json_405_naming_the_ones_it_does(agent_client):
+    response = agent_client.put("/api/v1/contacts", {}, content_type="application/json")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, POST"
+    assert response.json() == {
+        "code": "method_not_allowed",
+        "message": "PUT is not allowed on /api/v1/contacts; it takes GET, POST.",
+    }
+    assert Client().get("/api/v1/token").json()["code"] == "method_not_allowed"
+
+
+def test_a_path_that_names_no_endpoint_is_a_json_404(agent_client):
+    response = agent_client.get("/api/v1/contact")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "/api/v1/openapi.json" in response.json()["message"]
+    slash = agent_client.get("/api/v1/contacts/")
+    assert slash.status_code == 404 and "without a slash" in slash.json()["message"]
+    assert Client().get("/api/v1/docs").status_code == 200
+
+
 def test_over_the_rate_limit_is_429_with_retry_after(make_agent):
     client = client_for(make_agent("hasty", rate_limit_per_minute=3))
     statuses = [client.get("/api/v1/contacts").status_code for _ in range(4)]
