@@ -195,7 +195,17 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
     loc = list(loc)
     if len(loc) > 2 and loc[0] in ("body", "form", "query"):
         return [loc[0], *loc[2:]]
+    if len(loc) == 2 and loc[0] == "body":  # the body as a whole: missing, or not an object
+        return ["body"]
     return loc
+
+
+def _schema_message(e: dict[str, Any]) -> str:
+    if e.get("type") == "extra_forbidden":
+        return UNKNOWN_FIELD
+    if e.get("type") == "missing" and _location(e.get("loc", ())) == ["body"]:
+        return "this endpoint takes a JSON body; none was sent"
+    return e.get("msg", "invalid")
 
 
 @api.exception_handler(ValidationError)
@@ -203,9 +213,7 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
         {
             "path": ".".join(str(part) for part in _location(e.get("loc", ()))),
-            "message": UNKNOWN_FIELD
-            if e.get("type") == "extra_forbidden"
-            else e.get("msg", "invalid"),
+            "message": _schema_message(e),
         }
         for e in exc.errors
     ]
