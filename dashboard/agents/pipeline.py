@@ -610,6 +610,7 @@ def approve(
     with transaction.atomic():
         request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
         spec = ACTIONS[request.action]
+        _check_still_allowed(request.agent, spec)
         payload = dict(request.payload)
         if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
             request.original_payload = dict(request.payload)
@@ -635,6 +636,23 @@ def approve(
             actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
         )
     return request
+
+
+def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:
+    """Approval runs the action as the agent: not once the agent was switched off or lost the
+    scope it needs since it asked (the claim is rolled back; the request keeps waiting)."""
+    if not agent.is_active:
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"{agent.name} was switched off after it asked, so this cannot run as it; "
+            "reject the request.",
+        )
+    if not agent.has_scope(spec.scope):
+        raise SwitchboardError(
+            "missing_scope",
+            f"{agent.name} no longer has the “{spec.scope}” scope this needs, so it cannot "
+            "run as it; reject the request, or give the agent the scope back first.",
+        )
 
 
 def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:

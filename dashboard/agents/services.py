@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from dashboard import audit
 from dashboard.actors import Actor
-from dashboard.agents.models import SCOPES, AccessToken, Agent, AgentPromptVersion, Mode
+from dashboard.agents.models import (
+    SCOPES,
+    AccessToken,
+    Agent,
+    AgentPromptVersion,
+    ApprovalRequest,
+    ApprovalStatus,
+    Mode,
+)
 from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
@@ -162,6 +170,16 @@ def revoke(*, actor: Actor, agent: Agent) -> None:
         revoked_at=timezone.now()
     )
     audit.record(actor=actor, action="agent.revoke", obj=agent, changes={"active": [True, False]})
+    # What it asked for and is still waiting would otherwise stay in the queue, ready to run
+    # as an agent switched off; it ends here, its held credits freed.
+    from dashboard.agents.pipeline import withdraw  # the pipeline imports this module
+
+    waiting = ApprovalRequest.objects.filter(agent=agent, status=ApprovalStatus.PENDING)
+    for request_id in waiting.values_list("pk", flat=True):
+        withdraw(request_id=request_id, actor=actor, note=SWITCHED_OFF)
+
+
+SWITCHED_OFF = "The agent was switched off."
 
 
 def revoke_token(*, token: str) -> bool:
