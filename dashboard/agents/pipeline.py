@@ -391,6 +391,10 @@ def perform(
             f"An Idempotency-Key has at most {IDEMPOTENCY_KEY_MAX} characters; this one has "
             f"{len(key)}. Use a shorter key, such as a UUID.",
         )
+    if dry_run:
+        # A preview changes nothing, so there is nothing to keep from happening twice; were it
+        # to claim the key, the real request sent next with that key would be refused.
+        key = ""
     body_hash = _body_hash(action_name, fingerprint or payload, dry_run)
     prompt_id = active_prompt_id(agent)
     actor = Actor.agent(agent.pk, agent.name, prompt_id)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactList
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction
 from dashboard.agents.pipeline import perform
@@ -101,6 +101,22 @@ def test_the_pipeline_refuses_an_idempotency_key_it_cannot_store(autonomous_agen
     assert not AgentAction.objects.exists()
     kept = perform(autonomous_agent, "create_list", {"name": "Two"}, idempotency_key="k" * 200)
     assert kept.status == 201
+
+
+def test_a_dry_run_leaves_its_idempotency_key_to_the_real_request(autonomous_agent):
+    # Preview, then do it with the same key: the key was refused as "used with a different
+    # request" because the preview had claimed it.
+    payload = {"name": "Leads"}
+    preview = perform(autonomous_agent, "create_list", payload, idempotency_key="k", dry_run=True)
+    assert preview.status == 201 and preview.body["dry_run"] is True
+    real = perform(autonomous_agent, "create_list", payload, idempotency_key="k")
+    assert real.status == 201 and "dry_run" not in real.body
+    again = perform(autonomous_agent, "create_list", payload, idempotency_key="k")
+    assert again.body == real.body and again.headers == {"Idempotent-Replayed": "true"}
+    # A preview after the real request previews again; it neither replays nor is refused.
+    later = perform(autonomous_agent, "create_list", payload, idempotency_key="k", dry_run=True)
+    assert later.body["dry_run"] is True and not later.headers
+    assert ContactList.objects.count() == 1
 
 
 def test_a_dry_run_tags_nothing_but_says_what_would_happen(agent_client):
