@@ -689,11 +689,16 @@ def _check_edit(request_id: int, edited_text: str) -> None:
 
 
 def reject(*, request_id: int, user: Any, note: str = "") -> ApprovalRequest:
-    request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
-    _never_runs(
-        request, Actor.staff(user), "approval.reject",
-        {"status": ["pending", "rejected"], "note": [None, note or None]},
-    )  # fmt: skip
+    # The claim, the freed credits and the audit entry commit together: a crash in between
+    # must not leave a rejection nobody can trace, its credits still held. (Expiry first, on
+    # its own, as in ``approve``.)
+    expire_stale()
+    with transaction.atomic():
+        request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
+        _never_runs(
+            request, Actor.staff(user), "approval.reject",
+            {"status": ["pending", "rejected"], "note": [None, note or None]},
+        )  # fmt: skip
     return request
 
 
