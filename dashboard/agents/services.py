@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -309,6 +310,26 @@ def save_prompt_version(
     return version
 
 
+SETTINGS = ("description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
+            "monthly_sms_budget")  # fmt: skip
+
+
+def settings_version(agent: Agent) -> str:
+    """A digest of the agent's settings as they are stored: the settings page sends back the
+    one it was drawn with, so a save cannot quietly undo a colleague's save made meanwhile."""
+    values = [str(getattr(agent, name)) for name in SETTINGS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+def _settings_text(agent: Agent) -> str:
+    cap, budget = agent.monthly_request_cap, agent.monthly_sms_budget
+    return (
+        f"mode {agent.mode}; scopes {', '.join(agent.scopes) or 'none'}; "
+        f"{agent.rate_limit_per_minute} requests a minute; monthly cap "
+        f"{'none' if cap is None else cap}; SMS budget {'none' if budget is None else budget}"
+    )
+
+
 @transaction.atomic
 def update_agent(
     *,
@@ -320,21 +341,32 @@ def update_agent(
     rate_limit_per_minute: int,
     monthly_request_cap: int | None,
     monthly_sms_budget: Decimal | None,
+    expected_version: str | None = None,
 ) -> Agent:
-    """Change what an agent may do and how closely it is watched; audited field by field."""
+    """Change what an agent may do and how closely it is watched; audited field by field.
+
+    ``expected_version`` is ``settings_version`` as the editor showed the agent: if someone
+    saved other settings since, ``edit_conflict`` instead of quietly replacing theirs."""
     _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
-    names = ["description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
-             "monthly_sms_budget"]  # fmt: skip
-    before = {name: getattr(locked, name) for name in names}
+    current = settings_version(locked)
+    if expected_version and expected_version != current:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"Someone saved {locked.name}'s settings after you opened this page; they are now: "
+            f"{_settings_text(locked)}. Your values are kept below: save again to replace "
+            "theirs with yours.",
+            version=current,
+        )
+    before = {name: getattr(locked, name) for name in SETTINGS}
     locked.description = description[:500]
     locked.scopes = clean_scopes(scopes)
     locked.mode = _clean_mode(mode)
     locked.rate_limit_per_minute = rate_limit_per_minute
     locked.monthly_request_cap = monthly_request_cap
     locked.monthly_sms_budget = monthly_sms_budget
-    after = {name: getattr(locked, name) for name in names}
+    after = {name: getattr(locked, name) for name in SETTINGS}
     if changes := audit.diff(before, after):
-        locked.save(update_fields=names)
+        locked.save(update_fields=list(SETTINGS))
         audit.record(actor=actor, action="agent.update", obj=locked, changes=changes)
     return locked

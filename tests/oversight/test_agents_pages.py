@@ -113,6 +113,33 @@ def test_an_admin_changes_scopes_mode_and_limits(admin_client, admin_user, auton
     assert refused.status == 403
 
 
+def test_saving_settings_opened_before_a_colleagues_save_does_not_undo_it(
+    admin_client, autonomous_agent
+):
+    url = reverse("agents:update", args=[autonomous_agent.pk])
+    page = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    opened = page.context["form"].initial["expected_version"]
+    mine = {"mode": "autonomous", "scopes": ["contacts:read", "contacts:write"],
+            "rate_limit_per_minute": 10, "monthly_sms_budget": "5", "expected_version": opened}  # fmt: skip
+    # A colleague takes away contacts:write while this page is open.
+    theirs = {**mine, "scopes": ["contacts:read"], "rate_limit_per_minute": 120}
+    assert admin_client.post(url, theirs).status_code == 302
+    response = admin_client.post(url, mine)
+    assert response.status_code == 200
+    assert "after you opened this page" in response.content.decode()
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.scopes == ["contacts:read"]  # theirs stands
+    # Having seen theirs, saving again is deliberate and goes through.
+    again = {**mine, "expected_version": response.context["form"].data["expected_version"]}
+    assert admin_client.post(url, again).status_code == 302
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.scopes == ["contacts:read", "contacts:write"]
+    # The page drawn now carries the version as stored (a budget read back as 5.0000).
+    fresh = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    unchanged = {**mine, "expected_version": fresh.context["form"].initial["expected_version"]}
+    assert admin_client.post(url, unchanged).status_code == 302
+
+
 def test_a_monthly_cap_beyond_what_can_be_stored_is_shown_next_to_the_field(
     admin_client, autonomous_agent
 ):
