@@ -57,6 +57,9 @@ def links(action: AgentAction) -> Links:
 LATE_WINDOW = 200
 
 
+LAST_ID = 2**63 - 1
+
+
 def _floor(after: int) -> int:
     return max(after - LATE_WINDOW, 0)
 
@@ -90,7 +93,9 @@ class FeedCursor:
     @classmethod
     def parse(cls, after: str, seen: str | None) -> FeedCursor:
         """From the poller's values: ``seen`` as runs of ids, "3-9,11"."""
-        top = int(after) if after.isdigit() else 0
+        # No id is above the largest a BigAutoField holds; a number beyond it (a tampered
+        # poll URL) would overflow the database's integer in the look-up.
+        top = min(int(after), LAST_ID) if after.isdigit() else 0
         floor = _floor(top)
         if seen is None:  # a page drawn before the feed sent ``seen`` holds all up to its cursor
             return cls.within(top, range(floor + 1, top + 1))

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from contacts.imports.models import ImportJob
 from contacts.models import Tag
+from contacts.phones import normalise_phone
 from contacts.services import contacts as contact_service
 from contacts.services import erasure as erasure_service
 from contacts.services import fields as field_service
@@ -201,10 +202,25 @@ def create_segment(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> R
     return Result(201, segment_data(segment))
 
 
+def _check_one_recipient(contact: Any, to: str | None) -> None:
+    """Given a contact, the send goes to its phone: a ``to`` naming another number would be
+    ignored without a word, and the text would reach someone the agent did not mean."""
+    if contact is None or not contact.phone:
+        return  # no contact, or one without a phone (the send says so)
+    phone = normalise_phone(to or "")
+    if phone is not None and phone.e164 != contact.phone:
+        raise SwitchboardError(
+            "conflicting_recipient",
+            "to is not the phone number of the contact given as contact_id; give one of them.",
+            field="to",
+        )
+
+
 def send_sms(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
     """Check, price and queue one SMS. A dry run answers encoding, segments and price."""
     contact_id = payload.get("contact_id")
     contact = contact_service.get_contact(contact_id) if contact_id else None
+    _check_one_recipient(contact, payload.get("to"))
     outcome = sms_service.send_sms(
         actor=actor,
         text=payload["message"],

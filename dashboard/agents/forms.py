@@ -26,10 +26,13 @@ class AgentSettingsForm(forms.Form):
         min_value=0, max_digits=12, decimal_places=4, required=False,
         label="Monthly SMS budget", help_text="SMS credits a month; empty for no budget.",
     )  # fmt: skip
+    # The settings as the page showed them: a colleague's save since is not quietly undone.
+    expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class AgentCreateForm(AgentSettingsForm):
     name = forms.CharField(max_length=64)
+    expected_version = None  # a new agent has no settings anyone could have saved
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
         required=False,

@@ -150,7 +150,14 @@ def _counted(agent: Agent, now: dt.datetime, taken: list[tuple[Any, ...]]) -> Ou
     and leaves nothing behind."""
     minute, month = _windows(now)
     counts = dict(taken)
-    if minute in counts and month in counts:
+    limits = {minute: agent.rate_limit_per_minute, month: agent.monthly_request_cap}
+
+    def took(window: str) -> bool:
+        # A window's first request is inserted whatever its limit: a cap of 0 refuses it here.
+        limit = limits[window]
+        return window in counts and (limit is None or counts[window] <= limit)
+
+    if took(minute) and took(month):
         if counts[minute] == 1:
             # A new minute began for this agent: drop its older minute rows. Only minute
             # windows hold a "T"; a prefix match would not do, SQLite's LIKE ignores case.
@@ -159,7 +166,7 @@ def _counted(agent: Agent, now: dt.datetime, taken: list[tuple[Any, ...]]) -> Ou
             ).delete()
         return None
     transaction.set_rollback(True)
-    full = minute if minute not in counts else month
+    full = minute if not took(minute) else month
     _full_windows.add(agent, full, now)
     return _full_windows.refusal(agent, now)
 
@@ -313,6 +320,9 @@ def _run(spec: ActionSpec, actor: Actor, payload: dict[str, Any], *, dry_run: bo
     return result
 
 
+IDEMPOTENCY_KEY_MAX = AgentAction._meta.get_field("idempotency_key").max_length or 200
+
+
 def _body_hash(action: str, payload: dict[str, Any], dry_run: bool) -> str:
     text = json.dumps([action, payload, dry_run], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -371,7 +381,20 @@ def perform(
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):
         return refused
-    key = (idempotency_key or "").strip()[:200]
+    key = (idempotency_key or "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        # Cut short, two different keys could share their first characters: the second
+        # request would be answered with the first one's replay (or refused as a reuse).
+        return refusal(
+            400,
+            "invalid_idempotency_key",
+            f"An Idempotency-Key has at most {IDEMPOTENCY_KEY_MAX} characters; this one has "
+            f"{len(key)}. Use a shorter key, such as a UUID.",
+        )
+    if dry_run:
+        # A preview changes nothing, so there is nothing to keep from happening twice; were it
+        # to claim the key, the real request sent next with that key would be refused.
+        key = ""
     body_hash = _body_hash(action_name, fingerprint or payload, dry_run)
     prompt_id = active_prompt_id(agent)
     actor = Actor.agent(agent.pk, agent.name, prompt_id)
@@ -591,6 +614,7 @@ def approve(
     with transaction.atomic():
         request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
         spec = ACTIONS[request.action]
+        _check_still_allowed(request.agent, spec)
         payload = dict(request.payload)
         if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
             request.original_payload = dict(request.payload)
@@ -616,6 +640,23 @@ def approve(
             actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
         )
     return request
+
+
+def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:
+    """Approval runs the action as the agent: not once the agent was switched off or lost the
+    scope it needs since it asked (the claim is rolled back; the request keeps waiting)."""
+    if not agent.is_active:
+        raise SwitchboardError(
+            "agent_switched_off",
+            f"{agent.name} was switched off after it asked, so this cannot run as it; "
+            "reject the request.",
+        )
+    if not agent.has_scope(spec.scope):
+        raise SwitchboardError(
+            "missing_scope",
+            f"{agent.name} no longer has the “{spec.scope}” scope this needs, so it cannot "
+            "run as it; reject the request, or give the agent the scope back first.",
+        )
 
 
 def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
@@ -648,11 +689,16 @@ def _check_edit(request_id: int, edited_text: str) -> None:
 
 
 def reject(*, request_id: int, user: Any, note: str = "") -> ApprovalRequest:
-    request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
-    _never_runs(
-        request, Actor.staff(user), "approval.reject",
-        {"status": ["pending", "rejected"], "note": [None, note or None]},
-    )  # fmt: skip
+    # The claim, the freed credits and the audit entry commit together: a crash in between
+    # must not leave a rejection nobody can trace, its credits still held. (Expiry first, on
+    # its own, as in ``approve``.)
+    expire_stale()
+    with transaction.atomic():
+        request = _claim(request_id, user, ApprovalStatus.REJECTED, note)
+        _never_runs(
+            request, Actor.staff(user), "approval.reject",
+            {"status": ["pending", "rejected"], "note": [None, note or None]},
+        )  # fmt: skip
     return request
 
 

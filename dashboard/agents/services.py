@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -16,7 +17,15 @@ from django.utils import timezone
 
 from dashboard import audit
 from dashboard.actors import Actor
-from dashboard.agents.models import SCOPES, AccessToken, Agent, AgentPromptVersion, Mode
+from dashboard.agents.models import (
+    SCOPES,
+    AccessToken,
+    Agent,
+    AgentPromptVersion,
+    ApprovalRequest,
+    ApprovalStatus,
+    Mode,
+)
 from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
@@ -48,6 +57,37 @@ def _clean_mode(mode: str) -> str:
     return mode
 
 
+# The largest count the limit columns (PositiveIntegerField) hold on every database, and the
+# budget column's bound (12 digits, 4 of them decimals): beyond them the save fails.
+MAX_LIMIT = 2_147_483_647
+MAX_BUDGET = Decimal("99999999.9999")
+
+
+def _check_limits(
+    rate_limit_per_minute: int, monthly_request_cap: int | None, monthly_sms_budget: Decimal | None
+) -> None:
+    if not 1 <= rate_limit_per_minute <= MAX_LIMIT:
+        raise SwitchboardError(
+            "invalid_rate_limit",
+            f"The rate limit is 1 to {MAX_LIMIT:,} requests a minute.",
+            field="rate_limit_per_minute",
+        )
+    if monthly_request_cap is not None and not 0 <= monthly_request_cap <= MAX_LIMIT:
+        raise SwitchboardError(
+            "invalid_request_cap",
+            f"The monthly cap is 0 to {MAX_LIMIT:,} requests; leave it empty for no cap.",
+            field="monthly_request_cap",
+        )
+    if monthly_sms_budget is not None and not (
+        monthly_sms_budget.is_finite() and 0 <= monthly_sms_budget <= MAX_BUDGET
+    ):
+        raise SwitchboardError(
+            "invalid_budget",
+            f"The monthly SMS budget is 0 to {MAX_BUDGET:,} credits; leave it empty for no budget.",
+            field="monthly_sms_budget",
+        )
+
+
 @transaction.atomic
 def create_agent(
     *,
@@ -73,12 +113,7 @@ def create_agent(
         raise SwitchboardError(
             "duplicate_agent", f"An agent named “{name}” already exists.", field="name"
         )
-    if rate_limit_per_minute < 1:
-        raise SwitchboardError(
-            "invalid_rate_limit",
-            "The rate limit is at least 1 request a minute.",
-            field="rate_limit",
-        )
+    _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     secret = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -136,6 +171,16 @@ def revoke(*, actor: Actor, agent: Agent) -> None:
         revoked_at=timezone.now()
     )
     audit.record(actor=actor, action="agent.revoke", obj=agent, changes={"active": [True, False]})
+    # What it asked for and is still waiting would otherwise stay in the queue, ready to run
+    # as an agent switched off; it ends here, its held credits freed.
+    from dashboard.agents.pipeline import withdraw  # the pipeline imports this module
+
+    waiting = ApprovalRequest.objects.filter(agent=agent, status=ApprovalStatus.PENDING)
+    for request_id in waiting.values_list("pk", flat=True):
+        withdraw(request_id=request_id, actor=actor, note=SWITCHED_OFF)
+
+
+SWITCHED_OFF = "The agent was switched off."
 
 
 def revoke_token(*, token: str) -> bool:
@@ -146,9 +191,13 @@ def revoke_token(*, token: str) -> bool:
     )
 
 
+@transaction.atomic
 def issue_token(*, client_id: str, client_secret: str) -> tuple[str, int]:
     """Exchange client credentials for a bearer token: (token, seconds it lives)."""
-    agent = Agent.objects.filter(client_id=client_id).first()
+    # Locked until the token is stored: a rotation or a switch-off (which update this row)
+    # waits for it and then revokes it, instead of committing between the secret check and
+    # the insert and leaving a token from the old secret alive.
+    agent = Agent.objects.select_for_update().filter(client_id=client_id).first()
     # Compare in constant time, and hash even for an unknown client so timing tells nothing.
     expected = agent.secret_hash if agent else _hash("")
     if not hmac.compare_digest(expected, _hash(client_secret or "")) or agent is None:
@@ -261,6 +310,26 @@ def save_prompt_version(
     return version
 
 
+SETTINGS = ("description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
+            "monthly_sms_budget")  # fmt: skip
+
+
+def settings_version(agent: Agent) -> str:
+    """A digest of the agent's settings as they are stored: the settings page sends back the
+    one it was drawn with, so a save cannot quietly undo a colleague's save made meanwhile."""
+    values = [str(getattr(agent, name)) for name in SETTINGS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+def _settings_text(agent: Agent) -> str:
+    cap, budget = agent.monthly_request_cap, agent.monthly_sms_budget
+    return (
+        f"mode {agent.mode}; scopes {', '.join(agent.scopes) or 'none'}; "
+        f"{agent.rate_limit_per_minute} requests a minute; monthly cap "
+        f"{'none' if cap is None else cap}; SMS budget {'none' if budget is None else budget}"
+    )
+
+
 @transaction.atomic
 def update_agent(
     *,
@@ -272,26 +341,32 @@ def update_agent(
     rate_limit_per_minute: int,
     monthly_request_cap: int | None,
     monthly_sms_budget: Decimal | None,
+    expected_version: str | None = None,
 ) -> Agent:
-    """Change what an agent may do and how closely it is watched; audited field by field."""
-    if rate_limit_per_minute < 1:
-        raise SwitchboardError(
-            "invalid_rate_limit",
-            "The rate limit is at least 1 request a minute.",
-            field="rate_limit_per_minute",
-        )
+    """Change what an agent may do and how closely it is watched; audited field by field.
+
+    ``expected_version`` is ``settings_version`` as the editor showed the agent: if someone
+    saved other settings since, ``edit_conflict`` instead of quietly replacing theirs."""
+    _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
-    names = ["description", "scopes", "mode", "rate_limit_per_minute", "monthly_request_cap",
-             "monthly_sms_budget"]  # fmt: skip
-    before = {name: getattr(locked, name) for name in names}
+    current = settings_version(locked)
+    if expected_version and expected_version != current:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"Someone saved {locked.name}'s settings after you opened this page; they are now: "
+            f"{_settings_text(locked)}. Your values are kept below: save again to replace "
+            "theirs with yours.",
+            version=current,
+        )
+    before = {name: getattr(locked, name) for name in SETTINGS}
     locked.description = description[:500]
     locked.scopes = clean_scopes(scopes)
     locked.mode = _clean_mode(mode)
     locked.rate_limit_per_minute = rate_limit_per_minute
     locked.monthly_request_cap = monthly_request_cap
     locked.monthly_sms_budget = monthly_sms_budget
-    after = {name: getattr(locked, name) for name in names}
+    after = {name: getattr(locked, name) for name in SETTINGS}
     if changes := audit.diff(before, after):
-        locked.save(update_fields=names)
+        locked.save(update_fields=list(SETTINGS))
         audit.record(actor=actor, action="agent.update", obj=locked, changes=changes)
     return locked

@@ -56,7 +56,8 @@ def ping(request: HttpRequest) -> Any:
     openapi_extra={
         "responses": {
             "400": {"description": "grant_type is not client_credentials "
-                    "(`unsupported_grant_type`), or a field is missing (`invalid_request`)."},
+                    "(`unsupported_grant_type`), or a field is missing or the body is not "
+                    "form-encoded (`invalid_request`)."},
             "401": {"description": "Unknown client id or wrong secret (`invalid_client`), or "
                     "the agent was switched off (`agent_switched_off`; `error` is still "
                     "`invalid_client`): ask a Switchboard admin."},

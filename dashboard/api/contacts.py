@@ -56,7 +56,9 @@ router = Router(tags=["contacts"])
 IdempotencyKey = Header(
     None,
     alias="Idempotency-Key",
-    description="Retry safely: same key and body within 24 h replays the first answer.",
+    description="Retry safely: same key and body within 24 h replays the first answer. "
+    "A dry run neither uses nor claims its key.",
+    max_length=200,
 )
 META_KEY = re.compile(r"^metadata\.([A-Za-z0-9_\-]{1,64}(?:\.[A-Za-z0-9_\-]{1,64}){0,4})$")
 PAGE_MAX = 100

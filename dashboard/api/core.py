@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -193,7 +195,17 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
     loc = list(loc)
     if len(loc) > 2 and loc[0] in ("body", "form", "query"):
         return [loc[0], *loc[2:]]
+    if len(loc) == 2 and loc[0] == "body":  # the body as a whole: missing, or not an object
+        return ["body"]
     return loc
+
+
+def _schema_message(e: dict[str, Any]) -> str:
+    if e.get("type") == "extra_forbidden":
+        return UNKNOWN_FIELD
+    if e.get("type") == "missing" and _location(e.get("loc", ())) == ["body"]:
+        return "this endpoint takes a JSON body; none was sent"
+    return e.get("msg", "invalid")
 
 
 @api.exception_handler(ValidationError)
@@ -201,19 +213,29 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
         {
             "path": ".".join(str(part) for part in _location(e.get("loc", ()))),
-            "message": UNKNOWN_FIELD
-            if e.get("type") == "extra_forbidden"
-            else e.get("msg", "invalid"),
+            "message": _schema_message(e),
         }
         for e in exc.errors
     ]
     first = errors[0] if errors else {"path": "", "message": "invalid request"}
-    return error(
-        400,
-        "invalid_request",
-        f"{first['path']}: {first['message']}" if first["path"] else first["message"],
-        errors=errors,
-    )
+    message = f"{first['path']}: {first['message']}" if first["path"] else first["message"]
+    match = request.resolver_match
+    if match and match.view_name == "api:token":
+        if request.content_type not in FORMS:
+            # A JSON body leaves every form field "missing", which sends people hunting for
+            # typos in field names they spelled right.
+            message = (
+                "POST /api/v1/token takes a form-encoded body (Content-Type: "
+                "application/x-www-form-urlencoded) with grant_type, client_id and "
+                f"client_secret, as OAuth 2 requires; this request sent "
+                f"{request.content_type or 'no Content-Type'}."
+            )
+        # OAuth 2 clients read error / error_description, as on the token endpoint's other errors.
+        return error(
+            400, "invalid_request", message, errors=errors,
+            error="invalid_request", error_description=message,
+        )  # fmt: skip
+    return error(400, "invalid_request", message, errors=errors)
 
 
 @api.exception_handler(AuthenticationError)
@@ -234,3 +256,37 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, UnsupportedJson):  # Ninja's "Cannot parse request body"
         message = f"{message}: {exc.__cause__}"
     return error(exc.status_code, code.get(exc.status_code, "error"), message)
+
+
+def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Ninja answers a method a path does not take with a plain-text 405: answer it in the
+    API's JSON error shape, naming the methods the path takes (Allow stays)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")))
+        answer = error(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path}; it takes {allowed}.",
+        )
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapper
+
+
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any path under /api/v1/ that names no endpoint: the API's JSON 404, not a web page."""
+    hint = " (the API's paths end without a slash)" if request.path.endswith("/") else ""
+    return error(
+        404,
+        "not_found",
+        f"There is no API endpoint at {request.path}{hint}; the endpoints are listed in "
+        "/api/v1/openapi.json.",
+    )

@@ -256,7 +256,9 @@ class SegmentOut(Schema):
 
 
 class SmsIn(Body):
-    to: str | None = Field(None, max_length=40, description="Phone number; or give contact_id.")
+    to: str | None = Field(
+        None, max_length=40, description="Phone number; or give contact_id (not another number)."
+    )
     contact_id: str | None = Field(None, max_length=64, description="Text this contact's phone.")
     message: str = Field(max_length=2000, description="The text; {first_name} etc. are filled in.")
     kind: Literal["transactional", "marketing"] = "transactional"

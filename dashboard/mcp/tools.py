@@ -104,7 +104,9 @@ class ImportInput(ToolInput):
 
 class SendSmsInput(ToolInput):
     to: str | None = Field(
-        None, description="Phone number to text; or give contact_id.", max_length=40
+        None,
+        description="Phone number to text; or give contact_id (not another number).",
+        max_length=40,
     )
     contact_id: str | None = Field(
         None, description="Text this contact's phone number.", max_length=64

@@ -13,8 +13,9 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.services.contacts import create_contact
 from dashboard.actors import Actor
-from dashboard.agents.models import AgentAction, ApprovalRequest
+from dashboard.agents.models import Agent, AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve, expire_stale, reject
+from dashboard.agents.services import revoke
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 from sms.gateways import sandbox
@@ -121,6 +122,48 @@ def test_an_agent_or_outsider_can_never_approve(gated_client, funded, outsider_u
     # The API has no way to decide a request at all.
     assert gated_client.post(f"/api/v1/approvals/{approval_id}").status_code == 405
     assert ApprovalRequest.objects.get().status == "pending"
+
+
+def test_switching_an_agent_off_ends_what_it_left_waiting(
+    gated_agent, gated_client, funded, staff_user, admin_user
+):
+    approval_id = ask_to_send(gated_client).json()["approval_id"]
+    revoke(actor=Actor.staff(admin_user), agent=gated_agent)
+    waiting = ApprovalRequest.objects.get(pk=approval_id)
+    assert (waiting.status, waiting.decision_note) == ("rejected", "The agent was switched off.")
+    assert AgentAction.objects.get().credits == 0  # the held price no longer counts
+    with pytest.raises(SwitchboardError) as refused:
+        approve(request_id=approval_id, user=staff_user)
+    assert refused.value.code == "approval_already_decided"
+    assert not Message.objects.exists()
+
+
+def test_a_request_whose_agent_lost_the_scope_cannot_be_approved(
+    gated_agent, gated_client, funded, staff_user
+):
+    approval_id = ask_to_send(gated_client).json()["approval_id"]
+    Agent.objects.filter(pk=gated_agent.pk).update(scopes=["contacts:read"])
+    with pytest.raises(SwitchboardError) as refused:
+        approve(request_id=approval_id, user=staff_user)
+    assert refused.value.code == "missing_scope"
+    assert "sms:send" in refused.value.message and "reject" in refused.value.message
+    assert not Message.objects.exists()
+    # Still waiting, for staff to reject (or approve once the scope is back).
+    assert ApprovalRequest.objects.get(pk=approval_id).status == "pending"
+    reject(request_id=approval_id, user=staff_user, note="scope removed")
+    assert ApprovalRequest.objects.get(pk=approval_id).status == "rejected"
+
+
+def test_a_request_of_an_agent_switched_off_meanwhile_cannot_be_approved(
+    gated_agent, gated_client, funded, staff_user
+):
+    # The switch-off and the approval crossing: approval still checks the agent is on.
+    approval_id = ask_to_send(gated_client).json()["approval_id"]
+    Agent.objects.filter(pk=gated_agent.pk).update(is_active=False)
+    with pytest.raises(SwitchboardError) as refused:
+        approve(request_id=approval_id, user=staff_user)
+    assert refused.value.code == "agent_switched_off"
+    assert not Message.objects.exists()
 
 
 def test_a_bad_send_is_refused_at_once_instead_of_queued(gated_client, funded):

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactList
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction
 from dashboard.agents.pipeline import perform
@@ -75,6 +75,48 @@ def test_a_failed_request_is_replayed_as_the_same_failure(agent_client):
     )
     assert first.status_code == again.status_code == 406
     assert first.json() == again.json()
+
+
+def test_an_idempotency_key_too_long_to_store_is_refused_not_cut_short(agent_client):
+    # Cut to its first 200 characters, the second key would replay the first key's answer.
+    stem = "k" * 200
+    first = agent_client.post(
+        "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json",
+        headers={"Idempotency-Key": stem + "1"},
+    )  # fmt: skip
+    second = agent_client.post(
+        "/api/v1/contacts", {"email": "b@example.com"}, content_type="application/json",
+        headers={"Idempotency-Key": stem + "2"},
+    )  # fmt: skip
+    assert first.status_code == second.status_code == 400
+    assert "Idempotency-Key" in first.json()["message"]
+    assert not Contact.objects.exists() and not AgentAction.objects.exists()
+
+
+def test_the_pipeline_refuses_an_idempotency_key_it_cannot_store(autonomous_agent):
+    outcome = perform(autonomous_agent, "create_list", {"name": "One"}, idempotency_key="k" * 201)
+    assert outcome.status == 400
+    assert outcome.body["code"] == "invalid_idempotency_key"
+    assert "at most 200 characters" in outcome.body["message"]
+    assert not AgentAction.objects.exists()
+    kept = perform(autonomous_agent, "create_list", {"name": "Two"}, idempotency_key="k" * 200)
+    assert kept.status == 201
+
+
+def test_a_dry_run_leaves_its_idempotency_key_to_the_real_request(autonomous_agent):
+    # Preview, then do it with the same key: the key was refused as "used with a different
+    # request" because the preview had claimed it.
+    payload = {"name": "Leads"}
+    preview = perform(autonomous_agent, "create_list", payload, idempotency_key="k", dry_run=True)
+    assert preview.status == 201 and preview.body["dry_run"] is True
+    real = perform(autonomous_agent, "create_list", payload, idempotency_key="k")
+    assert real.status == 201 and "dry_run" not in real.body
+    again = perform(autonomous_agent, "create_list", payload, idempotency_key="k")
+    assert again.body == real.body and again.headers == {"Idempotent-Replayed": "true"}
+    # A preview after the real request previews again; it neither replays nor is refused.
+    later = perform(autonomous_agent, "create_list", payload, idempotency_key="k", dry_run=True)
+    assert later.body["dry_run"] is True and not later.headers
+    assert ContactList.objects.count() == 1
 
 
 def test_a_dry_run_tags_nothing_but_says_what_would_happen(agent_client):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from contacts.models import Contact
 from dashboard.actors import Actor
+from dashboard.agents import services
 from dashboard.agents.models import AccessToken, UsageCounter
-from dashboard.agents.services import revoke, rotate_secret
+from dashboard.agents.services import issue_token, revoke, rotate_secret
 from tests.agents.personas import client_for
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +58,28 @@ def test_a_wrong_secret_or_grant_gets_no_token(autonomous_agent):
     assert not AccessToken.objects.exists()
 
 
+def test_credentials_sent_as_json_are_told_the_token_endpoint_takes_a_form(autonomous_agent):
+    # Parsed as a form, a JSON body has no fields at all: "grant_type: Field required" sent
+    # people looking for a typo in names they had spelled right.
+    credentials = {"grant_type": "client_credentials", "client_id": autonomous_agent.client_id,
+                   "client_secret": autonomous_agent.client_secret}  # fmt: skip
+    response = Client().post("/api/v1/token", credentials, content_type="application/json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == body["error"] == "invalid_request"
+    assert "form-encoded" in body["message"] and "application/json" in body["message"]
+    assert body["error_description"] == body["message"]
+    assert not AccessToken.objects.exists()
+
+
+def test_a_missing_field_on_the_token_endpoint_is_an_oauth_error(autonomous_agent):
+    response = Client().post("/api/v1/token", {"grant_type": "client_credentials"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert body["error_description"] == body["message"] == "form.client_id: Field required"
+
+
 def test_a_switched_off_agent_is_told_so_when_it_asks_for_a_token(make_agent):
     agent = make_agent("retired")
     revoke(actor=Actor.system("tests"), agent=agent)
@@ -96,6 +121,52 @@ def test_revoking_the_agent_or_rotating_its_secret_ends_its_tokens(make_agent):
     assert client_for(rotated).get("/api/v1/contacts").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_token_exchanged_while_the_secret_is_rotated_does_not_outlive_the_rotation(
+    make_agent, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL's row locks")
+    agent = make_agent("leaky")
+    checked, rotated = threading.Event(), threading.Event()
+    real_token = services.secrets.token_urlsafe
+
+    def token_after_the_check(size: int) -> str:
+        # The exchange has checked the old secret; let the rotation run before it stores
+        # the token (it cannot while the exchange holds the agent's row).
+        if threading.current_thread().name == "exchange":
+            checked.set()
+            rotated.wait(timeout=1)
+        return real_token(size)
+
+    monkeypatch.setattr(services.secrets, "token_urlsafe", token_after_the_check)
+    issued: list[str] = []
+
+    def exchange() -> None:
+        try:
+            issued.append(
+                issue_token(client_id=agent.client_id, client_secret=agent.client_secret)[0]
+            )
+        finally:
+            connection.close()
+
+    def rotate() -> None:
+        try:
+            checked.wait(timeout=5)
+            rotate_secret(actor=Actor.system("tests"), agent=agent)
+            rotated.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=exchange, name="exchange"), threading.Thread(target=rotate)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(issued) == 1
+    assert services.authenticate(issued[0]) is None
+
+
 def test_a_missing_scope_is_403_and_changes_nothing(make_agent):
     reader = client_for(make_agent("reader", scopes=["contacts:read"]))
     response = reader.post(
@@ -127,6 +198,27 @@ def test_schema_errors_are_400_with_the_field_path(agent_client):
     assert nul.status_code == 400
 
 
+def test_a_method_a_path_does_not_take_is_a_json_405_naming_the_ones_it_does(agent_client):
+    response = agent_client.put("/api/v1/contacts", {}, content_type="application/json")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, POST"
+    assert response.json() == {
+        "code": "method_not_allowed",
+        "message": "PUT is not allowed on /api/v1/contacts; it takes GET, POST.",
+    }
+    assert Client().get("/api/v1/token").json()["code"] == "method_not_allowed"
+
+
+def test_a_path_that_names_no_endpoint_is_a_json_404(agent_client):
+    response = agent_client.get("/api/v1/contact")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "/api/v1/openapi.json" in response.json()["message"]
+    slash = agent_client.get("/api/v1/contacts/")
+    assert slash.status_code == 404 and "without a slash" in slash.json()["message"]
+    assert Client().get("/api/v1/docs").status_code == 200
+
+
 def test_over_the_rate_limit_is_429_with_retry_after(make_agent):
     client = client_for(make_agent("hasty", rate_limit_per_minute=3))
     statuses = [client.get("/api/v1/contacts").status_code for _ in range(4)]
@@ -156,6 +248,20 @@ def test_over_the_monthly_cap_is_429_until_next_month(make_agent):
     assert f"starts again on 1 {first_of_next:%B}" in refused.json()["message"]
     assert "raise the agent's monthly cap" in refused.json()["message"]
     assert Contact.objects.count() == 1
+
+
+def test_a_monthly_cap_of_zero_lets_no_request_through(make_agent):
+    # The month's first request creates its counter row; a cap of 0 must refuse even that one.
+    agent = make_agent("paused", monthly_request_cap=0)
+    client = client_for(agent)
+    read = client.get("/api/v1/contacts")
+    write = client.post(
+        "/api/v1/contacts", {"email": "a@example.com"}, content_type="application/json"
+    )
+    assert read.status_code == write.status_code == 429
+    assert read.json()["code"] == write.json()["code"] == "monthly_cap_reached"
+    assert not Contact.objects.exists()
+    assert not UsageCounter.objects.filter(agent=agent).exists()
 
 
 def _minute_counts(agent) -> dict[str, int]:

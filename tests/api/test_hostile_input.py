@@ -86,6 +86,22 @@ def test_a_forged_cursor_is_an_invalid_cursor(agent_client, stamp):
 
 
 @pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "body: this endpoint takes a JSON body; none was sent"),
+        ('[{"email": "ann@example.com"}]', "body: Input should be a valid dictionary"),
+    ],
+)
+def test_a_missing_body_or_one_that_is_no_object_is_named_as_the_body(agent_client, body, message):
+    # Was "body.body: …": Ninja's parameter name read as a field the agent never sent.
+    response = post(agent_client, "/api/v1/contacts", body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(message)
+    assert response.json()["errors"][0]["path"] == "body"
+    assert not AgentAction.objects.exists()
+
+
+@pytest.mark.parametrize(
     "body",
     [
         '{"email": "ann@example.com", "fields": {"score": Infinity}}',

@@ -190,6 +190,20 @@ def test_a_message_status_and_the_credits_can_be_read(agent_client, funded):
     assert agent_client.get("/api/v1/sms/999").status_code == 404
 
 
+def test_a_number_that_is_not_the_contacts_is_refused_rather_than_ignored(agent_client, funded):
+    # The text went to the contact's phone and the number the agent gave was dropped unsaid.
+    contact = create_contact(actor=SYSTEM, email="ann@example.com", phone=MOBILE)
+    body = {"contact_id": str(contact.pk), "to": "+447400999888", "message": "Hi"}
+    refused = post(agent_client, "/api/v1/sms", body)
+    assert refused.status_code == 406
+    assert refused.json()["code"] == "conflicting_recipient"
+    assert refused.json()["field"] == "to"
+    assert not Message.objects.exists()
+    # The contact's own number, written any way, is no conflict.
+    same = post(agent_client, "/api/v1/sms", {**body, "to": "07400 123456"})
+    assert same.status_code == 201 and same.json()["to"] == MOBILE
+
+
 def test_marketing_to_an_unsubscribed_contact_is_refused(agent_client, funded):
     contact = create_contact(
         actor=SYSTEM, email="u@example.com", phone=MOBILE, sms_consent="granted"

@@ -103,6 +103,17 @@ def test_polling_brings_only_the_actions_newer_than_the_last_one_shown(
     assert f'"after": "{fresh}"' in page  # the poller moves on
 
 
+@pytest.mark.parametrize("after", [2**63, 2**63 + 150, 10**30])
+def test_a_poll_past_any_possible_id_is_an_empty_update(staff_client, monitored_agent, after):
+    # SQLite raised OverflowError on ids beyond its 64-bit integers: a server error.
+    perform(monitored_agent, "create_list", {"name": "Seen"})
+    response = staff_client.get(
+        reverse("activity:poll"), {"after": str(after), "seen": f"{after - 5}-{after}"}
+    )
+    assert response.status_code == 200
+    assert 'id="action-' not in response.content.decode()
+
+
 def test_polling_puts_several_new_actions_on_top_newest_first(staff_client, monitored_agent):
     perform(monitored_agent, "create_list", {"name": "Seen"})
     page = staff_client.get(FEED).content.decode()

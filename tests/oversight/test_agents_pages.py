@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from dashboard.agents.models import Agent
@@ -108,6 +111,68 @@ def test_an_admin_changes_scopes_mode_and_limits(admin_client, admin_user, auton
     assert entry.actor_user == admin_user and entry.changes["mode"] == ["autonomous", "monitored"]
     refused = perform(autonomous_agent, "create_list", {"name": "Nope"})
     assert refused.status == 403
+
+
+def test_saving_settings_opened_before_a_colleagues_save_does_not_undo_it(
+    admin_client, autonomous_agent
+):
+    url = reverse("agents:update", args=[autonomous_agent.pk])
+    page = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    opened = page.context["form"].initial["expected_version"]
+    mine = {"mode": "autonomous", "scopes": ["contacts:read", "contacts:write"],
+            "rate_limit_per_minute": 10, "monthly_sms_budget": "5", "expected_version": opened}  # fmt: skip
+    # A colleague takes away contacts:write while this page is open.
+    theirs = {**mine, "scopes": ["contacts:read"], "rate_limit_per_minute": 120}
+    assert admin_client.post(url, theirs).status_code == 302
+    response = admin_client.post(url, mine)
+    assert response.status_code == 200
+    assert "after you opened this page" in response.content.decode()
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.scopes == ["contacts:read"]  # theirs stands
+    # Having seen theirs, saving again is deliberate and goes through.
+    again = {**mine, "expected_version": response.context["form"].data["expected_version"]}
+    assert admin_client.post(url, again).status_code == 302
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.scopes == ["contacts:read", "contacts:write"]
+    # The page drawn now carries the version as stored (a budget read back as 5.0000).
+    fresh = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    unchanged = {**mine, "expected_version": fresh.context["form"].initial["expected_version"]}
+    assert admin_client.post(url, unchanged).status_code == 302
+
+
+def test_a_monthly_cap_beyond_what_can_be_stored_is_shown_next_to_the_field(
+    admin_client, autonomous_agent
+):
+    # PostgreSQL refused the save with "integer out of range": a server error, the edit lost.
+    settings_url = reverse("agents:update", args=[autonomous_agent.pk])
+    response = admin_client.post(settings_url, {
+        "mode": "gated", "scopes": ["contacts:read"], "rate_limit_per_minute": 10,
+        "monthly_request_cap": 99_999_999_999,
+    })  # fmt: skip
+    assert response.status_code == 200
+    assert "The monthly cap is 0 to 2,147,483,647 requests" in str(
+        response.context["form"].errors["monthly_request_cap"]
+    )
+    autonomous_agent.refresh_from_db()
+    assert autonomous_agent.monthly_request_cap is None and autonomous_agent.mode == "autonomous"
+    created = new_agent(admin_client, monthly_request_cap=99_999_999_999)
+    assert created.status_code == 200 and not Agent.objects.filter(name="dispatcher").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--monthly-cap", "-1", "The monthly cap is 0 to"),
+        ("--rate-limit", "99999999999", "The rate limit is 1 to"),
+        ("--sms-budget", "-5", "The monthly SMS budget is 0 to"),
+        ("--sms-budget", "NaN", "The monthly SMS budget is 0 to"),
+        ("--sms-budget", "1e12", "The monthly SMS budget is 0 to"),
+    ],
+)
+def test_the_command_refuses_limits_an_agent_cannot_have(option, value, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("create_agent", "cli-agent", option, value, stdout=io.StringIO())
+    assert not Agent.objects.exists()
 
 
 def test_rotating_the_secret_stops_the_old_one_and_its_tokens(admin_client, autonomous_agent):

@@ -132,6 +132,26 @@ def test_a_crash_while_running_an_approved_action_leaves_it_pending_with_nothing
     assert Message.objects.count() == 1
 
 
+def test_a_crash_while_recording_a_rejection_leaves_the_request_pending(
+    staff_user, gated_agent, ask_to_send, monkeypatch
+):
+    request = ask_to_send(gated_agent)
+
+    def audit_fails(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(pipeline.audit, "record", audit_fails)
+    with pytest.raises(RuntimeError):
+        pipeline.reject(request_id=request.pk, user=staff_user, note="No")
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    assert AgentAction.objects.get().outcome == ActionOutcome.PENDING_APPROVAL
+
+    monkeypatch.undo()
+    assert pipeline.reject(request_id=request.pk, user=staff_user, note="No").status == "rejected"
+    assert AuditEntry.objects.filter(action="approval.reject").count() == 1
+
+
 def test_editing_the_text_sends_the_edit_and_keeps_what_the_agent_wrote(
     staff_client, gated_agent, ask_to_send
 ):

@@ -28,6 +28,7 @@ from dashboard.agents.services import (
     create_agent,
     revoke,
     rotate_secret,
+    settings_version,
     update_agent,
 )
 from dashboard.errors import SwitchboardError
@@ -116,6 +117,7 @@ def _settings_form(agent: Agent, data: Any = None) -> AgentSettingsForm:
         "rate_limit_per_minute": agent.rate_limit_per_minute,
         "monthly_request_cap": agent.monthly_request_cap,
         "monthly_sms_budget": agent.monthly_sms_budget,
+        "expected_version": settings_version(agent),
     }
     return AgentSettingsForm(data, initial=initial)
 
@@ -153,6 +155,10 @@ def agent_update(request: HttpRequest, agent_id: int) -> HttpResponse:
             update_agent(actor=Actor.staff(request.user), agent=agent, **form.cleaned_data)
         except SwitchboardError as exc:
             add_domain_error(form, exc)
+            if "version" in exc.details:
+                # Seen now: saving again is a deliberate choice to replace the colleague's.
+                form.data = form.data.copy()
+                form.data["expected_version"] = exc.details["version"]
         else:
             flash.success(request, f"Saved {agent.name}'s settings.")
             return redirect("agents:detail", agent_id=agent.pk)
