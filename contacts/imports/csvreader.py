@@ -104,20 +104,28 @@ def _transcode(
     """Copy ``source`` to ``target`` as UTF-8; returns the bytes read from the upload."""
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     read = 0
-    cr_only: bool | None = None
+    carry = ""
     while chunk := source.read(CHUNK):
         read += len(chunk)
         if read > max_bytes:
             raise too_large(max_bytes)
-        text = _text(decoder.decode(chunk))
-        if cr_only is None and text:
-            # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the reader splits
-            # records on LF, so end them with LF.
-            cr_only = "\r" in text and "\n" not in text
-        target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
-    text = _text(decoder.decode(b"", final=True))
-    target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+        text = carry + _text(decoder.decode(chunk))
+        # A CR at the end of a chunk may be the first half of a CRLF split across two.
+        text, carry = (text[:-1], "\r") if text.endswith("\r") else (text, "")
+        target.write(_lf_endings(text).encode("utf-8"))
+    text = carry + _text(decoder.decode(b"", final=True))
+    target.write(_lf_endings(text).encode("utf-8"))
     return read
+
+
+_LONE_CR = re.compile("\r(?!\n)")
+
+
+def _lf_endings(text: str) -> str:
+    """Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)", or rows pasted from such a
+    file into another) end with LF: the reader splits records on LF, and reads a CR left
+    inside an unquoted value as a broken file."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
 def _text(decoded: str) -> str:

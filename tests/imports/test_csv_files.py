@@ -66,6 +66,15 @@ def test_it_reads_lines_ended_by_a_carriage_return_alone(run):
     assert names() == EXPECTED
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_it_reads_rows_ended_by_a_carriage_return_among_other_line_endings(run, eol):
+    # Rows pasted in from a "CSV (Macintosh)" file: the whole import failed as unreadable.
+    head, jose, zoe = ROWS.splitlines()
+    job = run((head + eol + jose + "\r" + zoe + eol + "ann@example.com,Ann,Lee" + eol).encode())
+    assert (job.status, job.error, job.imported, job.invalid) == ("done", "", 3, 0)
+    assert names() == EXPECTED | {("ann@example.com", "Ann", "Lee")}
+
+
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
     job = run(
         'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'
