@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -141,14 +142,30 @@ def clean_region(region: str) -> str:
 def clean_webhook_url(url: str) -> str:
     """An http(s) URL, or empty for none, or a SwitchboardError."""
     url = (url or "").strip()
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            raise SwitchboardError(
-                "invalid_webhook_url", f"“{url}” is not an http(s) URL.", field="webhook_url"
-            ) from None
+    if not url:
+        return url
+    max_length = ImportJob._meta.get_field("webhook_url").max_length
+    if len(url) > max_length:
+        raise SwitchboardError(
+            "invalid_webhook_url",
+            f"A webhook URL can be at most {max_length} characters.",
+            field="webhook_url",
+        )
+    try:
+        # Django's validator lets control characters through; no HTTP client sends them.
+        if _CONTROL.search(url):
+            raise ValidationError("control character")
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise SwitchboardError(
+            "invalid_webhook_url",
+            f"“{_CONTROL.sub('?', url)}” is not an http(s) URL.",
+            field="webhook_url",
+        ) from None
     return url
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @transaction.atomic
