@@ -44,11 +44,17 @@ def squash(header: str) -> str:
     return re.sub(r"[\W_]+", "", header.casefold())
 
 
+def _ascii(header: str) -> str:
+    """Letters and digits without accents: "Société" -> "societe", "Größe" -> "grosse"."""
+    return squash(
+        unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
+    )
+
+
 def meta_key(header: str, index: int) -> str:
     """The metadata key offered for a column: its name in ASCII letters and digits
     ("Société" -> "societe", "Größe" -> "grosse"), as META_KEY allows, else "column<n>"."""
-    ascii_name = unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
-    return squash(ascii_name)[:64] or f"column{index + 1}"
+    return _ascii(header)[:64] or f"column{index + 1}"
 
 
 _BY_SQUASHED = {squash(name): target for target, names in SYNONYMS.items() for name in names}
@@ -102,7 +108,8 @@ def auto_mapping(headers: list[str], fields: Iterable[Field]) -> dict[str, str]:
         claim(index, _prefixed_field(header, by_field))
     for index, header in enumerate(headers):
         if str(index) not in mapping:
-            claim(index, by_name.get(squash(header)))
+            # Common names also without their accents: "Prénom", "Téléphone".
+            claim(index, by_name.get(squash(header)) or _BY_SQUASHED.get(_ascii(header)))
     return dict(sorted(mapping.items(), key=lambda item: int(item[0])))
 
 

@@ -433,6 +433,13 @@ def test_headers_are_matched_from_common_names(start, custom_fields):
     }  # fmt: skip
 
 
+def test_accented_common_names_are_matched_too(start):
+    # A French export's "Prénom" and "Téléphone" were left unmapped: an agent's import with
+    # the suggested mapping dropped every first name and phone number without a word.
+    job = start("Courriel;Prénom;Nom;Téléphone;Société\n")
+    assert job.mapping == {"0": "email", "1": "first_name", "2": "last_name", "3": "phone"}
+
+
 class Crash(BaseException):
     """Stands in for a worker killed between batches (not an Exception: nothing catches it)."""
 
