@@ -140,12 +140,25 @@ def validate_mapping(
     refused: set[str] = set()
     by_header = {squash(h): str(i) for i, h in enumerate(headers)}
     indexed: dict[str, str] = {}
+    named: dict[str, str] = {}  # column index -> the key that named it
     for key, target in mapping.items():
         key = str(key)
-        if key.isdigit():
-            indexed[key] = target
-        elif squash(key) in by_header:
-            indexed[by_header[squash(key)]] = target
+        index = key if key.isdigit() else by_header.get(squash(key))
+        if index is not None and index.isascii():
+            index = str(int(index))  # "01" is column 1
+            if index in indexed and (indexed[index] or "").strip() != (target or "").strip():
+                # "0" and "Email", or "Email" and "email ": one column given two targets, the
+                # last silently winning (and an Email column then reported missing).
+                refused.update({(indexed[index] or "").strip(), (target or "").strip()})
+                problems.add(
+                    SwitchboardError(
+                        "invalid_mapping",
+                        f"“{named[index]}” and “{key}” are the same column; give it one target.",
+                        field="mapping",
+                    )
+                )
+                continue
+            indexed[index], named[index] = target, key
         else:
             refused.add((target or "").strip())
             problems.add(

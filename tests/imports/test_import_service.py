@@ -415,6 +415,32 @@ class TestConfigurationProblems:
             "There is no column 9 in this file.",
         ]
 
+    @pytest.mark.parametrize(
+        "mapping, keys",
+        [
+            ({"0": "email", "email": "phone"}, ("0", "email")),
+            ({"Email": "email", "e-mail ": "phone"}, ("Email", "e-mail ")),
+            ({"E-mail": "email", "00": ""}, ("E-mail", "00")),
+        ],
+        ids=["index-and-name", "two-spellings", "then-ignored"],
+    )
+    def test_one_column_named_twice_with_two_targets_is_refused(self, start, mapping, keys):
+        # The last key silently won, and the error then said to map an Email column.
+        with pytest.raises(imports.SwitchboardError) as error:
+            start("E-mail,Phone\nann@example.com,+447911123456\n", mapping=mapping)
+        assert (error.value.code, error.value.field) == ("invalid_mapping", "mapping")
+        assert error.value.message == (
+            f"“{keys[0]}” and “{keys[1]}” are the same column; give it one target."
+        )
+        assert not ImportJob.objects.exists()
+
+    def test_one_column_named_twice_with_the_same_target_is_fine(self, start):
+        job = start(
+            "E-mail,Phone\nann@example.com,+447911123456\n",
+            mapping={"0": "email", "e-mail": "email"},
+        )
+        assert job.mapping == {"0": "email"}
+
     def test_a_single_problem_keeps_its_own_code_and_message(self, start):
         with pytest.raises(imports.SwitchboardError) as error:
             start("email\nann@example.com\n", default_region="ZZ")
