@@ -178,6 +178,11 @@ class Runner:
         self.worker = worker
         self.actor = job_actor(job)
         self.path = Path(job.file_path)
+
+    def _load(self) -> None:
+        """What the job's batches need; raises when its mapping no longer fits (then ``finish``
+        still works)."""
+        job = self.job
         self.fields = list(Field.objects.all())
         self.field_names = {f.pk: f.name for f in self.fields}
         self.value_columns = {f.pk: f.value_column for f in self.fields}
@@ -207,6 +212,7 @@ class Runner:
         Cleaning runs at most ``READ_AHEAD`` batches ahead of the writes, so memory stays flat;
         progress only ever moves with a committed batch.
         """
+        self._load()
         with batch_gc():
             self._run()
 

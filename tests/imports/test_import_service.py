@@ -12,6 +12,7 @@ from contacts.imports import csvreader, runner
 from contacts.imports.models import ImportJob, SavedMapping
 from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
+from contacts.services import fields as field_service
 from contacts.services import imports
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
@@ -572,6 +573,29 @@ def test_a_finished_import_cannot_be_cancelled_or_resumed(run, staff_actor):
         with pytest.raises(imports.SwitchboardError) as error:
             action(actor=staff_actor, job=job)
         assert error.value.code in ("import_not_running", "import_not_resumable")
+
+
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_a_custom_field_gone_since_the_mapping_fails_the_import_with_the_reason(
+    start, custom_fields, staff_actor, change
+):
+    # The worker crashed on a KeyError before its first batch: the job stayed "running",
+    # then "stalled", with no reason given, and every resume crashed the same way.
+    job = start("email,Company\nann@example.com,Acme\n")
+    company = custom_fields["Company"]
+    if change == "rename":
+        field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+    else:
+        field_service.delete_field(actor=staff_actor, field=company)
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.rows_done, job.lease_until) == ("failed", 0, None)
+    assert job.error.startswith(
+        "The custom field “Company” that the column “Company” was mapped to no longer exists"
+    )
+    assert not Contact.objects.exists()
+    assert AuditEntry.objects.filter(action="import.failed", object_id=str(job.pk)).exists()
 
 
 class TestRevert:
