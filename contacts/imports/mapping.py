@@ -118,12 +118,19 @@ def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, 
     return {squash(headers[int(i)]): t for i, t in mapping.items() if int(i) < len(headers)}
 
 
-def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
+def mapping_for_headers(
+    saved: dict[str, str], headers: list[str], fields: Iterable[Field]
+) -> dict[str, str]:
     # Two columns with one name (two "Email" columns) share a saved target: the first gets
     # it, as no target may be mapped twice.
     mapping: dict[str, str] = {}
+    by_field = {field.name.casefold(): f"{FIELD_PREFIX}{field.name}" for field in fields}
     for index, header in enumerate(headers):
         target = saved.get(squash(header))
+        if target and target.startswith(FIELD_PREFIX):
+            # A custom field renamed or deleted since: no longer offered (the mapping, as
+            # suggested, would be refused), but under its name as it is spelled now.
+            target = by_field.get(target.removeprefix(FIELD_PREFIX).casefold())
         if target and target not in mapping.values():
             mapping[str(index)] = target
     return mapping

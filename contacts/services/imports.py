@@ -90,10 +90,11 @@ def upload_import(
         target.unlink(missing_ok=True)
         raise
     saved = SavedMapping.objects.filter(header_key=header_key(stored.headers)).first()
+    fields = list(Field.objects.all())
     if saved:
-        mapping = mapping_for_headers(saved.mapping, stored.headers)
+        mapping = mapping_for_headers(saved.mapping, stored.headers, fields)
     else:
-        mapping = auto_mapping(stored.headers, Field.objects.all())
+        mapping = auto_mapping(stored.headers, fields)
     with transaction.atomic():
         job = ImportJob.objects.create(
             actor_kind=actor.kind,

@@ -352,6 +352,35 @@ def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
     assert job.mapping == {"0": "email", "2": "first_name"}
 
 
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_a_remembered_mapping_no_longer_offers_a_custom_field_gone_since(
+    start, custom_fields, staff_actor, change
+):
+    # It was offered still, so the next such file sent without a mapping (an agent's
+    # auto-mapped import) was refused: "There is no custom field named “Company”".
+    start("email,Company\nann@example.com,Acme\n")
+    company = custom_fields["Company"]
+    if change == "rename":
+        field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+    else:
+        field_service.delete_field(actor=staff_actor, field=company)
+
+    job = start("email,Company\nbob@example.com,Globex\n")
+
+    assert job.mapping == {"0": "email"}
+
+
+def test_a_remembered_mapping_follows_a_change_of_case_in_a_field_name(
+    start, custom_fields, staff_actor
+):
+    start("email,Company\nann@example.com,Acme\n")
+    field_service.rename_field(actor=staff_actor, field=custom_fields["Company"], name="COMPANY")
+    assert start("email,Company\nbob@example.com,Globex\n").mapping == {
+        "0": "email",
+        "1": "field:COMPANY",
+    }
+
+
 class TestConfigurationProblems:
     """Every problem with an import's options is reported at once, each in ``errors``."""
 
