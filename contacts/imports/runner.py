@@ -218,6 +218,8 @@ class Runner:
 
     def _run(self) -> None:
         state = ImportJob.objects.values("offset", "rows_done").get(pk=self.job.pk)
+        if self.job.dry_run and state["offset"] != self.job.data_offset:
+            state = self._restart_dry_run()
         batches = self._raw_batches(state["offset"], state["rows_done"])
         workers = settings.IMPORT_WORKERS if self.job.file_size >= PARALLEL_MIN_BYTES else 0
         if workers < 2:
@@ -237,6 +239,23 @@ class Runner:
                 if not self._commit(pending.popleft().get()):
                     return
         self.finish(ImportStatus.DONE)
+
+    def _restart_dry_run(self) -> dict[str, int]:
+        """Start a resumed (or taken over) dry run from its first row again.
+
+        What a dry run's earlier batches would have created (``dry_seen``) and how full the
+        lists would be lie in the memory of the run that stopped: continuing without them
+        counts a later row of the same email as new again, and a list's room as untouched.
+        It wrote nothing but its counts and report, so it simply does them over."""
+        with transaction.atomic():
+            restarted = ImportJob.objects.filter(pk=self.job.pk, worker=self.worker).update(
+                offset=self.job.data_offset, rows_done=0, batches_done=0, total_rows=None,
+                imported=0, updated=0, skipped=0, invalid=0,
+            )  # fmt: skip
+            if not restarted:
+                raise LostLease
+            ImportIssue.objects.filter(job_id=self.job.pk).delete()
+        return {"offset": self.job.data_offset, "rows_done": 0}
 
     def _raw_batches(self, offset: int, rows_done: int) -> Iterator[RawBatch]:
         while True:

@@ -559,6 +559,30 @@ def test_a_cancelled_import_stops_after_its_batch_and_resumes_without_duplicates
     assert Contact.objects.count() == 5
 
 
+def test_a_resumed_dry_run_counts_as_an_uninterrupted_one_would(
+    start, run, staff_actor, make_existing, system_actor, crash_after_first_batch
+):
+    # It continued with what the stopped run remembered lost: a later row for an email an
+    # earlier batch would create counted as new again, and the list as empty again.
+    small = list_service.create_list(actor=system_actor, name="Small", limit=2)
+    data = "email\na@example.com\nb@example.com\nc@example.com\na@example.com\nd@example.com\n"
+    job = start(data, dry_run=True, list_ids=[small.pk])
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    imports.cancel_import(actor=staff_actor, job=job)
+    job = imports.resume_import(actor=staff_actor, job=job, enqueue=False)
+
+    resumed = imports.run_import(job.pk)
+    whole = run(data, dry_run=True, list_ids=[small.pk])
+
+    assert [getattr(resumed, c) for c in COUNTS] == [getattr(whole, c) for c in COUNTS]
+    assert (resumed.imported, resumed.updated, resumed.rows_done) == (4, 1, 5)
+    assert issues(resumed) == issues(whole)
+    assert resumed.total_rows == 5 and not Contact.objects.exists()
+
+
 def test_a_worker_killed_while_writing_a_batch_leaves_nothing_of_it_and_the_rerun_writes_it_once(
     start, monkeypatch
 ):
