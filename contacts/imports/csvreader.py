@@ -265,7 +265,8 @@ class _Lines:
 def iter_records(
     path: Path, *, delimiter: str, offset: int
 ) -> Iterator[tuple[int, list[str], int]]:
-    """(index, fields, byte offset after the record) from ``offset`` on; skips blank lines.
+    """(blank lines skipped just before, fields, byte offset after the record) from ``offset``
+    on. A spreadsheet shows each blank line as a row: the count keeps row numbers true.
 
     ``csv.reader`` pulls one line at a time and returns a record as soon as it is complete, so
     the offset after the last line it pulled is where the record ends (quoted newlines too).
@@ -274,7 +275,7 @@ def iter_records(
         stream.seek(offset)
         lines = _Lines(stream, offset)
         reader = csv.reader(lines, delimiter=delimiter)
-        index = 0
+        blanks = 0
         while True:
             try:
                 row = next(reader)
@@ -287,23 +288,39 @@ def iter_records(
                     'Check for a quote (") that is opened and never closed.',
                 ) from None
             if not row or (len(row) == 1 and not row[0].strip()):
+                blanks += 1
                 continue
-            yield index, row, lines.offset
-            index += 1
+            yield blanks, row, lines.offset
+            blanks = 0
 
 
 def read_batch(
     path: Path, *, delimiter: str, offset: int, size: int
-) -> tuple[list[list[str]], int]:
-    """Up to ``size`` records from ``offset`` and the offset after the last one."""
+) -> tuple[list[list[str]], int, dict[int, int]]:
+    """Up to ``size`` records from ``offset``, the offset after the last one, and the blank
+    lines before each record that follows any ({index in the batch: count})."""
     rows: list[list[str]] = []
+    gaps: dict[int, int] = {}
     end = offset
-    for _, row, after in iter_records(path, delimiter=delimiter, offset=offset):
+    for blanks, row, after in iter_records(path, delimiter=delimiter, offset=offset):
+        if blanks:
+            gaps[len(rows)] = blanks
         rows.append(row)
         end = after
         if len(rows) >= size:
             break
-    return rows, end
+    return rows, end, gaps
+
+
+def blank_lines(path: Path, *, delimiter: str, offset: int, end: int) -> int:
+    """Blank lines between the records from ``offset`` up to ``end`` (a record's end)."""
+    count = 0
+    if end > offset:
+        for blanks, _, after in iter_records(path, delimiter=delimiter, offset=offset):
+            count += blanks
+            if after >= end:
+                break
+    return count
 
 
 def preview(path: Path, *, delimiter: str, offset: int, rows: int = 5) -> list[list[str]]:

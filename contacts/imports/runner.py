@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.imports import sql
-from contacts.imports.csvreader import read_batch
+from contacts.imports.csvreader import blank_lines, read_batch
 from contacts.imports.models import (
     ImportIssue,
     ImportJob,
@@ -104,7 +104,7 @@ class _Batch:
 
 @dataclass
 class RawBatch:
-    first_row: int  # spreadsheet row number of the first record (the header is row 1)
+    numbers: list[int]  # each record's row number in a spreadsheet (the header is row 1)
     records: list[list[str]]
     offset: int  # byte offsets of the batch in the stored file
     end: int
@@ -119,7 +119,9 @@ class CleanBatch:
 
 def clean_batch(cleaner: RowCleaner, raw: RawBatch) -> CleanBatch:
     clean = cleaner.clean
-    results = [clean(raw.first_row + i, values) for i, values in enumerate(raw.records)]
+    results = [
+        clean(number, values) for number, values in zip(raw.numbers, raw.records, strict=True)
+    ]
     return CleanBatch(results, raw.offset, raw.end)
 
 
@@ -258,14 +260,27 @@ class Runner:
         return {"offset": self.job.data_offset, "rows_done": 0}
 
     def _raw_batches(self, offset: int, rows_done: int) -> Iterator[RawBatch]:
+        # The spreadsheet row of the last record read: blank lines are rows there too (a
+        # resumed job counts those before where it resumes once).
+        delimiter = self.job.delimiter
+        row = 1 + rows_done
+        row += blank_lines(self.path, delimiter=delimiter, offset=self.job.data_offset, end=offset)
         while True:
-            records, end = read_batch(
-                self.path, delimiter=self.job.delimiter, offset=offset, size=self.batch_size
+            records, end, gaps = read_batch(
+                self.path, delimiter=delimiter, offset=offset, size=self.batch_size
             )
             if not records:
                 return
-            yield RawBatch(rows_done + 2, records, offset, end)
-            offset, rows_done = end, rows_done + len(records)
+            if gaps:
+                numbers = []
+                for index in range(len(records)):
+                    row += 1 + gaps.get(index, 0)
+                    numbers.append(row)
+            else:
+                numbers = list(range(row + 1, row + 1 + len(records)))
+                row += len(records)
+            yield RawBatch(numbers, records, offset, end)
+            offset = end
 
     def _commit(self, cleaned: CleanBatch) -> bool:
         """Write one cleaned batch; False when the job was cancelled instead."""

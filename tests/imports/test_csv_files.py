@@ -75,6 +75,17 @@ def test_it_reads_rows_ended_by_a_carriage_return_among_other_line_endings(run, 
     assert names() == EXPECTED | {("ann@example.com", "Ann", "Lee")}
 
 
+def test_the_report_numbers_rows_as_a_spreadsheet_shows_them_blank_lines_included(run):
+    # Blank lines were skipped uncounted: every row after one was reported a row too early,
+    # so the report pointed at someone else's row in the spreadsheet.
+    job = run("email\nann@example.com\n\n\nnot-an-email\nbob@example.com\n   \nworse\n")
+    assert (job.rows_done, job.imported, job.invalid) == (4, 2, 2)
+    assert list(job.issues.values_list("row", "code")) == [
+        (5, "invalid_email"),
+        (8, "invalid_email"),
+    ]
+
+
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
     job = run(
         'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'

@@ -559,6 +559,21 @@ def test_a_cancelled_import_stops_after_its_batch_and_resumes_without_duplicates
     assert Contact.objects.count() == 5
 
 
+def test_a_resumed_import_numbers_its_rows_after_the_blank_lines_before_it(
+    start, crash_after_first_batch
+):
+    job = start("email\nann@example.com\n\nbob@example.com\n\n\nbad\ncid@example.com\nworse\n")
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.imported, job.invalid) == ("done", 3, 2)
+    assert issues(job) == [(7, "invalid_email", "invalid"), (9, "invalid_email", "invalid")]
+
+
 def test_a_resumed_dry_run_counts_as_an_uninterrupted_one_would(
     start, run, staff_actor, make_existing, system_actor, crash_after_first_batch
 ):
