@@ -251,6 +251,23 @@ def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fiel
     assert Contact.objects.get().field_values.get().value_number == 1250
 
 
+def test_a_long_text_outside_the_latin_alphabet_is_one_invalid_row_not_a_failed_import(
+    run, custom_fields
+):
+    # 2,000 CJK characters are 6,000 bytes: on PostgreSQL the text value's index refused the
+    # row, the whole batch rolled back and the import failed with an "Internal error".
+    cjk = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(2000))
+    job = run(f"email,Company\nann@example.com,{cjk}\nbob@example.com,{cjk[:800]}\n")
+    assert (job.status, job.imported, job.invalid) == ("done", 1, 1)
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "Company", "invalid_field_value")
+    assert issue.reason == (
+        "“Company” holds at most 2000 characters, and fewer outside the Latin alphabet: "
+        "2,600 bytes of UTF-8 (this text has 6,000)."
+    )
+    assert Contact.objects.get().field_values.get().value_text == cjk[:800]
+
+
 def test_formula_like_values_are_not_imported_and_are_flagged(run, custom_fields):
     job = run(
         'email,first name,company,tags\nann@example.com,=HYPERLINK("http://x"),@SUM(A1),"ok;=cmd"\n'
