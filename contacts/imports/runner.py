@@ -198,6 +198,8 @@ class Runner:
         )
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
+        # Lists deleted since the import was set up: each row says it was not added to them.
+        self.gone_lists = sorted(set(job.list_ids) - {cl.pk for cl in self.lists})
         self.tag_ids: dict[str, int] = {}
         # The tags' names as spelled in the database, for the audit entries revert replays.
         self.tag_names: dict[int, str] = {}
@@ -889,6 +891,7 @@ class _Placement:
         self.job_tags = [tag_ids[n.lower()] for n in runner.job.tag_names]
         self.names_by_id = {v: runner.tag_names.get(v, k) for k, v in tag_ids.items()}
         self.lists = runner.lists
+        self.gone_lists = runner.gone_lists
         # ``room``: what is left from the previous batch of a dry run (which adds no one).
         self.room = (
             dict(room)
@@ -936,6 +939,17 @@ class _Placement:
             for tag_id in new_tags:
                 self.out.tag(db_id, tag_id, new=new)
         new_lists = []
+        for list_id in self.gone_lists:
+            self.batch.issues.append(
+                Issue(
+                    row.row,
+                    "",
+                    "unknown_list",
+                    f"The list #{list_id} chosen for this import was deleted before it ran; "
+                    "the contact was imported but not added to it.",
+                    "warning",
+                )
+            )
         room = self.room
         for contact_list in self.lists:
             if contact_list.pk in self.have_lists.get(contact_id, ()):

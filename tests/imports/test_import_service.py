@@ -352,6 +352,32 @@ def test_a_dry_run_reports_the_rows_a_full_list_would_not_take(run, make_existin
     assert issues(dry) == issues(real) == [(4, "list_full", "warning"), (5, "list_full", "warning")]
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["real", "dry"])
+def test_a_list_deleted_before_the_run_is_reported_on_each_row_not_dropped_silently(
+    start, system_actor, staff_actor, make_existing, dry_run
+):
+    gone = list_service.create_list(actor=system_actor, name="Gone")
+    kept = list_service.create_list(actor=system_actor, name="Kept")
+    make_existing(email="old@example.com")
+    job = start(
+        "email,first name\nann@example.com,Ann\nold@example.com,Old\n",
+        list_ids=[gone.pk, kept.pk],
+        dry_run=dry_run,
+    )
+    gone_id = gone.pk
+    list_service.delete_list(actor=staff_actor, contact_list=gone)
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.imported, job.updated) == ("done", 1, 1)
+    assert issues(job) == [(2, "unknown_list", "warning"), (3, "unknown_list", "warning")]
+    assert job.issues.first().reason == (
+        f"The list #{gone_id} chosen for this import was deleted before it ran; the contact "
+        "was imported but not added to it."
+    )
+    assert kept.memberships.count() == (0 if dry_run else 2)
+
+
 def test_mappings_are_remembered_per_header_set(start, system_actor):
     start("Work address,Name\nann@example.com,Ann\n", mapping={"0": "email", "1": "first_name"})
     assert SavedMapping.objects.count() == 1
