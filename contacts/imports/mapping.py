@@ -145,12 +145,27 @@ def validate_mapping(
     # Targets asked of a column that is not in the file: not missing from the mapping (an
     # unknown "Mail" column mapped to Email is one problem, not two).
     refused: set[str] = set()
-    by_header = {squash(h): str(i) for i, h in enumerate(headers)}
+    by_header: dict[str, list[str]] = {}
+    for i, header in enumerate(headers):
+        by_header.setdefault(squash(header), []).append(str(i))
     indexed: dict[str, str] = {}
     named: dict[str, str] = {}  # column index -> the key that named it
     for key, target in mapping.items():
         key = str(key)
-        index = key if key.isdigit() else by_header.get(squash(key))
+        same_name = [] if key.isdigit() else by_header.get(squash(key), [])
+        if len(same_name) > 1:
+            # Two "Phone" columns (home and mobile): which one is meant is not for us to guess.
+            refused.add((target or "").strip())
+            problems.add(
+                SwitchboardError(
+                    "invalid_mapping",
+                    f"This file has {len(same_name)} columns named “{key}”; name the one you "
+                    f"mean by its index instead ({', '.join(same_name)}, counting from 0).",
+                    field="mapping",
+                )
+            )
+            continue
+        index = key if key.isdigit() else (same_name or [None])[0]
         if index is not None and index.isascii():
             index = str(int(index))  # "01" is column 1
             if index in indexed and (indexed[index] or "").strip() != (target or "").strip():

@@ -507,6 +507,18 @@ class TestConfigurationProblems:
         )
         assert not ImportJob.objects.exists()
 
+    def test_a_header_two_columns_share_is_refused_rather_than_guessed(self, start):
+        # "Phone" picked the last of the columns so named, without a word.
+        data = "Email,Phone,Name,Phone\nann@example.com,+441632960001,Ann,+447911123456\n"
+        with pytest.raises(imports.SwitchboardError) as error:
+            start(data, mapping={"Email": "email", "Phone": "phone"})
+        assert [p["message"] for p in error.value.details["errors"]] == [
+            "This file has 2 columns named “Phone”; name the one you mean by its index instead "
+            "(1, 3, counting from 0)."
+        ]
+        job = start(data, mapping={"Email": "email", "3": "phone"})
+        assert job.mapping == {"0": "email", "3": "phone"}
+
     def test_one_column_named_twice_with_the_same_target_is_fine(self, start):
         job = start(
             "E-mail,Phone\nann@example.com,+447911123456\n",
