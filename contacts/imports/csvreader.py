@@ -64,6 +64,8 @@ def _detect_encoding(sample: bytes) -> str:
                 f"This file is {what}, not a CSV file. Save it as CSV (UTF-8) and upload that.",
                 field="file",
             )
+    if b"\x00" in sample and (found := _utf16_text(sample)):
+        return found
     controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 32)
     if b"\x00" in sample or controls > len(sample) * 0.01:
         raise SwitchboardError(
@@ -77,6 +79,23 @@ def _detect_encoding(sample: bytes) -> str:
     if _STRAY.search(text) and not _UTF8_TEXT.search(text):
         return "cp1252"
     return "utf-8"  # stray non-UTF-8 bytes among UTF-8 text are read as in _stray_cp1252
+
+
+def _utf16_text(sample: bytes) -> str | None:
+    """UTF-16 without a BOM whose text is mostly outside ASCII (Cyrillic or Greek names), which
+    leaves too few NUL bytes for the test above: the byte order that decodes the sample into
+    lines of text, with no control characters but tab and line ends."""
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        if ("\n" in text or "\r" in text) and not _UTF16_CONTROL.search(text):
+            return encoding
+    return None
+
+
+_UTF16_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 # Undecodable bytes (surrogateescape) and characters only a valid multi-byte sequence gives.

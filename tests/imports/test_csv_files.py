@@ -42,6 +42,19 @@ def test_it_reads_every_common_encoding(run, encoding, data):
     assert names() == EXPECTED
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_it_reads_utf16_without_a_bom_whose_text_is_mostly_not_latin(run, encoding):
+    # Refused as "binary data": the NUL bytes of the ASCII it holds (emails, commas) were too
+    # few for the byte-order test among Cyrillic names.
+    rows = "email,имя,фамилия\n" + "".join(
+        f"u{i}@example.com,Александра,Константинопольская\n" for i in range(3)
+    )
+    job = run(rows.encode(encoding), mapping={"0": "email", "1": "first_name"})
+    assert (job.status, job.encoding, job.imported) == ("done", "utf-16", 3)
+    assert job.headers == ["email", "имя", "фамилия"]
+    assert Contact.objects.filter(first_name="Александра").count() == 3
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_it_detects_the_delimiter(run, delimiter):
     job = run(ROWS.replace(",", delimiter))
