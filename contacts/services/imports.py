@@ -627,11 +627,16 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
                 .delete()[1]
                 .get("contacts.Contact", 0)
             )
+    field_names = _field_names_now(
+        {k.removeprefix("field:") for b in restore.values() for k in b if k.startswith("field:")}
+    )
     for contact_id, before in restore.items():
         if contact_id in skip:
             continue
         try:
-            _restore_contact(actor=actor, contact_id=contact_id, before=before)
+            _restore_contact(
+                actor=actor, contact_id=contact_id, before=before, field_names=field_names
+            )
         except SwitchboardError as exc:
             if exc.code != "unknown_contact":
                 raise
@@ -687,8 +692,34 @@ def _existing(contact_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     return alive
 
 
+def _field_names_now(names: set[str]) -> dict[str, str]:
+    """The name now of each custom field an import recorded under ``names``: a field renamed
+    since is found through its audit trail; a deleted one (its values went with it) is left
+    out. Restoring by the recorded name failed the whole revert, every time it was retried."""
+    current = {field.name.casefold(): field.name for field in Field.objects.all()}
+    found: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in current:
+            found[name] = current[name.casefold()]
+            continue
+        renamed = (
+            AuditEntry.objects.filter(
+                object_type="field", action="field.rename", changes__name__0=name
+            )
+            .order_by("-id")
+            .values_list("object_id", flat=True)
+            .first()
+        )
+        field = Field.objects.filter(pk=renamed).first() if renamed else None
+        if field is not None:
+            found[name] = field.name
+    return found
+
+
 @transaction.atomic
-def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, Any]) -> None:
+def _restore_contact(
+    *, actor: Actor, contact_id: uuid.UUID, before: dict[str, Any], field_names: dict[str, str]
+) -> None:
     contact = contact_service.get_contact(contact_id)
     attrs: dict[str, Any] = {}
     for key in ("first_name", "last_name"):
@@ -699,7 +730,11 @@ def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, A
     if "metadata" in before:
         old = before["metadata"] or {}
         attrs["metadata"] = {k: old.get(k) for k in {*old, *contact.metadata}}
-    fields = {k.removeprefix("field:"): v for k, v in before.items() if k.startswith("field:")}
+    fields = {
+        field_names[name]: v
+        for k, v in before.items()
+        if k.startswith("field:") and (name := k.removeprefix("field:")) in field_names
+    }
     if fields:
         attrs["fields"] = fields
     if attrs:

@@ -742,6 +742,31 @@ class TestRevert:
         assert not old.tags.exists() and not old.lists.exists()
         assert ImportJob.objects.get(pk=job.pk).status == "reverted"
 
+    @pytest.mark.parametrize("change", ["rename", "delete"])
+    def test_it_restores_values_of_a_custom_field_renamed_or_deleted_since(
+        self, run, make_existing, staff_actor, custom_fields, change
+    ):
+        # Restoring by the name the import recorded failed ("There is no custom field named
+        # “Company”"): the revert stopped part-way, and every retry stopped the same way.
+        old = make_existing(email="old@example.com", first_name="Old", fields={"Company": "Acme"})
+        job = run("email,first name,company\nold@example.com,New,Globex\nnew@example.com,N,X\n")
+        company = custom_fields["Company"]
+        if change == "rename":
+            field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+            field_service.rename_field(actor=staff_actor, field=company, name="Organisation")
+        else:
+            field_service.delete_field(actor=staff_actor, field=company)
+
+        plan = imports.revert_import(actor=staff_actor, job=job)
+
+        assert (plan.delete, plan.restore) == (1, 1)
+        job.refresh_from_db()
+        assert (job.status, job.error) == ("reverted", "")
+        old.refresh_from_db()
+        assert old.first_name == "Old"
+        values = list(old.field_values.values_list("field__name", "value_text"))
+        assert values == ([("Organisation", "Acme")] if change == "rename" else [])
+
     def test_it_takes_off_tags_spelled_with_capitals(self, run, make_existing, staff_actor):
         old = make_existing(email="old@example.com")
         job = run("email,tags\nold@example.com,VIP\n", tag_names=["Spring Fair"])
