@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from contacts.models import Field
 from dashboard.errors import Problems, SwitchboardError
+from dashboard.models import AuditEntry
 
 STANDARD_TARGETS = {
     "email": "Email",
@@ -118,22 +119,60 @@ def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, 
     return {squash(headers[int(i)]): t for i, t in mapping.items() if int(i) < len(headers)}
 
 
-def mapping_for_headers(
-    saved: dict[str, str], headers: list[str], fields: Iterable[Field]
-) -> dict[str, str]:
+def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
     # Two columns with one name (two "Email" columns) share a saved target: the first gets
-    # it, as no target may be mapped twice.
+    # it, as no target may be mapped twice. A custom field renamed since is offered under its
+    # name now, a deleted one no longer (the mapping, as suggested, would be refused).
+    saved = with_current_field_names(saved, drop_gone=True)
     mapping: dict[str, str] = {}
-    by_field = {field.name.casefold(): f"{FIELD_PREFIX}{field.name}" for field in fields}
     for index, header in enumerate(headers):
         target = saved.get(squash(header))
-        if target and target.startswith(FIELD_PREFIX):
-            # A custom field renamed or deleted since: no longer offered (the mapping, as
-            # suggested, would be refused), but under its name as it is spelled now.
-            target = by_field.get(target.removeprefix(FIELD_PREFIX).casefold())
         if target and target not in mapping.values():
             mapping[str(index)] = target
     return mapping
+
+
+def with_current_field_names(mapping: dict[str, str], *, drop_gone: bool) -> dict[str, str]:
+    """``mapping`` with each custom field target under the field's name now (a mapping names
+    fields by name, and they may have been renamed since); a deleted field's target is dropped
+    or, without ``drop_gone``, kept as it is."""
+    names = field_names_now(
+        {t.removeprefix(FIELD_PREFIX) for t in mapping.values() if t.startswith(FIELD_PREFIX)}
+    )
+    current: dict[str, str] = {}
+    for key, target in mapping.items():
+        if target.startswith(FIELD_PREFIX):
+            name = target.removeprefix(FIELD_PREFIX)
+            if name in names:
+                target = FIELD_PREFIX + names[name]
+            elif drop_gone:
+                continue
+        current[key] = target
+    return current
+
+
+def field_names_now(names: set[str]) -> dict[str, str]:
+    """The name now of each custom field an import recorded under ``names``: a field renamed
+    since is found through its audit trail; a deleted one (its values went with it) is left
+    out."""
+    current = {field.name.casefold(): field.name for field in Field.objects.all()}
+    found: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in current:
+            found[name] = current[name.casefold()]
+            continue
+        renamed = (
+            AuditEntry.objects.filter(
+                object_type="field", action="field.rename", changes__name__0=name
+            )
+            .order_by("-id")
+            .values_list("object_id", flat=True)
+            .first()
+        )
+        field = Field.objects.filter(pk=renamed).first() if renamed else None
+        if field is not None:
+            found[name] = field.name
+    return found
 
 
 def validate_mapping(

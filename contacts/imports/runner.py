@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from contacts.imports import sql
 from contacts.imports.csvreader import blank_lines, read_batch
+from contacts.imports.mapping import with_current_field_names
 from contacts.imports.models import (
     ImportIssue,
     ImportJob,
@@ -191,7 +192,7 @@ class Runner:
         self.empty_values = dict.fromkeys(_VALUE_COLUMNS)
         self.cleaner = RowCleaner(
             headers=job.headers,
-            mapping=job.mapping,
+            mapping=with_current_field_names(job.mapping, drop_gone=False),
             fields=self.fields,
             default_region=job.default_region,
             delimiter=job.delimiter,

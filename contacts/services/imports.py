@@ -44,6 +44,7 @@ from django.utils import timezone
 from contacts.imports.csvreader import store_upload
 from contacts.imports.mapping import (
     auto_mapping,
+    field_names_now,
     header_key,
     mapping_by_header,
     mapping_for_headers,
@@ -92,7 +93,7 @@ def upload_import(
     saved = SavedMapping.objects.filter(header_key=header_key(stored.headers)).first()
     fields = list(Field.objects.all())
     if saved:
-        mapping = mapping_for_headers(saved.mapping, stored.headers, fields)
+        mapping = mapping_for_headers(saved.mapping, stored.headers)
     else:
         mapping = auto_mapping(stored.headers, fields)
     with transaction.atomic():
@@ -627,7 +628,7 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
                 .delete()[1]
                 .get("contacts.Contact", 0)
             )
-    field_names = _field_names_now(
+    field_names = field_names_now(
         {k.removeprefix("field:") for b in restore.values() for k in b if k.startswith("field:")}
     )
     for contact_id, before in restore.items():
@@ -690,30 +691,6 @@ def _existing(contact_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     for chunk in chunks(list(contact_ids)):
         alive.update(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
     return alive
-
-
-def _field_names_now(names: set[str]) -> dict[str, str]:
-    """The name now of each custom field an import recorded under ``names``: a field renamed
-    since is found through its audit trail; a deleted one (its values went with it) is left
-    out. Restoring by the recorded name failed the whole revert, every time it was retried."""
-    current = {field.name.casefold(): field.name for field in Field.objects.all()}
-    found: dict[str, str] = {}
-    for name in names:
-        if name.casefold() in current:
-            found[name] = current[name.casefold()]
-            continue
-        renamed = (
-            AuditEntry.objects.filter(
-                object_type="field", action="field.rename", changes__name__0=name
-            )
-            .order_by("-id")
-            .values_list("object_id", flat=True)
-            .first()
-        )
-        field = Field.objects.filter(pk=renamed).first() if renamed else None
-        if field is not None:
-            found[name] = field.name
-    return found
 
 
 @transaction.atomic

@@ -396,7 +396,7 @@ def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
 
 
 @pytest.mark.parametrize("change", ["rename", "delete"])
-def test_a_remembered_mapping_no_longer_offers_a_custom_field_gone_since(
+def test_a_remembered_mapping_follows_a_renamed_custom_field_and_drops_a_deleted_one(
     start, custom_fields, staff_actor, change
 ):
     # It was offered still, so the next such file sent without a mapping (an agent's
@@ -410,7 +410,12 @@ def test_a_remembered_mapping_no_longer_offers_a_custom_field_gone_since(
 
     job = start("email,Company\nbob@example.com,Globex\n")
 
-    assert job.mapping == {"0": "email"}
+    # Renamed: offered under its name now.
+    assert (
+        job.mapping == {"0": "email", "1": "field:Employer"}
+        if change == "rename"
+        else {"0": "email"}
+    )
 
 
 def test_a_remembered_mapping_follows_a_change_of_case_in_a_field_name(
@@ -699,7 +704,7 @@ def test_a_finished_import_cannot_be_cancelled_or_resumed(run, staff_actor):
 
 
 @pytest.mark.parametrize("change", ["rename", "delete"])
-def test_a_custom_field_gone_since_the_mapping_fails_the_import_with_the_reason(
+def test_a_custom_field_renamed_since_the_mapping_is_followed_and_a_deleted_one_fails_it(
     start, custom_fields, staff_actor, change
 ):
     # The worker crashed on a KeyError before its first batch: the job stayed "running",
@@ -713,6 +718,11 @@ def test_a_custom_field_gone_since_the_mapping_fails_the_import_with_the_reason(
 
     job = imports.run_import(job.pk)
 
+    if change == "rename":
+        # Followed to its name now: the import goes on.
+        assert (job.status, job.imported) == ("done", 1)
+        assert Contact.objects.get().field_values.get().value_text == "Acme"
+        return
     assert (job.status, job.rows_done, job.lease_until) == ("failed", 0, None)
     assert job.error.startswith(
         "The custom field “Company” that the column “Company” was mapped to no longer exists"
