@@ -64,6 +64,8 @@ def _detect_encoding(sample: bytes) -> str:
                 f"This file is {what}, not a CSV file. Save it as CSV (UTF-8) and upload that.",
                 field="file",
             )
+    if b"\x00" in sample and (found := _utf16_text(sample)):
+        return found
     controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 32)
     if b"\x00" in sample or controls > len(sample) * 0.01:
         raise SwitchboardError(
@@ -77,6 +79,23 @@ def _detect_encoding(sample: bytes) -> str:
     if _STRAY.search(text) and not _UTF8_TEXT.search(text):
         return "cp1252"
     return "utf-8"  # stray non-UTF-8 bytes among UTF-8 text are read as in _stray_cp1252
+
+
+def _utf16_text(sample: bytes) -> str | None:
+    """UTF-16 without a BOM whose text is mostly outside ASCII (Cyrillic or Greek names), which
+    leaves too few NUL bytes for the test above: the byte order that decodes the sample into
+    lines of text, with no control characters but tab and line ends."""
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        if ("\n" in text or "\r" in text) and not _UTF16_CONTROL.search(text):
+            return encoding
+    return None
+
+
+_UTF16_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 # Undecodable bytes (surrogateescape) and characters only a valid multi-byte sequence gives.
@@ -104,20 +123,28 @@ def _transcode(
     """Copy ``source`` to ``target`` as UTF-8; returns the bytes read from the upload."""
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     read = 0
-    cr_only: bool | None = None
+    carry = ""
     while chunk := source.read(CHUNK):
         read += len(chunk)
         if read > max_bytes:
             raise too_large(max_bytes)
-        text = _text(decoder.decode(chunk))
-        if cr_only is None and text:
-            # Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): the reader splits
-            # records on LF, so end them with LF.
-            cr_only = "\r" in text and "\n" not in text
-        target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
-    text = _text(decoder.decode(b"", final=True))
-    target.write((text.replace("\r", "\n") if cr_only else text).encode("utf-8"))
+        text = carry + _text(decoder.decode(chunk))
+        # A CR at the end of a chunk may be the first half of a CRLF split across two.
+        text, carry = (text[:-1], "\r") if text.endswith("\r") else (text, "")
+        target.write(_lf_endings(text).encode("utf-8"))
+    text = carry + _text(decoder.decode(b"", final=True))
+    target.write(_lf_endings(text).encode("utf-8"))
     return read
+
+
+_LONE_CR = re.compile("\r(?!\n)")
+
+
+def _lf_endings(text: str) -> str:
+    """Lines ended by CR alone (Excel for Mac's "CSV (Macintosh)", or rows pasted from such a
+    file into another) end with LF: the reader splits records on LF, and reads a CR left
+    inside an unquoted value as a broken file."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
 def _text(decoded: str) -> str:
@@ -257,7 +284,8 @@ class _Lines:
 def iter_records(
     path: Path, *, delimiter: str, offset: int
 ) -> Iterator[tuple[int, list[str], int]]:
-    """(index, fields, byte offset after the record) from ``offset`` on; skips blank lines.
+    """(blank lines skipped just before, fields, byte offset after the record) from ``offset``
+    on. A spreadsheet shows each blank line as a row: the count keeps row numbers true.
 
     ``csv.reader`` pulls one line at a time and returns a record as soon as it is complete, so
     the offset after the last line it pulled is where the record ends (quoted newlines too).
@@ -266,7 +294,7 @@ def iter_records(
         stream.seek(offset)
         lines = _Lines(stream, offset)
         reader = csv.reader(lines, delimiter=delimiter)
-        index = 0
+        blanks = 0
         while True:
             try:
                 row = next(reader)
@@ -279,23 +307,39 @@ def iter_records(
                     'Check for a quote (") that is opened and never closed.',
                 ) from None
             if not row or (len(row) == 1 and not row[0].strip()):
+                blanks += 1
                 continue
-            yield index, row, lines.offset
-            index += 1
+            yield blanks, row, lines.offset
+            blanks = 0
 
 
 def read_batch(
     path: Path, *, delimiter: str, offset: int, size: int
-) -> tuple[list[list[str]], int]:
-    """Up to ``size`` records from ``offset`` and the offset after the last one."""
+) -> tuple[list[list[str]], int, dict[int, int]]:
+    """Up to ``size`` records from ``offset``, the offset after the last one, and the blank
+    lines before each record that follows any ({index in the batch: count})."""
     rows: list[list[str]] = []
+    gaps: dict[int, int] = {}
     end = offset
-    for _, row, after in iter_records(path, delimiter=delimiter, offset=offset):
+    for blanks, row, after in iter_records(path, delimiter=delimiter, offset=offset):
+        if blanks:
+            gaps[len(rows)] = blanks
         rows.append(row)
         end = after
         if len(rows) >= size:
             break
-    return rows, end
+    return rows, end, gaps
+
+
+def blank_lines(path: Path, *, delimiter: str, offset: int, end: int) -> int:
+    """Blank lines between the records from ``offset`` up to ``end`` (a record's end)."""
+    count = 0
+    if end > offset:
+        for blanks, _, after in iter_records(path, delimiter=delimiter, offset=offset):
+            count += blanks
+            if after >= end:
+                break
+    return count
 
 
 def preview(path: Path, *, delimiter: str, offset: int, rows: int = 5) -> list[list[str]]:

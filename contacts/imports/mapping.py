@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from contacts.models import Field
 from dashboard.errors import Problems, SwitchboardError
+from dashboard.models import AuditEntry
 
 STANDARD_TARGETS = {
     "email": "Email",
@@ -44,11 +45,17 @@ def squash(header: str) -> str:
     return re.sub(r"[\W_]+", "", header.casefold())
 
 
+def _ascii(header: str) -> str:
+    """Letters and digits without accents: "Société" -> "societe", "Größe" -> "grosse"."""
+    return squash(
+        unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
+    )
+
+
 def meta_key(header: str, index: int) -> str:
     """The metadata key offered for a column: its name in ASCII letters and digits
     ("Société" -> "societe", "Größe" -> "grosse"), as META_KEY allows, else "column<n>"."""
-    ascii_name = unicodedata.normalize("NFKD", header.casefold()).encode("ascii", "ignore").decode()
-    return squash(ascii_name)[:64] or f"column{index + 1}"
+    return _ascii(header)[:64] or f"column{index + 1}"
 
 
 _BY_SQUASHED = {squash(name): target for target, names in SYNONYMS.items() for name in names}
@@ -102,7 +109,8 @@ def auto_mapping(headers: list[str], fields: Iterable[Field]) -> dict[str, str]:
         claim(index, _prefixed_field(header, by_field))
     for index, header in enumerate(headers):
         if str(index) not in mapping:
-            claim(index, by_name.get(squash(header)))
+            # Common names also without their accents: "Prénom", "Téléphone".
+            claim(index, by_name.get(squash(header)) or _BY_SQUASHED.get(_ascii(header)))
     return dict(sorted(mapping.items(), key=lambda item: int(item[0])))
 
 
@@ -113,13 +121,58 @@ def mapping_by_header(mapping: dict[str, str], headers: list[str]) -> dict[str, 
 
 def mapping_for_headers(saved: dict[str, str], headers: list[str]) -> dict[str, str]:
     # Two columns with one name (two "Email" columns) share a saved target: the first gets
-    # it, as no target may be mapped twice.
+    # it, as no target may be mapped twice. A custom field renamed since is offered under its
+    # name now, a deleted one no longer (the mapping, as suggested, would be refused).
+    saved = with_current_field_names(saved, drop_gone=True)
     mapping: dict[str, str] = {}
     for index, header in enumerate(headers):
         target = saved.get(squash(header))
         if target and target not in mapping.values():
             mapping[str(index)] = target
     return mapping
+
+
+def with_current_field_names(mapping: dict[str, str], *, drop_gone: bool) -> dict[str, str]:
+    """``mapping`` with each custom field target under the field's name now (a mapping names
+    fields by name, and they may have been renamed since); a deleted field's target is dropped
+    or, without ``drop_gone``, kept as it is."""
+    names = field_names_now(
+        {t.removeprefix(FIELD_PREFIX) for t in mapping.values() if t.startswith(FIELD_PREFIX)}
+    )
+    current: dict[str, str] = {}
+    for key, target in mapping.items():
+        if target.startswith(FIELD_PREFIX):
+            name = target.removeprefix(FIELD_PREFIX)
+            if name in names:
+                target = FIELD_PREFIX + names[name]
+            elif drop_gone:
+                continue
+        current[key] = target
+    return current
+
+
+def field_names_now(names: set[str]) -> dict[str, str]:
+    """The name now of each custom field an import recorded under ``names``: a field renamed
+    since is found through its audit trail; a deleted one (its values went with it) is left
+    out."""
+    current = {field.name.casefold(): field.name for field in Field.objects.all()}
+    found: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in current:
+            found[name] = current[name.casefold()]
+            continue
+        renamed = (
+            AuditEntry.objects.filter(
+                object_type="field", action="field.rename", changes__name__0=name
+            )
+            .order_by("-id")
+            .values_list("object_id", flat=True)
+            .first()
+        )
+        field = Field.objects.filter(pk=renamed).first() if renamed else None
+        if field is not None:
+            found[name] = field.name
+    return found
 
 
 def validate_mapping(
@@ -131,14 +184,42 @@ def validate_mapping(
     # Targets asked of a column that is not in the file: not missing from the mapping (an
     # unknown "Mail" column mapped to Email is one problem, not two).
     refused: set[str] = set()
-    by_header = {squash(h): str(i) for i, h in enumerate(headers)}
+    by_header: dict[str, list[str]] = {}
+    for i, header in enumerate(headers):
+        by_header.setdefault(squash(header), []).append(str(i))
     indexed: dict[str, str] = {}
+    named: dict[str, str] = {}  # column index -> the key that named it
     for key, target in mapping.items():
         key = str(key)
-        if key.isdigit():
-            indexed[key] = target
-        elif squash(key) in by_header:
-            indexed[by_header[squash(key)]] = target
+        same_name = [] if key.isdigit() else by_header.get(squash(key), [])
+        if len(same_name) > 1:
+            # Two "Phone" columns (home and mobile): which one is meant is not for us to guess.
+            refused.add((target or "").strip())
+            problems.add(
+                SwitchboardError(
+                    "invalid_mapping",
+                    f"This file has {len(same_name)} columns named “{key}”; name the one you "
+                    f"mean by its index instead ({', '.join(same_name)}, counting from 0).",
+                    field="mapping",
+                )
+            )
+            continue
+        index = key if key.isdigit() else (same_name or [None])[0]
+        if index is not None and index.isascii():
+            index = str(int(index))  # "01" is column 1
+            if index in indexed and (indexed[index] or "").strip() != (target or "").strip():
+                # "0" and "Email", or "Email" and "email ": one column given two targets, the
+                # last silently winning (and an Email column then reported missing).
+                refused.update({(indexed[index] or "").strip(), (target or "").strip()})
+                problems.add(
+                    SwitchboardError(
+                        "invalid_mapping",
+                        f"“{named[index]}” and “{key}” are the same column; give it one target.",
+                        field="mapping",
+                    )
+                )
+                continue
+            indexed[index], named[index] = target, key
         else:
             refused.add((target or "").strip())
             problems.add(

@@ -311,11 +311,20 @@ class RowCleaner:
         self.columns: list[tuple[int, str, str]] = []  # (index, header, target)
         for index, target in sorted(mapping.items(), key=lambda item: int(item[0])):
             self.columns.append((int(index), headers[int(index)], target))
-        self.fields = {
-            target: by_name[target.removeprefix("field:")]
-            for _, _, target in self.columns
-            if target.startswith("field:")
-        }
+        self.fields: dict[str, Field] = {}
+        for _, header, target in self.columns:
+            if not target.startswith("field:"):
+                continue
+            name = target.removeprefix("field:")
+            if name not in by_name:
+                # Renamed or deleted after the job was set up (the mapping holds its name).
+                raise SwitchboardError(
+                    "unknown_field",
+                    f"The custom field “{name}” that the column “{header[:60]}” was mapped to "
+                    "no longer exists: it was renamed or deleted after this import was set up. "
+                    "Upload the file again and map that column anew.",
+                )
+            self.fields[target] = by_name[name]
 
     def clean(self, number: int, values: list[str]) -> tuple[CleanRow | None, list[Issue]]:
         issues: list[Issue] = []

@@ -28,7 +28,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.imports import sql
-from contacts.imports.csvreader import read_batch
+from contacts.imports.csvreader import blank_lines, read_batch
+from contacts.imports.mapping import with_current_field_names
 from contacts.imports.models import (
     ImportIssue,
     ImportJob,
@@ -104,7 +105,7 @@ class _Batch:
 
 @dataclass
 class RawBatch:
-    first_row: int  # spreadsheet row number of the first record (the header is row 1)
+    numbers: list[int]  # each record's row number in a spreadsheet (the header is row 1)
     records: list[list[str]]
     offset: int  # byte offsets of the batch in the stored file
     end: int
@@ -119,7 +120,9 @@ class CleanBatch:
 
 def clean_batch(cleaner: RowCleaner, raw: RawBatch) -> CleanBatch:
     clean = cleaner.clean
-    results = [clean(raw.first_row + i, values) for i, values in enumerate(raw.records)]
+    results = [
+        clean(number, values) for number, values in zip(raw.numbers, raw.records, strict=True)
+    ]
     return CleanBatch(results, raw.offset, raw.end)
 
 
@@ -178,19 +181,26 @@ class Runner:
         self.worker = worker
         self.actor = job_actor(job)
         self.path = Path(job.file_path)
+
+    def _load(self) -> None:
+        """What the job's batches need; raises when its mapping no longer fits (then ``finish``
+        still works)."""
+        job = self.job
         self.fields = list(Field.objects.all())
         self.field_names = {f.pk: f.name for f in self.fields}
         self.value_columns = {f.pk: f.value_column for f in self.fields}
         self.empty_values = dict.fromkeys(_VALUE_COLUMNS)
         self.cleaner = RowCleaner(
             headers=job.headers,
-            mapping=job.mapping,
+            mapping=with_current_field_names(job.mapping, drop_gone=False),
             fields=self.fields,
             default_region=job.default_region,
             delimiter=job.delimiter,
         )
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
+        # Lists deleted since the import was set up: each row says it was not added to them.
+        self.gone_lists = sorted(set(job.list_ids) - {cl.pk for cl in self.lists})
         self.tag_ids: dict[str, int] = {}
         # The tags' names as spelled in the database, for the audit entries revert replays.
         self.tag_names: dict[int, str] = {}
@@ -207,11 +217,14 @@ class Runner:
         Cleaning runs at most ``READ_AHEAD`` batches ahead of the writes, so memory stays flat;
         progress only ever moves with a committed batch.
         """
+        self._load()
         with batch_gc():
             self._run()
 
     def _run(self) -> None:
         state = ImportJob.objects.values("offset", "rows_done").get(pk=self.job.pk)
+        if self.job.dry_run and state["offset"] != self.job.data_offset:
+            state = self._restart_dry_run()
         batches = self._raw_batches(state["offset"], state["rows_done"])
         workers = settings.IMPORT_WORKERS if self.job.file_size >= PARALLEL_MIN_BYTES else 0
         if workers < 2:
@@ -232,15 +245,45 @@ class Runner:
                     return
         self.finish(ImportStatus.DONE)
 
+    def _restart_dry_run(self) -> dict[str, int]:
+        """Start a resumed (or taken over) dry run from its first row again.
+
+        What a dry run's earlier batches would have created (``dry_seen``) and how full the
+        lists would be lie in the memory of the run that stopped: continuing without them
+        counts a later row of the same email as new again, and a list's room as untouched.
+        It wrote nothing but its counts and report, so it simply does them over."""
+        with transaction.atomic():
+            restarted = ImportJob.objects.filter(pk=self.job.pk, worker=self.worker).update(
+                offset=self.job.data_offset, rows_done=0, batches_done=0, total_rows=None,
+                imported=0, updated=0, skipped=0, invalid=0,
+            )  # fmt: skip
+            if not restarted:
+                raise LostLease
+            ImportIssue.objects.filter(job_id=self.job.pk).delete()
+        return {"offset": self.job.data_offset, "rows_done": 0}
+
     def _raw_batches(self, offset: int, rows_done: int) -> Iterator[RawBatch]:
+        # The spreadsheet row of the last record read: blank lines are rows there too (a
+        # resumed job counts those before where it resumes once).
+        delimiter = self.job.delimiter
+        row = 1 + rows_done
+        row += blank_lines(self.path, delimiter=delimiter, offset=self.job.data_offset, end=offset)
         while True:
-            records, end = read_batch(
-                self.path, delimiter=self.job.delimiter, offset=offset, size=self.batch_size
+            records, end, gaps = read_batch(
+                self.path, delimiter=delimiter, offset=offset, size=self.batch_size
             )
             if not records:
                 return
-            yield RawBatch(rows_done + 2, records, offset, end)
-            offset, rows_done = end, rows_done + len(records)
+            if gaps:
+                numbers = []
+                for index in range(len(records)):
+                    row += 1 + gaps.get(index, 0)
+                    numbers.append(row)
+            else:
+                numbers = list(range(row + 1, row + 1 + len(records)))
+                row += len(records)
+            yield RawBatch(numbers, records, offset, end)
+            offset = end
 
     def _commit(self, cleaned: CleanBatch) -> bool:
         """Write one cleaned batch; False when the job was cancelled instead."""
@@ -849,6 +892,7 @@ class _Placement:
         self.job_tags = [tag_ids[n.lower()] for n in runner.job.tag_names]
         self.names_by_id = {v: runner.tag_names.get(v, k) for k, v in tag_ids.items()}
         self.lists = runner.lists
+        self.gone_lists = runner.gone_lists
         # ``room``: what is left from the previous batch of a dry run (which adds no one).
         self.room = (
             dict(room)
@@ -896,6 +940,17 @@ class _Placement:
             for tag_id in new_tags:
                 self.out.tag(db_id, tag_id, new=new)
         new_lists = []
+        for list_id in self.gone_lists:
+            self.batch.issues.append(
+                Issue(
+                    row.row,
+                    "",
+                    "unknown_list",
+                    f"The list #{list_id} chosen for this import was deleted before it ran; "
+                    "the contact was imported but not added to it.",
+                    "warning",
+                )
+            )
         room = self.room
         for contact_list in self.lists:
             if contact_list.pk in self.have_lists.get(contact_id, ()):

@@ -79,7 +79,8 @@ def deliver(*, job_id: int, attempt: int) -> WebhookAttempt:
         record.ok = response.is_success
         if not record.ok:
             record.error = f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # InvalidURL: a URL stored before it was checked as strictly; it is no HTTPError.
         record.error = f"{type(exc).__name__}: {exc}"[:300]
     record.save()
     if not record.ok and attempt < settings.IMPORT_WEBHOOK_ATTEMPTS:

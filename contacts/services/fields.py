@@ -18,6 +18,9 @@ from dashboard.errors import SwitchboardError
 
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ \-]{0,63}$")
 TEXT_MAX = 2000
+# PostgreSQL indexes a text value whole (fieldvalue_text) and refuses an index entry over 2704
+# bytes: 2000 characters of Cyrillic, Greek or CJK text (2 to 3 bytes each in UTF-8) exceed it.
+TEXT_MAX_BYTES = 2600
 _NUMBER_LIMIT = decimal.Decimal("1e14")
 # Commas are taken as thousands separators only where they group digits in threes.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
@@ -120,6 +123,14 @@ def parse_value(field: Field, raw: Any) -> Any:
                 raise SwitchboardError(
                     "invalid_field_value",
                     f"“{field.name}” holds at most {TEXT_MAX} characters.",
+                    field=field.name,
+                )
+            if len(text) * 4 > TEXT_MAX_BYTES and len(text.encode()) > TEXT_MAX_BYTES:
+                raise SwitchboardError(
+                    "invalid_field_value",
+                    f"“{field.name}” holds at most {TEXT_MAX} characters, and fewer outside "
+                    f"the Latin alphabet: {TEXT_MAX_BYTES:,} bytes of UTF-8 (this text has "
+                    f"{len(text.encode()):,}).",
                     field=field.name,
                 )
             return text

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,6 +44,7 @@ from django.utils import timezone
 from contacts.imports.csvreader import store_upload
 from contacts.imports.mapping import (
     auto_mapping,
+    field_names_now,
     header_key,
     mapping_by_header,
     mapping_for_headers,
@@ -89,10 +91,11 @@ def upload_import(
         target.unlink(missing_ok=True)
         raise
     saved = SavedMapping.objects.filter(header_key=header_key(stored.headers)).first()
+    fields = list(Field.objects.all())
     if saved:
         mapping = mapping_for_headers(saved.mapping, stored.headers)
     else:
-        mapping = auto_mapping(stored.headers, Field.objects.all())
+        mapping = auto_mapping(stored.headers, fields)
     with transaction.atomic():
         job = ImportJob.objects.create(
             actor_kind=actor.kind,
@@ -141,14 +144,30 @@ def clean_region(region: str) -> str:
 def clean_webhook_url(url: str) -> str:
     """An http(s) URL, or empty for none, or a SwitchboardError."""
     url = (url or "").strip()
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            raise SwitchboardError(
-                "invalid_webhook_url", f"“{url}” is not an http(s) URL.", field="webhook_url"
-            ) from None
+    if not url:
+        return url
+    max_length = ImportJob._meta.get_field("webhook_url").max_length
+    if len(url) > max_length:
+        raise SwitchboardError(
+            "invalid_webhook_url",
+            f"A webhook URL can be at most {max_length} characters.",
+            field="webhook_url",
+        )
+    try:
+        # Django's validator lets control characters through; no HTTP client sends them.
+        if _CONTROL.search(url):
+            raise ValidationError("control character")
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise SwitchboardError(
+            "invalid_webhook_url",
+            f"“{_CONTROL.sub('?', url)}” is not an http(s) URL.",
+            field="webhook_url",
+        ) from None
     return url
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @transaction.atomic
@@ -609,11 +628,16 @@ def _revert(*, actor: Actor, job: ImportJob, confirm_conflicts: bool) -> RevertP
                 .delete()[1]
                 .get("contacts.Contact", 0)
             )
+    field_names = field_names_now(
+        {k.removeprefix("field:") for b in restore.values() for k in b if k.startswith("field:")}
+    )
     for contact_id, before in restore.items():
         if contact_id in skip:
             continue
         try:
-            _restore_contact(actor=actor, contact_id=contact_id, before=before)
+            _restore_contact(
+                actor=actor, contact_id=contact_id, before=before, field_names=field_names
+            )
         except SwitchboardError as exc:
             if exc.code != "unknown_contact":
                 raise
@@ -670,7 +694,9 @@ def _existing(contact_ids: set[uuid.UUID]) -> set[uuid.UUID]:
 
 
 @transaction.atomic
-def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, Any]) -> None:
+def _restore_contact(
+    *, actor: Actor, contact_id: uuid.UUID, before: dict[str, Any], field_names: dict[str, str]
+) -> None:
     contact = contact_service.get_contact(contact_id)
     attrs: dict[str, Any] = {}
     for key in ("first_name", "last_name"):
@@ -681,7 +707,11 @@ def _restore_contact(*, actor: Actor, contact_id: uuid.UUID, before: dict[str, A
     if "metadata" in before:
         old = before["metadata"] or {}
         attrs["metadata"] = {k: old.get(k) for k in {*old, *contact.metadata}}
-    fields = {k.removeprefix("field:"): v for k, v in before.items() if k.startswith("field:")}
+    fields = {
+        field_names[name]: v
+        for k, v in before.items()
+        if k.startswith("field:") and (name := k.removeprefix("field:")) in field_names
+    }
     if fields:
         attrs["fields"] = fields
     if attrs:

@@ -42,6 +42,19 @@ def test_it_reads_every_common_encoding(run, encoding, data):
     assert names() == EXPECTED
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_it_reads_utf16_without_a_bom_whose_text_is_mostly_not_latin(run, encoding):
+    # Refused as "binary data": the NUL bytes of the ASCII it holds (emails, commas) were too
+    # few for the byte-order test among Cyrillic names.
+    rows = "email,имя,фамилия\n" + "".join(
+        f"u{i}@example.com,Александра,Константинопольская\n" for i in range(3)
+    )
+    job = run(rows.encode(encoding), mapping={"0": "email", "1": "first_name"})
+    assert (job.status, job.encoding, job.imported) == ("done", "utf-16", 3)
+    assert job.headers == ["email", "имя", "фамилия"]
+    assert Contact.objects.filter(first_name="Александра").count() == 3
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_it_detects_the_delimiter(run, delimiter):
     job = run(ROWS.replace(",", delimiter))
@@ -64,6 +77,26 @@ def test_it_reads_lines_ended_by_a_carriage_return_alone(run):
         ["email", "first name", "last name"],
     )
     assert names() == EXPECTED
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_it_reads_rows_ended_by_a_carriage_return_among_other_line_endings(run, eol):
+    # Rows pasted in from a "CSV (Macintosh)" file: the whole import failed as unreadable.
+    head, jose, zoe = ROWS.splitlines()
+    job = run((head + eol + jose + "\r" + zoe + eol + "ann@example.com,Ann,Lee" + eol).encode())
+    assert (job.status, job.error, job.imported, job.invalid) == ("done", "", 3, 0)
+    assert names() == EXPECTED | {("ann@example.com", "Ann", "Lee")}
+
+
+def test_the_report_numbers_rows_as_a_spreadsheet_shows_them_blank_lines_included(run):
+    # Blank lines were skipped uncounted: every row after one was reported a row too early,
+    # so the report pointed at someone else's row in the spreadsheet.
+    job = run("email\nann@example.com\n\n\nnot-an-email\nbob@example.com\n   \nworse\n")
+    assert (job.rows_done, job.imported, job.invalid) == (4, 2, 2)
+    assert list(job.issues.values_list("row", "code")) == [
+        (5, "invalid_email"),
+        (8, "invalid_email"),
+    ]
 
 
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):

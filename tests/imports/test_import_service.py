@@ -12,6 +12,7 @@ from contacts.imports import csvreader, runner
 from contacts.imports.models import ImportJob, SavedMapping
 from contacts.models import Contact, Interaction
 from contacts.services import contacts as contact_service
+from contacts.services import fields as field_service
 from contacts.services import imports
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
@@ -250,6 +251,23 @@ def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fiel
     assert Contact.objects.get().field_values.get().value_number == 1250
 
 
+def test_a_long_text_outside_the_latin_alphabet_is_one_invalid_row_not_a_failed_import(
+    run, custom_fields
+):
+    # 2,000 CJK characters are 6,000 bytes: on PostgreSQL the text value's index refused the
+    # row, the whole batch rolled back and the import failed with an "Internal error".
+    cjk = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(2000))
+    job = run(f"email,Company\nann@example.com,{cjk}\nbob@example.com,{cjk[:800]}\n")
+    assert (job.status, job.imported, job.invalid) == ("done", 1, 1)
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "Company", "invalid_field_value")
+    assert issue.reason == (
+        "“Company” holds at most 2000 characters, and fewer outside the Latin alphabet: "
+        "2,600 bytes of UTF-8 (this text has 6,000)."
+    )
+    assert Contact.objects.get().field_values.get().value_text == cjk[:800]
+
+
 def test_formula_like_values_are_not_imported_and_are_flagged(run, custom_fields):
     job = run(
         'email,first name,company,tags\nann@example.com,=HYPERLINK("http://x"),@SUM(A1),"ok;=cmd"\n'
@@ -334,6 +352,32 @@ def test_a_dry_run_reports_the_rows_a_full_list_would_not_take(run, make_existin
     assert issues(dry) == issues(real) == [(4, "list_full", "warning"), (5, "list_full", "warning")]
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["real", "dry"])
+def test_a_list_deleted_before_the_run_is_reported_on_each_row_not_dropped_silently(
+    start, system_actor, staff_actor, make_existing, dry_run
+):
+    gone = list_service.create_list(actor=system_actor, name="Gone")
+    kept = list_service.create_list(actor=system_actor, name="Kept")
+    make_existing(email="old@example.com")
+    job = start(
+        "email,first name\nann@example.com,Ann\nold@example.com,Old\n",
+        list_ids=[gone.pk, kept.pk],
+        dry_run=dry_run,
+    )
+    gone_id = gone.pk
+    list_service.delete_list(actor=staff_actor, contact_list=gone)
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.imported, job.updated) == ("done", 1, 1)
+    assert issues(job) == [(2, "unknown_list", "warning"), (3, "unknown_list", "warning")]
+    assert job.issues.first().reason == (
+        f"The list #{gone_id} chosen for this import was deleted before it ran; the contact "
+        "was imported but not added to it."
+    )
+    assert kept.memberships.count() == (0 if dry_run else 2)
+
+
 def test_mappings_are_remembered_per_header_set(start, system_actor):
     start("Work address,Name\nann@example.com,Ann\n", mapping={"0": "email", "1": "first_name"})
     assert SavedMapping.objects.count() == 1
@@ -349,6 +393,40 @@ def test_a_remembered_mapping_maps_a_repeated_header_once(start, system_actor):
     start(data, mapping={"0": "email", "2": "first_name"})
     job = imports.upload_import(actor=system_actor, file=io.BytesIO(data.encode()), file_name="x")
     assert job.mapping == {"0": "email", "2": "first_name"}
+
+
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_a_remembered_mapping_follows_a_renamed_custom_field_and_drops_a_deleted_one(
+    start, custom_fields, staff_actor, change
+):
+    # It was offered still, so the next such file sent without a mapping (an agent's
+    # auto-mapped import) was refused: "There is no custom field named “Company”".
+    start("email,Company\nann@example.com,Acme\n")
+    company = custom_fields["Company"]
+    if change == "rename":
+        field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+    else:
+        field_service.delete_field(actor=staff_actor, field=company)
+
+    job = start("email,Company\nbob@example.com,Globex\n")
+
+    # Renamed: offered under its name now.
+    assert (
+        job.mapping == {"0": "email", "1": "field:Employer"}
+        if change == "rename"
+        else {"0": "email"}
+    )
+
+
+def test_a_remembered_mapping_follows_a_change_of_case_in_a_field_name(
+    start, custom_fields, staff_actor
+):
+    start("email,Company\nann@example.com,Acme\n")
+    field_service.rename_field(actor=staff_actor, field=custom_fields["Company"], name="COMPANY")
+    assert start("email,Company\nbob@example.com,Globex\n").mapping == {
+        "0": "email",
+        "1": "field:COMPANY",
+    }
 
 
 class TestConfigurationProblems:
@@ -415,6 +493,44 @@ class TestConfigurationProblems:
             "There is no column 9 in this file.",
         ]
 
+    @pytest.mark.parametrize(
+        "mapping, keys",
+        [
+            ({"0": "email", "email": "phone"}, ("0", "email")),
+            ({"Email": "email", "e-mail ": "phone"}, ("Email", "e-mail ")),
+            ({"E-mail": "email", "00": ""}, ("E-mail", "00")),
+        ],
+        ids=["index-and-name", "two-spellings", "then-ignored"],
+    )
+    def test_one_column_named_twice_with_two_targets_is_refused(self, start, mapping, keys):
+        # The last key silently won, and the error then said to map an Email column.
+        with pytest.raises(imports.SwitchboardError) as error:
+            start("E-mail,Phone\nann@example.com,+447911123456\n", mapping=mapping)
+        assert (error.value.code, error.value.field) == ("invalid_mapping", "mapping")
+        assert error.value.message == (
+            f"“{keys[0]}” and “{keys[1]}” are the same column; give it one target."
+        )
+        assert not ImportJob.objects.exists()
+
+    def test_a_header_two_columns_share_is_refused_rather_than_guessed(self, start):
+        # "Phone" picked the last of the columns so named, without a word.
+        data = "Email,Phone,Name,Phone\nann@example.com,+441632960001,Ann,+447911123456\n"
+        with pytest.raises(imports.SwitchboardError) as error:
+            start(data, mapping={"Email": "email", "Phone": "phone"})
+        assert [p["message"] for p in error.value.details["errors"]] == [
+            "This file has 2 columns named “Phone”; name the one you mean by its index instead "
+            "(1, 3, counting from 0)."
+        ]
+        job = start(data, mapping={"Email": "email", "3": "phone"})
+        assert job.mapping == {"0": "email", "3": "phone"}
+
+    def test_one_column_named_twice_with_the_same_target_is_fine(self, start):
+        job = start(
+            "E-mail,Phone\nann@example.com,+447911123456\n",
+            mapping={"0": "email", "e-mail": "email"},
+        )
+        assert job.mapping == {"0": "email"}
+
     def test_a_single_problem_keeps_its_own_code_and_message(self, start):
         with pytest.raises(imports.SwitchboardError) as error:
             start("email\nann@example.com\n", default_region="ZZ")
@@ -431,6 +547,13 @@ def test_headers_are_matched_from_common_names(start, custom_fields):
         "0": "email", "1": "first_name", "2": "last_name", "3": "phone",
         "4": "field:Company", "5": "tags",
     }  # fmt: skip
+
+
+def test_accented_common_names_are_matched_too(start):
+    # A French export's "Prénom" and "Téléphone" were left unmapped: an agent's import with
+    # the suggested mapping dropped every first name and phone number without a word.
+    job = start("Courriel;Prénom;Nom;Téléphone;Société\n")
+    assert job.mapping == {"0": "email", "1": "first_name", "2": "last_name", "3": "phone"}
 
 
 class Crash(BaseException):
@@ -496,6 +619,45 @@ def test_a_cancelled_import_stops_after_its_batch_and_resumes_without_duplicates
     assert Contact.objects.count() == 5
 
 
+def test_a_resumed_import_numbers_its_rows_after_the_blank_lines_before_it(
+    start, crash_after_first_batch
+):
+    job = start("email\nann@example.com\n\nbob@example.com\n\n\nbad\ncid@example.com\nworse\n")
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.imported, job.invalid) == ("done", 3, 2)
+    assert issues(job) == [(7, "invalid_email", "invalid"), (9, "invalid_email", "invalid")]
+
+
+def test_a_resumed_dry_run_counts_as_an_uninterrupted_one_would(
+    start, run, staff_actor, make_existing, system_actor, crash_after_first_batch
+):
+    # It continued with what the stopped run remembered lost: a later row for an email an
+    # earlier batch would create counted as new again, and the list as empty again.
+    small = list_service.create_list(actor=system_actor, name="Small", limit=2)
+    data = "email\na@example.com\nb@example.com\nc@example.com\na@example.com\nd@example.com\n"
+    job = start(data, dry_run=True, list_ids=[small.pk])
+    with pytest.raises(Crash):
+        imports.run_import(job.pk)
+    crash_after_first_batch.undo()
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    imports.cancel_import(actor=staff_actor, job=job)
+    job = imports.resume_import(actor=staff_actor, job=job, enqueue=False)
+
+    resumed = imports.run_import(job.pk)
+    whole = run(data, dry_run=True, list_ids=[small.pk])
+
+    assert [getattr(resumed, c) for c in COUNTS] == [getattr(whole, c) for c in COUNTS]
+    assert (resumed.imported, resumed.updated, resumed.rows_done) == (4, 1, 5)
+    assert issues(resumed) == issues(whole)
+    assert resumed.total_rows == 5 and not Contact.objects.exists()
+
+
 def test_a_worker_killed_while_writing_a_batch_leaves_nothing_of_it_and_the_rerun_writes_it_once(
     start, monkeypatch
 ):
@@ -541,6 +703,34 @@ def test_a_finished_import_cannot_be_cancelled_or_resumed(run, staff_actor):
         assert error.value.code in ("import_not_running", "import_not_resumable")
 
 
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_a_custom_field_renamed_since_the_mapping_is_followed_and_a_deleted_one_fails_it(
+    start, custom_fields, staff_actor, change
+):
+    # The worker crashed on a KeyError before its first batch: the job stayed "running",
+    # then "stalled", with no reason given, and every resume crashed the same way.
+    job = start("email,Company\nann@example.com,Acme\n")
+    company = custom_fields["Company"]
+    if change == "rename":
+        field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+    else:
+        field_service.delete_field(actor=staff_actor, field=company)
+
+    job = imports.run_import(job.pk)
+
+    if change == "rename":
+        # Followed to its name now: the import goes on.
+        assert (job.status, job.imported) == ("done", 1)
+        assert Contact.objects.get().field_values.get().value_text == "Acme"
+        return
+    assert (job.status, job.rows_done, job.lease_until) == ("failed", 0, None)
+    assert job.error.startswith(
+        "The custom field “Company” that the column “Company” was mapped to no longer exists"
+    )
+    assert not Contact.objects.exists()
+    assert AuditEntry.objects.filter(action="import.failed", object_id=str(job.pk)).exists()
+
+
 class TestRevert:
     def test_it_deletes_created_contacts_and_restores_changed_ones(
         self, run, make_existing, staff_actor, custom_fields, system_actor
@@ -561,6 +751,31 @@ class TestRevert:
         assert old.field_values.get().value_text == "Acme"
         assert not old.tags.exists() and not old.lists.exists()
         assert ImportJob.objects.get(pk=job.pk).status == "reverted"
+
+    @pytest.mark.parametrize("change", ["rename", "delete"])
+    def test_it_restores_values_of_a_custom_field_renamed_or_deleted_since(
+        self, run, make_existing, staff_actor, custom_fields, change
+    ):
+        # Restoring by the name the import recorded failed ("There is no custom field named
+        # “Company”"): the revert stopped part-way, and every retry stopped the same way.
+        old = make_existing(email="old@example.com", first_name="Old", fields={"Company": "Acme"})
+        job = run("email,first name,company\nold@example.com,New,Globex\nnew@example.com,N,X\n")
+        company = custom_fields["Company"]
+        if change == "rename":
+            field_service.rename_field(actor=staff_actor, field=company, name="Employer")
+            field_service.rename_field(actor=staff_actor, field=company, name="Organisation")
+        else:
+            field_service.delete_field(actor=staff_actor, field=company)
+
+        plan = imports.revert_import(actor=staff_actor, job=job)
+
+        assert (plan.delete, plan.restore) == (1, 1)
+        job.refresh_from_db()
+        assert (job.status, job.error) == ("reverted", "")
+        old.refresh_from_db()
+        assert old.first_name == "Old"
+        values = list(old.field_values.values_list("field__name", "value_text"))
+        assert values == ([("Organisation", "Acme")] if change == "rename" else [])
 
     def test_it_takes_off_tags_spelled_with_capitals(self, run, make_existing, staff_actor):
         old = make_existing(email="old@example.com")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from contacts.imports import webhooks
-from contacts.imports.models import WebhookAttempt
+from contacts.imports.models import ImportJob, WebhookAttempt
 from contacts.services import imports
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,38 @@ def test_a_webhook_url_must_be_http(start):
     with pytest.raises(imports.SwitchboardError) as error:
         start("email\nann@example.com\n", webhook_url="ftp://example.com/x")
     assert error.value.code == "invalid_webhook_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook\x01",
+        "http://example.com/\x7fhook",
+        "http://example.com/" + "a" * 500,
+    ],
+    ids=["control-character", "delete", "too-long"],
+)
+def test_a_webhook_url_no_http_client_could_call_is_refused(start, url):
+    # They were accepted, and each delivery then crashed without a recorded attempt (or, too
+    # long for the column, the request failed on PostgreSQL).
+    with pytest.raises(imports.SwitchboardError) as error:
+        start("email\nann@example.com\n", webhook_url=url)
+    assert (error.value.code, error.value.field) == (
+        "invalid_webhook_url",
+        "webhook_url",
+    )
+    assert "\x01" not in error.value.message and "\x7f" not in error.value.message
+
+
+def test_a_stored_url_the_http_client_refuses_is_a_failed_attempt_and_retried(run, settings):
+    settings.IMPORT_WEBHOOK_ATTEMPTS = 2
+    job = run("email\nann@example.com\n", webhook_url="http://example.com/hook")
+    ImportJob.objects.filter(pk=job.pk).update(webhook_url="http://example.com/\x01")
+
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+
+    assert not attempt.ok and attempt.error.startswith("InvalidURL: ")
+    assert DBTaskResult.objects.filter(task_path__endswith="deliver_import_webhook").exists()
 
 
 def test_an_import_cancelled_before_it_ran_still_calls_the_webhook(
