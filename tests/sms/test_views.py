@@ -147,6 +147,15 @@ def test_the_preview_names_an_invisible_character_that_forces_ucs2(htmx_client, 
     assert "UCS-2 because of: U+00A0 no-break space" in html
 
 
+def test_the_preview_names_a_combining_accent_that_forces_ucs2(htmx_client, funded):
+    # "Café" typed on a Mac or pasted from a PDF is often e + a combining accent, which is no
+    # GSM-7 character; shown as is, the accent lands on the quote mark and nobody can see it.
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Cafe\u0301 open", "kind": "transactional"}
+    ).content.decode()
+    assert "UCS-2 because of: U+0301 combining acute accent" in html
+
+
 def test_the_preview_says_when_the_balance_cannot_pay_for_the_text(htmx_client, priced):
     html = htmx_client.post(
         "/sms/send/preview/", {"to": MOBILE, "text": "Hi", "kind": "transactional"}
