@@ -330,6 +330,18 @@ def test_staff_find_a_number_on_the_stop_list_however_they_type_it(staff_client,
     assert "No number on the STOP list matches" in html
 
 
+def test_a_stop_list_search_holding_a_nul_finds_nothing_rather_than_failing(
+    staff_client, staff_actor
+):
+    # A pasted or hand-typed ?q=%00: PostgreSQL refuses even to compare a NUL (a 500).
+    from sms.services.optouts import add_opt_out
+
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    response = staff_client.get("/sms/opt-outs/", {"q": "STOP\x00"})
+    assert response.status_code == 200
+    assert "No number on the STOP list matches" in response.content.decode()
+
+
 def test_an_invalid_opt_out_number_is_explained(staff_client):
     response = staff_client.post("/sms/opt-outs/", {"phone": "hello", "reason": "x"})
     assert "not a phone number" in response.content.decode()
