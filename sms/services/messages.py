@@ -17,6 +17,7 @@ outcome in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import time
@@ -118,6 +119,23 @@ class DispatchStats:
 
 
 # --- Checking and pricing ------------------------------------------------------------------
+
+
+KEY_MAX = 100  # Message.idempotency_key, Campaign.idempotency_key
+
+
+def client_key(raw: str | None) -> str | None:
+    """An idempotency key a client sent (a form's hidden field) as its column can hold it.
+
+    One longer than the column, or holding a NUL (which PostgreSQL cannot store), is kept as
+    its SHA-256: a retry with the same key still finds the first, and two keys that differ
+    only past the column's length are not taken for one."""
+    key = (raw or "").strip()
+    if not key:
+        return None
+    if len(key) > KEY_MAX or "\x00" in key:
+        return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
 
 
 def placeholder_values(contact: Contact | None) -> dict[str, str]:
@@ -415,6 +433,7 @@ def send_sms(
     be (encoding, segments, price) and writes nothing. The same ``idempotency_key`` twice
     returns the first message instead of sending again. ``schedule_at`` (a future moment)
     queues it as scheduled; the worker sends it then."""
+    idempotency_key = client_key(idempotency_key)
     if idempotency_key:
         existing = Message.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:

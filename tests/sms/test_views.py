@@ -59,6 +59,17 @@ def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
     assert Message.objects.count() == 1
 
 
+@pytest.mark.parametrize("key", ["k" * 150, "form\x003"])
+def test_a_tampered_form_key_still_sends_once_rather_than_failing(
+    staff_client, funded, contact, key
+):
+    # Longer than the column, or holding a NUL: PostgreSQL refused to store it (a 500).
+    data = {"contact": contact.pk, "text": "Hi", "kind": "transactional", "idempotency_key": key}
+    assert staff_client.post("/sms/send/", data).status_code == 302
+    assert staff_client.post("/sms/send/", data).status_code == 302
+    assert Message.objects.count() == 1
+
+
 def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
     staff_client, funded, contact, settings
 ):
