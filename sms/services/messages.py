@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from contacts.models import Contact, Field, FieldValue, InteractionKind
@@ -718,9 +719,10 @@ def _record_outcomes(
     system = Actor.system("sms worker")
     events: list[tuple] = []  # EVENT_COLUMNS
     failed, simulated, busy = [], [], []
+    busy_since = _busy_since([m for m, o in zip(batch, outcomes, strict=True) if _is_busy(o)])
     for message, outcome in zip(batch, outcomes, strict=True):
         message.updated_at = now
-        if _requeue_busy(message, outcome, now):
+        if _requeue_busy(message, outcome, now, busy_since.get(message.pk, now)):
             # The provider refused for load (429/503), so it never took the message: it goes
             # back in the queue a little later instead of failing. The secret stays for then.
             events.append((message.pk, Status.PENDING.value, now, "worker", "gateway_busy",
@@ -864,10 +866,33 @@ def insert_events(rows: list[tuple]) -> None:
     )
 
 
-def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:
-    if not (isinstance(outcome, GatewayError) and outcome.code == "gateway_busy"):
+def _is_busy(outcome: SendResult | GatewayError) -> bool:
+    return isinstance(outcome, GatewayError) and outcome.code == "gateway_busy"
+
+
+def _busy_since(messages: list[Message]) -> dict[int, dt.datetime]:
+    """When the provider first turned each of these messages away as busy, if it did before.
+
+    Counted from then, not from when the message was queued: a text scheduled yesterday, or
+    held overnight by quiet hours, has not been waiting on the provider since."""
+    if not messages:
+        return {}
+    rows = (
+        MessageEvent.objects.filter(message_id__in=[m.pk for m in messages],
+                                    error_code="gateway_busy")
+        .values("message_id")
+        .annotate(first=Min("at"))
+        .order_by()
+    )  # fmt: skip
+    return {row["message_id"]: row["first"] for row in rows}
+
+
+def _requeue_busy(
+    message: Message, outcome: SendResult | GatewayError, now: dt.datetime, since: dt.datetime
+) -> bool:
+    if not _is_busy(outcome):
         return False
-    if now - message.created_at > BUSY_GIVE_UP:
+    if now - since > BUSY_GIVE_UP:
         return False  # busy for an hour: fail it (refunded) rather than retry for ever
     message.status, message.claim = Status.PENDING, None
     message.send_after = now + BUSY_BACKOFF
