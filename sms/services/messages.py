@@ -587,6 +587,21 @@ def _slots(batch: list[Message]) -> list[float | None]:
     return slots
 
 
+def _lease_from_slots(batch: list[Message], slots: list[float | None]) -> None:
+    """Start the lease of a message that waits for a later rate-limit slot at that slot.
+
+    Until then it is not with the provider, however long other workers' bookings make it
+    wait: counted from the claim, a wait longer than the lease would have other workers fail
+    it (refunded, then sent anyway) or hand it over a second time. Only slots past half the
+    lease are written: sooner ones leave the provider call time enough within it."""
+    soon = time.time() + settings.SMS_SEND_LEASE / 2
+    later = [(m, at) for m, at in zip(batch, slots, strict=True) if at is not None and at > soon]
+    for message, at in later:
+        message.claimed_at = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+    if later:
+        Message.objects.bulk_update([m for m, _ in later], ["claimed_at"], batch_size=500)
+
+
 def requeue_stale_sending(*, lease: float | None = None) -> int:
     """Messages claimed by a worker that died mid-send, on a gateway that drops a repeated
     reference: queue them again (sending twice cannot double them); others wait for
@@ -661,7 +676,9 @@ def _hand_over_all(pool: ThreadPoolExecutor, batch: list[Message]) -> Callable[[
     and its locks for every message (a measurable share of a worker's CPU at 1,000 a second).
     """
     gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
-    queue = deque(enumerate(zip(batch, _slots(batch), strict=True)))
+    slots = _slots(batch)
+    _lease_from_slots(batch, slots)
+    queue = deque(enumerate(zip(batch, slots, strict=True)))
     outcomes: list[SendResult | GatewayError | None] = [None] * len(batch)
 
     def drain() -> None:

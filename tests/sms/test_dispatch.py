@@ -207,3 +207,39 @@ def test_a_message_the_provider_has_been_too_busy_for_an_hour_fails_and_is_refun
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Status.FAILED, "429")
     assert credits.get_balance() == Decimal("10")
+
+
+def test_a_message_waiting_for_its_rate_limit_slot_is_not_taken_for_a_dead_workers(
+    funded, staff_actor, settings, monkeypatch
+):
+    # One message a second, and twenty minutes of other workers' messages booked ahead of
+    # this one: it waits longer than the lease, and is still this worker's to send.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sms.campaigns.ratelimit import push_back
+    from sms.services import messages as service
+
+    settings.SMS_RATE_LIMITS = {"sandbox": 1.0}
+    push_back("sandbox", 20 * 60)
+    message = queue(staff_actor)[0]
+    waiting, go_on = threading.Event(), threading.Event()
+    monkeypatch.setattr(
+        "sms.services.messages.time.sleep", lambda s: waiting.set() or go_on.wait(5)
+    )
+
+    batch = claim_batch(limit=10)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = service._hand_over_all(pool, batch)
+        assert waiting.wait(5)  # the sending thread waits for the slot
+        # Meanwhile other workers look for sends whose worker died, however short the lease.
+        assert service.requeue_stale_sending(lease=0) == 0
+        assert fail_stale_sending(older_than=dt.timedelta(0)) == 0
+        go_on.set()
+        service._record_outcomes(batch, outcomes(), service.DispatchStats())
+
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert list(message.events.values_list("status", flat=True)) == ["pending", "sent"]
+    assert credits.get_balance() == Decimal("9.96")  # charged once, not refunded
+    assert len(sandbox.OUTBOX) == 1
