@@ -296,7 +296,7 @@ def prepare_message(
         raise SwitchboardError(
             "not_mobile",
             f"{info.international} is a {info.type} number, which may not receive texts. "
-            "Confirm to send anyway.",
+            "Nothing was sent.",
             field="to",
             number_type=info.type,
         )

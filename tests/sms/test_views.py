@@ -202,6 +202,20 @@ def test_the_preview_warns_about_a_landline(htmx_client, funded):
         "/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
     ).content.decode()
     assert "fixed line number" in html
+    assert "Tick “Send even if the number is not a mobile” to send it anyway." in html
+
+
+def test_a_send_to_a_landline_points_at_the_box_that_sends_it_anyway(staff_client, funded):
+    response = staff_client.post(
+        "/sms/send/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
+    )
+    assert response.context["form"].errors["allow_non_mobile"] == ["Tick this to send it anyway."]
+    assert not Message.objects.exists()
+
+    sent = staff_client.post("/sms/send/", {
+        "to": LANDLINE, "text": "Hi", "kind": "transactional", "allow_non_mobile": "on",
+    })  # fmt: skip
+    assert sent.status_code == 302 and Message.objects.count() == 1
 
 
 def test_the_contact_page_links_to_send_an_sms(staff_client, contact):
