@@ -287,7 +287,10 @@ class CampaignIn(Body):
         description="now; at send_at in time_zone; or local: send_at's wall-clock time in each recipient's zone.",
     )
     send_at: str | None = Field(
-        None, max_length=40, description="ISO date-time, e.g. 2026-11-27T12:00."
+        None,
+        max_length=40,
+        description="ISO date-time, e.g. 2026-11-27T12:00, a wall clock in time_zone (or, for "
+        "local, in each recipient's zone); with an offset (+01:00, Z) that exact moment, for at only.",
     )
     time_zone: str = Field(
         "UTC", max_length=64, description="IANA zone for schedule=at, e.g. Europe/London."

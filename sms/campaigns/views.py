@@ -196,14 +196,16 @@ def _control(action):
 
 @_control
 def campaign_pause(request: HttpRequest, campaign: Campaign) -> Campaign:
+    campaign = service.pause_campaign(actor=Actor.staff(request.user), campaign=campaign)
     flash.success(request, "Paused: messages not yet with the provider are held.")
-    return service.pause_campaign(actor=Actor.staff(request.user), campaign=campaign)
+    return campaign
 
 
 @_control
 def campaign_resume(request: HttpRequest, campaign: Campaign) -> Campaign:
+    campaign = service.resume_campaign(actor=Actor.staff(request.user), campaign=campaign)
     flash.success(request, "Resumed.")
-    return service.resume_campaign(actor=Actor.staff(request.user), campaign=campaign)
+    return campaign
 
 
 @_control

@@ -63,15 +63,38 @@ class ProviderBalance:
     unit: str = "credits"
 
 
+def storable(text: str) -> str:
+    """Provider text as a database can hold it: NUL characters (GSM-7's "@" is 0x00, and some
+    providers pass it on as is) and unpaired surrogates (half an emoji in a JSON body) become
+    U+FFFD. PostgreSQL refuses the first and both databases the second, which would turn a
+    callback into a 500 that the provider retries for ever."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+class _StorableFields:
+    """A callback record whose text fields are made ``storable`` when it is built."""
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
+
+
 @dataclass(frozen=True)
-class StatusReport:
+class StatusReport(_StorableFields):
     provider_id: str
     status: str  # the provider's word, mapped by sms.services.messages
     error_code: str = ""
 
 
 @dataclass(frozen=True)
-class InboundSms:
+class InboundSms(_StorableFields):
     sender: str
     text: str
     provider_id: str = ""

@@ -32,12 +32,13 @@ class TextInfo:
     @property
     def ucs2_labels(self) -> tuple[str, ...]:
         """The characters that forced UCS-2 as staff can recognise them: invisible ones
-        (a no-break or zero-width space pasted from a document) by code point and name."""
+        (a no-break or zero-width space pasted from a document) and combining marks (an
+        accent typed as its own character) by code point and name."""
         return tuple(_label(ch) for ch in self.ucs2_chars)
 
 
 def _label(ch: str) -> str:
-    if ch.isprintable() and not ch.isspace():
+    if ch.isprintable() and not ch.isspace() and unicodedata.category(ch) not in ("Mn", "Me"):
         return f"“{ch}”"
     name = unicodedata.name(ch, "").lower()
     return f"U+{ord(ch):04X}" + (f" {name}" if name else "")

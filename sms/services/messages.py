@@ -17,6 +17,7 @@ outcome in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import time
@@ -30,6 +31,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from contacts.models import Contact, Field, FieldValue, InteractionKind
@@ -118,6 +120,23 @@ class DispatchStats:
 
 
 # --- Checking and pricing ------------------------------------------------------------------
+
+
+KEY_MAX = 100  # Message.idempotency_key, Campaign.idempotency_key
+
+
+def client_key(raw: str | None) -> str | None:
+    """An idempotency key a client sent (a form's hidden field) as its column can hold it.
+
+    One longer than the column, or holding a NUL (which PostgreSQL cannot store), is kept as
+    its SHA-256: a retry with the same key still finds the first, and two keys that differ
+    only past the column's length are not taken for one."""
+    key = (raw or "").strip()
+    if not key:
+        return None
+    if len(key) > KEY_MAX or "\x00" in key:
+        return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
 
 
 def placeholder_values(contact: Contact | None) -> dict[str, str]:
@@ -277,7 +296,7 @@ def prepare_message(
         raise SwitchboardError(
             "not_mobile",
             f"{info.international} is a {info.type} number, which may not receive texts. "
-            "Confirm to send anyway.",
+            "Nothing was sent.",
             field="to",
             number_type=info.type,
         )
@@ -415,6 +434,7 @@ def send_sms(
     be (encoding, segments, price) and writes nothing. The same ``idempotency_key`` twice
     returns the first message instead of sending again. ``schedule_at`` (a future moment)
     queues it as scheduled; the worker sends it then."""
+    idempotency_key = client_key(idempotency_key)
     if idempotency_key:
         existing = Message.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -567,6 +587,21 @@ def _slots(batch: list[Message]) -> list[float | None]:
     return slots
 
 
+def _lease_from_slots(batch: list[Message], slots: list[float | None]) -> None:
+    """Start the lease of a message that waits for a later rate-limit slot at that slot.
+
+    Until then it is not with the provider, however long other workers' bookings make it
+    wait: counted from the claim, a wait longer than the lease would have other workers fail
+    it (refunded, then sent anyway) or hand it over a second time. Only slots past half the
+    lease are written: sooner ones leave the provider call time enough within it."""
+    soon = time.time() + settings.SMS_SEND_LEASE / 2
+    later = [(m, at) for m, at in zip(batch, slots, strict=True) if at is not None and at > soon]
+    for message, at in later:
+        message.claimed_at = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+    if later:
+        Message.objects.bulk_update([m for m, _ in later], ["claimed_at"], batch_size=500)
+
+
 def requeue_stale_sending(*, lease: float | None = None) -> int:
     """Messages claimed by a worker that died mid-send, on a gateway that drops a repeated
     reference: queue them again (sending twice cannot double them); others wait for
@@ -641,7 +676,9 @@ def _hand_over_all(pool: ThreadPoolExecutor, batch: list[Message]) -> Callable[[
     and its locks for every message (a measurable share of a worker's CPU at 1,000 a second).
     """
     gateways = {name: get_gateway(name) for name in {m.gateway for m in batch}}
-    queue = deque(enumerate(zip(batch, _slots(batch), strict=True)))
+    slots = _slots(batch)
+    _lease_from_slots(batch, slots)
+    queue = deque(enumerate(zip(batch, slots, strict=True)))
     outcomes: list[SendResult | GatewayError | None] = [None] * len(batch)
 
     def drain() -> None:
@@ -699,9 +736,10 @@ def _record_outcomes(
     system = Actor.system("sms worker")
     events: list[tuple] = []  # EVENT_COLUMNS
     failed, simulated, busy = [], [], []
+    busy_since = _busy_since([m for m, o in zip(batch, outcomes, strict=True) if _is_busy(o)])
     for message, outcome in zip(batch, outcomes, strict=True):
         message.updated_at = now
-        if _requeue_busy(message, outcome, now):
+        if _requeue_busy(message, outcome, now, busy_since.get(message.pk, now)):
             # The provider refused for load (429/503), so it never took the message: it goes
             # back in the queue a little later instead of failing. The secret stays for then.
             events.append((message.pk, Status.PENDING.value, now, "worker", "gateway_busy",
@@ -845,10 +883,33 @@ def insert_events(rows: list[tuple]) -> None:
     )
 
 
-def _requeue_busy(message: Message, outcome: SendResult | GatewayError, now: dt.datetime) -> bool:
-    if not (isinstance(outcome, GatewayError) and outcome.code == "gateway_busy"):
+def _is_busy(outcome: SendResult | GatewayError) -> bool:
+    return isinstance(outcome, GatewayError) and outcome.code == "gateway_busy"
+
+
+def _busy_since(messages: list[Message]) -> dict[int, dt.datetime]:
+    """When the provider first turned each of these messages away as busy, if it did before.
+
+    Counted from then, not from when the message was queued: a text scheduled yesterday, or
+    held overnight by quiet hours, has not been waiting on the provider since."""
+    if not messages:
+        return {}
+    rows = (
+        MessageEvent.objects.filter(message_id__in=[m.pk for m in messages],
+                                    error_code="gateway_busy")
+        .values("message_id")
+        .annotate(first=Min("at"))
+        .order_by()
+    )  # fmt: skip
+    return {row["message_id"]: row["first"] for row in rows}
+
+
+def _requeue_busy(
+    message: Message, outcome: SendResult | GatewayError, now: dt.datetime, since: dt.datetime
+) -> bool:
+    if not _is_busy(outcome):
         return False
-    if now - message.created_at > BUSY_GIVE_UP:
+    if now - since > BUSY_GIVE_UP:
         return False  # busy for an hour: fail it (refunded) rather than retry for ever
     message.status, message.claim = Status.PENDING, None
     message.send_after = now + BUSY_BACKOFF

@@ -80,6 +80,9 @@ def search_opt_outs(query: str) -> QuerySet[OptOut]:
     rows = OptOut.objects.order_by("-created_at")
     if not query:
         return rows
+    if "\x00" in query:
+        # No stored value holds a NUL, and PostgreSQL refuses even to compare one (a 500).
+        return rows.none()
     match = Q(reason__icontains=query)
     for prefix in search_prefixes(query) if any(ch.isdigit() for ch in query) else []:
         match |= Q(phone__startswith=prefix)

@@ -62,6 +62,8 @@ def send_page(request: HttpRequest) -> HttpResponse:
             )  # fmt: skip
         except SwitchboardError as exc:
             add_domain_error(form, exc)
+            if exc.code == "not_mobile":  # staff, unlike agents, can confirm it
+                form.add_error("allow_non_mobile", "Tick this to send it anyway.")
         else:
             due = outcome.message.send_after
             flash.success(

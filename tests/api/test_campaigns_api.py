@@ -137,3 +137,29 @@ def test_a_campaign_that_could_not_start_tells_the_agent_why(agent_client, vip_t
     assert body["status"] == "cancelled"
     assert body["problem"] == "It did not start: the tag “VIP” it was sent to no longer exists."
     assert "problem" not in body["excluded"]
+
+
+def test_a_send_at_with_an_offset_is_that_moment_not_a_wall_clock_in_time_zone(
+    agent_client, vip_tag
+):
+    moment = (timezone.now() + dt.timedelta(days=1)).replace(second=0, microsecond=0)
+    typed = moment.astimezone(dt.timezone(dt.timedelta(hours=5))).isoformat()  # …+05:00
+
+    response = post(agent_client, _body(vip_tag, schedule="at", send_at=typed, time_zone="UTC"))
+
+    assert response.status_code == 201, response.content
+    campaign = Campaign.objects.get()
+    assert campaign.send_at == moment
+    assert campaign.start_at == moment
+    assert response.json()["start_at"] == moment.isoformat()
+
+
+def test_a_local_time_with_an_offset_is_refused_not_read_as_a_wall_clock(agent_client, vip_tag):
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M") + "+05:00"
+
+    response = post(agent_client, _body(vip_tag, schedule="local", send_at=when))
+
+    assert response.status_code == 406, response.content
+    assert response.json()["code"] == "invalid_schedule"
+    assert "offset" in response.json()["message"]
+    assert not Campaign.objects.exists()

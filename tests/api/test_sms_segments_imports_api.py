@@ -315,3 +315,19 @@ def test_a_gated_send_approved_after_its_time_goes_out_at_once(gated_client, fun
     assert request.status == "executed", request.result
     message = Message.objects.get()
     assert (message.status, message.send_after) == ("pending", None)
+
+
+@pytest.mark.parametrize(
+    ("url", "extra"), [("/api/v1/sms", {"message": "Hi"}), ("/api/v1/verify/start", {})]
+)
+def test_a_landline_is_refused_without_asking_for_a_confirmation_the_api_has_no_way_to_give(
+    agent_client, funded, url, extra
+):
+    response = post(agent_client, url, {"to": "+442079460000", **extra})
+    assert response.status_code == 406
+    body = response.json()
+    assert body["code"] == "not_mobile" and body["number_type"] == "fixed line"
+    assert body["message"] == (
+        "+44 20 7946 0000 is a fixed line number, which may not receive texts. Nothing was sent."
+    )
+    assert not Message.objects.exists()

@@ -194,3 +194,28 @@ def test_time_zones_from_the_stored_type_are_what_phonenumbers_says():
         assert (mobile.region, mobile.time_zones) == (region, expected), e164
         checked += 1
     assert checked > 150
+
+
+def test_it_refuses_a_text_longer_than_a_single_send_may_be(audience, settings):
+    settings.SMS_MAX_SEGMENTS = 3
+    with pytest.raises(SwitchboardError) as exc:
+        start_campaign(actor=SYSTEM, text="x" * 460, audience_kind="tag",
+                       audience_id=audience["tag"].pk, dry_run=True)  # fmt: skip
+    assert exc.value.code == "text_too_long"
+    assert "needs 4 segments; the limit is 3" in exc.value.message
+
+
+def test_it_refuses_a_text_that_placeholders_make_too_long_for_someone(audience, settings):
+    from contacts.models import Contact
+    from sms.campaigns.models import Campaign
+
+    settings.SMS_MAX_SEGMENTS = 1
+    Contact.objects.filter(pk=audience["alice"].pk).update(first_name="A" * 100)
+
+    with pytest.raises(SwitchboardError) as exc:
+        start_campaign(actor=SYSTEM, text="Hi {first_name}, " + "x" * 60, audience_kind="tag",
+                       audience_id=audience["tag"].pk)  # fmt: skip
+
+    assert exc.value.code == "text_too_long"
+    assert "needs 2 segments" in exc.value.message and "1 recipient" in exc.value.message
+    assert not Campaign.objects.exists()

@@ -225,6 +225,27 @@ def test_cancel_from_the_page_and_a_second_cancel_says_why_not(staff_client, aud
     assert "already cancelled" in again.text
 
 
+@pytest.mark.parametrize(
+    ("control", "said", "refused"),
+    [("pause", "Paused:", "Only a running campaign can be paused"),
+     ("resume", "Resumed.", "Only a paused campaign can be resumed")],
+)  # fmt: skip
+def test_a_refused_pause_or_resume_does_not_also_say_it_was_done(
+    staff_client, audience, control, said, refused
+):
+    # A page left open on a campaign someone else cancelled, or a scheduled one.
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    campaign = Campaign.objects.get()
+
+    page = staff_client.post(reverse(f"campaigns:{control}", args=[campaign.pk]), follow=True)
+
+    assert refused in page.text
+    assert said not in page.text
+    campaign.refresh_from_db()
+    assert campaign.status == "scheduled"
+
+
 def test_the_list_needs_a_fixed_number_of_queries(
     staff_client, audience, django_assert_max_num_queries
 ):

@@ -71,3 +71,21 @@ def test_send_again_twice_from_a_reloaded_page_does_not_text_anyone_twice(audien
 
     assert again.recipients == 1
     assert Campaign.objects.filter(resend_of=campaign).count() == 2
+
+
+@pytest.mark.parametrize("key", ["k" * 150, "form\x003"])
+def test_a_tampered_form_key_still_starts_and_sends_again_once(audience, key):
+    # Longer than the column, or holding a NUL: PostgreSQL refused to store it (a 500).
+    def start():
+        return service.start_campaign(
+            actor=SYSTEM, text="Hi", audience_kind="tag", audience_id=audience["tag"].pk,
+            idempotency_key=key,
+        )  # fmt: skip
+
+    campaign = start().campaign
+    assert start().campaign.pk == campaign.pk
+
+    campaign = failing_campaign(audience)
+    again = service.resend_failed(actor=SYSTEM, campaign=campaign, idempotency_key=key + "r")
+    replayed = service.resend_failed(actor=SYSTEM, campaign=campaign, idempotency_key=key + "r")
+    assert replayed.replayed and replayed.campaign.pk == again.campaign.pk

@@ -162,3 +162,84 @@ def test_a_failing_provider_fails_the_message_once_with_a_reason_and_refunds(
     assert credits.get_balance() == Decimal("10")
     # Not retried: the provider may have acted on it.
     assert len(server.state.received) == 0
+
+
+def busy_provider(monkeypatch):
+    from sms.gateways.base import GatewayError
+
+    def refuse(self, **kwargs):
+        raise GatewayError("gateway_busy", "Sandbox: busy (HTTP 429).", permanent=False,
+                           retry_safe=True, provider_code="429")  # fmt: skip
+
+    monkeypatch.setattr("sms.services.messages.time.sleep", lambda s: None)
+    monkeypatch.setattr(sandbox.SandboxGateway, "send", refuse)
+
+
+def test_a_message_queued_long_before_it_was_due_is_retried_when_the_provider_is_busy(
+    funded, staff_actor, monkeypatch
+):
+    # Scheduled yesterday for now (or held by quiet hours overnight): one 429 is no reason to
+    # give up on it, as it would be for a message the provider had refused for an hour.
+    message = queue(staff_actor)[0]
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - dt.timedelta(days=1))
+    busy_provider(monkeypatch)
+
+    send_due_messages()
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.PENDING, "")
+    assert message.send_after > timezone.now()
+    assert credits.get_balance() == Decimal("9.96")  # still charged: it is going out
+
+
+def test_a_message_the_provider_has_been_too_busy_for_an_hour_fails_and_is_refunded(
+    funded, staff_actor, monkeypatch
+):
+    message = queue(staff_actor)[0]
+    busy_provider(monkeypatch)
+    send_due_messages()  # the first refusal
+    hour_ago = timezone.now() - dt.timedelta(hours=1, minutes=1)
+    message.events.filter(error_code="gateway_busy").update(at=hour_ago)
+    Message.objects.filter(pk=message.pk).update(send_after=timezone.now())
+
+    send_due_messages()
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.FAILED, "429")
+    assert credits.get_balance() == Decimal("10")
+
+
+def test_a_message_waiting_for_its_rate_limit_slot_is_not_taken_for_a_dead_workers(
+    funded, staff_actor, settings, monkeypatch
+):
+    # One message a second, and twenty minutes of other workers' messages booked ahead of
+    # this one: it waits longer than the lease, and is still this worker's to send.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sms.campaigns.ratelimit import push_back
+    from sms.services import messages as service
+
+    settings.SMS_RATE_LIMITS = {"sandbox": 1.0}
+    push_back("sandbox", 20 * 60)
+    message = queue(staff_actor)[0]
+    waiting, go_on = threading.Event(), threading.Event()
+    monkeypatch.setattr(
+        "sms.services.messages.time.sleep", lambda s: waiting.set() or go_on.wait(5)
+    )
+
+    batch = claim_batch(limit=10)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = service._hand_over_all(pool, batch)
+        assert waiting.wait(5)  # the sending thread waits for the slot
+        # Meanwhile other workers look for sends whose worker died, however short the lease.
+        assert service.requeue_stale_sending(lease=0) == 0
+        assert fail_stale_sending(older_than=dt.timedelta(0)) == 0
+        go_on.set()
+        service._record_outcomes(batch, outcomes(), service.DispatchStats())
+
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert list(message.events.values_list("status", flat=True)) == ["pending", "sent"]
+    assert credits.get_balance() == Decimal("9.96")  # charged once, not refunded
+    assert len(sandbox.OUTBOX) == 1

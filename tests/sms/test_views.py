@@ -59,6 +59,17 @@ def test_a_double_submitted_form_sends_once(staff_client, funded, contact):
     assert Message.objects.count() == 1
 
 
+@pytest.mark.parametrize("key", ["k" * 150, "form\x003"])
+def test_a_tampered_form_key_still_sends_once_rather_than_failing(
+    staff_client, funded, contact, key
+):
+    # Longer than the column, or holding a NUL: PostgreSQL refused to store it (a 500).
+    data = {"contact": contact.pk, "text": "Hi", "kind": "transactional", "idempotency_key": key}
+    assert staff_client.post("/sms/send/", data).status_code == 302
+    assert staff_client.post("/sms/send/", data).status_code == 302
+    assert Message.objects.count() == 1
+
+
 def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
     staff_client, funded, contact, settings
 ):
@@ -147,6 +158,15 @@ def test_the_preview_names_an_invisible_character_that_forces_ucs2(htmx_client, 
     assert "UCS-2 because of: U+00A0 no-break space" in html
 
 
+def test_the_preview_names_a_combining_accent_that_forces_ucs2(htmx_client, funded):
+    # "Café" typed on a Mac or pasted from a PDF is often e + a combining accent, which is no
+    # GSM-7 character; shown as is, the accent lands on the quote mark and nobody can see it.
+    html = htmx_client.post(
+        "/sms/send/preview/", {"to": MOBILE, "text": "Cafe\u0301 open", "kind": "transactional"}
+    ).content.decode()
+    assert "UCS-2 because of: U+0301 combining acute accent" in html
+
+
 def test_the_preview_says_when_the_balance_cannot_pay_for_the_text(htmx_client, priced):
     html = htmx_client.post(
         "/sms/send/preview/", {"to": MOBILE, "text": "Hi", "kind": "transactional"}
@@ -182,6 +202,20 @@ def test_the_preview_warns_about_a_landline(htmx_client, funded):
         "/sms/send/preview/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
     ).content.decode()
     assert "fixed line number" in html
+    assert "Tick “Send even if the number is not a mobile” to send it anyway." in html
+
+
+def test_a_send_to_a_landline_points_at_the_box_that_sends_it_anyway(staff_client, funded):
+    response = staff_client.post(
+        "/sms/send/", {"to": LANDLINE, "text": "Hi", "kind": "transactional"}
+    )
+    assert response.context["form"].errors["allow_non_mobile"] == ["Tick this to send it anyway."]
+    assert not Message.objects.exists()
+
+    sent = staff_client.post("/sms/send/", {
+        "to": LANDLINE, "text": "Hi", "kind": "transactional", "allow_non_mobile": "on",
+    })  # fmt: skip
+    assert sent.status_code == 302 and Message.objects.count() == 1
 
 
 def test_the_contact_page_links_to_send_an_sms(staff_client, contact):
@@ -319,6 +353,18 @@ def test_staff_find_a_number_on_the_stop_list_however_they_type_it(staff_client,
         assert MOBILE in html and "replied STOP" in html and ">1 number<" in html, typed
     html = staff_client.get("/sms/opt-outs/", {"q": "07400 999999"}).content.decode()
     assert "No number on the STOP list matches" in html
+
+
+def test_a_stop_list_search_holding_a_nul_finds_nothing_rather_than_failing(
+    staff_client, staff_actor
+):
+    # A pasted or hand-typed ?q=%00: PostgreSQL refuses even to compare a NUL (a 500).
+    from sms.services.optouts import add_opt_out
+
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    response = staff_client.get("/sms/opt-outs/", {"q": "STOP\x00"})
+    assert response.status_code == 200
+    assert "No number on the STOP list matches" in response.content.decode()
 
 
 def test_an_invalid_opt_out_number_is_explained(staff_client):

@@ -297,3 +297,25 @@ def test_twilio_inbound_stop(settings, db):
     )
     assert response.status_code == 200
     assert OptOut.objects.filter(phone=MOBILE).exists()
+
+
+def test_a_stop_reply_holding_a_nul_or_a_broken_surrogate_still_opts_out(contact):
+    # GSM-7 codes "@" as 0x00 and some providers pass it on as a NUL; a body may also hold
+    # half an emoji. Neither may cost the reply (a 500 makes the provider retry for ever).
+    assert inbound(MOBILE, "STOP\x00", "in-nul").status_code == 200
+    assert inbound(MOBILE, "Call me @ 5\x00pm \ud83d", "in-half").status_code == 200
+
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+    texts = list(InboundMessage.objects.order_by("id").values_list("text", flat=True))
+    assert texts == ["STOP\ufffd", "Call me @ 5\ufffdpm \ufffd"]
+    assert Interaction.objects.filter(contact=contact, kind="sms_received").count() == 2
+
+
+def test_a_report_holding_a_nul_or_a_broken_surrogate_is_kept_not_a_server_error(sent):
+    assert status(sent.provider_id + "\x00", "delivered").status_code == 200
+    assert status(sent.provider_id, "deli\ud800vered", "3\x0000").status_code == 200
+
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT  # neither names the message and a status we know
+    assert DeliveryReport.objects.filter(message__isnull=True).count() == 1
+    assert "unknown provider status" in sent.events.last().detail

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import phonenumbers
+from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from phonenumbers import PhoneNumberType
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
@@ -26,7 +27,7 @@ from dashboard.errors import SwitchboardError
 from sms.campaigns.models import AudienceKind
 from sms.models import MessageKind, OptOut
 from sms.services import credits
-from sms.services.encoding import analyse
+from sms.services.encoding import TextInfo, analyse
 from sms.services.messages import PLACEHOLDER
 
 CHUNK = 5000
@@ -190,6 +191,8 @@ def screen(
     result = Screening(balance=credits.get_balance())
     plain = not PLACEHOLDER.search(text)
     plain_shape = analyse(text) if plain else None
+    if plain_shape is not None and plain_shape.segments > settings.SMS_MAX_SEGMENTS:
+        raise _too_long(plain_shape)
     prices: dict[str, Decimal | None] = {}
     seen: set[str] = set()
     for chunk in _rows(contacts):
@@ -254,7 +257,25 @@ def screen(
             by["cost"] += price
         if limit is not None and result.count >= limit:
             break
+    if result.max_segments > settings.SMS_MAX_SEGMENTS:
+        # Placeholders made it too long for some: a single send to them would be refused.
+        over = [c for c in result.recipients if c.segments > settings.SMS_MAX_SEGMENTS]
+        raise _too_long(analyse(max(over, key=lambda c: c.segments).text), len(over))
     return result
+
+
+def _too_long(shape: TextInfo, recipients: int = 0) -> SwitchboardError:
+    """``text_too_long`` as a single send says it (``prepare_message``), and for how many."""
+    whom = (
+        f" for {recipients} recipient(s), with their placeholders filled in" if recipients else ""
+    )
+    return SwitchboardError(
+        "text_too_long",
+        f"This text needs {shape.segments} segments{whom}; the limit is "
+        f"{settings.SMS_MAX_SEGMENTS} ({shape.encoding}, {shape.per_segment} characters each).",
+        field="text",
+        segments=shape.segments,
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from sms.campaigns.services.audience import Screening, resolve_audience, screen
 from sms.campaigns.services.fanout import insert_batch_messages, insert_recipients
 from sms.models import CreditAccount, CreditEntry, EntryKind, Message, MessageEvent, Status
 from sms.services import credits
+from sms.services.messages import client_key
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def start_campaign(
     ``dry_run`` answers the counts, exclusions, cost and samples and writes nothing. The same
     ``idempotency_key`` twice returns the first campaign (a second click on Send).
     """
+    idempotency_key = client_key(idempotency_key)
     if replayed := _replay(idempotency_key):
         return replayed
     now = timezone.now()
@@ -740,6 +742,7 @@ def resend_failed(
     *, actor: Actor, campaign: Campaign, idempotency_key: str | None = None
 ) -> CampaignOutcome:
     """A new campaign, sent now, to the recipients whose message failed or was undelivered."""
+    idempotency_key = client_key(idempotency_key)
     if replayed := _replay(idempotency_key):
         return replayed
     if campaign.status != CampaignStatus.COMPLETED:

@@ -45,6 +45,20 @@ def parse_wall_clock(raw: object) -> dt.datetime:
         ) from None
 
 
+def _stated_moment(raw: object) -> dt.datetime | None:
+    """The moment an API value names with its own offset ("…T12:00+05:00", "…Z"), else None.
+
+    Forms give naive wall clocks (datetimes); only text can carry an offset, and dropping it
+    would send hours early or late."""
+    if isinstance(raw, dt.datetime):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def parse_quiet_hours(raw: str | None) -> tuple[dt.time, dt.time] | None:
     """ "21:00-08:00" -> (21:00, 08:00); empty or a zero-length window means none."""
     if not raw or not raw.strip():
@@ -114,19 +128,28 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
     if when in (None, ""):
         raise SwitchboardError("invalid_schedule", "Choose the date and time.", field="send_at")
     wall = parse_wall_clock(when)
+    stated = _stated_moment(when)
     if mode == ScheduleMode.AT:
         tz = zone(time_zone)
         try:
-            moment = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+            moment = (stated or wall.replace(tzinfo=tz)).astimezone(dt.UTC)
         except OverflowError:
             raise _out_of_range() from None
         if moment <= now:
+            typed = str(when).strip() if stated else f"{wall:%d %b %Y %H:%M} in {tz.key}"
             raise SwitchboardError(
                 "schedule_in_past",
-                f"{wall:%d %b %Y %H:%M} in {tz.key} has already passed; choose a later time.",
+                f"{typed} has already passed; choose a later time.",
                 field="send_at",
             )
         return Timing(mode, tz.key, start_at=moment, send_at=moment)
+    if stated is not None:
+        raise SwitchboardError(
+            "invalid_schedule",
+            "A time in each recipient's zone is a wall-clock time: leave out the offset "
+            f"(“{str(when).strip()[:40]}”), or schedule it at a moment in one zone.",
+            field="send_at",
+        )
     try:
         earliest = wall.replace(tzinfo=dt.UTC) - EARLIEST_OFFSET
         latest = wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET
