@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import Contact
 from contacts.services.contacts import get_contact
+from contacts.services.normalise import email_key
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
@@ -207,7 +208,7 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
         if args.tag and tag is None:
             contacts = contacts.none()
         if args.email:
-            contacts = contacts.filter(email=args.email.strip().lower())
+            contacts = contacts.filter(email=email_key(args.email))
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)

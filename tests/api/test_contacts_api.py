@@ -154,6 +154,26 @@ def test_search_filters_by_query_tag_list_metadata_and_pages_with_a_cursor(agent
     assert len(seen) == len(set(seen)) == 6
 
 
+def test_the_email_filter_finds_an_address_however_its_domain_is_spelled(agent_client):
+    post(agent_client, "/api/v1/contacts", {"email": "ana@ex\u00e4mple.com"})
+
+    for spelled in ["ANA@EXA\u0308MPLE.COM", "ana@ex\u00e4mple.com\u200b", "ana@bad\u2028.com"]:
+        response = agent_client.get("/api/v1/contacts", {"email": spelled})
+        assert response.status_code == 200, response.json()
+        found = [c["email"] for c in response.json()["items"]]
+        assert found == ([] if "bad" in spelled else ["ana@ex\u00e4mple.com"])
+
+
+def test_an_email_longer_than_an_address_can_be_is_a_406_not_a_500(agent_client):
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
+
+    response = post(agent_client, "/api/v1/contacts", {"email": email})
+
+    assert response.status_code == 406
+    assert response.json()["code"] == "invalid_email"
+    assert not Contact.objects.exists()
+
+
 def test_the_tag_filter_names_a_tag_as_tags_are_made(agent_client):
     post(agent_client, "/api/v1/contacts", {"email": "bo@example.com", "tags": ["Big Spender"]})
     post(agent_client, "/api/v1/contacts", {"email": "cy@example.com"})

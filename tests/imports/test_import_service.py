@@ -243,6 +243,20 @@ def test_bad_values_make_the_row_invalid_with_a_reason_per_column(run, custom_fi
     assert "expects a number" in report[4][4]
 
 
+def test_an_address_spelled_another_way_updates_the_contact_the_api_made(run, make_existing):
+    make_existing(email="ana@ex\u00e4mple.com")
+    # The same domain with a combining accent, then pasted with a zero-width space.
+    job = run(
+        "email,first name\nana@exa\u0308mple.com,Ana\nbo@example.com\u200b,Bo\n", mode="upsert"
+    )
+
+    assert (job.imported, job.updated, job.invalid) == (1, 1, 0)
+    assert sorted(Contact.objects.values_list("email", "first_name")) == [
+        ("ana@ex\u00e4mple.com", "Ana"),
+        ("bo@example.com", "Bo"),
+    ]
+
+
 def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fields):
     job = run("email;Score\nann@example.com;1,5\nbob@example.com;1,250\n")
     assert (job.imported, job.invalid) == (1, 1)
