@@ -78,7 +78,9 @@ def _unknown(contact_id: Any) -> SwitchboardError:
 
 
 def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
-    """New keys are added, given keys overwritten, keys given as ``None`` removed."""
+    """New keys are added, given keys overwritten, keys given as ``None`` removed: top-level
+    keys only. A nested object replaces the stored value whole (the staff form sets one key to
+    the JSON typed, nulls inside included), as the API documents."""
     if patch is None:
         return dict(current)
     if not isinstance(patch, Mapping):

@@ -72,7 +72,10 @@ class ContactFields(Body):
         None, description="Custom field values by field name; null clears a value."
     )
     metadata: dict[str, Any] | None = Field(
-        None, description="Merged into the contact's metadata; a key set to null is removed."
+        None,
+        description="Merged into the contact's metadata key by key: a top-level key set to null "
+        "is removed, any other value replaces that key's value whole (a nested object is not "
+        "merged into the stored one: send all of it).",
     )
     tags: list[Annotated[str, Field(max_length=100)]] | None = Field(
         None, description="Tag names to add (created on the fly).", max_length=100

@@ -52,7 +52,9 @@ class UpsertContactInput(ToolInput):
         None, description="Custom field values by field name."
     )
     metadata: dict[str, Any] | None = Field(
-        None, description="Merged into metadata; a key set to null is removed."
+        None,
+        description="Merged into metadata key by key: a top-level key set to null is removed; "
+        "any other value replaces that key's value whole (nested objects are not merged).",
     )
     tags: list[str] | None = Field(None, description="Tag names to add.")
     list_ids: list[Id] | None = Field(None, description="Ids of lists to add the contact to.")

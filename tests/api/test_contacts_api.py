@@ -154,6 +154,30 @@ def test_search_filters_by_query_tag_list_metadata_and_pages_with_a_cursor(agent
     assert len(seen) == len(set(seen)) == 6
 
 
+def test_metadata_is_merged_by_top_level_key_as_the_api_documents(agent_client):
+    created = post(
+        agent_client,
+        "/api/v1/contacts",
+        {
+            "email": "mo@example.com",
+            "metadata": {"plan": "pro", "shop": {"city": "Oslo", "zip": "1"}},
+        },
+    ).json()
+
+    response = agent_client.patch(
+        f"/api/v1/contacts/{created['id']}",
+        {"metadata": {"plan": None, "shop": {"zip": "2"}}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert Contact.objects.get().metadata == {"shop": {"zip": "2"}}
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    described = schemas["ContactPatch"]["properties"]["metadata"]["description"]
+    assert "top-level key set to null is removed" in described
+    assert "nested object is not merged" in described
+
+
 def test_the_email_filter_finds_an_address_however_its_domain_is_spelled(agent_client):
     post(agent_client, "/api/v1/contacts", {"email": "ana@ex\u00e4mple.com"})
 
