@@ -130,7 +130,11 @@ class ContactPage(Schema):
 
 
 class BatchItemIn(ContactIn):
-    pass
+    upsert: bool = Field(
+        True,
+        description="A batch updates the contact with this email if it exists; false refuses "
+        "this item with duplicate_email instead.",
+    )
 
 
 class BatchRequest(Body):

@@ -345,6 +345,27 @@ def test_batch_upserts_each_item_on_its_own(agent_client):
     assert Contact.objects.get(email="old@example.com").first_name == "Olga"
 
 
+def test_a_batch_item_that_says_upsert_false_is_not_merged_into_an_existing_contact(
+    agent_client,
+):
+    post(agent_client, "/api/v1/contacts", {"email": "old@example.com", "first_name": "Olga"})
+
+    response = post(agent_client, "/api/v1/contacts/batch", {"contacts": [
+        {"email": "old@example.com", "first_name": "Oleg", "upsert": False},
+        {"email": "new@example.com", "upsert": False},
+        {"email": "old@example.com", "last_name": "Ivanova"},
+    ]})  # fmt: skip
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["result"] for r in body["results"]] == ["error", "created", "updated"]
+    assert body["results"][0]["code"] == "duplicate_email"
+    old = Contact.objects.get(email="old@example.com")
+    assert (old.first_name, old.last_name) == ("Olga", "Ivanova")
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert schemas["BatchItemIn"]["properties"]["upsert"]["default"] is True
+
+
 def test_a_batch_dry_run_reports_what_would_happen_and_writes_nothing(agent_client):
     response = post(agent_client, "/api/v1/contacts/batch", {"dry_run": True, "contacts": [
         {"email": "a@example.com"}, {"email": "a@example.com"}, {"email": "x"},
