@@ -30,9 +30,17 @@ def _finite(text: str) -> float:
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` that refuses NaN, Infinity and numbers beyond a float (UnsupportedJson,
-    a ValueError like json's own decoding errors)."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    """``json.loads`` that refuses NaN, Infinity, numbers beyond a float and nesting deeper
+    than Python's recursion limit (UnsupportedJson, a ValueError like json's own decoding
+    errors)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        # "[[[[…" a thousand deep: json raises this, not a ValueError, so callers that expect
+        # bad JSON to be a ValueError would answer a 500.
+        raise UnsupportedJson(
+            f"objects or arrays nested more than {MAX_DEPTH} levels deep are not taken."
+        ) from None
 
 
 # Deeper than any real record needs, and far below where serialising (pydantic stops at 255
