@@ -178,6 +178,21 @@ def test_metadata_is_merged_by_top_level_key_as_the_api_documents(agent_client):
     assert "nested object is not merged" in described
 
 
+def test_event_params_past_the_limit_are_a_406_and_nothing_is_recorded(agent_client):
+    contact = create_contact(actor=SYSTEM, email="ev@example.com")
+
+    response = post(
+        agent_client,
+        f"/api/v1/contacts/{contact.pk}/events",
+        {"name": "page_viewed", "params": {"html": "x" * 2_000_000}},
+    )
+
+    assert response.status_code == 406
+    assert response.json()["code"] == "invalid_event"
+    assert "limited to 64 KB" in response.json()["message"]
+    assert not Interaction.objects.filter(kind="event").exists()
+
+
 def test_the_email_filter_finds_an_address_however_its_domain_is_spelled(agent_client):
     post(agent_client, "/api/v1/contacts", {"email": "ana@ex\u00e4mple.com"})
 
