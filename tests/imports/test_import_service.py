@@ -313,6 +313,31 @@ def test_rows_read_into_a_value_by_an_unclosed_quote_are_reported_not_lost(run, 
     assert "2 line(s)" in issue.reason and "bob@example.com" in issue.reason
 
 
+def test_erasing_a_person_removes_them_from_the_error_reports_that_quote_them(
+    run, custom_fields, make_existing, staff_actor
+):
+    bob = make_existing(email="bob@example.com")
+    job = run(
+        "email,first name,company\n"
+        'ann@example.com,Ann,"Acme\nbob@example.com,Bob,Bobco\ncarl@example.com,Carl,Carlco\n'
+    )
+    other = run("email,first name\nnot-an-email,Dee\n")
+
+    erase_contact(actor=staff_actor, contact=bob)
+
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "company", "unclosed_quote")
+    assert "bob@example.com" not in issue.reason and "[erased]" in issue.reason
+    assert [row[:4] for row in imports.error_report_rows(job)][1] == [
+        2,
+        "company",
+        "invalid",
+        "unclosed_quote",
+    ]
+    # Reports that do not quote the person are left as they were.
+    assert "not-an-email" in other.issues.get().reason
+
+
 def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
     job = run(
         "email,first name,last name,company\n"
