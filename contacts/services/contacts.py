@@ -244,6 +244,7 @@ class _Known:
     tags: dict[str, tuple[int, str]]  # requested name -> (id, name as stored)
     fields: dict[str, Field]  # requested name -> definition
     suppressed: str | None = None  # why, when the request's email or phone is suppressed
+    suppressed_kinds: set[str] = field(default_factory=set)  # which of the two is
     email_owner: uuid.UUID | None = None  # who holds the requested email, if anyone
 
 
@@ -357,6 +358,7 @@ def _read(
     if "suppression" in wanted:
         reasons = dict(results[wanted["suppression"]])
         known.suppressed = reasons.get(SuppressionKind.EMAIL) or reasons.get(SuppressionKind.PHONE)
+        known.suppressed_kinds = set(reasons)
     if "email" in wanted and results[wanted["email"]]:
         known.email_owner = contacts.values(["id"], results[wanted["email"]][0])[0]
     return known
@@ -552,6 +554,11 @@ def _update(
         raise _duplicate(request.email)
     before = _snapshot(contact)
     after = request.values(contact)
+    # An edit must not bring back an erased person's address or number either: only a value
+    # that changes counts (another contact may share an erased person's landline already).
+    for kind in known.suppressed_kinds:
+        if after[kind] != getattr(contact, kind):
+            _refuse_suppressed(known, field=kind)
     for name, value in after.items():
         setattr(contact, name, value)
     writes = _Writes(actor, contact, known.related)
@@ -610,12 +617,12 @@ def _suppression_keys(email: str, request: _Request) -> tuple[str, str]:
     return email, phone
 
 
-def _refuse_suppressed(known: _Known) -> None:
+def _refuse_suppressed(known: _Known, field: str = "email") -> None:
     if known.suppressed:
         raise SwitchboardError(
             "suppressed",
             "This person was erased or permanently unsubscribed and cannot be added again.",
-            field="email",
+            field=field,
             reason=known.suppressed,
         )
 
@@ -695,7 +702,10 @@ def update_contact(
         metadata=metadata, fields=fields, tags=tags, list_ids=list_ids,
         default_region=default_region,
     )  # fmt: skip
-    known = _read(request, contact_id=contact_id)
+    wanted_email = request.email if isinstance(request.email, str) else ""
+    known = _read(
+        request, contact_id=contact_id, suppression=_suppression_keys(wanted_email, request)
+    )
     if known.contact is None:
         raise _unknown(contact_id)
     return _update(

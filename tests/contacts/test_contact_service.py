@@ -284,6 +284,58 @@ def test_it_refuses_a_suppressed_email_or_phone(staff_actor):
     _nothing_written()
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"email": "Gone@example.com"}, "email"), ({"phone": "07700 123456"}, "phone")],
+)
+def test_an_edit_cannot_give_a_contact_an_erased_persons_email_or_phone(
+    staff_actor, make_contact, change, field
+):
+    contact = make_contact(email="kept@example.com", phone="+447400123456")
+    suppress(email="gone@example.com", phone="+447700123456", reason="erased")
+
+    error = _error(contact_service.update_contact, actor=staff_actor, contact=contact, **change)
+
+    assert (error.code, error.field) == ("suppressed", field)
+    contact.refresh_from_db()
+    assert (contact.email, contact.phone, contact.version) == (
+        "kept@example.com",
+        "+447400123456",
+        1,
+    )
+
+
+def test_an_upsert_cannot_give_an_existing_contact_an_erased_persons_phone(
+    staff_actor, make_contact
+):
+    make_contact(email="kept@example.com")
+    suppress(phone="+447700123456", reason="erased")
+
+    error = _error(
+        contact_service.upsert_contact,
+        actor=staff_actor,
+        email="kept@example.com",
+        phone="+447700123456",
+    )
+
+    assert (error.code, error.field) == ("suppressed", "phone")
+    assert Contact.objects.get().phone == ""
+
+
+def test_a_contact_sharing_an_erased_persons_landline_can_still_be_edited(
+    staff_actor, make_contact
+):
+    # The family landline: the erased person's number is suppressed, the relative keeps it.
+    relative = make_contact(email="relative@example.com", phone="+442079460000")
+    suppress(phone="+442079460000", reason="erased")
+
+    contact = contact_service.update_contact(
+        actor=staff_actor, contact=relative, phone="020 7946 0000", first_name="Rel"
+    )
+
+    assert (contact.phone, contact.first_name) == ("+442079460000", "Rel")
+
+
 # --- get_contact ------------------------------------------------------------------------------
 
 
