@@ -40,7 +40,7 @@ from contacts.services.history import Trail
 from contacts.services.normalise import clean_name, normalise_email, search_key
 from contacts.services.suppression import suppression_hash
 from dashboard import audit, jsonvalues
-from dashboard.actors import Actor
+from dashboard.actors import Actor, ActorKind
 from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
@@ -552,6 +552,15 @@ def _update(
         and known.email_owner != contact.pk
     ):
         raise _duplicate(request.email)
+    # A permanent unsubscribe is the person's decision; an agent echoing a stale
+    # "unsubscribed": false back must not quietly put them back on every campaign.
+    resubscribing = request.unsubscribed is False and contact.unsubscribed_at is not None
+    if resubscribing and actor.kind == ActorKind.AGENT:
+        raise SwitchboardError(
+            "unsubscribed",
+            f"{contact} unsubscribed permanently; only staff can undo that.",
+            field="unsubscribed",
+        )
     before = _snapshot(contact)
     after = request.values(contact)
     # An edit must not bring back an erased person's address or number either: only a value

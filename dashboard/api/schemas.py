@@ -94,7 +94,11 @@ class ContactIn(ContactFields):
 
 class ContactPatch(ContactFields):
     email: str | None = Field(None, max_length=320)
-    unsubscribed: bool | None = Field(None, description="True unsubscribes permanently.")
+    unsubscribed: bool | None = Field(
+        None,
+        description="True unsubscribes permanently; false is refused (unsubscribed) for a "
+        "contact who has unsubscribed: only staff can undo that.",
+    )
     expected_version: int | None = Field(
         None,
         ge=1,

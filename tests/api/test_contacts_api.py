@@ -193,6 +193,29 @@ def test_event_params_past_the_limit_are_a_406_and_nothing_is_recorded(agent_cli
     assert not Interaction.objects.filter(kind="event").exists()
 
 
+def test_an_agent_cannot_undo_a_permanent_unsubscribe(agent_client):
+    contact = create_contact(actor=SYSTEM, email="gone@example.com")
+    url = f"/api/v1/contacts/{contact.pk}"
+    unsubscribed = agent_client.patch(url, {"unsubscribed": True}, content_type="application/json")
+    assert unsubscribed.status_code == 200
+
+    # An agent writing back what it read earlier, "unsubscribed": false included.
+    response = agent_client.patch(
+        url, {"first_name": "Gina", "unsubscribed": False}, content_type="application/json"
+    )
+
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("unsubscribed", "unsubscribed")
+    contact.refresh_from_db()
+    assert contact.is_unsubscribed and contact.first_name == ""
+    # Saying false for someone who never unsubscribed changes nothing and is fine.
+    other = create_contact(actor=SYSTEM, email="here@example.com")
+    fine = agent_client.patch(
+        f"/api/v1/contacts/{other.pk}", {"unsubscribed": False}, content_type="application/json"
+    )
+    assert fine.status_code == 200
+
+
 def test_the_email_filter_finds_an_address_however_its_domain_is_spelled(agent_client):
     post(agent_client, "/api/v1/contacts", {"email": "ana@ex\u00e4mple.com"})
 

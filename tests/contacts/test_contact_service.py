@@ -336,6 +336,15 @@ def test_a_contact_sharing_an_erased_persons_landline_can_still_be_edited(
     assert (contact.phone, contact.first_name) == ("+442079460000", "Rel")
 
 
+def test_staff_can_undo_an_unsubscribe(staff_actor, make_contact):
+    contact = make_contact(email="back@example.com")
+    contact_service.update_contact(actor=staff_actor, contact=contact, unsubscribed=True)
+
+    again = contact_service.update_contact(actor=staff_actor, contact=contact, unsubscribed=False)
+
+    assert not again.is_unsubscribed
+
+
 # --- get_contact ------------------------------------------------------------------------------
 
 
