@@ -30,16 +30,34 @@ def _finite(text: str) -> float:
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` that refuses NaN, Infinity and numbers beyond a float (UnsupportedJson,
-    a ValueError like json's own decoding errors)."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    """``json.loads`` that refuses NaN, Infinity, numbers beyond a float and nesting deeper
+    than Python's recursion limit (UnsupportedJson, a ValueError like json's own decoding
+    errors)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        # "[[[[…" a thousand deep: json raises this, not a ValueError, so callers that expect
+        # bad JSON to be a ValueError would answer a 500.
+        raise UnsupportedJson(
+            f"objects or arrays nested more than {MAX_DEPTH} levels deep are not taken."
+        ) from None
+
+
+# Deeper than any real record needs, and far below where serialising (pydantic stops at 255
+# levels) or Python's recursion limit would fail with a 500 instead of a clear 400.
+MAX_DEPTH = 64
 
 
 def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
     """``(where, what)`` for the first part of a decoded JSON value no database can hold, or
-    None. ``what`` is "NUL characters", "unpaired UTF-16 surrogates" or "the number inf";
-    ``where`` is a dotted path below ``path`` ("" for the value itself). A bad key is reported
-    at its object's path ("keys" at the top): echoing the key would repeat it."""
+    None. ``what`` is "NUL characters", "unpaired UTF-16 surrogates", "the number inf" or
+    nesting past ``MAX_DEPTH``; ``where`` is a dotted path below ``path`` ("" for the value
+    itself). A bad key is reported at its object's path ("keys" at the top): echoing the key
+    would repeat it."""
+    return _unstorable(value, path, 0)
+
+
+def _unstorable(value: Any, path: str, depth: int) -> tuple[str, str] | None:
     if isinstance(value, str):
         if "\x00" in value:
             return path, "NUL characters"
@@ -56,8 +74,12 @@ def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
         items = enumerate(value)
     else:
         return None
+    if depth >= MAX_DEPTH:
+        return path, f"objects or arrays nested more than {MAX_DEPTH} levels deep"
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
-        if problem := unstorable(str(key), path or "keys") or unstorable(item, where):
+        if problem := _unstorable(str(key), path or "keys", depth) or _unstorable(
+            item, where, depth + 1
+        ):
             return problem
     return None

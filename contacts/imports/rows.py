@@ -18,11 +18,10 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 from contacts.models import Field
 from contacts.phones import TYPE_LABELS, Phone, normalise_phone
 from contacts.services.fields import parse_value
-from contacts.services.normalise import NAME_MAX, search_key
+from contacts.services.normalise import EMAIL_MAX, NAME_MAX, canonical_domain, search_key
 from contacts.services.tags import TAG_MAX, tidy_tag_name
 from dashboard.errors import SwitchboardError
 
-EMAIL_MAX = 254
 # Number plans tell numbers apart by their leading digits: over a million random numbers in 24
 # regions, the first 6 national digits plus the length always decided validity and region
 # (5 did not). So one full phonenumbers validation per (country, 6 digits, length) is enough.
@@ -91,6 +90,11 @@ def clean_email(raw: str) -> str:
     if not email:
         raise SwitchboardError("missing_email", "No email address in this row.", field="email")
     user, at, domain = email.rpartition("@")
+    try:
+        domain = canonical_domain(domain)  # as the API and the staff pages store it
+    except (ValueError, UnicodeError):
+        raise SwitchboardError("invalid_email", f"“{raw}” is not a valid email address.") from None
+    email = f"{user}{at}{domain}"
     if not (at and len(email) <= EMAIL_MAX and _email_validator.user_regex.match(user)):
         raise SwitchboardError("invalid_email", f"“{raw}” is not a valid email address.")
     if not _domain_ok(domain):

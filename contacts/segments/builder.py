@@ -321,7 +321,7 @@ def tree_from_form(data: QueryDict, catalogue: Catalogue) -> Node:
 
 def _kept(text: str) -> dict[str, Any]:
     try:
-        kept = json.loads(text[:20_000]) if text else {}
+        kept = jsonvalues.loads(text[:20_000]) if text else {}
     except ValueError:
         return {}
     return kept if isinstance(kept, dict) else {}

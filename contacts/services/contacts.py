@@ -40,7 +40,7 @@ from contacts.services.history import Trail
 from contacts.services.normalise import clean_name, normalise_email, search_key
 from contacts.services.suppression import suppression_hash
 from dashboard import audit, jsonvalues
-from dashboard.actors import Actor
+from dashboard.actors import Actor, ActorKind
 from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
@@ -78,7 +78,9 @@ def _unknown(contact_id: Any) -> SwitchboardError:
 
 
 def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
-    """New keys are added, given keys overwritten, keys given as ``None`` removed."""
+    """New keys are added, given keys overwritten, keys given as ``None`` removed: top-level
+    keys only. A nested object replaces the stored value whole (the staff form sets one key to
+    the JSON typed, nulls inside included), as the API documents."""
     if patch is None:
         return dict(current)
     if not isinstance(patch, Mapping):
@@ -242,6 +244,7 @@ class _Known:
     tags: dict[str, tuple[int, str]]  # requested name -> (id, name as stored)
     fields: dict[str, Field]  # requested name -> definition
     suppressed: str | None = None  # why, when the request's email or phone is suppressed
+    suppressed_kinds: set[str] = field(default_factory=set)  # which of the two is
     email_owner: uuid.UUID | None = None  # who holds the requested email, if anyone
 
 
@@ -355,6 +358,7 @@ def _read(
     if "suppression" in wanted:
         reasons = dict(results[wanted["suppression"]])
         known.suppressed = reasons.get(SuppressionKind.EMAIL) or reasons.get(SuppressionKind.PHONE)
+        known.suppressed_kinds = set(reasons)
     if "email" in wanted and results[wanted["email"]]:
         known.email_owner = contacts.values(["id"], results[wanted["email"]][0])[0]
     return known
@@ -548,8 +552,22 @@ def _update(
         and known.email_owner != contact.pk
     ):
         raise _duplicate(request.email)
+    # A permanent unsubscribe is the person's decision; an agent echoing a stale
+    # "unsubscribed": false back must not quietly put them back on every campaign.
+    resubscribing = request.unsubscribed is False and contact.unsubscribed_at is not None
+    if resubscribing and actor.kind == ActorKind.AGENT:
+        raise SwitchboardError(
+            "unsubscribed",
+            f"{contact} unsubscribed permanently; only staff can undo that.",
+            field="unsubscribed",
+        )
     before = _snapshot(contact)
     after = request.values(contact)
+    # An edit must not bring back an erased person's address or number either: only a value
+    # that changes counts (another contact may share an erased person's landline already).
+    for kind in known.suppressed_kinds:
+        if after[kind] != getattr(contact, kind):
+            _refuse_suppressed(known, field=kind)
     for name, value in after.items():
         setattr(contact, name, value)
     writes = _Writes(actor, contact, known.related)
@@ -608,12 +626,12 @@ def _suppression_keys(email: str, request: _Request) -> tuple[str, str]:
     return email, phone
 
 
-def _refuse_suppressed(known: _Known) -> None:
+def _refuse_suppressed(known: _Known, field: str = "email") -> None:
     if known.suppressed:
         raise SwitchboardError(
             "suppressed",
             "This person was erased or permanently unsubscribed and cannot be added again.",
-            field="email",
+            field=field,
             reason=known.suppressed,
         )
 
@@ -693,7 +711,10 @@ def update_contact(
         metadata=metadata, fields=fields, tags=tags, list_ids=list_ids,
         default_region=default_region,
     )  # fmt: skip
-    known = _read(request, contact_id=contact_id)
+    wanted_email = request.email if isinstance(request.email, str) else ""
+    known = _read(
+        request, contact_id=contact_id, suppression=_suppression_keys(wanted_email, request)
+    )
     if known.contact is None:
         raise _unknown(contact_id)
     return _update(

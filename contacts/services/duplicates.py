@@ -28,6 +28,7 @@ from django.db.models.functions import StrIndex, Substr
 from django.utils import timezone
 
 from contacts.models import (
+    Consent,
     Contact,
     ContactTag,
     DismissedDuplicate,
@@ -62,6 +63,19 @@ MAX_GROUPS = 200
 NOT_DUPLICATE = "not_duplicate"
 # Fields staff choose between when merging; custom fields are chosen as "field:<id>".
 CHOOSABLE = ("email", "phone", "first_name", "last_name", "email_consent", "sms_consent")
+# Unless staff choose otherwise, the stronger statement of consent survives a merge: a
+# withdrawal made on either record is kept (as an unsubscribe is), then a grant over unknown.
+_CONSENT_RANK = {Consent.WITHDRAWN: 2, Consent.GRANTED: 1}
+
+
+def default_side(key: str, mine: Any, theirs: Any) -> str:
+    """Whose value a merge keeps where staff did not choose: "survivor" or "duplicate"."""
+    if key in ("email_consent", "sms_consent"):
+        better = _CONSENT_RANK.get(theirs, 0) > _CONSENT_RANK.get(mine, 0)
+        return "duplicate" if better else "survivor"
+    # Only a missing value gives way: a custom field's "no" or 0 is a value like any other.
+    has_mine, has_theirs = mine not in (None, ""), theirs not in (None, "")
+    return "duplicate" if has_theirs and not has_mine else "survivor"
 
 
 def canonical_email(email: str) -> str:
@@ -300,10 +314,8 @@ def merge_contacts(
             raise SwitchboardError("invalid_merge", f"“{key}” is not something a merge can choose.")
 
     def pick(key: str, mine: Any, theirs: Any) -> Any:
-        side = choices.get(key)
-        if side == "duplicate" or (side is None and not mine and theirs):
-            return theirs
-        return mine
+        side = choices.get(key) or default_side(key, mine, theirs)
+        return theirs if side == "duplicate" else mine
 
     before = {name: audit.jsonable(getattr(keep, name)) for name in AUDITED}
     duplicate_summary = {name: audit.jsonable(getattr(gone, name)) for name in AUDITED}
@@ -404,6 +416,9 @@ def merge_preview(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
         row_values = [values[c.pk].get(field.pk, "") for c in contacts]
         if any(row_values):
             rows.append({"key": f"field:{field.pk}", "label": field.name, "values": row_values})
+    for row in rows:
+        # The side the page offers checked: what the merge keeps if nobody chooses.
+        row["keep"] = default_side(row["key"], *row["values"][:2]) if len(contacts) > 1 else ""
     return rows
 
 

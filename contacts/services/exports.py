@@ -119,6 +119,8 @@ def _rows(members: QuerySet[Contact], fields: list[Field]) -> Iterator[str]:
     for contact in contacts:
         values = {}
         for fv in contact.field_values.all():
+            if fv.field_id not in by_id:
+                continue  # a field created while the file streams has no column in it
             fv.field = by_id[fv.field_id]  # already loaded: no query per value
             values[fv.field_id] = fv.display_value
         row = [

@@ -147,7 +147,13 @@ def parse_value(field: Field, raw: Any) -> Any:
                 raise bad("a number") from None
             if not number.is_finite() or abs(number) >= _NUMBER_LIMIT:
                 raise bad("a finite number below 10^14")
-            return number.quantize(decimal.Decimal("0.000001"))
+            # Checked again once rounded to the stored six decimals: 99999999999999.9999999
+            # rounds up to 10^14, which the column cannot hold (PostgreSQL refuses the write;
+            # SQLite stores it and then cannot read the contact back).
+            number = number.quantize(decimal.Decimal("0.000001"))
+            if abs(number) >= _NUMBER_LIMIT:
+                raise bad("a finite number below 10^14")
+            return number
         case FieldType.DATE:
             if isinstance(raw, dt.datetime):
                 return raw.date()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,9 @@ from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 
 EVENT_NAME_MAX = 100
+# As much as a contact's whole metadata may hold: each event is a row in the history that
+# segment rules scan, and the agent's request is kept with it.
+EVENT_PARAMS_MAX_BYTES = 64 * 1024
 
 
 def interaction_values(
@@ -106,6 +110,12 @@ def record_event(
         )
     if params is not None and not isinstance(params, dict):
         raise SwitchboardError("invalid_event", "Event params must be an object.", field="params")
+    if params and len(json.dumps(params, default=str)) > EVENT_PARAMS_MAX_BYTES:
+        raise SwitchboardError(
+            "invalid_event",
+            f"Event params are limited to {EVENT_PARAMS_MAX_BYTES // 1024} KB.",
+            field="params",
+        )
     if occurred_at and occurred_at > timezone.now() + dt.timedelta(minutes=5):
         raise SwitchboardError(
             "invalid_event", "An event cannot happen in the future.", field="occurred_at"

@@ -37,6 +37,7 @@ _TOP = "\U0010ffff"
 # SQLite plan choice (see _sqlite_driver): matches are counted up to this many, and a page
 # is assumed to need this many rows.
 PROBE_CAP = 10_000
+ID_MAX = 2**63 - 1  # the largest id a (big)integer column holds
 PAGE_ROWS = 26
 # What walking one row of a sort index costs, next to fetching one match and sorting it: the
 # newest-first index holds the searched columns, so walking it reads no rows.
@@ -128,6 +129,9 @@ def search_contacts(
     region: str | None = None,
 ) -> QuerySet[Contact]:
     ordering = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    if any(i and not -ID_MAX <= i <= ID_MAX for i in (tag_id, list_id)):
+        # No tag or list has such an id, and the query would overflow the column (a 500).
+        return Contact.objects.none()
     q = " ".join(q.split())
     driver = ""
     if connection.vendor == "sqlite":

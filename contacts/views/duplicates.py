@@ -119,7 +119,7 @@ def duplicate_merge(
     if request.method == "POST":
         rows = duplicate_service.merge_preview([survivor, duplicate])
         choices = {
-            row["key"]: request.POST.get(row["key"], "survivor")
+            row["key"]: request.POST.get(row["key"], row["keep"])
             for row in rows
             if row["values"][0] != row["values"][1]
         }

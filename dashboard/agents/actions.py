@@ -101,7 +101,7 @@ def _per_item(
 
 def batch_upsert(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
     def one(item: dict[str, Any]) -> dict[str, Any]:
-        contact, created = _upsert_one(actor, item, upsert=True)
+        contact, created = _upsert_one(actor, item, upsert=item.get("upsert", True))
         return {"result": "created" if created else "updated", "id": str(contact.pk)}
 
     results, failed = _per_item(payload["contacts"], one)

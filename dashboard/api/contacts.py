@@ -19,6 +19,7 @@ from contacts.models import Contact, ContactList
 from contacts.models import Field as CustomField
 from contacts.services.contacts import get_contact
 from contacts.services.history import history_page
+from contacts.services.normalise import email_key
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
@@ -169,7 +170,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     if filters.tag and tag is None:
         contacts = contacts.none()
     if filters.email:
-        contacts = contacts.filter(email=filters.email.strip().lower())
+        contacts = contacts.filter(email=email_key(filters.email))
     if filters.segment_id:
         segment = get_segment(filters.segment_id)
         contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))

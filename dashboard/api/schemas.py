@@ -72,7 +72,10 @@ class ContactFields(Body):
         None, description="Custom field values by field name; null clears a value."
     )
     metadata: dict[str, Any] | None = Field(
-        None, description="Merged into the contact's metadata; a key set to null is removed."
+        None,
+        description="Merged into the contact's metadata key by key: a top-level key set to null "
+        "is removed, any other value replaces that key's value whole (a nested object is not "
+        "merged into the stored one: send all of it).",
     )
     tags: list[Annotated[str, Field(max_length=100)]] | None = Field(
         None, description="Tag names to add (created on the fly).", max_length=100
@@ -91,7 +94,11 @@ class ContactIn(ContactFields):
 
 class ContactPatch(ContactFields):
     email: str | None = Field(None, max_length=320)
-    unsubscribed: bool | None = Field(None, description="True unsubscribes permanently.")
+    unsubscribed: bool | None = Field(
+        None,
+        description="True unsubscribes permanently; false is refused (unsubscribed) for a "
+        "contact who has unsubscribed: only staff can undo that.",
+    )
     expected_version: int | None = Field(
         None,
         ge=1,
@@ -127,7 +134,11 @@ class ContactPage(Schema):
 
 
 class BatchItemIn(ContactIn):
-    pass
+    upsert: bool = Field(
+        True,
+        description="A batch updates the contact with this email if it exists; false refuses "
+        "this item with duplicate_email instead.",
+    )
 
 
 class BatchRequest(Body):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import Contact
 from contacts.services.contacts import get_contact
+from contacts.services.normalise import email_key
 from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
@@ -51,7 +52,9 @@ class UpsertContactInput(ToolInput):
         None, description="Custom field values by field name."
     )
     metadata: dict[str, Any] | None = Field(
-        None, description="Merged into metadata; a key set to null is removed."
+        None,
+        description="Merged into metadata key by key: a top-level key set to null is removed; "
+        "any other value replaces that key's value whole (nested objects are not merged).",
     )
     tags: list[str] | None = Field(None, description="Tag names to add.")
     list_ids: list[Id] | None = Field(None, description="Ids of lists to add the contact to.")
@@ -209,7 +212,7 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
         if args.tag and tag is None:
             contacts = contacts.none()
         if args.email:
-            contacts = contacts.filter(email=args.email.strip().lower())
+            contacts = contacts.filter(email=email_key(args.email))
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)

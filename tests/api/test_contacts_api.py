@@ -154,6 +154,88 @@ def test_search_filters_by_query_tag_list_metadata_and_pages_with_a_cursor(agent
     assert len(seen) == len(set(seen)) == 6
 
 
+def test_metadata_is_merged_by_top_level_key_as_the_api_documents(agent_client):
+    created = post(
+        agent_client,
+        "/api/v1/contacts",
+        {
+            "email": "mo@example.com",
+            "metadata": {"plan": "pro", "shop": {"city": "Oslo", "zip": "1"}},
+        },
+    ).json()
+
+    response = agent_client.patch(
+        f"/api/v1/contacts/{created['id']}",
+        {"metadata": {"plan": None, "shop": {"zip": "2"}}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert Contact.objects.get().metadata == {"shop": {"zip": "2"}}
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    described = schemas["ContactPatch"]["properties"]["metadata"]["description"]
+    assert "top-level key set to null is removed" in described
+    assert "nested object is not merged" in described
+
+
+def test_event_params_past_the_limit_are_a_406_and_nothing_is_recorded(agent_client):
+    contact = create_contact(actor=SYSTEM, email="ev@example.com")
+
+    response = post(
+        agent_client,
+        f"/api/v1/contacts/{contact.pk}/events",
+        {"name": "page_viewed", "params": {"html": "x" * 2_000_000}},
+    )
+
+    assert response.status_code == 406
+    assert response.json()["code"] == "invalid_event"
+    assert "limited to 64 KB" in response.json()["message"]
+    assert not Interaction.objects.filter(kind="event").exists()
+
+
+def test_an_agent_cannot_undo_a_permanent_unsubscribe(agent_client):
+    contact = create_contact(actor=SYSTEM, email="gone@example.com")
+    url = f"/api/v1/contacts/{contact.pk}"
+    unsubscribed = agent_client.patch(url, {"unsubscribed": True}, content_type="application/json")
+    assert unsubscribed.status_code == 200
+
+    # An agent writing back what it read earlier, "unsubscribed": false included.
+    response = agent_client.patch(
+        url, {"first_name": "Gina", "unsubscribed": False}, content_type="application/json"
+    )
+
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("unsubscribed", "unsubscribed")
+    contact.refresh_from_db()
+    assert contact.is_unsubscribed and contact.first_name == ""
+    # Saying false for someone who never unsubscribed changes nothing and is fine.
+    other = create_contact(actor=SYSTEM, email="here@example.com")
+    fine = agent_client.patch(
+        f"/api/v1/contacts/{other.pk}", {"unsubscribed": False}, content_type="application/json"
+    )
+    assert fine.status_code == 200
+
+
+def test_the_email_filter_finds_an_address_however_its_domain_is_spelled(agent_client):
+    post(agent_client, "/api/v1/contacts", {"email": "ana@ex\u00e4mple.com"})
+
+    for spelled in ["ANA@EXA\u0308MPLE.COM", "ana@ex\u00e4mple.com\u200b", "ana@bad\u2028.com"]:
+        response = agent_client.get("/api/v1/contacts", {"email": spelled})
+        assert response.status_code == 200, response.json()
+        found = [c["email"] for c in response.json()["items"]]
+        assert found == ([] if "bad" in spelled else ["ana@ex\u00e4mple.com"])
+
+
+def test_an_email_longer_than_an_address_can_be_is_a_406_not_a_500(agent_client):
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
+
+    response = post(agent_client, "/api/v1/contacts", {"email": email})
+
+    assert response.status_code == 406
+    assert response.json()["code"] == "invalid_email"
+    assert not Contact.objects.exists()
+
+
 def test_the_tag_filter_names_a_tag_as_tags_are_made(agent_client):
     post(agent_client, "/api/v1/contacts", {"email": "bo@example.com", "tags": ["Big Spender"]})
     post(agent_client, "/api/v1/contacts", {"email": "cy@example.com"})
@@ -299,6 +381,27 @@ def test_batch_upserts_each_item_on_its_own(agent_client):
     assert (body["created"], body["updated"], body["error"]) == (1, 1, 1)
     assert body["results"][2]["code"] == "invalid_email"
     assert Contact.objects.get(email="old@example.com").first_name == "Olga"
+
+
+def test_a_batch_item_that_says_upsert_false_is_not_merged_into_an_existing_contact(
+    agent_client,
+):
+    post(agent_client, "/api/v1/contacts", {"email": "old@example.com", "first_name": "Olga"})
+
+    response = post(agent_client, "/api/v1/contacts/batch", {"contacts": [
+        {"email": "old@example.com", "first_name": "Oleg", "upsert": False},
+        {"email": "new@example.com", "upsert": False},
+        {"email": "old@example.com", "last_name": "Ivanova"},
+    ]})  # fmt: skip
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["result"] for r in body["results"]] == ["error", "created", "updated"]
+    assert body["results"][0]["code"] == "duplicate_email"
+    old = Contact.objects.get(email="old@example.com")
+    assert (old.first_name, old.last_name) == ("Olga", "Ivanova")
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert schemas["BatchItemIn"]["properties"]["upsert"]["default"] is True
 
 
 def test_a_batch_dry_run_reports_what_would_happen_and_writes_nothing(agent_client):

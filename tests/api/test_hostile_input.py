@@ -128,6 +128,36 @@ def test_a_nul_in_a_json_body_is_a_400_naming_where_it_sits(agent_client):
     assert not Contact.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/contacts", '{"email": "a@example.com", "metadata": %s}'),
+        (
+            "/api/v1/contacts/01a250ff-b8ed-76c9-95c6-b2a864c100f0/events",
+            '{"name": "x", "params": %s}',
+        ),
+    ],
+)
+@pytest.mark.parametrize("levels", [100, 300])
+def test_json_nested_past_the_limit_is_a_400_not_a_500(agent_client, url, body, levels):
+    nested = '{"a": ' * levels + "1" + "}" * levels
+
+    response = post(agent_client, url, body % nested)
+
+    assert response.status_code == 400, response.content
+    assert "nested more than 64 levels deep" in response.json()["message"]
+    assert not Contact.objects.exists()
+
+
+def test_json_nested_within_the_limit_is_stored(agent_client):
+    nested = '{"a": ' * 60 + "1" + "}" * 60
+    response = post(
+        agent_client, "/api/v1/contacts", '{"email": "a@example.com", "metadata": ' + nested + "}"
+    )
+
+    assert response.status_code == 201, response.content
+
+
 def test_text_that_merely_spells_an_escape_is_stored(agent_client):
     # A backslash, a "u" and four zeros are plain text, not a NUL character.
     response = post(

@@ -133,6 +133,51 @@ def test_it_refuses_an_invalid_email(staff_actor, email):
     _nothing_written()
 
 
+def test_it_refuses_an_email_longer_than_an_address_can_be(staff_actor):
+    # Valid by its parts (labels of 60), but past the 254 characters the column holds.
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
+
+    error = _error(contact_service.create_contact, actor=staff_actor, email=email)
+
+    assert error.code == "invalid_email"
+    assert "at most 254 characters" in error.message
+    _nothing_written()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "ana@exa\u0308mple.com",  # the same domain, its accent typed as a combining mark
+        "ana@EXA\u0308MPLE.com",
+        "ana@ex\u00e4mple.com\u200b",  # pasted with a zero-width space
+        "ana@ex\u00e4m\u00adple.com",  # and with a soft hyphen
+        "ana@\uff45\uff58\u00e4mple.com",  # full-width letters
+    ],
+)
+def test_one_mailbox_however_its_domain_is_spelled_is_one_contact(staff_actor, make_contact, other):
+    make_contact(email="ana@ex\u00e4mple.com")
+
+    error = _error(contact_service.create_contact, actor=staff_actor, email=other)
+
+    assert error.code == "duplicate_email"
+    contact, created = contact_service.upsert_contact(actor=staff_actor, email=other)
+    assert not created
+    assert contact.email == "ana@ex\u00e4mple.com"
+
+
+def test_an_address_pasted_with_a_hidden_character_is_stored_without_it(staff_actor):
+    contact = contact_service.create_contact(actor=staff_actor, email="bo@example.com\u200b")
+
+    assert contact.email == "bo@example.com"
+
+
+def test_a_domain_holding_a_character_no_domain_may_hold_is_an_invalid_email(staff_actor):
+    error = _error(contact_service.create_contact, actor=staff_actor, email="bo@exa\u2028mple.com")
+
+    assert error.code == "invalid_email"
+    _nothing_written()
+
+
 @pytest.mark.parametrize("other", ["dup@example.com", "DUP@example.com", " Dup@Example.Com "])
 def test_it_refuses_a_duplicate_email_in_any_letter_case(staff_actor, make_contact, other):
     make_contact(email="dup@example.com", first_name="First")
@@ -237,6 +282,67 @@ def test_it_refuses_a_suppressed_email_or_phone(staff_actor):
     assert by_email.code == by_phone.code == "suppressed"
     assert by_email.details["reason"] == "erased"
     _nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"email": "Gone@example.com"}, "email"), ({"phone": "07700 123456"}, "phone")],
+)
+def test_an_edit_cannot_give_a_contact_an_erased_persons_email_or_phone(
+    staff_actor, make_contact, change, field
+):
+    contact = make_contact(email="kept@example.com", phone="+447400123456")
+    suppress(email="gone@example.com", phone="+447700123456", reason="erased")
+
+    error = _error(contact_service.update_contact, actor=staff_actor, contact=contact, **change)
+
+    assert (error.code, error.field) == ("suppressed", field)
+    contact.refresh_from_db()
+    assert (contact.email, contact.phone, contact.version) == (
+        "kept@example.com",
+        "+447400123456",
+        1,
+    )
+
+
+def test_an_upsert_cannot_give_an_existing_contact_an_erased_persons_phone(
+    staff_actor, make_contact
+):
+    make_contact(email="kept@example.com")
+    suppress(phone="+447700123456", reason="erased")
+
+    error = _error(
+        contact_service.upsert_contact,
+        actor=staff_actor,
+        email="kept@example.com",
+        phone="+447700123456",
+    )
+
+    assert (error.code, error.field) == ("suppressed", "phone")
+    assert Contact.objects.get().phone == ""
+
+
+def test_a_contact_sharing_an_erased_persons_landline_can_still_be_edited(
+    staff_actor, make_contact
+):
+    # The family landline: the erased person's number is suppressed, the relative keeps it.
+    relative = make_contact(email="relative@example.com", phone="+442079460000")
+    suppress(phone="+442079460000", reason="erased")
+
+    contact = contact_service.update_contact(
+        actor=staff_actor, contact=relative, phone="020 7946 0000", first_name="Rel"
+    )
+
+    assert (contact.phone, contact.first_name) == ("+442079460000", "Rel")
+
+
+def test_staff_can_undo_an_unsubscribe(staff_actor, make_contact):
+    contact = make_contact(email="back@example.com")
+    contact_service.update_contact(actor=staff_actor, contact=contact, unsubscribed=True)
+
+    again = contact_service.update_contact(actor=staff_actor, contact=contact, unsubscribed=False)
+
+    assert not again.is_unsubscribed
 
 
 # --- get_contact ------------------------------------------------------------------------------

@@ -623,6 +623,26 @@ def test_metadata_values_json_cannot_store_are_text_not_a_wrong_error(htmx_clien
     assert alice.metadata == {"ratio": "NaN", "big": "1e400", "nested": '{"k": Infinity}'}
 
 
+@pytest.mark.parametrize("query", ["tag=99999999999999999999", "list=-99999999999999999999"])
+def test_a_tag_or_list_id_past_any_id_lists_nobody_not_a_500(staff_client, alice, query):
+    response = staff_client.get(reverse("contacts:list") + "?" + query)
+
+    assert response.status_code == 200
+    assert alice.email not in response.content.decode()
+
+
+def test_a_metadata_value_nested_too_deep_to_read_as_json_is_text_not_a_500(htmx_client, alice):
+    value = "[" * 1000 + "]" * 1000  # within the form's 2,000 characters
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "deep", "value": value}
+    )
+
+    assert response.status_code == 200
+    alice.refresh_from_db()
+    assert alice.metadata == {"deep": value}
+
+
 def test_a_metadata_value_with_a_nul_or_a_lone_surrogate_is_refused_and_the_page_still_works(
     htmx_client, staff_client, alice
 ):

@@ -132,6 +132,81 @@ def test_an_unsubscribe_on_either_side_survives_the_merge(pair, staff_actor):
     assert merged.is_unsubscribed
 
 
+@pytest.mark.parametrize(
+    ("mine", "theirs", "kept"),
+    [
+        ("granted", "withdrawn", "withdrawn"),
+        ("unknown", "withdrawn", "withdrawn"),
+        ("withdrawn", "granted", "withdrawn"),
+        ("unknown", "granted", "granted"),
+        ("granted", "unknown", "granted"),
+    ],
+)
+def test_a_consent_withdrawn_on_either_side_survives_the_merge(
+    pair, staff_actor, mine, theirs, kept
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=keep, sms_consent=mine, email_consent=mine)
+    update_contact(actor=staff_actor, contact=dupe, sms_consent=theirs, email_consent=theirs)
+
+    merged = merge_contacts(actor=staff_actor, survivor=keep.pk, duplicate=dupe.pk)
+
+    merged.refresh_from_db()
+    assert (merged.sms_consent, merged.email_consent) == (kept, kept)
+
+
+def test_staff_may_still_choose_the_other_consent(pair, staff_actor):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=keep, sms_consent="granted")
+    update_contact(actor=staff_actor, contact=dupe, sms_consent="withdrawn")
+
+    merged = merge_contacts(
+        actor=staff_actor, survivor=keep.pk, duplicate=dupe.pk, choices={"sms_consent": "survivor"}
+    )
+
+    merged.refresh_from_db()
+    assert merged.sms_consent == "granted"
+
+
+def test_the_survivors_no_or_zero_is_a_value_the_duplicate_does_not_overwrite(pair, staff_actor):
+    from contacts.services.contacts import update_contact
+
+    Field.objects.create(name="VIP", type="boolean")
+    Field.objects.create(name="Orders", type="number")
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=keep, fields={"VIP": False, "Orders": 0})
+    update_contact(actor=staff_actor, contact=dupe, fields={"VIP": True, "Orders": 7})
+
+    merged = merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe)
+
+    values = {fv.field.name: fv.value for fv in merged.field_values.select_related("field")}
+    assert (values["VIP"], values["Orders"]) == (False, 0)
+
+
+def test_the_side_by_side_page_offers_the_withdrawn_consent_checked(
+    staff_client, pair, staff_actor
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=keep, sms_consent="granted")
+    update_contact(actor=staff_actor, contact=dupe, sms_consent="withdrawn")
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+
+    page = staff_client.get(url).content.decode()
+
+    assert 'name="sms_consent" value="duplicate" checked' in page
+    assert 'name="sms_consent" value="survivor">' in page
+    # Merging without touching that row keeps the withdrawal.
+    assert staff_client.post(url, {}).status_code == 302
+    keep.refresh_from_db()
+    assert keep.sms_consent == "withdrawn"
+
+
 def test_merging_a_contact_with_itself_is_refused(pair, staff_actor):
     keep, _ = pair
     with pytest.raises(SwitchboardError) as caught:

@@ -76,6 +76,23 @@ def test_a_tag_export_has_every_tagged_contact_with_fields_and_tags(staff_client
     )
 
 
+def test_a_field_created_while_an_export_streams_does_not_break_the_file(staff_actor, make_contact):
+    from contacts.services.contacts import update_contact
+    from contacts.services.fields import create_field
+
+    everyone = ContactList.objects.create(name="Everyone")
+    ann = make_contact(email="ann@example.com", list_ids=[everyone.pk])
+    export = export_contacts(actor=staff_actor, kind="list", source_id=everyone.pk)
+    header = next(export.rows)  # the columns are fixed now; the rows are read later
+    create_field(actor=staff_actor, name="Late", type="text")
+    update_contact(actor=staff_actor, contact=ann, fields={"Late": "x"})
+
+    rows = list(export.rows)
+
+    assert "Late" not in header
+    assert len(rows) == 1 and "ann@example.com" in rows[0]
+
+
 def test_a_list_export(staff_client, people):
     rows = rows_of(staff_client.get(reverse("contacts:export", args=["list", people.pk])))
     assert sorted(r["email"] for r in rows) == ["ann@acme.com", "cat@other.org"]

@@ -162,6 +162,9 @@ def test_values_are_parsed_by_the_field_type(make_field, type, raw, expected):
         ("number", "NaN", "finite number"),
         ("number", "Infinity", "finite number"),
         ("number", "1e20", "finite number"),
+        # Rounded to the six decimals stored, it would be 10^14: more than the column holds.
+        ("number", "99999999999999.9999999", "below 10^14"),
+        ("number", "-99999999999999.9999995", "below 10^14"),
         ("number", "1,5", "a point for decimals"),  # a decimal comma is not a separator
         ("number", "1.250,5", "a point for decimals"),
         ("date", "17/05/1990", "YYYY-MM-DD"),

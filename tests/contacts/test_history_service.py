@@ -44,6 +44,7 @@ def test_it_records_an_event_with_its_params_and_actor(make_contact):
         ({"name": ""}, "name"),
         ({"name": "x" * 101}, "name"),
         ({"params": ["a"]}, "params"),
+        ({"params": {"blob": "x" * 70_000}}, "params"),
         ({"occurred_at": timezone.now() + dt.timedelta(days=1)}, "occurred_at"),
     ],
 )

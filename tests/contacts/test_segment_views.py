@@ -147,6 +147,9 @@ def test_saving_invalid_rules_keeps_what_was_typed_and_says_why(staff_client):
         {"r.0:field": "metadata", "r.0:key": "score", "r.0:op": "equals", "r.0:value": "1e400"},
         {"r.0:field": "created_at", "r.0:op": "after", "r.0:value": "9999-12-31"},
         {"r.0:field": "first_name", "r.0:op": "equals", "r.0:value": "a\x00b"},
+        # The builder's hidden state for an event condition, tampered with: nested past what
+        # Python's json module can read.
+        {"r.0:field": "event", "r.0:op": "happened", "r.0:keep": "[" * 5000},
     ],
 )
 def test_values_at_the_edge_are_previewed_and_saved_or_refused_never_a_500(

@@ -244,6 +244,20 @@ def test_bad_values_make_the_row_invalid_with_a_reason_per_column(run, custom_fi
     assert "expects a number" in report[4][4]
 
 
+def test_an_address_spelled_another_way_updates_the_contact_the_api_made(run, make_existing):
+    make_existing(email="ana@ex\u00e4mple.com")
+    # The same domain with a combining accent, then pasted with a zero-width space.
+    job = run(
+        "email,first name\nana@exa\u0308mple.com,Ana\nbo@example.com\u200b,Bo\n", mode="upsert"
+    )
+
+    assert (job.imported, job.updated, job.invalid) == (1, 1, 0)
+    assert sorted(Contact.objects.values_list("email", "first_name")) == [
+        ("ana@ex\u00e4mple.com", "Ana"),
+        ("bo@example.com", "Bo"),
+    ]
+
+
 def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fields):
     job = run("email;Score\nann@example.com;1,5\nbob@example.com;1,250\n")
     assert (job.imported, job.invalid) == (1, 1)
@@ -315,6 +329,31 @@ def test_rows_read_into_a_value_by_an_unclosed_quote_are_reported_not_lost(run, 
     [issue] = job.issues.all()
     assert (issue.row, issue.column, issue.code) == (2, "company", "unclosed_quote")
     assert "2 line(s)" in issue.reason and "bob@example.com" in issue.reason
+
+
+def test_erasing_a_person_removes_them_from_the_error_reports_that_quote_them(
+    run, custom_fields, make_existing, staff_actor
+):
+    bob = make_existing(email="bob@example.com")
+    job = run(
+        "email,first name,company\n"
+        'ann@example.com,Ann,"Acme\nbob@example.com,Bob,Bobco\ncarl@example.com,Carl,Carlco\n'
+    )
+    other = run("email,first name\nnot-an-email,Dee\n")
+
+    erase_contact(actor=staff_actor, contact=bob)
+
+    [issue] = job.issues.all()
+    assert (issue.row, issue.column, issue.code) == (2, "company", "unclosed_quote")
+    assert "bob@example.com" not in issue.reason and "[erased]" in issue.reason
+    assert [row[:4] for row in imports.error_report_rows(job)][1] == [
+        2,
+        "company",
+        "invalid",
+        "unclosed_quote",
+    ]
+    # Reports that do not quote the person are left as they were.
+    assert "not-an-email" in other.issues.get().reason
 
 
 def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
