@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
@@ -13,6 +12,7 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from contacts.services.imports import upload_import
+from dashboard import jsonvalues
 from dashboard.actors import Actor
 from dashboard.agents import reads
 from dashboard.agents.pipeline import perform, refusal
@@ -49,7 +49,7 @@ def create_import(
     if not agent.has_scope("imports:write"):
         return respond(refusal(403, "missing_scope", "This agent lacks the “imports:write” scope."))
     try:
-        mapping = json.loads(options.mapping) if options.mapping.strip() else None
+        mapping = jsonvalues.loads(options.mapping) if options.mapping.strip() else None
     except ValueError:
         return error(400, "invalid_request", "mapping: not valid JSON.", field="mapping")
     if mapping is not None and not (

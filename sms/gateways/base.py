@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest
 
+from dashboard import jsonvalues
 from dashboard.errors import SwitchboardError
 
 
@@ -228,10 +229,8 @@ def verify_signature(request: HttpRequest) -> bool:
 def form_or_json(request: HttpRequest) -> dict[str, str]:
     """Callback fields, whether posted as a form or as a JSON object."""
     if request.content_type == "application/json":
-        import json
-
         try:
-            data = json.loads(request.body or b"{}")
+            data = jsonvalues.loads(request.body or b"{}")
         except ValueError:
             raise SwitchboardError("bad_callback", "The callback body is not valid JSON.") from None
         if not isinstance(data, dict):

@@ -124,6 +124,16 @@ def test_an_import_with_a_broken_mapping_leaves_no_job_behind(agent_client):
     assert not ImportJob.objects.exists()
 
 
+def test_an_import_mapping_nested_past_the_recursion_limit_is_a_400(agent_client):
+    response = agent_client.post(
+        "/api/v1/imports",
+        {"file": _upload(b"email\na@example.com\n"), "mapping": "[" * 5000 + "]" * 5000},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "mapping: not valid JSON."
+    assert not ImportJob.objects.exists()
+
+
 def test_every_problem_with_an_imports_options_is_answered_at_once(agent_client):
     response = agent_client.post(
         "/api/v1/imports",

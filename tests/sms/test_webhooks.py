@@ -319,3 +319,11 @@ def test_a_report_holding_a_nul_or_a_broken_surrogate_is_kept_not_a_server_error
     assert sent.status == Status.SENT  # neither names the message and a status we know
     assert DeliveryReport.objects.filter(message__isnull=True).count() == 1
     assert "unknown provider status" in sent.events.last().detail
+
+
+def test_a_signed_callback_nested_past_the_recursion_limit_is_refused_not_a_500(db):
+    body = b"[" * 5000 + b"]" * 5000
+    response = Client().post("/sms/hooks/sandbox/status/", body, content_type="application/json",
+                             headers={SIGNATURE_HEADER: sign(body)})  # fmt: skip
+    assert response.status_code == 400
+    assert not DeliveryReport.objects.exists()
