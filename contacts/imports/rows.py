@@ -321,11 +321,11 @@ class RowCleaner:
                 continue
             name = target.removeprefix("field:")
             if name not in by_name:
-                # Renamed or deleted after the job was set up (the mapping holds its name).
+                # Deleted after the job was set up (the runner follows a field renamed since).
                 raise SwitchboardError(
                     "unknown_field",
                     f"The custom field “{name}” that the column “{header[:60]}” was mapped to "
-                    "no longer exists: it was renamed or deleted after this import was set up. "
+                    "no longer exists: it was deleted after this import was set up. "
                     "Upload the file again and map that column anew.",
                 )
             self.fields[target] = by_name[name]

@@ -91,15 +91,25 @@ def test_merging_the_tag_moves_its_scheduled_campaign_to_the_other_tag(audience)
     assert len(sandbox.OUTBOX) == 4
 
 
-def test_a_campaign_whose_list_was_deleted_says_so_when_due_and_costs_nothing(audience):
+def scheduled_to_a_deleted_list(audience) -> Campaign:
+    """A campaign scheduled to a "VIP" list, the list deleted before it is due."""
     vip = create_list(actor=SYSTEM, name="VIP")
     add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
     campaign = schedule("list", vip.pk)
     delete_list(actor=SYSTEM, contact_list=vip)
-    make_due(campaign)
+    return campaign
 
+
+def run_after_its_list_was_deleted(audience) -> Campaign:
+    campaign = scheduled_to_a_deleted_list(audience)
+    make_due(campaign)
     run_campaign(campaign_id=campaign.pk)
     campaign.refresh_from_db()
+    return campaign
+
+
+def test_a_campaign_whose_list_was_deleted_says_so_when_due_and_costs_nothing(audience):
+    campaign = run_after_its_list_was_deleted(audience)
 
     assert campaign.status == "cancelled"
     assert campaign.excluded["problem"] == (
@@ -134,12 +144,7 @@ def test_a_campaign_whose_segment_lost_its_tag_says_which_segment_when_due(audie
 
 
 def test_the_campaign_list_tells_one_that_did_not_start_from_one_cancelled(staff_client, audience):
-    vip = create_list(actor=SYSTEM, name="VIP")
-    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
-    campaign = schedule("list", vip.pk)
-    delete_list(actor=SYSTEM, contact_list=vip)
-    make_due(campaign)
-    run_campaign(campaign_id=campaign.pk)
+    run_after_its_list_was_deleted(audience)
 
     response = staff_client.get(reverse("campaigns:list"))
 
@@ -148,10 +153,7 @@ def test_the_campaign_list_tells_one_that_did_not_start_from_one_cancelled(staff
 
 
 def test_a_scheduled_campaign_whose_list_went_says_so_before_it_is_due(staff_client, audience):
-    vip = create_list(actor=SYSTEM, name="VIP")
-    add_to_list(actor=SYSTEM, contact=audience["alice"], contact_list=vip)
-    campaign = schedule("list", vip.pk)
-    delete_list(actor=SYSTEM, contact_list=vip)
+    campaign = scheduled_to_a_deleted_list(audience)
 
     page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
 
