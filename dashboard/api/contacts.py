@@ -86,7 +86,11 @@ class ContactQuery(Schema):
     tag: str | None = Field(None, max_length=100, description="Only contacts with this tag.")
     list_id: Id | None = None
     segment_id: Id | None = Field(None, description="Only contacts matching this segment now.")
-    updated_since: Moment | None = Field(None, description="No offset means UTC.")
+    updated_since: Moment | None = Field(
+        None,
+        description="ISO 8601 date or date-time, e.g. 2026-11-27 or 2026-11-27T12:00:00+01:00; "
+        "no offset means UTC, a date alone its midnight UTC.",
+    )
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 

@@ -341,3 +341,19 @@ def test_a_landline_is_refused_without_asking_for_a_confirmation_the_api_has_no_
         "+44 20 7946 0000 is a fixed line number, which may not receive texts. Nothing was sent."
     )
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("schedule_at", ["2020", "1700000000", 1700000000])
+def test_a_schedule_that_is_a_bare_number_is_refused_by_the_api_and_the_tool(
+    agent_client, funded, schedule_at
+):
+    # Like updated_since and occurred_at: a number is not read as seconds since 1970.
+    body = {"to": MOBILE, "message": "Hello", "schedule_at": schedule_at}
+    for url in ("/api/v1/sms", "/api/v1/tools/send_sms"):
+        response = post(agent_client, url, body)
+        if isinstance(schedule_at, int):  # not even text: the schema refuses it
+            assert response.status_code == 400, response.content
+        else:
+            assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
+            assert "ISO 8601" in response.json()["message"]
+    assert not Message.objects.exists()
