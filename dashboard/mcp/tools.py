@@ -21,7 +21,7 @@ from contacts.services.segments import get_segment, segment_members
 from contacts.services.tags import find_tag
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
-from dashboard.agents.pipeline import Outcome, admit, perform
+from dashboard.agents.pipeline import Outcome, admit, perform, status_for
 from dashboard.api.contacts import page_of
 from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id
@@ -177,17 +177,14 @@ def _read(agent: Agent, scope: str, body: Callable[[], dict[str, Any]]) -> Outco
     except Refused as exc:
         return exc.outcome
     except SwitchboardError as exc:
-        return Outcome(404 if exc.code.startswith("unknown_") else 406, exc.as_dict())
+        return Outcome(status_for(exc), exc.as_dict())
 
 
 def _single(outcome: Outcome) -> Outcome:
     """A bulk action run for one contact: its one item's error is the tool's error."""
     if outcome.ok and outcome.body.get("failed"):
         item = outcome.body["results"][0]
-        return Outcome(
-            404 if item["code"].startswith("unknown_") else 406,
-            {"code": item["code"], "message": item["message"]},
-        )
+        return Outcome(status_for(item["code"]), {"code": item["code"], "message": item["message"]})
     return outcome
 
 
