@@ -15,10 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import Contact
 from contacts.services.contacts import get_contact
-from contacts.services.normalise import email_key
-from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
-from contacts.services.tags import find_tag
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, perform, status_for
@@ -76,6 +73,9 @@ class SearchContactsInput(ToolInput):
     email: str | None = Field(None, description="Exact email.", max_length=320)
     tag: str | None = Field(None, description="Only contacts with this tag.", max_length=100)
     list_id: Id | None = Field(None, description="Only members of this list.")
+    segment_id: Id | None = Field(
+        None, description="Only contacts matching this segment now (ids from list_segments)."
+    )
     limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
 
 
@@ -204,12 +204,10 @@ def get_contact_tool(agent: Agent, args: ContactIdInput) -> Outcome:
 
 def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
     def body() -> dict[str, Any]:
-        tag = find_tag(args.tag) if args.tag else None
-        contacts = search_contacts(q=args.q, tag_id=tag and tag.pk, list_id=args.list_id)
-        if args.tag and tag is None:
-            contacts = contacts.none()
-        if args.email:
-            contacts = contacts.filter(email=email_key(args.email))
+        contacts = reads.contact_search(
+            q=args.q, email=args.email, tag=args.tag,
+            list_id=args.list_id, segment_id=args.segment_id,
+        )  # fmt: skip
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from contacts.services.contacts import create_contact
+from contacts.services.lists import add_to_list, create_list
+from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from dashboard.agents import actions, reads
 from dashboard.agents.pipeline import status_for
@@ -54,3 +56,37 @@ def test_a_one_contact_tool_refused_answers_the_status_the_api_would(
 
     assert tool.status == status == status_for(SwitchboardError(code, ""))
     assert tool.body["code"] == code
+
+
+@pytest.mark.parametrize(("argument", "code"), [("list_id", "unknown_list"),
+                                                ("segment_id", "unknown_segment")])  # fmt: skip
+def test_searching_an_unknown_list_or_segment_is_a_404_naming_the_id_on_both_doors(
+    autonomous_agent, agent_client, argument, code
+):
+    # An empty result read as "the list has no members"; the API and the tool now agree.
+    create_contact(actor=Actor.system("tests"), email="ann@example.com")
+
+    api = agent_client.get("/api/v1/contacts", {argument: 4242})
+    tool = tools.call(autonomous_agent, "search_contacts", {argument: 4242})
+
+    assert api.status_code == tool.status == 404
+    assert api.json()["code"] == tool.body["code"] == code
+    assert "4242" in api.json()["message"] and api.json()["message"] == tool.body["message"]
+
+
+def test_searching_a_known_list_or_segment_finds_its_contacts_on_both_doors(
+    autonomous_agent, agent_client
+):
+    system = Actor.system("tests")
+    ann = create_contact(actor=system, email="ann@example.com")
+    create_contact(actor=system, email="bob@example.com")
+    leads = create_list(actor=system, name="Leads")
+    add_to_list(actor=system, contact_list=leads, contact=ann)
+    anns = create_segment(
+        actor=system, name="Anns", rules={"all": [{"field": "email", "op": "starts_with",
+                                                   "value": "ann"}]}
+    )  # fmt: skip
+    for filters in ({"list_id": leads.pk}, {"segment_id": anns.pk}):
+        api = agent_client.get("/api/v1/contacts", filters).json()["items"]
+        tool = tools.call(autonomous_agent, "search_contacts", filters).body["contacts"]
+        assert [c["email"] for c in api] == [c["email"] for c in tool] == ["ann@example.com"]
