@@ -213,14 +213,26 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
     return _read(agent, "contacts:read", body)
 
 
+def _tag_argument(outcome: Outcome) -> Outcome:
+    """The actions name the tag ``tag_name`` (the API's path); the tools' argument is ``tag``:
+    an error points at the argument the model sent."""
+    if not outcome.ok and outcome.body.get("field") == "tag_name":
+        return Outcome(outcome.status, {**outcome.body, "field": "tag"}, outcome.headers)
+    return outcome
+
+
 def tag_contact(agent: Agent, args: TagInput) -> Outcome:
-    return _single(
-        perform(agent, "tag_contacts", {"tag_name": args.tag, "contact_ids": [args.contact_id]})
+    return _tag_argument(
+        _single(
+            perform(agent, "tag_contacts", {"tag_name": args.tag, "contact_ids": [args.contact_id]})
+        )
     )
 
 
 def untag_contact(agent: Agent, args: TagInput) -> Outcome:
-    return perform(agent, "untag_contact", {"tag_name": args.tag, "contact_id": args.contact_id})
+    return _tag_argument(
+        perform(agent, "untag_contact", {"tag_name": args.tag, "contact_id": args.contact_id})
+    )
 
 
 def add_to_list(agent: Agent, args: ListInput) -> Outcome:

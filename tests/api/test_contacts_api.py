@@ -557,3 +557,20 @@ def test_an_event_dated_by_day_happened_at_its_midnight_utc(agent_client):
     )
     assert response.status_code == 201
     assert response.json()["occurred_at"] == "2024-05-01T00:00:00+00:00"
+
+
+def test_a_bad_tag_in_a_contact_names_its_place_in_tags(agent_client):
+    response = post(agent_client, "/api/v1/contacts", {"email": "t@example.com",
+                                                       "tags": ["VIP", "lead", "   "]})  # fmt: skip
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_tag", "tags[2]")
+    assert not Contact.objects.exists()
+
+
+def test_a_bad_tag_in_the_path_is_named_tag_name(agent_client):
+    contact = create_contact(actor=SYSTEM, email="t@example.com")
+    response = post(
+        agent_client, "/api/v1/tags/%20%20/contacts", {"contact_ids": [str(contact.pk)]}
+    )
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_tag", "tag_name")
