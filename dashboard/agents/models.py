@@ -162,6 +162,14 @@ class ApprovalStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ApprovalRequestQuerySet(models.QuerySet["ApprovalRequest"]):
+    def waiting(self) -> ApprovalRequestQuerySet:
+        """Still pending and not yet past their time: one that expired stays pending until
+        ``expire_stale`` sweeps it, but nobody can approve it any more (and counting it would
+        need a write on every page view to correct)."""
+        return self.filter(status=ApprovalStatus.PENDING, expires_at__gt=timezone.now())
+
+
 class ApprovalRequest(models.Model):
     """A gated agent's send, campaign or erasure, waiting for staff to decide."""
 
@@ -188,6 +196,8 @@ class ApprovalRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=500, blank=True, default="")
     result = models.JSONField(default=dict, blank=True)
+
+    objects = ApprovalRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
