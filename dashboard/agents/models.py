@@ -162,6 +162,12 @@ class ApprovalStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Rejected by the system, not by staff: ``pipeline.withdraw`` (the person was erased) decides
+# without a user, while a staff rejection always names one. Reports keep the two apart.
+WITHDRAWN = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=True)
+STAFF_REJECTED = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=False)
+
+
 class ApprovalRequestQuerySet(models.QuerySet["ApprovalRequest"]):
     def waiting(self) -> ApprovalRequestQuerySet:
         """Still pending and not yet past their time: one that expired stays pending until
@@ -213,6 +219,11 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval #{self.pk} {self.action} ({self.status})"
+
+    @property
+    def withdrawn(self) -> bool:
+        """Rejected by the system (see ``WITHDRAWN``), not by a staff member."""
+        return self.status == ApprovalStatus.REJECTED and self.decided_by_id is None
 
 
 class ActionFlag(models.Model):
