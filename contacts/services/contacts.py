@@ -197,8 +197,8 @@ class _Request:
         if not isinstance(tags, _Unset):
             # The same tag named twice ("vip", "VIP") is applied once, as first spelled.
             spelled: dict[str, str] = {}
-            for name in tags:
-                name = tag_service.clean_tag_name(name)
+            for index, name in enumerate(tags):
+                name = tag_service.clean_tag_name(name, field=f"tags[{index}]")
                 spelled.setdefault(name.lower(), name)
             request.tags = list(spelled.values())
         if not isinstance(list_ids, _Unset):

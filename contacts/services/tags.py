@@ -28,11 +28,13 @@ def tidy_tag_name(name: str) -> str:
     return unicodedata.normalize("NFC", " ".join((name or "").translate(INVISIBLE).split()))
 
 
-def clean_tag_name(name: str) -> str:
+def clean_tag_name(name: str, *, field: str = "name") -> str:
+    """The tag name tidied, or ``invalid_tag`` pointing at ``field``: where the caller sent it
+    (``tags[2]`` of a contact, a path's ``tag_name``), so it knows which one to fix."""
     name = tidy_tag_name(name)
     if not name or len(name) > TAG_MAX:
         raise SwitchboardError(
-            "invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field="name"
+            "invalid_tag", f"A tag name has 1 to {TAG_MAX} characters.", field=field
         )
     return name
 

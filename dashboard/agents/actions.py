@@ -119,7 +119,7 @@ def tag_contacts(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Res
         _, applied = tag_service.tag_contact(actor=actor, contact=contact, tag_name=tag_name)
         return {"contact_id": str(contact.pk), "result": "tagged" if applied else "already_tagged"}
 
-    tag_service.clean_tag_name(tag_name)
+    tag_service.clean_tag_name(tag_name, field="tag_name")
     results, failed = _per_item(payload["contact_ids"], one)
     return Result(200, {"tag": tag_name, "results": results, "failed": failed})
 

@@ -162,6 +162,20 @@ class ApprovalStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Rejected by the system, not by staff: ``pipeline.withdraw`` (the person was erased) decides
+# without a user, while a staff rejection always names one. Reports keep the two apart.
+WITHDRAWN = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=True)
+STAFF_REJECTED = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=False)
+
+
+class ApprovalRequestQuerySet(models.QuerySet["ApprovalRequest"]):
+    def waiting(self) -> ApprovalRequestQuerySet:
+        """Still pending and not yet past their time: one that expired stays pending until
+        ``expire_stale`` sweeps it, but nobody can approve it any more (and counting it would
+        need a write on every page view to correct)."""
+        return self.filter(status=ApprovalStatus.PENDING, expires_at__gt=timezone.now())
+
+
 class ApprovalRequest(models.Model):
     """A gated agent's send, campaign or erasure, waiting for staff to decide."""
 
@@ -189,6 +203,8 @@ class ApprovalRequest(models.Model):
     decision_note = models.CharField(max_length=500, blank=True, default="")
     result = models.JSONField(default=dict, blank=True)
 
+    objects = ApprovalRequestQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -203,6 +219,11 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval #{self.pk} {self.action} ({self.status})"
+
+    @property
+    def withdrawn(self) -> bool:
+        """Rejected by the system (see ``WITHDRAWN``), not by a staff member."""
+        return self.status == ApprovalStatus.REJECTED and self.decided_by_id is None
 
 
 class ActionFlag(models.Model):

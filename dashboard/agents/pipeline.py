@@ -106,9 +106,12 @@ class Outcome:
 NOT_RESOURCES = frozenset({"unknown_placeholder", "unknown_time_zone"})
 
 
-def status_for(exc: SwitchboardError) -> int:
-    """Unknown ids are 404; every other broken business rule is 406."""
-    return 404 if exc.code.startswith("unknown_") and exc.code not in NOT_RESOURCES else 406
+def status_for(error: SwitchboardError | str) -> int:
+    """Unknown ids are 404; every other broken business rule is 406. Takes the error or its
+    code (a bulk action's failed item keeps only the code): the JSON API and the MCP tools
+    both answer with it, so one refusal has one status whichever door it came through."""
+    code = error if isinstance(error, str) else error.code
+    return 404 if code.startswith("unknown_") and code not in NOT_RESOURCES else 406
 
 
 def refusal(status: int, code: str, message: str, **headers: str) -> Outcome:

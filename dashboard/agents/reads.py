@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from contacts.imports.models import ImportJob
-from contacts.models import Segment
+from contacts.models import Contact, Segment
+from contacts.services.lists import get_list
+from contacts.services.normalise import email_key
+from contacts.services.search import search_contacts
+from contacts.services.segments import get_segment, segment_members
+from contacts.services.tags import find_tag
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import credits_spent_this_month
 from dashboard.api.serialise import campaign_data, import_data, message_data, segment_data
@@ -18,6 +25,30 @@ from sms.campaigns.models import Campaign
 from sms.models import Message
 from sms.services.credits import get_balance
 from sms.services.lookup import lookup_number
+
+
+def contact_search(
+    *,
+    q: str = "",
+    email: str | None = None,
+    tag: str | None = None,
+    list_id: int | None = None,
+    segment_id: int | None = None,
+) -> QuerySet[Contact]:
+    """The contacts a search's filters select. An unknown list or segment id is an error
+    (``unknown_list`` / ``unknown_segment``), not an empty result an agent would take for "no
+    members"; an unknown tag name selects nobody, as no contact carries it."""
+    list_ = get_list(list_id) if list_id else None
+    segment = get_segment(segment_id) if segment_id else None
+    found = find_tag(tag) if tag else None
+    contacts = search_contacts(q=q, tag_id=found and found.pk, list_id=list_ and list_.pk)
+    if tag and found is None:
+        contacts = contacts.none()
+    if email:
+        contacts = contacts.filter(email=email_key(email))
+    if segment:
+        contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))
+    return contacts
 
 
 def segments() -> list[dict[str, Any]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Body, Form, Path, Router, Schema
@@ -21,8 +24,17 @@ router = Router(tags=["agent"])
 
 class TokenForm(Schema):
     grant_type: str = Field(description="Always client_credentials.", max_length=50)
-    client_id: str = Field(max_length=100)
-    client_secret: str = Field(max_length=200)
+    # Optional here: most OAuth 2 libraries send them in an Authorization: Basic header instead.
+    client_id: str | None = Field(
+        None, max_length=100, description="Unless sent with HTTP Basic authentication."
+    )
+    client_secret: str | None = Field(
+        None, max_length=200, description="Unless sent with HTTP Basic authentication."
+    )
+
+
+class BadCredentials(Exception):
+    """The client's credentials cannot be read: the message says how to send them."""
 
 
 def _oauth_error(status: int, error: str, description: str, code: str = "") -> JsonResponse:
@@ -36,6 +48,49 @@ def _oauth_error(status: int, error: str, description: str, code: str = "") -> J
         },
         status=status,
     )
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    """(client_id, client_secret) from an ``Authorization: Basic`` header (RFC 6749 §2.3.1:
+    each part form-urlencoded, then joined by a colon and base64-encoded), or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.strip().partition(" ")
+    if not header or scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    client_id, colon, client_secret = (unquote_plus(part) for part in decoded.partition(":"))
+    # NUL cannot reach the database (PostgreSQL refuses it in text), like anywhere in a request.
+    if not colon or not client_id or "\x00" in client_id + client_secret:
+        raise BadCredentials(
+            "The Authorization: Basic header is malformed: send "
+            "base64(client_id:client_secret), each part form-urlencoded first."
+        )
+    return client_id, client_secret
+
+
+def _client_credentials(request: HttpRequest, form: TokenForm) -> tuple[str, str, bool]:
+    """(client_id, client_secret, sent with Basic) from the Basic header or the form body."""
+    basic = _basic_credentials(request)
+    if basic is None:
+        if not form.client_id or form.client_secret is None:
+            raise BadCredentials(
+                "Send client_id and client_secret, either as form fields or in an "
+                "Authorization: Basic header."
+            )
+        return form.client_id, form.client_secret, False
+    # The same credentials twice are harmless; different ones leave no way to tell which
+    # the client meant.
+    for name, sent in zip(("client_id", "client_secret"), basic, strict=True):
+        field = getattr(form, name)
+        if field is not None and field != sent:
+            raise BadCredentials(
+                f"The form's {name} differs from the one in the Authorization: Basic header; "
+                "send the credentials one way only."
+            )
+    return *basic, True
 
 
 class PingOut(Schema):
@@ -56,26 +111,38 @@ def ping(request: HttpRequest) -> Any:
     openapi_extra={
         "responses": {
             "400": {"description": "grant_type is not client_credentials "
-                    "(`unsupported_grant_type`), or a field is missing or the body is not "
-                    "form-encoded (`invalid_request`)."},
+                    "(`unsupported_grant_type`), or a field is missing, the body is not "
+                    "form-encoded, the Basic header is malformed or disagrees with the form "
+                    "(`invalid_request`)."},
             "401": {"description": "Unknown client id or wrong secret (`invalid_client`), or "
                     "the agent was switched off (`agent_switched_off`; `error` is still "
-                    "`invalid_client`): ask a Switchboard admin."},
+                    "`invalid_client`): ask a Switchboard admin.",
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                                "description": "`Basic` when the credentials came in an "
+                                "Authorization: Basic header; absent otherwise."}}},
         }
     },
 )  # fmt: skip
 def token(request: HttpRequest, form: Form[TokenForm]) -> Any:
-    """OAuth 2 client credentials grant, form-encoded. Send the token as
+    """OAuth 2 client credentials grant, form-encoded. Send `client_id` and `client_secret`
+    either as form fields (`client_secret_post`) or as HTTP Basic authentication
+    (`client_secret_basic`: `Authorization: Basic base64(client_id:client_secret)`, each part
+    form-urlencoded first), not both ways with different values. Send the token as
     `Authorization: Bearer <access_token>`; get a new one when it expires."""
     check_request(request)
+    try:
+        client_id, client_secret, basic = _client_credentials(request, form)
+    except BadCredentials as exc:
+        return _oauth_error(400, "invalid_request", str(exc))
     if form.grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "Use grant_type=client_credentials.")
     try:
-        access_token, expires_in = issue_token(
-            client_id=form.client_id, client_secret=form.client_secret
-        )
+        access_token, expires_in = issue_token(client_id=client_id, client_secret=client_secret)
     except SwitchboardError as exc:
-        return _oauth_error(401, "invalid_client", exc.message, exc.code)
+        response = _oauth_error(401, "invalid_client", exc.message, exc.code)
+        if basic:  # RFC 6749 §5.2: answer in the scheme the client authenticated with
+            response["WWW-Authenticate"] = 'Basic realm="Switchboard"'
+        return response
     response = JsonResponse(
         {"access_token": access_token, "token_type": "bearer", "expires_in": expires_in}
     )

@@ -19,10 +19,7 @@ from contacts.models import Contact, ContactList
 from contacts.models import Field as CustomField
 from contacts.services.contacts import get_contact
 from contacts.services.history import history_page
-from contacts.services.normalise import email_key
-from contacts.services.search import search_contacts
-from contacts.services.segments import get_segment, segment_members
-from contacts.services.tags import find_tag
+from dashboard.agents import reads
 from dashboard.agents.pipeline import Outcome, perform, refusal
 from dashboard.api.core import ERRORS, Refused, agent_of, respond
 from dashboard.api.schemas import (
@@ -84,9 +81,19 @@ class ContactQuery(Schema):
     q: str = Field("", max_length=200, description="Name, email or phone prefix.")
     email: str | None = Field(None, max_length=320, description="Exact email (any case).")
     tag: str | None = Field(None, max_length=100, description="Only contacts with this tag.")
-    list_id: Id | None = None
-    segment_id: Id | None = Field(None, description="Only contacts matching this segment now.")
-    updated_since: Moment | None = Field(None, description="No offset means UTC.")
+    list_id: Id | None = Field(
+        None, description="Only members of this list; an unknown id is 404 `unknown_list`."
+    )
+    segment_id: Id | None = Field(
+        None,
+        description="Only contacts matching this segment now; an unknown id is 404 "
+        "`unknown_segment`.",
+    )
+    updated_since: Moment | None = Field(
+        None,
+        description="ISO 8601 date or date-time, e.g. 2026-11-27 or 2026-11-27T12:00:00+01:00; "
+        "no offset means UTC, a date alone its midnight UTC.",
+    )
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
@@ -165,15 +172,10 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     if unknown := _unknown_parameters(request):
         raise Refused(unknown)
     agent_of(request, "contacts:read")
-    tag = find_tag(filters.tag) if filters.tag else None
-    contacts = search_contacts(q=filters.q, tag_id=tag and tag.pk, list_id=filters.list_id)
-    if filters.tag and tag is None:
-        contacts = contacts.none()
-    if filters.email:
-        contacts = contacts.filter(email=email_key(filters.email))
-    if filters.segment_id:
-        segment = get_segment(filters.segment_id)
-        contacts = contacts.filter(pk__in=segment_members(segment).values("pk"))
+    contacts = reads.contact_search(
+        q=filters.q, email=filters.email, tag=filters.tag,
+        list_id=filters.list_id, segment_id=filters.segment_id,
+    )  # fmt: skip
     if filters.updated_since:
         contacts = contacts.filter(updated_at__gte=filters.updated_since)
     return page_of(_filter_metadata(contacts, request), filters.cursor, filters.limit)

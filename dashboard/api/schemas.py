@@ -3,11 +3,12 @@ agent gets the same validation and the same JSON schema whichever door it comes 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 # Ids are bounded so a fuzzed 10^30 is a clean 400, not a database overflow.
@@ -29,8 +30,27 @@ def _in_utc(moment: dt.datetime) -> dt.datetime:
         ) from None
 
 
-# A date-time as an aware UTC moment, whatever offset (or none) the caller gave.
-Moment = Annotated[dt.datetime, AfterValidator(_in_utc)]
+ISO_EXAMPLE = "2026-11-27 (midnight UTC) or 2026-11-27T12:00:00+01:00"
+
+
+def _iso_8601(value: object) -> object:
+    # Pydantic reads a number, or a string of digits, as seconds since 1970: "2020" would be
+    # 00:33:40 on 1 Jan 1970. Read text as ISO 8601 only, as schedule_at and send_at are.
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(value.strip().upper())  # RFC 3339 allows "t", "z"
+    raise PydanticCustomError(
+        "datetime_not_iso_8601",
+        "Give an ISO 8601 date or date-time, e.g. {example}; a bare number is ambiguous.",
+        {"example": ISO_EXAMPLE},
+    )
+
+
+# A date-time as an aware UTC moment, whatever offset (or none) the caller gave; a date alone
+# is its midnight UTC.
+Moment = Annotated[dt.datetime, BeforeValidator(_iso_8601), AfterValidator(_in_utc)]
 Consent = Literal["unknown", "granted", "withdrawn"]
 FieldValue = str | int | float | bool | None
 
@@ -184,7 +204,9 @@ class EventIn(Body):
         None, description='Details, e.g. {"campaign": "Spring Sale"}.'
     )
     occurred_at: Moment | None = Field(
-        None, description="When it happened (default now; no offset means UTC)."
+        None,
+        description="When it happened (default now): ISO 8601, e.g. 2026-11-27T12:00:00+01:00; "
+        "no offset means UTC, a date alone its midnight UTC.",
     )
 
 

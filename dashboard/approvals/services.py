@@ -26,7 +26,7 @@ from sms.services.messages import parse_schedule
 def pending() -> QuerySet[ApprovalRequest]:
     """Requests still waiting, newest first (expired ones drop out even before the sweep)."""
     return (
-        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__gt=timezone.now())
+        ApprovalRequest.objects.waiting()
         .select_related("agent", "agent_action", "prompt_version")
         .order_by("-created_at", "-id")
     )
@@ -34,7 +34,7 @@ def pending() -> QuerySet[ApprovalRequest]:
 
 def pending_count() -> int:
     """For the navigation badge on every page: one COUNT on the indexed status column."""
-    return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
+    return ApprovalRequest.objects.waiting().count()
 
 
 RECENT_LIMIT = 10

@@ -15,13 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.models import Contact
 from contacts.services.contacts import get_contact
-from contacts.services.normalise import email_key
-from contacts.services.search import search_contacts
 from contacts.services.segments import get_segment, segment_members
-from contacts.services.tags import find_tag
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
-from dashboard.agents.pipeline import Outcome, admit, perform
+from dashboard.agents.pipeline import Outcome, admit, perform, status_for
 from dashboard.api.contacts import page_of
 from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id
@@ -76,6 +73,9 @@ class SearchContactsInput(ToolInput):
     email: str | None = Field(None, description="Exact email.", max_length=320)
     tag: str | None = Field(None, description="Only contacts with this tag.", max_length=100)
     list_id: Id | None = Field(None, description="Only members of this list.")
+    segment_id: Id | None = Field(
+        None, description="Only contacts matching this segment now (ids from list_segments)."
+    )
     limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
 
 
@@ -177,17 +177,14 @@ def _read(agent: Agent, scope: str, body: Callable[[], dict[str, Any]]) -> Outco
     except Refused as exc:
         return exc.outcome
     except SwitchboardError as exc:
-        return Outcome(404 if exc.code.startswith("unknown_") else 406, exc.as_dict())
+        return Outcome(status_for(exc), exc.as_dict())
 
 
 def _single(outcome: Outcome) -> Outcome:
     """A bulk action run for one contact: its one item's error is the tool's error."""
     if outcome.ok and outcome.body.get("failed"):
         item = outcome.body["results"][0]
-        return Outcome(
-            404 if item["code"].startswith("unknown_") else 406,
-            {"code": item["code"], "message": item["message"]},
-        )
+        return Outcome(status_for(item["code"]), {"code": item["code"], "message": item["message"]})
     return outcome
 
 
@@ -207,25 +204,35 @@ def get_contact_tool(agent: Agent, args: ContactIdInput) -> Outcome:
 
 def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
     def body() -> dict[str, Any]:
-        tag = find_tag(args.tag) if args.tag else None
-        contacts = search_contacts(q=args.q, tag_id=tag and tag.pk, list_id=args.list_id)
-        if args.tag and tag is None:
-            contacts = contacts.none()
-        if args.email:
-            contacts = contacts.filter(email=email_key(args.email))
+        contacts = reads.contact_search(
+            q=args.q, email=args.email, tag=args.tag,
+            list_id=args.list_id, segment_id=args.segment_id,
+        )  # fmt: skip
         return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
 
     return _read(agent, "contacts:read", body)
 
 
+def _tag_argument(outcome: Outcome) -> Outcome:
+    """The actions name the tag ``tag_name`` (the API's path); the tools' argument is ``tag``:
+    an error points at the argument the model sent."""
+    if not outcome.ok and outcome.body.get("field") == "tag_name":
+        return Outcome(outcome.status, {**outcome.body, "field": "tag"}, outcome.headers)
+    return outcome
+
+
 def tag_contact(agent: Agent, args: TagInput) -> Outcome:
-    return _single(
-        perform(agent, "tag_contacts", {"tag_name": args.tag, "contact_ids": [args.contact_id]})
+    return _tag_argument(
+        _single(
+            perform(agent, "tag_contacts", {"tag_name": args.tag, "contact_ids": [args.contact_id]})
+        )
     )
 
 
 def untag_contact(agent: Agent, args: TagInput) -> Outcome:
-    return perform(agent, "untag_contact", {"tag_name": args.tag, "contact_id": args.contact_id})
+    return _tag_argument(
+        perform(agent, "untag_contact", {"tag_name": args.tag, "contact_id": args.contact_id})
+    )
 
 
 def add_to_list(agent: Agent, args: ListInput) -> Outcome:

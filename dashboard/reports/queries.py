@@ -20,7 +20,13 @@ from django.utils.safestring import SafeString
 
 from contacts.imports.models import ImportJob
 from contacts.models import Contact
-from dashboard.agents.models import AgentPromptVersion, ApprovalRequest, ApprovalStatus
+from dashboard.agents.models import (
+    STAFF_REJECTED,
+    WITHDRAWN,
+    AgentPromptVersion,
+    ApprovalRequest,
+    ApprovalStatus,
+)
 from dashboard.reports import charts
 from sms.campaigns.models import Campaign
 from sms.models import CreditEntry, EntryKind, InboundMessage, Message, Status
@@ -421,8 +427,10 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
     counts = {
         "total": Count("id"),
         "approved": Count("id", filter=Q(status__in=approved)),
-        "rejected": Count("id", filter=Q(status=ApprovalStatus.REJECTED)),
+        "rejected": Count("id", filter=STAFF_REJECTED),
         "expired": Count("id", filter=Q(status=ApprovalStatus.EXPIRED)),
+        # The system's, when the person was erased: no staff decision, so not in the rate.
+        "withdrawn": Count("id", filter=WITHDRAWN),
     }
     grid = _by_bucket(
         period,
@@ -434,19 +442,21 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
         (decided - created).total_seconds() / 60
         for created, decided in requests.filter(decided_at__isnull=False)
         .exclude(status=ApprovalStatus.EXPIRED)
+        .exclude(WITHDRAWN)
         .values_list("created_at", "decided_at")
     ]
     totals = requests.aggregate(**counts)
     decided = totals["approved"] + totals["rejected"] + totals["expired"]
     summary = Table(
         "Summary",
-        ["Requests", "Approved", "Rejected", "Expired", "Approval rate %", "Median minutes to decision"],
-        [[totals["total"], totals["approved"], totals["rejected"], totals["expired"], _pct(totals["approved"], decided),
-          round(statistics.median(waits), 1) if waits else None]],
+        ["Requests", "Approved", "Rejected", "Expired", "Withdrawn", "Approval rate %",
+         "Median minutes to decision"],
+        [[totals["total"], totals["approved"], totals["rejected"], totals["expired"], totals["withdrawn"],
+          _pct(totals["approved"], decided), round(statistics.median(waits), 1) if waits else None]],
     )  # fmt: skip
     per_period = Table(
         "By period",
-        ["Period", "Requests", "Approved", "Rejected", "Expired"],
+        ["Period", "Requests", "Approved", "Rejected", "Expired", "Withdrawn"],
         [
             [
                 period.label(b),
@@ -454,17 +464,22 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
                 int(v["approved"]),
                 int(v["rejected"]),
                 int(v["expired"]),
+                int(v["withdrawn"]),
             ]
             for b, v in grid.items()
         ],
     )
-    pending = [v["total"] - v["approved"] - v["rejected"] - v["expired"] for v in grid.values()]
+    pending = [
+        v["total"] - v["approved"] - v["rejected"] - v["expired"] - v["withdrawn"]
+        for v in grid.values()
+    ]
     chart = charts.stacked_bars(
         [period.label(b) for b in grid],
         [
             charts.Series("Approved", [v["approved"] for v in grid.values()], charts.PALETTE[1]),
             charts.Series("Rejected", [v["rejected"] for v in grid.values()], charts.PALETTE[2]),
             charts.Series("Expired", [v["expired"] for v in grid.values()], charts.PALETTE[3]),
+            charts.Series("Withdrawn", [v["withdrawn"] for v in grid.values()], charts.PALETTE[6]),
             charts.Series("Pending", pending, charts.PALETTE[7]),
         ],
         title="Approval requests",

@@ -8,10 +8,11 @@ the code itself only until the gateway has it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import secrets
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -40,11 +41,19 @@ def _phone(raw: str) -> str:
     return phone.e164
 
 
-def start_verification(*, actor: Actor, phone: str) -> OtpChallenge:
-    """Text a fresh code to ``phone``. Asking again within 30 seconds, or more than five times
-    an hour, is refused (``otp_throttled``); a new code replaces the previous one."""
-    e164 = _phone(phone)
-    now = timezone.now()
+def _lock_number(e164: str) -> None:
+    """Hold starts for this number until the transaction ends. PostgreSQL: an advisory lock
+    keyed by the number (no row may exist yet to lock). SQLite: its IMMEDIATE transactions
+    already hold the database's write lock."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"sms.otp:{e164}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+            )
+
+
+def _throttle(e164: str, now: dt.datetime) -> None:
     recent = OtpChallenge.objects.filter(phone=e164, created_at__gte=now - dt.timedelta(hours=1))
     last = recent.order_by("-created_at").first()
     if last is not None and now - last.created_at < RESEND_AFTER:
@@ -56,8 +65,19 @@ def start_verification(*, actor: Actor, phone: str) -> OtpChallenge:
             "otp_throttled", "Too many codes for this number this hour; try again later.",
             retry_after=3600,
         )  # fmt: skip
-    code = f"{secrets.randbelow(10**6):06d}"
+
+
+def start_verification(*, actor: Actor, phone: str) -> OtpChallenge:
+    """Text a fresh code to ``phone``. Asking again within 30 seconds, or more than five times
+    an hour, is refused (``otp_throttled``); a new code replaces the previous one."""
+    e164 = _phone(phone)
     with transaction.atomic():
+        # Checked under the number's lock, in the transaction that stores the code: two starts
+        # at once would otherwise both pass the checks and text two live codes.
+        _lock_number(e164)
+        now = timezone.now()
+        _throttle(e164, now)
+        code = f"{secrets.randbelow(10**6):06d}"
         # Only the newest code counts.
         OtpChallenge.objects.filter(
             phone=e164, verified_at__isnull=True, expires_at__gt=now

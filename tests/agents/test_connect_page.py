@@ -18,6 +18,8 @@ def test_staff_see_how_to_connect_and_every_tool(staff_client):
     assert response.status_code == 200
     page = response.content.decode()
     assert "/api/v1/token" in page and "/mcp" in page and "mcp_server" in page
+    # Both ways OAuth 2 clients send credentials: form fields and HTTP Basic.
+    assert "client_secret_post" in page and "client_secret_basic" in page
     for name in TOOLS:
         assert name in page
     assert "input_schema" in page and "parameters" in page

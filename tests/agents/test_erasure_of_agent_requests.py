@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from contacts.services.erasure import erase_contact
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
-from dashboard.agents.pipeline import credits_spent_this_month, perform
+from dashboard.agents.pipeline import credits_spent_this_month, perform, reject
+from dashboard.agents.prompts import version_stats
+from dashboard.reports.queries import Period, approvals
 from sms.gateways import sandbox
 from tests.sms.conftest import MOBILE, _sandbox, funded, priced  # noqa: F401
 
@@ -76,3 +81,28 @@ def test_requests_about_someone_else_are_untouched(autonomous_agent):
 
     after = AgentAction.objects.get(pk=before.pk)
     assert (after.payload, after.response_body) == (before.payload, before.response_body)
+
+
+def test_a_request_withdrawn_by_erasure_is_not_counted_as_a_staff_rejection(
+    make_agent, staff_user, staff_client
+):
+    agent = make_agent("courier", mode="gated", prompt="Be polite.")
+    jane = perform(agent, "upsert_contact",
+                   {"email": "jane@example.com", "phone": MOBILE, "sms_consent": "granted"}).body  # fmt: skip
+    perform(agent, "send_sms", {"to": MOBILE, "message": "Hi Jane"})
+    pushy = perform(agent, "send_sms", {"to": "+447400123457", "message": "Buy now"})
+    reject(request_id=pushy.body["approval_id"], user=staff_user, note="Too pushy")
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    (stats,) = version_stats(agent)
+    assert (stats.rejected, stats.withdrawn, stats.decided) == (1, 1, 1)
+    assert stats.rejection_reasons == [("Too pushy", 1)]
+    today = timezone.localdate()
+    summary = approvals(Period(start=today, end=today, grouping="day")).tables[0]
+    withdrawn = summary.columns.index("Withdrawn")
+    assert summary.rows[0][: withdrawn + 2] == [2, 0, 1, 0, 1, Decimal("0.0")]
+    prompt_page = staff_client.get(reverse("agents:prompt", args=[agent.pk])).content.decode()
+    assert "+1 withdrawn" in prompt_page
+    queue = staff_client.get(reverse("approvals:queue")).content.decode()
+    assert ">Withdrawn</span></td><td>system</td><td>The contact was erased.</td>" in queue

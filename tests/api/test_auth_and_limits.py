@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
+from urllib.parse import quote_plus
 
 import pytest
 from django.db import connection
@@ -77,7 +79,96 @@ def test_a_missing_field_on_the_token_endpoint_is_an_oauth_error(autonomous_agen
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "invalid_request"
-    assert body["error_description"] == body["message"] == "form.client_id: Field required"
+    assert body["error_description"] == body["message"]
+    assert "client_id and client_secret" in body["message"] and "Basic" in body["message"]
+    no_grant = Client().post("/api/v1/token", {"client_id": autonomous_agent.client_id})
+    assert no_grant.json()["message"] == "form.grant_type: Field required"
+
+
+def _basic(client_id: str, client_secret: str) -> dict[str, str]:
+    # RFC 6749 §2.3.1: each part form-urlencoded, then base64(id:secret).
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+
+def test_client_credentials_sent_with_http_basic_get_a_token(autonomous_agent):
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials"},
+        headers=_basic(autonomous_agent.client_id, autonomous_agent.client_secret),
+    )
+    assert response.status_code == 200
+    token = response.json()["access_token"]
+    me = Client().get("/api/v1/agent", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["name"] == autonomous_agent.name
+
+
+def test_the_same_credentials_in_the_header_and_the_form_are_accepted(autonomous_agent):
+    credentials = {"client_id": autonomous_agent.client_id,
+                   "client_secret": autonomous_agent.client_secret}  # fmt: skip
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials", **credentials},
+        headers=_basic(**credentials),
+    )
+    assert response.status_code == 200
+
+
+def test_a_wrong_secret_sent_with_basic_is_401_with_a_basic_challenge(autonomous_agent):
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials"},
+        headers=_basic(autonomous_agent.client_id, "guess"),
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic")
+    # Credentials in the form get no challenge: the client did not use HTTP authentication.
+    form = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials", "client_id": autonomous_agent.client_id,
+         "client_secret": "guess"},
+    )  # fmt: skip
+    assert form.status_code == 401 and "WWW-Authenticate" not in form
+    assert not AccessToken.objects.exists()
+
+
+def test_basic_credentials_that_disagree_with_the_form_are_refused(autonomous_agent):
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials", "client_id": "someone-else"},
+        headers=_basic(autonomous_agent.client_id, autonomous_agent.client_secret),
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == body["code"] == "invalid_request"
+    assert "client_id" in body["error_description"] and "one way" in body["error_description"]
+    assert not AccessToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic not-base64!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b":secret-without-id").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+        "Basic " + base64.b64encode(b"client%00:secret").decode(),
+    ],
+)
+def test_a_malformed_basic_header_is_an_oauth_invalid_request(autonomous_agent, header):
+    response = Client().post(
+        "/api/v1/token",
+        {"grant_type": "client_credentials", "client_id": autonomous_agent.client_id,
+         "client_secret": autonomous_agent.client_secret},
+        headers={"Authorization": header},
+    )  # fmt: skip
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert "Authorization: Basic" in body["error_description"]
+    assert not AccessToken.objects.exists()
 
 
 def test_a_switched_off_agent_is_told_so_when_it_asks_for_a_token(make_agent):
@@ -332,7 +423,9 @@ def test_openapi_document_and_offline_docs_are_served():
     assert "scope" in refusals["403"]["description"]
     token = document["paths"]["/api/v1/token"]["post"]["responses"]
     assert "agent_switched_off" in token["401"]["description"]
-    assert "headers" not in token["401"]  # no WWW-Authenticate there
+    # Only a client authenticating with HTTP Basic is challenged, in that scheme.
+    assert "Basic" in token["401"]["headers"]["WWW-Authenticate"]["description"]
+    assert "client_secret_basic" in document["paths"]["/api/v1/token"]["post"]["description"]
     assert token["401"]["content"]["application/json"]["schema"]  # the body is still described
     docs = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()

@@ -163,3 +163,14 @@ def test_a_local_time_with_an_offset_is_refused_not_read_as_a_wall_clock(agent_c
     assert response.json()["code"] == "invalid_schedule"
     assert "offset" in response.json()["message"]
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize("send_at", ["2020", "1700000000", 1700000000])
+def test_a_send_at_that_is_a_bare_number_is_refused(agent_client, vip_tag, send_at):
+    response = post(agent_client, _body(vip_tag, schedule="at", send_at=send_at))
+    if isinstance(send_at, int):  # not even text: the schema refuses it
+        assert response.status_code == 400, response.content
+    else:
+        assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
+        assert "ISO 8601" in response.json()["message"]
+    assert not Campaign.objects.exists()

@@ -511,3 +511,66 @@ def test_a_list_limit_past_what_the_column_holds_is_a_400_in_the_schema(agent_cl
     )
     assert response.status_code == 400 and response.json()["errors"][0]["path"] == "body.limit"
     assert not ContactList.objects.exists()
+
+
+@pytest.mark.parametrize("since", ["2020", "1700000000", "1.5e9", "yesterday"])
+def test_updated_since_that_is_not_an_iso_date_is_a_400_with_an_example(agent_client, since):
+    # Read as seconds since 1970, "2020" matched every contact and looked like it worked.
+    response = agent_client.get("/api/v1/contacts", {"updated_since": since})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"][0]["path"] == "query.updated_since"
+    assert "ISO 8601" in body["message"] and "2026-11-27T12:00:00+01:00" in body["message"]
+
+
+def test_updated_since_a_date_means_its_midnight_utc(agent_client):
+    old = create_contact(actor=Actor.system("tests"), email="old@example.com")
+    new = create_contact(actor=Actor.system("tests"), email="new@example.com")
+    Contact.objects.filter(pk=old.pk).update(updated_at="2025-12-31T23:59:59Z")
+    Contact.objects.filter(pk=new.pk).update(updated_at="2026-01-01T00:00:00Z")
+    for since in ("2026-01-01", "2026-01-01t00:00:00z", "2026-01-01T01:00:00+01:00"):
+        response = agent_client.get("/api/v1/contacts", {"updated_since": since})
+        assert response.status_code == 200
+        assert [c["email"] for c in response.json()["items"]] == ["new@example.com"]
+
+
+@pytest.mark.parametrize("occurred_at", [2020, 1.5e9, True, "2020"])
+def test_an_event_time_that_is_a_bare_number_is_a_400(agent_client, occurred_at):
+    contact = create_contact(actor=Actor.system("tests"), email="ev@example.com")
+    response = post(
+        agent_client,
+        f"/api/v1/contacts/{contact.pk}/events",
+        {"name": "email_opened", "occurred_at": occurred_at},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "body.occurred_at"
+    assert "ISO 8601" in response.json()["message"]
+    assert not Interaction.objects.filter(name="email_opened").exists()
+
+
+def test_an_event_dated_by_day_happened_at_its_midnight_utc(agent_client):
+    contact = create_contact(actor=Actor.system("tests"), email="ev@example.com")
+    response = post(
+        agent_client,
+        f"/api/v1/contacts/{contact.pk}/events",
+        {"name": "email_opened", "occurred_at": "2024-05-01"},
+    )
+    assert response.status_code == 201
+    assert response.json()["occurred_at"] == "2024-05-01T00:00:00+00:00"
+
+
+def test_a_bad_tag_in_a_contact_names_its_place_in_tags(agent_client):
+    response = post(agent_client, "/api/v1/contacts", {"email": "t@example.com",
+                                                       "tags": ["VIP", "lead", "   "]})  # fmt: skip
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_tag", "tags[2]")
+    assert not Contact.objects.exists()
+
+
+def test_a_bad_tag_in_the_path_is_named_tag_name(agent_client):
+    contact = create_contact(actor=SYSTEM, email="t@example.com")
+    response = post(
+        agent_client, "/api/v1/tags/%20%20/contacts", {"contact_ids": [str(contact.pk)]}
+    )
+    assert response.status_code == 406
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_tag", "tag_name")

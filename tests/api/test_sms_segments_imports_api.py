@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from contacts.imports.models import ImportJob
@@ -18,7 +21,7 @@ from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve
 from sms.gateways import sandbox
 from sms.models import Message, OtpChallenge
-from sms.services import credits
+from sms.services import credits, otp
 from tests.agents.personas import client_for
 
 pytestmark = pytest.mark.django_db
@@ -240,6 +243,43 @@ def test_a_phone_can_be_verified_with_a_texted_code(agent_client, funded):
     assert throttled.status_code == 406 and throttled.json()["code"] == "otp_throttled"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_starts_at_once_for_one_number_text_one_code(autonomous_agent, funded, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL's concurrency")
+    # Each start waits, just before it texts, for the other to get that far too: before the
+    # number was locked both passed the 30 s check, and the person got two live codes.
+    both_checked = threading.Barrier(2)
+    real_send = otp.send_sms
+
+    def send_once_both_checked(**kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other one is held
+            both_checked.wait(timeout=2)
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(otp, "send_sms", send_once_both_checked)
+    clients = [client_for(autonomous_agent), client_for(autonomous_agent)]
+    answers: list = []
+
+    def start(client) -> None:
+        try:
+            answers.append(post(client, "/api/v1/verify/start", {"to": MOBILE}))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(a.status_code for a in answers) == [201, 406]
+    refused = next(a for a in answers if a.status_code == 406).json()
+    assert refused["code"] == "otp_throttled" and "just sent" in refused["message"]
+    assert OtpChallenge.objects.count() == 1
+    assert Message.objects.filter(to=MOBILE).count() == 1
+
+
 def test_the_code_a_person_typed_is_not_kept_in_the_agents_action_log(agent_client, funded):
     post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
     checked = post(agent_client, "/api/v1/verify/check", {"to": MOBILE, "code": "908172"})
@@ -340,4 +380,20 @@ def test_a_landline_is_refused_without_asking_for_a_confirmation_the_api_has_no_
     assert body["message"] == (
         "+44 20 7946 0000 is a fixed line number, which may not receive texts. Nothing was sent."
     )
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("schedule_at", ["2020", "1700000000", 1700000000])
+def test_a_schedule_that_is_a_bare_number_is_refused_by_the_api_and_the_tool(
+    agent_client, funded, schedule_at
+):
+    # Like updated_since and occurred_at: a number is not read as seconds since 1970.
+    body = {"to": MOBILE, "message": "Hello", "schedule_at": schedule_at}
+    for url in ("/api/v1/sms", "/api/v1/tools/send_sms"):
+        response = post(agent_client, url, body)
+        if isinstance(schedule_at, int):  # not even text: the schema refuses it
+            assert response.status_code == 400, response.content
+        else:
+            assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
+            assert "ISO 8601" in response.json()["message"]
     assert not Message.objects.exists()

@@ -235,7 +235,7 @@ def test_a_national_number_uses_the_given_default_region(staff_actor):
         ({"metadata": ["not", "an", "object"]}, "invalid_metadata", "metadata"),
         ({"metadata": {"blob": "x" * 70_000}}, "invalid_metadata", "metadata"),
         ({"fields": {"Shoe size": "9"}}, "unknown_field", "Shoe size"),
-        ({"tags": [""]}, "invalid_tag", "name"),
+        ({"tags": ["ok", ""]}, "invalid_tag", "tags[1]"),
         ({"list_ids": [999_999]}, "unknown_list", "list_id"),
     ],
 )

@@ -8,6 +8,8 @@ import math
 import pytest
 
 from contacts.models import Contact
+from contacts.services.contacts import create_contact
+from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction
 from dashboard.mcp import tools
 
@@ -57,3 +59,13 @@ def test_an_argument_the_tool_does_not_take_is_named_as_such(make_agent):
         "firstname: not an argument of upsert_contact; check its name in the tool's input schema"
     )
     assert not Contact.objects.exists()
+
+
+def test_a_bad_tag_names_the_tools_tag_argument(make_agent):
+    agent = make_agent()
+    contact = create_contact(actor=Actor.system("tests"), email="t@example.com")
+    outcome = tools.call(agent, "tag_contact", {"contact_id": str(contact.pk), "tag": "   "})
+    assert outcome.status == 406
+    assert (outcome.body["code"], outcome.body["field"]) == ("invalid_tag", "tag")
+    upsert = tools.call(agent, "upsert_contact", {"email": "u@example.com", "tags": ["a", " "]})
+    assert (upsert.body["code"], upsert.body["field"]) == ("invalid_tag", "tags[1]")

@@ -438,6 +438,26 @@ def test_the_navigation_shows_how_many_requests_wait(staff_client, gated_agent, 
     assert 'title="Requests waiting for approval">2</span>' in page
 
 
+def test_the_badges_leave_out_requests_past_their_time_before_the_sweep(
+    staff_client, gated_agent, ask_to_send
+):
+    ask_to_send(gated_agent)
+    stale = ask_to_send(gated_agent)
+    ApprovalRequest.objects.filter(pk=stale.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )  # expire_stale has not run: it is still "pending"
+
+    page = staff_client.get(reverse("home")).content.decode()
+    assert 'title="Requests waiting for approval">1</span>' in page
+    # The agents pages' "waiting for approval" figures too.
+    queue_link = f'<a href="{QUEUE}">1</a>'
+    assert queue_link in staff_client.get(reverse("agents:list")).content.decode()
+    detail = reverse("agents:detail", args=[gated_agent.pk])
+    assert queue_link in staff_client.get(detail).content.decode()
+    # Counting wrote nothing: the sweep still finds the request to expire and audit.
+    assert ApprovalRequest.objects.get(pk=stale.pk).status == ApprovalStatus.PENDING
+
+
 def test_an_agent_cannot_reach_the_staff_queue(gated_client):
     assert gated_client.get(QUEUE).status_code == 302  # to the login page
 

@@ -232,26 +232,28 @@ def test_opt_outs_are_those_that_followed_the_periods_messages(period):
     }
 
 
-def test_approvals_volume_rate_and_median_time_to_decision(period):
+def test_approvals_volume_rate_and_median_time_to_decision(period, staff_user):
     agent = Agent.objects.create(name="Gate", client_id="gate", secret_hash="x")
 
-    def request(status: str, minutes: int | None) -> None:
+    def request(status: str, minutes: int | None, by=None) -> None:
         created = at(17)
         ApprovalRequest.objects.create(
             agent=agent, action="send_sms", payload={}, status=status, created_at=created,
-            expires_at=created + dt.timedelta(hours=24),
+            expires_at=created + dt.timedelta(hours=24), decided_by=by,
             decided_at=created + dt.timedelta(minutes=minutes) if minutes is not None else None,
         )  # fmt: skip
 
     request("executed", 4)
     request("approved", 10)
-    request("rejected", 2)
+    request("rejected", 2, by=staff_user)
     request("expired", 24 * 60 + 300)  # swept hours after it expired: not a decision time
+    # Withdrawn by the system (the person was erased): no staff decision, not in the rate.
+    request("rejected", 1)
     request("pending", None)
 
     report = approvals(period)
-    assert report.tables[0].rows == [[5, 2, 1, 1, Decimal("50.0"), 4.0]]
-    assert rows(report.tables[1])["17 Nov"] == [5, 2, 1, 1]
+    assert report.tables[0].rows == [[6, 2, 1, 1, 1, Decimal("50.0"), 4.0]]
+    assert rows(report.tables[1])["17 Nov"] == [6, 2, 1, 1, 1]
 
 
 def test_imports_list_their_outcomes(period):

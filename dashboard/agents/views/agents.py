@@ -19,7 +19,6 @@ from dashboard.agents.models import (
     Agent,
     AgentAction,
     ApprovalRequest,
-    ApprovalStatus,
     UsageCounter,
 )
 from dashboard.agents.pipeline import credits_spent_this_month, requests_this_month
@@ -62,7 +61,7 @@ def agent_list(request: HttpRequest) -> HttpResponse:
         .values_list("agent_id", "total")
     )
     waiting = dict(
-        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
+        ApprovalRequest.objects.waiting()
         .values("agent_id")
         .annotate(n=Count("id"))
         .values_list("agent_id", "n")
@@ -132,9 +131,7 @@ def _detail(
         "requests": requests_this_month(agent),
         "spent": credits_spent_this_month(agent),
         "prompt": active_prompt(agent),
-        "waiting": ApprovalRequest.objects.filter(
-            agent=agent, status=ApprovalStatus.PENDING
-        ).count(),
+        "waiting": ApprovalRequest.objects.waiting().filter(agent=agent).count(),
         "actions": agent.actions.select_related("prompt_version")[:10],
     }
     return render(request, "agents/agent_detail.html", context)

@@ -41,7 +41,10 @@ def parse_wall_clock(raw: object) -> dt.datetime:
         return dt.datetime.fromisoformat(str(raw).strip()).replace(tzinfo=None)
     except ValueError:
         raise SwitchboardError(
-            "invalid_schedule", "Give the date and time as YYYY-MM-DD HH:MM.", field="send_at"
+            "invalid_schedule",
+            f"“{raw}” is not a date and time; use ISO 8601 (YYYY-MM-DD HH:MM), e.g. "
+            "2026-11-27T12:00.",
+            field="send_at",
         ) from None
 
 
