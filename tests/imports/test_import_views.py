@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.test.client import FakePayload
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from contacts.imports import runner
+from contacts.imports import runner, uploads
 from contacts.imports.models import ImportJob
 from contacts.imports.tasks import revert_import_task
 from contacts.models import Contact
@@ -70,11 +72,70 @@ def test_a_binary_file_is_refused_with_a_clear_message(staff_client):
     assert not ImportJob.objects.exists()
 
 
-def test_an_oversized_upload_is_refused_from_its_declared_size(staff_client, settings):
-    settings.IMPORT_MAX_BYTES = 1024
-    response = upload(staff_client, b"email\n" + b"someone@example.com\n" * 4000)
+@pytest.fixture
+def body_read(monkeypatch) -> list[int]:
+    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
+    read: list[int] = []
+    original = FakePayload.read
+
+    def counting(self, size=-1, /):
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(FakePayload, "read", counting)
+    return read
+
+
+@pytest.fixture
+def browser(staff_user) -> Client:
+    """A staff client that checks CSRF as a browser's requests are checked."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    client.get(reverse("imports:list"))  # sets the CSRF cookie
+    return client
+
+
+def browser_upload(client: Client, data: bytes):
+    token = client.cookies["csrftoken"].value
+    return client.post(
+        reverse("imports:upload"),
+        {"csrfmiddlewaretoken": token, "file": SimpleUploadedFile("leads.csv", data)},
+    )
+
+
+def test_an_upload_from_the_page_is_accepted(browser):
+    response = browser_upload(browser, b"email\nann@example.com\n")
+    assert response.status_code == 302
+    assert ImportJob.objects.get().file_name == "leads.csv"
+
+
+def test_an_oversized_upload_is_refused_from_its_declared_size_unread(browser, settings, body_read):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    response = browser_upload(browser, b"email\n" + b"someone@example.com\n" * 110_000)
+    assert response.status_code == 413
+    assert "larger than the 1 MB an import accepts" in response.content.decode()
+    assert sum(body_read) == 0
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
+    browser, settings, body_read, monkeypatch
+):
+    # As if the declared length had let it through: the file is read only up to the limit.
+    monkeypatch.setattr(uploads, "ENVELOPE", 64 * 1024 * 1024)
+    settings.IMPORT_MAX_BYTES = 100 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 100_000  # 2 MB
+    response = browser_upload(browser, data)
     assert response.status_code == 413
     assert "larger than" in response.content.decode()
+    assert sum(body_read) < 300 * 1024
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_within_the_limit_still_needs_the_csrf_token(browser):
+    response = upload(browser, b"email\nann@example.com\n")
+    assert response.status_code == 403
     assert not ImportJob.objects.exists()
 
 
