@@ -196,7 +196,7 @@ def store_upload(
     """Check, decode and copy an upload to ``target`` (UTF-8); read its header line.
 
     Raises ``file_too_large`` before reading when the size is known, ``empty_file``,
-    ``binary_file`` or ``no_header``.
+    ``binary_file``, ``no_header`` or ``no_data_rows``.
     """
     if size is not None and size > max_bytes:
         raise too_large(max_bytes)
@@ -237,6 +237,8 @@ def store_upload(
         raise SwitchboardError(
             "no_header", "The first line should name the columns; it is empty.", field="file"
         )
+    if not _has_records(target, delimiter, data_offset):
+        raise SwitchboardError("no_data_rows", NO_DATA_ROWS, field="file")
     return StoredFile(
         path=target,
         size=target.stat().st_size,
@@ -267,6 +269,24 @@ def _read_header(path: Path, delimiter: str, offset: int = 0) -> tuple[list[str]
     for _, row, end in iter_records(path, delimiter=delimiter, offset=offset):
         return row, end
     raise SwitchboardError("empty_file", "This file is empty.", field="file")
+
+
+NO_DATA_ROWS = (
+    "This file has a header row but no data rows. Add the contacts below the header line and "
+    "upload it again."
+)
+
+
+def _has_records(path: Path, delimiter: str, offset: int) -> bool:
+    """Whether a record follows ``offset``. One that cannot be read counts: the job reports it
+    on its row."""
+    records = iter_records(path, delimiter=delimiter, offset=offset)
+    try:
+        return next(records, None) is not None
+    except SwitchboardError:
+        return True
+    finally:
+        records.close()
 
 
 class _Lines:

@@ -66,6 +66,7 @@ READ_AHEAD = 3  # batches cleaned ahead of the one being written: bounds memory
 IN_CHUNK = 500  # SQLite allows 999 query parameters by default
 CONTACT_COLUMNS = ("phone", "phone_country", "first_name", "last_name", "metadata")
 _VALUE_COLUMNS = ["value_text", "value_number", "value_date", "value_bool"]
+NOTHING_TO_IMPORT = "This file has a header row but no data rows, so nothing was imported."
 
 
 def chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
@@ -231,7 +232,7 @@ class Runner:
             for raw in batches:
                 if not self._commit(clean_batch(self.cleaner, raw)):
                     return
-            self.finish(ImportStatus.DONE)
+            self._done()
             return
         context = multiprocessing.get_context("fork")
         with context.Pool(workers, _init_cleaner, (self.cleaner,)) as pool:
@@ -243,7 +244,7 @@ class Runner:
             while pending:
                 if not self._commit(pending.popleft().get()):
                     return
-        self.finish(ImportStatus.DONE)
+        self._done()
 
     def _restart_dry_run(self) -> dict[str, int]:
         """Start a resumed (or taken over) dry run from its first row again.
@@ -293,6 +294,12 @@ class Runner:
         self._batch(cleaned)
         collect_batch_garbage()
         return True
+
+    def _done(self) -> None:
+        # A file without data rows is refused at upload; one that still gets here (queued
+        # before, or its stored copy changed) must not end as a silent success with all zeros.
+        empty = not ImportJob.objects.filter(pk=self.job.pk, rows_done__gt=0).exists()
+        self.finish(ImportStatus.DONE, error=NOTHING_TO_IMPORT if empty else "")
 
     def finish(self, status: str, error: str = "") -> None:
         with transaction.atomic():

@@ -109,6 +109,26 @@ def test_a_failed_import_reads_back_with_the_reason_it_stopped(agent_client):
     assert "No such file" in status["error"]
 
 
+def test_an_import_of_a_file_with_a_header_but_no_rows_is_refused(agent_client):
+    response = agent_client.post("/api/v1/imports", {"file": _upload(b"email,first name\n")})
+    assert response.status_code == 406
+    assert response.json()["code"] == "no_data_rows"
+    assert "This file has a header row but no data rows" in response.json()["message"]
+    assert not ImportJob.objects.exists()
+
+
+def test_an_import_whose_file_lost_its_rows_ends_saying_so(agent_client):
+    data = b"email\nann@example.com\n"
+    job_id = agent_client.post("/api/v1/imports", {"file": _upload(data)}).json()["import_job_id"]
+    Path(ImportJob.objects.get(pk=job_id).file_path).write_text("email\n")
+    run_import(job_id)
+    status = agent_client.get(f"/api/v1/imports/{job_id}").json()
+    assert (status["status"], status["rows_done"], status["imported"]) == ("done", 0, 0)
+    assert (
+        status["error"] == "This file has a header row but no data rows, so nothing was imported."
+    )
+
+
 @pytest.fixture
 def body_read(monkeypatch) -> list[int]:
     """Bytes of request bodies the server read (the test client's stand-in for the socket)."""

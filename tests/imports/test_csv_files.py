@@ -140,8 +140,18 @@ def test_windows_1252_rows_among_utf8_ones_leave_the_utf8_text_intact(run, setti
         (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "binary_file"),
         (bytes(range(256)) * 4, "binary_file"),
         (b" , , \nann@example.com,x,y\n", "no_header"),
+        (b"email,first name\n", "no_data_rows"),
+        (b"\xef\xbb\xbfemail;first name\r\n\r\n  \r\n", "no_data_rows"),
     ],
-    ids=["empty", "only-bom", "xlsx-renamed", "random-bytes", "blank-header"],
+    ids=[
+        "empty",
+        "only-bom",
+        "xlsx-renamed",
+        "random-bytes",
+        "blank-header",
+        "header-only",
+        "header-and-blank-lines",
+    ],  # fmt: skip
 )
 def test_it_refuses_files_that_are_not_csv_with_a_clear_reason(start, data, code):
     with pytest.raises(SwitchboardError) as error:

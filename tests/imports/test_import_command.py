@@ -45,6 +45,14 @@ def test_it_explains_what_is_wrong(tmp_path):
         call_command("import_contacts", str(path))
 
 
+def test_a_file_with_a_header_but_no_rows_is_refused(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("email,first name\n")
+    with pytest.raises(CommandError, match="This file has a header row but no data rows"):
+        call_command("import_contacts", str(path), stdout=io.StringIO())
+    assert not ImportJob.objects.exists()
+
+
 def test_it_names_every_problem_with_the_options_and_exits_with_an_error(tmp_path, capsys):
     path = tmp_path / "names.csv"
     path.write_text("Name,Rank\nAnn,1\n")

@@ -581,7 +581,7 @@ class TestConfigurationProblems:
 
 
 def test_headers_are_matched_from_common_names(start, custom_fields):
-    job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\n")
+    job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\nann@example.com;;;;;\n")
     assert job.mapping == {
         "0": "email", "1": "first_name", "2": "last_name", "3": "phone",
         "4": "field:Company", "5": "tags",
@@ -591,7 +591,7 @@ def test_headers_are_matched_from_common_names(start, custom_fields):
 def test_accented_common_names_are_matched_too(start):
     # A French export's "Prénom" and "Téléphone" were left unmapped: an agent's import with
     # the suggested mapping dropped every first name and phone number without a word.
-    job = start("Courriel;Prénom;Nom;Téléphone;Société\n")
+    job = start("Courriel;Prénom;Nom;Téléphone;Société\nann@example.com;;;;\n")
     assert job.mapping == {"0": "email", "1": "first_name", "2": "last_name", "3": "phone"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -69,6 +71,13 @@ def test_a_binary_file_is_refused_with_a_clear_message(staff_client):
     response = upload(staff_client, b"PK\x03\x04" + bytes(300), name="leads.xlsx.csv")
     assert response.status_code == 422
     assert "ZIP archive" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_file_with_a_header_but_no_rows_is_refused_at_upload(staff_client):
+    response = upload(staff_client, b"email,first name\n")
+    assert response.status_code == 422
+    assert "This file has a header row but no data rows" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
@@ -220,6 +229,14 @@ def test_each_problem_with_the_mapping_is_shown_on_its_own(staff_client):
         "Map one column to Email: contacts are matched and created by email address.",
     ]
     assert ImportJob.objects.get().status == "draft"
+
+
+def test_a_job_whose_file_has_no_rows_left_says_so_on_its_page(staff_client, start):
+    job = start("email\nann@example.com\n")
+    Path(job.file_path).write_text("email\n")  # e.g. queued before such files were refused
+    imports.run_import(job.pk)
+    page = staff_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "This file has a header row but no data rows, so nothing was imported." in page
 
 
 def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):
