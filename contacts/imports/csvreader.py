@@ -32,7 +32,8 @@ BINARY_SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 # A single field may be long (notes), but an unbalanced quote must not swallow the file.
-csv.field_size_limit(1024 * 1024)
+FIELD_LIMIT = 1024 * 1024
+csv.field_size_limit(FIELD_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,14 @@ _SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*\r?\n")
 
 def _read_header(path: Path, delimiter: str, offset: int = 0) -> tuple[list[str], int]:
     for _, row, end in iter_records(path, delimiter=delimiter, offset=offset):
+        if isinstance(row, OversizedRecord):
+            raise SwitchboardError(
+                "malformed_csv",
+                f"The first line, which names the columns, holds a value over "
+                f'{FIELD_LIMIT // 1024 // 1024} MB: check it for a quote (") that is opened '
+                "and never closed.",
+                field="file",
+            )
         return row, end
     raise SwitchboardError("empty_file", "This file is empty.", field="file")
 
@@ -301,6 +310,45 @@ class _Lines:
             yield line.decode("utf-8", errors="replace")
 
 
+class OversizedRecord(list):
+    """Stands for a record with a value over ``FIELD_LIMIT``, which the CSV reader refuses: the
+    row is reported invalid and the file goes on after it. ``column``: the index of that value
+    (None if not found); ``unclosed``: a quote opened in it is never closed (it ran to the end
+    of the file)."""
+
+    def __init__(self, column: int | None, unclosed: bool):
+        super().__init__()
+        self.column, self.unclosed = column, unclosed
+
+
+def _oversized_record(path: Path, start: int, delimiter: str) -> tuple[OversizedRecord, int]:
+    """The record at ``start`` whose value is too long, and the byte offset after it: where a
+    newline falls outside quotes (a quote inside a quoted value is doubled, so counting them
+    tells inside from outside)."""
+    marks = re.compile(f'"|{re.escape(delimiter)}')
+    index, length, quoted, column = 0, 0, False, None
+    offset = start
+    with path.open("rb") as stream:
+        stream.seek(start)
+        for raw in stream:
+            offset += len(raw)
+            line = raw.decode("utf-8", errors="replace")
+            last = 0
+            for mark in marks.finditer(line):
+                if mark.group() == '"':
+                    quoted = not quoted
+                elif not quoted:
+                    if column is None and length + mark.start() - last > FIELD_LIMIT:
+                        column = index
+                    index, length, last = index + 1, 0, mark.end()
+            length += len(line) - last
+            if column is None and length > FIELD_LIMIT:
+                column = index
+            if not quoted:
+                break
+    return OversizedRecord(column, unclosed=quoted), offset
+
+
 def iter_records(
     path: Path, *, delimiter: str, offset: int
 ) -> Iterator[tuple[int, list[str], int]]:
@@ -309,6 +357,7 @@ def iter_records(
 
     ``csv.reader`` pulls one line at a time and returns a record as soon as it is complete, so
     the offset after the last line it pulled is where the record ends (quoted newlines too).
+    A record with a value too long to read comes as an ``OversizedRecord``.
     """
     with path.open("rb") as stream:
         stream.seek(offset)
@@ -316,11 +365,21 @@ def iter_records(
         reader = csv.reader(lines, delimiter=delimiter)
         blanks = 0
         while True:
+            start = lines.offset
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
+                if "field limit" in str(exc):
+                    # One row, not the whole file: skip to its end and read on from there.
+                    record, end = _oversized_record(path, start, delimiter)
+                    yield blanks, record, end
+                    blanks = 0
+                    stream.seek(end)
+                    lines = _Lines(stream, end)
+                    reader = csv.reader(lines, delimiter=delimiter)
+                    continue
                 raise SwitchboardError(
                     "malformed_csv",
                     f"The file cannot be read as CSV near byte {lines.offset:,}: {exc}. "
