@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -163,6 +164,41 @@ def test_confirming_the_mapping_queues_the_job(staff_client, django_capture_on_c
     assert (job.status, job.mode, job.default_region) == ("queued", "create", "FR")
     assert job.tag_names == ["fair", "2026"]
     assert len(callbacks) == 1  # the run task
+
+
+def test_a_file_with_more_columns_than_djangos_form_limit_can_be_mapped(browser, settings):
+    # The page's form sends one choice per column: 1,500 columns were more fields than Django
+    # takes in one form (DATA_UPLOAD_MAX_NUMBER_FIELDS), answered with a bare 400.
+    width = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 500
+    header = ",".join(["email", *(f"c{i}" for i in range(1, width))])
+    row = ",".join(["ann@example.com", *("x" for _ in range(1, width))])
+    assert browser_upload(browser, f"{header}\n{row}\n".encode()).status_code == 302
+    job = ImportJob.objects.get()
+    url = reverse("imports:mapping", args=[job.pk])
+    assert browser.get(url).status_code == 200
+    form = {f"col_{i}": "" for i in range(width)}
+    form.update(
+        col_0="email", col_1="first_name", mode="upsert", default_region="GB",
+        csrfmiddlewaretoken=browser.cookies["csrftoken"].value,
+    )  # fmt: skip
+    response = browser.post(url, urlencode(form), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.mapping) == ("queued", {"0": "email", "1": "first_name"})
+
+
+def test_the_wide_mapping_form_still_needs_the_csrf_token(browser):
+    assert browser_upload(browser, b"email,name\nann@example.com,Ann\n").status_code == 302
+    job = ImportJob.objects.get()
+    form = {"col_0": "email", "mode": "upsert", "default_region": "GB"}
+    response = browser.post(
+        reverse("imports:mapping", args=[job.pk]),
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.status == "draft"
 
 
 def test_a_column_with_an_accented_name_can_be_kept_as_metadata(staff_client):
