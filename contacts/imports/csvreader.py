@@ -32,7 +32,8 @@ BINARY_SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 # A single field may be long (notes), but an unbalanced quote must not swallow the file.
-csv.field_size_limit(1024 * 1024)
+FIELD_LIMIT = 1024 * 1024
+csv.field_size_limit(FIELD_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def store_upload(
     """Check, decode and copy an upload to ``target`` (UTF-8); read its header line.
 
     Raises ``file_too_large`` before reading when the size is known, ``empty_file``,
-    ``binary_file`` or ``no_header``.
+    ``binary_file``, ``no_header`` or ``no_data_rows``.
     """
     if size is not None and size > max_bytes:
         raise too_large(max_bytes)
@@ -237,6 +238,8 @@ def store_upload(
         raise SwitchboardError(
             "no_header", "The first line should name the columns; it is empty.", field="file"
         )
+    if not _has_records(target, delimiter, data_offset):
+        raise SwitchboardError("no_data_rows", NO_DATA_ROWS, field="file")
     return StoredFile(
         path=target,
         size=target.stat().st_size,
@@ -265,8 +268,34 @@ _SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*\r?\n")
 
 def _read_header(path: Path, delimiter: str, offset: int = 0) -> tuple[list[str], int]:
     for _, row, end in iter_records(path, delimiter=delimiter, offset=offset):
+        if isinstance(row, OversizedRecord):
+            raise SwitchboardError(
+                "malformed_csv",
+                f"The first line, which names the columns, holds a value over "
+                f'{FIELD_LIMIT // 1024 // 1024} MB: check it for a quote (") that is opened '
+                "and never closed.",
+                field="file",
+            )
         return row, end
     raise SwitchboardError("empty_file", "This file is empty.", field="file")
+
+
+NO_DATA_ROWS = (
+    "This file has a header row but no data rows. Add the contacts below the header line and "
+    "upload it again."
+)
+
+
+def _has_records(path: Path, delimiter: str, offset: int) -> bool:
+    """Whether a record follows ``offset``. One that cannot be read counts: the job reports it
+    on its row."""
+    records = iter_records(path, delimiter=delimiter, offset=offset)
+    try:
+        return next(records, None) is not None
+    except SwitchboardError:
+        return True
+    finally:
+        records.close()
 
 
 class _Lines:
@@ -281,6 +310,45 @@ class _Lines:
             yield line.decode("utf-8", errors="replace")
 
 
+class OversizedRecord(list):
+    """Stands for a record with a value over ``FIELD_LIMIT``, which the CSV reader refuses: the
+    row is reported invalid and the file goes on after it. ``column``: the index of that value
+    (None if not found); ``unclosed``: a quote opened in it is never closed (it ran to the end
+    of the file)."""
+
+    def __init__(self, column: int | None, unclosed: bool):
+        super().__init__()
+        self.column, self.unclosed = column, unclosed
+
+
+def _oversized_record(path: Path, start: int, delimiter: str) -> tuple[OversizedRecord, int]:
+    """The record at ``start`` whose value is too long, and the byte offset after it: where a
+    newline falls outside quotes (a quote inside a quoted value is doubled, so counting them
+    tells inside from outside)."""
+    marks = re.compile(f'"|{re.escape(delimiter)}')
+    index, length, quoted, column = 0, 0, False, None
+    offset = start
+    with path.open("rb") as stream:
+        stream.seek(start)
+        for raw in stream:
+            offset += len(raw)
+            line = raw.decode("utf-8", errors="replace")
+            last = 0
+            for mark in marks.finditer(line):
+                if mark.group() == '"':
+                    quoted = not quoted
+                elif not quoted:
+                    if column is None and length + mark.start() - last > FIELD_LIMIT:
+                        column = index
+                    index, length, last = index + 1, 0, mark.end()
+            length += len(line) - last
+            if column is None and length > FIELD_LIMIT:
+                column = index
+            if not quoted:
+                break
+    return OversizedRecord(column, unclosed=quoted), offset
+
+
 def iter_records(
     path: Path, *, delimiter: str, offset: int
 ) -> Iterator[tuple[int, list[str], int]]:
@@ -289,6 +357,7 @@ def iter_records(
 
     ``csv.reader`` pulls one line at a time and returns a record as soon as it is complete, so
     the offset after the last line it pulled is where the record ends (quoted newlines too).
+    A record with a value too long to read comes as an ``OversizedRecord``.
     """
     with path.open("rb") as stream:
         stream.seek(offset)
@@ -296,11 +365,21 @@ def iter_records(
         reader = csv.reader(lines, delimiter=delimiter)
         blanks = 0
         while True:
+            start = lines.offset
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
+                if "field limit" in str(exc):
+                    # One row, not the whole file: skip to its end and read on from there.
+                    record, end = _oversized_record(path, start, delimiter)
+                    yield blanks, record, end
+                    blanks = 0
+                    stream.seek(end)
+                    lines = _Lines(stream, end)
+                    reader = csv.reader(lines, delimiter=delimiter)
+                    continue
                 raise SwitchboardError(
                     "malformed_csv",
                     f"The file cannot be read as CSV near byte {lines.offset:,}: {exc}. "

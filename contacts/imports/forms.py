@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
+from django.http import HttpRequest, QueryDict
 
 from contacts.imports.mapping import STANDARD_TARGETS, meta_key
 from contacts.imports.models import ImportMode
@@ -21,6 +25,31 @@ class UploadForm(forms.Form):
         "the first line names the columns.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
+
+
+# Room in the mapping form, besides one choice per column, for the options and the CSRF token.
+_OPTION_FIELDS = 100
+
+
+def posted_mapping(request: HttpRequest, *, columns: int) -> QueryDict:
+    """The mapping form as posted, read with room for one field per column of the file: Django's
+    DATA_UPLOAD_MAX_NUMBER_FIELDS is set for any form, and a wide file's mapping has more."""
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if limit is None or request.content_type != "application/x-www-form-urlencoded":
+        return request.POST
+    encoding = request.encoding or settings.DEFAULT_CHARSET
+    try:
+        pairs = parse_qsl(
+            request.body.decode(encoding, errors="replace"),
+            keep_blank_values=True,
+            max_num_fields=max(limit, columns + _OPTION_FIELDS),
+        )
+    except ValueError:
+        raise TooManyFieldsSent("More fields than this file has columns and options.") from None
+    form = QueryDict(mutable=True, encoding=encoding)
+    for key, value in pairs:
+        form.appendlist(key, value)
+    return form
 
 
 class MappingForm(forms.Form):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.validators import EmailValidator
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
 
+from contacts.imports.csvreader import FIELD_LIMIT, OversizedRecord
 from contacts.models import Field
 from contacts.phones import TYPE_LABELS, Phone, normalise_phone
 from contacts.services.fields import parse_value
@@ -331,6 +332,8 @@ class RowCleaner:
             self.fields[target] = by_name[name]
 
     def clean(self, number: int, values: list[str]) -> tuple[CleanRow | None, list[Issue]]:
+        if isinstance(values, OversizedRecord):
+            return None, [self._oversized(number, values)]
         issues: list[Issue] = []
         # A quoted line break is rare: one check for the whole record (~0.1 us).
         if "\n" in "".join(values) and (swallowed := self._swallowed(number, values)):
@@ -421,6 +424,25 @@ class RowCleaner:
         if errors:
             return None, errors + issues
         return row, issues
+
+    def _oversized(self, number: int, record: OversizedRecord) -> Issue:
+        index = record.column
+        header = self.headers[index] if index is not None and index < self.width else ""
+        name = f"“{header or index + 1}” value" if index is not None else "a value"
+        limit = f"{FIELD_LIMIT // 1024 // 1024} MB"
+        if record.unclosed:
+            reason = (
+                f'A quote (") in this row is never closed, so the rest of the file was read '
+                f"into its {name}, past the {limit} a value can hold: none of it was imported. "
+                "Close the quote and import the file again."
+            )
+        else:
+            reason = (
+                f"This row's {name} is larger than the {limit} a value can hold; the row was "
+                "not imported. Shorten it (or check it for a quote left open) and import the "
+                "row again."
+            )
+        return Issue(number, header, "value_too_large", reason, "invalid")
 
     def _swallowed(self, number: int, values: list[str]) -> Issue | None:
         """A value whose later lines look like rows of their own (a full row's delimiters and

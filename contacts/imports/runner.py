@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -55,6 +55,7 @@ from contacts.services import tags as tag_service
 from contacts.services.suppression import suppressed_hashes
 from dashboard import audit
 from dashboard.actors import Actor, ActorKind
+from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 from dashboard.uuids import uuid7_many
 
@@ -66,6 +67,7 @@ READ_AHEAD = 3  # batches cleaned ahead of the one being written: bounds memory
 IN_CHUNK = 500  # SQLite allows 999 query parameters by default
 CONTACT_COLUMNS = ("phone", "phone_country", "first_name", "last_name", "metadata")
 _VALUE_COLUMNS = ["value_text", "value_number", "value_date", "value_bool"]
+NOTHING_TO_IMPORT = "This file has a header row but no data rows, so nothing was imported."
 
 
 def chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
@@ -199,8 +201,13 @@ class Runner:
         )
         self.mapped_field_ids = [self.cleaner.fields[t].pk for t in self.cleaner.fields]
         self.lists = list(ContactList.objects.filter(pk__in=job.list_ids))
-        # Lists deleted since the import was set up: each row says it was not added to them.
-        self.gone_lists = sorted(set(job.list_ids) - {cl.pk for cl in self.lists})
+        # Lists deleted since the import was set up (list id -> what each row says about it):
+        # the contacts are imported, and each row says it was not added to them.
+        self.gone_lists = {
+            list_id: f"The list #{list_id} chosen for this import was deleted before it ran; "
+            "the contact was imported but not added to it."
+            for list_id in sorted(set(job.list_ids) - {cl.pk for cl in self.lists})
+        }
         self.tag_ids: dict[str, int] = {}
         # The tags' names as spelled in the database, for the audit entries revert replays.
         self.tag_names: dict[int, str] = {}
@@ -231,7 +238,7 @@ class Runner:
             for raw in batches:
                 if not self._commit(clean_batch(self.cleaner, raw)):
                     return
-            self.finish(ImportStatus.DONE)
+            self._done()
             return
         context = multiprocessing.get_context("fork")
         with context.Pool(workers, _init_cleaner, (self.cleaner,)) as pool:
@@ -243,7 +250,7 @@ class Runner:
             while pending:
                 if not self._commit(pending.popleft().get()):
                     return
-        self.finish(ImportStatus.DONE)
+        self._done()
 
     def _restart_dry_run(self) -> dict[str, int]:
         """Start a resumed (or taken over) dry run from its first row again.
@@ -293,6 +300,12 @@ class Runner:
         self._batch(cleaned)
         collect_batch_garbage()
         return True
+
+    def _done(self) -> None:
+        # A file without data rows is refused at upload; one that still gets here (queued
+        # before, or its stored copy changed) must not end as a silent success with all zeros.
+        empty = not ImportJob.objects.filter(pk=self.job.pk, rows_done__gt=0).exists()
+        self.finish(ImportStatus.DONE, error=NOTHING_TO_IMPORT if empty else "")
 
     def finish(self, status: str, error: str = "") -> None:
         with transaction.atomic():
@@ -369,6 +382,7 @@ class Runner:
             ).update(offset=end, lease_until=timezone.now() + LEASE)
             if claimed != 1:
                 raise LostLease
+            self._still_there(cleaned)
             self._write(list(by_email.values()), batch)
             ImportIssue.objects.bulk_create(
                 [
@@ -393,6 +407,31 @@ class Runner:
                 invalid=F("invalid") + batch.invalid,
                 seconds_running=F("seconds_running") + self._lap(),
             )
+
+    def _still_there(self, cleaned: CleanBatch) -> None:
+        """Follow the lists and custom fields deleted while the import runs, as those deleted
+        before it: a list is reported on each row, a field stops the job naming it. Inside the
+        batch's transaction, so none goes between this check and the batch's writes."""
+        lists = _alive(ContactList, [cl.pk for cl in self.lists])
+        for contact_list in [cl for cl in self.lists if cl.pk not in lists]:
+            self.gone_lists[contact_list.pk] = (
+                f"The list “{contact_list.name}” chosen for this import was deleted while it "
+                "ran; the contact was imported but not added to it."
+            )
+        self.lists = [cl for cl in self.lists if cl.pk in lists]
+        fields = _alive(Field, self.mapped_field_ids)
+        for target, mapped in self.cleaner.fields.items():
+            if mapped.pk not in fields:
+                header = next(h for _, h, t in self.cleaner.columns if t == target)
+                row, issues = cleaned.results[0]  # an invalid row always has its issue
+                first = row.row if row else issues[0].row
+                raise SwitchboardError(
+                    "unknown_field",
+                    f"The custom field “{mapped.name}” that the column “{header[:60]}” was "
+                    f"mapped to was deleted while this import ran; the rows before row {first} "
+                    "were imported. Upload the file again and map that column anew: contacts "
+                    "already imported are matched by email, not added twice.",
+                )
 
     def _lap(self) -> float:
         """Wall time since the previous batch (or the start of this run): rows/s counts the
@@ -526,6 +565,12 @@ class Runner:
         return created
 
     def _tag_ids(self, names: set[str]) -> dict[str, int]:
+        # A tag deleted while the import runs is created again, as one deleted before it.
+        known = {n.lower() for n in names if n.lower() in self.tag_ids}
+        alive = _alive(Tag, [self.tag_ids[n] for n in known])
+        for name in known:
+            if self.tag_ids[name] not in alive:
+                del self.tag_ids[name]
         missing = {n for n in names if n.lower() not in self.tag_ids}
         if missing:
             for tag in Tag.objects.named_any(missing):
@@ -765,6 +810,23 @@ class Runner:
             )
 
 
+def _alive(model: type[models.Model], ids: list[int]) -> set[int]:
+    """Those of ``ids`` still there, and kept there until the transaction ends: PostgreSQL
+    holds them with FOR KEY SHARE (other imports and edits pass, deletes wait); SQLite's
+    IMMEDIATE transaction already keeps every other writer out."""
+    alive: set[int] = set()
+    for chunk in chunks(ids):
+        query = model.objects.filter(pk__in=chunk).values_list("pk")
+        if connection.vendor == "postgresql":
+            text, params = query.query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute(f"{text} FOR KEY SHARE", params)
+                alive.update(pk for (pk,) in cursor.fetchall())
+        else:
+            alive.update(pk for (pk,) in query)
+    return alive
+
+
 class _Rows:
     """What one batch inserts (all but the updates of existing contacts): lists in each
     table's column order, from templates holding the batch's constants (time, actor)."""
@@ -940,17 +1002,8 @@ class _Placement:
             for tag_id in new_tags:
                 self.out.tag(db_id, tag_id, new=new)
         new_lists = []
-        for list_id in self.gone_lists:
-            self.batch.issues.append(
-                Issue(
-                    row.row,
-                    "",
-                    "unknown_list",
-                    f"The list #{list_id} chosen for this import was deleted before it ran; "
-                    "the contact was imported but not added to it.",
-                    "warning",
-                )
-            )
+        for reason in self.gone_lists.values():
+            self.batch.issues.append(Issue(row.row, "", "unknown_list", reason, "warning"))
         room = self.room
         for contact_list in self.lists:
             if contact_list.pk in self.have_lists.get(contact_id, ()):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import File, Form, Path, Router, Schema
+from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from contacts.imports.uploads import refuse_oversized_upload
 from contacts.services.imports import upload_import
 from dashboard import jsonvalues
 from dashboard.actors import Actor
@@ -18,7 +23,7 @@ from dashboard.agents import reads
 from dashboard.agents.pipeline import perform, refusal
 from dashboard.api.contacts import IdempotencyKey
 from dashboard.api.core import ERRORS, agent_of, error, respond
-from dashboard.api.schemas import Id, ImportOut
+from dashboard.api.schemas import ErrorOut, Id, ImportOut
 from dashboard.errors import SwitchboardError
 
 router = Router(tags=["imports"])
@@ -37,14 +42,30 @@ class ImportForm(Schema):
     dry_run: bool = Field(False, description="Validate and count every row; write nothing.")
 
 
-@router.post("/imports", response={202: ImportOut, **ERRORS}, summary="Import a CSV file")
+def _upload_limit(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refuse an oversized file before the request's checks and authentication read the body."""
+
+    @wraps(run)
+    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if refusal := refuse_oversized_upload(request, max_bytes=settings.IMPORT_MAX_BYTES):
+            return JsonResponse(refusal.as_dict(), status=413)
+        return run(request, *args, **kwargs)
+
+    return limited
+
+
+@router.post(
+    "/imports", response={202: ImportOut, 413: ErrorOut, **ERRORS}, summary="Import a CSV file"
+)
+@decorate_view(_upload_limit)
 def create_import(
     request: HttpRequest,
     file: File[UploadedFile],
     options: Form[ImportForm],
     idempotency_key: str | None = IdempotencyKey,
 ) -> HttpResponse:
-    """Answers 202 with `import_job_id` at once; poll `GET /imports/{id}` for the counts."""
+    """Answers 202 with `import_job_id` at once; poll `GET /imports/{id}` for the counts.
+    A file above the size limit is refused with 413 (`file_too_large`) before it is read."""
     agent = request.agent  # type: ignore[attr-defined]
     if not agent.has_scope("imports:write"):
         return respond(refusal(403, "missing_scope", "This agent lacks the “imports:write” scope."))

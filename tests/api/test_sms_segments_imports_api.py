@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.client import FakePayload
 from django.utils import timezone
 
+from contacts.imports import uploads
 from contacts.imports.models import ImportJob
 from contacts.services.contacts import create_contact
 from contacts.services.imports import run_import
@@ -108,6 +110,73 @@ def test_a_failed_import_reads_back_with_the_reason_it_stopped(agent_client):
     status = agent_client.get(f"/api/v1/imports/{job_id}").json()
     assert (status["status"], status["rows_done"]) == ("failed", 0)
     assert "No such file" in status["error"]
+
+
+def test_an_import_of_a_file_with_a_header_but_no_rows_is_refused(agent_client):
+    response = agent_client.post("/api/v1/imports", {"file": _upload(b"email,first name\n")})
+    assert response.status_code == 406
+    assert response.json()["code"] == "no_data_rows"
+    assert "This file has a header row but no data rows" in response.json()["message"]
+    assert not ImportJob.objects.exists()
+
+
+def test_an_import_whose_file_lost_its_rows_ends_saying_so(agent_client):
+    data = b"email\nann@example.com\n"
+    job_id = agent_client.post("/api/v1/imports", {"file": _upload(data)}).json()["import_job_id"]
+    Path(ImportJob.objects.get(pk=job_id).file_path).write_text("email\n")
+    run_import(job_id)
+    status = agent_client.get(f"/api/v1/imports/{job_id}").json()
+    assert (status["status"], status["rows_done"], status["imported"]) == ("done", 0, 0)
+    assert (
+        status["error"] == "This file has a header row but no data rows, so nothing was imported."
+    )
+
+
+@pytest.fixture
+def body_read(monkeypatch) -> list[int]:
+    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
+    read: list[int] = []
+    original = FakePayload.read
+
+    def counting(self, size=-1, /):
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(FakePayload, "read", counting)
+    return read
+
+
+def test_an_oversized_import_is_refused_from_its_declared_size_unread(
+    agent_client, settings, body_read
+):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 110_000  # 2 MB
+    response = agent_client.post("/api/v1/imports", {"file": _upload(data)})
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "file_too_large",
+        "message": "This file is larger than the 1 MB an import accepts. "
+        "Split it into smaller files.",
+        "field": "file",
+        "max_bytes": 1024 * 1024,
+    }
+    assert sum(body_read) == 0
+    assert not ImportJob.objects.exists()
+
+
+def test_an_import_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
+    agent_client, settings, body_read, monkeypatch
+):
+    # As if the declared length had let it through: the file is read only up to the limit.
+    monkeypatch.setattr(uploads, "ENVELOPE", 64 * 1024 * 1024)
+    settings.IMPORT_MAX_BYTES = 100 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 100_000  # 2 MB
+    response = agent_client.post("/api/v1/imports", {"file": _upload(data)})
+    assert response.status_code == 413
+    assert response.json()["code"] == "file_too_large"
+    assert sum(body_read) < 300 * 1024
+    assert not ImportJob.objects.exists()
 
 
 def test_an_import_with_a_broken_mapping_leaves_no_job_behind(agent_client):

@@ -99,6 +99,40 @@ def test_the_report_numbers_rows_as_a_spreadsheet_shows_them_blank_lines_include
     ]
 
 
+BIG = "x" * (1024 * 1024 + 10)
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [BIG, f'"{BIG}"', f'"line one\n{BIG}\nsays ""hi"", ok"'],
+    ids=["plain", "quoted", "quoted-over-lines"],
+)
+def test_a_value_over_the_size_limit_is_one_invalid_row_and_the_rest_imports(run, notes):
+    job = run(
+        "email,notes,first name\nann@example.com,short,Ann\n"
+        f"bob@example.com,{notes},Bob\ncid@example.com,,Cid\n"
+    )
+    assert (job.status, job.error) == ("done", "")
+    assert (job.rows_done, job.imported, job.invalid) == (3, 2, 1)
+    issue = job.issues.get()
+    assert (issue.row, issue.column, issue.code, issue.outcome) == (
+        3, "notes", "value_too_large", "invalid",
+    )  # fmt: skip
+    assert "“notes” value is larger than the 1 MB a value can hold" in issue.reason
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Ann", "Cid"]
+
+
+def test_a_quote_never_closed_past_the_size_limit_is_reported_on_its_row(run):
+    rest = "".join(f"p{i}@example.com,note {i},P\n" for i in range(60_000))  # > 1 MB
+    job = run(
+        f'email,notes,first name\nann@example.com,short,Ann\nbob@example.com,"oops,Bob\n{rest}'
+    )
+    assert (job.status, job.imported, job.invalid) == ("done", 1, 1)
+    issue = job.issues.get()
+    assert (issue.row, issue.column, issue.code) == (3, "notes", "value_too_large")
+    assert issue.reason.startswith('A quote (") in this row is never closed')
+
+
 def test_it_reads_quoted_fields_with_newlines_and_delimiters(run, custom_fields):
     job = run(
         'email,Company,first name\n"ann@example.com","Acme, Inc.\nLondon office",Ann\n'
@@ -140,8 +174,18 @@ def test_windows_1252_rows_among_utf8_ones_leave_the_utf8_text_intact(run, setti
         (b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "binary_file"),
         (bytes(range(256)) * 4, "binary_file"),
         (b" , , \nann@example.com,x,y\n", "no_header"),
+        (b"email,first name\n", "no_data_rows"),
+        (b"\xef\xbb\xbfemail;first name\r\n\r\n  \r\n", "no_data_rows"),
     ],
-    ids=["empty", "only-bom", "xlsx-renamed", "random-bytes", "blank-header"],
+    ids=[
+        "empty",
+        "only-bom",
+        "xlsx-renamed",
+        "random-bytes",
+        "blank-header",
+        "header-only",
+        "header-and-blank-lines",
+    ],  # fmt: skip
 )
 def test_it_refuses_files_that_are_not_csv_with_a_clear_reason(start, data, code):
     with pytest.raises(SwitchboardError) as error:

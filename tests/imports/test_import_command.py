@@ -45,6 +45,43 @@ def test_it_explains_what_is_wrong(tmp_path):
         call_command("import_contacts", str(path))
 
 
+def test_a_file_with_a_header_but_no_rows_is_refused(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("email,first name\n")
+    with pytest.raises(CommandError, match="This file has a header row but no data rows"):
+        call_command("import_contacts", str(path), stdout=io.StringIO())
+    assert not ImportJob.objects.exists()
+
+
+def test_a_header_the_file_has_twice_is_refused_as_on_the_dashboard_and_api(tmp_path):
+    path = tmp_path / "phones.csv"
+    path.write_text("Email,Phone,Phone\nann@example.com,07400123456,07400123457\n")
+    with pytest.raises(CommandError) as error:
+        call_command("import_contacts", str(path), "--map", "Email=email", "--map", "Phone=phone")
+    assert str(error.value) == (
+        "This file has 2 columns named “Phone”; name the one you mean by its index instead "
+        "(1, 2, counting from 0)."
+    )
+    assert not ImportJob.objects.exists()
+    # As the message says, the index picks one.
+    call_command(
+        "import_contacts", str(path), "--map", "Email=email", "--map", "2=phone",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    assert Contact.objects.get().phone == "+447400123457"
+
+
+def test_one_header_given_two_targets_is_refused_not_overwritten(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("Email,Name\nann@example.com,Ann\n")
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "import_contacts", str(path), "--map", "Email=email", "--map", "Email=first_name"
+        )
+    assert str(error.value) == "--map gives “Email” two targets (email, first_name); give it one."
+    assert not ImportJob.objects.exists()
+
+
 def test_it_names_every_problem_with_the_options_and_exits_with_an_error(tmp_path, capsys):
     path = tmp_path / "names.csv"
     path.write_text("Name,Rank\nAnn,1\n")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from contacts.imports import csvreader, runner
 from contacts.imports.models import ImportJob, SavedMapping
-from contacts.models import Contact, Interaction
+from contacts.models import Contact, Interaction, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import imports
@@ -417,6 +417,88 @@ def test_a_list_deleted_before_the_run_is_reported_on_each_row_not_dropped_silen
     assert kept.memberships.count() == (0 if dry_run else 2)
 
 
+@pytest.fixture
+def after_first_batch(monkeypatch):
+    """Run ``action`` between the first and the second batch, as another user would."""
+
+    def arrange(action) -> None:
+        calls = {"n": 0}
+        real = csvreader.read_batch
+
+        def read_batch(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                action()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "read_batch", read_batch)
+
+    return arrange
+
+
+# Committed batches: the database checks foreign keys at commit.
+@pytest.mark.django_db(transaction=True)
+def test_a_list_deleted_while_the_import_runs_is_reported_on_each_later_row(
+    start, system_actor, staff_actor, after_first_batch
+):
+    leads = list_service.create_list(actor=system_actor, name="Leads")
+    job = start(DATA5, list_ids=[leads.pk])
+    after_first_batch(lambda: list_service.delete_list(actor=staff_actor, contact_list=leads))
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.error, job.imported) == ("done", "", 5)
+    assert issues(job) == [(row, "unknown_list", "warning") for row in (4, 5, 6)]
+    assert job.issues.first().reason == (
+        "The list “Leads” chosen for this import was deleted while it ran; the contact was "
+        "imported but not added to it."
+    )
+    assert Contact.objects.count() == 5
+
+
+# Committed batches: the database checks foreign keys at commit.
+@pytest.mark.django_db(transaction=True)
+def test_a_tag_deleted_while_the_import_runs_is_applied_again_to_the_later_rows(
+    start, staff_actor, after_first_batch
+):
+    job = start(DATA5, tag_names=["fair"])
+    after_first_batch(
+        lambda: tag_service.delete_tag(actor=staff_actor, tag=Tag.objects.get(name="fair"))
+    )
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.error, job.imported) == ("done", "", 5)
+    tagged = Contact.objects.filter(tags__name="fair").values_list("email", flat=True)
+    assert sorted(tagged) == ["p2@example.com", "p3@example.com", "p4@example.com"]
+
+
+# Committed batches: the database checks foreign keys at commit.
+@pytest.mark.django_db(transaction=True)
+def test_a_custom_field_deleted_while_the_import_runs_stops_it_naming_the_field(
+    start, staff_actor, custom_fields, after_first_batch
+):
+    data = "email,company\n" + "".join(f"p{i}@example.com,Co {i}\n" for i in range(5))
+    job = start(data)
+    assert job.mapping == {"0": "email", "1": "field:Company"}
+    after_first_batch(
+        lambda: field_service.delete_field(actor=staff_actor, field=custom_fields["Company"])
+    )
+
+    job = imports.run_import(job.pk)
+
+    assert (job.status, job.rows_done, job.imported) == ("failed", 2, 2)
+    assert job.error == (
+        "The custom field “Company” that the column “company” was mapped to was deleted while "
+        "this import ran; the rows before row 4 were imported. Upload the file again and map "
+        "that column anew: contacts already imported are matched by email, not added twice."
+    )
+    assert Contact.objects.count() == 2  # the committed batch is kept
+    resumed = imports.run_import(imports.resume_import(actor=staff_actor, job=job).pk)
+    assert (resumed.status, resumed.rows_done) == ("failed", 2)
+    assert "“Company”" in resumed.error and "deleted" in resumed.error
+
+
 def test_mappings_are_remembered_per_header_set(start, system_actor):
     start("Work address,Name\nann@example.com,Ann\n", mapping={"0": "email", "1": "first_name"})
     assert SavedMapping.objects.count() == 1
@@ -581,7 +663,7 @@ class TestConfigurationProblems:
 
 
 def test_headers_are_matched_from_common_names(start, custom_fields):
-    job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\n")
+    job = start("E-Mail Address;Given name;SURNAME;Cell;company;Labels\nann@example.com;;;;;\n")
     assert job.mapping == {
         "0": "email", "1": "first_name", "2": "last_name", "3": "phone",
         "4": "field:Company", "5": "tags",
@@ -591,7 +673,7 @@ def test_headers_are_matched_from_common_names(start, custom_fields):
 def test_accented_common_names_are_matched_too(start):
     # A French export's "Prénom" and "Téléphone" were left unmapped: an agent's import with
     # the suggested mapping dropped every first name and phone number without a word.
-    job = start("Courriel;Prénom;Nom;Téléphone;Société\n")
+    job = start("Courriel;Prénom;Nom;Téléphone;Société\nann@example.com;;;;\n")
     assert job.mapping == {"0": "email", "1": "first_name", "2": "last_name", "3": "phone"}
 
 

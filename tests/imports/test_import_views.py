@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlencode
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.test.client import FakePayload
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from contacts.imports import runner
+from contacts.imports import runner, uploads
 from contacts.imports.models import ImportJob
 from contacts.imports.tasks import revert_import_task
 from contacts.models import Contact
@@ -70,11 +75,77 @@ def test_a_binary_file_is_refused_with_a_clear_message(staff_client):
     assert not ImportJob.objects.exists()
 
 
-def test_an_oversized_upload_is_refused_from_its_declared_size(staff_client, settings):
-    settings.IMPORT_MAX_BYTES = 1024
-    response = upload(staff_client, b"email\n" + b"someone@example.com\n" * 4000)
+def test_a_file_with_a_header_but_no_rows_is_refused_at_upload(staff_client):
+    response = upload(staff_client, b"email,first name\n")
+    assert response.status_code == 422
+    assert "This file has a header row but no data rows" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+@pytest.fixture
+def body_read(monkeypatch) -> list[int]:
+    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
+    read: list[int] = []
+    original = FakePayload.read
+
+    def counting(self, size=-1, /):
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(FakePayload, "read", counting)
+    return read
+
+
+@pytest.fixture
+def browser(staff_user) -> Client:
+    """A staff client that checks CSRF as a browser's requests are checked."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    client.get(reverse("imports:list"))  # sets the CSRF cookie
+    return client
+
+
+def browser_upload(client: Client, data: bytes):
+    token = client.cookies["csrftoken"].value
+    return client.post(
+        reverse("imports:upload"),
+        {"csrfmiddlewaretoken": token, "file": SimpleUploadedFile("leads.csv", data)},
+    )
+
+
+def test_an_upload_from_the_page_is_accepted(browser):
+    response = browser_upload(browser, b"email\nann@example.com\n")
+    assert response.status_code == 302
+    assert ImportJob.objects.get().file_name == "leads.csv"
+
+
+def test_an_oversized_upload_is_refused_from_its_declared_size_unread(browser, settings, body_read):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    response = browser_upload(browser, b"email\n" + b"someone@example.com\n" * 110_000)
+    assert response.status_code == 413
+    assert "larger than the 1 MB an import accepts" in response.content.decode()
+    assert sum(body_read) == 0
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
+    browser, settings, body_read, monkeypatch
+):
+    # As if the declared length had let it through: the file is read only up to the limit.
+    monkeypatch.setattr(uploads, "ENVELOPE", 64 * 1024 * 1024)
+    settings.IMPORT_MAX_BYTES = 100 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 100_000  # 2 MB
+    response = browser_upload(browser, data)
     assert response.status_code == 413
     assert "larger than" in response.content.decode()
+    assert sum(body_read) < 300 * 1024
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_within_the_limit_still_needs_the_csrf_token(browser):
+    response = upload(browser, b"email\nann@example.com\n")
+    assert response.status_code == 403
     assert not ImportJob.objects.exists()
 
 
@@ -93,6 +164,41 @@ def test_confirming_the_mapping_queues_the_job(staff_client, django_capture_on_c
     assert (job.status, job.mode, job.default_region) == ("queued", "create", "FR")
     assert job.tag_names == ["fair", "2026"]
     assert len(callbacks) == 1  # the run task
+
+
+def test_a_file_with_more_columns_than_djangos_form_limit_can_be_mapped(browser, settings):
+    # The page's form sends one choice per column: 1,500 columns were more fields than Django
+    # takes in one form (DATA_UPLOAD_MAX_NUMBER_FIELDS), answered with a bare 400.
+    width = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 500
+    header = ",".join(["email", *(f"c{i}" for i in range(1, width))])
+    row = ",".join(["ann@example.com", *("x" for _ in range(1, width))])
+    assert browser_upload(browser, f"{header}\n{row}\n".encode()).status_code == 302
+    job = ImportJob.objects.get()
+    url = reverse("imports:mapping", args=[job.pk])
+    assert browser.get(url).status_code == 200
+    form = {f"col_{i}": "" for i in range(width)}
+    form.update(
+        col_0="email", col_1="first_name", mode="upsert", default_region="GB",
+        csrfmiddlewaretoken=browser.cookies["csrftoken"].value,
+    )  # fmt: skip
+    response = browser.post(url, urlencode(form), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.mapping) == ("queued", {"0": "email", "1": "first_name"})
+
+
+def test_the_wide_mapping_form_still_needs_the_csrf_token(browser):
+    assert browser_upload(browser, b"email,name\nann@example.com,Ann\n").status_code == 302
+    job = ImportJob.objects.get()
+    form = {"col_0": "email", "mode": "upsert", "default_region": "GB"}
+    response = browser.post(
+        reverse("imports:mapping", args=[job.pk]),
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.status == "draft"
 
 
 def test_a_column_with_an_accented_name_can_be_kept_as_metadata(staff_client):
@@ -159,6 +265,14 @@ def test_each_problem_with_the_mapping_is_shown_on_its_own(staff_client):
         "Map one column to Email: contacts are matched and created by email address.",
     ]
     assert ImportJob.objects.get().status == "draft"
+
+
+def test_a_job_whose_file_has_no_rows_left_says_so_on_its_page(staff_client, start):
+    job = start("email\nann@example.com\n")
+    Path(job.file_path).write_text("email\n")  # e.g. queued before such files were refused
+    imports.run_import(job.pk)
+    page = staff_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "This file has a header row but no data rows, so nothing was imported." in page
 
 
 def test_the_job_page_polls_while_running_and_stops_when_done(staff_client, htmx_client, start):

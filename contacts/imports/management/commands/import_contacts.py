@@ -77,6 +77,12 @@ class Command(BaseCommand):
                 header, sep, target = item.rpartition("=")
                 if not sep or not header:
                     raise CommandError(f"--map takes HEADER=TARGET; got “{item}”.")
+                if mapping.get(header, target) != target:
+                    # The last one would silently win (and an Email column be reported missing).
+                    raise CommandError(
+                        f"--map gives “{header}” two targets ({mapping[header]}, {target}); "
+                        "give it one."
+                    )
                 mapping[header] = target
         with path.open("rb") as stream:
             return imports.start_import(
