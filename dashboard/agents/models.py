@@ -160,12 +160,9 @@ class ApprovalStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
     EXECUTED = "executed", "Executed"
     FAILED = "failed", "Failed"
-
-
-# Rejected by the system, not by staff: ``pipeline.withdraw`` (the person was erased) decides
-# without a user, while a staff rejection always names one. Reports keep the two apart.
-WITHDRAWN = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=True)
-STAFF_REJECTED = Q(status=ApprovalStatus.REJECTED, decided_by__isnull=False)
+    # Taken back before staff decided, because its person was erased or its agent switched
+    # off: it never runs, like a rejection, but it is no verdict on what the agent asked.
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class ApprovalRequestQuerySet(models.QuerySet["ApprovalRequest"]):
@@ -219,11 +216,6 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval #{self.pk} {self.action} ({self.status})"
-
-    @property
-    def withdrawn(self) -> bool:
-        """Rejected by the system (see ``WITHDRAWN``), not by a staff member."""
-        return self.status == ApprovalStatus.REJECTED and self.decided_by_id is None
 
 
 class ActionFlag(models.Model):

@@ -572,14 +572,14 @@ def _never_runs(
 
 @transaction.atomic
 def withdraw(*, request_id: int, actor: Actor, note: str) -> bool:
-    """Reject a pending request for a reason of the system's own (the person it is about was
-    erased), before any staff member decides; False when it was decided already."""
+    """Take back a pending request before any staff member decides on it (its person was
+    erased, its agent switched off); False when it was decided already."""
     claimed = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.REJECTED, decided_at=timezone.now(), decision_note=note[:500]
+        status=ApprovalStatus.WITHDRAWN, decided_at=timezone.now(), decision_note=note[:500]
     )
     if claimed:
         request = ApprovalRequest.objects.get(pk=request_id)
-        _never_runs(request, actor, "approval.reject", {"status": ["pending", "rejected"]})
+        _never_runs(request, actor, "approval.withdraw", {"status": ["pending", "withdrawn"]})
     return bool(claimed)
 
 

@@ -13,14 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from contacts.models import Contact
 from dashboard import audit
 from dashboard.actors import Actor
-from dashboard.agents.models import (
-    STAFF_REJECTED,
-    WITHDRAWN,
-    Agent,
-    AgentPromptVersion,
-    ApprovalRequest,
-    ApprovalStatus,
-)
+from dashboard.agents.models import Agent, AgentPromptVersion, ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
 from dashboard.reports.queries import OPTOUT_WINDOW
 from sms.models import Message, OptOut
@@ -173,20 +166,21 @@ def version_stats(agent: Agent) -> list[VersionStats]:
     decisions = (
         ApprovalRequest.objects.filter(agent=agent, prompt_version_id__in=stats)
         .values("prompt_version_id", "status")
-        .annotate(n=Count("id"), withdrawn=Count("id", filter=WITHDRAWN))
+        .annotate(n=Count("id"))
     )
     for row in decisions:
         entry = stats[row["prompt_version_id"]]
         if row["status"] in APPROVED:
             entry.approved += row["n"]
         elif row["status"] == ApprovalStatus.REJECTED:
-            entry.rejected += row["n"] - row["withdrawn"]
-            entry.withdrawn += row["withdrawn"]
+            entry.rejected += row["n"]
+        elif row["status"] == ApprovalStatus.WITHDRAWN:
+            entry.withdrawn += row["n"]
         elif row["status"] == ApprovalStatus.EXPIRED:
             entry.expired += row["n"]
     reasons: dict[int, Counter[str]] = {}
     rejected = ApprovalRequest.objects.filter(
-        STAFF_REJECTED, agent=agent, prompt_version_id__in=stats
+        agent=agent, prompt_version_id__in=stats, status=ApprovalStatus.REJECTED
     ).values_list("prompt_version_id", "decision_note")
     for version_id, note in rejected:
         reasons.setdefault(version_id, Counter())[note.strip() or "(no reason given)"] += 1

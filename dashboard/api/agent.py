@@ -177,7 +177,8 @@ def me(request: HttpRequest) -> Any:
     summary="Poll an approval request",
 )
 def approval(request: HttpRequest, approval_id: Path[Id]) -> HttpResponse:
-    """A gated action's state: pending, executed (with its result), rejected or expired."""
+    """A gated action's state: pending; executed (with its result) or failed once approved;
+    rejected by staff; expired; or withdrawn (the person it was about was erased)."""
     return JsonResponse(approval_status(agent_of(request, None), approval_id))
 
 

@@ -20,13 +20,7 @@ from django.utils.safestring import SafeString
 
 from contacts.imports.models import ImportJob
 from contacts.models import Contact
-from dashboard.agents.models import (
-    STAFF_REJECTED,
-    WITHDRAWN,
-    AgentPromptVersion,
-    ApprovalRequest,
-    ApprovalStatus,
-)
+from dashboard.agents.models import AgentPromptVersion, ApprovalRequest, ApprovalStatus
 from dashboard.reports import charts
 from sms.campaigns.models import Campaign
 from sms.models import CreditEntry, EntryKind, InboundMessage, Message, Status
@@ -427,10 +421,10 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
     counts = {
         "total": Count("id"),
         "approved": Count("id", filter=Q(status__in=approved)),
-        "rejected": Count("id", filter=STAFF_REJECTED),
+        "rejected": Count("id", filter=Q(status=ApprovalStatus.REJECTED)),
         "expired": Count("id", filter=Q(status=ApprovalStatus.EXPIRED)),
         # The system's, when the person was erased: no staff decision, so not in the rate.
-        "withdrawn": Count("id", filter=WITHDRAWN),
+        "withdrawn": Count("id", filter=Q(status=ApprovalStatus.WITHDRAWN)),
     }
     grid = _by_bucket(
         period,
@@ -441,8 +435,7 @@ def approvals(period: Period, *, embed: bool = False) -> Report:
     waits = [
         (decided - created).total_seconds() / 60
         for created, decided in requests.filter(decided_at__isnull=False)
-        .exclude(status=ApprovalStatus.EXPIRED)
-        .exclude(WITHDRAWN)
+        .exclude(status__in=[ApprovalStatus.EXPIRED, ApprovalStatus.WITHDRAWN])
         .values_list("created_at", "decided_at")
     ]
     totals = requests.aggregate(**counts)

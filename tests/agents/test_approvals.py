@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import threading
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 from django.utils import timezone
 
@@ -130,12 +132,39 @@ def test_switching_an_agent_off_ends_what_it_left_waiting(
     approval_id = ask_to_send(gated_client).json()["approval_id"]
     revoke(actor=Actor.staff(admin_user), agent=gated_agent)
     waiting = ApprovalRequest.objects.get(pk=approval_id)
-    assert (waiting.status, waiting.decision_note) == ("rejected", "The agent was switched off.")
+    assert (waiting.status, waiting.decision_note) == ("withdrawn", "The agent was switched off.")
     assert AgentAction.objects.get().credits == 0  # the held price no longer counts
     with pytest.raises(SwitchboardError) as refused:
         approve(request_id=approval_id, user=staff_user)
     assert refused.value.code == "approval_already_decided"
     assert not Message.objects.exists()
+
+
+def test_the_migration_tells_past_withdrawals_from_staff_rejections(
+    gated_agent, gated_client, funded, staff_user, admin_user
+):
+    # As before the withdrawn status: withdrawals were rejections audited without a note.
+    first, second, third = (ask_to_send(gated_client).json()["approval_id"] for _ in range(3))
+    reject(request_id=first, user=staff_user)  # no note given: still a staff verdict
+    revoke(actor=Actor.staff(admin_user), agent=gated_agent)
+    ApprovalRequest.objects.filter(pk__in=[second, third]).update(status="rejected")
+    AuditEntry.objects.filter(action="approval.withdraw").update(
+        action="approval.reject", changes={"status": ["pending", "rejected"]}
+    )
+
+    migration = importlib.import_module(
+        "dashboard.agents.migrations.0005_approval_withdrawn_status"
+    )
+    migration.forward(django_apps, None)
+
+    statuses = dict(ApprovalRequest.objects.values_list("pk", "status"))
+    assert statuses == {first: "rejected", second: "withdrawn", third: "withdrawn"}
+    entries = AuditEntry.objects.filter(object_type="approvalrequest")
+    assert {(e.object_id, e.action) for e in entries} == {
+        (str(first), "approval.reject"),
+        (str(second), "approval.withdraw"),
+        (str(third), "approval.withdraw"),
+    }
 
 
 def test_a_request_whose_agent_lost_the_scope_cannot_be_approved(

@@ -247,8 +247,8 @@ def test_approvals_volume_rate_and_median_time_to_decision(period, staff_user):
     request("approved", 10)
     request("rejected", 2, by=staff_user)
     request("expired", 24 * 60 + 300)  # swept hours after it expired: not a decision time
-    # Withdrawn by the system (the person was erased): no staff decision, not in the rate.
-    request("rejected", 1)
+    # Withdrawn (the person was erased): no staff decision, not in the rate.
+    request("withdrawn", 1)
     request("pending", None)
 
     report = approvals(period)
