@@ -52,7 +52,7 @@ from sms.models import (
     MessageKind,
     Status,
 )
-from sms.services import credits, optouts
+from sms.services import credits, horizon, optouts
 from sms.services.encoding import analyse
 from sms.services.lookup import describe
 
@@ -212,14 +212,19 @@ def parse_schedule(raw: object) -> dt.datetime | None:
         moment = (
             raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw).strip())
         )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # unreadable, or out of range once moved to UTC
+    except ValueError:
         raise SwitchboardError(
             "invalid_schedule",
             f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
             field="schedule_at",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise horizon.off_the_calendar(
+            "A text", moment=moment, now=timezone.now(), field="schedule_at"
         ) from None
 
 
@@ -237,13 +242,8 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
             "later time.",
             field="schedule_at",
         )
-    days = settings.SMS_MAX_SCHEDULE_DAYS
-    if moment > now + dt.timedelta(days=days):
-        raise SwitchboardError(
-            "schedule_too_far",
-            f"A text can be scheduled at most {days} days ahead.",
-            field="schedule_at",
-        )
+    if moment > horizon.latest_schedule(now):
+        raise horizon.too_far_ahead("A text", now=now, field="schedule_at")
     return moment
 
 
