@@ -51,6 +51,7 @@ from sms.models import (
     MessageEvent,
     MessageKind,
     Status,
+    provider_key,
 )
 from sms.services import credits, horizon, optouts
 from sms.services.encoding import analyse
@@ -750,11 +751,12 @@ def _record_outcomes(
         if isinstance(outcome, SendResult):
             message.status, message.provider_id, message.sent_at = (
                 Status.SENT,
-                outcome.provider_id,
+                provider_key(outcome.provider_id),
                 now,
             )
+            # The id as the provider gave it, for staff looking it up there.
             events.append((message.pk, Status.SENT.value, now, "worker", "",
-                           f"accepted by {message.gateway} as {outcome.provider_id}"))  # fmt: skip
+                           f"accepted by {message.gateway} as {outcome.provider_id}"[:300]))  # fmt: skip
             if outcome.simulated_report:
                 simulated.append(
                     [
@@ -991,10 +993,11 @@ def record_status_report(
     worker records that id."""
     if not report.provider_id or not report.status:
         raise SwitchboardError("bad_callback", "A status report needs a message id and a status.")
-    known = Message.objects.filter(gateway=gateway, provider_id=report.provider_id)
+    key = provider_key(report.provider_id)
+    known = Message.objects.filter(gateway=gateway, provider_id=key)
     message = known.first()
     row = DeliveryReport.objects.create(
-        gateway=gateway, provider_id=report.provider_id[:64], status=report.status[:32],
+        gateway=gateway, provider_id=key, status=report.status[:32],
         error_code=report.error_code[:40], message=message,
     )  # fmt: skip
     if message is None and (message := known.first()) is not None:
