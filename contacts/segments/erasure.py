@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -36,21 +37,32 @@ class Identifiers:
     emails: frozenset[str]
     phones: frozenset[str]
 
+    @cached_property
+    def _email(self) -> re.Pattern[str] | None:
+        # Whole addresses only: erasing a@b.co must not touch a rule on ana@b.com.
+        found = "|".join(re.escape(email) for email in sorted(self.emails) if email)
+        return re.compile(rf"(?<![\w.+-])(?:{found})(?![\w.-])") if found else None
+
+    @cached_property
+    def _phone(self) -> re.Pattern[str] | None:
+        # With "+", "00" or neither before the digits, and no other digit around them.
+        found = "|".join(re.escape(phone[1:]) for phone in sorted(self.phones) if phone)
+        return re.compile(rf"(?<!\d)(?:\+|00)?(?:{found})(?!\d)") if found else None
+
     def quoted_in(self, value: Any) -> bool:
-        """Whether any text in ``value`` (nested lists and dicts too) holds one of them."""
+        """Whether any text or number in ``value`` (nested lists and dicts too) holds one."""
         if isinstance(value, dict):
             return any(self.quoted_in(item) for item in value.values())
         if isinstance(value, list):
             return any(self.quoted_in(item) for item in value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # metadata can hold a number as a JSON number
         if not isinstance(value, str):
             return False
-        text = value.strip().lower()
-        if any(email in text for email in self.emails):
+        text = value.lower()
+        if self._email and self._email.search(text):
             return True
-        number = NUMBER_PUNCTUATION.sub("", text)
-        return any(
-            phone in number or number in (phone[1:], "00" + phone[1:]) for phone in self.phones
-        )
+        return bool(self._phone and self._phone.search(NUMBER_PUNCTUATION.sub("", text)))
 
 
 def scrub_rules(rules: Any, identifiers: Identifiers) -> tuple[Any, int]:

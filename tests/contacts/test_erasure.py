@@ -275,6 +275,22 @@ def test_erasure_makes_the_conditions_quoting_the_person_match_nobody(
     assert members(by_old_email) == before[by_old_email.pk]
 
 
+def test_look_alike_addresses_and_numbers_in_other_segments_are_left_alone(person, staff_actor):
+    Field.objects.create(name="landline", type="text")
+    rules = {"any": [
+        {"field": "email", "op": "equals", "value": "x" + EMAIL},
+        {"field": "email", "op": "equals", "value": EMAIL + ".uk"},
+        {"field": "custom:landline", "op": "equals", "value": PHONE + "7"},
+        {"field": "metadata.ref", "op": "equals", "value": int(PHONE[1:] + "0")},
+    ]}  # fmt: skip
+    segment = segment_service.create_segment(actor=staff_actor, name="Look-alikes", rules=rules)
+
+    result = erase_contact(actor=staff_actor, contact=person)
+
+    assert result.segments_changed == ()
+    assert Segment.objects.get(pk=segment.pk).rules == rules
+
+
 def test_no_segment_or_its_audit_trail_keeps_the_persons_email_or_phone(
     person, quoting_segments, staff_actor
 ):
