@@ -3,6 +3,7 @@ and OTP challenges. Writes go through ``sms.services``."""
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +14,19 @@ from django.utils import timezone
 from dashboard.actors import ActorKind
 
 ACTOR_KINDS = [(k.value, k.value) for k in ActorKind]
+# The provider_id columns: as long as the ids of the providers we know (Twilio's are 34).
+PROVIDER_ID_MAX = 64
+LONG_ID_PREFIX = "sha256:"
+
+
+def provider_key(provider_id: str) -> str:
+    """A provider's message id as the provider_id columns hold it and are searched by: as is
+    when it fits, else a digest of all of it. A longer id broke the write on PostgreSQL (the
+    message sent, its id lost); cut to fit, two ids alike for 64 characters would be one."""
+    if len(provider_id) <= PROVIDER_ID_MAX:
+        return provider_id
+    digest = hashlib.sha256(provider_id.encode()).hexdigest()
+    return LONG_ID_PREFIX + digest[: PROVIDER_ID_MAX - len(LONG_ID_PREFIX)]
 
 
 class ActorFields(models.Model):
@@ -73,7 +87,7 @@ class Message(ActorFields):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     send_after = models.DateTimeField(null=True, blank=True)
     gateway = models.CharField(max_length=16)
-    provider_id = models.CharField(max_length=64, blank=True, default="")
+    provider_id = models.CharField(max_length=PROVIDER_ID_MAX, blank=True, default="")
     error_code = models.CharField(max_length=40, blank=True, default="")
     error_message = models.CharField(max_length=300, blank=True, default="")
     # The batch that claimed it for sending: lets one UPDATE claim many rows safely.
@@ -153,7 +167,7 @@ class DeliveryReport(models.Model):
     provider may report before the worker has recorded its id; the worker applies it then."""
 
     gateway = models.CharField(max_length=16)
-    provider_id = models.CharField(max_length=64)
+    provider_id = models.CharField(max_length=PROVIDER_ID_MAX)
     status = models.CharField(max_length=32)
     error_code = models.CharField(max_length=40, blank=True, default="")
     received_at = models.DateTimeField(default=timezone.now)
@@ -251,7 +265,7 @@ class OptOut(ActorFields):
 
 class InboundMessage(models.Model):
     gateway = models.CharField(max_length=16)
-    provider_id = models.CharField(max_length=64, blank=True, default="")
+    provider_id = models.CharField(max_length=PROVIDER_ID_MAX, blank=True, default="")
     sender = models.CharField(max_length=16)  # E.164 or the raw value if not a number
     text = models.TextField(blank=True, default="")
     contact = models.ForeignKey(

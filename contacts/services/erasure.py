@@ -3,9 +3,11 @@
 What goes: the contact row and, with it, field values, tag and list memberships, metadata and
 the interaction log; the lines in other contacts' logs that name them ("not a duplicate of …");
 personal values in the audit trail (``object_repr`` and the before/after values of every entry
-about the contact); and whatever other apps hold, through scrubbers they register. What stays:
-salted hashes of the email and phone in ``Suppression`` (so agents and imports cannot add the
-person again) and one audit entry saying that an erasure happened, without personal data.
+about the contact); segment conditions quoting their email or phone, which then match nobody
+(``contacts.segments.erasure``; the result names those segments for staff to review); and
+whatever other apps hold, through scrubbers they register. What stays: salted hashes of the
+email and phone in ``Suppression`` (so agents and imports cannot add the person again) and one
+audit entry saying that an erasure happened, without personal data.
 
 Other apps holding personal data (SMS message history, approval payloads, …) register a
 scrubber from their ``AppConfig.ready``::
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
-from contacts.models import Contact
+from contacts.models import Contact, Segment
+from contacts.segments.erasure import Identifiers, forget_in_segments
 from contacts.services.duplicates import forget_dismissal_history
 from contacts.services.suppression import suppress
 from dashboard import audit
@@ -49,6 +52,24 @@ class ErasureSubject:
     phone: str
     first_name: str
     last_name: str
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What staff should look at after an erasure: the segments whose rules quoted the person
+    and now have conditions that match nobody."""
+
+    segments_changed: tuple[Segment, ...]
+
+
+def segments_notice(names: list[str]) -> str:
+    """What staff read after an erasure that changed segments (the page and the approval)."""
+    listed = ", ".join(f"“{name}”" for name in names)
+    return (
+        f"These segments had conditions on the person's email or phone, which now match "
+        f"nobody: {listed}. Review them, and remove those conditions if they are no longer "
+        "needed."
+    )
 
 
 Scrubber = Callable[[ErasureSubject], None]
@@ -79,12 +100,31 @@ def _contact_id(contact: Contact | uuid.UUID | str) -> uuid.UUID:
         ) from None
 
 
+def _about(contact_id: uuid.UUID) -> Q:
+    return Q(contact_id=contact_id) | Q(object_type="contact", object_id=str(contact_id))
+
+
+def _identifiers(subject: ErasureSubject) -> Identifiers:
+    """The person's email and phone, and the ones they had before (from the audit trail, read
+    before it is scrubbed): a segment may quote an address they have since changed."""
+    emails, phones = {subject.email.lower()}, {subject.phone} - {""}
+    entries = AuditEntry.objects.filter(_about(subject.contact_id))
+    for changes in entries.values_list("changes", flat=True):
+        if not isinstance(changes, dict):
+            continue
+        for key, found in (("email", emails), ("phone", phones)):
+            values = changes.get(key)
+            if isinstance(values, list):
+                found.update(v.lower() for v in values if isinstance(v, str) and v.strip())
+    return Identifiers(
+        emails=frozenset(emails), phones=frozenset(p for p in phones if p.startswith("+"))
+    )
+
+
 def _scrub_audit_trail(contact_id: uuid.UUID) -> int:
     """Blank the names and values in every audit entry about the contact; keep who/what/when."""
     entries = list(
-        AuditEntry.objects.filter(
-            Q(contact_id=contact_id) | Q(object_type="contact", object_id=str(contact_id))
-        ).only("pk", "changes", "object_repr")
+        AuditEntry.objects.filter(_about(contact_id)).only("pk", "changes", "object_repr")
     )
     for entry in entries:
         entry.object_repr = ""
@@ -96,7 +136,7 @@ def _scrub_audit_trail(contact_id: uuid.UUID) -> int:
 
 
 @transaction.atomic
-def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> None:
+def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> ErasureResult:
     """Erase a person for good. ``already_erased`` if that was done before."""
     contact_id = _contact_id(contact)
     locked = Contact.objects.select_for_update().filter(pk=contact_id).first()
@@ -117,6 +157,7 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> None:
     suppress(email=subject.email, phone=subject.phone, reason="erased")
     for scrubber in list(_scrubbers):
         scrubber(subject)
+    segments = forget_in_segments(actor=actor, identifiers=_identifiers(subject))
     scrubbed = _scrub_audit_trail(locked.pk)
     # Their own history goes with the row; other contacts' "not a duplicate of <them>" lines
     # name them, so those go too.
@@ -128,8 +169,12 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> None:
         action=ERASED_ACTION,
         obj=locked,
         contact_id=locked.pk,
-        changes={"audit_entries_scrubbed": [None, scrubbed]},
+        changes={
+            "audit_entries_scrubbed": [None, scrubbed],
+            "segments_changed": [None, [segment.pk for segment in segments]],
+        },
     )
     entry.object_repr = ""
     locked.delete()  # cascades to field values, memberships, tags and the interaction log
     entry.save()
+    return ErasureResult(segments_changed=tuple(segments))

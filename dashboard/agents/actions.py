@@ -191,8 +191,11 @@ def record_contact_event(*, actor: Actor, payload: dict[str, Any], dry_run: bool
 
 def erase_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
     contact = contact_service.get_contact(payload["contact_id"])
-    erasure_service.erase_contact(actor=actor, contact=contact)
-    return Result(200, {"contact_id": str(contact.pk), "erased": True})
+    erased = erasure_service.erase_contact(actor=actor, contact=contact)
+    segments = [{"id": s.pk, "name": s.name} for s in erased.segments_changed]
+    return Result(
+        200, {"contact_id": str(contact.pk), "erased": True, "segments_changed": segments}
+    )
 
 
 def create_segment(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:

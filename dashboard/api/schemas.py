@@ -448,4 +448,6 @@ class ErasedOut(Schema):
     model_config = ConfigDict(extra="allow")
     contact_id: str | None = None
     erased: bool | None = None
+    # {"id", "name"} of segments whose conditions on the person now match nobody: review them.
+    segments_changed: list[dict[str, Any]] | None = None
     status: str | None = None

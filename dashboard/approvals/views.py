@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from contacts.services.erasure import segments_notice
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.approvals.forms import ApproveForm, BulkForm, RejectForm
@@ -92,6 +93,10 @@ def _outcome_message(decided: ApprovalRequest) -> tuple[str, str]:
     if decided.status == ApprovalStatus.FAILED:
         reason = (decided.result or {}).get("message", "it failed")
         return f"Approved #{decided.pk}, but it did not run: {reason}", "error"
+    segments = (decided.result or {}).get("segments_changed")
+    if segments:  # an erasure that changed segments' rules: staff should look at them
+        notice = segments_notice([segment["name"] for segment in segments])
+        return f"Approved #{decided.pk}; it ran. {notice}", "warning"
     return f"Approved #{decided.pk}; it ran.", "success"
 
 

@@ -13,7 +13,7 @@ from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from sms.gateways.base import InboundSms
-from sms.models import InboundMessage, OptOut
+from sms.models import InboundMessage, OptOut, provider_key
 from sms.services.optouts import OPT_IN, OPT_OUT, keyword_action
 
 
@@ -34,7 +34,7 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
     on the sender's contact."""
     phone = _sender_phone(sms.sender or "")
     sender = phone.e164 if phone else (sms.sender or "")[:16]
-    provider_id = sms.provider_id[:64]  # as stored: a retry of a longer id finds the first
+    provider_id = provider_key(sms.provider_id)  # as stored: a retry finds the first
     if provider_id:
         seen = InboundMessage.objects.filter(gateway=gateway, provider_id=provider_id).first()
         if seen is not None:

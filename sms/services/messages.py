@@ -51,8 +51,9 @@ from sms.models import (
     MessageEvent,
     MessageKind,
     Status,
+    provider_key,
 )
-from sms.services import credits, optouts
+from sms.services import credits, horizon, optouts
 from sms.services.encoding import analyse
 from sms.services.lookup import describe
 
@@ -212,14 +213,19 @@ def parse_schedule(raw: object) -> dt.datetime | None:
         moment = (
             raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw).strip())
         )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # unreadable, or out of range once moved to UTC
+    except ValueError:
         raise SwitchboardError(
             "invalid_schedule",
             f"“{raw}” is not a date and time; use ISO 8601, e.g. 2026-11-27T12:00:00+00:00.",
             field="schedule_at",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise horizon.off_the_calendar(
+            "A text", moment=moment, now=timezone.now(), field="schedule_at"
         ) from None
 
 
@@ -237,13 +243,8 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
             "later time.",
             field="schedule_at",
         )
-    days = settings.SMS_MAX_SCHEDULE_DAYS
-    if moment > now + dt.timedelta(days=days):
-        raise SwitchboardError(
-            "schedule_too_far",
-            f"A text can be scheduled at most {days} days ahead.",
-            field="schedule_at",
-        )
+    if moment > horizon.latest_schedule(now):
+        raise horizon.too_far_ahead("A text", now=now, field="schedule_at")
     return moment
 
 
@@ -750,11 +751,12 @@ def _record_outcomes(
         if isinstance(outcome, SendResult):
             message.status, message.provider_id, message.sent_at = (
                 Status.SENT,
-                outcome.provider_id,
+                provider_key(outcome.provider_id),
                 now,
             )
+            # The id as the provider gave it, for staff looking it up there.
             events.append((message.pk, Status.SENT.value, now, "worker", "",
-                           f"accepted by {message.gateway} as {outcome.provider_id}"))  # fmt: skip
+                           f"accepted by {message.gateway} as {outcome.provider_id}"[:300]))  # fmt: skip
             if outcome.simulated_report:
                 simulated.append(
                     [
@@ -991,10 +993,11 @@ def record_status_report(
     worker records that id."""
     if not report.provider_id or not report.status:
         raise SwitchboardError("bad_callback", "A status report needs a message id and a status.")
-    known = Message.objects.filter(gateway=gateway, provider_id=report.provider_id)
+    key = provider_key(report.provider_id)
+    known = Message.objects.filter(gateway=gateway, provider_id=key)
     message = known.first()
     row = DeliveryReport.objects.create(
-        gateway=gateway, provider_id=report.provider_id[:64], status=report.status[:32],
+        gateway=gateway, provider_id=key, status=report.status[:32],
         error_code=report.error_code[:40], message=message,
     )  # fmt: skip
     if message is None and (message := known.first()) is not None:

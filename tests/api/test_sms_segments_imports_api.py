@@ -18,6 +18,7 @@ from contacts.imports.models import ImportJob
 from contacts.services.contacts import create_contact
 from contacts.services.imports import run_import
 from contacts.services.lists import create_list
+from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve
@@ -383,6 +384,22 @@ def test_an_erased_person_cannot_be_added_again(agent_client):
     response = post(agent_client, "/api/v1/contacts", {"email": "gone@example.com", "upsert": True})
     assert response.status_code == 406
     assert response.json()["code"] == "suppressed"
+
+
+def test_an_erasure_names_the_segments_whose_conditions_on_the_person_now_match_nobody(
+    agent_client,
+):
+    contact = create_contact(actor=SYSTEM, email="gone@example.com")
+    segment = create_segment(
+        actor=SYSTEM,
+        name="Gone",
+        rules={"all": [{"field": "email", "op": "equals", "value": "gone@example.com"}]},
+    )
+    response = agent_client.delete(f"/api/v1/contacts/{contact.pk}")
+    assert response.status_code == 200
+    assert response.json()["segments_changed"] == [{"id": segment.pk, "name": "Gone"}]
+    segment.refresh_from_db()
+    assert segment.rules == {"all": [{"any": []}]}
 
 
 def test_a_text_can_be_scheduled_and_reads_back_as_scheduled(agent_client, funded):

@@ -24,7 +24,8 @@ def test_a_time_in_a_chosen_zone_is_that_moment():
     assert timing.start_at == dt.datetime(2026, 11, 27, 17, 0, tzinfo=UTC)  # EST, UTC-5
 
 
-def test_a_time_in_summer_uses_summer_time():
+def test_a_time_in_summer_uses_summer_time(settings):
+    settings.SMS_MAX_SCHEDULE_DAYS = 365
     timing = plan_timing(mode="at", when="2027-07-01T12:00", time_zone="Europe/London", now=NOW)
     assert timing.start_at == dt.datetime(2027, 7, 1, 11, 0, tzinfo=UTC)  # BST, UTC+1
 
@@ -34,6 +35,44 @@ def test_it_refuses_a_schedule_in_the_past():
         plan_timing(mode="at", when="2026-11-20T09:00", time_zone="UTC", now=NOW)
     assert exc.value.code == "schedule_in_past"
     assert exc.value.field == "send_at"
+
+
+@pytest.mark.parametrize(
+    ("mode", "when"),
+    [
+        ("at", "2027-01-19T10:01"),  # 60 days and a minute after NOW
+        ("at", "9999-12-31T23:59"),  # past the calendar's end once moved to UTC
+        ("at", "2027-01-19T10:01:00+00:00"),
+        ("local", "2027-01-20T00:01"),  # UTC+14 reaches it 60 days and a minute after NOW
+        ("local", "9999-12-31T23:59"),
+    ],
+)
+def test_it_refuses_a_schedule_past_the_sms_schedule_limit(settings, mode, when):
+    settings.SMS_MAX_SCHEDULE_DAYS = 60
+    settings.TIME_ZONE = "UTC"
+    with pytest.raises(SwitchboardError) as exc:
+        plan_timing(mode=mode, when=when, time_zone="UTC", now=NOW)
+    assert exc.value.code == "schedule_too_far"
+    assert exc.value.field == "send_at"
+    assert exc.value.message == (
+        "A campaign can be scheduled at most 60 days ahead, so no later than "
+        "19 Jan 2027 10:00 UTC; choose an earlier time."
+    )
+
+
+def test_the_last_moment_the_limit_allows_is_accepted(settings):
+    settings.SMS_MAX_SCHEDULE_DAYS = 60
+    timing = plan_timing(mode="at", when="2027-01-19T10:00", time_zone="UTC", now=NOW)
+    assert timing.start_at == NOW + dt.timedelta(days=60)
+    timing = plan_timing(mode="local", when="2027-01-20T00:00", time_zone="UTC", now=NOW)
+    assert timing.start_at == NOW + dt.timedelta(days=60)
+
+
+def test_a_date_before_the_calendar_begins_has_already_passed():
+    with pytest.raises(SwitchboardError) as exc:
+        plan_timing(mode="at", when="0001-01-01T00:00", time_zone="Asia/Tokyo", now=NOW)
+    assert exc.value.code == "schedule_in_past"
+    assert "has already passed" in exc.value.message
 
 
 def test_it_refuses_a_time_zone_that_does_not_exist():

@@ -38,14 +38,21 @@ def test_it_says_when_the_campaign_goes_in_the_campaigns_own_zone(staff_client, 
     assert "(America/New_York)" in told
 
 
-def test_a_time_the_clocks_skip_is_named_with_when_it_really_goes(staff_client, audience):
+@pytest.fixture
+def far_ahead(settings):
+    settings.SMS_MAX_SCHEDULE_DAYS = 730  # next year's changes of the clocks are months away
+
+
+def test_a_time_the_clocks_skip_is_named_with_when_it_really_goes(
+    staff_client, audience, far_ahead
+):
     spring = last_sunday(3)  # 01:00 -> 02:00 in London
     told = schedule(staff_client, audience, f"{spring:%Y-%m-%d}T01:30")
     assert f"01:30 does not exist in Europe/London on {spring:%d %b %Y}" in told
     assert f"Scheduled for {spring:%d %b %Y} 02:30 BST" in told
 
 
-def test_a_time_the_clocks_repeat_says_it_goes_the_first_time(staff_client, audience):
+def test_a_time_the_clocks_repeat_says_it_goes_the_first_time(staff_client, audience, far_ahead):
     autumn = last_sunday(10)  # 02:00 -> 01:00 in London
     told = schedule(staff_client, audience, f"{autumn:%Y-%m-%d}T01:30")
     assert "happens twice in Europe/London" in told

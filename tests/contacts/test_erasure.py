@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.urls import reverse
 
-from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Suppression
+from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Segment, Suppression
 from contacts.services import contacts as contact_service
+from contacts.services import segments as segment_service
 from contacts.services.duplicates import (
     NOT_DUPLICATE,
     dismiss_duplicate,
@@ -206,3 +209,127 @@ def test_the_button_on_an_erased_contact_says_it_is_gone(person, admin_client):
     admin_client.post(url)
     response = admin_client.post(url, follow=True)
     assert "already been erased" in response.content.decode()
+
+
+# --- Segments whose rules quote the person ------------------------------------------------------
+
+
+def members(segment: Segment) -> set:
+    segment = Segment.objects.get(pk=segment.pk)
+    return set(segment_service.segment_members(segment).values_list("pk", flat=True))
+
+
+@pytest.fixture
+def quoting_segments(person, staff_actor, system_actor):
+    """Segments naming the person by email (current and former) and phone, and one that does
+    not; plus a contact the person referred, whom a negated condition leaves out."""
+    Field.objects.create(name="referrer phone", type="text")
+    referred = contact_service.create_contact(
+        actor=system_actor, email="referred@example.com", metadata={"referrer": EMAIL},
+        fields={"referrer phone": "+44 7400 123456"},
+    )  # fmt: skip
+    contact_service.create_contact(actor=system_actor, email="other@example.com")
+    create = segment_service.create_segment
+    by_email = create(actor=staff_actor, name="Just Wilhelmina", rules={"all": [
+        {"field": "email", "op": "equals", "value": EMAIL}, {"field": "phone", "op": "not_empty"},
+    ]})  # fmt: skip
+    by_old_email = create(actor=staff_actor, name="Old address", rules={"any": [
+        {"field": "email", "op": "equals", "value": OLD_EMAIL.upper()},
+        {"field": "email_domain", "op": "equals", "value": "example.com"},
+    ]})  # fmt: skip
+    not_referred = create(actor=staff_actor, name="Not referred by her", rules={"all": [
+        {"field": "metadata.referrer", "op": "not_equals", "value": EMAIL},
+    ]})  # fmt: skip
+    by_phone = create(actor=staff_actor, name="Her number", rules={"all": [{"any": [
+        {"field": "custom:referrer phone", "op": "equals", "value": "0044 7400 123456"},
+    ]}]})  # fmt: skip
+    unrelated = create(actor=staff_actor, name="Acme", rules={"all": [
+        {"field": "email_domain", "op": "equals", "value": "acme.example"},
+    ]})  # fmt: skip
+    assert referred.pk not in members(not_referred)
+    return [by_email, by_old_email, not_referred, by_phone, unrelated]
+
+
+def test_erasure_makes_the_conditions_quoting_the_person_match_nobody(
+    person, quoting_segments, staff_actor
+):
+    by_email, by_old_email, not_referred, by_phone, unrelated = quoting_segments
+    before = {s.pk: members(s) - {person.pk} for s in quoting_segments}
+
+    result = erase_contact(actor=staff_actor, contact=person)
+
+    assert [s.name for s in result.segments_changed] == [
+        "Her number", "Just Wilhelmina", "Not referred by her", "Old address",
+    ]  # fmt: skip
+    assert Segment.objects.get(pk=by_email.pk).rules == {
+        "all": [{"any": []}, {"field": "phone", "op": "not_empty"}]
+    }
+    assert Segment.objects.get(pk=by_old_email.pk).rules["any"][0] == {"any": []}
+    assert Segment.objects.get(pk=by_phone.pk).rules == {"all": [{"any": [{"any": []}]}]}
+    assert Segment.objects.get(pk=unrelated.pk).rules == unrelated.rules
+    # No segment matches anyone it did not match before (dropping the negated condition
+    # would have let in the contact the person referred).
+    for segment in quoting_segments:
+        assert members(segment) <= before[segment.pk]
+    assert members(not_referred) == set()
+    assert members(by_old_email) == before[by_old_email.pk]
+
+
+def test_look_alike_addresses_and_numbers_in_other_segments_are_left_alone(person, staff_actor):
+    Field.objects.create(name="landline", type="text")
+    rules = {"any": [
+        {"field": "email", "op": "equals", "value": "x" + EMAIL},
+        {"field": "email", "op": "equals", "value": EMAIL + ".uk"},
+        {"field": "custom:landline", "op": "equals", "value": PHONE + "7"},
+        {"field": "metadata.ref", "op": "equals", "value": int(PHONE[1:] + "0")},
+    ]}  # fmt: skip
+    segment = segment_service.create_segment(actor=staff_actor, name="Look-alikes", rules=rules)
+
+    result = erase_contact(actor=staff_actor, contact=person)
+
+    assert result.segments_changed == ()
+    assert Segment.objects.get(pk=segment.pk).rules == rules
+
+
+def test_no_segment_or_its_audit_trail_keeps_the_persons_email_or_phone(
+    person, quoting_segments, staff_actor
+):
+    by_email = quoting_segments[0]
+    segment_service.update_segment(
+        actor=staff_actor, segment=by_email, name="Renamed", rules={"all": []}
+    )  # an earlier version quoted her: only the audit trail holds it now
+    segment_service.delete_segment(
+        actor=staff_actor, segment=Segment.objects.get(name="Not referred by her")
+    )
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    # (The referred contact's own metadata and field still quote her: that is their data.)
+    saved = json.dumps(
+        [list(Segment.objects.values("name", "rules"))]
+        + [list(AuditEntry.objects.filter(object_type="segment").values("changes"))]
+    ).lower()
+    assert [n for n in (EMAIL, OLD_EMAIL, PHONE, "7400 123456") if n.lower() in saved] == []
+    # The change is audited as an erasure's, with the new rules only.
+    entries = AuditEntry.objects.filter(action="segment.erasure")
+    assert sorted(e.object_repr for e in entries) == ["Her number", "Old address"]
+    assert all(e.changes["rules"][0] is None for e in entries)
+    erased = AuditEntry.objects.get(action="contact.erase")
+    assert len(erased.changes["segments_changed"][1]) == 2
+
+
+def test_staff_are_told_which_segments_changed(person, quoting_segments, admin_client):
+    response = admin_client.post(reverse("contacts:erase", args=[person.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "was erased" in page
+    assert "now match nobody" in page
+    assert "“Just Wilhelmina”" in page and "“Acme”" not in page
+    # The builder opens a scrubbed segment as it does any other.
+    edit = reverse("contacts:segment_edit", args=[quoting_segments[0].pk])
+    assert admin_client.get(edit).status_code == 200
+
+
+def test_an_erasure_touching_no_segment_says_nothing_about_segments(person, admin_client):
+    response = admin_client.post(reverse("contacts:erase", args=[person.pk]), follow=True)
+    assert "match nobody" not in response.content.decode()

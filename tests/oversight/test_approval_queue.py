@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -11,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact, ContactTag, Tag
+from contacts.services.contacts import create_contact
+from contacts.services.segments import create_segment
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import perform
@@ -106,6 +109,23 @@ def test_approving_runs_the_send_once_and_audits_the_decision(
     again = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
     assert "already executed" in again["HX-Trigger"]
     assert Message.objects.count() == 1
+
+
+def test_approving_an_erasure_names_the_segments_whose_conditions_now_match_nobody(
+    htmx_client, gated_agent, system_actor
+):
+    contact = create_contact(actor=system_actor, email="gone@example.com")
+    rules = {"all": [{"field": "email", "op": "equals", "value": "gone@example.com"}]}
+    create_segment(actor=system_actor, name="Gone soon", rules=rules)
+    perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
+    request = ApprovalRequest.objects.get()
+
+    response = htmx_client.post(approve_url(request))
+
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    toast = json.loads(response["HX-Trigger"])["toast"]
+    assert toast["level"] == "warning"
+    assert "now match nobody: “Gone soon”" in toast["message"]
 
 
 def test_a_crash_while_running_an_approved_action_leaves_it_pending_with_nothing_done(

@@ -72,7 +72,8 @@ def test_marketing_scheduled_inside_quiet_hours_waits_until_they_end(
     ("schedule_at", "code"),
     [
         ("tomorrow at noon", "invalid_schedule"),
-        ("9999-12-31T23:59:59-23:59", "invalid_schedule"),  # past the calendar's end in UTC
+        ("9999-12-31T23:59:59-23:59", "schedule_too_far"),  # past the calendar's end in UTC
+        ("0001-01-01T00:00:00+14:00", "schedule_in_past"),  # before its start
         ("2020-01-01T09:00:00", "schedule_in_past"),
         (lambda: timezone.now() - dt.timedelta(minutes=1), "schedule_in_past"),
         (lambda: timezone.now() + dt.timedelta(days=61), "schedule_too_far"),
@@ -86,3 +87,17 @@ def test_a_bad_schedule_is_refused_and_nothing_is_queued(funded, staff_actor, sc
     assert caught.value.field == "schedule_at"
     assert not Message.objects.exists()
     assert credits.get_balance() == Decimal("10")
+
+
+def test_a_text_past_the_limit_is_told_the_limit_and_the_last_moment_allowed(
+    funded, staff_actor, settings
+):
+    settings.SMS_MAX_SCHEDULE_DAYS = 60
+    settings.TIME_ZONE = "UTC"
+    now = timezone.now()
+    with pytest.raises(SwitchboardError) as caught:
+        send_sms(actor=staff_actor, to=MOBILE, text="Hi", schedule_at=now + dt.timedelta(days=61))
+    latest = now + dt.timedelta(days=60)
+    message = caught.value.message
+    assert message.startswith("A text can be scheduled at most 60 days ahead, so no later than ")
+    assert f"{latest:%d %b %Y} " in message and message.endswith("; choose an earlier time.")

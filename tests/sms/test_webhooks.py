@@ -142,6 +142,69 @@ def test_a_report_for_an_unknown_id_is_kept_not_refused(db):
     assert DeliveryReport.objects.get().message is None
 
 
+# Longer than the 64-character column, and alike for their first 70 characters.
+LONG_IDS = ["msg-" + "x" * 66 + "-first", "msg-" + "x" * 66 + "-second"]
+
+
+@pytest.fixture
+def long_ids(funded, staff_actor, monkeypatch) -> list[Message]:
+    """Two texts the provider accepted under ids longer than the column, told apart only past
+    the 64th character."""
+    from sms.gateways import sandbox
+    from sms.gateways.base import SendResult
+
+    ids = iter(LONG_IDS)
+    monkeypatch.setattr(sandbox.SandboxGateway, "send", lambda self, **kw: SendResult(next(ids)))
+    messages = [send_sms(actor=staff_actor, to=MOBILE, text=f"Hi {n}").message for n in (1, 2)]
+    send_due_messages()
+    for message in messages:
+        message.refresh_from_db()
+    return messages
+
+
+def test_a_provider_id_longer_than_the_column_is_recorded_and_matches_only_its_own_reports(
+    long_ids,
+):
+    first, second = long_ids
+    assert (first.status, second.status) == (Status.SENT, Status.SENT)
+    assert first.provider_id != second.provider_id
+    assert first.events.get(status="sent").detail.endswith(LONG_IDS[0])
+
+    assert status(LONG_IDS[1], "delivered").status_code == 200
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Status.SENT, Status.DELIVERED)
+    assert DeliveryReport.objects.get().message == second
+
+
+def test_an_early_report_for_a_long_provider_id_is_applied_when_the_worker_records_it(
+    funded, staff_actor, monkeypatch
+):
+    from sms.gateways import sandbox
+    from sms.gateways.base import SendResult
+
+    monkeypatch.setattr(sandbox.SandboxGateway, "send", lambda self, **kw: SendResult(LONG_IDS[0]))
+    assert status(LONG_IDS[1], "failed").status_code == 200  # another text's report
+    assert status(LONG_IDS[0], "delivered").status_code == 200  # before the worker records it
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi").message
+
+    send_due_messages()
+
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert list(DeliveryReport.objects.order_by("id").values_list("message", flat=True)) == [
+        None, message.pk,
+    ]  # fmt: skip
+
+
+def test_two_inbound_texts_whose_long_ids_differ_past_the_column_are_both_kept(contact):
+    assert inbound(MOBILE, "Hello", LONG_IDS[0]).status_code == 200
+    assert inbound(MOBILE, "STOP", LONG_IDS[1]).status_code == 200
+    assert sorted(InboundMessage.objects.values_list("text", flat=True)) == ["Hello", "STOP"]
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+
+
 @pytest.mark.parametrize("headers", [{}, {SIGNATURE_HEADER: "0" * 64}])
 def test_an_unsigned_or_forged_callback_is_refused(sent, headers):
     body = json.dumps({"id": sent.provider_id, "status": "failed"}).encode()

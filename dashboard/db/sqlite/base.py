@@ -12,6 +12,9 @@ So each transaction first takes an advisory file lock beside the database, polle
 fraction of a millisecond. Writers wait their turn there, and the SQLite lock they then
 ask for is almost always free. Single statements in autocommit mode skip it and fall back to
 the busy handler, as before. An in-memory database has no second process to wait for.
+
+Each connection also replaces SQLite's ``LOWER()``, which folds only A-Z, with Python's
+``str.lower`` (see ``_lower``).
 """
 
 from __future__ import annotations
@@ -72,10 +75,24 @@ class WriterTurn:
             self.fd = None
 
 
+def _lower(value: object) -> object:
+    """LOWER() that folds every letter, as PostgreSQL's does ("Émile" and "émile" are one tag
+    on both). Tag and custom-field names are unique on LOWER(name), and every look-up by name
+    compares LOWER() on both sides, so they all agree. Deterministic, as an index expression
+    needs. Indexes built before this replaced the built-in hold "É" unfolded: on an existing
+    database with such names, ``REINDEX tag_name_unique_ci; REINDEX field_name_unique_ci``."""
+    return value.lower() if isinstance(value, str) else value
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._turn: WriterTurn | None = None
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        connection.create_function("LOWER", 1, _lower, deterministic=True)
+        return connection
 
     def _writer_turn(self) -> WriterTurn | None:
         if self.is_in_memory_db():

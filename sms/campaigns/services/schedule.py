@@ -16,6 +16,7 @@ from django.conf import settings
 
 from dashboard.errors import SwitchboardError
 from sms.campaigns.models import Campaign, ScheduleMode
+from sms.services import horizon
 
 # Every wall-clock moment happens first at UTC+14 and last at UTC-12.
 EARLIEST_OFFSET = dt.timedelta(hours=14)
@@ -108,12 +109,9 @@ class Timing:
     local_at: dt.datetime | None = None  # LOCAL: the wall clock (naive)
 
 
-def _out_of_range() -> SwitchboardError:
+def _out_of_range(wall: dt.datetime, now: dt.datetime) -> SwitchboardError:
     # 0001-01-01 or 9999-12-31 in some zone falls off the calendar once moved to UTC.
-    return SwitchboardError(
-        "invalid_schedule", "That date is out of range; choose a time in the coming days.",
-        field="send_at",
-    )  # fmt: skip
+    return horizon.off_the_calendar("A campaign", moment=wall, now=now, field="send_at")
 
 
 def _kept_zone(name: str) -> str:
@@ -137,7 +135,7 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
         try:
             moment = (stated or wall.replace(tzinfo=tz)).astimezone(dt.UTC)
         except OverflowError:
-            raise _out_of_range() from None
+            raise _out_of_range(wall, now) from None
         if moment <= now:
             typed = str(when).strip() if stated else f"{wall:%d %b %Y %H:%M} in {tz.key}"
             raise SwitchboardError(
@@ -145,6 +143,8 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
                 f"{typed} has already passed; choose a later time.",
                 field="send_at",
             )
+        if moment > horizon.latest_schedule(now):
+            raise horizon.too_far_ahead("A campaign", now=now, field="send_at")
         return Timing(mode, tz.key, start_at=moment, send_at=moment)
     if stated is not None:
         raise SwitchboardError(
@@ -157,13 +157,16 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
         earliest = wall.replace(tzinfo=dt.UTC) - EARLIEST_OFFSET
         latest = wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET
     except OverflowError:
-        raise _out_of_range() from None
+        raise _out_of_range(wall, now) from None
     if latest <= now:
         raise SwitchboardError(
             "schedule_in_past",
             f"{wall:%d %b %Y %H:%M} has already passed in every time zone; choose a later time.",
             field="send_at",
         )
+    # The limit applies to the first recipients due (where the wall clock comes first).
+    if earliest > horizon.latest_schedule(now):
+        raise horizon.too_far_ahead("A campaign", now=now, field="send_at")
     return Timing(mode, _kept_zone(time_zone), start_at=max(earliest, now), local_at=wall)
 
 
