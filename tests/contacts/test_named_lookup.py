@@ -6,7 +6,10 @@ with use; a lookup that scans it (``iexact``) would slow every write as it does.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 from django.db import IntegrityError, connection, transaction
 
 from contacts.models import Field, Tag
@@ -111,3 +114,51 @@ def _plan(queryset) -> str:
 )
 def test_a_lookup_by_name_probes_the_unique_index(model, index):
     assert index in _plan(model.objects.named("vip").values("pk"))
+
+
+def _index_sql(name: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s", [name])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's LOWER() always folded")
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_rebuilds_sqlite_name_indexes_renaming_names_that_now_collide():
+    migration = importlib.import_module(
+        "contacts.migrations.0015_fold_every_letter_in_name_indexes"
+    )
+    unique_sql = {name: _index_sql(name) for name in ("tag_name_unique_ci", "field_name_unique_ci")}
+    # As a database from before: an index that let "Émile" and "émile" be two tags.
+    for table, index in (
+        ("contacts_tag", "tag_name_unique_ci"),
+        ("contacts_field", "field_name_unique_ci"),
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP INDEX "{index}"')
+            cursor.execute(f'CREATE INDEX "{index}" ON "{table}" (LOWER("name"))')
+    try:
+        for name in ("Émile", "émile", "ÉMILE", "émile (2)", "Zoé"):
+            Tag.objects.create(name=name)
+        Field.objects.create(name="Région", type="text")
+        Field.objects.create(name="région", type="text")
+
+        with connection.schema_editor() as editor:
+            migration.rebuild(django_apps, editor)
+
+        assert list(Tag.objects.order_by("pk").values_list("name", flat=True)) == [
+            "Émile", "émile (3)", "ÉMILE (4)", "émile (2)", "Zoé",
+        ]  # fmt: skip
+        assert list(Field.objects.order_by("pk").values_list("name", flat=True)) == [
+            "Région", "région (2)",
+        ]  # fmt: skip
+        assert {n: _index_sql(n) for n in unique_sql} == unique_sql
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Tag.objects.create(name="ÉmIlE")
+    finally:  # never leave the other tests without their unique indexes
+        for name, sql in unique_sql.items():
+            if _index_sql(name) != sql:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+                    cursor.execute(sql)
