@@ -250,8 +250,9 @@ SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
 SMS_SEND_CONCURRENCY = env.int("SMS_SEND_CONCURRENCY", default=32)
 SMS_DISPATCH_BATCH = env.int("SMS_DISPATCH_BATCH", default=500)
 SMS_MAX_SEGMENTS = env.int("SMS_MAX_SEGMENTS", default=10)
-# How far ahead a single text or a campaign may be scheduled (sms/services/horizon.py).
+# How far ahead a single text, and a campaign, may be scheduled (sms/services/horizon.py).
 SMS_MAX_SCHEDULE_DAYS = env.int("SMS_MAX_SCHEDULE_DAYS", default=60)
+CAMPAIGN_MAX_SCHEDULE_DAYS = env.int("CAMPAIGN_MAX_SCHEDULE_DAYS", default=400)
 # Marketing is held outside these local hours of the recipient (HH:MM-HH:MM, wraps midnight).
 SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="21:00-08:00")
 # Absolute base URL providers call back on (status reports, inbound), e.g. https://sb.example.com

@@ -299,7 +299,8 @@ class SmsIn(Body):
         None,
         max_length=40,
         description="Send later: ISO 8601 date-time (no offset means UTC), e.g. "
-        "2026-11-27T12:00:00+01:00. Marketing still waits out quiet hours in the recipient's zone.",
+        "2026-11-27T12:00:00+01:00, at most SMS_MAX_SCHEDULE_DAYS (60 by default) days ahead. "
+        "Marketing still waits out quiet hours in the recipient's zone.",
     )
     dry_run: bool = Field(False, description="Answer encoding, segments and price; send nothing.")
     reason: str = Field("", max_length=500, description="Why: shown to staff approving it.")
@@ -323,7 +324,8 @@ class CampaignIn(Body):
         None,
         max_length=40,
         description="ISO date-time, e.g. 2026-11-27T12:00, a wall clock in time_zone (or, for "
-        "local, in each recipient's zone); with an offset (+01:00, Z) that exact moment, for at only.",
+        "local, in each recipient's zone); with an offset (+01:00, Z) that exact moment, for at only. "
+        "At most CAMPAIGN_MAX_SCHEDULE_DAYS (400 by default) days ahead.",
     )
     time_zone: str = Field(
         "UTC", max_length=64, description="IANA zone for schedule=at, e.g. Europe/London."

@@ -1,5 +1,6 @@
-"""How far ahead a text or a campaign may be scheduled: ``SMS_MAX_SCHEDULE_DAYS``, one limit and
-one wording for both, so staff and agents meet the same rule wherever they schedule."""
+"""How far ahead a text (``SMS_MAX_SCHEDULE_DAYS``) or a campaign (``CAMPAIGN_MAX_SCHEDULE_DAYS``)
+may be scheduled, with one wording for both, so staff and agents meet the same rule wherever
+they schedule. Campaigns get the longer horizon: they are planned around seasons and dates."""
 
 from __future__ import annotations
 
@@ -10,16 +11,25 @@ from django.utils import timezone
 
 from dashboard.errors import SwitchboardError
 
+TEXT = "A text"
+CAMPAIGN = "A campaign"
 
-def latest_schedule(now: dt.datetime) -> dt.datetime:
-    return now + dt.timedelta(days=settings.SMS_MAX_SCHEDULE_DAYS)
+
+def _days(what: str) -> int:
+    return (
+        settings.CAMPAIGN_MAX_SCHEDULE_DAYS if what == CAMPAIGN else settings.SMS_MAX_SCHEDULE_DAYS
+    )
+
+
+def latest_schedule(what: str, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(days=_days(what))
 
 
 def too_far_ahead(what: str, *, now: dt.datetime, field: str) -> SwitchboardError:
-    """``what`` ("A text", "A campaign") was scheduled past the limit: say the limit and the last
-    moment it allows, in the site's zone (the one staff type times in), named."""
-    days = settings.SMS_MAX_SCHEDULE_DAYS
-    latest = timezone.localtime(latest_schedule(now))
+    """``what`` (``TEXT``, ``CAMPAIGN``) was scheduled past its limit: say the limit and the
+    last moment it allows, in the site's zone (the one staff type times in), named."""
+    days = _days(what)
+    latest = timezone.localtime(latest_schedule(what, now))
     return SwitchboardError(
         "schedule_too_far",
         f"{what} can be scheduled at most {days} days ahead, so no later than "

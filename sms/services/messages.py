@@ -225,7 +225,7 @@ def parse_schedule(raw: object) -> dt.datetime | None:
         return moment.astimezone(dt.UTC)
     except OverflowError:
         raise horizon.off_the_calendar(
-            "A text", moment=moment, now=timezone.now(), field="schedule_at"
+            horizon.TEXT, moment=moment, now=timezone.now(), field="schedule_at"
         ) from None
 
 
@@ -243,8 +243,8 @@ def schedule_moment(raw: object, *, now: dt.datetime) -> dt.datetime | None:
             "later time.",
             field="schedule_at",
         )
-    if moment > horizon.latest_schedule(now):
-        raise horizon.too_far_ahead("A text", now=now, field="schedule_at")
+    if moment > horizon.latest_schedule(horizon.TEXT, now):
+        raise horizon.too_far_ahead(horizon.TEXT, now=now, field="schedule_at")
     return moment
 
 

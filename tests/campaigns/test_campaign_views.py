@@ -100,7 +100,7 @@ def test_a_schedule_in_the_past_is_refused_next_to_the_field(staff_client, audie
 def test_a_schedule_past_the_limit_is_refused_next_to_the_field_with_the_limit(
     staff_client, audience, settings
 ):
-    settings.SMS_MAX_SCHEDULE_DAYS = 60
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 60
     response = staff_client.post(
         reverse("campaigns:new"),
         form(audience, schedule_mode="at", send_at="9999-12-31T09:00", time_zone="UTC"),
@@ -119,7 +119,7 @@ def test_a_time_that_the_site_zone_skips_is_taken_in_the_campaign_zone(
     # out in London (or at each recipient's 02:30), where it does: the site's zone is no
     # reason to refuse it.
     settings.TIME_ZONE = "America/New_York"
-    settings.SMS_MAX_SCHEDULE_DAYS = 730  # next year's change of the clocks is months away
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 730  # next year's change of the clocks is months away
     march = dt.date(timezone.now().year + 1, 3, 8)
     spring_forward = march + dt.timedelta(days=(6 - march.weekday()) % 7)  # second Sunday
     when = f"{spring_forward:%Y-%m-%d}T02:30"

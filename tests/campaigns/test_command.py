@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from sms.campaigns.models import Campaign
 
@@ -26,8 +28,9 @@ def test_a_dry_run_prints_counts_and_cost_and_creates_nothing(audience):
 
 
 def test_start_status_and_cancel(audience):
+    next_month = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
     run("start", "--segment", str(audience["segment"].pk), "--text", "Hi",
-        "--at", "2099-01-01 12:00", "--tz", "Europe/Paris")  # fmt: skip
+        "--at", f"{next_month} 12:00", "--tz", "Europe/Paris")  # fmt: skip
     campaign = Campaign.objects.get()
     assert json.loads(run("status", str(campaign.pk)))["status"] == "scheduled"
     assert json.loads(run("cancel", str(campaign.pk)))["status"] == "cancelled"

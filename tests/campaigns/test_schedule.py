@@ -25,7 +25,7 @@ def test_a_time_in_a_chosen_zone_is_that_moment():
 
 
 def test_a_time_in_summer_uses_summer_time(settings):
-    settings.SMS_MAX_SCHEDULE_DAYS = 365
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 365
     timing = plan_timing(mode="at", when="2027-07-01T12:00", time_zone="Europe/London", now=NOW)
     assert timing.start_at == dt.datetime(2027, 7, 1, 11, 0, tzinfo=UTC)  # BST, UTC+1
 
@@ -47,8 +47,8 @@ def test_it_refuses_a_schedule_in_the_past():
         ("local", "9999-12-31T23:59"),
     ],
 )
-def test_it_refuses_a_schedule_past_the_sms_schedule_limit(settings, mode, when):
-    settings.SMS_MAX_SCHEDULE_DAYS = 60
+def test_it_refuses_a_schedule_past_the_campaign_schedule_limit(settings, mode, when):
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 60
     settings.TIME_ZONE = "UTC"
     with pytest.raises(SwitchboardError) as exc:
         plan_timing(mode=mode, when=when, time_zone="UTC", now=NOW)
@@ -61,11 +61,19 @@ def test_it_refuses_a_schedule_past_the_sms_schedule_limit(settings, mode, when)
 
 
 def test_the_last_moment_the_limit_allows_is_accepted(settings):
-    settings.SMS_MAX_SCHEDULE_DAYS = 60
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 60
     timing = plan_timing(mode="at", when="2027-01-19T10:00", time_zone="UTC", now=NOW)
     assert timing.start_at == NOW + dt.timedelta(days=60)
     timing = plan_timing(mode="local", when="2027-01-20T00:00", time_zone="UTC", now=NOW)
     assert timing.start_at == NOW + dt.timedelta(days=60)
+
+
+def test_campaigns_are_planned_further_ahead_than_single_texts(settings):
+    # A season's campaign is set up months ahead; a single text has the shorter horizon.
+    assert settings.CAMPAIGN_MAX_SCHEDULE_DAYS > settings.SMS_MAX_SCHEDULE_DAYS
+    later = NOW + dt.timedelta(days=settings.SMS_MAX_SCHEDULE_DAYS + 30)
+    timing = plan_timing(mode="at", when=later.isoformat(), time_zone="UTC", now=NOW)
+    assert timing.start_at == later
 
 
 def test_a_date_before_the_calendar_begins_has_already_passed():

@@ -40,7 +40,7 @@ def test_it_says_when_the_campaign_goes_in_the_campaigns_own_zone(staff_client, 
 
 @pytest.fixture
 def far_ahead(settings):
-    settings.SMS_MAX_SCHEDULE_DAYS = 730  # next year's changes of the clocks are months away
+    settings.CAMPAIGN_MAX_SCHEDULE_DAYS = 730  # next year's changes of the clocks are months away
 
 
 def test_a_time_the_clocks_skip_is_named_with_when_it_really_goes(

@@ -111,7 +111,7 @@ class Timing:
 
 def _out_of_range(wall: dt.datetime, now: dt.datetime) -> SwitchboardError:
     # 0001-01-01 or 9999-12-31 in some zone falls off the calendar once moved to UTC.
-    return horizon.off_the_calendar("A campaign", moment=wall, now=now, field="send_at")
+    return horizon.off_the_calendar(horizon.CAMPAIGN, moment=wall, now=now, field="send_at")
 
 
 def _kept_zone(name: str) -> str:
@@ -143,8 +143,8 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
                 f"{typed} has already passed; choose a later time.",
                 field="send_at",
             )
-        if moment > horizon.latest_schedule(now):
-            raise horizon.too_far_ahead("A campaign", now=now, field="send_at")
+        if moment > horizon.latest_schedule(horizon.CAMPAIGN, now):
+            raise horizon.too_far_ahead(horizon.CAMPAIGN, now=now, field="send_at")
         return Timing(mode, tz.key, start_at=moment, send_at=moment)
     if stated is not None:
         raise SwitchboardError(
@@ -165,8 +165,8 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
             field="send_at",
         )
     # The limit applies to the first recipients due (where the wall clock comes first).
-    if earliest > horizon.latest_schedule(now):
-        raise horizon.too_far_ahead("A campaign", now=now, field="send_at")
+    if earliest > horizon.latest_schedule(horizon.CAMPAIGN, now):
+        raise horizon.too_far_ahead(horizon.CAMPAIGN, now=now, field="send_at")
     return Timing(mode, _kept_zone(time_zone), start_at=max(earliest, now), local_at=wall)
 
 
