@@ -22,8 +22,6 @@ TEXT_MAX = 2000
 # bytes: 2000 characters of Cyrillic, Greek or CJK text (2 to 3 bytes each in UTF-8) exceed it.
 TEXT_MAX_BYTES = 2600
 _NUMBER_LIMIT = decimal.Decimal("1e14")
-# The decimal places FieldValue.value_number stores.
-NUMBER_PLACES = FieldValue._meta.get_field("value_number").decimal_places
 # Commas are taken as thousands separators only where they group digits in threes.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _TRUE = {"true", "yes", "y", "1", "on"}
@@ -149,17 +147,13 @@ def parse_value(field: Field, raw: Any) -> Any:
                 raise bad("a number") from None
             if not number.is_finite() or abs(number) >= _NUMBER_LIMIT:
                 raise bad("a finite number below 10^14")
-            # Refused rather than rounded: the column would round 1.23456789 to 1.234568 without
-            # a word (and 99999999999999.9999999 up to 10^14, which it cannot hold).
-            places = -min(number.normalize().as_tuple().exponent, 0)
-            if places > NUMBER_PLACES:
-                raise SwitchboardError(
-                    "invalid_field_value",
-                    f"“{field.name}” holds numbers with at most {NUMBER_PLACES} decimal places; "
-                    f"“{raw}” has {places}. Round it to {NUMBER_PLACES} decimal places.",
-                    field=field.name,
-                )
-            return number.quantize(decimal.Decimal(1).scaleb(-NUMBER_PLACES))  # exact now
+            # Checked again once rounded to the stored six decimals: 99999999999999.9999999
+            # rounds up to 10^14, which the column cannot hold (PostgreSQL refuses the write;
+            # SQLite stores it and then cannot read the contact back).
+            number = number.quantize(decimal.Decimal("0.000001"))
+            if abs(number) >= _NUMBER_LIMIT:
+                raise bad("a finite number below 10^14")
+            return number
         case FieldType.DATE:
             if isinstance(raw, dt.datetime):
                 return raw.date()

@@ -108,22 +108,6 @@ def test_custom_fields_are_set_by_name(agent_client):
     assert response.json()["fields"] == {"Orders": 3}
 
 
-def test_a_number_past_the_six_decimals_stored_is_refused_not_rounded(agent_client):
-    create_field(actor=SYSTEM, name="Score", type="number")
-    response = post(
-        agent_client,
-        "/api/v1/contacts",
-        {"email": "ed@example.com", "fields": {"Score": 1.23456789}},
-    )
-    assert response.status_code == 406
-    assert response.json()["code"] == "invalid_field_value"
-    assert response.json()["message"] == (
-        "“Score” holds numbers with at most 6 decimal places; “1.23456789” has 8. "
-        "Round it to 6 decimal places."
-    )
-    assert not Contact.objects.exists()
-
-
 def test_a_full_list_refuses_the_contact_with_list_full(agent_client):
     small = create_list(actor=SYSTEM, name="Small", limit=1)
     ids = [

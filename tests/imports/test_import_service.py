@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -264,17 +263,6 @@ def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fiel
     assert (job.imported, job.invalid) == (1, 1)
     assert issues(job) == [(2, "invalid_field_value", "invalid")]
     assert Contact.objects.get().field_values.get().value_number == 1250
-
-
-def test_a_number_past_the_six_decimals_stored_is_an_invalid_row_not_a_rounded_value(
-    run, custom_fields
-):
-    job = run("email,Score\nann@example.com,1.23456789\nbob@example.com,1.234567\n")
-    assert (job.imported, job.invalid) == (1, 1)
-    [issue] = job.issues.all()
-    assert (issue.row, issue.column, issue.code) == (2, "Score", "invalid_field_value")
-    assert "at most 6 decimal places" in issue.reason
-    assert Contact.objects.get().field_values.get().value_number == Decimal("1.234567")
 
 
 def test_a_long_text_outside_the_latin_alphabet_is_one_invalid_row_not_a_failed_import(
