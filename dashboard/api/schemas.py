@@ -89,7 +89,9 @@ class ContactFields(Body):
     email_consent: Consent | None = None
     sms_consent: Consent | None = None
     fields: dict[str, FieldValue] | None = Field(
-        None, description="Custom field values by field name; null clears a value."
+        None,
+        description="Custom field values by field name; null clears a value. Number fields "
+        "keep 6 decimal places (more are rounded) and stay below 10^14.",
     )
     metadata: dict[str, Any] | None = Field(
         None,
@@ -238,7 +240,9 @@ class ListOut(Schema):
 
 class FieldIn(Body):
     name: str = Field(max_length=100)
-    type: Literal["text", "number", "date", "boolean"]
+    type: Literal["text", "number", "date", "boolean"] = Field(
+        description="number: below 10^14, kept to 6 decimal places (more are rounded)."
+    )
 
 
 class FieldOut(Schema):

@@ -132,6 +132,10 @@ def test_get_field_by_name_ignores_case_and_answers_unknown_field(make_field):
         ("number", "12,345,678", decimal.Decimal("12345678")),
         ("number", 3.25, decimal.Decimal("3.25")),
         ("number", 7, decimal.Decimal("7")),
+        # Kept to the six decimals stored, as documented: float noise from a spreadsheet or an
+        # agent's arithmetic must not make a row invalid.
+        ("number", "1.23456789", decimal.Decimal("1.234568")),
+        ("number", 0.1 + 0.2, decimal.Decimal("0.3")),
         ("date", "2024-02-29", dt.date(2024, 2, 29)),
         ("date", dt.date(2020, 1, 2), dt.date(2020, 1, 2)),
         ("date", dt.datetime(2020, 1, 2, 13, 0), dt.date(2020, 1, 2)),
