@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.test.client import FakePayload
 
 from dashboard.actors import Actor
 
@@ -81,3 +82,18 @@ def staff_actor(staff_user) -> Actor:
 @pytest.fixture
 def system_actor() -> Actor:
     return Actor.system("tests")
+
+
+@pytest.fixture
+def body_read(monkeypatch) -> list[int]:
+    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
+    read: list[int] = []
+    original = FakePayload.read
+
+    def counting(self, size=-1, /):
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(FakePayload, "read", counting)
+    return read

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test.client import FakePayload
 from django.utils import timezone
 
 from contacts.imports import uploads
@@ -131,21 +130,6 @@ def test_an_import_whose_file_lost_its_rows_ends_saying_so(agent_client):
     assert (
         status["error"] == "This file has a header row but no data rows, so nothing was imported."
     )
-
-
-@pytest.fixture
-def body_read(monkeypatch) -> list[int]:
-    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
-    read: list[int] = []
-    original = FakePayload.read
-
-    def counting(self, size=-1, /):
-        data = original(self, size)
-        read.append(len(data))
-        return data
-
-    monkeypatch.setattr(FakePayload, "read", counting)
-    return read
 
 
 def test_an_oversized_import_is_refused_from_its_declared_size_unread(

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.test.client import FakePayload
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
@@ -80,21 +79,6 @@ def test_a_file_with_a_header_but_no_rows_is_refused_at_upload(staff_client):
     assert response.status_code == 422
     assert "This file has a header row but no data rows" in response.content.decode()
     assert not ImportJob.objects.exists()
-
-
-@pytest.fixture
-def body_read(monkeypatch) -> list[int]:
-    """Bytes of request bodies the server read (the test client's stand-in for the socket)."""
-    read: list[int] = []
-    original = FakePayload.read
-
-    def counting(self, size=-1, /):
-        data = original(self, size)
-        read.append(len(data))
-        return data
-
-    monkeypatch.setattr(FakePayload, "read", counting)
-    return read
 
 
 @pytest.fixture
