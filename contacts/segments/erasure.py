@@ -20,7 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from contacts.models import Segment
-from contacts.segments.references import _conditions
+from contacts.segments.references import conditions
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.models import AuditEntry
@@ -70,7 +70,7 @@ def scrub_rules(rules: Any, identifiers: Identifiers) -> tuple[Any, int]:
     how many conditions that was."""
     rules = copy.deepcopy(rules)
     scrubbed = 0
-    for condition in list(_conditions(rules)):
+    for condition in list(conditions(rules)):
         if identifiers.quoted_in(condition):
             condition.clear()  # in place: the condition is a child of its group's list
             condition.update(copy.deepcopy(MATCHES_NOBODY))

@@ -23,14 +23,14 @@ from dashboard.actors import Actor
 Kind = Literal["tag", "list", "field"]
 
 
-def _conditions(rules: Any) -> Iterator[dict[str, Any]]:
+def conditions(rules: Any) -> Iterator[dict[str, Any]]:
     """Every condition in a rules tree (groups nest), as the dicts themselves."""
     if not isinstance(rules, dict):
         return
     children = rules.get("all", rules.get("any"))
     if isinstance(children, list):
         for child in children:
-            yield from _conditions(child)
+            yield from conditions(child)
     elif "field" in rules:
         yield rules
 
@@ -66,7 +66,7 @@ def segments_using(kind: Kind, obj: Tag | ContactList | Field) -> list[Segment]:
     return [
         segment
         for segment in Segment.objects.order_by("name")
-        if any(_refers(c, kind, obj) for c in _conditions(segment.rules))
+        if any(_refers(c, kind, obj) for c in conditions(segment.rules))
     ]
 
 
@@ -77,7 +77,7 @@ def _rewrite(actor: Actor, change: Callable[[dict[str, Any]], bool]) -> int:
     changed = 0
     for segment in Segment.objects.select_for_update().order_by("pk"):
         rules = copy.deepcopy(segment.rules)
-        touched = [change(condition) for condition in _conditions(rules)]
+        touched = [change(condition) for condition in conditions(rules)]
         if not any(touched):
             continue
         changes = {"rules": [segment.rules, rules]}

@@ -226,8 +226,9 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
             # typos in field names they spelled right.
             message = (
                 "POST /api/v1/token takes a form-encoded body (Content-Type: "
-                "application/x-www-form-urlencoded) with grant_type, client_id and "
-                f"client_secret, as OAuth 2 requires; this request sent "
+                "application/x-www-form-urlencoded) with grant_type=client_credentials, and "
+                "client_id and client_secret either in the form or in an HTTP Basic "
+                "Authorization header, as OAuth 2 requires; this request sent "
                 f"{request.content_type or 'no Content-Type'}."
             )
         # OAuth 2 clients read error / error_description, as on the token endpoint's other errors.

@@ -48,6 +48,21 @@ def _iso_8601(value: object) -> object:
     )
 
 
+def _iso_text(value: object) -> object:
+    # schedule_at and send_at are read by the services (which know the time zone rules), so
+    # they stay text here; a JSON number gets the ISO 8601 hint, not "a valid string".
+    if value is None or isinstance(value, str):
+        return value
+    raise PydanticCustomError(
+        "datetime_not_iso_8601",
+        "Give an ISO 8601 date-time as a string, e.g. {example}; a bare number is ambiguous.",
+        {"example": "2026-11-27T12:00:00+01:00"},
+    )
+
+
+# Text that is to be an ISO 8601 date-time, read by the service.
+IsoText = Annotated[str, BeforeValidator(_iso_text)]
+
 # A date-time as an aware UTC moment, whatever offset (or none) the caller gave; a date alone
 # is its midnight UTC.
 Moment = Annotated[dt.datetime, BeforeValidator(_iso_8601), AfterValidator(_in_utc)]
@@ -299,7 +314,7 @@ class SmsIn(Body):
     contact_id: str | None = Field(None, max_length=64, description="Text this contact's phone.")
     message: str = Field(max_length=2000, description="The text; {first_name} etc. are filled in.")
     kind: Literal["transactional", "marketing"] = "transactional"
-    schedule_at: str | None = Field(
+    schedule_at: IsoText | None = Field(
         None,
         max_length=40,
         description="Send later: ISO 8601 date-time (no offset means UTC), e.g. "
@@ -324,7 +339,7 @@ class CampaignIn(Body):
         "now",
         description="now; at send_at in time_zone; or local: send_at's wall-clock time in each recipient's zone.",
     )
-    send_at: str | None = Field(
+    send_at: IsoText | None = Field(
         None,
         max_length=40,
         description="ISO date-time, e.g. 2026-11-27T12:00, a wall clock in time_zone (or, for "

@@ -21,7 +21,7 @@ from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, perform, status_for
 from dashboard.api.contacts import page_of
 from dashboard.api.core import Refused, unstorable
-from dashboard.api.schemas import Consent, FieldValue, Id
+from dashboard.api.schemas import Consent, FieldValue, Id, IsoText
 from dashboard.api.serialise import contact_data, with_related
 from dashboard.errors import SwitchboardError
 
@@ -122,7 +122,7 @@ class SendSmsInput(ToolInput):
         "transactional",
         description="marketing needs the contact's SMS consent and is held during quiet hours.",
     )
-    schedule_at: str | None = Field(
+    schedule_at: IsoText | None = Field(
         None,
         description="Send later: ISO 8601 date-time (no offset means UTC). Omit to send now.",
         max_length=40,

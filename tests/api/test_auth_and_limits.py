@@ -70,6 +70,7 @@ def test_credentials_sent_as_json_are_told_the_token_endpoint_takes_a_form(auton
     body = response.json()
     assert body["code"] == body["error"] == "invalid_request"
     assert "form-encoded" in body["message"] and "application/json" in body["message"]
+    assert "HTTP Basic" in body["message"]  # the other place credentials may go
     assert body["error_description"] == body["message"]
     assert not AccessToken.objects.exists()
 

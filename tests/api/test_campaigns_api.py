@@ -107,6 +107,9 @@ def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):
     response = post(agent_client, _body(vip_tag, schedule="at", send_at="2020-01-01T12:00"))
     assert response.status_code == 406
     assert response.json()["code"] == "schedule_in_past"
+    response = post(agent_client, _body(vip_tag, schedule="at", send_at=1893456000))
+    assert response.status_code == 400
+    assert "send_at: Give an ISO 8601 date-time" in response.json()["message"]
     assert agent_client.get("/api/v1/campaigns/999").status_code == 404
 
 

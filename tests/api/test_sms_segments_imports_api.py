@@ -461,8 +461,9 @@ def test_a_schedule_that_is_a_bare_number_is_refused_by_the_api_and_the_tool(
     body = {"to": MOBILE, "message": "Hello", "schedule_at": schedule_at}
     for url in ("/api/v1/sms", "/api/v1/tools/send_sms"):
         response = post(agent_client, url, body)
-        if isinstance(schedule_at, int):  # not even text: the schema refuses it
+        if isinstance(schedule_at, int):  # not even text: the schema refuses it, with the hint
             assert response.status_code == 400, response.content
+            assert "schedule_at: Give an ISO 8601" in response.json()["message"]
         else:
             assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
             assert "ISO 8601" in response.json()["message"]
