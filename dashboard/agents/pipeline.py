@@ -40,7 +40,7 @@ from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
-from dashboard.permissions import is_staff_member
+from dashboard.permissions import is_admin, is_staff_member
 from sms.services.messages import parse_schedule
 
 
@@ -70,6 +70,9 @@ class ActionSpec:
     # Payload keys never stored in the action's record (a one-time code the person typed):
     # the record keeps that the key was given, not its value.
     secret: tuple[str, ...] = ()
+    # Only admins may approve it: staff do not do it by hand either (an erasure), and approving
+    # an agent's request must not be a way round that.
+    admin_approval: bool = False
 
     def recorded(self, payload: dict[str, Any]) -> dict[str, Any]:
         if not self.secret:
@@ -617,6 +620,7 @@ def approve(
     with transaction.atomic():
         request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
         spec = ACTIONS[request.action]
+        _check_approver(user, spec)
         _check_still_allowed(request.agent, spec)
         payload = dict(request.payload)
         if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
@@ -643,6 +647,17 @@ def approve(
             actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
         )
     return request
+
+
+def _check_approver(user: Any, spec: ActionSpec) -> None:
+    """An admin's approval for what only admins do by hand (the claim is rolled back; the
+    request keeps waiting for an admin, and any staff member may still reject it)."""
+    if spec.admin_approval and not is_admin(user):
+        raise SwitchboardError(
+            "not_allowed",
+            "Only an admin can approve an erasure, as only admins erase people; "
+            "ask one to approve it, or reject it.",
+        )
 
 
 def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:

@@ -74,6 +74,7 @@ class QueueItem:
     editable: str | None
     balance: Decimal
     audience: str = ""  # a campaign's list, tag or segment, by name
+    admin_approval: bool = False  # an erasure: only admins approve it
 
     @property
     def text(self) -> str:
@@ -144,6 +145,7 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
                 editable=spec.editable if spec else None,
                 balance=balance,
                 audience=audiences.get(_audience_key(request.payload), ""),
+                admin_approval=bool(spec and spec.admin_approval),
             )
         )
     return items

@@ -202,14 +202,14 @@ def test_a_bad_send_is_refused_at_once_instead_of_queued(gated_client, funded):
     assert not ApprovalRequest.objects.exists()
 
 
-def test_gated_erasure_waits_and_runs_on_approval(make_agent, staff_user):
+def test_gated_erasure_waits_and_runs_on_approval(make_agent, admin_user):
     agent = make_agent("eraser", mode="gated")
     contact = create_contact(actor=Actor.system("tests"), email="gone@example.com")
     client = client_for(agent)
     response = client.delete(f"/api/v1/contacts/{contact.pk}?reason=asked%20to%20be%20forgotten")
     assert response.status_code == 202
     assert Contact.objects.filter(pk=contact.pk).exists()
-    approve(request_id=response.json()["approval_id"], user=staff_user)
+    approve(request_id=response.json()["approval_id"], user=admin_user)
     assert not Contact.objects.filter(pk=contact.pk).exists()
 
 

@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -111,8 +112,16 @@ def test_approving_runs_the_send_once_and_audits_the_decision(
     assert Message.objects.count() == 1
 
 
+@pytest.fixture
+def admin_htmx_client(admin_user) -> Client:
+    """An admin's client whose requests look like htmx's: only admins erase people."""
+    client = Client(headers={"HX-Request": "true"})
+    client.force_login(admin_user)
+    return client
+
+
 def test_approving_an_erasure_names_the_segments_whose_conditions_now_match_nobody(
-    htmx_client, gated_agent, system_actor
+    admin_htmx_client, gated_agent, system_actor
 ):
     contact = create_contact(actor=system_actor, email="gone@example.com")
     rules = {"all": [{"field": "email", "op": "equals", "value": "gone@example.com"}]}
@@ -120,7 +129,7 @@ def test_approving_an_erasure_names_the_segments_whose_conditions_now_match_nobo
     perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
     request = ApprovalRequest.objects.get()
 
-    response = htmx_client.post(approve_url(request))
+    response = admin_htmx_client.post(approve_url(request))
 
     assert not Contact.objects.filter(pk=contact.pk).exists()
     toast = json.loads(response["HX-Trigger"])["toast"]
@@ -483,13 +492,39 @@ def test_an_agent_cannot_reach_the_staff_queue(gated_client):
 
 
 def test_a_gated_erasure_waits_in_the_queue_and_erases_once_approved(
-    htmx_client, gated_agent, contact
+    admin_htmx_client, gated_agent, contact
 ):
 
     outcome = perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
     assert outcome.status == 202
-    page = htmx_client.get(QUEUE).content.decode()
+    page = admin_htmx_client.get(QUEUE).content.decode()
     assert "erase_contact" in page and "Alice Smith" in page
     assert 'name="text"' not in page  # nothing to edit in an erasure
-    htmx_client.post(reverse("approvals:approve", args=[outcome.body["approval_id"]]))
+    admin_htmx_client.post(reverse("approvals:approve", args=[outcome.body["approval_id"]]))
     assert not Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_a_staff_member_who_is_not_an_admin_cannot_erase_a_person_by_approving_an_agent(
+    htmx_client, gated_agent, contact
+):
+    # Erasing a person is for admins on the contact page; approving an agent's erasure must
+    # not be a way round that.
+    outcome = perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
+    request = ApprovalRequest.objects.get(pk=outcome.body["approval_id"])
+    assert "Only an admin can approve an erasure" in htmx_client.get(QUEUE).content.decode()
+
+    response = htmx_client.post(approve_url(request))
+
+    assert response.status_code == 200
+    assert "Only an admin can approve an erasure" in response.content.decode()
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    # Nor in a bulk decision; rejecting it stays open to every staff member.
+    bulk = htmx_client.post(reverse("approvals:bulk"), {"ids": [request.pk], "decision": "approve"})
+    toast = json.loads(bulk["HX-Trigger"])["toast"]["message"]
+    assert "Only an admin can approve an erasure" in toast
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    htmx_client.post(reject_url(request), {"note": "Not without a ticket"})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.REJECTED
