@@ -195,14 +195,40 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
         tag_service.tag_contact(actor=actor, contact=contact, tag_name=changes["tags"][0])
     elif entry.action in ("contact.list_add", "contact.list_remove"):
         adding = entry.action == "contact.list_remove"
-        name = changes["lists"][0 if adding else 1]
-        contact_list = ContactList.objects.filter(name=name).first()
+        contact_list = _entry_list(entry, changes["lists"][0 if adding else 1])
         if contact_list is None:
             return  # the list was deleted since: nothing to put back or take out
         if adding:
             list_service.add_to_list(actor=actor, contact=contact, contact_list=contact_list)
         else:
             list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)
+
+
+def _asked_list_ids(payload: dict[str, Any]) -> set[Any]:
+    """The list ids an agent's request named: ``list_id``, ``list_ids``, a batch's items'."""
+    items = [payload, *(i for i in payload.get("contacts") or [] if isinstance(i, dict))]
+    ids = {item.get("list_id") for item in items}
+    ids.update(pk for item in items for pk in item.get("list_ids") or [])
+    return {pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool)}
+
+
+def _entry_list(entry: AuditEntry, name: str) -> ContactList | None:
+    """The list an entry added the contact to (or took them off). The entry keeps only the
+    list's name, which another list may share or which may have changed since: the agent's
+    request names the list by id, so look among those first."""
+    action = AgentAction.objects.filter(pk=entry.agent_action_id).only("payload").first()
+    ids = _asked_list_ids(action.payload or {}) if action else set()
+    lists = ContactList.objects.filter(pk__in=ids) if ids else ContactList.objects.all()
+    if len(ids) == 1:
+        return lists.first()  # that list, whatever it is called now (None: deleted since)
+    found = list(lists.filter(name=name)[:2])
+    if len(found) > 1:
+        raise SwitchboardError(
+            "ambiguous_list",
+            f"More than one list is named “{name}”, so which one to change is unclear; "
+            "change the contact's lists by hand.",
+        )
+    return found[0] if found else None
 
 
 def _delete_contact(actor: Actor, contact: Contact) -> None:

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact, ContactList, ContactTag
+from contacts.models import Contact, ContactList, ContactTag, ListMembership
 from contacts.services.contacts import create_contact, update_contact
+from contacts.services.lists import add_to_list, update_list
 from dashboard.agents.models import AgentAction
 from dashboard.agents.pipeline import perform
 from dashboard.agents.undo import (
@@ -191,3 +192,56 @@ def test_the_window_form_suggests_the_last_hour(autonomous_agent, staff_client):
     assert end - start == dt.timedelta(hours=1)
     assert start < timezone.localtime().replace(tzinfo=None) < end
     assert 'data-testid="undo-plan"' not in page.content.decode()
+
+
+def test_undo_takes_the_contact_off_the_list_the_agent_added_them_to_not_a_namesake(
+    autonomous_agent, bob, staff_actor
+):
+    # List names need not be unique: undo must not touch a membership staff made in another
+    # list called the same.
+    theirs = ContactList.objects.create(name="Newsletter")
+    agents = ContactList.objects.create(name="Newsletter")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=theirs)
+    perform(autonomous_agent, "add_to_list", {"list_id": agents.pk, "contact_ids": [str(bob.pk)]})
+    action = AgentAction.objects.get(action="add_to_list")
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert list(ListMembership.objects.filter(contact=bob).values_list("list", flat=True)) == [
+        theirs.pk
+    ]
+
+
+def test_undo_puts_the_contact_back_on_a_list_renamed_since(autonomous_agent, bob, staff_actor):
+    customers = ContactList.objects.create(name="Customers")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=customers)
+    perform(
+        autonomous_agent, "remove_from_list", {"list_id": customers.pk, "contact_id": str(bob.pk)}
+    )
+    action = AgentAction.objects.get(action="remove_from_list")
+    update_list(actor=staff_actor, contact_list=customers, name="Clients", limit=None)
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert ListMembership.objects.filter(contact=bob, list=customers).exists()
+
+
+def test_undo_in_a_window_keeps_each_list_apart_from_its_namesake(
+    autonomous_agent, bob, staff_actor
+):
+    theirs = ContactList.objects.create(name="Newsletter")
+    agents = ContactList.objects.create(name="Newsletter")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=theirs)
+    start = timezone.now() - dt.timedelta(seconds=1)
+    upsert(autonomous_agent, email="bob@example.com", list_ids=[agents.pk])
+
+    undo_window(
+        actor=staff_actor, agent=autonomous_agent, start=start,
+        end=timezone.now() + dt.timedelta(seconds=1),
+    )  # fmt: skip
+
+    assert list(ListMembership.objects.filter(contact=bob).values_list("list", flat=True)) == [
+        theirs.pk
+    ]
