@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -17,7 +18,7 @@ from contacts.services.contacts import create_contact
 from contacts.services.segments import create_segment
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
-from dashboard.agents.pipeline import perform
+from dashboard.agents.pipeline import credits_spent_this_month, perform
 from dashboard.models import AuditEntry
 from sms.models import Message
 
@@ -225,6 +226,29 @@ def test_an_edit_that_cannot_be_sent_is_refused_and_the_request_keeps_waiting(
     request.refresh_from_db()
     assert request.status == ApprovalStatus.PENDING
     assert not Message.objects.exists()
+
+
+def test_an_edit_that_would_take_the_agent_past_its_budget_is_refused_and_keeps_waiting(
+    htmx_client, make_agent, ask_to_send
+):
+    # The budget held the short text's price when the agent asked; a longer edit must fit too.
+    agent = make_agent("thrifty", mode="gated", monthly_sms_budget=Decimal("0.05"))
+    request = ask_to_send(agent, "Your parcel arrives today.")  # 1 segment, 0.04
+    longer = "Your parcel arrives today. " * 10  # 2 segments, 0.08
+
+    response = htmx_client.post(approve_url(request), {"text": longer})
+
+    page = response.content.decode()
+    assert "agent has 0.0500 left of its monthly budget of 0.0500" in page
+    assert longer.strip() in page  # the edit is not lost
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    assert not Message.objects.exists()
+    assert credits_spent_this_month(agent) == Decimal("0.04")  # still only the held price
+    htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED
+    assert credits_spent_this_month(agent) == Decimal("0.04")
 
 
 def test_rejecting_with_a_reason_sends_nothing_and_tells_the_agent_why(
