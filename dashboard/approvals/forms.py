@@ -11,7 +11,9 @@ from dashboard.forms import plain_line_breaks
 
 class ApproveForm(forms.Form):
     # Absent when the action has no editable text (an erasure); present, maybe edited, for SMS.
-    text = forms.CharField(required=False, max_length=1600, strip=False)
+    # As long as the API and the MCP tools let an agent write it (the send then judges the
+    # length in segments): a shorter cap here would refuse to approve the text unedited.
+    text = forms.CharField(required=False, max_length=2000, strip=False)
     note = forms.CharField(required=False, max_length=500)
 
     def clean_text(self) -> str:

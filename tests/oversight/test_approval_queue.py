@@ -251,6 +251,23 @@ def test_an_edit_that_would_take_the_agent_past_its_budget_is_refused_and_keeps_
     assert credits_spent_this_month(agent) == Decimal("0.04")
 
 
+def test_a_long_text_an_agent_may_ask_for_can_be_approved_as_it_is(
+    htmx_client, gated_agent, ask_to_send, settings
+):
+    # The API takes texts up to 2,000 characters; the queue's form must not refuse one of
+    # them that the send itself accepts.
+    settings.SMS_MAX_SEGMENTS = 15
+    text = "Your parcel arrives today. " * 63  # 1,701 characters, 12 segments
+    request = ask_to_send(gated_agent, text)
+
+    response = htmx_client.post(approve_url(request), {"text": text})
+
+    assert "it ran" in json.loads(response["HX-Trigger"])["toast"]["message"]
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED and not request.original_payload
+    assert Message.objects.get().text == text
+
+
 def test_rejecting_with_a_reason_sends_nothing_and_tells_the_agent_why(
     htmx_client, gated_agent, gated_client, ask_to_send
 ):
