@@ -14,6 +14,7 @@ from dashboard.actors import Actor
 from dashboard.agents.models import ActionFlag, AgentAction
 from dashboard.agents.pipeline import approve, perform
 from dashboard.agents.services import save_prompt_version
+from dashboard.mcp import tools
 from dashboard.models import AuditEntry
 from sms.models import Message
 
@@ -66,6 +67,23 @@ def test_the_feed_names_who_each_action_was_about(staff_client, monitored_agent)
     assert f'<a href="{link}">ann@example.com</a>' in page  # as stored, not as sent
     # A refused upsert made no contact: the address the agent tried is still shown.
     assert '<span class="mono small">lee@example.com</span>' in page
+
+
+def test_an_action_refused_for_a_malformed_contact_id_does_not_break_the_feed(
+    staff_client, monitored_agent
+):
+    # An MCP tool passes the model's contact_id as it came; the refused action is recorded
+    # with it, and the feed (and its poll) must still draw, naming what the agent sent.
+    refused = tools.call(monitored_agent, "untag_contact", {"contact_id": "Ann Lee", "tag": "VIP"})
+    assert refused.status == 404
+
+    response = staff_client.get(FEED)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "untag_contact" in page and "There is no contact with id Ann Lee." in page
+    assert '<span class="mono small">Ann Lee</span>' in page
+    assert staff_client.get(POLL).status_code == 200
 
 
 def test_the_feed_filters_by_agent_action_and_outcome(
