@@ -31,9 +31,13 @@ class IdListField(forms.Field):
 
     def to_python(self, value: Any) -> list[int]:
         try:
-            return [int(v) for v in value or []]
+            ids = [int(v) for v in value or []]
         except (TypeError, ValueError):
-            raise forms.ValidationError("Pick requests from the queue.") from None
+            ids = [0]
+        # No request id is past what the database's integer holds (a look-up would overflow).
+        if not all(0 < pk < 2**63 for pk in ids):
+            raise forms.ValidationError("Pick requests from the queue.")
+        return ids
 
     def validate(self, value: list[int]) -> None:
         if not value:

@@ -442,7 +442,13 @@ def test_a_bulk_decision_shows_in_recently_decided_at_once(htmx_client, gated_ag
         {"ids": [first.pk, second.pk], "decision": "reject", "note": "Wrong day"},
     )
     decided = response.content.decode()
-    assert f'id="approval-{waiting.pk}"' in decided and f'id="approval-{first.pk}"' not in decided
+    # The decided requests leave the page; the one still waiting is left as it is, not redrawn.
+    for gone in (first, second):
+        assert f'<div id="approval-{gone.pk}" hx-swap-oob="delete"></div>' in decided
+    assert f'id="approval-{waiting.pk}"' not in decided
+    # An id no request could have is named as such, not an error page.
+    odd = htmx_client.post(reverse("approvals:bulk"), {"ids": [str(2**64)], "decision": "reject"})
+    assert "Pick requests from the queue." in json.loads(odd["HX-Trigger"])["toast"]["message"]
     # Not only on the next poll: the table and the badge come with the answer, out of band.
     assert 'id="recent-decisions" hx-swap-oob="true"' in decided
     assert recently_decided(decided) == [second.pk, first.pk]
