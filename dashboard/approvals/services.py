@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact, ContactList, Segment, Tag
+from contacts.services.duplicates import merged_into
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
@@ -75,6 +76,9 @@ class QueueItem:
     balance: Decimal
     audience: str = ""  # a campaign's list, tag or segment, by name
     admin_approval: bool = False  # an erasure: only admins approve it
+    # The request names a contact that no longer exists (deleted, or merged into this one).
+    contact_gone: bool = False
+    merged_into: Contact | None = None
 
     @property
     def text(self) -> str:
@@ -131,16 +135,22 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
     """Wrap requests for display with their contacts (one query) and the credit balance."""
     ids = {cid for r in requests if (cid := _uuid(r.payload.get("contact_id")))}
     contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
+    # Gone since the agent asked: say where a merged one went, or staff approve it blind.
+    survivors = {cid: merged_into(cid) for cid in ids - set(contacts)}
+    merged = Contact.objects.in_bulk([pk for pk in survivors.values() if pk])
     audiences = _audience_names(requests)
     balance = get_balance() if requests else Decimal(0)
     items = []
     for request in requests:
         spec = pipeline.ACTIONS.get(request.action)
         response = (request.agent_action.response_body if request.agent_action else None) or {}
+        contact_id = _uuid(request.payload.get("contact_id"))
         items.append(
             QueueItem(
                 request=request,
-                contact=contacts.get(_uuid(request.payload.get("contact_id"))),
+                contact=contacts.get(contact_id),
+                contact_gone=contact_id in survivors,
+                merged_into=merged.get(survivors.get(contact_id)),
                 preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactTag, Tag
 from contacts.services.contacts import create_contact
+from contacts.services.duplicates import merge_contacts
 from contacts.services.segments import create_segment
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
@@ -83,6 +84,21 @@ def test_a_scheduled_send_shows_when_in_the_site_time_zone(
     page = staff_client.get(QUEUE).content.decode()
     assert f"{timezone.localtime(when):%d %b %Y %H:%M %Z}" in page  # e.g. 10:00 EST
     assert when.isoformat() not in page
+
+
+def test_a_request_whose_contact_is_gone_says_so_instead_of_showing_no_recipient(
+    staff_client, gated_agent, ask_to_send, contact, system_actor
+):
+    # Merged into another contact since the agent asked: staff must not approve it blind.
+    request = ask_to_send(gated_agent)
+    survivor = create_contact(actor=system_actor, email="alice.smith@example.com")
+    merge_contacts(actor=system_actor, survivor=survivor, duplicate=contact)
+
+    page = staff_client.get(QUEUE).content.decode()
+
+    item = page.split(f'id="approval-{request.pk}"', 1)[1].split("</article>", 1)[0]
+    assert "This contact no longer exists: it was merged into" in item
+    assert reverse("contacts:detail", args=[survivor.pk]) in item
 
 
 def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
