@@ -31,7 +31,7 @@ TOOLS = {
     "upsert_contact", "get_contact", "search_contacts", "tag_contact", "untag_contact",
     "add_to_list", "remove_from_list", "list_segments", "segment_contacts", "import_status",
     "send_sms", "sms_status", "credit_balance", "start_verification", "check_verification",
-    "lookup_phone",
+    "approval_status", "lookup_phone",
 }  # fmt: skip
 
 
