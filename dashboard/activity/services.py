@@ -105,14 +105,14 @@ class FeedCursor:
         """From the poller's values: ``seen`` as runs of ids, "3-9,11"."""
         # No id is above the largest a BigAutoField holds; a number beyond it (a tampered
         # poll URL) would overflow the database's integer in the look-up.
-        top = min(int(after), LAST_ID) if after.isdigit() else 0
+        top = min(int(after), LAST_ID) if after.isdecimal() else 0
         floor = _floor(top)
         if seen is None:  # a page drawn before the feed sent ``seen`` holds all up to its cursor
             return cls.within(top, range(floor + 1, top + 1))
         ids: set[int] = set()
         for run in seen.split(","):
             low, _, high = run.partition("-")
-            if low.isdigit() and (high.isdigit() or not high):
+            if low.isdecimal() and (high.isdecimal() or not high):
                 ids.update(range(max(int(low), floor + 1), min(int(high or low), top) + 1))
         return cls(top, frozenset(ids))
 

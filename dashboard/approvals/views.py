@@ -63,7 +63,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     edit in progress on another request is never wiped by a refresh; and "Recently decided"
     again when it changed (anyone's decision, or an expiry)."""
     pipeline.expire_stale()
-    shown = {int(v) for v in request.GET.getlist("shown") if v.isdigit()}
+    shown = {int(v) for v in request.GET.getlist("shown") if v.isdecimal()}
     waiting = list(pending()[:QUEUE_LIMIT])
     waiting_ids = {r.pk for r in waiting}
     top = max(shown, default=0)

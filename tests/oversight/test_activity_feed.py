@@ -109,6 +109,13 @@ def test_the_feed_page_does_not_grow_its_queries_with_the_actions(
         assert staff_client.get(FEED).status_code == 200
 
 
+@pytest.mark.parametrize("after, seen", [("²", "1"), ("5", "²-³,1")])
+def test_a_poll_with_digits_of_other_scripts_is_an_update_not_an_error_page(
+    staff_client, after, seen
+):
+    assert staff_client.get(POLL, {"after": after, "seen": seen}).status_code == 200
+
+
 def test_polling_brings_only_the_actions_newer_than_the_last_one_shown(
     staff_client, monitored_agent
 ):

@@ -110,6 +110,14 @@ def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
         assert staff_client.get(QUEUE).status_code == 200
 
 
+def test_a_poll_naming_requests_in_digits_of_other_scripts_is_an_update_not_an_error_page(
+    staff_client, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    response = staff_client.get(POLL, {"shown": ["²", str(request.pk)]})
+    assert response.status_code == 200
+
+
 def test_approving_runs_the_send_once_and_audits_the_decision(
     htmx_client, staff_user, gated_agent, ask_to_send
 ):
