@@ -76,6 +76,7 @@ class QueueItem:
     balance: Decimal
     audience: str = ""  # a campaign's list, tag or segment, by name
     admin_approval: bool = False  # an erasure: only admins approve it
+    audience_gone: bool = False  # the campaign's list, tag or segment was deleted since
     # The request names a contact that no longer exists (deleted, or merged into this one).
     contact_gone: bool = False
     merged_into: Contact | None = None
@@ -93,7 +94,7 @@ class QueueItem:
     @property
     def recipients(self) -> int | None:
         """For a campaign: how many it reaches, as screened when the agent asked."""
-        return self.preview.get("recipients")
+        return None if self.audience_gone else self.preview.get("recipients")
 
     @property
     def balance_after(self) -> Decimal | None:
@@ -104,7 +105,7 @@ class QueueItem:
         """The payload apart from the text and the recipient, for campaigns and erasures (and
         a send's schedule); options left unset are not shown."""
         hidden = {self.editable, "contact_id", "to", "message"}
-        if self.audience:
+        if self.audience or self.audience_gone:
             hidden |= {"audience_kind", "audience_id"}
         return [
             (k, _shown(k, v))
@@ -145,6 +146,7 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
         spec = pipeline.ACTIONS.get(request.action)
         response = (request.agent_action.response_body if request.agent_action else None) or {}
         contact_id = _uuid(request.payload.get("contact_id"))
+        audience = _audience_key(request.payload)
         items.append(
             QueueItem(
                 request=request,
@@ -154,7 +156,8 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
                 preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,
-                audience=audiences.get(_audience_key(request.payload), ""),
+                audience=audiences.get(audience, ""),
+                audience_gone=audience is not None and audience not in audiences,
                 admin_approval=bool(spec and spec.admin_approval),
             )
         )

@@ -72,6 +72,27 @@ def test_a_campaign_request_shows_its_audience_by_name_how_many_it_reaches_and_t
     assert "audience_id" not in page and "<dt>name</dt>" not in page
 
 
+def test_a_campaign_whose_audience_was_deleted_since_says_so(
+    staff_client, gated_agent, funded, contact
+):
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    perform(gated_agent, "start_campaign", {
+        "message": "Hi", "audience_kind": "tag", "audience_id": vip.pk, "kind": "transactional",
+    })  # fmt: skip
+    tag_id = vip.pk
+    vip.delete()
+
+    page = staff_client.get(QUEUE).content.decode()
+
+    assert (
+        f'data-testid="audience">tag #{tag_id} <span class="badge badge-danger">deleted since'
+        in page
+    )
+    assert "recipient" not in page.split('data-testid="audience">', 1)[1].split("</dd>", 1)[0]
+    assert "audience_id" not in page
+
+
 def test_a_scheduled_send_shows_when_in_the_site_time_zone(
     staff_client, gated_agent, funded, contact, settings
 ):
