@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from dashboard import audit
@@ -298,6 +298,15 @@ def admit(agent: Agent, scope: str | None) -> Outcome | None:
 CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
 
 
+def spending() -> Q:
+    """The actions whose credits count against a budget: those done, and sends still waiting
+    for approval. One past its time holds nothing even before ``expire_stale`` marks it: it
+    can never run, and nothing may have opened the queue to sweep it since."""
+    return Q(outcome=ActionOutcome.DONE) | Q(
+        outcome=ActionOutcome.PENDING_APPROVAL, approval__expires_at__gt=timezone.now()
+    )
+
+
 def credits_spent_this_month(agent: Agent) -> Decimal:
     """Credits spent by done actions plus those held by sends still waiting for approval."""
     return _credits_spent(agent, timezone.now())
@@ -309,10 +318,7 @@ def _credits_spent(agent: Agent, moment: dt.datetime, *, besides: int | None = N
     end = start + dt.timedelta(days=calendar.monthrange(start.year, start.month)[1])
     total = (
         AgentAction.objects.filter(
-            agent=agent,
-            created_at__gte=start,
-            created_at__lt=end,
-            outcome__in=[ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL],
+            spending(), agent=agent, created_at__gte=start, created_at__lt=end
         )
         .exclude(pk=besides)
         .aggregate(total=Sum("credits"))["total"]
