@@ -188,11 +188,12 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
         if attrs:
             contact_service.update_contact(actor=actor, contact=contact.pk, **attrs)
     elif entry.action == "contact.tag":
-        tag = tag_service.find_tag(changes["tags"][1])
+        tag = tag_service.find_tag(_tag_name_now(changes["tags"][1], entry))
         if tag:
             tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     elif entry.action == "contact.untag":
-        tag_service.tag_contact(actor=actor, contact=contact, tag_name=changes["tags"][0])
+        name = _tag_name_now(changes["tags"][0], entry)
+        tag_service.tag_contact(actor=actor, contact=contact, tag_name=name)
     elif entry.action in ("contact.list_add", "contact.list_remove"):
         adding = entry.action == "contact.list_remove"
         contact_list = _entry_list(entry, changes["lists"][0 if adding else 1])
@@ -202,6 +203,18 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
             list_service.add_to_list(actor=actor, contact=contact, contact_list=contact_list)
         else:
             list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)
+
+
+def _tag_name_now(name: str, entry: AuditEntry) -> str:
+    """What the tag an entry names is called now: the entry keeps the name it had, and staff
+    may have renamed it since (untouched, the undo would miss it, or make a new tag of the old
+    name)."""
+    renames = AuditEntry.objects.filter(action="tag.rename", at__gte=entry.at).order_by("at", "id")
+    for rename in renames.only("changes"):
+        before, after = (rename.changes or {}).get("name") or [None, None]
+        if isinstance(before, str) and before.casefold() == name.casefold() and after:
+            name = after
+    return name
 
 
 def _asked_list_ids(payload: dict[str, Any]) -> set[Any]:

@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact, ContactList, ContactTag, ListMembership
+from contacts.models import Contact, ContactList, ContactTag, ListMembership, Tag
 from contacts.services.contacts import create_contact, update_contact
 from contacts.services.lists import add_to_list, update_list
+from contacts.services.tags import rename_tag, tag_contact
 from dashboard.agents.models import AgentAction
 from dashboard.agents.pipeline import perform
 from dashboard.agents.undo import (
@@ -245,3 +246,31 @@ def test_undo_in_a_window_keeps_each_list_apart_from_its_namesake(
     assert list(ListMembership.objects.filter(contact=bob).values_list("list", flat=True)) == [
         theirs.pk
     ]
+
+
+def test_undo_takes_off_a_tag_the_agent_added_though_it_was_renamed_since(
+    autonomous_agent, bob, staff_actor
+):
+    perform(autonomous_agent, "tag_contacts", {"tag_name": "VIP", "contact_ids": [str(bob.pk)]})
+    action = AgentAction.objects.get(action="tag_contacts")
+    rename_tag(actor=staff_actor, tag=Tag.objects.get(name="VIP"), name="Gold")
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert not ContactTag.objects.filter(contact=bob).exists()
+
+
+def test_undo_gives_back_a_removed_tag_under_its_new_name_not_a_new_tag(
+    autonomous_agent, bob, staff_actor
+):
+    tag_contact(actor=staff_actor, contact=bob, tag_name="VIP")
+    perform(autonomous_agent, "untag_contact", {"tag_name": "VIP", "contact_id": str(bob.pk)})
+    action = AgentAction.objects.get(action="untag_contact")
+    gold = rename_tag(actor=staff_actor, tag=Tag.objects.get(name="VIP"), name="Gold")
+    rename_tag(actor=staff_actor, tag=gold, name="Platinum")
+
+    undo_action(actor=staff_actor, action=action)
+
+    assert list(Tag.objects.values_list("name", flat=True)) == ["Platinum"]
+    assert ContactTag.objects.filter(contact=bob, tag=gold).exists()
