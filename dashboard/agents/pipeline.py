@@ -678,6 +678,14 @@ def approve(
         result = _run(spec, actor, _due_now_if_passed(payload), dry_run=False)
         if budgeted and result.status < 400:
             _check_budget_on_approval(request, result.credits)
+        if result.body.get("code") in WAITS_ON_REFUSAL:
+            # Not for good: the claim is rolled back and the request waits for the top-up.
+            details = dict(result.body)
+            code, message = details.pop("code"), details.pop("message", "")
+            raise SwitchboardError(
+                code, f"{message} The request keeps waiting: approve it again then, or reject it.",
+                **details,
+            )  # fmt: skip
         request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
         request.result = {"status": result.status, **result.body}
         request.save(update_fields=["status", "result", "payload", "original_payload"])
@@ -692,6 +700,10 @@ def approve(
             actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
         )
     return request
+
+
+# Refusals an approval can outlive: the request stays pending rather than failing for good.
+WAITS_ON_REFUSAL = frozenset({"insufficient_credits"})
 
 
 def _check_approver(user: Any, spec: ActionSpec) -> None:

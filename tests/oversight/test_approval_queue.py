@@ -17,11 +17,13 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services.contacts import create_contact
 from contacts.services.duplicates import merge_contacts
 from contacts.services.segments import create_segment
+from dashboard.actors import Actor
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import credits_spent_this_month, perform
 from dashboard.models import AuditEntry
-from sms.models import Message
+from sms.models import CreditAccount, Message
+from sms.services import credits
 
 pytestmark = pytest.mark.django_db
 
@@ -311,6 +313,33 @@ def test_a_long_text_an_agent_may_ask_for_can_be_approved_as_it_is(
     request.refresh_from_db()
     assert request.status == ApprovalStatus.EXECUTED and not request.original_payload
     assert Message.objects.get().text == text
+
+
+def test_approving_without_enough_credits_keeps_the_request_waiting_for_a_top_up(
+    htmx_client, gated_agent, ask_to_send
+):
+    # The balance ran low since the agent asked: once an admin tops up, the same request can
+    # still be approved, alone or selected with others; it is not used up as "approved but
+    # failed".
+    request = ask_to_send(gated_agent)
+    CreditAccount.objects.update(balance=Decimal("0.01"))
+
+    alone = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    bulk = htmx_client.post(reverse("approvals:bulk"), {"ids": [request.pk], "decision": "approve"})
+
+    assert "Not enough credits: this needs 0.04, the balance is 0.01." in alone.content.decode()
+    toast = json.loads(bulk["HX-Trigger"])["toast"]
+    assert toast["level"] == "error" and "Not enough credits" in toast["message"]
+    assert "was approved but did not run" not in toast["message"]
+    assert f'<div id="approval-{request.pk}" hx-swap-oob="delete">' not in bulk.content.decode()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    assert not Message.objects.exists()
+    credits.top_up(actor=Actor.system("tests"), amount=Decimal("1"), note="top up")
+    htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED
+    assert Message.objects.count() == 1
 
 
 def test_rejecting_with_a_reason_sends_nothing_and_tells_the_agent_why(
