@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from contacts.models import Contact, ContactList
 from contacts.services import contacts as contact_service
@@ -122,8 +122,11 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
     plan = UndoPlan(messages_sent=messages.count())
     rows = list(entries.order_by("-at", "-id"))
     by_contact: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
+    merged: list[AuditEntry] = []
     for entry in rows:
-        if entry.action in REVERSIBLE and entry.contact_id:
+        if entry.action in REVERSIBLE and entry.contact_id and _merged_since(entry):
+            merged.append(entry)
+        elif entry.action in REVERSIBLE and entry.contact_id:
             by_contact[entry.contact_id].append(entry)
         elif not entry.action.startswith("approval."):
             plan.left_as_is.append(f"{entry.action} {entry.object_repr}".strip())
@@ -131,7 +134,13 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
         plan.left_as_is.append(
             f"{plan.messages_sent} text message(s) were sent; they cannot be unsent."
         )
-    labels = dict(Contact.objects.filter(pk__in=list(by_contact)).values_list("pk", "email"))
+    named = [*by_contact, *(entry.contact_id for entry in merged)]
+    labels = dict(Contact.objects.filter(pk__in=named).values_list("pk", "email"))
+    for entry in merged:
+        into = labels.get(entry.contact_id, "another contact")
+        plan.left_as_is.append(
+            f"{entry.action} {entry.object_repr}: merged into {into} since, so left as it is."
+        )
     ids = {entry.pk for entry in rows}
     earliest = min((e.at for e in rows), default=None)
     later = (
@@ -148,6 +157,13 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
     first_later: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
     for entry in later:
         first_later[entry.contact_id].append(entry)
+    for contact_id in _absorbed_older(by_contact):
+        # Another contact's history lives on it now: deleting it would delete that person.
+        entries = by_contact.pop(contact_id)
+        plan.left_as_is.append(
+            f"contact.create {entries[-1].object_repr}: an older contact was merged into it "
+            "since, so left as it is."
+        )
     for contact_id, contact_entries in by_contact.items():
         item = ContactUndo(
             contact_id=contact_id,
@@ -161,6 +177,33 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
             item.changed_by, item.changed_at = clash.actor_label, clash.at
         plan.contacts.append(item)
     return plan
+
+
+def _absorbed_older(by_contact: dict[uuid.UUID, list[AuditEntry]]) -> list[uuid.UUID]:
+    """The contacts the agent created whose trail holds entries from before their creation:
+    an older contact was merged into them (its trail moved over), as import revert finds."""
+    created = {
+        contact_id: entry.pk
+        for contact_id, entries in by_contact.items()
+        for entry in entries
+        if entry.action == "contact.create"
+    }
+    if not created:
+        return []
+    firsts = (
+        AuditEntry.objects.filter(contact_id__in=list(created))
+        .values("contact_id")
+        .annotate(first=Min("id"))
+        .values_list("contact_id", "first")
+    )
+    return [contact_id for contact_id, first in firsts if first < created[contact_id]]
+
+
+def _merged_since(entry: AuditEntry) -> bool:
+    """The entry is about a contact merged into another since: the merge moved it onto the
+    survivor's trail (``contact_id``) but left it about the contact it was made on. Undone, it
+    would change (or delete) the survivor, whom the agent never touched."""
+    return entry.object_type == "contact" and entry.object_id != str(entry.contact_id)
 
 
 def _restore_attrs(entry: AuditEntry, current: Contact) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactList, ContactTag, ListMembership, Tag
 from contacts.services.contacts import create_contact, update_contact
+from contacts.services.duplicates import merge_contacts
 from contacts.services.lists import add_to_list, update_list
 from contacts.services.tags import rename_tag, tag_contact
 from dashboard.agents.models import AgentAction
@@ -274,3 +275,36 @@ def test_undo_gives_back_a_removed_tag_under_its_new_name_not_a_new_tag(
 
     assert list(Tag.objects.values_list("name", flat=True)) == ["Platinum"]
     assert ContactTag.objects.filter(contact=bob, tag=gold).exists()
+
+
+def test_undo_never_deletes_the_contact_an_agent_made_contact_was_merged_into(
+    autonomous_agent, bob, staff_actor
+):
+    # The merge moved the agent's "created" entry onto Bob's trail: undoing the creation
+    # must not delete Bob, who was there first, even when told to undo conflicts too.
+    action = upsert(autonomous_agent, email="robert@example.com", first_name="Robert")
+    merge_contacts(actor=staff_actor, survivor=bob, duplicate=action.response_body["id"])
+
+    plan = plan_undo(entries_for_action(action), messages=messages_for_action(action))
+    result = undo_action(actor=staff_actor, action=action, confirm_conflicts=True)
+
+    assert not any(item.deletes for item in plan.contacts)
+    assert any("merged into bob@example.com" in line for line in plan.left_as_is)
+    assert result.deleted == 0
+    assert Contact.objects.filter(pk=bob.pk).exists()
+
+
+def test_undo_never_deletes_a_contact_an_older_one_was_merged_into_since(
+    autonomous_agent, bob, staff_actor
+):
+    # Bob's history now lives on the contact the agent created: deleting it would delete Bob.
+    action = upsert(autonomous_agent, email="robert@example.com", first_name="Robert")
+    merge_contacts(actor=staff_actor, survivor=action.response_body["id"], duplicate=bob)
+
+    plan = plan_undo(entries_for_action(action), messages=messages_for_action(action))
+    result = undo_action(actor=staff_actor, action=action, confirm_conflicts=True)
+
+    assert not any(item.deletes for item in plan.contacts)
+    assert any("older contact was merged into it" in line for line in plan.left_as_is)
+    assert result.deleted == 0
+    assert Contact.objects.filter(pk=action.response_body["id"]).exists()
