@@ -3,6 +3,7 @@ one for review."""
 
 from __future__ import annotations
 
+import uuid
 from bisect import bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ def links(action: AgentAction) -> Links:
     body: dict[str, Any] = action.response_body or {}
     approval = getattr(action, "approval", None)
     result: dict[str, Any] = (approval.result if approval else None) or {}
-    contact_id = payload.get("contact_id") or (
+    given = payload.get("contact_id") or (
         body.get("id") if action.action in ("upsert_contact", "update_contact") else None
     )
+    # As the agent sent it: a refused request may hold any text (or a UUID in capitals).
+    contact_id = _uuid(given)
     message_id = next(
         (b.get("id") for b in (body, result) if isinstance(b.get("id"), int)), None
     ) if action.action == "send_sms" else None  # fmt: skip
@@ -45,9 +48,16 @@ def links(action: AgentAction) -> Links:
     label = next(
         (v for v in (body.get("email"), payload.get("email"), payload.get("to"))
          if isinstance(v, str) and v),
-        "",
+        "" if contact_id or not isinstance(given, str) else given,
     )  # fmt: skip
-    return Links(str(contact_id) if contact_id else None, message_id, import_id, label[:254])
+    return Links(contact_id, message_id, import_id, label[:254])
+
+
+def _uuid(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
 
 
 # How far below its newest row (in ids) a live page still looks for actions that committed
@@ -95,14 +105,14 @@ class FeedCursor:
         """From the poller's values: ``seen`` as runs of ids, "3-9,11"."""
         # No id is above the largest a BigAutoField holds; a number beyond it (a tampered
         # poll URL) would overflow the database's integer in the look-up.
-        top = min(int(after), LAST_ID) if after.isdigit() else 0
+        top = min(int(after), LAST_ID) if after.isdecimal() else 0
         floor = _floor(top)
         if seen is None:  # a page drawn before the feed sent ``seen`` holds all up to its cursor
             return cls.within(top, range(floor + 1, top + 1))
         ids: set[int] = set()
         for run in seen.split(","):
             low, _, high = run.partition("-")
-            if low.isdigit() and (high.isdigit() or not high):
+            if low.isdecimal() and (high.isdecimal() or not high):
                 ids.update(range(max(int(low), floor + 1), min(int(high or low), top) + 1))
         return cls(top, frozenset(ids))
 

@@ -319,7 +319,7 @@ for spec in (
     ActionSpec("create_field", "contacts:write", create_field),
     ActionSpec("record_event", "contacts:write", record_contact_event),
     ActionSpec("create_segment", "contacts:write", create_segment),
-    ActionSpec("erase_contact", "contacts:erase", erase_contact, gated=True),
+    ActionSpec("erase_contact", "contacts:erase", erase_contact, gated=True, admin_approval=True),
     ActionSpec("send_sms", "sms:send", send_sms, gated=True, budgeted=True, editable="message"),
     ActionSpec("start_verification", "sms:send", start_verification, budgeted=True),
     ActionSpec("check_verification", "sms:send", check_verification, secret=("code",)),

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from dashboard import audit
@@ -40,7 +40,7 @@ from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
-from dashboard.permissions import is_staff_member
+from dashboard.permissions import is_admin, is_staff_member
 from sms.services.messages import parse_schedule
 
 
@@ -70,6 +70,9 @@ class ActionSpec:
     # Payload keys never stored in the action's record (a one-time code the person typed):
     # the record keeps that the key was given, not its value.
     secret: tuple[str, ...] = ()
+    # Only admins may approve it: staff do not do it by hand either (an erasure), and approving
+    # an agent's request must not be a way round that.
+    admin_approval: bool = False
 
     def recorded(self, payload: dict[str, Any]) -> dict[str, Any]:
         if not self.secret:
@@ -295,13 +298,31 @@ def admit(agent: Agent, scope: str | None) -> Outcome | None:
 CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
 
 
+def spending() -> Q:
+    """The actions whose credits count against a budget: those done, and sends still waiting
+    for approval. One past its time holds nothing even before ``expire_stale`` marks it: it
+    can never run, and nothing may have opened the queue to sweep it since."""
+    return Q(outcome=ActionOutcome.DONE) | Q(
+        outcome=ActionOutcome.PENDING_APPROVAL, approval__expires_at__gt=timezone.now()
+    )
+
+
 def credits_spent_this_month(agent: Agent) -> Decimal:
     """Credits spent by done actions plus those held by sends still waiting for approval."""
-    total = AgentAction.objects.filter(
-        agent=agent,
-        created_at__gte=_month_start(timezone.now()),
-        outcome__in=[ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL],
-    ).aggregate(total=Sum("credits"))["total"]
+    return _credits_spent(agent, timezone.now())
+
+
+def _credits_spent(agent: Agent, moment: dt.datetime, *, besides: int | None = None) -> Decimal:
+    """``credits_spent_this_month`` for the month of ``moment``, leaving out one action."""
+    start = _month_start(moment)
+    end = start + dt.timedelta(days=calendar.monthrange(start.year, start.month)[1])
+    total = (
+        AgentAction.objects.filter(
+            spending(), agent=agent, created_at__gte=start, created_at__lt=end
+        )
+        .exclude(pk=besides)
+        .aggregate(total=Sum("credits"))["total"]
+    )
     # SQLite sums the 4-place column as a float-backed decimal ("0.0400000000000000").
     return (total or Decimal(0)).quantize(CREDIT_PLACES)
 
@@ -485,20 +506,40 @@ def _check_budget(agent: Agent, spec: ActionSpec, preview: Result) -> Result | N
     # Lock the agent for the rest of the transaction: two concurrent sends cannot both fit
     # into the last of the budget.
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
-    spent = credits_spent_this_month(agent)
-    if spent + preview.credits > agent.monthly_sms_budget:
-        left = max(agent.monthly_sms_budget - spent, Decimal(0))
-        return Result(
-            406,
-            SwitchboardError(
-                "agent_budget_exceeded",
-                f"This costs {preview.credits} credits but the agent has {left} left of its "
-                f"monthly budget of {agent.monthly_sms_budget}.",
-                price=str(preview.credits),
-                budget_left=str(left),
-            ).as_dict(),
-        )
+    if refused := _over_budget(agent, preview.credits, credits_spent_this_month(agent)):
+        return Result(406, refused.as_dict())
     return None
+
+
+def _over_budget(agent: Agent, price: Decimal, spent: Decimal) -> SwitchboardError | None:
+    budget = agent.monthly_sms_budget
+    if budget is None or spent + price <= budget:
+        return None
+    left = max(budget - spent, Decimal(0))
+    return SwitchboardError(
+        "agent_budget_exceeded",
+        f"This costs {price} credits but the agent has {left} left of its monthly budget of "
+        f"{budget}.",
+        price=str(price),
+        budget_left=str(left),
+    )
+
+
+def _check_budget_on_approval(request: ApprovalRequest, price: Decimal) -> None:
+    """The price the approved action ran at against the agent's budget, this request's own
+    hold set aside: a text edited longer (or an audience grown) since the agent asked must
+    still fit. Raising rolls the run and the claim back; the request keeps waiting. The
+    caller holds the agent's lock."""
+    agent = request.agent
+    # The request's credits count in the month it was asked in, as its hold did.
+    spent = _credits_spent(agent, request.created_at, besides=request.agent_action_id)
+    if refused := _over_budget(agent, price, spent):
+        raise SwitchboardError(
+            refused.code,
+            f"{refused.message} Approved, it would go past that budget: shorten the text, ask "
+            "an admin to raise the budget, or reject the request.",
+            **refused.details,
+        )
 
 
 def _hold_for_approval(
@@ -617,6 +658,7 @@ def approve(
     with transaction.atomic():
         request = _claim(request_id, user, ApprovalStatus.APPROVED, note)
         spec = ACTIONS[request.action]
+        _check_approver(user, spec)
         _check_still_allowed(request.agent, spec)
         payload = dict(request.payload)
         if edited_text is not None and spec.editable and edited_text != payload.get(spec.editable):
@@ -628,7 +670,22 @@ def approve(
             Actor.agent(agent.pk, agent.name, request.prompt_version_id),
             action_id=request.agent_action_id,
         )
+        budgeted = spec.budgeted and agent.monthly_sms_budget is not None
+        if budgeted:
+            # Locked before the run takes the credit account: the order ``perform`` takes
+            # them in, so an approval and the agent's own next send cannot deadlock.
+            Agent.objects.select_for_update().filter(pk=agent.pk).first()
         result = _run(spec, actor, _due_now_if_passed(payload), dry_run=False)
+        if budgeted and result.status < 400:
+            _check_budget_on_approval(request, result.credits)
+        if result.body.get("code") in WAITS_ON_REFUSAL:
+            # Not for good: the claim is rolled back and the request waits for the top-up.
+            details = dict(result.body)
+            code, message = details.pop("code"), details.pop("message", "")
+            raise SwitchboardError(
+                code, f"{message} The request keeps waiting: approve it again then, or reject it.",
+                **details,
+            )  # fmt: skip
         request.status = ApprovalStatus.EXECUTED if result.status < 400 else ApprovalStatus.FAILED
         request.result = {"status": result.status, **result.body}
         request.save(update_fields=["status", "result", "payload", "original_payload"])
@@ -643,6 +700,21 @@ def approve(
             actor=Actor.staff(user), action="approval.approve", obj=request, changes=changes
         )
     return request
+
+
+# Refusals an approval can outlive: the request stays pending rather than failing for good.
+WAITS_ON_REFUSAL = frozenset({"insufficient_credits"})
+
+
+def _check_approver(user: Any, spec: ActionSpec) -> None:
+    """An admin's approval for what only admins do by hand (the claim is rolled back; the
+    request keeps waiting for an admin, and any staff member may still reject it)."""
+    if spec.admin_approval and not is_admin(user):
+        raise SwitchboardError(
+            "not_allowed",
+            "Only an admin can approve an erasure, as only admins erase people; "
+            "ask one to approve it, or reject it.",
+        )
 
 
 def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from contacts.models import Contact, ContactList
 from contacts.services import contacts as contact_service
@@ -122,8 +122,11 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
     plan = UndoPlan(messages_sent=messages.count())
     rows = list(entries.order_by("-at", "-id"))
     by_contact: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
+    merged: list[AuditEntry] = []
     for entry in rows:
-        if entry.action in REVERSIBLE and entry.contact_id:
+        if entry.action in REVERSIBLE and entry.contact_id and _merged_since(entry):
+            merged.append(entry)
+        elif entry.action in REVERSIBLE and entry.contact_id:
             by_contact[entry.contact_id].append(entry)
         elif not entry.action.startswith("approval."):
             plan.left_as_is.append(f"{entry.action} {entry.object_repr}".strip())
@@ -131,7 +134,13 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
         plan.left_as_is.append(
             f"{plan.messages_sent} text message(s) were sent; they cannot be unsent."
         )
-    labels = dict(Contact.objects.filter(pk__in=list(by_contact)).values_list("pk", "email"))
+    named = [*by_contact, *(entry.contact_id for entry in merged)]
+    labels = dict(Contact.objects.filter(pk__in=named).values_list("pk", "email"))
+    for entry in merged:
+        into = labels.get(entry.contact_id, "another contact")
+        plan.left_as_is.append(
+            f"{entry.action} {entry.object_repr}: merged into {into} since, so left as it is."
+        )
     ids = {entry.pk for entry in rows}
     earliest = min((e.at for e in rows), default=None)
     later = (
@@ -148,6 +157,13 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
     first_later: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
     for entry in later:
         first_later[entry.contact_id].append(entry)
+    for contact_id in _absorbed_older(by_contact):
+        # Another contact's history lives on it now: deleting it would delete that person.
+        entries = by_contact.pop(contact_id)
+        plan.left_as_is.append(
+            f"contact.create {entries[-1].object_repr}: an older contact was merged into it "
+            "since, so left as it is."
+        )
     for contact_id, contact_entries in by_contact.items():
         item = ContactUndo(
             contact_id=contact_id,
@@ -161,6 +177,33 @@ def plan_undo(entries: QuerySet[AuditEntry], *, messages: QuerySet[Message]) -> 
             item.changed_by, item.changed_at = clash.actor_label, clash.at
         plan.contacts.append(item)
     return plan
+
+
+def _absorbed_older(by_contact: dict[uuid.UUID, list[AuditEntry]]) -> list[uuid.UUID]:
+    """The contacts the agent created whose trail holds entries from before their creation:
+    an older contact was merged into them (its trail moved over), as import revert finds."""
+    created = {
+        contact_id: entry.pk
+        for contact_id, entries in by_contact.items()
+        for entry in entries
+        if entry.action == "contact.create"
+    }
+    if not created:
+        return []
+    firsts = (
+        AuditEntry.objects.filter(contact_id__in=list(created))
+        .values("contact_id")
+        .annotate(first=Min("id"))
+        .values_list("contact_id", "first")
+    )
+    return [contact_id for contact_id, first in firsts if first < created[contact_id]]
+
+
+def _merged_since(entry: AuditEntry) -> bool:
+    """The entry is about a contact merged into another since: the merge moved it onto the
+    survivor's trail (``contact_id``) but left it about the contact it was made on. Undone, it
+    would change (or delete) the survivor, whom the agent never touched."""
+    return entry.object_type == "contact" and entry.object_id != str(entry.contact_id)
 
 
 def _restore_attrs(entry: AuditEntry, current: Contact) -> dict[str, Any]:
@@ -188,21 +231,60 @@ def _undo_entry(actor: Actor, contact: Contact, entry: AuditEntry) -> None:
         if attrs:
             contact_service.update_contact(actor=actor, contact=contact.pk, **attrs)
     elif entry.action == "contact.tag":
-        tag = tag_service.find_tag(changes["tags"][1])
+        tag = tag_service.find_tag(_tag_name_now(changes["tags"][1], entry))
         if tag:
             tag_service.untag_contact(actor=actor, contact=contact, tag=tag)
     elif entry.action == "contact.untag":
-        tag_service.tag_contact(actor=actor, contact=contact, tag_name=changes["tags"][0])
+        name = _tag_name_now(changes["tags"][0], entry)
+        tag_service.tag_contact(actor=actor, contact=contact, tag_name=name)
     elif entry.action in ("contact.list_add", "contact.list_remove"):
         adding = entry.action == "contact.list_remove"
-        name = changes["lists"][0 if adding else 1]
-        contact_list = ContactList.objects.filter(name=name).first()
+        contact_list = _entry_list(entry, changes["lists"][0 if adding else 1])
         if contact_list is None:
             return  # the list was deleted since: nothing to put back or take out
         if adding:
             list_service.add_to_list(actor=actor, contact=contact, contact_list=contact_list)
         else:
             list_service.remove_from_list(actor=actor, contact=contact, contact_list=contact_list)
+
+
+def _tag_name_now(name: str, entry: AuditEntry) -> str:
+    """What the tag an entry names is called now: the entry keeps the name it had, and staff
+    may have renamed it since (untouched, the undo would miss it, or make a new tag of the old
+    name)."""
+    renames = AuditEntry.objects.filter(action="tag.rename", at__gte=entry.at).order_by("at", "id")
+    for rename in renames.only("changes"):
+        before, after = (rename.changes or {}).get("name") or [None, None]
+        if isinstance(before, str) and before.casefold() == name.casefold() and after:
+            name = after
+    return name
+
+
+def _asked_list_ids(payload: dict[str, Any]) -> set[Any]:
+    """The list ids an agent's request named: ``list_id``, ``list_ids``, a batch's items'."""
+    items = [payload, *(i for i in payload.get("contacts") or [] if isinstance(i, dict))]
+    ids = {item.get("list_id") for item in items}
+    ids.update(pk for item in items for pk in item.get("list_ids") or [])
+    return {pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool)}
+
+
+def _entry_list(entry: AuditEntry, name: str) -> ContactList | None:
+    """The list an entry added the contact to (or took them off). The entry keeps only the
+    list's name, which another list may share or which may have changed since: the agent's
+    request names the list by id, so look among those first."""
+    action = AgentAction.objects.filter(pk=entry.agent_action_id).only("payload").first()
+    ids = _asked_list_ids(action.payload or {}) if action else set()
+    lists = ContactList.objects.filter(pk__in=ids) if ids else ContactList.objects.all()
+    if len(ids) == 1:
+        return lists.first()  # that list, whatever it is called now (None: deleted since)
+    found = list(lists.filter(name=name)[:2])
+    if len(found) > 1:
+        raise SwitchboardError(
+            "ambiguous_list",
+            f"More than one list is named “{name}”, so which one to change is unclear; "
+            "change the contact's lists by hand.",
+        )
+    return found[0] if found else None
 
 
 def _delete_contact(actor: Actor, contact: Contact) -> None:

@@ -11,7 +11,9 @@ from dashboard.forms import plain_line_breaks
 
 class ApproveForm(forms.Form):
     # Absent when the action has no editable text (an erasure); present, maybe edited, for SMS.
-    text = forms.CharField(required=False, max_length=1600, strip=False)
+    # As long as the API and the MCP tools let an agent write it (the send then judges the
+    # length in segments): a shorter cap here would refuse to approve the text unedited.
+    text = forms.CharField(required=False, max_length=2000, strip=False)
     note = forms.CharField(required=False, max_length=500)
 
     def clean_text(self) -> str:
@@ -29,9 +31,13 @@ class IdListField(forms.Field):
 
     def to_python(self, value: Any) -> list[int]:
         try:
-            return [int(v) for v in value or []]
+            ids = [int(v) for v in value or []]
         except (TypeError, ValueError):
-            raise forms.ValidationError("Pick requests from the queue.") from None
+            ids = [0]
+        # No request id is past what the database's integer holds (a look-up would overflow).
+        if not all(0 < pk < 2**63 for pk in ids):
+            raise forms.ValidationError("Pick requests from the queue.")
+        return ids
 
     def validate(self, value: list[int]) -> None:
         if not value:

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact, ContactList, Segment, Tag
+from contacts.services.duplicates import merged_into
 from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest, ApprovalStatus
 from dashboard.errors import SwitchboardError
@@ -74,6 +75,11 @@ class QueueItem:
     editable: str | None
     balance: Decimal
     audience: str = ""  # a campaign's list, tag or segment, by name
+    admin_approval: bool = False  # an erasure: only admins approve it
+    audience_gone: bool = False  # the campaign's list, tag or segment was deleted since
+    # The request names a contact that no longer exists (deleted, or merged into this one).
+    contact_gone: bool = False
+    merged_into: Contact | None = None
 
     @property
     def text(self) -> str:
@@ -88,7 +94,7 @@ class QueueItem:
     @property
     def recipients(self) -> int | None:
         """For a campaign: how many it reaches, as screened when the agent asked."""
-        return self.preview.get("recipients")
+        return None if self.audience_gone else self.preview.get("recipients")
 
     @property
     def balance_after(self) -> Decimal | None:
@@ -99,7 +105,7 @@ class QueueItem:
         """The payload apart from the text and the recipient, for campaigns and erasures (and
         a send's schedule); options left unset are not shown."""
         hidden = {self.editable, "contact_id", "to", "message"}
-        if self.audience:
+        if self.audience or self.audience_gone:
             hidden |= {"audience_kind", "audience_id"}
         return [
             (k, _shown(k, v))
@@ -130,20 +136,29 @@ def queue_items(requests: list[ApprovalRequest]) -> list[QueueItem]:
     """Wrap requests for display with their contacts (one query) and the credit balance."""
     ids = {cid for r in requests if (cid := _uuid(r.payload.get("contact_id")))}
     contacts = Contact.objects.in_bulk(list(ids)) if ids else {}
+    # Gone since the agent asked: say where a merged one went, or staff approve it blind.
+    survivors = {cid: merged_into(cid) for cid in ids - set(contacts)}
+    merged = Contact.objects.in_bulk([pk for pk in survivors.values() if pk])
     audiences = _audience_names(requests)
     balance = get_balance() if requests else Decimal(0)
     items = []
     for request in requests:
         spec = pipeline.ACTIONS.get(request.action)
         response = (request.agent_action.response_body if request.agent_action else None) or {}
+        contact_id = _uuid(request.payload.get("contact_id"))
+        audience = _audience_key(request.payload)
         items.append(
             QueueItem(
                 request=request,
-                contact=contacts.get(_uuid(request.payload.get("contact_id"))),
+                contact=contacts.get(contact_id),
+                contact_gone=contact_id in survivors,
+                merged_into=merged.get(survivors.get(contact_id)),
                 preview=response.get("preview") or {},
                 editable=spec.editable if spec else None,
                 balance=balance,
-                audience=audiences.get(_audience_key(request.payload), ""),
+                audience=audiences.get(audience, ""),
+                audience_gone=audience is not None and audience not in audiences,
+                admin_approval=bool(spec and spec.admin_approval),
             )
         )
     return items

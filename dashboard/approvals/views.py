@@ -63,7 +63,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     edit in progress on another request is never wiped by a refresh; and "Recently decided"
     again when it changed (anyone's decision, or an expiry)."""
     pipeline.expire_stale()
-    shown = {int(v) for v in request.GET.getlist("shown") if v.isdigit()}
+    shown = {int(v) for v in request.GET.getlist("shown") if v.isdecimal()}
     waiting = list(pending()[:QUEUE_LIMIT])
     waiting_ids = {r.pk for r in waiting}
     top = max(shown, default=0)
@@ -190,5 +190,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if not request.htmx:
         getattr(flash, level)(request, message)
         return redirect("approvals:queue")
-    context = _queue_context() | _recent_context() | {"bulk": True}
+    # Only the requests no longer waiting leave the page: the queue is not redrawn, so a text
+    # being edited on another request stays as it is.
+    asked = form.cleaned_data["ids"] if form.is_valid() else []
+    still = set(pending().filter(pk__in=asked).values_list("pk", flat=True))
+    context = _recent_context() | {"gone": [pk for pk in dict.fromkeys(asked) if pk not in still]}
     return _toast(render(request, "approvals/_decided.html", context), message, level)

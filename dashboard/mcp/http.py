@@ -6,6 +6,7 @@ any request (no session lives in one process's memory).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,7 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard.agents.models import Agent
 from dashboard.agents.services import authenticate
-from dashboard.mcp.server import AgentGone, build_server
+from dashboard.mcp.server import (
+    AgentGone,
+    build_server,
+    calling_agent_instructions,
+    instructions_for,
+)
 
 
 def _bearer(headers: Any) -> str:
@@ -56,7 +62,8 @@ def build_mcp_app() -> Any:
         """Refuse requests without a live token before they reach the MCP machinery."""
         if scope["type"] == "http":
             token = _bearer(Request(scope).headers)
-            if await sync_to_async(authenticate)(token) is None:
+            agent = await sync_to_async(authenticate)(token)
+            if agent is None:
                 response = JSONResponse(
                     {
                         "code": "invalid_token",
@@ -68,9 +75,47 @@ def build_mcp_app() -> Any:
                 )
                 await response(scope, receive, send)
                 return
+            receive = await _with_instructions_on_initialize(agent, receive)
         await inner(scope, receive, send)
 
     return _minding_connections(mcp_app)
+
+
+# An initialize request is small; a larger body is read by the MCP machinery alone.
+_INITIALIZE_MAX_BYTES = 64 * 1024
+# How a client first meets the server: the 2025 protocols' handshake, the 2026 one's discovery.
+HELLO = ("initialize", "server/discover")
+
+
+async def _with_instructions_on_initialize(agent: Agent, receive: Receive) -> Receive:
+    """For a first request (``HELLO``), hand the server the agent's active system prompt (as
+    the stdio server and ``GET /api/v1/agent`` do); other requests do not pay for reading it.
+    Answers a ``receive`` that replays the body read to find out."""
+    messages: list[Any] = []
+    size = 0
+    while size <= _INITIALIZE_MAX_BYTES:
+        message = await receive()
+        messages.append(message)
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+    if (b"initialize" in body or b"server/discover" in body) and _method(body) in HELLO:
+        calling_agent_instructions.set(await sync_to_async(instructions_for)(agent))
+    replay = iter(messages)
+
+    async def replaying() -> Any:
+        return next(replay, None) or await receive()
+
+    return replaying
+
+
+def _method(body: bytes) -> Any:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    return message.get("method") if isinstance(message, dict) else None
 
 
 def _minding_connections(app: ASGIApp) -> ASGIApp:

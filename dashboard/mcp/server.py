@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import mcp_types as types
@@ -21,6 +22,24 @@ from dashboard.agents.services import active_prompt
 from dashboard.mcp import tools
 
 AgentResolver = Callable[[ServerRequestContext[Any]], Awaitable[Agent]]
+
+# The calling agent's active system prompt, for the ``initialize`` answer of the request being
+# served: over HTTP one server answers every agent, so it cannot be fixed when it is built.
+calling_agent_instructions: ContextVar[str | None] = ContextVar(
+    "calling_agent_instructions", default=None
+)
+
+
+class _Server(Server):
+    """Answers ``initialize`` (and ``server/discover``) with the calling agent's prompt."""
+
+    @property  # type: ignore[override]
+    def instructions(self) -> str | None:
+        return calling_agent_instructions.get() or self._instructions
+
+    @instructions.setter
+    def instructions(self, value: str | None) -> None:
+        self._instructions = value
 
 
 class AgentGone(Exception):
@@ -72,7 +91,7 @@ def build_server(resolve_agent: AgentResolver, *, instructions: str | None = Non
         outcome = await sync_to_async(tools.call)(agent, params.name, params.arguments or {})
         return _result(outcome)
 
-    return Server(
+    return _Server(
         "switchboard",
         version="1",
         instructions=instructions

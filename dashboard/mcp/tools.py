@@ -18,7 +18,7 @@ from contacts.services.contacts import get_contact
 from contacts.services.segments import get_segment, segment_members
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
-from dashboard.agents.pipeline import Outcome, admit, perform, status_for
+from dashboard.agents.pipeline import Outcome, admit, approval_status, perform, status_for
 from dashboard.api.contacts import page_of
 from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id, IsoText
@@ -151,6 +151,10 @@ class CheckInput(ToolInput):
     code: str = Field(description="The code the person read out.", max_length=20)
 
 
+class ApprovalInput(ToolInput):
+    approval_id: Id = Field(description="The approval_id a pending_approval answer gave.")
+
+
 class LookupInput(ToolInput):
     phone: str = Field(description="Phone number in any format.", max_length=40)
 
@@ -159,7 +163,7 @@ class LookupInput(ToolInput):
 class Tool:
     name: str
     description: str
-    scope: str
+    scope: str | None  # None: every agent may call it
     input: type[ToolInput]
     run: Callable[[Agent, Any], Outcome]
 
@@ -169,7 +173,7 @@ class Tool:
         return schema
 
 
-def _read(agent: Agent, scope: str, body: Callable[[], dict[str, Any]]) -> Outcome:
+def _read(agent: Agent, scope: str | None, body: Callable[[], dict[str, Any]]) -> Outcome:
     if refused := admit(agent, scope):
         return refused
     try:
@@ -287,6 +291,10 @@ def check_verification(agent: Agent, args: CheckInput) -> Outcome:
     return perform(agent, "check_verification", {"to": args.to, "code": args.code})
 
 
+def approval_status_tool(agent: Agent, args: ApprovalInput) -> Outcome:
+    return _read(agent, None, lambda: approval_status(agent, args.approval_id))
+
+
 def lookup_phone(agent: Agent, args: LookupInput) -> Outcome:
     return _read(agent, "contacts:read", lambda: reads.lookup(args.phone))
 
@@ -401,6 +409,13 @@ for _tool in (
         check_verification,
     ),
     Tool(
+        "approval_status",
+        "What came of a request answered pending_approval: pending; executed (result holds what it answered, a text's message id for sms_status) or failed once staff approved it; rejected (decision_note says why); expired; or withdrawn.",
+        None,
+        ApprovalInput,
+        approval_status_tool,
+    ),
+    Tool(
         "lookup_phone",
         "What a phone number is: country, type (mobile, fixed line…), time zones and carrier. Fails with invalid_phone.",
         "contacts:read",
@@ -411,8 +426,12 @@ for _tool in (
     register(_tool)
 
 
+def _allowed(agent: Agent, tool: Tool) -> bool:
+    return tool.scope is None or agent.has_scope(tool.scope)
+
+
 def tools_for(agent: Agent) -> list[Tool]:
-    return [tool for tool in TOOLS.values() if agent.has_scope(tool.scope)]
+    return [tool for tool in TOOLS.values() if _allowed(agent, tool)]
 
 
 def anthropic_schemas(agent: Agent) -> list[dict[str, Any]]:
@@ -441,7 +460,7 @@ def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
     from pydantic import ValidationError
 
     tool = TOOLS.get(name)
-    if tool is None or not agent.has_scope(tool.scope):
+    if tool is None or not _allowed(agent, tool):
         if tool is None:
             return Outcome(
                 404, {"code": "unknown_tool", "message": f"There is no tool named {name}."}

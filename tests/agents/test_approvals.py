@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps as django_apps
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -202,14 +203,14 @@ def test_a_bad_send_is_refused_at_once_instead_of_queued(gated_client, funded):
     assert not ApprovalRequest.objects.exists()
 
 
-def test_gated_erasure_waits_and_runs_on_approval(make_agent, staff_user):
+def test_gated_erasure_waits_and_runs_on_approval(make_agent, admin_user):
     agent = make_agent("eraser", mode="gated")
     contact = create_contact(actor=Actor.system("tests"), email="gone@example.com")
     client = client_for(agent)
     response = client.delete(f"/api/v1/contacts/{contact.pk}?reason=asked%20to%20be%20forgotten")
     assert response.status_code == 202
     assert Contact.objects.filter(pk=contact.pk).exists()
-    approve(request_id=response.json()["approval_id"], user=staff_user)
+    approve(request_id=response.json()["approval_id"], user=admin_user)
     assert not Contact.objects.filter(pk=contact.pk).exists()
 
 
@@ -236,6 +237,24 @@ def test_pending_approvals_hold_their_cost_against_the_budget(make_agent, funded
     client = client_for(make_agent("holder", mode="gated", monthly_sms_budget=Decimal("0.05")))
     assert ask_to_send(client).status_code == 202
     assert ask_to_send(client, "Another").json()["code"] == "agent_budget_exceeded"
+
+
+def test_a_request_past_its_time_holds_nothing_even_before_it_is_swept(
+    make_agent, funded, staff_client
+):
+    # Nobody opened the queue since the request expired: it can never run, so neither the
+    # agent's next send nor its pages may count its price as spent.
+    agent = make_agent("holder", mode="gated", monthly_sms_budget=Decimal("0.05"))
+    client = client_for(agent)
+    first = ask_to_send(client).json()["approval_id"]
+    ApprovalRequest.objects.filter(pk=first).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    assert client.get("/api/v1/sms/credits").json()["agent_spent_this_month"] == "0.0000"
+    page = staff_client.get(reverse("agents:list")).content.decode()
+    assert "0.0000 / 0.0500" in page
+    assert ask_to_send(client, "Another").status_code == 202
 
 
 def test_a_dry_run_prices_the_send_and_sends_nothing(gated_client, funded):

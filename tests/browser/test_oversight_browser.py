@@ -1,5 +1,6 @@
 """Agent oversight in a real browser: a gated agent's text is edited and approved with the
-keyboard and delivered; decisions reach "Recently decided" live; a prompt is edited, compared
+keyboard and delivered; decisions reach "Recently decided" live, a bulk one leaving a text being
+edited elsewhere as it is; a prompt is edited, compared
 and rolled back; the activity feed fills in an action that committed late, drops its empty
 message when the first arrives, and keeps a poll of the old filter out of a new one."""
 
@@ -285,3 +286,25 @@ def test_the_activity_feed_drops_its_empty_message_and_the_rows_of_a_filter_left
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("other")
     expect(empty).to_be_hidden()
+
+
+def test_a_bulk_decision_leaves_a_text_being_edited_on_another_request_as_it_is(staff_page, alice):
+    agent = make_agent("Be kind.")
+    editing, other = [
+        perform(agent, "send_sms", {"contact_id": str(alice.pk), "message": text}).body[
+            "approval_id"
+        ]
+        for text in ("Hi Alice", "Spam")
+    ]
+    page = staff_page
+    page.goto("/approvals/")
+    text = page.get_by_label(f"Text of request #{editing}")
+    text.fill("Hi Alice, your parcel arrives at noon.")
+    page.get_by_label(f"Select request #{other}").check()
+    page.get_by_role("button", name="Reject selected").click()
+
+    expect(page.locator("#toasts")).to_contain_text("Rejected 1 request(s).")
+    expect(page.locator(f"#approval-{other}")).to_have_count(0)
+    expect(page.locator(f"#decided-{other}")).to_contain_text("Rejected")
+    expect(text).to_have_value("Hi Alice, your parcel arrives at noon.")
+    assert ApprovalRequest.objects.get(pk=editing).status == "pending"

@@ -24,14 +24,15 @@ from mcp.client.streamable_http import streamable_http_client
 from contacts.models import Contact
 from contacts.services.lists import create_list
 from dashboard.actors import Actor
-from dashboard.agents.services import issue_token
+from dashboard.agents.prompts import activate_version
+from dashboard.agents.services import issue_token, save_prompt_version
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {
     "upsert_contact", "get_contact", "search_contacts", "tag_contact", "untag_contact",
     "add_to_list", "remove_from_list", "list_segments", "segment_contacts", "import_status",
     "send_sms", "sms_status", "credit_balance", "start_verification", "check_verification",
-    "lookup_phone",
+    "approval_status", "lookup_phone",
 }  # fmt: skip
 
 
@@ -116,6 +117,34 @@ def test_an_agent_runs_the_three_call_flow_over_streamable_http(mcp_http_url, ma
     )
     assert Contact.objects.get().tags.get().name == "VIP"
     assert agent.actions.filter(outcome="done").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_connecting_over_http_is_given_its_active_system_prompt(
+    mcp_http_url, make_agent, staff_user
+):
+    # As GET /api/v1/agent and the stdio server do; and after a roll back, the version now
+    # active, not the one active when the server started.
+    agent = make_agent("http-prompted", prompt="Be polite.")
+    save_prompt_version(actor=Actor.staff(staff_user), agent=agent, text="Be brief.", note="Tone")
+    token, _ = issue_token(client_id=agent.client_id, client_secret=agent.client_secret)
+
+    async def instructions() -> str | None:
+        async with http_client(mcp_http_url, token) as client:
+            return client.instructions
+
+    assert run_async(instructions()) == "Be brief."
+    activate_version(actor=Actor.staff(staff_user), agent=agent, number=1)
+    assert run_async(instructions()) == "Be polite."
+    # A client of the 2025 protocol meets the server with initialize instead.
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "older-client", "version": "1"},
+    }}  # fmt: skip
+    answer = httpx2.post(mcp_http_url, json=hello, timeout=30, headers={
+        "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+    })  # fmt: skip
+    assert answer.json()["result"]["instructions"] == "Be polite."
 
 
 @pytest.mark.django_db(transaction=True)

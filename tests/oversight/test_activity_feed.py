@@ -14,6 +14,7 @@ from dashboard.actors import Actor
 from dashboard.agents.models import ActionFlag, AgentAction
 from dashboard.agents.pipeline import approve, perform
 from dashboard.agents.services import save_prompt_version
+from dashboard.mcp import tools
 from dashboard.models import AuditEntry
 from sms.models import Message
 
@@ -68,6 +69,23 @@ def test_the_feed_names_who_each_action_was_about(staff_client, monitored_agent)
     assert '<span class="mono small">lee@example.com</span>' in page
 
 
+def test_an_action_refused_for_a_malformed_contact_id_does_not_break_the_feed(
+    staff_client, monitored_agent
+):
+    # An MCP tool passes the model's contact_id as it came; the refused action is recorded
+    # with it, and the feed (and its poll) must still draw, naming what the agent sent.
+    refused = tools.call(monitored_agent, "untag_contact", {"contact_id": "Ann Lee", "tag": "VIP"})
+    assert refused.status == 404
+
+    response = staff_client.get(FEED)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "untag_contact" in page and "There is no contact with id Ann Lee." in page
+    assert '<span class="mono small">Ann Lee</span>' in page
+    assert staff_client.get(POLL).status_code == 200
+
+
 def test_the_feed_filters_by_agent_action_and_outcome(
     staff_client, monitored_agent, autonomous_agent
 ):
@@ -89,6 +107,13 @@ def test_the_feed_page_does_not_grow_its_queries_with_the_actions(
         perform(monitored_agent, "create_list", {"name": f"List {n}"})
     with django_assert_max_num_queries(12):
         assert staff_client.get(FEED).status_code == 200
+
+
+@pytest.mark.parametrize("after, seen", [("²", "1"), ("5", "²-³,1")])
+def test_a_poll_with_digits_of_other_scripts_is_an_update_not_an_error_page(
+    staff_client, after, seen
+):
+    assert staff_client.get(POLL, {"after": after, "seen": seen}).status_code == 200
 
 
 def test_polling_brings_only_the_actions_newer_than_the_last_one_shown(

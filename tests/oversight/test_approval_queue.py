@@ -6,19 +6,24 @@ import dataclasses
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact, ContactTag, Tag
 from contacts.services.contacts import create_contact
+from contacts.services.duplicates import merge_contacts
 from contacts.services.segments import create_segment
+from dashboard.actors import Actor
 from dashboard.agents import pipeline
 from dashboard.agents.models import ActionOutcome, AgentAction, ApprovalRequest, ApprovalStatus
-from dashboard.agents.pipeline import perform
+from dashboard.agents.pipeline import credits_spent_this_month, perform
 from dashboard.models import AuditEntry
-from sms.models import Message
+from sms.models import CreditAccount, Message
+from sms.services import credits
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +74,27 @@ def test_a_campaign_request_shows_its_audience_by_name_how_many_it_reaches_and_t
     assert "audience_id" not in page and "<dt>name</dt>" not in page
 
 
+def test_a_campaign_whose_audience_was_deleted_since_says_so(
+    staff_client, gated_agent, funded, contact
+):
+    vip = Tag.objects.create(name="VIP")
+    ContactTag.objects.create(contact=contact, tag=vip)
+    perform(gated_agent, "start_campaign", {
+        "message": "Hi", "audience_kind": "tag", "audience_id": vip.pk, "kind": "transactional",
+    })  # fmt: skip
+    tag_id = vip.pk
+    vip.delete()
+
+    page = staff_client.get(QUEUE).content.decode()
+
+    assert (
+        f'data-testid="audience">tag #{tag_id} <span class="badge badge-danger">deleted since'
+        in page
+    )
+    assert "recipient" not in page.split('data-testid="audience">', 1)[1].split("</dd>", 1)[0]
+    assert "audience_id" not in page
+
+
 def test_a_scheduled_send_shows_when_in_the_site_time_zone(
     staff_client, gated_agent, funded, contact, settings
 ):
@@ -83,6 +109,21 @@ def test_a_scheduled_send_shows_when_in_the_site_time_zone(
     assert when.isoformat() not in page
 
 
+def test_a_request_whose_contact_is_gone_says_so_instead_of_showing_no_recipient(
+    staff_client, gated_agent, ask_to_send, contact, system_actor
+):
+    # Merged into another contact since the agent asked: staff must not approve it blind.
+    request = ask_to_send(gated_agent)
+    survivor = create_contact(actor=system_actor, email="alice.smith@example.com")
+    merge_contacts(actor=system_actor, survivor=survivor, duplicate=contact)
+
+    page = staff_client.get(QUEUE).content.decode()
+
+    item = page.split(f'id="approval-{request.pk}"', 1)[1].split("</article>", 1)[0]
+    assert "This contact no longer exists: it was merged into" in item
+    assert reverse("contacts:detail", args=[survivor.pk]) in item
+
+
 def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
     staff_client, gated_agent, ask_to_send, django_assert_max_num_queries
 ):
@@ -90,6 +131,14 @@ def test_the_queue_page_does_not_grow_its_queries_with_the_requests(
         ask_to_send(gated_agent, f"Text {n}")
     with django_assert_max_num_queries(14):
         assert staff_client.get(QUEUE).status_code == 200
+
+
+def test_a_poll_naming_requests_in_digits_of_other_scripts_is_an_update_not_an_error_page(
+    staff_client, gated_agent, ask_to_send
+):
+    request = ask_to_send(gated_agent)
+    response = staff_client.get(POLL, {"shown": ["²", str(request.pk)]})
+    assert response.status_code == 200
 
 
 def test_approving_runs_the_send_once_and_audits_the_decision(
@@ -111,8 +160,16 @@ def test_approving_runs_the_send_once_and_audits_the_decision(
     assert Message.objects.count() == 1
 
 
+@pytest.fixture
+def admin_htmx_client(admin_user) -> Client:
+    """An admin's client whose requests look like htmx's: only admins erase people."""
+    client = Client(headers={"HX-Request": "true"})
+    client.force_login(admin_user)
+    return client
+
+
 def test_approving_an_erasure_names_the_segments_whose_conditions_now_match_nobody(
-    htmx_client, gated_agent, system_actor
+    admin_htmx_client, gated_agent, system_actor
 ):
     contact = create_contact(actor=system_actor, email="gone@example.com")
     rules = {"all": [{"field": "email", "op": "equals", "value": "gone@example.com"}]}
@@ -120,7 +177,7 @@ def test_approving_an_erasure_names_the_segments_whose_conditions_now_match_nobo
     perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
     request = ApprovalRequest.objects.get()
 
-    response = htmx_client.post(approve_url(request))
+    response = admin_htmx_client.post(approve_url(request))
 
     assert not Contact.objects.filter(pk=contact.pk).exists()
     toast = json.loads(response["HX-Trigger"])["toast"]
@@ -216,6 +273,73 @@ def test_an_edit_that_cannot_be_sent_is_refused_and_the_request_keeps_waiting(
     request.refresh_from_db()
     assert request.status == ApprovalStatus.PENDING
     assert not Message.objects.exists()
+
+
+def test_an_edit_that_would_take_the_agent_past_its_budget_is_refused_and_keeps_waiting(
+    htmx_client, make_agent, ask_to_send
+):
+    # The budget held the short text's price when the agent asked; a longer edit must fit too.
+    agent = make_agent("thrifty", mode="gated", monthly_sms_budget=Decimal("0.05"))
+    request = ask_to_send(agent, "Your parcel arrives today.")  # 1 segment, 0.04
+    longer = "Your parcel arrives today. " * 10  # 2 segments, 0.08
+
+    response = htmx_client.post(approve_url(request), {"text": longer})
+
+    page = response.content.decode()
+    assert "agent has 0.0500 left of its monthly budget of 0.0500" in page
+    assert longer.strip() in page  # the edit is not lost
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    assert not Message.objects.exists()
+    assert credits_spent_this_month(agent) == Decimal("0.04")  # still only the held price
+    htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED
+    assert credits_spent_this_month(agent) == Decimal("0.04")
+
+
+def test_a_long_text_an_agent_may_ask_for_can_be_approved_as_it_is(
+    htmx_client, gated_agent, ask_to_send, settings
+):
+    # The API takes texts up to 2,000 characters; the queue's form must not refuse one of
+    # them that the send itself accepts.
+    settings.SMS_MAX_SEGMENTS = 15
+    text = "Your parcel arrives today. " * 63  # 1,701 characters, 12 segments
+    request = ask_to_send(gated_agent, text)
+
+    response = htmx_client.post(approve_url(request), {"text": text})
+
+    assert "it ran" in json.loads(response["HX-Trigger"])["toast"]["message"]
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED and not request.original_payload
+    assert Message.objects.get().text == text
+
+
+def test_approving_without_enough_credits_keeps_the_request_waiting_for_a_top_up(
+    htmx_client, gated_agent, ask_to_send
+):
+    # The balance ran low since the agent asked: once an admin tops up, the same request can
+    # still be approved, alone or selected with others; it is not used up as "approved but
+    # failed".
+    request = ask_to_send(gated_agent)
+    CreditAccount.objects.update(balance=Decimal("0.01"))
+
+    alone = htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    bulk = htmx_client.post(reverse("approvals:bulk"), {"ids": [request.pk], "decision": "approve"})
+
+    assert "Not enough credits: this needs 0.04, the balance is 0.01." in alone.content.decode()
+    toast = json.loads(bulk["HX-Trigger"])["toast"]
+    assert toast["level"] == "error" and "Not enough credits" in toast["message"]
+    assert "was approved but did not run" not in toast["message"]
+    assert f'<div id="approval-{request.pk}" hx-swap-oob="delete">' not in bulk.content.decode()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    assert not Message.objects.exists()
+    credits.top_up(actor=Actor.system("tests"), amount=Decimal("1"), note="top up")
+    htmx_client.post(approve_url(request), {"text": "Your parcel arrives today."})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.EXECUTED
+    assert Message.objects.count() == 1
 
 
 def test_rejecting_with_a_reason_sends_nothing_and_tells_the_agent_why(
@@ -392,7 +516,13 @@ def test_a_bulk_decision_shows_in_recently_decided_at_once(htmx_client, gated_ag
         {"ids": [first.pk, second.pk], "decision": "reject", "note": "Wrong day"},
     )
     decided = response.content.decode()
-    assert f'id="approval-{waiting.pk}"' in decided and f'id="approval-{first.pk}"' not in decided
+    # The decided requests leave the page; the one still waiting is left as it is, not redrawn.
+    for gone in (first, second):
+        assert f'<div id="approval-{gone.pk}" hx-swap-oob="delete"></div>' in decided
+    assert f'id="approval-{waiting.pk}"' not in decided
+    # An id no request could have is named as such, not an error page.
+    odd = htmx_client.post(reverse("approvals:bulk"), {"ids": [str(2**64)], "decision": "reject"})
+    assert "Pick requests from the queue." in json.loads(odd["HX-Trigger"])["toast"]["message"]
     # Not only on the next poll: the table and the badge come with the answer, out of band.
     assert 'id="recent-decisions" hx-swap-oob="true"' in decided
     assert recently_decided(decided) == [second.pk, first.pk]
@@ -483,13 +613,39 @@ def test_an_agent_cannot_reach_the_staff_queue(gated_client):
 
 
 def test_a_gated_erasure_waits_in_the_queue_and_erases_once_approved(
-    htmx_client, gated_agent, contact
+    admin_htmx_client, gated_agent, contact
 ):
 
     outcome = perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
     assert outcome.status == 202
-    page = htmx_client.get(QUEUE).content.decode()
+    page = admin_htmx_client.get(QUEUE).content.decode()
     assert "erase_contact" in page and "Alice Smith" in page
     assert 'name="text"' not in page  # nothing to edit in an erasure
-    htmx_client.post(reverse("approvals:approve", args=[outcome.body["approval_id"]]))
+    admin_htmx_client.post(reverse("approvals:approve", args=[outcome.body["approval_id"]]))
     assert not Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_a_staff_member_who_is_not_an_admin_cannot_erase_a_person_by_approving_an_agent(
+    htmx_client, gated_agent, contact
+):
+    # Erasing a person is for admins on the contact page; approving an agent's erasure must
+    # not be a way round that.
+    outcome = perform(gated_agent, "erase_contact", {"contact_id": str(contact.pk)})
+    request = ApprovalRequest.objects.get(pk=outcome.body["approval_id"])
+    assert "Only an admin can approve an erasure" in htmx_client.get(QUEUE).content.decode()
+
+    response = htmx_client.post(approve_url(request))
+
+    assert response.status_code == 200
+    assert "Only an admin can approve an erasure" in response.content.decode()
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.PENDING and request.decided_by is None
+    # Nor in a bulk decision; rejecting it stays open to every staff member.
+    bulk = htmx_client.post(reverse("approvals:bulk"), {"ids": [request.pk], "decision": "approve"})
+    toast = json.loads(bulk["HX-Trigger"])["toast"]["message"]
+    assert "Only an admin can approve an erasure" in toast
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    htmx_client.post(reject_url(request), {"note": "Not without a ticket"})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.REJECTED

@@ -148,6 +148,20 @@ def test_activating_an_unknown_version_says_so(staff_client, agent):
     assert "courier has no prompt version 9." in response.content.decode()
 
 
+def test_version_numbers_in_other_scripts_digits_are_no_version_not_an_error_page(
+    staff_client, agent
+):
+    # "²" and "٣" pass str.isdigit(); int() takes only the second. Neither is a version here.
+    page = reverse("agents:prompt", args=[agent.pk])
+    assert staff_client.get(page, {"version": "²", "a": "²", "b": "٣"}).status_code == 200
+    assert staff_client.get(page + "diff/", {"a": "²", "b": "1"}).status_code == 200
+    response = staff_client.post(
+        reverse("agents:prompt_activate", args=[agent.pk]), {"number": "²"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "courier has no prompt version 0." in response.content.decode()
+
+
 def test_actions_record_the_prompt_version_active_when_they_were_asked_for(
     agent, funded, contact, staff_user
 ):

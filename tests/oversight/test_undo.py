@@ -9,8 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Contact, ContactList, ContactTag
+from contacts.models import Contact, ContactList, ContactTag, ListMembership, Tag
 from contacts.services.contacts import create_contact, update_contact
+from contacts.services.duplicates import merge_contacts
+from contacts.services.lists import add_to_list, update_list
+from contacts.services.tags import rename_tag, tag_contact
 from dashboard.agents.models import AgentAction
 from dashboard.agents.pipeline import perform
 from dashboard.agents.undo import (
@@ -191,3 +194,117 @@ def test_the_window_form_suggests_the_last_hour(autonomous_agent, staff_client):
     assert end - start == dt.timedelta(hours=1)
     assert start < timezone.localtime().replace(tzinfo=None) < end
     assert 'data-testid="undo-plan"' not in page.content.decode()
+
+
+def test_undo_takes_the_contact_off_the_list_the_agent_added_them_to_not_a_namesake(
+    autonomous_agent, bob, staff_actor
+):
+    # List names need not be unique: undo must not touch a membership staff made in another
+    # list called the same.
+    theirs = ContactList.objects.create(name="Newsletter")
+    agents = ContactList.objects.create(name="Newsletter")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=theirs)
+    perform(autonomous_agent, "add_to_list", {"list_id": agents.pk, "contact_ids": [str(bob.pk)]})
+    action = AgentAction.objects.get(action="add_to_list")
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert list(ListMembership.objects.filter(contact=bob).values_list("list", flat=True)) == [
+        theirs.pk
+    ]
+
+
+def test_undo_puts_the_contact_back_on_a_list_renamed_since(autonomous_agent, bob, staff_actor):
+    customers = ContactList.objects.create(name="Customers")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=customers)
+    perform(
+        autonomous_agent, "remove_from_list", {"list_id": customers.pk, "contact_id": str(bob.pk)}
+    )
+    action = AgentAction.objects.get(action="remove_from_list")
+    update_list(actor=staff_actor, contact_list=customers, name="Clients", limit=None)
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert ListMembership.objects.filter(contact=bob, list=customers).exists()
+
+
+def test_undo_in_a_window_keeps_each_list_apart_from_its_namesake(
+    autonomous_agent, bob, staff_actor
+):
+    theirs = ContactList.objects.create(name="Newsletter")
+    agents = ContactList.objects.create(name="Newsletter")
+    add_to_list(actor=staff_actor, contact=bob, contact_list=theirs)
+    start = timezone.now() - dt.timedelta(seconds=1)
+    upsert(autonomous_agent, email="bob@example.com", list_ids=[agents.pk])
+
+    undo_window(
+        actor=staff_actor, agent=autonomous_agent, start=start,
+        end=timezone.now() + dt.timedelta(seconds=1),
+    )  # fmt: skip
+
+    assert list(ListMembership.objects.filter(contact=bob).values_list("list", flat=True)) == [
+        theirs.pk
+    ]
+
+
+def test_undo_takes_off_a_tag_the_agent_added_though_it_was_renamed_since(
+    autonomous_agent, bob, staff_actor
+):
+    perform(autonomous_agent, "tag_contacts", {"tag_name": "VIP", "contact_ids": [str(bob.pk)]})
+    action = AgentAction.objects.get(action="tag_contacts")
+    rename_tag(actor=staff_actor, tag=Tag.objects.get(name="VIP"), name="Gold")
+
+    result = undo_action(actor=staff_actor, action=action)
+
+    assert result.restored == 1 and not result.failed
+    assert not ContactTag.objects.filter(contact=bob).exists()
+
+
+def test_undo_gives_back_a_removed_tag_under_its_new_name_not_a_new_tag(
+    autonomous_agent, bob, staff_actor
+):
+    tag_contact(actor=staff_actor, contact=bob, tag_name="VIP")
+    perform(autonomous_agent, "untag_contact", {"tag_name": "VIP", "contact_id": str(bob.pk)})
+    action = AgentAction.objects.get(action="untag_contact")
+    gold = rename_tag(actor=staff_actor, tag=Tag.objects.get(name="VIP"), name="Gold")
+    rename_tag(actor=staff_actor, tag=gold, name="Platinum")
+
+    undo_action(actor=staff_actor, action=action)
+
+    assert list(Tag.objects.values_list("name", flat=True)) == ["Platinum"]
+    assert ContactTag.objects.filter(contact=bob, tag=gold).exists()
+
+
+def test_undo_never_deletes_the_contact_an_agent_made_contact_was_merged_into(
+    autonomous_agent, bob, staff_actor
+):
+    # The merge moved the agent's "created" entry onto Bob's trail: undoing the creation
+    # must not delete Bob, who was there first, even when told to undo conflicts too.
+    action = upsert(autonomous_agent, email="robert@example.com", first_name="Robert")
+    merge_contacts(actor=staff_actor, survivor=bob, duplicate=action.response_body["id"])
+
+    plan = plan_undo(entries_for_action(action), messages=messages_for_action(action))
+    result = undo_action(actor=staff_actor, action=action, confirm_conflicts=True)
+
+    assert not any(item.deletes for item in plan.contacts)
+    assert any("merged into bob@example.com" in line for line in plan.left_as_is)
+    assert result.deleted == 0
+    assert Contact.objects.filter(pk=bob.pk).exists()
+
+
+def test_undo_never_deletes_a_contact_an_older_one_was_merged_into_since(
+    autonomous_agent, bob, staff_actor
+):
+    # Bob's history now lives on the contact the agent created: deleting it would delete Bob.
+    action = upsert(autonomous_agent, email="robert@example.com", first_name="Robert")
+    merge_contacts(actor=staff_actor, survivor=action.response_body["id"], duplicate=bob)
+
+    plan = plan_undo(entries_for_action(action), messages=messages_for_action(action))
+    result = undo_action(actor=staff_actor, action=action, confirm_conflicts=True)
+
+    assert not any(item.deletes for item in plan.contacts)
+    assert any("older contact was merged into it" in line for line in plan.left_as_is)
+    assert result.deleted == 0
+    assert Contact.objects.filter(pk=action.response_body["id"]).exists()

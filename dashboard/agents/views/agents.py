@@ -15,13 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboard.actors import Actor
 from dashboard.agents.forms import AgentCreateForm, AgentSettingsForm
 from dashboard.agents.models import (
-    ActionOutcome,
     Agent,
     AgentAction,
     ApprovalRequest,
     UsageCounter,
 )
-from dashboard.agents.pipeline import credits_spent_this_month, requests_this_month
+from dashboard.agents.pipeline import credits_spent_this_month, requests_this_month, spending
 from dashboard.agents.services import (
     active_prompt,
     create_agent,
@@ -33,8 +32,6 @@ from dashboard.agents.services import (
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
 from dashboard.permissions import admin_required, is_admin
-
-SPENDING = [ActionOutcome.DONE, ActionOutcome.PENDING_APPROVAL]
 
 
 def get_agent_or_404(agent_id: int) -> Agent:
@@ -55,7 +52,7 @@ def agent_list(request: HttpRequest) -> HttpResponse:
     window = "M:" + timezone.now().strftime("%Y-%m")
     requests = dict(UsageCounter.objects.filter(window=window).values_list("agent_id", "count"))
     spent = dict(
-        AgentAction.objects.filter(created_at__gte=_month_start(), outcome__in=SPENDING)
+        AgentAction.objects.filter(spending(), created_at__gte=_month_start())
         .values("agent_id")
         .annotate(total=Sum("credits"))
         .values_list("agent_id", "total")

@@ -26,7 +26,8 @@ from dashboard.forms import add_domain_error
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    # isdecimal, not isdigit: "²" is a digit int() refuses.
+    return int(value) if value and value.isdecimal() else None
 
 
 def _diff_context(versions: list[AgentPromptVersion], a: int | None, b: int | None) -> dict:
