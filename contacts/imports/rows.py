@@ -149,12 +149,14 @@ class PhoneCleaner:
             if not stripped or stripped.group(0) != self.trunk:
                 return None
             national = digits[len(self.trunk) :]
-            if national.isdigit() and national[:1] != "0":
+            if national.isascii() and national.isdigit() and national[:1] != "0":
                 return self.country_code, national
             return None
         else:
             return None
-        if not digits.isdigit():
+        # ASCII digits only: "²" is a digit int() refuses, and "٤٤" would end up in the
+        # E.164 text; the exact path reads (or refuses) both.
+        if not (digits.isascii() and digits.isdigit()):
             return None
         for length in (1, 2, 3):
             code = digits[:length]

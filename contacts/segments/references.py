@@ -44,7 +44,7 @@ def _by_id(value: Any, pk: int) -> bool:
         return False
     if isinstance(value, int):
         return value == pk
-    return isinstance(value, str) and value.strip().isdigit() and int(value) == pk
+    return isinstance(value, str) and value.strip().isdecimal() and int(value) == pk
 
 
 def _refers(condition: dict[str, Any], kind: Kind, obj: Tag | ContactList | Field) -> bool:
@@ -97,12 +97,12 @@ def follow_rename(
     def change(condition: dict[str, Any]) -> bool:
         field, value = condition.get("field"), condition.get("value")
         if kind == "tag" and field == "tag" and isinstance(value, str):
-            if not value.strip().isdigit() and _same_name(value, old):
+            if not value.strip().isdecimal() and _same_name(value, old):
                 condition["value"] = obj.name
                 return True
         elif kind == "field" and isinstance(field, str) and field.startswith("custom:"):
             ref = field.removeprefix("custom:")
-            if not ref.strip().isdigit() and _same_name(ref, old):
+            if not ref.strip().isdecimal() and _same_name(ref, old):
                 condition["field"] = f"custom:{obj.name}"
                 return True
         return False

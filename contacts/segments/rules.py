@@ -401,7 +401,7 @@ def _resolve_field(path: str, ref: str) -> Field:
     ref = ref.strip()
     field = (
         Field.objects.filter(pk=int(ref)).first()
-        if ref.isdigit()
+        if ref.isdecimal()  # not isdigit: "²" is a digit int() refuses
         else Field.objects.named(ref).first()
     )
     if field is None:
@@ -463,7 +463,7 @@ def _tag(op: str, value: Any, path: str) -> Q:
         raise _ops_error(path, "tag", op, ("has", "has_not"))
     if isinstance(value, int) and not isinstance(value, bool):
         tag = Tag.objects.filter(pk=value).first()
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isdecimal():
         tag = Tag.objects.filter(pk=int(value)).first()
     elif isinstance(value, str) and value.strip():
         tag = find_tag(value)

@@ -43,7 +43,7 @@ def _has_nul(request: HttpRequest) -> bool:
     if request.method != "POST" or request.content_type not in FORMS:
         return False
     length = str(request.META.get("CONTENT_LENGTH") or "0")
-    if length.isdigit() and int(length) <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+    if length.isdecimal() and int(length) <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         # Read the body before the form: parsing the form from the stream would leave a JSON
         # endpoint sent a form unable to read its body (a 500, not the 400 it deserves).
         with contextlib.suppress(RawPostDataException):  # a form endpoint already read it

@@ -169,7 +169,7 @@ AUDIENCE_MODELS = {"list": ContactList, "tag": Tag, "segment": Segment}
 
 def _audience_key(payload: dict[str, Any]) -> tuple[str, int] | None:
     kind, pk = payload.get("audience_kind"), payload.get("audience_id")
-    if kind not in AUDIENCE_MODELS or not str(pk).isdigit():
+    if kind not in AUDIENCE_MODELS or not str(pk).isdecimal():
         return None
     return kind, int(pk)
 

@@ -520,6 +520,22 @@ def test_a_rule_on_a_deleted_custom_field_is_refused_once_the_field_is_gone():
         compile_rules(rules)
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"field": "custom:²", "op": "gt", "value": 1},
+        {"field": "tag", "op": "has", "value": "²"},
+    ],
+)
+def test_a_superscript_digit_is_a_name_not_an_id(condition):
+    # "²".isdigit() is true but int("²") refuses it: it was a 500, not the rule's error.
+    with pytest.raises(SwitchboardError) as caught:
+        compile_rules({"all": [condition]})
+    assert caught.value.code == "invalid_segment_rule"
+    assert "²" in caught.value.message
+
+
 def test_nesting_is_limited_to_the_documented_depth():
     assert MAX_DEPTH == 5
 

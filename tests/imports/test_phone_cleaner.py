@@ -53,6 +53,16 @@ def test_common_spellings_of_one_number_give_one_e164():
     assert {cleaner.clean(s).e164 for s in spellings} == {"+447400123456"}
 
 
+@pytest.mark.parametrize("text", ["+²4 7400 123456", "0²7400 123456", "+٤٤ 7400 123456"])
+def test_digits_other_than_ascii_take_the_exact_path(text):
+    # "²" is a digit int() refuses (it stopped the whole import); "٤٤" would have put
+    # Arabic-Indic digits into the E.164 text. phonenumbers reads the one and refuses the other.
+    cleaner = PhoneCleaner("GB")
+    assert fast(cleaner, text) == exact(text, "GB")
+    if text.startswith("+٤٤"):
+        assert cleaner.clean(text).e164 == "+447400123456"
+
+
 def reference(code: int, national: str) -> tuple[str, str] | None:
     """(region, type label) as phonenumbers itself decides them, None when not valid."""
     number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
