@@ -64,7 +64,8 @@ class UpsertContactInput(ToolInput):
 
 class ContactIdInput(ToolInput):
     contact_id: str = Field(
-        description="The contact's id (a UUID) as returned by upsert_contact or search_contacts."
+        description="The contact's id (a UUID) as returned by upsert_contact or search_contacts.",
+        max_length=64,
     )
 
 
@@ -80,12 +81,12 @@ class SearchContactsInput(ToolInput):
 
 
 class TagInput(ToolInput):
-    contact_id: str = Field(description="The contact's id (a UUID).")
+    contact_id: str = Field(description="The contact's id (a UUID).", max_length=64)
     tag: str = Field(description="Tag name; created if it does not exist yet.", max_length=100)
 
 
 class ListInput(ToolInput):
-    contact_id: str = Field(description="The contact's id (a UUID).")
+    contact_id: str = Field(description="The contact's id (a UUID).", max_length=64)
     list_id: Id = Field(description="The list's id.")
 
 

@@ -90,3 +90,18 @@ def test_searching_a_known_list_or_segment_finds_its_contacts_on_both_doors(
         api = agent_client.get("/api/v1/contacts", filters).json()["items"]
         tool = tools.call(autonomous_agent, "search_contacts", filters).body["contacts"]
         assert [c["email"] for c in api] == [c["email"] for c in tool] == ["ann@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [("get_contact", {}), ("tag_contact", {"tag": "VIP"}), ("add_to_list", {"list_id": 1}),
+     ("untag_contact", {"tag": "VIP"}), ("remove_from_list", {"list_id": 1})],
+)  # fmt: skip
+def test_a_contact_id_too_long_to_be_one_is_refused_without_echoing_it(
+    autonomous_agent, tool, args
+):
+    # An agent pasting a whole document as the id got all of it back in the error message.
+    outcome = tools.call(autonomous_agent, tool, {"contact_id": "x" * 5000, **args})
+    assert outcome.status == 400
+    assert "contact_id" in outcome.body["message"]
+    assert len(str(outcome.body)) < 1000
