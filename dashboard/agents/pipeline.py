@@ -616,7 +616,11 @@ def withdraw(*, request_id: int, actor: Actor, note: str) -> bool:
     """Take back a pending request before any staff member decides on it (its person was
     erased, its agent switched off); False when it was decided already."""
     claimed = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.WITHDRAWN, decided_at=timezone.now(), decision_note=note[:500]
+        status=ApprovalStatus.WITHDRAWN,
+        decided_at=timezone.now(),
+        decision_note=note[:500],
+        # The admin who switched the agent off; none when the system did it (an erasure).
+        decided_by_id=actor.user_id,
     )
     if claimed:
         request = ApprovalRequest.objects.get(pk=request_id)

@@ -134,6 +134,7 @@ def test_switching_an_agent_off_ends_what_it_left_waiting(
     revoke(actor=Actor.staff(admin_user), agent=gated_agent)
     waiting = ApprovalRequest.objects.get(pk=approval_id)
     assert (waiting.status, waiting.decision_note) == ("withdrawn", "The agent was switched off.")
+    assert waiting.decided_by == admin_user  # who switched it off, shown in Recently decided
     assert AgentAction.objects.get().credits == 0  # the held price no longer counts
     with pytest.raises(SwitchboardError) as refused:
         approve(request_id=approval_id, user=staff_user)
