@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from contacts.models import Interaction
+from contacts.services.contacts import create_contact
 from sms.gateways.base import SIGNATURE_HEADER, sign
 from sms.gateways.twilio import twilio_signature
 from sms.models import DeliveryReport, InboundMessage, Message, OptOut, Status
@@ -390,3 +391,13 @@ def test_a_signed_callback_nested_past_the_recursion_limit_is_refused_not_a_500(
                              headers={SIGNATURE_HEADER: sign(body)})  # fmt: skip
     assert response.status_code == 400
     assert not DeliveryReport.objects.exists()
+
+
+def test_a_stop_from_a_number_two_contacts_share_is_in_both_their_histories(contact, system_actor):
+    partner = create_contact(actor=system_actor, email="bob@example.com", phone=MOBILE,
+                             first_name="Bob", sms_consent="granted")  # fmt: skip
+    assert inbound(MOBILE, "STOP", "in-shared").status_code == 200
+    # Neither can be texted any more: each one's history says why.
+    for person in (contact, partner):
+        stop = Interaction.objects.get(contact=person, kind="sms_received")
+        assert "opted out" in stop.description
