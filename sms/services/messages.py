@@ -475,11 +475,16 @@ def cancel_message(*, actor: Actor, message: Message) -> Message:
     done = Message.objects.filter(
         pk=message.pk, status__in=[Status.PENDING, Status.SCHEDULED, Status.HELD]
     ).update(status=Status.CANCELLED, secret="", updated_at=timezone.now(), final_at=timezone.now())
-    if not done:
-        raise SwitchboardError(
-            "not_cancellable", "This message is already with the provider; it cannot be stopped."
-        )
     message.refresh_from_db()
+    if not done:
+        # Say what did happen: another click may have cancelled it, or the worker failed it.
+        if message.status == Status.CANCELLED:
+            reason = "This message is already cancelled; its credits are back."
+        elif message.status == Status.FAILED:
+            reason = "This message already failed; it was not sent."
+        else:
+            reason = "This message is already with the provider; it cannot be stopped."
+        raise SwitchboardError("not_cancellable", reason)
     MessageEvent.objects.create(message=message, status=Status.CANCELLED, source="staff",
                                 detail=f"cancelled by {actor.label}")  # fmt: skip
     credits.refund(messages=[message], actor=actor, note="cancelled before sending")
