@@ -267,21 +267,22 @@ def test_twilio_reports_need_twilios_signature(funded, staff_actor, settings):
 @pytest.mark.parametrize(
     "text",
     ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE",
-     "optout", "stop!", "\tSTOP\n"],
+     "optout", "stop!", "\tSTOP\n", "opt-out", "Opt-Out", "OPT_OUT", "stop-all", "un-subscribe"],
 )  # fmt: skip
 def test_stop_keywords_opt_out(text):
     assert keyword_action(text) == "opt_out"
 
 
-@pytest.mark.parametrize("text", ["START", " unstop ", "Start."])
+@pytest.mark.parametrize("text", ["START", " unstop ", "Start.", "un-stop"])
 def test_start_keywords_opt_back_in(text):
     assert keyword_action(text) == "opt_in"
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please"],
-)
+    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please",
+     "stop-over", "re-start", "can't stop"],
+)  # fmt: skip
 def test_other_replies_are_not_keywords(text):
     assert keyword_action(text) == ""
 
