@@ -95,13 +95,14 @@ def check_verification(*, phone: str, code: str) -> bool:
     """True when ``code`` is the current code for ``phone``; each wrong try uses an attempt."""
     e164 = _phone(phone)
     now = timezone.now()
-    challenge = (
-        OtpChallenge.objects.filter(phone=e164, verified_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
+    # The newest code, used or not: only it counts (a new one expires those before it).
+    challenge = OtpChallenge.objects.filter(phone=e164).order_by("-created_at", "-pk").first()
     if challenge is None:
         raise SwitchboardError("otp_not_found", "No code was sent to this number; start again.")
+    if challenge.verified_at is not None:
+        raise SwitchboardError(
+            "otp_not_found", "This number's code was already used; ask for a new one."
+        )
     if challenge.expires_at <= now:
         raise SwitchboardError("otp_expired", "This code has expired; ask for a new one.")
     # Count the attempt before comparing, with a conditional UPDATE: parallel guesses cannot
