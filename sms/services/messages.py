@@ -303,9 +303,10 @@ def prepare_message(
         )
     stop = optouts.opt_out_for(phone)
     if stop is not None:
+        on = timezone.localtime(stop.created_at)  # the site's day, as staff read dates
         raise SwitchboardError(
             "suppressed",
-            f"{info.international} opted out of texts on {stop.created_at:%d %b %Y} "
+            f"{info.international} opted out of texts on {on:%d %b %Y} "
             f"({stop.reason}). Nothing was sent.",
             field="to",
         )
@@ -748,8 +749,9 @@ def _record_outcomes(
         if _requeue_busy(message, outcome, now, busy_since.get(message.pk, now)):
             # The provider refused for load (429/503), so it never took the message: it goes
             # back in the queue a little later instead of failing. The secret stays for then.
+            again = timezone.localtime(message.send_after)
             events.append((message.pk, Status.PENDING.value, now, "worker", "gateway_busy",
-                           f"provider busy; trying again at {message.send_after:%H:%M:%S}"))  # fmt: skip
+                           f"provider busy; trying again at {again:%H:%M:%S}"))  # fmt: skip
             busy.append(message)
             continue
         message.secret = ""
