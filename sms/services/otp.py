@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -111,7 +112,9 @@ def check_verification(*, phone: str, code: str) -> bool:
         attempts=F("attempts") + 1
     ):
         raise SwitchboardError("otp_too_many_attempts", "Too many wrong codes; ask for a new one.")
-    given = "".join(ch for ch in str(code) if ch.isdigit())
+    # Spaces and dashes go; digits typed on a full-width, Arabic or Persian keyboard are the
+    # same digits ("١٢٣" is 123).
+    given = "".join(str(unicodedata.decimal(ch)) for ch in str(code) if ch.isdecimal())
     if not hmac.compare_digest(_hash(e164, given), challenge.code_hash):
         return False
     return bool(

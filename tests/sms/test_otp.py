@@ -49,6 +49,17 @@ def test_reusing_a_code_after_a_newer_one_was_used_says_it_was_used(funded, syst
     assert "already used" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "digits", ["0123456789", "０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹"]
+)
+def test_a_code_typed_on_a_full_width_or_arabic_keyboard_verifies(digits, funded, system_actor):
+    # Phones in Arabic, Persian or CJK locales type their own digits; the code is the same.
+    start_verification(actor=system_actor, phone=MOBILE)
+    code = sent_code()
+    typed = "".join(digits[int(d)] for d in code)
+    assert check_verification(phone=MOBILE, code=typed) is True
+
+
 def test_the_code_is_stored_only_as_a_hash_and_never_logged(funded, system_actor, caplog):
     caplog.set_level(logging.DEBUG)
     challenge = start_verification(actor=system_actor, phone=MOBILE)
