@@ -44,13 +44,13 @@ def _words(text: str) -> list[str]:
 
 def keyword_action(text: str) -> str:
     """``opt_out`` / ``opt_in`` when the whole reply is a keyword ("  stop!", "Stop all",
-    "«Arrêt»", "STOP. STOP."), else ""; a sentence that merely contains one ("please stop")
+    "«Arrêt»", "STOP. STOP.", "Start start"), else ""; a sentence that merely contains one ("please stop")
     is a reply."""
     words = _words(text)
     joined = "".join(words)
     if joined in STOP_WORDS or (words and all(word in STOP_WORDS for word in words)):
         return OPT_OUT
-    if joined in START_WORDS:
+    if joined in START_WORDS or (words and all(word in START_WORDS for word in words)):
         return OPT_IN
     return ""
 

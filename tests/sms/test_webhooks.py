@@ -273,7 +273,7 @@ def test_stop_keywords_opt_out(text):
     assert keyword_action(text) == "opt_out"
 
 
-@pytest.mark.parametrize("text", ["START", " unstop ", "Start.", "un-stop"])
+@pytest.mark.parametrize("text", ["START", " unstop ", "Start.", "un-stop", "Start. Start!"])
 def test_start_keywords_opt_back_in(text):
     assert keyword_action(text) == "opt_in"
 
