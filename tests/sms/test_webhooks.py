@@ -218,6 +218,20 @@ def test_an_unsigned_or_forged_callback_is_refused(sent, headers):
     assert not DeliveryReport.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("gateway", "header"), [("sandbox", SIGNATURE_HEADER), ("mailpro", SIGNATURE_HEADER),
+                            ("twilio", "X-Twilio-Signature")],
+)  # fmt: skip
+def test_a_signature_with_non_ascii_characters_is_refused_not_a_500(db, settings, gateway, header):
+    # Headers arrive as latin-1: a scanner's "é" must get the 403 any forgery gets.
+    settings.TWILIO_AUTH_TOKEN = "tok"
+    for kind in ("status", "inbound"):
+        response = Client().post(f"/sms/hooks/{gateway}/{kind}/", {"From": MOBILE, "Body": "STOP"},
+                                 headers={header: "é" * 28})  # fmt: skip
+        assert response.status_code == 403
+    assert not OptOut.objects.exists()
+
+
 def test_a_callback_signed_with_another_secret_is_refused(sent):
     assert post_signed("/sms/hooks/sandbox/status/", {"id": sent.provider_id, "status": "failed"},
                        secret="not-ours").status_code == 403  # fmt: skip
