@@ -41,9 +41,12 @@ def describe(e164: str) -> NumberInfo:
     number = phonenumbers.parse(e164, None)
     kind = phonenumbers.number_type(number)
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    # A satellite phone (+881, +870) belongs to no country: phonenumbers calls its region
+    # "001", which no two-letter country column holds. No country: priced at "*".
+    region = phonenumbers.region_code_for_number(number) or ""
     return NumberInfo(
         e164=e164,
-        region=phonenumbers.region_code_for_number(number) or "",
+        region=region if len(region) == 2 else "",
         international=phonenumbers.format_number(
             number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
         ),

@@ -129,6 +129,15 @@ def test_the_opt_out_date_is_the_sites_day_not_utcs(funded, contact, staff_actor
     assert "opted out of texts on 08 Dec 2026" in caught.value.message
 
 
+def test_a_satellite_phone_is_texted_at_the_price_for_every_other_country(funded, staff_actor):
+    # Iridium's +881 6 mobiles have no country: the message is stored (on PostgreSQL too, whose
+    # two-letter country column refused phonenumbers' "001") and priced at "*".
+    message = send_sms(actor=staff_actor, to="+881631234567", text="Hi").message
+    message.refresh_from_db()
+    assert (message.to, message.country) == ("+881631234567", "")
+    assert message.price == credits.price_per_segment("*")
+
+
 def test_marketing_needs_sms_consent(funded, contact, staff_actor, system_actor):
     update_contact(actor=system_actor, contact=contact, sms_consent="withdrawn")
     contact.refresh_from_db()
