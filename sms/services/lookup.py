@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from contacts.phones import SMS_CAPABLE, TYPE_LABELS, normalise_phone
+from contacts.phones import SMS_CAPABLE, TYPE_LABELS, country_of, normalise_phone
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,10 @@ def describe(e164: str) -> NumberInfo:
     number = phonenumbers.parse(e164, None)
     kind = phonenumbers.number_type(number)
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-    # A satellite phone (+881, +870) belongs to no country: phonenumbers calls its region
-    # "001", which no two-letter country column holds. No country: priced at "*".
-    region = phonenumbers.region_code_for_number(number) or ""
     return NumberInfo(
         e164=e164,
-        region=region if len(region) == 2 else "",
+        # A satellite phone has no country ("" rather than "001"): priced at "*".
+        region=country_of(phonenumbers.region_code_for_number(number)),
         international=phonenumbers.format_number(
             number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
         ),
