@@ -482,7 +482,7 @@ def cancel_message(*, actor: Actor, message: Message) -> Message:
         if message.status == Status.CANCELLED:
             reason = "This message is already cancelled; its credits are back."
         elif message.status == Status.FAILED:
-            reason = "This message already failed; it was not sent."
+            reason = "This message already failed; there is nothing to stop."
         else:
             reason = "This message is already with the provider; it cannot be stopped."
         raise SwitchboardError("not_cancellable", reason)
