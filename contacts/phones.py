@@ -88,8 +88,15 @@ def _parse(text: str, region: str) -> Phone:
             "invalid_phone", f"“{text}” is not a valid phone number{hint}.", field="phone"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    region = phonenumbers.region_code_for_number(number) or ""
+    region = country_of(phonenumbers.region_code_for_number(number))
     return Phone(e164=e164, region=region, type=TYPE_LABELS.get(kind, "unknown"))
+
+
+def country_of(region: str | None) -> str:
+    """The ISO country phonenumbers gives a number, or "" for one of no country: satellite
+    phones (+881, +870) and international freephone (+800) are region "001", which no
+    two-letter country column holds (a server error on PostgreSQL)."""
+    return region if region and len(region) == 2 else ""
 
 
 def search_prefixes(text: str, *, region: str | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 from contacts.imports.csvreader import FIELD_LIMIT, OversizedRecord
 from contacts.models import Field
-from contacts.phones import TYPE_LABELS, Phone, normalise_phone
+from contacts.phones import TYPE_LABELS, Phone, country_of, normalise_phone
 from contacts.services.fields import parse_value
 from contacts.services.normalise import EMAIL_MAX, NAME_MAX, canonical_domain, search_key
 from contacts.services.tags import TAG_MAX, tidy_tag_name
@@ -193,7 +193,7 @@ class PhoneCleaner:
         if found is None:
             return None
         region, kind = found
-        return region, TYPE_LABELS.get(kind, "unknown")
+        return country_of(region), TYPE_LABELS.get(kind, "unknown")
 
 
 class _Patterns:

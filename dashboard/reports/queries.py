@@ -322,7 +322,8 @@ def delivery(period: Period, *, embed: bool = False) -> Report:
 
 def optouts(period: Period, *, embed: bool = False) -> Report:
     """Messages sent in the period and the STOP replies that followed them, each STOP counted
-    against the last message its number got in the week before."""
+    against the last message its number got in the week before. A message counts once however
+    many STOPs answered it: people repeat one that seems to do nothing."""
     last_message = Message.objects.filter(
         to=OuterRef("sender"),
         sent_at__lte=OuterRef("received_at"),
@@ -338,13 +339,14 @@ def optouts(period: Period, *, embed: bool = False) -> Report:
             action="opt_out",
         )
         .annotate(
+            message_id=Subquery(last_message.values("id")[:1]),
             campaign_id=Subquery(last_message.values("campaign_id")[:1]),
             prompt_version_id=Subquery(last_message.values("prompt_version_id")[:1]),
             message_sent_at=Subquery(last_message.values("sent_at")[:1]),
         )
         .filter(period.within("message_sent_at"))
         .values("campaign_id", "prompt_version_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("message_id", distinct=True))
     )
     stops_by_campaign: dict[int, int] = defaultdict(int)
     stops_by_version: dict[int, int] = defaultdict(int)

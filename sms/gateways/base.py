@@ -221,9 +221,17 @@ def sign(body: bytes, secret: str | None = None) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+def same_signature(given: str, expected: str) -> bool:
+    """A constant-time comparison of a signature header with ours. As bytes: headers arrive
+    decoded as latin-1, and ``compare_digest`` raises on a string with non-ASCII characters
+    (a forged "é" would be a 500 instead of a 403)."""
+    return bool(given) and hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
+
+
 def verify_signature(request: HttpRequest) -> bool:
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    return bool(given) and hmac.compare_digest(given, sign(request.body))
+    return same_signature(request.headers.get(SIGNATURE_HEADER, ""), sign(request.body))
 
 
 def form_or_json(request: HttpRequest) -> dict[str, str]:

@@ -27,6 +27,7 @@ from sms.gateways.base import (
     StatusReport,
     call_json,
     http_client,
+    same_signature,
 )
 
 
@@ -118,7 +119,7 @@ class TwilioGateway(Gateway):
         )
         params = {key: request.POST.get(key, "") for key in request.POST}
         expected = twilio_signature(self.auth_token, url, params)
-        return hmac.compare_digest(given, expected)
+        return same_signature(given, expected)
 
     def parse_status(self, request: HttpRequest) -> StatusReport:
         return StatusReport(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
+import phonenumbers
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -195,6 +196,15 @@ def set_price(*, actor: Actor, country: str, per_segment: Decimal) -> Price:
             "invalid_country", "Use a two-letter country code (GB, FR…) or * for the rest.",
             field="country",
         )  # fmt: skip
+    if country != "*" and country not in phonenumbers.SUPPORTED_REGIONS:
+        # A text is priced by its number's region: a price under any other code never applies.
+        hint = " (the United Kingdom's is GB)" if country == "UK" else ""
+        raise SwitchboardError(
+            "invalid_country",
+            f"{country} is not the country code of any phone number{hint}; use one such as GB "
+            "or FR, or * for the rest.",
+            field="country",
+        )
     per_segment = parse_amount(per_segment, field="per_segment")
     price, created = Price.objects.get_or_create(
         country=country, defaults={"per_segment": per_segment}

@@ -41,7 +41,10 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
             return seen
     actor = Actor.system(f"sms reply from {sender}")
     action = keyword_action(sms.text) if phone else ""
-    contact = Contact.objects.filter(phone=sender).order_by("created_at").first() if phone else None
+    # Two contacts may share a number (a couple, a family phone): the text came from both
+    # their number, and a STOP stops texts to both, so each one's history gets it.
+    holders = list(Contact.objects.filter(phone=sender).order_by("created_at")) if phone else []
+    contact = holders[0] if holders else None
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -64,10 +67,10 @@ def receive_inbound(*, gateway: str, sms: InboundSms) -> InboundMessage:
                                  contact_id=contact.pk if contact else None,
                                  changes={"opted_out": [row.reason, None]})  # fmt: skip
                     row.delete()
-            if contact is not None:
-                note = {OPT_OUT: " (opted out of texts)", OPT_IN: " (opted back in to texts)"}
+            note = {OPT_OUT: " (opted out of texts)", OPT_IN: " (opted back in to texts)"}
+            for holder in holders:
                 log_interaction(
-                    contact=contact, actor=actor, kind=InteractionKind.SMS_RECEIVED,
+                    contact=holder, actor=actor, kind=InteractionKind.SMS_RECEIVED,
                     description=f"SMS reply: {sms.text.strip()}"[:480] + note.get(action, ""),
                     data={"inbound_id": inbound.pk, "action": action},
                 )  # fmt: skip

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from contacts.phones import SMS_CAPABLE, TYPE_LABELS, normalise_phone
+from contacts.phones import SMS_CAPABLE, TYPE_LABELS, country_of, normalise_phone
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ def describe(e164: str) -> NumberInfo:
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
     return NumberInfo(
         e164=e164,
-        region=phonenumbers.region_code_for_number(number) or "",
+        # A satellite phone has no country ("" rather than "001"): priced at "*".
+        region=country_of(phonenumbers.region_code_for_number(number)),
         international=phonenumbers.format_number(
             number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
         ),

@@ -303,9 +303,10 @@ def prepare_message(
         )
     stop = optouts.opt_out_for(phone)
     if stop is not None:
+        on = timezone.localtime(stop.created_at)  # the site's day, as staff read dates
         raise SwitchboardError(
             "suppressed",
-            f"{info.international} opted out of texts on {stop.created_at:%d %b %Y} "
+            f"{info.international} opted out of texts on {on:%d %b %Y} "
             f"({stop.reason}). Nothing was sent.",
             field="to",
         )
@@ -475,11 +476,16 @@ def cancel_message(*, actor: Actor, message: Message) -> Message:
     done = Message.objects.filter(
         pk=message.pk, status__in=[Status.PENDING, Status.SCHEDULED, Status.HELD]
     ).update(status=Status.CANCELLED, secret="", updated_at=timezone.now(), final_at=timezone.now())
-    if not done:
-        raise SwitchboardError(
-            "not_cancellable", "This message is already with the provider; it cannot be stopped."
-        )
     message.refresh_from_db()
+    if not done:
+        # Say what did happen: another click may have cancelled it, or the worker failed it.
+        if message.status == Status.CANCELLED:
+            reason = "This message is already cancelled; its credits are back."
+        elif message.status == Status.FAILED:
+            reason = "This message already failed; there is nothing to stop."
+        else:
+            reason = "This message is already with the provider; it cannot be stopped."
+        raise SwitchboardError("not_cancellable", reason)
     MessageEvent.objects.create(message=message, status=Status.CANCELLED, source="staff",
                                 detail=f"cancelled by {actor.label}")  # fmt: skip
     credits.refund(messages=[message], actor=actor, note="cancelled before sending")
@@ -743,8 +749,9 @@ def _record_outcomes(
         if _requeue_busy(message, outcome, now, busy_since.get(message.pk, now)):
             # The provider refused for load (429/503), so it never took the message: it goes
             # back in the queue a little later instead of failing. The secret stays for then.
+            again = timezone.localtime(message.send_after)
             events.append((message.pk, Status.PENDING.value, now, "worker", "gateway_busy",
-                           f"provider busy; trying again at {message.send_after:%H:%M:%S}"))  # fmt: skip
+                           f"provider busy; trying again at {again:%H:%M:%S}"))  # fmt: skip
             busy.append(message)
             continue
         message.secret = ""

@@ -19,8 +19,8 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from sms.models import OptOut
 
-# Whole replies, compared without case, accents, spaces or surrounding punctuation and emoji
-# ("Stop all", "«STOP»", "stop 🛑", "ＳＴＯＰ" from a full-width keyboard). English as carriers
+# Whole replies, compared without case, accents, spaces, punctuation and emoji ("Stop all",
+# "«STOP»", "stop 🛑", "ＳＴＯＰ" from a full-width keyboard, "Opt-Out"). English as carriers
 # and Twilio use it, plus the words people reply in elsewhere in Europe: STOPP (German,
 # Scandinavian), ARRÊT (French), BAJA (Spanish).
 STOP_WORDS = frozenset(
@@ -29,27 +29,28 @@ STOP_WORDS = frozenset(
 )  # fmt: skip
 START_WORDS = frozenset({"START", "UNSTOP"})
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
-_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+_NOT_LETTERS = re.compile(r"[\W_]+")
 
 
 def _words(text: str) -> list[str]:
     # NFKC folds full-width and other compatibility forms to plain letters; NFKD then splits
     # accents off so they can be dropped; format characters (zero-width spaces, direction
-    # marks some phones add) go too. Each word loses the punctuation and emoji around it.
+    # marks some phones add) go too. Each word loses its punctuation and emoji, inside it too:
+    # "opt-out" and "un-subscribe" are how many people spell the keyword.
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text or ""))
     kept = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Mn", "Cf"))
-    return [word for raw in kept.upper().split() if (word := _EDGES.sub("", raw))]
+    return [word for raw in kept.upper().split() if (word := _NOT_LETTERS.sub("", raw))]
 
 
 def keyword_action(text: str) -> str:
     """``opt_out`` / ``opt_in`` when the whole reply is a keyword ("  stop!", "Stop all",
-    "«Arrêt»", "STOP. STOP."), else ""; a sentence that merely contains one ("please stop")
+    "«Arrêt»", "STOP. STOP.", "Start start"), else ""; a sentence that merely contains one ("please stop")
     is a reply."""
     words = _words(text)
     joined = "".join(words)
     if joined in STOP_WORDS or (words and all(word in STOP_WORDS for word in words)):
         return OPT_OUT
-    if joined in START_WORDS:
+    if joined in START_WORDS or (words and all(word in START_WORDS for word in words)):
         return OPT_IN
     return ""
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -95,13 +96,14 @@ def check_verification(*, phone: str, code: str) -> bool:
     """True when ``code`` is the current code for ``phone``; each wrong try uses an attempt."""
     e164 = _phone(phone)
     now = timezone.now()
-    challenge = (
-        OtpChallenge.objects.filter(phone=e164, verified_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
+    # The newest code, used or not: only it counts (a new one expires those before it).
+    challenge = OtpChallenge.objects.filter(phone=e164).order_by("-created_at", "-pk").first()
     if challenge is None:
         raise SwitchboardError("otp_not_found", "No code was sent to this number; start again.")
+    if challenge.verified_at is not None:
+        raise SwitchboardError(
+            "otp_not_found", "This number's code was already used; ask for a new one."
+        )
     if challenge.expires_at <= now:
         raise SwitchboardError("otp_expired", "This code has expired; ask for a new one.")
     # Count the attempt before comparing, with a conditional UPDATE: parallel guesses cannot
@@ -110,7 +112,9 @@ def check_verification(*, phone: str, code: str) -> bool:
         attempts=F("attempts") + 1
     ):
         raise SwitchboardError("otp_too_many_attempts", "Too many wrong codes; ask for a new one.")
-    given = "".join(ch for ch in str(code) if ch.isdigit())
+    # Spaces and dashes go; digits typed on a full-width, Arabic or Persian keyboard are the
+    # same digits ("١٢٣" is 123).
+    given = "".join(str(unicodedata.decimal(ch)) for ch in str(code) if ch.isdecimal())
     if not hmac.compare_digest(_hash(e164, given), challenge.code_hash):
         return False
     return bool(

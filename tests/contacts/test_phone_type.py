@@ -83,3 +83,15 @@ def test_the_backfill_types_existing_numbers_and_leaves_empty_phones_alone(syste
 
     types = dict(Contact.objects.values_list("pk", "phone_type"))
     assert types == {mobile.pk: "mobile", landline.pk: "fixed line", none.pk: ""}
+
+
+@pytest.mark.django_db
+def test_a_contact_with_a_satellite_phone_is_stored_with_no_country(system_actor):
+    # phonenumbers' region for +881/+870 is "001": on PostgreSQL it broke the write (a 500).
+    contact = create_contact(actor=system_actor, email="ship@example.com", phone="+881631234567")
+    contact.refresh_from_db()
+    assert (contact.phone, contact.phone_country, contact.phone_type) == (
+        "+881631234567", "", "mobile",
+    )  # fmt: skip
+    fast = PhoneCleaner("GB").clean("+881 6 312 34567")
+    assert (fast.e164, fast.region) == ("+881631234567", "")

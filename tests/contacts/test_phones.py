@@ -20,6 +20,9 @@ from dashboard.errors import SwitchboardError
         ("06 12 34 56 78", "fr", "+33612345678", "FR"),
         ("+1 (415) 555-2671", None, "+14155552671", "US"),
         ("415 555 2671", "US", "+14155552671", "US"),
+        # A satellite phone has no country (phonenumbers' "001" fits no country column).
+        ("+881 6 312 34567", None, "+881631234567", ""),
+        ("+870 772 001 899", "FR", "+870772001899", ""),
     ],
 )
 def test_it_normalises_to_e164_with_the_country(raw, region, e164, country):

@@ -9,7 +9,7 @@ import pytest
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from contacts.imports.rows import PhoneCleaner
-from contacts.phones import TYPE_LABELS, normalise_phone
+from contacts.phones import TYPE_LABELS, country_of, normalise_phone
 from dashboard.errors import SwitchboardError
 
 
@@ -69,7 +69,8 @@ def reference(code: int, national: str) -> tuple[str, str] | None:
     region = phonenumbers.region_code_for_number(number)
     if not (region and phonenumbers.is_valid_number_for_region(number, region)):
         return None
-    return region, TYPE_LABELS[phonenumbers.number_type(number)]
+    # Stored as a country: "" for the non-geographic "001" (satellite, +800, +883).
+    return country_of(region), TYPE_LABELS[phonenumbers.number_type(number)]
 
 
 def test_the_fast_validation_agrees_with_phonenumbers_in_every_country():

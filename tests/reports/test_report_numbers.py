@@ -316,3 +316,18 @@ def test_periods_across_a_new_year_name_the_year(grouping, first, last):
     two_years = Period(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31))
     labels = [two_years.label(b) for b in two_years.buckets()]
     assert len(set(labels)) == len(labels)
+
+
+def test_a_number_replying_stop_several_times_is_one_opt_out(period):
+    # People often send STOP again when the first seems to do nothing; the second changes
+    # nothing (the number is already on the list) and must not push the rate past 100%.
+    spring = campaign("Spring Sale")
+    message(day=17, status="delivered", campaign=spring, to="+447700900001")
+    message(day=17, status="delivered", campaign=spring, to="+447700900002")
+    for hour in (9, 10, 11):
+        InboundMessage.objects.create(
+            gateway="sandbox", sender="+447700900001", text="STOP", action="opt_out",
+            received_at=at(18, hour),
+        )  # fmt: skip
+    report = optouts(period)
+    assert rows(report.tables[0]) == {"Spring Sale": [2, 1, Decimal("50.0")]}

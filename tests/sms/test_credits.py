@@ -54,6 +54,18 @@ def test_a_bad_price_is_refused(priced, system_actor, country, price):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("country", "hint"), [("UK", "GB"), ("ÉÉ", ""), ("XX", "")])
+def test_a_price_for_a_code_no_number_has_is_refused(priced, system_actor, country, hint):
+    # Texts are priced by their number's region (GB for a UK mobile): a price kept under "UK"
+    # would never apply, and the admin would think it did.
+    with pytest.raises(SwitchboardError) as caught:
+        credits.set_price(actor=system_actor, country=country, per_segment=Decimal("0.05"))
+    assert caught.value.code == "invalid_country"
+    assert hint in caught.value.message
+    assert not Price.objects.filter(country=country.upper()).exists()
+
+
+@pytest.mark.django_db
 def test_a_refund_happens_once_however_often_it_is_asked_for(funded, system_actor):
     message = send_sms(actor=system_actor, to=MOBILE, text="x").message
     assert credits.refund(messages=[message], actor=system_actor, note="failed") == 1

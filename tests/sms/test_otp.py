@@ -32,6 +32,32 @@ def test_the_right_code_verifies_once(funded, system_actor):
     with pytest.raises(SwitchboardError) as caught:
         check_verification(phone=MOBILE, code=code)
     assert caught.value.code == "otp_not_found"
+    assert "already used" in caught.value.message
+
+
+def test_reusing_a_code_after_a_newer_one_was_used_says_it_was_used(funded, system_actor):
+    # An agent retrying a verification that already succeeded is told so, not that no code
+    # was ever sent or that it expired.
+    start_verification(actor=system_actor, phone=MOBILE)
+    OtpChallenge.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    start_verification(actor=system_actor, phone=MOBILE)
+    code = sent_code()
+    assert check_verification(phone=MOBILE, code=code) is True
+    with pytest.raises(SwitchboardError) as caught:
+        check_verification(phone=MOBILE, code=code)
+    assert caught.value.code == "otp_not_found"
+    assert "already used" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "digits", ["0123456789", "０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹"]
+)
+def test_a_code_typed_on_a_full_width_or_arabic_keyboard_verifies(digits, funded, system_actor):
+    # Phones in Arabic, Persian or CJK locales type their own digits; the code is the same.
+    start_verification(actor=system_actor, phone=MOBILE)
+    code = sent_code()
+    typed = "".join(digits[int(d)] for d in code)
+    assert check_verification(phone=MOBILE, code=typed) is True
 
 
 def test_the_code_is_stored_only_as_a_hash_and_never_logged(funded, system_actor, caplog):

@@ -119,6 +119,25 @@ def test_it_refuses_a_number_that_replied_stop_even_for_transactional(funded, co
     assert "asked on the phone" in caught.value.message
 
 
+def test_the_opt_out_date_is_the_sites_day_not_utcs(funded, contact, staff_actor, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # 13 hours ahead of UTC in December
+    row = optouts.add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+    row.created_at = dt.datetime(2026, 12, 7, 20, 0, tzinfo=dt.UTC)  # 8 Dec, 09:00 there
+    row.save(update_fields=["created_at"])
+    with pytest.raises(SwitchboardError) as caught:
+        send_sms(actor=staff_actor, contact=contact, text="Your code")
+    assert "opted out of texts on 08 Dec 2026" in caught.value.message
+
+
+def test_a_satellite_phone_is_texted_at_the_price_for_every_other_country(funded, staff_actor):
+    # Iridium's +881 6 mobiles have no country: the message is stored (on PostgreSQL too, whose
+    # two-letter country column refused phonenumbers' "001") and priced at "*".
+    message = send_sms(actor=staff_actor, to="+881631234567", text="Hi").message
+    message.refresh_from_db()
+    assert (message.to, message.country) == ("+881631234567", "")
+    assert message.price == credits.price_per_segment("*")
+
+
 def test_marketing_needs_sms_consent(funded, contact, staff_actor, system_actor):
     update_contact(actor=system_actor, contact=contact, sms_consent="withdrawn")
     contact.refresh_from_db()

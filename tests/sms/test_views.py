@@ -309,6 +309,20 @@ def test_staff_cancel_a_pending_message_and_get_the_credits_back(staff_client, f
     assert credits.get_balance() == Decimal("10")
 
 
+def test_a_second_cancel_says_the_message_was_already_cancelled(
+    staff_client, admin_client, funded, staff_actor
+):
+    # Two staff press Cancel on the same scheduled text: the second must not be told that it
+    # went to the provider (it never will).
+    later = timezone.now() + dt.timedelta(days=1)
+    message = send_sms(actor=staff_actor, to=MOBILE, text="Hi", schedule_at=later).message
+    staff_client.post(f"/sms/messages/{message.pk}/cancel/")
+    page = admin_client.post(f"/sms/messages/{message.pk}/cancel/", follow=True).content.decode()
+    assert "already cancelled" in page
+    assert "with the provider" not in page
+    assert credits.get_balance() == Decimal("10")
+
+
 def test_the_lookup_page_describes_a_number(staff_client):
     html = staff_client.get("/sms/lookup/", {"number": "020 7946 0000"}).content.decode()
     assert "+442079460000" in html and "fixed line" in html and "Europe/London" in html

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from contacts.models import Interaction
+from contacts.services.contacts import create_contact
 from sms.gateways.base import SIGNATURE_HEADER, sign
 from sms.gateways.twilio import twilio_signature
 from sms.models import DeliveryReport, InboundMessage, Message, OptOut, Status
@@ -217,6 +218,20 @@ def test_an_unsigned_or_forged_callback_is_refused(sent, headers):
     assert not DeliveryReport.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("gateway", "header"), [("sandbox", SIGNATURE_HEADER), ("mailpro", SIGNATURE_HEADER),
+                            ("twilio", "X-Twilio-Signature")],
+)  # fmt: skip
+def test_a_signature_with_non_ascii_characters_is_refused_not_a_500(db, settings, gateway, header):
+    # Headers arrive as latin-1: a scanner's "é" must get the 403 any forgery gets.
+    settings.TWILIO_AUTH_TOKEN = "tok"
+    for kind in ("status", "inbound"):
+        response = Client().post(f"/sms/hooks/{gateway}/{kind}/", {"From": MOBILE, "Body": "STOP"},
+                                 headers={header: "é" * 28})  # fmt: skip
+        assert response.status_code == 403
+    assert not OptOut.objects.exists()
+
+
 def test_a_callback_signed_with_another_secret_is_refused(sent):
     assert post_signed("/sms/hooks/sandbox/status/", {"id": sent.provider_id, "status": "failed"},
                        secret="not-ours").status_code == 403  # fmt: skip
@@ -266,21 +281,22 @@ def test_twilio_reports_need_twilios_signature(funded, staff_actor, settings):
 @pytest.mark.parametrize(
     "text",
     ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE",
-     "optout", "stop!", "\tSTOP\n"],
+     "optout", "stop!", "\tSTOP\n", "opt-out", "Opt-Out", "OPT_OUT", "stop-all", "un-subscribe"],
 )  # fmt: skip
 def test_stop_keywords_opt_out(text):
     assert keyword_action(text) == "opt_out"
 
 
-@pytest.mark.parametrize("text", ["START", " unstop ", "Start."])
+@pytest.mark.parametrize("text", ["START", " unstop ", "Start.", "un-stop", "Start. Start!"])
 def test_start_keywords_opt_back_in(text):
     assert keyword_action(text) == "opt_in"
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please"],
-)
+    ["Please stop texting me about it", "stopped", "", "STOP IT", "starting", "Stop please",
+     "stop-over", "re-start", "can't stop"],
+)  # fmt: skip
 def test_other_replies_are_not_keywords(text):
     assert keyword_action(text) == ""
 
@@ -390,3 +406,13 @@ def test_a_signed_callback_nested_past_the_recursion_limit_is_refused_not_a_500(
                              headers={SIGNATURE_HEADER: sign(body)})  # fmt: skip
     assert response.status_code == 400
     assert not DeliveryReport.objects.exists()
+
+
+def test_a_stop_from_a_number_two_contacts_share_is_in_both_their_histories(contact, system_actor):
+    partner = create_contact(actor=system_actor, email="bob@example.com", phone=MOBILE,
+                             first_name="Bob", sms_consent="granted")  # fmt: skip
+    assert inbound(MOBILE, "STOP", "in-shared").status_code == 200
+    # Neither can be texted any more: each one's history says why.
+    for person in (contact, partner):
+        stop = Interaction.objects.get(contact=person, kind="sms_received")
+        assert "opted out" in stop.description
