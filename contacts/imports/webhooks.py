@@ -54,7 +54,8 @@ def verify_signature(header: str, body: bytes, *, secret: str, tolerance: int = 
     if abs(time.time() - timestamp) > tolerance:
         return False
     expected = sign(body, timestamp=timestamp, secret=secret).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+    return hmac.compare_digest(expected.encode(), parts.get("v1", "").encode("utf-8", "replace"))
 
 
 def backoff(attempt: int) -> dt.timedelta:

@@ -64,6 +64,9 @@ def test_a_finished_import_posts_a_signed_summary(
     assert webhooks.verify_signature(headers[webhooks.HEADER], body, secret="s3cret")
     assert not webhooks.verify_signature(headers[webhooks.HEADER], body, secret="other")
     assert not webhooks.verify_signature(headers[webhooks.HEADER], body + b" ", secret="s3cret")
+    # A mangled header is a mismatch, not a TypeError in the receiver's code.
+    mangled = headers[webhooks.HEADER].replace("v1=", "v1=é")
+    assert not webhooks.verify_signature(mangled, body, secret="s3cret")
     summary = json.loads(body)
     assert summary | {"finished_at": None} == {
         "event": "import.finished", "job_id": job.pk, "status": "done", "dry_run": False,
