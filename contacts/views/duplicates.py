@@ -109,6 +109,14 @@ def duplicate_undo_dismiss(
     return _pair_row(request, first, second, dismissal=None, message=message)
 
 
+def _versions(request: HttpRequest) -> tuple[int, int] | None:
+    """The contacts' versions the compared values were read at (hidden inputs)."""
+    try:
+        return int(request.POST["survivor_version"]), int(request.POST["duplicate_version"])
+    except (KeyError, ValueError):
+        return None
+
+
 @require_http_methods(["GET", "POST"])
 def duplicate_merge(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
@@ -129,6 +137,7 @@ def duplicate_merge(
                 survivor=survivor,
                 duplicate=duplicate,
                 choices=choices,
+                expected_versions=_versions(request),
             )
         except SwitchboardError as exc:
             error = exc.message

@@ -261,6 +261,50 @@ def test_a_pair_that_was_already_merged_is_gone(staff_client, pair, staff_actor)
     )
 
 
+def test_a_merge_started_before_someone_edited_a_contact_is_refused_and_keeps_their_edit(
+    staff_client, pair, staff_actor
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+    page = staff_client.get(url).content.decode()
+    assert f'name="survivor_version" value="{keep.version}"' in page
+    # The survivor had no phone, so the page offered the duplicate's, checked.
+    form = {"survivor_version": keep.version, "duplicate_version": dupe.version}
+    update_contact(actor=staff_actor, contact=keep, phone="+447400999999")
+
+    response = staff_client.post(url, {**form, "phone": "duplicate"})
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "was changed by sam since this comparison was loaded; nothing was merged" in page
+    assert "+447400999999" in page  # the page now compares the latest values
+    keep.refresh_from_db()
+    assert keep.phone == "+447400999999"
+    assert Contact.objects.filter(pk=dupe.pk).exists()
+    # Merging again from the refreshed page (its new versions) goes through.
+    response = staff_client.post(
+        url, {"survivor_version": keep.version, "duplicate_version": dupe.version}
+    )
+    assert response.status_code == 302
+    keep.refresh_from_db()
+    assert keep.phone == "+447400999999"
+    assert not Contact.objects.filter(pk=dupe.pk).exists()
+
+
+def test_a_merge_is_refused_when_the_duplicate_changed_since_the_comparison(pair, staff_actor):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    versions = (keep.version, dupe.version)
+    update_contact(actor=staff_actor, contact=dupe, first_name="Bobby")
+    with pytest.raises(SwitchboardError) as caught:
+        merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe, expected_versions=versions)
+    assert caught.value.code == "edit_conflict"
+    assert Contact.objects.filter(pk=dupe.pk).exists()
+
+
 # --- not a duplicate ---------------------------------------------------------------------------
 
 
