@@ -117,11 +117,35 @@ def _versions(request: HttpRequest) -> tuple[int, int] | None:
         return None
 
 
+def _merge_gone(
+    request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
+) -> HttpResponse | None:
+    """Where a merge goes when one of the pair no longer exists: a second click on "Merge"
+    (or a merge from a page left open) answered a bare "Not Found", as if it had failed."""
+    found = set(
+        Contact.objects.filter(pk__in=[survivor_id, duplicate_id]).values_list("pk", flat=True)
+    )
+    if len(found) == 2 or survivor_id == duplicate_id:
+        return None
+    for gone_id in {survivor_id, duplicate_id} - found:
+        if (into := duplicate_service.merged_into(gone_id)) is not None:
+            messages.info(
+                request, "That contact was already merged: this is the contact it was merged into."
+            )
+            return redirect("contacts:detail", contact_id=into)
+    messages.error(
+        request, "One of these contacts no longer exists: it was erased. Nothing was merged."
+    )
+    return redirect("contacts:duplicates")
+
+
 @require_http_methods(["GET", "POST"])
 def duplicate_merge(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
 ) -> HttpResponse:
     """Side by side; POST merges the second contact into the first with the chosen values."""
+    if request.method == "POST" and (gone := _merge_gone(request, survivor_id, duplicate_id)):
+        return gone
     survivor, duplicate = _pair_or_404(survivor_id, duplicate_id)
     error = ""
     if request.method == "POST":

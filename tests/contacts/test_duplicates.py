@@ -305,6 +305,35 @@ def test_a_merge_is_refused_when_the_duplicate_changed_since_the_comparison(pair
     assert Contact.objects.filter(pk=dupe.pk).exists()
 
 
+def test_clicking_merge_twice_opens_the_kept_contact_instead_of_not_found(staff_client, pair):
+    keep, dupe = pair
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+    assert staff_client.post(url).status_code == 302
+
+    response = staff_client.post(url, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("contacts:detail", args=[keep.pk])
+    assert "That contact was already merged" in response.content.decode()
+    assert AuditEntry.objects.filter(action="contact.merge").count() == 1
+
+
+def test_merging_a_contact_erased_meanwhile_says_so(admin_client, pair, staff_actor):
+    from contacts.services.erasure import erase_contact
+
+    keep, dupe = pair
+    erase_contact(actor=staff_actor, contact=dupe.pk)
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+
+    response = admin_client.post(url, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "no longer exists: it was erased. Nothing was merged." in response.content.decode()
+    keep.refresh_from_db()
+    assert keep.first_name == "Robert"
+
+
 # --- not a duplicate ---------------------------------------------------------------------------
 
 
