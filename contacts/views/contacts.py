@@ -278,6 +278,8 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                 form.add_error(key, exc.message)
                 conflict = exc.code == "edit_conflict"
             else:
+                if not request.htmx:
+                    return redirect("contacts:detail", contact_id=contact.pk)
                 response = render(
                     request, "contacts/contact_detail.html#fields", _detail_context(contact)
                 )

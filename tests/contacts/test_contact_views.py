@@ -440,6 +440,20 @@ def test_custom_fields_are_edited_inline(htmx_client, alice, fields):
     }
 
 
+def test_custom_fields_saved_without_htmx_land_back_on_the_contact_page(
+    staff_client, alice, fields
+):
+    # The form posts to the same URL when htmx is not running (it has method and action).
+    response = staff_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {f"field_{fields['Age'].pk}": "41", "version": alice.version},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("contacts:detail", args=[alice.pk])
+    assert field_service.current_values(alice) == {"Age": 41}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
