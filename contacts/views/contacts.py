@@ -343,7 +343,11 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
     contact = get_contact_or_404(contact_id)
     form = AddToListForm(request.POST)
     if not form.is_valid():
-        return _lists_response(request, contact, "Choose a list.")
+        # A list picked from the page and deleted since is not "no list chosen".
+        chosen = request.POST.get("list_id", "").strip()
+        return _lists_response(
+            request, contact, "That list no longer exists." if chosen else "Choose a list."
+        )
     contact_list = form.cleaned_data["list_id"]
     try:
         added = list_service.add_to_list(

@@ -549,6 +549,22 @@ def test_staff_add_and_remove_a_list(htmx_client, alice, staff_actor):
     assert _triggers(removed)["toast"]["message"] == "Removed from VIP."
 
 
+def test_adding_to_a_list_deleted_since_the_page_loaded_says_it_is_gone(
+    htmx_client, alice, staff_actor
+):
+    pilot = list_service.create_list(actor=staff_actor, name="Pilot")
+    pilot_id = pilot.pk
+    list_service.delete_list(actor=staff_actor, contact_list=pilot)
+
+    response = htmx_client.post(
+        reverse("contacts:list_add", args=[alice.pk]), {"list_id": pilot_id}
+    )
+
+    assert "That list no longer exists." in response.content.decode()
+    assert "Choose a list." not in response.content.decode()
+    assert "contact-changed" not in _triggers(response)
+
+
 def test_a_full_list_is_refused_with_its_message(htmx_client, alice, make_contact, staff_actor):
     full = list_service.create_list(actor=staff_actor, name="Pilot", limit=1)
     list_service.add_to_list(actor=staff_actor, contact=make_contact(), contact_list=full)
