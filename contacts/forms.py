@@ -70,7 +70,11 @@ class TagMergeForm(forms.Form):
 
     into = forms.ModelChoiceField(
         Tag.objects.all(),
-        error_messages={"required": "Choose a tag.", "invalid_choice": "Choose a tag."},
+        error_messages={
+            "required": "Choose a tag.",
+            # The page's dropdown offered it: someone deleted or merged it away since.
+            "invalid_choice": "The tag chosen to merge into no longer exists. Choose another.",
+        },
     )
 
 

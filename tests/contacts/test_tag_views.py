@@ -143,3 +143,21 @@ def test_merging_without_choosing_a_tag_says_so(staff_client, customer):
     assert response.status_code == 422
     assert "Choose a tag." in response.content.decode()
     assert Tag.objects.filter(pk=customer.pk).exists()
+
+
+def test_merging_into_a_tag_deleted_since_the_page_loaded_says_it_is_gone(
+    staff_client, customer, staff_actor
+):
+    lead = Tag.objects.get(name="lead")
+    lead_id = lead.pk
+    tag_service.delete_tag(actor=staff_actor, tag=lead)
+
+    response = staff_client.post(
+        reverse("contacts:tag_merge", args=[customer.pk]), {"into": lead_id}
+    )
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "The tag chosen to merge into no longer exists." in page
+    assert "Choose a tag." not in page
+    assert Tag.objects.filter(pk=customer.pk).exists()
