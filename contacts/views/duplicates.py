@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -18,12 +20,13 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 
 DISMISSED_PAGE_SIZE = 50
+PAIR_GONE = "One of these contacts no longer exists: it was merged or erased."
 
 
 def _pair_or_404(first_id: uuid.UUID, second_id: uuid.UUID) -> tuple[Contact, Contact]:
     pair = Contact.objects.in_bulk([first_id, second_id])
     if first_id not in pair or second_id not in pair:
-        raise Http404("One of these contacts no longer exists; it may have been merged already.")
+        raise Http404(PAIR_GONE)
     return pair[first_id], pair[second_id]
 
 
@@ -63,6 +66,30 @@ def _pair_row(
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
+def pair_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A button on a pair of the duplicates page whose contact went (merged or erased) while
+    the page was open: an htmx click answered a bare 404 that htmx swaps nowhere, so the click
+    did nothing at all. Now it says why, and the row stays as it was."""
+
+    @functools.wraps(view)
+    def wrapper(
+        request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID, **kwargs
+    ) -> HttpResponse:
+        try:
+            return view(request, first_id, second_id, **kwargs)
+        except Http404:
+            message = PAIR_GONE + " Reload the page to see the pairs as they are now."
+            if request.htmx:
+                response = HttpResponse(status=404)
+                return trigger_client_event(
+                    response, "toast", {"message": message, "level": "error"}
+                )
+            messages.error(request, message)
+            return redirect("contacts:duplicates")
+
+    return wrapper
+
+
 def _refused(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
     if request.htmx:
         # Nothing to swap: the row stays as it was and the toast says why.
@@ -73,6 +100,7 @@ def _refused(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
 
 
 @require_POST
+@pair_action
 def duplicate_dismiss(
     request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
 ) -> HttpResponse:
@@ -91,6 +119,7 @@ def duplicate_dismiss(
 
 
 @require_POST
+@pair_action
 def duplicate_undo_dismiss(
     request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
 ) -> HttpResponse:

@@ -634,6 +634,27 @@ def test_dismissing_a_pair_that_is_gone_or_the_same_contact_twice(htmx_client, t
     assert not DismissedDuplicate.objects.exists()
 
 
+def test_a_click_on_a_pair_merged_or_erased_meanwhile_says_so_instead_of_doing_nothing(
+    htmx_client, staff_client, twins, staff_actor
+):
+    ann, bob = twins
+    merge_contacts(actor=staff_actor, survivor=ann, duplicate=bob)
+
+    for name in ("contacts:duplicate_dismiss", "contacts:duplicate_undo_dismiss"):
+        response = htmx_client.post(reverse(name, args=[ann.pk, bob.pk]))
+        assert response.status_code == 404  # nothing to swap: the row stays
+        toast = _triggers(response)["toast"]
+        assert toast["level"] == "error"
+        assert toast["message"].startswith("One of these contacts no longer exists")
+
+    response = staff_client.post(
+        reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk]), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "One of these contacts no longer exists" in response.content.decode()
+    assert not DismissedDuplicate.objects.exists()
+
+
 def test_the_duplicates_page_runs_a_fixed_number_of_queries(
     staff_client, make_contact, staff_actor, django_assert_max_num_queries
 ):
