@@ -257,7 +257,15 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     conflict = False
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
-        if form.is_valid():
+        if dropped := _values_of_deleted_fields(request, form):
+            # Saving the rest would report "saved" and silently drop what was typed there.
+            form.add_error(
+                None,
+                f"A custom field in this form was deleted while you were editing, so "
+                f"{dropped} cannot be saved. The form now shows the fields that exist; "
+                "save again to keep the other values.",
+            )
+        elif form.is_valid():
             submitted = {field.name: form.cleaned_data.get(f"field_{field.pk}") for field in fields}
             try:
                 contact = contact_service.update_contact(
@@ -296,6 +304,16 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     return render(
         request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
     )
+
+
+def _values_of_deleted_fields(request: HttpRequest, form) -> str:
+    """What was typed into inputs of custom fields deleted since the form was loaded."""
+    typed = [
+        f"“{value.strip()}”"
+        for key, value in request.POST.items()
+        if key.startswith("field_") and key not in form.fields and value.strip()
+    ]
+    return " and ".join(typed)
 
 
 def _tags_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:

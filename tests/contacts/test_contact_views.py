@@ -497,6 +497,27 @@ def test_a_custom_fields_save_based_on_a_stale_version_is_refused(htmx_client, a
     assert 'type="submit">Save' not in response.content.decode()
 
 
+def test_a_value_typed_for_a_field_deleted_meanwhile_is_not_reported_saved(
+    htmx_client, alice, fields, staff_actor
+):
+    plan_key = f"field_{fields['Plan'].pk}"
+    form = {f"field_{fields['Age'].pk}": "41", plan_key: "enterprise", "version": alice.version}
+    field_service.delete_field(actor=staff_actor, field=fields["Plan"])
+
+    response = htmx_client.post(reverse("contacts:fields_edit", args=[alice.pk]), form)
+
+    body = response.content.decode()
+    assert "contact-changed" not in _triggers(response)
+    assert "was deleted while you were editing, so “enterprise” cannot be saved" in body
+    assert 'value="41"' in body  # what was typed for the fields that exist stays
+    assert field_service.current_values(alice) == {}
+    # Saved again from the refreshed form (no input for the deleted field), it goes through.
+    del form[plan_key]
+    saved = htmx_client.post(reverse("contacts:fields_edit", args=[alice.pk]), form)
+    assert _triggers(saved)["toast"]["message"] == "Custom fields saved."
+    assert field_service.current_values(alice) == {"Age": 41}
+
+
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
     response = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk]), {"cancel": 1})
 
