@@ -200,6 +200,7 @@ def duplicate_merge(
     context = {
         "survivor": survivor,
         "duplicate": duplicate,
+        "pair": (survivor, duplicate),
         "rows": duplicate_service.merge_preview([survivor, duplicate]),
         "tags": [list(c.tags.order_by("name")) for c in (survivor, duplicate)],
         "lists": [list(c.lists.order_by("name")) for c in (survivor, duplicate)],

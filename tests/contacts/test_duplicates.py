@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -205,6 +206,21 @@ def test_the_side_by_side_page_offers_the_withdrawn_consent_checked(
     assert staff_client.post(url, {}).status_code == 302
     keep.refresh_from_db()
     assert keep.sms_consent == "withdrawn"
+
+
+def test_the_side_by_side_page_shows_that_an_unsubscribe_survives_the_merge(
+    staff_client, pair, staff_actor
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=dupe, unsubscribed=True)
+
+    page = staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]))
+
+    row = re.search(r'<tr data-testid="unsubscribed">.*?</tr>', page.content.decode()).group()
+    assert re.search(r"<td>No</td><td><span[^>]*>since ", row)
+    assert "The merged contact stays unsubscribed" in page.content.decode()
 
 
 def test_merging_a_contact_with_itself_is_refused(pair, staff_actor):
