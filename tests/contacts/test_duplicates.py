@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -221,6 +222,19 @@ def test_the_side_by_side_page_shows_that_an_unsubscribe_survives_the_merge(
     row = re.search(r'<tr data-testid="unsubscribed">.*?</tr>', page.content.decode()).group()
     assert re.search(r"<td>No</td><td><span[^>]*>since ", row)
     assert "The merged contact stays unsubscribed" in page.content.decode()
+
+
+def test_the_side_by_side_page_shows_metadata_as_json_as_the_contact_page_does(
+    staff_client, make_contact
+):
+    keep = make_contact(email="a@acme.com", metadata={"vip": True, "score": None, "n": 1})
+    dupe = make_contact(email="b@acme.com")
+
+    page = staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]))
+
+    row = html.unescape(re.search(r'<tr data-testid="metadata">.*?</tr>', page.text).group())
+    assert '{"vip": true, "n": 1}' in row
+    assert "True" not in row and "'" not in row
 
 
 def test_merging_a_contact_with_itself_is_refused(pair, staff_actor):
