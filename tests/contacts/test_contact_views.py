@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 
 import pytest
@@ -516,6 +517,27 @@ def test_a_value_typed_for_a_field_deleted_meanwhile_is_not_reported_saved(
     saved = htmx_client.post(reverse("contacts:fields_edit", args=[alice.pk]), form)
     assert _triggers(saved)["toast"]["message"] == "Custom fields saved."
     assert field_service.current_values(alice) == {"Age": 41}
+
+
+def test_a_text_of_several_lines_comes_back_from_the_form_unchanged(htmx_client, alice, fields):
+    alice = contact_service.update_contact(
+        actor=Actor.system(), contact=alice, fields={"Plan": "Gate code 1234\nRing twice"}
+    )
+    form = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk])).content.decode()
+    # A textarea keeps the line break an <input> would drop; browsers send it back as CRLF.
+    assert re.search(r"<textarea[^>]*>\s*Gate code 1234\nRing twice</textarea>", form)
+
+    htmx_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {
+            f"field_{fields['Age'].pk}": "41",
+            f"field_{fields['Plan'].pk}": "Gate code 1234\r\nRing twice",
+            "version": alice.version,
+        },
+    )
+
+    assert field_service.current_values(alice) == {"Age": 41, "Plan": "Gate code 1234\nRing twice"}
+    assert list(last_audit(alice).changes) == ["field:Age"]
 
 
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
