@@ -411,10 +411,12 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
             error = exc.message
     else:
         error = "Give a key (and a value; an empty value removes the key)."
+    # A refused key and value stay in the form to fix, rather than being typed again.
+    typed = {"key": request.POST.get("key", ""), "value": request.POST.get("value", "")}
     response = render(
         request,
         "contacts/contact_detail.html#metadata",
-        _detail_context(contact, metadata_error=error),
+        _detail_context(contact, metadata_error=error, metadata_typed=typed if error else {}),
     )
     return response if error else _changed(response, "Metadata saved.", contact, known)
 

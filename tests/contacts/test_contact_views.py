@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import uuid
@@ -683,6 +684,25 @@ def test_metadata_too_large_is_refused_and_kept_as_it_was(htmx_client, alice, mo
     assert "Metadata is limited to" in response.content.decode()
     alice.refresh_from_db()
     assert alice.metadata == {}
+
+
+def test_refused_metadata_stays_in_the_form_to_fix(htmx_client, alice, monkeypatch):
+    monkeypatch.setattr(contact_service, "METADATA_MAX_BYTES", 50)
+    typed = '{"summary": "a long note <b>typed</b> by hand", "n": 1}'
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "notes", "value": typed}
+    )
+
+    body = response.content.decode()
+    assert "Metadata is limited to" in body
+    assert 'id="meta-key"' in body and 'value="notes"' in body
+    assert f'value="{html.escape(typed)}"' in body
+    # After a save that goes through, the form is empty again for the next key.
+    ok = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "n", "value": "1"}
+    )
+    assert 'value="n"' not in ok.content.decode()
 
 
 def test_metadata_values_json_cannot_store_are_text_not_a_wrong_error(htmx_client, alice):
