@@ -106,6 +106,12 @@ def _changed(
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
+def _unchanged(response: HttpResponse, message: str) -> HttpResponse:
+    """Nothing changed (someone did it a moment ago, in another tab or by a double click):
+    say so rather than claim the change, and reload nothing."""
+    return trigger_client_event(response, "toast", {"message": message, "level": "info"})
+
+
 def _columns(sort: str) -> list[dict]:
     """Table headers: clicking a sorted column reverses it."""
     columns = []
@@ -345,7 +351,8 @@ def contact_tag_remove(request: HttpRequest, contact_id: uuid.UUID, tag_id: int)
     tag = Tag.objects.filter(pk=tag_id).first()
     if tag is None:
         return _tags_response(request, contact, "That tag no longer exists.")
-    tag_service.untag_contact(actor=Actor.staff(request.user), contact=contact, tag=tag)
+    if not tag_service.untag_contact(actor=Actor.staff(request.user), contact=contact, tag=tag):
+        return _unchanged(_tags_response(request, contact), f"{tag.name} was already removed.")
     return _changed(_tags_response(request, contact), f"Removed tag {tag.name}.")
 
 
@@ -374,9 +381,7 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
     except SwitchboardError as exc:
         return _lists_response(request, contact, exc.message)
     if not added:  # nothing changed: say so rather than "Added", and reload nothing
-        response = _lists_response(request, contact)
-        message = f"Already in {contact_list.name}."
-        return trigger_client_event(response, "toast", {"message": message, "level": "info"})
+        return _unchanged(_lists_response(request, contact), f"Already in {contact_list.name}.")
     return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
 
 
@@ -387,9 +392,11 @@ def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: in
     contact_list = ContactList.objects.filter(pk=list_id).first()
     if contact_list is None:
         return _lists_response(request, contact, "That list no longer exists.")
-    list_service.remove_from_list(
+    if not list_service.remove_from_list(
         actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
-    )
+    ):
+        message = f"Already removed from {contact_list.name}."
+        return _unchanged(_lists_response(request, contact), message)
     return _changed(_lists_response(request, contact), f"Removed from {contact_list.name}.")
 
 

@@ -15,6 +15,7 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
 from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
@@ -566,6 +567,23 @@ def test_staff_add_and_remove_a_tag(htmx_client, alice):
     assert removed.status_code == 200
     assert not ContactTag.objects.filter(contact=alice, tag=tag).exists()
     assert last_audit(alice).action == "contact.untag"
+
+
+def test_removing_a_tag_or_list_someone_removed_meanwhile_says_so(htmx_client, alice, staff_actor):
+    tag, _ = tag_service.tag_contact(actor=staff_actor, contact=alice, tag_name="Lead")
+    vip = list_service.create_list(actor=staff_actor, name="VIP")
+    list_service.add_to_list(actor=staff_actor, contact=alice, contact_list=vip)
+    # Removed in another tab (or by the first of two clicks).
+    tag_service.untag_contact(actor=staff_actor, contact=alice, tag=tag)
+    list_service.remove_from_list(actor=staff_actor, contact=alice, contact_list=vip)
+
+    untagged = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, tag.pk]))
+    unlisted = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
+
+    assert _triggers(untagged)["toast"]["message"] == "Lead was already removed."
+    assert _triggers(unlisted)["toast"]["message"] == "Already removed from VIP."
+    assert "contact-changed" not in _triggers(untagged)
+    assert "contact-changed" not in _triggers(unlisted)
 
 
 def test_a_blank_or_vanished_tag_gets_a_message(htmx_client, alice):
