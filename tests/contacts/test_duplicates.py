@@ -233,7 +233,8 @@ def test_the_side_by_side_page_shows_metadata_as_json_as_the_contact_page_does(
     page = staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]))
 
     row = html.unescape(re.search(r'<tr data-testid="metadata">.*?</tr>', page.text).group())
-    assert '{"vip": true, "n": 1}' in row
+    # (jsonb keeps keys in its own order on PostgreSQL)
+    assert '"vip": true' in row and '"n": 1' in row and "score" not in row
     assert "True" not in row and "'" not in row
 
 
