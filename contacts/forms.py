@@ -29,6 +29,15 @@ class ContactEditForm(ContactForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
+class TextValueField(forms.CharField):
+    """Text as typed in a textarea, with the CRLF line breaks browsers send read as the LF
+    they were stored with (so an untouched value is not taken for a change)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
 def field_values_form(fields: list, initial: dict) -> forms.Form:
     """A form with one input per custom field definition, typed by the field's type."""
     form_fields: dict[str, forms.Field] = {}
@@ -52,8 +61,14 @@ def field_values_form(fields: list, initial: dict) -> forms.Form:
                     choices=[("", "—"), ("true", "Yes"), ("false", "No")],
                 )
             case _:
-                form_fields[name] = forms.CharField(
-                    required=False, label=field.name, max_length=2000
+                # A textarea: an <input> drops the line breaks of a value imported or set by
+                # an agent ("Gate code 1234\nRing twice"), and saving any other field of the
+                # form then stored the text run together.
+                form_fields[name] = TextValueField(
+                    required=False,
+                    label=field.name,
+                    max_length=2000,
+                    widget=forms.Textarea(attrs={"rows": 2}),
                 )
     # The contact version the editor loaded: a save based on an older one is refused.
     form_fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
@@ -70,7 +85,11 @@ class TagMergeForm(forms.Form):
 
     into = forms.ModelChoiceField(
         Tag.objects.all(),
-        error_messages={"required": "Choose a tag.", "invalid_choice": "Choose a tag."},
+        error_messages={
+            "required": "Choose a tag.",
+            # The page's dropdown offered it: someone deleted or merged it away since.
+            "invalid_choice": "The tag chosen to merge into no longer exists. Choose another.",
+        },
     )
 
 

@@ -96,13 +96,16 @@ def follow_rename(
 
     def change(condition: dict[str, Any]) -> bool:
         field, value = condition.get("field"), condition.get("value")
+        # Only a condition whose text changes counts: one already written as the new name
+        # (or a "rename" to the same name) left as it was must not mark the segment changed,
+        # which would refuse the save of anyone editing it ("changed while you were editing").
         if kind == "tag" and field == "tag" and isinstance(value, str):
-            if not value.strip().isdecimal() and _same_name(value, old):
+            if not value.strip().isdecimal() and _same_name(value, old) and value != obj.name:
                 condition["value"] = obj.name
                 return True
         elif kind == "field" and isinstance(field, str) and field.startswith("custom:"):
             ref = field.removeprefix("custom:")
-            if not ref.strip().isdecimal() and _same_name(ref, old):
+            if not ref.strip().isdecimal() and _same_name(ref, old) and ref != obj.name:
                 condition["field"] = f"custom:{obj.name}"
                 return True
         return False

@@ -58,10 +58,13 @@ def dependents(kind: Kind, pk: int) -> list[Dependent]:
     return [found for finder in _finders for found in finder(kind, pk)]
 
 
-def dependents_with_segments(kind: Kind, pk: int, segments: Iterable[Segment]) -> list[Dependent]:
+def dependents_with_segments(
+    kind: Kind | Literal["field"], pk: int, segments: Iterable[Segment]
+) -> list[Dependent]:
     """What uses a list or tag, directly or through ``segments`` (those whose rules name it:
-    deleting it makes their rules invalid, so what uses them breaks too)."""
-    found = dependents(kind, pk)
+    deleting it makes their rules invalid, so what uses them breaks too). A custom field is
+    used only through segments."""
+    found = [] if kind == "field" else dependents(kind, pk)
     for segment in segments:
         found += [d for d in dependents("segment", segment.pk) if d not in found]
     return found

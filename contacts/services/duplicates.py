@@ -251,6 +251,25 @@ def _lock_pair(survivor_id: Any, duplicate_id: Any) -> tuple[Contact, Contact]:
     return rows[ids[0]], rows[ids[1]]
 
 
+def _check_versions(pair: tuple[Contact, Contact], expected: tuple[int, int]) -> None:
+    changed = [c for c, version in zip(pair, expected, strict=True) if c.version != version]
+    if not changed:
+        return
+    last = (
+        AuditEntry.objects.filter(contact_id__in=[c.pk for c in changed])
+        .order_by("-at", "-id")
+        .first()
+    )
+    who = f" by {last.actor_label}" if last else ""
+    names = " and ".join(str(c) for c in changed)
+    raise SwitchboardError(
+        "edit_conflict",
+        f"{names} {'were' if len(changed) > 1 else 'was'} changed{who} since this comparison "
+        "was loaded; nothing was merged. Check the latest values below and merge again.",
+        current_versions=[c.version for c in pair],
+    )
+
+
 def _move_related(survivor: Contact, duplicate: Contact) -> None:
     """Give the survivor the duplicate's tags, lists and history, and any other app's rows."""
     have_tags = ContactTag.objects.filter(contact=survivor).values("tag_id")
@@ -292,6 +311,7 @@ def merge_contacts(
     survivor: Contact | uuid.UUID | str,
     duplicate: Contact | uuid.UUID | str,
     choices: Mapping[str, str] | None = None,
+    expected_versions: tuple[int, int] | None = None,
 ) -> Contact:
     """Fold ``duplicate`` into ``survivor`` and delete it; atomic.
 
@@ -300,10 +320,16 @@ def merge_contacts(
     ``"survivor"`` or ``"duplicate"``: whose value to keep. Unchosen attributes keep the
     survivor's value, or the duplicate's where the survivor has none. An unsubscribe on
     either side is kept: a merge never re-subscribes anybody.
+
+    ``expected_versions`` are the (survivor, duplicate) versions the choices were made from:
+    if either contact was saved since, the merge is refused with ``edit_conflict`` rather than
+    keeping, say, the duplicate's old phone over the number someone just typed in.
     """
     survivor_id = survivor.pk if isinstance(survivor, Contact) else survivor
     duplicate_id = duplicate.pk if isinstance(duplicate, Contact) else duplicate
     keep, gone = _lock_pair(survivor_id, duplicate_id)
+    if expected_versions is not None:
+        _check_versions((keep, gone), expected_versions)
     choices = dict(choices or {})
     for key, side in choices.items():
         if side not in ("survivor", "duplicate"):

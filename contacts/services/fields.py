@@ -84,6 +84,8 @@ def rename_field(*, actor: Actor, field: Field, name: str) -> Field:
         raise SwitchboardError(
             "duplicate_field", f"A field named “{name}” already exists.", field="name"
         )
+    if name == field.name:  # saved unchanged: nothing to record or follow
+        return field
     before = field.name
     field.name = name
     field.save(update_fields=["name"])

@@ -81,6 +81,8 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
         )
+    if name == tag.name:  # saved unchanged: nothing to record or follow
+        return tag
     before, tag.name = tag.name, name
     tag.save(update_fields=["name"])
     audit.record(actor=actor, action="tag.rename", obj=tag, changes={"name": [before, name]})

@@ -106,6 +106,12 @@ def _changed(
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
+def _unchanged(response: HttpResponse, message: str) -> HttpResponse:
+    """Nothing changed (someone did it a moment ago, in another tab or by a double click):
+    say so rather than claim the change, and reload nothing."""
+    return trigger_client_event(response, "toast", {"message": message, "level": "info"})
+
+
 def _columns(sort: str) -> list[dict]:
     """Table headers: clicking a sorted column reverses it."""
     columns = []
@@ -257,7 +263,15 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     conflict = False
     if request.method == "POST":
         form = type(form)(request.POST, initial=initial)
-        if form.is_valid():
+        if dropped := _values_of_deleted_fields(request, form):
+            # Saving the rest would report "saved" and silently drop what was typed there.
+            form.add_error(
+                None,
+                f"A custom field in this form was deleted while you were editing, so "
+                f"{dropped} cannot be saved. The form now shows the fields that exist; "
+                "save again to keep the other values.",
+            )
+        elif form.is_valid():
             submitted = {field.name: form.cleaned_data.get(f"field_{field.pk}") for field in fields}
             try:
                 contact = contact_service.update_contact(
@@ -278,6 +292,8 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
                 form.add_error(key, exc.message)
                 conflict = exc.code == "edit_conflict"
             else:
+                if not request.htmx:
+                    return redirect("contacts:detail", contact_id=contact.pk)
                 response = render(
                     request, "contacts/contact_detail.html#fields", _detail_context(contact)
                 )
@@ -294,6 +310,16 @@ def contact_fields_edit(request: HttpRequest, contact_id: uuid.UUID) -> HttpResp
     return render(
         request, "contacts/contact_detail.html#fields-form", {"contact": contact, "form": form}
     )
+
+
+def _values_of_deleted_fields(request: HttpRequest, form) -> str:
+    """What was typed into inputs of custom fields deleted since the form was loaded."""
+    typed = [
+        f"“{value.strip()}”"
+        for key, value in request.POST.items()
+        if key.startswith("field_") and key not in form.fields and value.strip()
+    ]
+    return " and ".join(typed)
 
 
 def _tags_response(request: HttpRequest, contact: Contact, error: str = "") -> HttpResponse:
@@ -325,7 +351,8 @@ def contact_tag_remove(request: HttpRequest, contact_id: uuid.UUID, tag_id: int)
     tag = Tag.objects.filter(pk=tag_id).first()
     if tag is None:
         return _tags_response(request, contact, "That tag no longer exists.")
-    tag_service.untag_contact(actor=Actor.staff(request.user), contact=contact, tag=tag)
+    if not tag_service.untag_contact(actor=Actor.staff(request.user), contact=contact, tag=tag):
+        return _unchanged(_tags_response(request, contact), f"{tag.name} was already removed.")
     return _changed(_tags_response(request, contact), f"Removed tag {tag.name}.")
 
 
@@ -341,7 +368,11 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
     contact = get_contact_or_404(contact_id)
     form = AddToListForm(request.POST)
     if not form.is_valid():
-        return _lists_response(request, contact, "Choose a list.")
+        # A list picked from the page and deleted since is not "no list chosen".
+        chosen = request.POST.get("list_id", "").strip()
+        return _lists_response(
+            request, contact, "That list no longer exists." if chosen else "Choose a list."
+        )
     contact_list = form.cleaned_data["list_id"]
     try:
         added = list_service.add_to_list(
@@ -350,9 +381,7 @@ def contact_list_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpRespons
     except SwitchboardError as exc:
         return _lists_response(request, contact, exc.message)
     if not added:  # nothing changed: say so rather than "Added", and reload nothing
-        response = _lists_response(request, contact)
-        message = f"Already in {contact_list.name}."
-        return trigger_client_event(response, "toast", {"message": message, "level": "info"})
+        return _unchanged(_lists_response(request, contact), f"Already in {contact_list.name}.")
     return _changed(_lists_response(request, contact), f"Added to {contact_list.name}.")
 
 
@@ -363,9 +392,11 @@ def contact_list_remove(request: HttpRequest, contact_id: uuid.UUID, list_id: in
     contact_list = ContactList.objects.filter(pk=list_id).first()
     if contact_list is None:
         return _lists_response(request, contact, "That list no longer exists.")
-    list_service.remove_from_list(
+    if not list_service.remove_from_list(
         actor=Actor.staff(request.user), contact=contact, contact_list=contact_list
-    )
+    ):
+        message = f"Already removed from {contact_list.name}."
+        return _unchanged(_lists_response(request, contact), message)
     return _changed(_lists_response(request, contact), f"Removed from {contact_list.name}.")
 
 
@@ -387,10 +418,12 @@ def contact_metadata_set(request: HttpRequest, contact_id: uuid.UUID) -> HttpRes
             error = exc.message
     else:
         error = "Give a key (and a value; an empty value removes the key)."
+    # A refused key and value stay in the form to fix, rather than being typed again.
+    typed = {"key": request.POST.get("key", ""), "value": request.POST.get("value", "")}
     response = render(
         request,
         "contacts/contact_detail.html#metadata",
-        _detail_context(contact, metadata_error=error),
+        _detail_context(contact, metadata_error=error, metadata_typed=typed if error else {}),
     )
     return response if error else _changed(response, "Metadata saved.", contact, known)
 

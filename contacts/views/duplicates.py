@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -18,12 +20,13 @@ from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 
 DISMISSED_PAGE_SIZE = 50
+PAIR_GONE = "One of these contacts no longer exists: it was merged or erased."
 
 
 def _pair_or_404(first_id: uuid.UUID, second_id: uuid.UUID) -> tuple[Contact, Contact]:
     pair = Contact.objects.in_bulk([first_id, second_id])
     if first_id not in pair or second_id not in pair:
-        raise Http404("One of these contacts no longer exists; it may have been merged already.")
+        raise Http404(PAIR_GONE)
     return pair[first_id], pair[second_id]
 
 
@@ -63,6 +66,30 @@ def _pair_row(
     return trigger_client_event(response, "toast", {"message": message, "level": "success"})
 
 
+def pair_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A button on a pair of the duplicates page whose contact went (merged or erased) while
+    the page was open: an htmx click answered a bare 404 that htmx swaps nowhere, so the click
+    did nothing at all. Now it says why, and the row stays as it was."""
+
+    @functools.wraps(view)
+    def wrapper(
+        request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID, **kwargs
+    ) -> HttpResponse:
+        try:
+            return view(request, first_id, second_id, **kwargs)
+        except Http404:
+            message = PAIR_GONE + " Reload the page to see the pairs as they are now."
+            if request.htmx:
+                response = HttpResponse(status=404)
+                return trigger_client_event(
+                    response, "toast", {"message": message, "level": "error"}
+                )
+            messages.error(request, message)
+            return redirect("contacts:duplicates")
+
+    return wrapper
+
+
 def _refused(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
     if request.htmx:
         # Nothing to swap: the row stays as it was and the toast says why.
@@ -73,6 +100,7 @@ def _refused(request: HttpRequest, exc: SwitchboardError) -> HttpResponse:
 
 
 @require_POST
+@pair_action
 def duplicate_dismiss(
     request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
 ) -> HttpResponse:
@@ -91,6 +119,7 @@ def duplicate_dismiss(
 
 
 @require_POST
+@pair_action
 def duplicate_undo_dismiss(
     request: HttpRequest, first_id: uuid.UUID, second_id: uuid.UUID
 ) -> HttpResponse:
@@ -109,11 +138,43 @@ def duplicate_undo_dismiss(
     return _pair_row(request, first, second, dismissal=None, message=message)
 
 
+def _versions(request: HttpRequest) -> tuple[int, int] | None:
+    """The contacts' versions the compared values were read at (hidden inputs)."""
+    try:
+        return int(request.POST["survivor_version"]), int(request.POST["duplicate_version"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _merge_gone(
+    request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
+) -> HttpResponse | None:
+    """Where a merge goes when one of the pair no longer exists: a second click on "Merge"
+    (or a merge from a page left open) answered a bare "Not Found", as if it had failed."""
+    found = set(
+        Contact.objects.filter(pk__in=[survivor_id, duplicate_id]).values_list("pk", flat=True)
+    )
+    if len(found) == 2 or survivor_id == duplicate_id:
+        return None
+    for gone_id in {survivor_id, duplicate_id} - found:
+        if (into := duplicate_service.merged_into(gone_id)) is not None:
+            messages.info(
+                request, "That contact was already merged: this is the contact it was merged into."
+            )
+            return redirect("contacts:detail", contact_id=into)
+    messages.error(
+        request, "One of these contacts no longer exists: it was erased. Nothing was merged."
+    )
+    return redirect("contacts:duplicates")
+
+
 @require_http_methods(["GET", "POST"])
 def duplicate_merge(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
 ) -> HttpResponse:
     """Side by side; POST merges the second contact into the first with the chosen values."""
+    if request.method == "POST" and (gone := _merge_gone(request, survivor_id, duplicate_id)):
+        return gone
     survivor, duplicate = _pair_or_404(survivor_id, duplicate_id)
     error = ""
     if request.method == "POST":
@@ -129,6 +190,7 @@ def duplicate_merge(
                 survivor=survivor,
                 duplicate=duplicate,
                 choices=choices,
+                expected_versions=_versions(request),
             )
         except SwitchboardError as exc:
             error = exc.message
@@ -138,6 +200,7 @@ def duplicate_merge(
     context = {
         "survivor": survivor,
         "duplicate": duplicate,
+        "pair": (survivor, duplicate),
         "rows": duplicate_service.merge_preview([survivor, duplicate]),
         "tags": [list(c.tags.order_by("name")) for c in (survivor, duplicate)],
         "lists": [list(c.lists.order_by("name")) for c in (survivor, duplicate)],

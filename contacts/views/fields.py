@@ -12,6 +12,7 @@ from contacts.forms import FieldForm, FieldRenameForm
 from contacts.models import Field
 from contacts.segments.references import segments_using
 from contacts.services import fields as field_service
+from contacts.services.dependents import dependents_with_segments
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
@@ -57,11 +58,14 @@ def field_edit(request: HttpRequest, field_id: int) -> HttpResponse:
         else:
             messages.success(request, "Field renamed.")
             return redirect("contacts:fields")
+    segments = segments_using("field", field)
     context = {
         "field": field,
         "form": form,
         "members": field.values.count(),
-        "segments": segments_using("field", field),
+        "segments": segments,
+        # Campaigns are sent to segments, never to a field: those of the segments naming it.
+        "dependents": dependents_with_segments("field", field.pk, segments),
     }
     return render(request, "contacts/field_edit.html", context)
 

@@ -27,6 +27,7 @@ from contacts.services.dependents import dependents
 from contacts.services.search import paginate, search_contacts
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 PREVIEW_SIZE = 10
 
@@ -126,7 +127,48 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
-    return _builder(request, get_object_or_404(Segment, pk=segment_id))
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None and request.method == "POST":
+        return _deleted_while_editing(request, segment_id)
+    return _builder(request, segment or get_object_or_404(Segment, pk=segment_id))
+
+
+def _deleted_while_editing(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """The segment in the editor was deleted meanwhile: a save (or a click on + Condition)
+    answered a bare 404 and the rules built were gone. Keep them, offered as a new segment."""
+    catalogue = Catalogue.load()
+    root = tree_from_form(request.POST, catalogue)
+    new_url = reverse("contacts:segment_create")
+    if action := request.POST.get("action"):
+        root = apply_action(root, action, catalogue)
+        response = render(
+            request,
+            "contacts/segment_builder.html#builder",
+            _builder_context(request, root, catalogue, builder_url=new_url),
+        )
+        return trigger_client_event(response, "segment-changed")
+    deletion = (
+        AuditEntry.objects.filter(
+            action="segment.delete", object_type="segment", object_id=str(segment_id)
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    who = f" by {deletion.actor_label}" if deletion else ""
+    error = (
+        f"This segment was deleted{who} while you were editing; nothing was saved. "
+        "The rules you built are kept below: save to create them as a new segment."
+    )
+    context = _builder_context(
+        request,
+        root,
+        catalogue,
+        segment=None,
+        name=request.POST.get("name", "").strip(),
+        error=error,
+        builder_url=new_url,
+    )
+    return render(request, "contacts/segment_builder.html", context, status=422)
 
 
 @require_POST

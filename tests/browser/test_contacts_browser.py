@@ -167,3 +167,29 @@ def test_staff_mark_a_pair_as_not_a_duplicate_and_undo_it(staff_page, system_act
 
     page.goto("/duplicates/")
     expect(page.get_by_test_id("pair")).to_contain_text("bob@example.com")
+
+
+def test_saving_one_custom_field_keeps_the_line_breaks_of_another(staff_page, system_actor):
+    from contacts.models import Field
+    from contacts.services import fields as field_service
+
+    Field.objects.create(name="Notes", type="text")
+    Field.objects.create(name="Age", type="number")
+    # An import (quoted newlines) or an agent stored a text of several lines.
+    alice = contact_service.create_contact(
+        actor=system_actor,
+        email="alice@example.com",
+        fields={"Notes": "Gate code 1234\nRing twice"},
+    )
+    page = staff_page
+    page.goto(f"/contacts/{alice.pk}/")
+    section = page.locator("#fields")
+    section.get_by_role("button", name="Edit").click()
+    section.get_by_label("Age").fill("41")
+    section.get_by_role("button", name="Save").click()
+
+    expect(section).to_contain_text("41")
+    assert field_service.current_values(alice) == {
+        "Notes": "Gate code 1234\nRing twice",
+        "Age": 41,
+    }

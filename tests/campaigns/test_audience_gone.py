@@ -127,6 +127,25 @@ def test_the_tag_page_names_a_campaign_sent_to_a_segment_of_that_tag(staff_clien
     assert reverse("campaigns:detail", args=[campaign.pk]) in response.text
 
 
+def test_the_field_page_names_a_campaign_sent_to_a_segment_of_that_field(staff_client, audience):
+    from contacts.models import Field, FieldValue
+    from contacts.services.segments import create_segment
+
+    score = Field.objects.create(name="score", type="number")
+    FieldValue.objects.create(contact=audience["alice"], field=score, value_number=80)
+    segment = create_segment(
+        actor=SYSTEM, name="High scores",
+        rules={"all": [{"field": "custom:score", "op": "gt", "value": 50}]},
+    )  # fmt: skip
+    campaign = schedule("segment", segment.pk)
+
+    response = staff_client.get(reverse("contacts:field_edit", args=[score.pk]))
+
+    assert 'data-testid="used-elsewhere"' in response.text
+    assert reverse("campaigns:detail", args=[campaign.pk]) in response.text
+    assert "1 scheduled campaign using it will be cancelled" in response.text
+
+
 def test_a_campaign_whose_segment_lost_its_tag_says_which_segment_when_due(audience):
     campaign = schedule("segment", audience["segment"].pk)
     delete_tag(actor=SYSTEM, tag=audience["tag"])

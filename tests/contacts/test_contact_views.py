@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import uuid
 
 import pytest
@@ -13,6 +15,7 @@ from contacts.models import Contact, ContactTag, Tag
 from contacts.services import contacts as contact_service
 from contacts.services import fields as field_service
 from contacts.services import lists as list_service
+from contacts.services import tags as tag_service
 from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
@@ -440,6 +443,20 @@ def test_custom_fields_are_edited_inline(htmx_client, alice, fields):
     }
 
 
+def test_custom_fields_saved_without_htmx_land_back_on_the_contact_page(
+    staff_client, alice, fields
+):
+    # The form posts to the same URL when htmx is not running (it has method and action).
+    response = staff_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {f"field_{fields['Age'].pk}": "41", "version": alice.version},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("contacts:detail", args=[alice.pk])
+    assert field_service.current_values(alice) == {"Age": 41}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -483,6 +500,48 @@ def test_a_custom_fields_save_based_on_a_stale_version_is_refused(htmx_client, a
     assert 'type="submit">Save' not in response.content.decode()
 
 
+def test_a_value_typed_for_a_field_deleted_meanwhile_is_not_reported_saved(
+    htmx_client, alice, fields, staff_actor
+):
+    plan_key = f"field_{fields['Plan'].pk}"
+    form = {f"field_{fields['Age'].pk}": "41", plan_key: "enterprise", "version": alice.version}
+    field_service.delete_field(actor=staff_actor, field=fields["Plan"])
+
+    response = htmx_client.post(reverse("contacts:fields_edit", args=[alice.pk]), form)
+
+    body = response.content.decode()
+    assert "contact-changed" not in _triggers(response)
+    assert "was deleted while you were editing, so “enterprise” cannot be saved" in body
+    assert 'value="41"' in body  # what was typed for the fields that exist stays
+    assert field_service.current_values(alice) == {}
+    # Saved again from the refreshed form (no input for the deleted field), it goes through.
+    del form[plan_key]
+    saved = htmx_client.post(reverse("contacts:fields_edit", args=[alice.pk]), form)
+    assert _triggers(saved)["toast"]["message"] == "Custom fields saved."
+    assert field_service.current_values(alice) == {"Age": 41}
+
+
+def test_a_text_of_several_lines_comes_back_from_the_form_unchanged(htmx_client, alice, fields):
+    alice = contact_service.update_contact(
+        actor=Actor.system(), contact=alice, fields={"Plan": "Gate code 1234\nRing twice"}
+    )
+    form = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk])).content.decode()
+    # A textarea keeps the line break an <input> would drop; browsers send it back as CRLF.
+    assert re.search(r"<textarea[^>]*>\s*Gate code 1234\nRing twice</textarea>", form)
+
+    htmx_client.post(
+        reverse("contacts:fields_edit", args=[alice.pk]),
+        {
+            f"field_{fields['Age'].pk}": "41",
+            f"field_{fields['Plan'].pk}": "Gate code 1234\r\nRing twice",
+            "version": alice.version,
+        },
+    )
+
+    assert field_service.current_values(alice) == {"Age": 41, "Plan": "Gate code 1234\nRing twice"}
+    assert list(last_audit(alice).changes) == ["field:Age"]
+
+
 def test_cancelling_the_fields_form_shows_the_values(htmx_client, alice, fields):
     response = htmx_client.get(reverse("contacts:fields_edit", args=[alice.pk]), {"cancel": 1})
 
@@ -510,6 +569,23 @@ def test_staff_add_and_remove_a_tag(htmx_client, alice):
     assert last_audit(alice).action == "contact.untag"
 
 
+def test_removing_a_tag_or_list_someone_removed_meanwhile_says_so(htmx_client, alice, staff_actor):
+    tag, _ = tag_service.tag_contact(actor=staff_actor, contact=alice, tag_name="Lead")
+    vip = list_service.create_list(actor=staff_actor, name="VIP")
+    list_service.add_to_list(actor=staff_actor, contact=alice, contact_list=vip)
+    # Removed in another tab (or by the first of two clicks).
+    tag_service.untag_contact(actor=staff_actor, contact=alice, tag=tag)
+    list_service.remove_from_list(actor=staff_actor, contact=alice, contact_list=vip)
+
+    untagged = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, tag.pk]))
+    unlisted = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
+
+    assert _triggers(untagged)["toast"]["message"] == "Lead was already removed."
+    assert _triggers(unlisted)["toast"]["message"] == "Already removed from VIP."
+    assert "contact-changed" not in _triggers(untagged)
+    assert "contact-changed" not in _triggers(unlisted)
+
+
 def test_a_blank_or_vanished_tag_gets_a_message(htmx_client, alice):
     blank = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "  "})
     gone = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, 999_999]))
@@ -533,6 +609,22 @@ def test_staff_add_and_remove_a_list(htmx_client, alice, staff_actor):
     removed = htmx_client.post(reverse("contacts:list_remove", args=[alice.pk, vip.pk]))
     assert not alice.lists.exists()
     assert _triggers(removed)["toast"]["message"] == "Removed from VIP."
+
+
+def test_adding_to_a_list_deleted_since_the_page_loaded_says_it_is_gone(
+    htmx_client, alice, staff_actor
+):
+    pilot = list_service.create_list(actor=staff_actor, name="Pilot")
+    pilot_id = pilot.pk
+    list_service.delete_list(actor=staff_actor, contact_list=pilot)
+
+    response = htmx_client.post(
+        reverse("contacts:list_add", args=[alice.pk]), {"list_id": pilot_id}
+    )
+
+    assert "That list no longer exists." in response.content.decode()
+    assert "Choose a list." not in response.content.decode()
+    assert "contact-changed" not in _triggers(response)
 
 
 def test_a_full_list_is_refused_with_its_message(htmx_client, alice, make_contact, staff_actor):
@@ -610,6 +702,25 @@ def test_metadata_too_large_is_refused_and_kept_as_it_was(htmx_client, alice, mo
     assert "Metadata is limited to" in response.content.decode()
     alice.refresh_from_db()
     assert alice.metadata == {}
+
+
+def test_refused_metadata_stays_in_the_form_to_fix(htmx_client, alice, monkeypatch):
+    monkeypatch.setattr(contact_service, "METADATA_MAX_BYTES", 50)
+    typed = '{"summary": "a long note <b>typed</b> by hand", "n": 1}'
+
+    response = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "notes", "value": typed}
+    )
+
+    body = response.content.decode()
+    assert "Metadata is limited to" in body
+    assert 'id="meta-key"' in body and 'value="notes"' in body
+    assert f'value="{html.escape(typed)}"' in body
+    # After a save that goes through, the form is empty again for the next key.
+    ok = htmx_client.post(
+        reverse("contacts:metadata_set", args=[alice.pk]), {"key": "n", "value": "1"}
+    )
+    assert 'value="n"' not in ok.content.decode()
 
 
 def test_metadata_values_json_cannot_store_are_text_not_a_wrong_error(htmx_client, alice):

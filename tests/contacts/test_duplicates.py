@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -207,6 +209,35 @@ def test_the_side_by_side_page_offers_the_withdrawn_consent_checked(
     assert keep.sms_consent == "withdrawn"
 
 
+def test_the_side_by_side_page_shows_that_an_unsubscribe_survives_the_merge(
+    staff_client, pair, staff_actor
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    update_contact(actor=staff_actor, contact=dupe, unsubscribed=True)
+
+    page = staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]))
+
+    row = re.search(r'<tr data-testid="unsubscribed">.*?</tr>', page.content.decode()).group()
+    assert re.search(r"<td>No</td><td><span[^>]*>since ", row)
+    assert "The merged contact stays unsubscribed" in page.content.decode()
+
+
+def test_the_side_by_side_page_shows_metadata_as_json_as_the_contact_page_does(
+    staff_client, make_contact
+):
+    keep = make_contact(email="a@acme.com", metadata={"vip": True, "score": None, "n": 1})
+    dupe = make_contact(email="b@acme.com")
+
+    page = staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]))
+
+    row = html.unescape(re.search(r'<tr data-testid="metadata">.*?</tr>', page.text).group())
+    # (jsonb keeps keys in its own order on PostgreSQL)
+    assert '"vip": true' in row and '"n": 1' in row and "score" not in row
+    assert "True" not in row and "'" not in row
+
+
 def test_merging_a_contact_with_itself_is_refused(pair, staff_actor):
     keep, _ = pair
     with pytest.raises(SwitchboardError) as caught:
@@ -259,6 +290,79 @@ def test_a_pair_that_was_already_merged_is_gone(staff_client, pair, staff_actor)
         staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])).status_code
         == 404
     )
+
+
+def test_a_merge_started_before_someone_edited_a_contact_is_refused_and_keeps_their_edit(
+    staff_client, pair, staff_actor
+):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+    page = staff_client.get(url).content.decode()
+    assert f'name="survivor_version" value="{keep.version}"' in page
+    # The survivor had no phone, so the page offered the duplicate's, checked.
+    form = {"survivor_version": keep.version, "duplicate_version": dupe.version}
+    update_contact(actor=staff_actor, contact=keep, phone="+447400999999")
+
+    response = staff_client.post(url, {**form, "phone": "duplicate"})
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "was changed by sam since this comparison was loaded; nothing was merged" in page
+    assert "+447400999999" in page  # the page now compares the latest values
+    keep.refresh_from_db()
+    assert keep.phone == "+447400999999"
+    assert Contact.objects.filter(pk=dupe.pk).exists()
+    # Merging again from the refreshed page (its new versions) goes through.
+    response = staff_client.post(
+        url, {"survivor_version": keep.version, "duplicate_version": dupe.version}
+    )
+    assert response.status_code == 302
+    keep.refresh_from_db()
+    assert keep.phone == "+447400999999"
+    assert not Contact.objects.filter(pk=dupe.pk).exists()
+
+
+def test_a_merge_is_refused_when_the_duplicate_changed_since_the_comparison(pair, staff_actor):
+    from contacts.services.contacts import update_contact
+
+    keep, dupe = pair
+    versions = (keep.version, dupe.version)
+    update_contact(actor=staff_actor, contact=dupe, first_name="Bobby")
+    with pytest.raises(SwitchboardError) as caught:
+        merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe, expected_versions=versions)
+    assert caught.value.code == "edit_conflict"
+    assert Contact.objects.filter(pk=dupe.pk).exists()
+
+
+def test_clicking_merge_twice_opens_the_kept_contact_instead_of_not_found(staff_client, pair):
+    keep, dupe = pair
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+    assert staff_client.post(url).status_code == 302
+
+    response = staff_client.post(url, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("contacts:detail", args=[keep.pk])
+    assert "That contact was already merged" in response.content.decode()
+    assert AuditEntry.objects.filter(action="contact.merge").count() == 1
+
+
+def test_merging_a_contact_erased_meanwhile_says_so(admin_client, pair, staff_actor):
+    from contacts.services.erasure import erase_contact
+
+    keep, dupe = pair
+    erase_contact(actor=staff_actor, contact=dupe.pk)
+    url = reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])
+
+    response = admin_client.post(url, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "no longer exists: it was erased. Nothing was merged." in response.content.decode()
+    keep.refresh_from_db()
+    assert keep.first_name == "Robert"
 
 
 # --- not a duplicate ---------------------------------------------------------------------------
@@ -558,6 +662,27 @@ def test_dismissing_a_pair_that_is_gone_or_the_same_contact_twice(htmx_client, t
         htmx_client.get(reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk])).status_code
         == 405
     )
+    assert not DismissedDuplicate.objects.exists()
+
+
+def test_a_click_on_a_pair_merged_or_erased_meanwhile_says_so_instead_of_doing_nothing(
+    htmx_client, staff_client, twins, staff_actor
+):
+    ann, bob = twins
+    merge_contacts(actor=staff_actor, survivor=ann, duplicate=bob)
+
+    for name in ("contacts:duplicate_dismiss", "contacts:duplicate_undo_dismiss"):
+        response = htmx_client.post(reverse(name, args=[ann.pk, bob.pk]))
+        assert response.status_code == 404  # nothing to swap: the row stays
+        toast = _triggers(response)["toast"]
+        assert toast["level"] == "error"
+        assert toast["message"].startswith("One of these contacts no longer exists")
+
+    response = staff_client.post(
+        reverse("contacts:duplicate_dismiss", args=[ann.pk, bob.pk]), follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "One of these contacts no longer exists" in response.content.decode()
     assert not DismissedDuplicate.objects.exists()
 
 

@@ -110,3 +110,16 @@ def test_renaming_a_field_keeps_the_segments_that_name_it_working(staff_client, 
     segment.refresh_from_db()
     assert segment.rules["all"][0]["field"] == "custom:Age in years"
     assert count_members(segment) == 1
+
+
+def test_saving_a_field_page_unchanged_records_nothing(staff_client, staff_actor, age):
+    rules = {"all": [{"field": f"custom:{age.name}", "op": "gt", "value": 35}]}
+    segment = create_segment(actor=staff_actor, name="Over 35", rules=rules)
+    loaded = segment.updated_at
+
+    response = staff_client.post(reverse("contacts:field_edit", args=[age.pk]), {"name": age.name})
+
+    assert response.status_code == 302
+    assert not AuditEntry.objects.filter(action__in=["segment.update", "field.rename"]).exists()
+    segment.refresh_from_db()
+    assert segment.updated_at == loaded

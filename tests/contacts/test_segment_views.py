@@ -349,6 +349,41 @@ def test_two_staff_editing_a_segment_the_later_save_is_refused_not_silently_lost
     assert staff_client.post(url, {**form, "loaded_at": fresh}).status_code == 302
 
 
+def test_a_segment_deleted_while_being_edited_keeps_the_rules_built_to_save_as_new(
+    staff_client, htmx_client, staff_actor, vip
+):
+    from contacts.services.segments import delete_segment
+
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+    staff_client.get(url)
+    delete_segment(actor=Actor.system("colleague"), segment=segment)
+    form = {
+        "name": "VIPs", "loaded_at": segment.updated_at.isoformat(), "r:match": "all",
+        "r.0:field": "phone_country", "r.0:op": "equals", "r.0:value": "GB",
+    }  # fmt: skip
+
+    # A structural edit still works, and points the builder at "new segment".
+    added = htmx_client.post(url, {**form, "action": "add-condition:r"})
+    assert added.status_code == 200
+    assert f'hx-post="{reverse("contacts:segment_create")}"' in added.content.decode()
+
+    refused = staff_client.post(url, form)
+
+    assert refused.status_code == 422
+    page = html.unescape(refused.content.decode())
+    assert "This segment was deleted by colleague while you were editing" in page
+    assert f'action="{reverse("contacts:segment_create")}"' in page
+    assert 'value="GB"' in page and 'value="VIPs"' in page
+    assert not Segment.objects.exists()
+
+    created = staff_client.post(reverse("contacts:segment_create"), form)
+    assert created.status_code == 302
+    assert Segment.objects.get().rules == {
+        "all": [{"field": "phone_country", "op": "equals", "value": "GB"}]
+    }
+
+
 def test_switching_a_condition_to_a_tag_starts_from_a_tag_not_the_old_value(htmx_client, vip):
     # The user had "Email contains bob", then picks "Tag" in the field select.
     form = {

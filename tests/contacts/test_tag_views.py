@@ -143,3 +143,43 @@ def test_merging_without_choosing_a_tag_says_so(staff_client, customer):
     assert response.status_code == 422
     assert "Choose a tag." in response.content.decode()
     assert Tag.objects.filter(pk=customer.pk).exists()
+
+
+def test_merging_into_a_tag_deleted_since_the_page_loaded_says_it_is_gone(
+    staff_client, customer, staff_actor
+):
+    lead = Tag.objects.get(name="lead")
+    lead_id = lead.pk
+    tag_service.delete_tag(actor=staff_actor, tag=lead)
+
+    response = staff_client.post(
+        reverse("contacts:tag_merge", args=[customer.pk]), {"into": lead_id}
+    )
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "The tag chosen to merge into no longer exists." in page
+    assert "Choose a tag." not in page
+    assert Tag.objects.filter(pk=customer.pk).exists()
+
+
+def test_saving_a_tag_page_unchanged_leaves_the_segments_naming_it_alone(
+    staff_client, customer, staff_actor
+):
+    rules = {"all": [{"field": "tag", "op": "has", "value": "customer"}]}
+    segment = create_segment(actor=staff_actor, name="Customers", rules=rules)
+    editor = reverse("contacts:segment_edit", args=[segment.pk])
+    loaded_at = segment.updated_at.isoformat()  # someone has the builder open
+
+    response = staff_client.post(
+        reverse("contacts:tag_edit", args=[customer.pk]), {"name": "customer"}
+    )
+
+    assert response.status_code == 302
+    assert not AuditEntry.objects.filter(action__in=["segment.update", "tag.rename"]).exists()
+    saved = staff_client.post(
+        editor,
+        {"name": "Customers", "loaded_at": loaded_at, "r:match": "all",
+         "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(customer.pk)},
+    )  # fmt: skip
+    assert saved.status_code == 302, "the builder's save was refused as a conflict"
