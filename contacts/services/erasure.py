@@ -6,7 +6,8 @@ personal values in the audit trail (``object_repr`` and the before/after values 
 about the contact); segment conditions quoting their email or phone, which then match nobody
 (``contacts.segments.erasure``; the result names those segments for staff to review); and
 whatever other apps hold, through scrubbers they register. What stays: salted hashes of the
-email and phone in ``Suppression`` (so agents and imports cannot add the person again) and one
+emails and phones they had (current, changed since, merged in; not one another contact holds
+now) in ``Suppression`` (so agents and imports cannot add the person again) and one
 audit entry saying that an erasure happened, without personal data.
 
 Other apps holding personal data (SMS message history, approval payloads, …) register a
@@ -106,19 +107,36 @@ def _about(contact_id: uuid.UUID) -> Q:
 
 def _identifiers(subject: ErasureSubject) -> Identifiers:
     """The person's email and phone, and the ones they had before (from the audit trail, read
-    before it is scrubbed): a segment may quote an address they have since changed."""
+    before it is scrubbed): those they changed, and those of duplicates merged into them."""
     emails, phones = {subject.email.lower()}, {subject.phone} - {""}
     entries = AuditEntry.objects.filter(_about(subject.contact_id))
     for changes in entries.values_list("changes", flat=True):
         if not isinstance(changes, dict):
             continue
+        merged = changes.get("duplicate")  # a merge: [the duplicate's values, None]
+        duplicate = merged[0] if isinstance(merged, list) and merged else None
         for key, found in (("email", emails), ("phone", phones)):
             values = changes.get(key)
-            if isinstance(values, list):
-                found.update(v.lower() for v in values if isinstance(v, str) and v.strip())
+            values = list(values) if isinstance(values, list) else []
+            if isinstance(duplicate, dict):
+                values.append(duplicate.get(key))
+            found.update(v.lower() for v in values if isinstance(v, str) and v.strip())
     return Identifiers(
         emails=frozenset(emails), phones=frozenset(p for p in phones if p.startswith("+"))
     )
+
+
+def _suppress_person(identifiers: Identifiers, contact_id: uuid.UUID) -> None:
+    """Every address and number the person had goes on the suppression list, so that an old
+    export or a merged-in duplicate's row cannot bring them back; bar one another contact
+    holds now (a number passed on, an address shared): that is someone else's."""
+    others = Contact.objects.exclude(pk=contact_id)
+    held_emails = set(others.filter(email__in=identifiers.emails).values_list("email", flat=True))
+    held_phones = set(others.filter(phone__in=identifiers.phones).values_list("phone", flat=True))
+    for email in identifiers.emails - held_emails:
+        suppress(email=email, reason="erased")
+    for phone in identifiers.phones - held_phones:
+        suppress(phone=phone, reason="erased")
 
 
 def _scrub_audit_trail(contact_id: uuid.UUID) -> int:
@@ -154,10 +172,11 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> Erasur
         first_name=locked.first_name,
         last_name=locked.last_name,
     )
-    suppress(email=subject.email, phone=subject.phone, reason="erased")
+    identifiers = _identifiers(subject)  # read before the audit trail is scrubbed
+    _suppress_person(identifiers, locked.pk)
     for scrubber in list(_scrubbers):
         scrubber(subject)
-    segments = forget_in_segments(actor=actor, identifiers=_identifiers(subject))
+    segments = forget_in_segments(actor=actor, identifiers=identifiers)
     scrubbed = _scrub_audit_trail(locked.pk)
     # Their own history goes with the row; other contacts' "not a duplicate of <them>" lines
     # name them, so those go too.

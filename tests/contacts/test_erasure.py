@@ -141,10 +141,31 @@ def test_the_person_stays_suppressed_as_a_salted_hash(person, staff_actor, syste
     erase_contact(actor=staff_actor, contact=person)
     assert suppression_reason(email=EMAIL) == "erased"
     assert suppression_reason(phone=PHONE) == "erased"
-    assert Suppression.objects.count() == 2
-    with pytest.raises(SwitchboardError) as caught:
-        contact_service.create_contact(actor=system_actor, email=EMAIL)
-    assert caught.value.code == "suppressed"
+    # The address they changed from and the merged-in duplicate's: an old export holding
+    # either would otherwise bring the person back.
+    assert suppression_reason(email=OLD_EMAIL) == suppression_reason(email="wq@example.com")
+    assert suppression_reason(email="wq@example.com") == "erased"
+    assert Suppression.objects.count() == 4
+    for email in (EMAIL, OLD_EMAIL, "wq@example.com"):
+        with pytest.raises(SwitchboardError) as caught:
+            contact_service.create_contact(actor=system_actor, email=email)
+        assert caught.value.code == "suppressed"
+
+
+def test_a_former_address_or_number_someone_else_holds_now_is_not_suppressed(
+    person, staff_actor, system_actor
+):
+    # The person's old address and old number now belong to other contacts.
+    contact_service.create_contact(actor=system_actor, email=OLD_EMAIL)
+    contact_service.update_contact(actor=staff_actor, contact=person, phone="+447400555666")
+    contact_service.create_contact(actor=system_actor, email="new@example.com", phone=PHONE)
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert suppression_reason(email=EMAIL) == suppression_reason(phone="+447400555666")
+    assert suppression_reason(email=EMAIL) == "erased"
+    assert suppression_reason(email=OLD_EMAIL) is None
+    assert suppression_reason(phone=PHONE) is None
 
 
 def test_the_erasure_is_audited_without_personal_data(person, staff_actor):
