@@ -456,8 +456,12 @@ def openai_schemas(agent: Agent) -> list[dict[str, Any]]:
     ]
 
 
-def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
-    """Validate the arguments against the tool's schema and run it."""
+def call(
+    agent: Agent, name: str, arguments: dict[str, Any], *, idempotency_key: str | None = None
+) -> Outcome:
+    """Validate the arguments against the tool's schema and run it. ``idempotency_key`` (an
+    HTTP caller's Idempotency-Key header) stands for the tool's own ``idempotency_key``
+    argument; a tool without one is safe to retry as it is, or reads."""
     from pydantic import ValidationError
 
     tool = TOOLS.get(name)
@@ -477,8 +481,18 @@ def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
     # database from here: refuse it with the argument's path.
     if problem := unstorable(arguments):
         return Outcome(400, {"code": "invalid_arguments", "message": problem})
+    arguments = dict(arguments or {})
+    if idempotency_key is not None and "idempotency_key" in tool.input.model_fields:
+        if arguments.get("idempotency_key") not in (None, idempotency_key):
+            return Outcome(
+                400,
+                {"code": "invalid_arguments",
+                 "message": "idempotency_key: differs from the Idempotency-Key header; "
+                 "send the key one way only."},
+            )  # fmt: skip
+        arguments["idempotency_key"] = idempotency_key
     try:
-        args = tool.input.model_validate(arguments or {})
+        args = tool.input.model_validate(arguments)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])
