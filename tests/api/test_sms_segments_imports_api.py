@@ -241,6 +241,22 @@ def test_other_agents_imports_are_not_visible(agent_client, make_agent):
     assert other.get(f"/api/v1/imports/{response.json()['import_job_id']}").status_code == 404
 
 
+def test_a_dry_run_import_leaves_its_idempotency_key_to_the_real_one(agent_client):
+    data = b"email\na@example.com\n"
+    headers = {"Idempotency-Key": "import-1"}
+    preview = agent_client.post(
+        "/api/v1/imports", {"file": _upload(data), "dry_run": "true"}, headers=headers
+    )
+    assert preview.status_code == 202 and preview.json()["dry_run"] is True
+    real = agent_client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+    assert real.status_code == 202, real.json()
+    assert real.json()["dry_run"] is False
+    again = agent_client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["import_job_id"] == real.json()["import_job_id"]
+    assert ImportJob.objects.count() == 2
+
+
 def _upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
