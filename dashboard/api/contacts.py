@@ -301,7 +301,7 @@ def contact_event(
 
 
 @router.post(
-    "/tags/{tag_name}/contacts",
+    "/tags/{path:tag_name}/contacts",
     response={200: BulkOut, **ERRORS},
     summary="Tag contacts",
     tags=["tags"],
@@ -318,7 +318,7 @@ def tag_contacts(
 
 
 @router.delete(
-    "/tags/{tag_name}/contacts/{contact_id}",
+    "/tags/{path:tag_name}/contacts/{contact_id}",
     response={200: RemovedOut, **ERRORS},
     summary="Untag a contact",
     tags=["tags"],

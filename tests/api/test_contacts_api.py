@@ -319,6 +319,19 @@ def test_untag_and_remove_from_list(agent_client):
     )
 
 
+def test_a_tag_with_a_slash_in_its_name_can_be_applied_and_removed(agent_client):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "sl@example.com"}).json()
+    tagged = post(
+        agent_client, "/api/v1/tags/Sales%2FEMEA/contacts", {"contact_ids": [contact["id"]]}
+    )
+    assert tagged.status_code == 200, tagged.json()
+    assert tagged.json()["tag"] == "Sales/EMEA"
+    assert agent_client.get(f"/api/v1/contacts/{contact['id']}").json()["tags"] == ["Sales/EMEA"]
+    untag = agent_client.delete(f"/api/v1/tags/sales%2Femea/contacts/{contact['id']}")
+    assert untag.status_code == 200 and untag.json()["removed"] is True
+    assert agent_client.get(f"/api/v1/contacts/{contact['id']}").json()["tags"] == []
+
+
 def test_events_land_in_the_contacts_history(agent_client):
     contact = post(agent_client, "/api/v1/contacts", {"email": "hu@example.com"}).json()
     response = post(
