@@ -78,6 +78,9 @@ class SearchContactsInput(ToolInput):
         None, description="Only contacts matching this segment now (ids from list_segments)."
     )
     limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
+    cursor: str | None = Field(
+        None, description="next_cursor from the previous page.", max_length=200
+    )
 
 
 class TagInput(ToolInput):
@@ -213,7 +216,8 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
             q=args.q, email=args.email, tag=args.tag,
             list_id=args.list_id, segment_id=args.segment_id,
         )  # fmt: skip
-        return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
+        page = page_of(contacts, args.cursor, args.limit)
+        return {"contacts": page["items"], "next_cursor": page["next_cursor"]}
 
     return _read(agent, "contacts:read", body)
 
@@ -324,7 +328,7 @@ for _tool in (
     ),
     Tool(
         "search_contacts",
-        "Find contacts by the start of a name, email or phone, or by exact email, tag or list. Newest changes first.",
+        "Find contacts by the start of a name, email or phone, or by exact email, tag or list. Newest changes first; pass next_cursor to page on.",
         "contacts:read",
         SearchContactsInput,
         search_contacts_tool,
