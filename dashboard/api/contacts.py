@@ -7,6 +7,7 @@ import binascii
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -144,24 +145,24 @@ def _filter_metadata(contacts: QuerySet[Contact], request: HttpRequest) -> Query
     return contacts
 
 
-def _unknown_parameters(request: HttpRequest) -> Outcome | None:
-    """A 400 for query parameters this search does not take. Ignored, a misspelt or guessed
-    filter (``phone=``, ``tags=``) would answer every contact as if it had matched."""
-    names = [n for n in request.GET if n not in ContactQuery.model_fields and not META_KEY.match(n)]
+def unknown_parameters(
+    request: HttpRequest, takes: Iterable[str], *, metadata: bool = False, hint: str = ""
+) -> Outcome | None:
+    """A 400 for query parameters a page of contacts does not take. Ignored, a misspelt or
+    guessed filter (``phone=``, ``tags=``) would answer every contact as if it had matched."""
+    takes = list(takes)
+    names = [n for n in request.GET if n not in takes and not (metadata and META_KEY.match(n))]
     if not names:
         return None
-    errors = [{"path": f"query.{name}", "message": _NOT_A_FILTER} for name in names]
+    what = ", ".join(takes) + (
+        " and metadata.<key> (up to 5 levels: metadata.a.b)" if metadata else ""
+    )
+    message = f"not a parameter of this search; it takes {what}{hint}"
+    errors = [{"path": f"query.{name}", "message": message} for name in names]
     return Outcome(
         400,
-        {"code": "invalid_request", "message": f"query.{names[0]}: {_NOT_A_FILTER}",
-         "errors": errors},
-    )  # fmt: skip
-
-
-_NOT_A_FILTER = (
-    f"not a parameter of this search; it takes {', '.join(ContactQuery.model_fields)} and "
-    "metadata.<key> (up to 5 levels: metadata.a.b)"
-)
+        {"code": "invalid_request", "message": f"query.{names[0]}: {message}", "errors": errors},
+    )
 
 
 @router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
@@ -169,7 +170,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     """Search by `q`, `email`, `tag`, `list_id`, `segment_id`, `updated_since` and metadata
     (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
     `next_cursor` for more."""
-    if unknown := _unknown_parameters(request):
+    if unknown := unknown_parameters(request, ContactQuery.model_fields, metadata=True):
         raise Refused(unknown)
     agent_of(request, "contacts:read")
     contacts = reads.contact_search(

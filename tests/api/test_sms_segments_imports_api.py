@@ -67,6 +67,24 @@ def test_segments_can_be_created_listed_and_read(agent_client):
     assert agent_client.get("/api/v1/segments/999/contacts").status_code == 404
 
 
+@pytest.mark.parametrize("query", ["email=bob%40example.com", "q=bob", "tag=VIP"])
+def test_a_filter_a_segments_page_does_not_take_is_a_400_not_every_member(agent_client, query):
+    # Ignored, the guessed filter answered every member as if each had matched it.
+    create_contact(actor=SYSTEM, email="ann@example.com")
+    create_contact(actor=SYSTEM, email="bob@example.com")
+    rules = {"all": [{"field": "email", "op": "ends_with", "value": "example.com"}]}
+    segment_id = post(agent_client, "/api/v1/segments", {"name": "All", "rules": rules}).json()[
+        "id"
+    ]
+    response = agent_client.get(f"/api/v1/segments/{segment_id}/contacts?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"][0]["path"] == f"query.{query.split('=')[0]}"
+    assert "cursor, limit" in body["message"]
+    assert agent_client.get(f"/api/v1/segments/{segment_id}/contacts?limit=1").status_code == 200
+
+
 def test_broken_segment_rules_are_a_406(agent_client):
     response = post(
         agent_client, "/api/v1/segments", {"name": "Bad", "rules": {"all": [{"field": "nope"}]}}
