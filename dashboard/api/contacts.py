@@ -279,6 +279,8 @@ def contact_interactions(
     ),
 ) -> Any:
     """Newest first. For more than one page, pass the last entry's id as `before`."""
+    if unknown := unknown_parameters(request, ("limit", "before")):
+        raise Refused(unknown)
     agent_of(request, "contacts:read")
     contact = get_contact(contact_id)
     return [interaction_data(i) for i in history_page(contact, limit=limit, before=before)]

@@ -368,6 +368,17 @@ def test_a_long_history_is_read_a_page_at_a_time(agent_client):
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_interaction"
 
 
+@pytest.mark.parametrize("query", ["kind=event", "name=email_opened", "cursor=abc"])
+def test_a_filter_a_history_does_not_take_is_a_400_not_every_entry(agent_client, query):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "hist@example.com"}).json()
+    response = agent_client.get(f"/api/v1/contacts/{contact['id']}/interactions?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"][0]["path"] == f"query.{query.split('=')[0]}"
+    assert "limit, before" in body["message"]
+
+
 def test_lists_and_fields_can_be_read_and_created(agent_client):
     assert post(agent_client, "/api/v1/lists", {"name": "Leads", "limit": 10}).status_code == 201
     assert agent_client.get("/api/v1/lists").json()[0] | {"id": 0} == {
