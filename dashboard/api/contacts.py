@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -99,25 +101,39 @@ class ContactQuery(Schema):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
-def _encode_cursor(contact: Contact) -> str:
-    raw = f"{contact.updated_at.isoformat()}|{contact.pk}"
+def _search_digest(search: Any) -> str:
+    return hashlib.sha256(json.dumps(search, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(contact: Contact, search: Any) -> str:
+    raw = f"{contact.updated_at.isoformat()}|{contact.pk}|{_search_digest(search)}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _after_cursor(contacts: QuerySet[Contact], cursor: str) -> QuerySet[Contact]:
+def _after_cursor(contacts: QuerySet[Contact], cursor: str, search: Any) -> QuerySet[Contact]:
     try:
-        stamp, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        stamp, pk, digest = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         updated_at, contact_id = dt.datetime.fromisoformat(stamp), uuid.UUID(pk)
         # The cursors handed out carry an aware stamp; one moved out of range is forged.
         updated_at = updated_at.astimezone(dt.UTC) if updated_at.tzinfo else None
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise _BadCursor from None
+        raise _BadCursor(_FORGED) from None
     if updated_at is None:
-        raise _BadCursor
+        raise _BadCursor(_FORGED)
+    if digest != _search_digest(search):
+        # It would page on from where that other search stopped: a page of this one with
+        # its newest matches left out, and nothing to say so.
+        raise _BadCursor(
+            "This cursor belongs to another search: send it with the filters of the page that "
+            "gave it, or leave it out to start this search from its first page."
+        )
     # Keyset pagination on (updated_at desc, id desc): stable while rows are added.
     return contacts.filter(
         Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, pk__lt=contact_id)
     )
+
+
+_FORGED = "This cursor is not one this API handed out."
 
 
 class _BadCursor(Exception):
@@ -179,26 +195,45 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     )  # fmt: skip
     if filters.updated_since:
         contacts = contacts.filter(updated_at__gte=filters.updated_since)
-    return page_of(_filter_metadata(contacts, request), filters.cursor, filters.limit)
+    search = contact_search_key(
+        **filters.model_dump(mode="json", exclude={"cursor", "limit"}),
+        metadata={k: v for k, v in request.GET.items() if META_KEY.match(k)},
+    )
+    contacts = _filter_metadata(contacts, request)
+    return page_of(contacts, filters.cursor, filters.limit, search=search)
 
 
-def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int) -> Any:
-    """One page of contacts, newest change first, and the cursor for the next."""
+def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int, *, search: Any) -> Any:
+    """One page of contacts, newest change first, and the cursor for the next. ``search`` (any
+    JSON) names what was searched: a cursor is refused by any other search."""
     contacts = contacts.order_by("-updated_at", "-id")
     if cursor:
         try:
-            contacts = _after_cursor(contacts, cursor)
-        except _BadCursor:
-            raise Refused(
-                refusal(400, "invalid_cursor", "This cursor is not one this API handed out.")
-            ) from None
+            contacts = _after_cursor(contacts, cursor, search)
+        except _BadCursor as exc:
+            raise Refused(refusal(400, "invalid_cursor", str(exc))) from None
     rows = list(with_related(contacts)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     return {
         "items": [contact_data(c) for c in rows],
-        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+        "next_cursor": _encode_cursor(rows[-1], search) if more else None,
     }
+
+
+def contact_search_key(
+    *,
+    q: str = "",
+    email: str | None = None,
+    tag: str | None = None,
+    list_id: int | None = None,
+    segment_id: int | None = None,
+    updated_since: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What a contact search searched, for its cursors: the API's and the tool's alike."""
+    return {"q": q, "email": email, "tag": tag, "list_id": list_id, "segment_id": segment_id,
+            "updated_since": updated_since, "metadata": metadata or {}}  # fmt: skip
 
 
 @router.post(

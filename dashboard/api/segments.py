@@ -46,4 +46,5 @@ def segment_contacts(
     if unknown := unknown_parameters(request, ("cursor", "limit"), hint=hint):
         raise Refused(unknown)
     agent_of(request, "contacts:read")
-    return page_of(segment_members(get_segment(segment_id)), cursor, limit)
+    members = segment_members(get_segment(segment_id))
+    return page_of(members, cursor, limit, search={"segment_id": segment_id})

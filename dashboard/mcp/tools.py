@@ -19,7 +19,7 @@ from contacts.services.segments import get_segment, segment_members
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, approval_status, perform, status_for
-from dashboard.api.contacts import page_of
+from dashboard.api.contacts import contact_search_key, page_of
 from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id, IsoText
 from dashboard.api.serialise import contact_data, with_related
@@ -216,7 +216,11 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
             q=args.q, email=args.email, tag=args.tag,
             list_id=args.list_id, segment_id=args.segment_id,
         )  # fmt: skip
-        page = page_of(contacts, args.cursor, args.limit)
+        search = contact_search_key(
+            q=args.q, email=args.email, tag=args.tag,
+            list_id=args.list_id, segment_id=args.segment_id,
+        )  # fmt: skip
+        page = page_of(contacts, args.cursor, args.limit, search=search)
         return {"contacts": page["items"], "next_cursor": page["next_cursor"]}
 
     return _read(agent, "contacts:read", body)
@@ -263,7 +267,7 @@ def list_segments(agent: Agent, args: NoInput) -> Outcome:
 def segment_contacts(agent: Agent, args: SegmentInput) -> Outcome:
     def body() -> dict[str, Any]:
         members = segment_members(get_segment(args.segment_id))
-        return page_of(members, args.cursor, args.limit)
+        return page_of(members, args.cursor, args.limit, search={"segment_id": args.segment_id})
 
     return _read(agent, "contacts:read", body)
 

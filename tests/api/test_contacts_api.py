@@ -262,6 +262,20 @@ def test_a_filter_the_search_does_not_take_is_a_400_not_every_contact(agent_clie
     assert "not a parameter of this search" in body["message"]
 
 
+def test_a_cursor_from_another_search_is_a_400_not_a_page_of_this_one(agent_client):
+    for n in range(3):
+        post(agent_client, "/api/v1/contacts", {"email": f"v{n}@example.com", "tags": ["VIP"]})
+        post(agent_client, "/api/v1/contacts", {"email": f"o{n}@example.com", "tags": ["Other"]})
+    vip = agent_client.get("/api/v1/contacts", {"tag": "VIP", "limit": 1}).json()["next_cursor"]
+    # Taken to another search, it would page on from where the first one stopped.
+    other = agent_client.get("/api/v1/contacts", {"tag": "Other", "limit": 1, "cursor": vip})
+    assert other.status_code == 400 and other.json()["code"] == "invalid_cursor"
+    assert "another search" in other.json()["message"]
+    # The same search pages on, whatever the page size.
+    more = agent_client.get("/api/v1/contacts", {"tag": "VIP", "limit": 5, "cursor": vip})
+    assert more.status_code == 200 and len(more.json()["items"]) == 2
+
+
 def test_a_forged_cursor_is_a_400(agent_client):
     response = agent_client.get("/api/v1/contacts?cursor=bm9wZQ")
     assert response.status_code == 400
