@@ -195,8 +195,9 @@ def run_tool(
         None,
         alias="Idempotency-Key",
         max_length=200,
-        description="For the tools that take `idempotency_key` (upsert_contact, send_sms): "
-        "the same as that argument. Other tools are reads or safe to retry as they are.",
+        description="For the tools that take `idempotency_key` (upsert_contact, send_sms, "
+        "start_verification, check_verification): the same as that argument. Other tools are "
+        "reads or safe to retry as they are.",
     ),
 ) -> HttpResponse:
     """Run a tool call from `tools_anthropic` / `tools_openai` as the model made it: the tool's

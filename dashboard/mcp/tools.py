@@ -144,15 +144,20 @@ class MessageInput(ToolInput):
     message_id: Id = Field(description="The id send_sms answered.")
 
 
+RETRY_KEY = "Retry safely with the same key: a code is texted, or checked, once."
+
+
 class PhoneInput(ToolInput):
     to: str = Field(
         description="Phone number, with country code if not in the default region.", max_length=40
     )
+    idempotency_key: str | None = Field(None, description=RETRY_KEY, max_length=200)
 
 
 class CheckInput(ToolInput):
     to: str = Field(description="The phone number the code was sent to.", max_length=40)
     code: str = Field(description="The code the person read out.", max_length=20)
+    idempotency_key: str | None = Field(None, description=RETRY_KEY, max_length=200)
 
 
 class ApprovalInput(ToolInput):
@@ -293,11 +298,16 @@ def credit_balance(agent: Agent, args: NoInput) -> Outcome:
 
 
 def start_verification(agent: Agent, args: PhoneInput) -> Outcome:
-    return perform(agent, "start_verification", {"to": args.to})
+    return perform(
+        agent, "start_verification", {"to": args.to}, idempotency_key=args.idempotency_key
+    )
 
 
 def check_verification(agent: Agent, args: CheckInput) -> Outcome:
-    return perform(agent, "check_verification", {"to": args.to, "code": args.code})
+    return perform(
+        agent, "check_verification", {"to": args.to, "code": args.code},
+        idempotency_key=args.idempotency_key,
+    )  # fmt: skip
 
 
 def approval_status_tool(agent: Agent, args: ApprovalInput) -> Outcome:

@@ -368,6 +368,23 @@ def test_two_starts_at_once_for_one_number_text_one_code(autonomous_agent, funde
     assert Message.objects.filter(to=MOBILE).count() == 1
 
 
+def test_a_verification_tool_call_retried_with_its_key_texts_one_code(agent_client, funded):
+    # Without the key the retry of a call whose answer was lost is refused as otp_throttled,
+    # and the agent cannot tell whether the person got a code.
+    def start(headers=None, **arguments):
+        return agent_client.post(
+            "/api/v1/tools/start_verification", {"to": MOBILE, **arguments},
+            content_type="application/json", headers=headers or {},
+        )  # fmt: skip
+
+    first = start({"Idempotency-Key": "otp-1"})
+    again = start({"Idempotency-Key": "otp-1"})
+    assert (first.status_code, again.status_code) == (201, 201), again.json()
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert start(idempotency_key="otp-1").json() == first.json()
+    assert OtpChallenge.objects.count() == 1 and Message.objects.filter(to=MOBILE).count() == 1
+
+
 def test_the_code_a_person_typed_is_not_kept_in_the_agents_action_log(agent_client, funded):
     post(agent_client, "/api/v1/verify/start", {"to": MOBILE})
     checked = post(agent_client, "/api/v1/verify/check", {"to": MOBILE, "code": "908172"})
