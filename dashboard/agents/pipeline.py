@@ -491,21 +491,27 @@ def _decide(
         return _run(spec, actor, payload, dry_run=False)
     # Validate and price first: a bad request is refused now rather than after approval.
     preview = _run(spec, actor, payload, dry_run=True)
-    if dry_run or preview.status >= 400:
+    if preview.status >= 400:
         return preview
-    if refused := _check_budget(agent, spec, preview):
+    # A dry run answers what the real request would: a send past the budget is refused in both.
+    if refused := _check_budget(agent, spec, preview, lock=not dry_run):
         return refused
+    if dry_run:
+        return preview
     if gated:
         return _hold_for_approval(agent, spec, payload, record, preview, reason)
     return _run(spec, actor, payload, dry_run=False)
 
 
-def _check_budget(agent: Agent, spec: ActionSpec, preview: Result) -> Result | None:
+def _check_budget(
+    agent: Agent, spec: ActionSpec, preview: Result, *, lock: bool = True
+) -> Result | None:
     if not spec.budgeted or agent.monthly_sms_budget is None:
         return None
-    # Lock the agent for the rest of the transaction: two concurrent sends cannot both fit
-    # into the last of the budget.
-    Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    if lock:
+        # Lock the agent for the rest of the transaction: two concurrent sends cannot both
+        # fit into the last of the budget. (A dry run spends nothing, so it need not wait.)
+        Agent.objects.select_for_update().filter(pk=agent.pk).first()
     if refused := _over_budget(agent, preview.credits, credits_spent_this_month(agent)):
         return Result(406, refused.as_dict())
     return None

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Body, Form, Path, Router, Schema
+from ninja import Body, Form, Header, Path, Router, Schema
 from pydantic import Field
 
 from dashboard.agents.pipeline import approval_status, requests_this_month
@@ -191,8 +191,17 @@ def run_tool(
     request: HttpRequest,
     name: str,
     arguments: Body[dict[str, Any]] = None,  # type: ignore[assignment]
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        max_length=200,
+        description="For the tools that take `idempotency_key` (upsert_contact, send_sms, "
+        "start_verification, check_verification): the same as that argument. Other tools are "
+        "reads or safe to retry as they are.",
+    ),
 ) -> HttpResponse:
     """Run a tool call from `tools_anthropic` / `tools_openai` as the model made it: the tool's
     name in the path, its input as the JSON body. Answers what the MCP tool answers, with the
     same checks (scope, limits, oversight mode); a wrong argument is 400 `invalid_arguments`."""
-    return respond(tools.call(request.agent, name, arguments or {}))  # type: ignore[attr-defined]
+    agent = request.agent  # type: ignore[attr-defined]
+    return respond(tools.call(agent, name, arguments or {}, idempotency_key=idempotency_key))

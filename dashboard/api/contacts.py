@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import json
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -98,25 +101,39 @@ class ContactQuery(Schema):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
-def _encode_cursor(contact: Contact) -> str:
-    raw = f"{contact.updated_at.isoformat()}|{contact.pk}"
+def _search_digest(search: Any) -> str:
+    return hashlib.sha256(json.dumps(search, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(contact: Contact, search: Any) -> str:
+    raw = f"{contact.updated_at.isoformat()}|{contact.pk}|{_search_digest(search)}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _after_cursor(contacts: QuerySet[Contact], cursor: str) -> QuerySet[Contact]:
+def _after_cursor(contacts: QuerySet[Contact], cursor: str, search: Any) -> QuerySet[Contact]:
     try:
-        stamp, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        stamp, pk, digest = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         updated_at, contact_id = dt.datetime.fromisoformat(stamp), uuid.UUID(pk)
         # The cursors handed out carry an aware stamp; one moved out of range is forged.
         updated_at = updated_at.astimezone(dt.UTC) if updated_at.tzinfo else None
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise _BadCursor from None
+        raise _BadCursor(_FORGED) from None
     if updated_at is None:
-        raise _BadCursor
+        raise _BadCursor(_FORGED)
+    if digest != _search_digest(search):
+        # It would page on from where that other search stopped: a page of this one with
+        # its newest matches left out, and nothing to say so.
+        raise _BadCursor(
+            "This cursor belongs to another search: send it with the filters of the page that "
+            "gave it, or leave it out to start this search from its first page."
+        )
     # Keyset pagination on (updated_at desc, id desc): stable while rows are added.
     return contacts.filter(
         Q(updated_at__lt=updated_at) | Q(updated_at=updated_at, pk__lt=contact_id)
     )
+
+
+_FORGED = "This cursor is not one this API handed out."
 
 
 class _BadCursor(Exception):
@@ -144,24 +161,24 @@ def _filter_metadata(contacts: QuerySet[Contact], request: HttpRequest) -> Query
     return contacts
 
 
-def _unknown_parameters(request: HttpRequest) -> Outcome | None:
-    """A 400 for query parameters this search does not take. Ignored, a misspelt or guessed
-    filter (``phone=``, ``tags=``) would answer every contact as if it had matched."""
-    names = [n for n in request.GET if n not in ContactQuery.model_fields and not META_KEY.match(n)]
+def unknown_parameters(
+    request: HttpRequest, takes: Iterable[str], *, metadata: bool = False, hint: str = ""
+) -> Outcome | None:
+    """A 400 for query parameters a page of contacts does not take. Ignored, a misspelt or
+    guessed filter (``phone=``, ``tags=``) would answer every contact as if it had matched."""
+    takes = list(takes)
+    names = [n for n in request.GET if n not in takes and not (metadata and META_KEY.match(n))]
     if not names:
         return None
-    errors = [{"path": f"query.{name}", "message": _NOT_A_FILTER} for name in names]
+    what = ", ".join(takes) + (
+        " and metadata.<key> (up to 5 levels: metadata.a.b)" if metadata else ""
+    )
+    message = f"not a parameter of this search; it takes {what}{hint}"
+    errors = [{"path": f"query.{name}", "message": message} for name in names]
     return Outcome(
         400,
-        {"code": "invalid_request", "message": f"query.{names[0]}: {_NOT_A_FILTER}",
-         "errors": errors},
-    )  # fmt: skip
-
-
-_NOT_A_FILTER = (
-    f"not a parameter of this search; it takes {', '.join(ContactQuery.model_fields)} and "
-    "metadata.<key> (up to 5 levels: metadata.a.b)"
-)
+        {"code": "invalid_request", "message": f"query.{names[0]}: {message}", "errors": errors},
+    )
 
 
 @router.get("/contacts", response={200: ContactPage, **ERRORS}, summary="Search contacts")
@@ -169,7 +186,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     """Search by `q`, `email`, `tag`, `list_id`, `segment_id`, `updated_since` and metadata
     (`metadata.plan=pro`, dot notation for nested keys). Newest change first; follow
     `next_cursor` for more."""
-    if unknown := _unknown_parameters(request):
+    if unknown := unknown_parameters(request, ContactQuery.model_fields, metadata=True):
         raise Refused(unknown)
     agent_of(request, "contacts:read")
     contacts = reads.contact_search(
@@ -178,26 +195,45 @@ def list_contacts(request: HttpRequest, filters: Query[ContactQuery]) -> Any:
     )  # fmt: skip
     if filters.updated_since:
         contacts = contacts.filter(updated_at__gte=filters.updated_since)
-    return page_of(_filter_metadata(contacts, request), filters.cursor, filters.limit)
+    search = contact_search_key(
+        **filters.model_dump(mode="json", exclude={"cursor", "limit"}),
+        metadata={k: v for k, v in request.GET.items() if META_KEY.match(k)},
+    )
+    contacts = _filter_metadata(contacts, request)
+    return page_of(contacts, filters.cursor, filters.limit, search=search)
 
 
-def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int) -> Any:
-    """One page of contacts, newest change first, and the cursor for the next."""
+def page_of(contacts: QuerySet[Contact], cursor: str | None, limit: int, *, search: Any) -> Any:
+    """One page of contacts, newest change first, and the cursor for the next. ``search`` (any
+    JSON) names what was searched: a cursor is refused by any other search."""
     contacts = contacts.order_by("-updated_at", "-id")
     if cursor:
         try:
-            contacts = _after_cursor(contacts, cursor)
-        except _BadCursor:
-            raise Refused(
-                refusal(400, "invalid_cursor", "This cursor is not one this API handed out.")
-            ) from None
+            contacts = _after_cursor(contacts, cursor, search)
+        except _BadCursor as exc:
+            raise Refused(refusal(400, "invalid_cursor", str(exc))) from None
     rows = list(with_related(contacts)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     return {
         "items": [contact_data(c) for c in rows],
-        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+        "next_cursor": _encode_cursor(rows[-1], search) if more else None,
     }
+
+
+def contact_search_key(
+    *,
+    q: str = "",
+    email: str | None = None,
+    tag: str | None = None,
+    list_id: int | None = None,
+    segment_id: int | None = None,
+    updated_since: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What a contact search searched, for its cursors: the API's and the tool's alike."""
+    return {"q": q, "email": email, "tag": tag, "list_id": list_id, "segment_id": segment_id,
+            "updated_since": updated_since, "metadata": metadata or {}}  # fmt: skip
 
 
 @router.post(
@@ -278,6 +314,8 @@ def contact_interactions(
     ),
 ) -> Any:
     """Newest first. For more than one page, pass the last entry's id as `before`."""
+    if unknown := unknown_parameters(request, ("limit", "before")):
+        raise Refused(unknown)
     agent_of(request, "contacts:read")
     contact = get_contact(contact_id)
     return [interaction_data(i) for i in history_page(contact, limit=limit, before=before)]
@@ -301,7 +339,7 @@ def contact_event(
 
 
 @router.post(
-    "/tags/{tag_name}/contacts",
+    "/tags/{path:tag_name}/contacts",
     response={200: BulkOut, **ERRORS},
     summary="Tag contacts",
     tags=["tags"],
@@ -318,7 +356,7 @@ def tag_contacts(
 
 
 @router.delete(
-    "/tags/{tag_name}/contacts/{contact_id}",
+    "/tags/{path:tag_name}/contacts/{contact_id}",
     response={200: RemovedOut, **ERRORS},
     summary="Untag a contact",
     tags=["tags"],

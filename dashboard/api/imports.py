@@ -94,7 +94,9 @@ def create_import(
         agent,
         "start_import",
         {**options_data, "import_job_id": job.pk},
-        idempotency_key=idempotency_key,
+        # A dry run neither uses nor claims its key, as everywhere: the real import sent next
+        # with that key must not be refused as a reuse of it.
+        idempotency_key=None if options.dry_run else idempotency_key,
         fingerprint={**options_data, "file_sha256": digest.hexdigest()},
     )
     if outcome.body.get("import_job_id") != job.pk:

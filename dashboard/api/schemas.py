@@ -166,7 +166,10 @@ class ContactOut(Schema):
 class ContactPage(Schema):
     items: list[ContactOut]
     next_cursor: str | None = Field(
-        description="Pass as cursor for the next page; null at the end."
+        description="Pass as cursor, with the same filters, for the next page; null at the end. "
+        "Pages run newest change first, so a contact changed while you page moves ahead of your "
+        "cursor and is not on a later page: to be sure of every match, search once more with "
+        "updated_since set to when you began."
     )
 
 

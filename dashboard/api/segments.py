@@ -9,8 +9,8 @@ from ninja import Path, Query, Router
 
 from contacts.services.segments import get_segment, segment_members
 from dashboard.agents import reads
-from dashboard.api.contacts import PAGE_MAX, IdempotencyKey, page_of, write
-from dashboard.api.core import ERRORS, agent_of
+from dashboard.api.contacts import PAGE_MAX, IdempotencyKey, page_of, unknown_parameters, write
+from dashboard.api.core import ERRORS, Refused, agent_of
 from dashboard.api.schemas import ContactPage, Id, SegmentIn, SegmentOut
 
 router = Router(tags=["segments"])
@@ -40,6 +40,11 @@ def segment_contacts(
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=PAGE_MAX),
 ) -> Any:
-    """Who matches the segment's rules right now, newest change first; follow `next_cursor`."""
+    """Who matches the segment's rules right now, newest change first; follow `next_cursor`.
+    To filter the members, search `GET /contacts` with `segment_id`."""
+    hint = " (to filter a segment's members, search GET /api/v1/contacts with segment_id)"
+    if unknown := unknown_parameters(request, ("cursor", "limit"), hint=hint):
+        raise Refused(unknown)
     agent_of(request, "contacts:read")
-    return page_of(segment_members(get_segment(segment_id)), cursor, limit)
+    members = segment_members(get_segment(segment_id))
+    return page_of(members, cursor, limit, search={"segment_id": segment_id})

@@ -19,7 +19,7 @@ from contacts.services.segments import get_segment, segment_members
 from dashboard.agents import reads
 from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import Outcome, admit, approval_status, perform, status_for
-from dashboard.api.contacts import page_of
+from dashboard.api.contacts import contact_search_key, page_of
 from dashboard.api.core import Refused, unstorable
 from dashboard.api.schemas import Consent, FieldValue, Id, IsoText
 from dashboard.api.serialise import contact_data, with_related
@@ -78,6 +78,9 @@ class SearchContactsInput(ToolInput):
         None, description="Only contacts matching this segment now (ids from list_segments)."
     )
     limit: int = Field(20, ge=1, le=50, description="At most this many contacts.")
+    cursor: str | None = Field(
+        None, description="next_cursor from the previous page.", max_length=200
+    )
 
 
 class TagInput(ToolInput):
@@ -141,15 +144,20 @@ class MessageInput(ToolInput):
     message_id: Id = Field(description="The id send_sms answered.")
 
 
+RETRY_KEY = "Retry safely with the same key: a code is texted, or checked, once."
+
+
 class PhoneInput(ToolInput):
     to: str = Field(
         description="Phone number, with country code if not in the default region.", max_length=40
     )
+    idempotency_key: str | None = Field(None, description=RETRY_KEY, max_length=200)
 
 
 class CheckInput(ToolInput):
     to: str = Field(description="The phone number the code was sent to.", max_length=40)
     code: str = Field(description="The code the person read out.", max_length=20)
+    idempotency_key: str | None = Field(None, description=RETRY_KEY, max_length=200)
 
 
 class ApprovalInput(ToolInput):
@@ -213,7 +221,12 @@ def search_contacts_tool(agent: Agent, args: SearchContactsInput) -> Outcome:
             q=args.q, email=args.email, tag=args.tag,
             list_id=args.list_id, segment_id=args.segment_id,
         )  # fmt: skip
-        return {"contacts": [contact_data(c) for c in with_related(contacts)[: args.limit]]}
+        search = contact_search_key(
+            q=args.q, email=args.email, tag=args.tag,
+            list_id=args.list_id, segment_id=args.segment_id,
+        )  # fmt: skip
+        page = page_of(contacts, args.cursor, args.limit, search=search)
+        return {"contacts": page["items"], "next_cursor": page["next_cursor"]}
 
     return _read(agent, "contacts:read", body)
 
@@ -259,7 +272,7 @@ def list_segments(agent: Agent, args: NoInput) -> Outcome:
 def segment_contacts(agent: Agent, args: SegmentInput) -> Outcome:
     def body() -> dict[str, Any]:
         members = segment_members(get_segment(args.segment_id))
-        return page_of(members, args.cursor, args.limit)
+        return page_of(members, args.cursor, args.limit, search={"segment_id": args.segment_id})
 
     return _read(agent, "contacts:read", body)
 
@@ -285,11 +298,16 @@ def credit_balance(agent: Agent, args: NoInput) -> Outcome:
 
 
 def start_verification(agent: Agent, args: PhoneInput) -> Outcome:
-    return perform(agent, "start_verification", {"to": args.to})
+    return perform(
+        agent, "start_verification", {"to": args.to}, idempotency_key=args.idempotency_key
+    )
 
 
 def check_verification(agent: Agent, args: CheckInput) -> Outcome:
-    return perform(agent, "check_verification", {"to": args.to, "code": args.code})
+    return perform(
+        agent, "check_verification", {"to": args.to, "code": args.code},
+        idempotency_key=args.idempotency_key,
+    )  # fmt: skip
 
 
 def approval_status_tool(agent: Agent, args: ApprovalInput) -> Outcome:
@@ -324,7 +342,7 @@ for _tool in (
     ),
     Tool(
         "search_contacts",
-        "Find contacts by the start of a name, email or phone, or by exact email, tag or list. Newest changes first.",
+        "Find contacts by the start of a name, email or phone, or by exact email, tag or list. Newest changes first; pass next_cursor to page on.",
         "contacts:read",
         SearchContactsInput,
         search_contacts_tool,
@@ -456,8 +474,12 @@ def openai_schemas(agent: Agent) -> list[dict[str, Any]]:
     ]
 
 
-def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
-    """Validate the arguments against the tool's schema and run it."""
+def call(
+    agent: Agent, name: str, arguments: dict[str, Any], *, idempotency_key: str | None = None
+) -> Outcome:
+    """Validate the arguments against the tool's schema and run it. ``idempotency_key`` (an
+    HTTP caller's Idempotency-Key header) stands for the tool's own ``idempotency_key``
+    argument; a tool without one is safe to retry as it is, or reads."""
     from pydantic import ValidationError
 
     tool = TOOLS.get(name)
@@ -477,8 +499,18 @@ def call(agent: Agent, name: str, arguments: dict[str, Any]) -> Outcome:
     # database from here: refuse it with the argument's path.
     if problem := unstorable(arguments):
         return Outcome(400, {"code": "invalid_arguments", "message": problem})
+    arguments = dict(arguments or {})
+    if idempotency_key is not None and "idempotency_key" in tool.input.model_fields:
+        if arguments.get("idempotency_key") not in (None, idempotency_key):
+            return Outcome(
+                400,
+                {"code": "invalid_arguments",
+                 "message": "idempotency_key: differs from the Idempotency-Key header; "
+                 "send the key one way only."},
+            )  # fmt: skip
+        arguments["idempotency_key"] = idempotency_key
     try:
-        args = tool.input.model_validate(arguments or {})
+        args = tool.input.model_validate(arguments)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])

@@ -234,6 +234,20 @@ def test_a_send_beyond_the_agents_monthly_budget_is_refused(make_agent, funded):
     assert Message.objects.count() == 1
 
 
+def test_a_dry_run_beyond_the_agents_monthly_budget_is_refused_as_the_send_would_be(
+    make_agent, funded
+):
+    client = client_for(
+        make_agent("budgeted", mode="autonomous", monthly_sms_budget=Decimal("0.05"))
+    )
+    assert ask_to_send(client).status_code == 201  # 0.04 credits of 0.05
+    preview = ask_to_send(client, "Second message", dry_run=True)
+    real = ask_to_send(client, "Second message")
+    assert real.status_code == 406 and real.json()["code"] == "agent_budget_exceeded"
+    assert (preview.status_code, preview.json()["code"]) == (406, "agent_budget_exceeded")
+    assert Message.objects.count() == 1
+
+
 def test_pending_approvals_hold_their_cost_against_the_budget(make_agent, funded):
     client = client_for(make_agent("holder", mode="gated", monthly_sms_budget=Decimal("0.05")))
     assert ask_to_send(client).status_code == 202

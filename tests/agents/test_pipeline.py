@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, ContactList
@@ -153,3 +155,34 @@ def test_a_new_prompt_version_is_recorded_on_later_actions(make_agent):
     v2 = save_prompt_version(actor=Actor.system("tests"), agent=agent, text="v2")
     perform(agent, "create_list", {"name": "B"})
     assert [a.prompt_version.number for a in AgentAction.objects.order_by("id")] == [1, v2.number]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="needs concurrent writers")
+def test_two_requests_at_once_with_one_key_act_once(autonomous_agent):
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, dict, dict]] = []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            outcome = perform(
+                autonomous_agent, "upsert_contact",
+                {"email": "race@example.com", "first_name": "Ray", "upsert": True},
+                idempotency_key="same-key",
+            )  # fmt: skip
+            answers.append((outcome.status, outcome.body, outcome.headers))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Contact.objects.count() == 1
+    assert AgentAction.objects.count() == 1
+    assert AuditEntry.objects.filter(action__startswith="contact.").count() == 1
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [201, 201], answers
+    assert answers[0][1] == answers[1][1]

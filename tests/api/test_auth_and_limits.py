@@ -454,6 +454,27 @@ def test_the_tools_the_profile_hands_out_run_by_name_as_the_model_called_them(ma
     assert wrong.status_code == 400 and wrong.json()["code"] == "invalid_arguments"
 
 
+def test_a_tool_run_retried_with_its_idempotency_key_header_acts_once(make_agent):
+    client = client_for(make_agent("retrier", scopes=["contacts:read", "contacts:write"]))
+
+    def call(arguments: dict, key: str):
+        return client.post(
+            "/api/v1/tools/upsert_contact", arguments, content_type="application/json",
+            headers={"Idempotency-Key": key},
+        )  # fmt: skip
+
+    first = call({"email": "mia@example.com", "first_name": "Mia"}, "k-1")
+    again = call({"email": "mia@example.com", "first_name": "Mia"}, "k-1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert Contact.objects.get().version == 1
+    other = call({"email": "mia@example.com", "first_name": "Maya"}, "k-1")
+    assert (other.status_code, other.json()["code"]) == (406, "idempotency_key_reused")
+    both = call({"email": "mia@example.com", "idempotency_key": "k-2"}, "k-3")
+    assert (both.status_code, both.json()["code"]) == (400, "invalid_arguments")
+    assert Contact.objects.get().first_name == "Mia"
+
+
 def test_a_tool_run_over_the_rate_limit_is_429_with_retry_after(make_agent):
     client = client_for(make_agent("tool-hasty", rate_limit_per_minute=1))
     json = "application/json"

@@ -262,6 +262,20 @@ def test_a_filter_the_search_does_not_take_is_a_400_not_every_contact(agent_clie
     assert "not a parameter of this search" in body["message"]
 
 
+def test_a_cursor_from_another_search_is_a_400_not_a_page_of_this_one(agent_client):
+    for n in range(3):
+        post(agent_client, "/api/v1/contacts", {"email": f"v{n}@example.com", "tags": ["VIP"]})
+        post(agent_client, "/api/v1/contacts", {"email": f"o{n}@example.com", "tags": ["Other"]})
+    vip = agent_client.get("/api/v1/contacts", {"tag": "VIP", "limit": 1}).json()["next_cursor"]
+    # Taken to another search, it would page on from where the first one stopped.
+    other = agent_client.get("/api/v1/contacts", {"tag": "Other", "limit": 1, "cursor": vip})
+    assert other.status_code == 400 and other.json()["code"] == "invalid_cursor"
+    assert "another search" in other.json()["message"]
+    # The same search pages on, whatever the page size.
+    more = agent_client.get("/api/v1/contacts", {"tag": "VIP", "limit": 5, "cursor": vip})
+    assert more.status_code == 200 and len(more.json()["items"]) == 2
+
+
 def test_a_forged_cursor_is_a_400(agent_client):
     response = agent_client.get("/api/v1/contacts?cursor=bm9wZQ")
     assert response.status_code == 400
@@ -319,6 +333,19 @@ def test_untag_and_remove_from_list(agent_client):
     )
 
 
+def test_a_tag_with_a_slash_in_its_name_can_be_applied_and_removed(agent_client):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "sl@example.com"}).json()
+    tagged = post(
+        agent_client, "/api/v1/tags/Sales%2FEMEA/contacts", {"contact_ids": [contact["id"]]}
+    )
+    assert tagged.status_code == 200, tagged.json()
+    assert tagged.json()["tag"] == "Sales/EMEA"
+    assert agent_client.get(f"/api/v1/contacts/{contact['id']}").json()["tags"] == ["Sales/EMEA"]
+    untag = agent_client.delete(f"/api/v1/tags/sales%2Femea/contacts/{contact['id']}")
+    assert untag.status_code == 200 and untag.json()["removed"] is True
+    assert agent_client.get(f"/api/v1/contacts/{contact['id']}").json()["tags"] == []
+
+
 def test_events_land_in_the_contacts_history(agent_client):
     contact = post(agent_client, "/api/v1/contacts", {"email": "hu@example.com"}).json()
     response = post(
@@ -353,6 +380,17 @@ def test_a_long_history_is_read_a_page_at_a_time(agent_client):
 
     unknown = agent_client.get(url, {"before": 2**40})
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_interaction"
+
+
+@pytest.mark.parametrize("query", ["kind=event", "name=email_opened", "cursor=abc"])
+def test_a_filter_a_history_does_not_take_is_a_400_not_every_entry(agent_client, query):
+    contact = post(agent_client, "/api/v1/contacts", {"email": "hist@example.com"}).json()
+    response = agent_client.get(f"/api/v1/contacts/{contact['id']}/interactions?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"][0]["path"] == f"query.{query.split('=')[0]}"
+    assert "limit, before" in body["message"]
 
 
 def test_lists_and_fields_can_be_read_and_created(agent_client):

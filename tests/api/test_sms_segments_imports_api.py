@@ -67,6 +67,24 @@ def test_segments_can_be_created_listed_and_read(agent_client):
     assert agent_client.get("/api/v1/segments/999/contacts").status_code == 404
 
 
+@pytest.mark.parametrize("query", ["email=bob%40example.com", "q=bob", "tag=VIP"])
+def test_a_filter_a_segments_page_does_not_take_is_a_400_not_every_member(agent_client, query):
+    # Ignored, the guessed filter answered every member as if each had matched it.
+    create_contact(actor=SYSTEM, email="ann@example.com")
+    create_contact(actor=SYSTEM, email="bob@example.com")
+    rules = {"all": [{"field": "email", "op": "ends_with", "value": "example.com"}]}
+    segment_id = post(agent_client, "/api/v1/segments", {"name": "All", "rules": rules}).json()[
+        "id"
+    ]
+    response = agent_client.get(f"/api/v1/segments/{segment_id}/contacts?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"][0]["path"] == f"query.{query.split('=')[0]}"
+    assert "cursor, limit" in body["message"]
+    assert agent_client.get(f"/api/v1/segments/{segment_id}/contacts?limit=1").status_code == 200
+
+
 def test_broken_segment_rules_are_a_406(agent_client):
     response = post(
         agent_client, "/api/v1/segments", {"name": "Bad", "rules": {"all": [{"field": "nope"}]}}
@@ -241,6 +259,22 @@ def test_other_agents_imports_are_not_visible(agent_client, make_agent):
     assert other.get(f"/api/v1/imports/{response.json()['import_job_id']}").status_code == 404
 
 
+def test_a_dry_run_import_leaves_its_idempotency_key_to_the_real_one(agent_client):
+    data = b"email\na@example.com\n"
+    headers = {"Idempotency-Key": "import-1"}
+    preview = agent_client.post(
+        "/api/v1/imports", {"file": _upload(data), "dry_run": "true"}, headers=headers
+    )
+    assert preview.status_code == 202 and preview.json()["dry_run"] is True
+    real = agent_client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+    assert real.status_code == 202, real.json()
+    assert real.json()["dry_run"] is False
+    again = agent_client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["import_job_id"] == real.json()["import_job_id"]
+    assert ImportJob.objects.count() == 2
+
+
 def _upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -332,6 +366,23 @@ def test_two_starts_at_once_for_one_number_text_one_code(autonomous_agent, funde
     assert refused["code"] == "otp_throttled" and "just sent" in refused["message"]
     assert OtpChallenge.objects.count() == 1
     assert Message.objects.filter(to=MOBILE).count() == 1
+
+
+def test_a_verification_tool_call_retried_with_its_key_texts_one_code(agent_client, funded):
+    # Without the key the retry of a call whose answer was lost is refused as otp_throttled,
+    # and the agent cannot tell whether the person got a code.
+    def start(headers=None, **arguments):
+        return agent_client.post(
+            "/api/v1/tools/start_verification", {"to": MOBILE, **arguments},
+            content_type="application/json", headers=headers or {},
+        )  # fmt: skip
+
+    first = start({"Idempotency-Key": "otp-1"})
+    again = start({"Idempotency-Key": "otp-1"})
+    assert (first.status_code, again.status_code) == (201, 201), again.json()
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert start(idempotency_key="otp-1").json() == first.json()
+    assert OtpChallenge.objects.count() == 1 and Message.objects.filter(to=MOBILE).count() == 1
 
 
 def test_the_code_a_person_typed_is_not_kept_in_the_agents_action_log(agent_client, funded):

@@ -105,3 +105,21 @@ def test_a_contact_id_too_long_to_be_one_is_refused_without_echoing_it(
     assert outcome.status == 400
     assert "contact_id" in outcome.body["message"]
     assert len(str(outcome.body)) < 1000
+
+
+def test_search_results_past_the_limit_can_be_paged_through_with_the_tool(autonomous_agent):
+    # Cut off at the limit with nothing said, an agent took the first page for every match.
+    system = Actor.system("tests")
+    for n in range(5):
+        create_contact(actor=system, email=f"vip{n}@example.com")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        args = {"q": "vip", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = tools.call(autonomous_agent, "search_contacts", args)
+        assert page.status == 200, page.body
+        seen += [c["email"] for c in page.body["contacts"]]
+        cursor = page.body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"vip{n}@example.com" for n in range(5)]
