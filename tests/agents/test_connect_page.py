@@ -43,3 +43,5 @@ def test_stdio_config_names_this_servers_interpreter_and_manage_py(staff_client,
     assert "/path/to/" not in page
     assert escape(json.dumps(sys.executable)) in page
     assert escape(json.dumps(str(settings.BASE_DIR / "manage.py"))) in page
+    # A client starts it without the shell's variables: the page says where settings go.
+    assert '"env": {…}' in page and "DATABASE_URL" in page
