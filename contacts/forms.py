@@ -99,6 +99,11 @@ class ListForm(forms.Form):
     limit = forms.IntegerField(min_value=1, required=False, help_text="Leave empty for no limit.")
 
 
+class ListEditForm(ListForm):
+    # The list as the page showed it: a colleague's save since is not quietly undone.
+    expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
 class FieldForm(forms.Form):
     name = forms.CharField(max_length=64)
     type = forms.ChoiceField(choices=FieldType.choices)

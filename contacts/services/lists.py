@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.db import transaction
 
 from contacts.models import Contact, ContactList, InteractionKind, ListMembership
@@ -58,12 +61,38 @@ def create_list(
     return contact_list
 
 
+def list_version(contact_list: ContactList) -> str:
+    """A digest of the list's name, limit and description as stored: the edit page sends back
+    the one it was drawn with, so a save cannot quietly undo a colleague's save made meanwhile
+    (their new name put back along with a new limit)."""
+    values = [contact_list.name, contact_list.limit, contact_list.description]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
 @transaction.atomic
 def update_list(
-    *, actor: Actor, contact_list: ContactList, name: str, limit: int | None, description: str = ""
+    *,
+    actor: Actor,
+    contact_list: ContactList,
+    name: str,
+    limit: int | None,
+    description: str = "",
+    expected_version: str | None = None,
 ) -> ContactList:
+    """``expected_version``: ``list_version`` of the list as the editor loaded it; if someone
+    saved the list since, ``edit_conflict`` instead of replacing their values with the old."""
     name, limit = _clean(name, limit)
     locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    current = list_version(locked)
+    if expected_version and expected_version != current:
+        limit_text = "no limit" if locked.limit is None else f"limit {locked.limit:,}"
+        raise SwitchboardError(
+            "edit_conflict",
+            f"This list was changed{audit.last_changed_by(locked)} while you were editing; it "
+            f"is now “{locked.name}”, {limit_text}. Your values are kept below: save again to "
+            "replace theirs with yours.",
+            version=current,
+        )
     members = locked.memberships.count()
     if limit is not None and members > limit:
         raise SwitchboardError(

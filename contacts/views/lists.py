@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.forms import ListForm
+from contacts.forms import ListEditForm, ListForm
 from contacts.models import ContactList
 from contacts.segments.references import segments_using
 from contacts.services import lists as list_service
@@ -48,8 +48,9 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
         "name": contact_list.name,
         "limit": contact_list.limit,
         "description": contact_list.description,
+        "expected_version": list_service.list_version(contact_list),
     }
-    form = ListForm(request.POST or None, initial=initial)
+    form = ListEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             list_service.update_list(
@@ -57,6 +58,11 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
             )
         except SwitchboardError as exc:
             add_domain_error(form, exc)
+            if "version" in exc.details:
+                # Seen now: saving again is a deliberate choice to replace the colleague's.
+                form.data = form.data.copy()
+                form.data["expected_version"] = exc.details["version"]
+                contact_list.refresh_from_db()
         else:
             messages.success(request, "List saved.")
             return redirect("contacts:lists")

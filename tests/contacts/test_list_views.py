@@ -8,6 +8,7 @@ from django.urls import reverse
 from contacts.models import ContactList
 from contacts.services import lists as list_service
 from contacts.services.segments import create_segment
+from dashboard.actors import Actor
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -118,3 +119,43 @@ def test_the_list_page_names_the_segments_that_deleting_it_would_break(
 
     assert "Used by 1 segment:" in body and ">Not VIP</a>" in body
     assert "1 segment using it will stop working" in body
+
+
+def _loaded(page) -> dict:
+    """What the edit page's form would post back unchanged (its hidden inputs included)."""
+    form = page.context["form"]
+    return {name: form[name].value() or "" for name in form.fields}
+
+
+def test_saving_a_list_a_colleague_renamed_meanwhile_is_refused_not_undone(
+    staff_client, vip, admin_user
+):
+    page = staff_client.get(reverse("contacts:list_edit", args=[vip.pk]))
+    list_service.update_list(actor=Actor.staff(admin_user), contact_list=vip, name="Gold", limit=5)
+
+    response = staff_client.post(
+        reverse("contacts:list_edit", args=[vip.pk]), {**_loaded(page), "limit": "10"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "This list was changed by ada while you were editing" in body
+    assert 'value="10"' in body  # what was typed stays in the form
+    vip.refresh_from_db()
+    assert (vip.name, vip.limit) == ("Gold", 5)
+    # Seen now: saving again replaces the colleague's values on purpose.
+    again = staff_client.post(
+        reverse("contacts:list_edit", args=[vip.pk]), _loaded(response) | {"limit": "10"}
+    )
+    assert again.status_code == 302
+    vip.refresh_from_db()
+    assert (vip.name, vip.limit) == ("VIP", 10)
+
+
+def test_saving_a_list_twice_from_one_page_is_not_a_conflict_with_oneself(staff_client, vip):
+    page = staff_client.get(reverse("contacts:list_edit", args=[vip.pk]))
+    data = {**_loaded(page), "limit": "7"}
+
+    assert staff_client.post(reverse("contacts:list_edit", args=[vip.pk]), data).status_code == 302
+    vip.refresh_from_db()
+    assert vip.limit == 7
