@@ -80,6 +80,11 @@ class TagForm(forms.Form):
     name = forms.CharField(max_length=64, label="Tag")
 
 
+class TagRenameForm(TagForm):
+    # The name as the page showed it: a colleague's rename since is not quietly replaced.
+    expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
 class TagMergeForm(forms.Form):
     """The tag another is merged into (tag edit page)."""
 

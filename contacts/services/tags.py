@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Iterable
 
@@ -74,9 +75,27 @@ def create_tag(*, actor: Actor, name: str) -> Tag:
     return get_or_create_tag(actor=actor, name=name)
 
 
+def tag_version(tag: Tag) -> str:
+    """A digest of the tag's name as stored: the rename form sends back the one it was drawn
+    with, so a rename cannot quietly replace a colleague's rename made meanwhile."""
+    return hashlib.sha256(tag.name.encode()).hexdigest()[:16]
+
+
 @transaction.atomic
-def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
+def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | None = None) -> Tag:
+    """``expected_version``: ``tag_version`` of the tag as the editor loaded it; if someone
+    renamed it since, ``edit_conflict`` instead of replacing their name unseen."""
     name = clean_tag_name(name)
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    current = tag_version(tag)
+    if expected_version and expected_version != current:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"This tag was renamed to “{tag.name}”{audit.last_changed_by(tag)} while you were "
+            "editing. Your name is kept below: save again to use it instead.",
+            field="name",
+            version=current,
+        )
     if Tag.objects.exclude(pk=tag.pk).named(name).exists():
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.forms import TagForm, TagMergeForm
+from contacts.forms import TagForm, TagMergeForm, TagRenameForm
 from contacts.models import Tag
 from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
@@ -47,20 +47,28 @@ def tag_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
     tag = get_object_or_404(Tag, pk=tag_id)
-    form = TagForm(request.POST or None, initial={"name": tag.name})
+    form = _rename_form(tag, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            tag_service.rename_tag(
-                actor=Actor.staff(request.user), tag=tag, name=form.cleaned_data["name"]
-            )
+            tag_service.rename_tag(actor=Actor.staff(request.user), tag=tag, **form.cleaned_data)
         except SwitchboardError as exc:
             if exc.code == "duplicate_tag":  # two tags for one thing: say how to combine them
                 exc.message += " To combine the two, merge this tag into it below."
             add_domain_error(form, exc)
+            if "version" in exc.details:
+                # Seen now: saving again is a deliberate choice to replace the colleague's.
+                form.data = form.data.copy()
+                form.data["expected_version"] = exc.details["version"]
+                tag.refresh_from_db()
         else:
             messages.success(request, "Tag renamed.")
             return redirect("contacts:tags")
     return _edit_page(request, tag, form)
+
+
+def _rename_form(tag: Tag, data=None) -> TagRenameForm:
+    initial = {"name": tag.name, "expected_version": tag_service.tag_version(tag)}
+    return TagRenameForm(data, initial=initial)
 
 
 def _edit_page(
@@ -86,12 +94,12 @@ def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
     merge = TagMergeForm(request.POST)
     if not merge.is_valid():
         error = " ".join(merge.errors["into"])
-        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), error)
+        return _edit_page(request, tag, _rename_form(tag), error)
     target = merge.cleaned_data["into"]
     try:
         moved = tag_service.merge_tags(actor=Actor.staff(request.user), source=tag, target=target)
     except SwitchboardError as exc:
-        return _edit_page(request, tag, TagForm(initial={"name": tag.name}), exc.message)
+        return _edit_page(request, tag, _rename_form(tag), exc.message)
     messages.success(
         request,
         f"Merged {tag.name} into {target.name}: {moved:,} contact{'' if moved == 1 else 's'} "

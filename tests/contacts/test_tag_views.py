@@ -8,6 +8,7 @@ from django.urls import reverse
 from contacts.models import Contact, Tag
 from contacts.services import tags as tag_service
 from contacts.services.segments import count_members, create_segment
+from dashboard.actors import Actor
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -183,3 +184,24 @@ def test_saving_a_tag_page_unchanged_leaves_the_segments_naming_it_alone(
          "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(customer.pk)},
     )  # fmt: skip
     assert saved.status_code == 302, "the builder's save was refused as a conflict"
+
+
+def test_renaming_a_tag_a_colleague_renamed_meanwhile_is_refused_not_undone(
+    staff_client, customer, admin_user
+):
+    page = staff_client.get(reverse("contacts:tag_edit", args=[customer.pk]))
+    loaded = {
+        name: page.context["form"][name].value() or "" for name in page.context["form"].fields
+    }
+    tag_service.rename_tag(actor=Actor.staff(admin_user), tag=customer, name="Client")
+
+    response = staff_client.post(
+        reverse("contacts:tag_edit", args=[customer.pk]), {**loaded, "name": "Customers"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "This tag was renamed to “Client” by ada while you were editing" in body
+    assert 'value="Customers"' in body
+    customer.refresh_from_db()
+    assert customer.name == "Client"
