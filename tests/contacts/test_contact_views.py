@@ -561,7 +561,9 @@ def test_staff_add_and_remove_a_tag(htmx_client, alice):
     assert ContactTag.objects.filter(contact=alice, tag=tag).exists()
 
     again = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "lead"})
-    assert _triggers(again)["toast"]["message"] == "Already tagged Lead."
+    assert _triggers(again)["toast"] == {"message": "Already tagged Lead.", "level": "info"}
+    # Nothing changed: the history panel (and its "Show older entries") is left alone.
+    assert "contact-changed" not in _triggers(again)
 
     removed = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, tag.pk]))
     assert removed.status_code == 200
