@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from contacts.services import contacts as contact_service
+from contacts.services.history import record_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,3 +194,28 @@ def test_saving_one_custom_field_keeps_the_line_breaks_of_another(staff_page, sy
         "Notes": "Gate code 1234\nRing twice",
         "Age": 41,
     }
+
+
+def test_older_history_the_person_opened_stays_open_when_the_contact_changes(
+    staff_page, contacts, system_actor
+):
+    alice, page = contacts, staff_page
+    for n in range(55):
+        record_event(actor=system_actor, contact=alice, name=f"visit_{n:02d}")
+    page.goto(f"/contacts/{alice.pk}/")
+    history = page.locator("#history")
+    interactions = history.get_by_test_id("interactions")
+    expect(interactions).to_contain_text("visit_54")
+    history.get_by_role("button", name="Show older entries").click()
+    expect(interactions).to_contain_text("visit_04")
+
+    # A save elsewhere on the page reloads the history: with what was open, not the latest 50.
+    reloads: list[str] = []
+    page.on("request", lambda r: "/history/" in r.url and reloads.append(r.url))
+    tags = page.locator("#tags")
+    for name in ("VIP", "Lead"):
+        tags.get_by_label("Add a tag").fill(name)
+        tags.get_by_role("button", name="Add").click()
+        expect(interactions).to_contain_text(f"Tagged {name}")
+    expect(interactions).to_contain_text("visit_04")
+    assert len(reloads) == 2, "one reload per change (the replaced panel stops listening)"
