@@ -104,6 +104,13 @@ class ListForm(forms.Form):
     limit = forms.IntegerField(min_value=1, required=False, help_text="Leave empty for no limit.")
 
 
+class ListCreateForm(ListForm):
+    # The newest list when the form was drawn: the same form sent twice makes one list.
+    after_list = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+
 class ListEditForm(ListForm):
     # The list as the page showed it: a colleague's save since is not quietly undone.
     expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)

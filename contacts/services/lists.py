@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max
 
 from contacts.models import Contact, ContactList, InteractionKind, ListMembership
 from contacts.services.history import log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 LIST_NAME_MAX = 100
 # The limit column is a 32-bit integer on PostgreSQL: anything larger fails the write.
@@ -46,12 +48,59 @@ def get_list(list_id: int | str) -> ContactList:
         ) from None
 
 
+def newest_list_id() -> int:
+    """The id of the newest list (0 for none). A form that creates a list carries the one it
+    was drawn with, so the same form sent twice makes one list (see ``created_since``)."""
+    return ContactList.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def hold_list_creation(key: str) -> None:
+    """Make creations with this key wait for each other until the transaction ends, so the
+    second of two overlapping requests sees the first's list. PostgreSQL: an advisory lock
+    (there is no row to lock yet); SQLite's IMMEDIATE transactions already take turns."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"contacts.list:{key}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+            )
+
+
+def created_since(*, actor: Actor, after_id: int, **match: object) -> ContactList | None:
+    """A list ``actor`` created after list ``after_id`` that has ``match``: what the same
+    create form made when it was sent a moment ago (a double click, a resubmitted page)."""
+    candidates = {
+        str(c.pk): c for c in ContactList.objects.filter(pk__gt=after_id, **match).order_by("pk")
+    }
+    if not candidates:
+        return None
+    mine = AuditEntry.objects.filter(
+        action="list.create", object_type="contactlist", object_id__in=list(candidates),
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
+    ).values_list("object_id", flat=True)  # fmt: skip
+    return min((candidates[pk] for pk in mine), key=lambda c: c.pk, default=None)
+
+
 @transaction.atomic
 def create_list(
-    *, actor: Actor, name: str, limit: int | None = None, description: str = ""
+    *,
+    actor: Actor,
+    name: str,
+    limit: int | None = None,
+    description: str = "",
+    after_list: int | None = None,
 ) -> ContactList:
+    """``after_list``: ``newest_list_id()`` when the create form was drawn. The same form sent
+    again (a double click, a resubmitted page) answers the list it made instead of a second
+    one; a list of the same name from a fresh form is made (names may repeat)."""
     name, limit = _clean(name, limit)
-    contact_list = ContactList.objects.create(name=name, limit=limit, description=description[:300])
+    description = description[:300]
+    if after_list is not None:
+        hold_list_creation(name.casefold())
+        match = {"name": name, "limit": limit, "description": description}
+        if earlier := created_since(actor=actor, after_id=after_list, **match):
+            return earlier
+    contact_list = ContactList.objects.create(name=name, limit=limit, description=description)
     audit.record(
         actor=actor,
         action="list.create",

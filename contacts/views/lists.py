@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.forms import ListEditForm, ListForm
+from contacts.forms import ListCreateForm, ListEditForm
 from contacts.models import ContactList
 from contacts.segments.references import segments_using
 from contacts.services import lists as list_service
@@ -21,12 +21,13 @@ from dashboard.forms import add_domain_error
 @require_GET
 def list_index(request: HttpRequest) -> HttpResponse:
     lists = ContactList.objects.annotate(members=Count("memberships")).order_by("name")
-    return render(request, "contacts/list_index.html", {"lists": lists, "form": ListForm()})
+    form = ListCreateForm(initial={"after_list": list_service.newest_list_id()})
+    return render(request, "contacts/list_index.html", {"lists": lists, "form": form})
 
 
 @require_POST
 def list_create(request: HttpRequest) -> HttpResponse:
-    form = ListForm(request.POST)
+    form = ListCreateForm(request.POST)
     if form.is_valid():
         try:
             contact_list = list_service.create_list(

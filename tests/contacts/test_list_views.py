@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -159,3 +161,29 @@ def test_saving_a_list_twice_from_one_page_is_not_a_conflict_with_oneself(staff_
     assert staff_client.post(reverse("contacts:list_edit", args=[vip.pk]), data).status_code == 302
     vip.refresh_from_db()
     assert vip.limit == 7
+
+
+def _hidden(page, name: str) -> str:
+    """The value of a hidden input of the page, as the browser would post it back."""
+    found = re.search(rf'type="hidden" name="{name}" value="([^"]*)"', page.content.decode())
+    assert found, f"no hidden {name} on the page"
+    return found.group(1)
+
+
+def test_a_create_form_sent_twice_makes_one_list(staff_client, vip):
+    page = staff_client.get(reverse("contacts:lists"))
+    data = {"name": "Beta", "limit": "50", "after_list": _hidden(page, "after_list")}
+
+    # A double click (or a resubmit) posts the same form twice.
+    first = staff_client.post(reverse("contacts:list_create"), data)
+    second = staff_client.post(reverse("contacts:list_create"), data, follow=True)
+
+    assert first.status_code == 302 and second.status_code == 200
+    assert ContactList.objects.filter(name="Beta").count() == 1
+    assert AuditEntry.objects.filter(action="list.create", object_repr="Beta").count() == 1
+    assert "Created list Beta." in second.content.decode()
+    # Names may repeat: a second list of that name made on purpose, from a fresh form, is made.
+    again = staff_client.get(reverse("contacts:lists"))
+    data["after_list"] = _hidden(again, "after_list")
+    staff_client.post(reverse("contacts:list_create"), data)
+    assert ContactList.objects.filter(name="Beta").count() == 2
