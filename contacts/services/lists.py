@@ -129,11 +129,15 @@ def update_list(
     expected_version: str | None = None,
 ) -> ContactList:
     """``expected_version``: ``list_version`` of the list as the editor loaded it; if someone
-    saved the list since, ``edit_conflict`` instead of replacing their values with the old."""
+    saved the list since, ``edit_conflict`` instead of replacing their values with the old
+    (unless the save would store just what is there)."""
     name, limit = _clean(name, limit)
     locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
     current = list_version(locked)
-    if expected_version and expected_version != current:
+    # Saving what is stored already (the second click of a double click) loses nothing.
+    wanted = [name, limit, description[:300]]
+    unchanged = wanted == [locked.name, locked.limit, locked.description]
+    if expected_version and expected_version != current and not unchanged:
         limit_text = "no limit" if locked.limit is None else f"limit {locked.limit:,}"
         raise SwitchboardError(
             "edit_conflict",

@@ -88,7 +88,8 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | Non
     name = clean_tag_name(name)
     tag = Tag.objects.select_for_update().get(pk=tag.pk)
     current = tag_version(tag)
-    if expected_version and expected_version != current:
+    # Renaming it to what it is called already (the second click of a double click) loses nothing.
+    if expected_version and expected_version != current and name != tag.name:
         raise SwitchboardError(
             "edit_conflict",
             f"This tag was renamed to “{tag.name}”{audit.last_changed_by(tag)} while you were "

@@ -187,3 +187,15 @@ def test_a_create_form_sent_twice_makes_one_list(staff_client, vip):
     data["after_list"] = _hidden(again, "after_list")
     staff_client.post(reverse("contacts:list_create"), data)
     assert ContactList.objects.filter(name="Beta").count() == 2
+
+
+def test_a_double_clicked_save_is_not_a_conflict_with_its_own_first_click(staff_client, vip):
+    page = staff_client.get(reverse("contacts:list_edit", args=[vip.pk]))
+    data = {**_loaded(page), "name": "VIPs", "limit": "9"}
+
+    first = staff_client.post(reverse("contacts:list_edit", args=[vip.pk]), data)
+    second = staff_client.post(reverse("contacts:list_edit", args=[vip.pk]), data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    vip.refresh_from_db()
+    assert (vip.name, vip.limit) == ("VIPs", 9)

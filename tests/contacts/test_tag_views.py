@@ -205,3 +205,18 @@ def test_renaming_a_tag_a_colleague_renamed_meanwhile_is_refused_not_undone(
     assert 'value="Customers"' in body
     customer.refresh_from_db()
     assert customer.name == "Client"
+
+
+def test_a_double_clicked_rename_is_not_a_conflict_with_its_own_first_click(staff_client, customer):
+    page = staff_client.get(reverse("contacts:tag_edit", args=[customer.pk]))
+    loaded = {
+        name: page.context["form"][name].value() or "" for name in page.context["form"].fields
+    }
+    data = {**loaded, "name": "Client"}
+
+    first = staff_client.post(reverse("contacts:tag_edit", args=[customer.pk]), data)
+    second = staff_client.post(reverse("contacts:tag_edit", args=[customer.pk]), data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    customer.refresh_from_db()
+    assert customer.name == "Client"
