@@ -80,6 +80,13 @@ class TagForm(forms.Form):
     name = forms.CharField(max_length=64, label="Tag")
 
 
+class TagCreateForm(TagForm):
+    # The newest tag when the form was drawn: the same form sent twice is not "already exists".
+    after_tag = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+
 class TagRenameForm(TagForm):
     # The name as the page showed it: a colleague's rename since is not quietly replaced.
     expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)

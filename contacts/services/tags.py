@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
 from contacts.segments.references import follow_rename, follow_tag_merge
@@ -15,6 +16,7 @@ from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 TAG_MAX = 64
 # Invisible characters that ride along with names pasted from web pages and chat apps: kept,
@@ -65,10 +67,21 @@ def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) ->
     return tag
 
 
+def newest_tag_id() -> int:
+    """The id of the newest tag (0 for none): the create form carries the one it was drawn
+    with, so the same form sent twice is not answered "already exists" (see ``create_tag``)."""
+    return Tag.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
 @transaction.atomic
-def create_tag(*, actor: Actor, name: str) -> Tag:
+def create_tag(*, actor: Actor, name: str, after_tag: int | None = None) -> Tag:
+    """``after_tag``: ``newest_tag_id()`` when the create form was drawn. The same form sent
+    again (a double click, a resubmitted page) answers the tag its first send made instead of
+    ``duplicate_tag``; a tag someone else made, or one older than the form, is a duplicate."""
     name = clean_tag_name(name)
-    if Tag.objects.named(name).exists():
+    if existing := Tag.objects.named(name).first():
+        if after_tag is not None and existing.pk > after_tag and _created_by(actor, existing):
+            return existing
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
         )
@@ -79,6 +92,13 @@ def tag_version(tag: Tag) -> str:
     """A digest of the tag's name as stored: the rename form sends back the one it was drawn
     with, so a rename cannot quietly replace a colleague's rename made meanwhile."""
     return hashlib.sha256(tag.name.encode()).hexdigest()[:16]
+
+
+def _created_by(actor: Actor, tag: Tag) -> bool:
+    return AuditEntry.objects.filter(
+        action="tag.create", object_type="tag", object_id=str(tag.pk),
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
+    ).exists()  # fmt: skip
 
 
 @transaction.atomic

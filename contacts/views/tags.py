@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.forms import TagForm, TagMergeForm, TagRenameForm
+from contacts.forms import TagCreateForm, TagForm, TagMergeForm, TagRenameForm
 from contacts.models import Tag
 from contacts.segments.references import segments_using
 from contacts.services import tags as tag_service
@@ -25,17 +25,15 @@ def _index(request: HttpRequest, form: TagForm, status: int = 200) -> HttpRespon
 
 @require_GET
 def tag_index(request: HttpRequest) -> HttpResponse:
-    return _index(request, TagForm())
+    return _index(request, TagCreateForm(initial={"after_tag": tag_service.newest_tag_id()}))
 
 
 @require_POST
 def tag_create(request: HttpRequest) -> HttpResponse:
-    form = TagForm(request.POST)
+    form = TagCreateForm(request.POST)
     if form.is_valid():
         try:
-            tag = tag_service.create_tag(
-                actor=Actor.staff(request.user), name=form.cleaned_data["name"]
-            )
+            tag = tag_service.create_tag(actor=Actor.staff(request.user), **form.cleaned_data)
         except SwitchboardError as exc:
             add_domain_error(form, exc)
         else:

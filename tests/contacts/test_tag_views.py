@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -220,3 +222,22 @@ def test_a_double_clicked_rename_is_not_a_conflict_with_its_own_first_click(staf
     assert (first.status_code, second.status_code) == (302, 302)
     customer.refresh_from_db()
     assert customer.name == "Client"
+
+
+def test_a_create_form_sent_twice_says_created_not_already_exists(staff_client, customer):
+    page = staff_client.get(reverse("contacts:tags"))
+    after = re.search(r'type="hidden" name="after_tag" value="(\d+)"', page.content.decode())
+    assert after, "the create form says which tags existed when it was drawn"
+    data = {"name": "Partner", "after_tag": after.group(1)}
+
+    # A double click (or a resubmit) posts the same form twice; the browser shows the second.
+    staff_client.post(reverse("contacts:tag_create"), data)
+    second = staff_client.post(reverse("contacts:tag_create"), data, follow=True)
+
+    assert second.status_code == 200
+    assert "Created tag Partner." in second.content.decode()
+    assert Tag.objects.filter(name="Partner").count() == 1
+    # A colleague's tag of that name, or one from before the form was drawn, is still refused.
+    again = staff_client.post(reverse("contacts:tag_create"), {**data, "name": "customer"})
+    assert again.status_code == 422
+    assert "already exists" in again.content.decode()
