@@ -130,6 +130,24 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | Non
     return tag
 
 
+def gone_note(tag_id: int) -> str | None:
+    """What became of a tag that no longer exists, for whoever acts on a page drawn before it
+    went ("The tag VIP was already merged into Gold by ada."); None if there never was one."""
+    entry = (
+        AuditEntry.objects.filter(
+            object_type="tag", object_id=str(tag_id), action__in=["tag.delete", "tag.merge"]
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    if entry.action == "tag.merge":
+        into = (entry.changes.get("merged_into") or [None, "another tag"])[1]
+        return f"The tag {entry.object_repr} was already merged into {into} by {entry.actor_label}."
+    return f"The tag {entry.object_repr} was already deleted by {entry.actor_label}."
+
+
 @transaction.atomic
 def delete_tag(*, actor: Actor, tag: Tag) -> None:
     members = tag.contact_tags.count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -80,7 +80,13 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
 
 @require_POST
 def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = ContactList.objects.filter(pk=list_id).first()
+    if contact_list is None:
+        # Deleted by a colleague since this page was drawn: say so, not a bare "Not Found".
+        if note := list_service.gone_note(list_id):
+            messages.info(request, note)
+            return redirect("contacts:lists")
+        raise Http404("No such list.")
     list_service.delete_list(actor=Actor.staff(request.user), contact_list=contact_list)
     messages.success(request, f"Deleted list {contact_list.name}. Its contacts were kept.")
     return redirect("contacts:lists")

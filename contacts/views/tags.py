@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -108,7 +108,13 @@ def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
 
 @require_POST
 def tag_delete(request: HttpRequest, tag_id: int) -> HttpResponse:
-    tag = get_object_or_404(Tag, pk=tag_id)
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        # Deleted or merged by a colleague since this page was drawn: say so, not "Not Found".
+        if note := tag_service.gone_note(tag_id):
+            messages.info(request, note)
+            return redirect("contacts:tags")
+        raise Http404("No such tag.")
     tag_service.delete_tag(actor=Actor.staff(request.user), tag=tag)
     messages.success(request, f"Deleted tag {tag.name}. Its contacts were kept.")
     return redirect("contacts:tags")

@@ -199,3 +199,13 @@ def test_a_double_clicked_save_is_not_a_conflict_with_its_own_first_click(staff_
     assert (first.status_code, second.status_code) == (302, 302)
     vip.refresh_from_db()
     assert (vip.name, vip.limit) == ("VIPs", 9)
+
+
+def test_deleting_a_list_a_colleague_deleted_meanwhile_says_so(staff_client, vip, admin_user):
+    gone = vip.pk
+    list_service.delete_list(actor=Actor.staff(admin_user), contact_list=vip)
+
+    response = staff_client.post(reverse("contacts:list_delete", args=[gone]), follow=True)
+
+    assert response.status_code == 200
+    assert "The list VIP was already deleted by ada." in response.content.decode()

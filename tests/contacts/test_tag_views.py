@@ -241,3 +241,25 @@ def test_a_create_form_sent_twice_says_created_not_already_exists(staff_client, 
     again = staff_client.post(reverse("contacts:tag_create"), {**data, "name": "customer"})
     assert again.status_code == 422
     assert "already exists" in again.content.decode()
+
+
+def test_deleting_a_tag_a_colleague_deleted_meanwhile_says_so(staff_client, customer, admin_user):
+    gone = customer.pk
+    tag_service.delete_tag(actor=Actor.staff(admin_user), tag=customer)
+
+    response = staff_client.post(reverse("contacts:tag_delete", args=[gone]), follow=True)
+
+    assert response.status_code == 200
+    assert "The tag customer was already deleted by ada." in response.content.decode()
+
+
+def test_deleting_a_tag_a_colleague_merged_meanwhile_says_where_it_went(
+    staff_client, customer, admin_user
+):
+    gone, lead = customer.pk, Tag.objects.get(name="lead")
+    tag_service.merge_tags(actor=Actor.staff(admin_user), source=customer, target=lead)
+
+    response = staff_client.post(reverse("contacts:tag_delete", args=[gone]), follow=True)
+
+    assert "The tag customer was already merged into lead by ada." in response.content.decode()
+    assert Tag.objects.filter(name="lead").exists()
