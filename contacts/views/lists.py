@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.forms import ListCreateForm, ListEditForm
@@ -16,6 +16,18 @@ from contacts.services.dependents import dependents_with_segments
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
+
+
+def _list_or_gone(request: HttpRequest, list_id: int) -> ContactList | HttpResponse:
+    """The list, or for one deleted since the page was drawn the index saying who deleted it
+    (not a bare "Not Found" for a click on a colleague's stale page)."""
+    contact_list = ContactList.objects.filter(pk=list_id).first()
+    if contact_list is not None:
+        return contact_list
+    if note := list_service.gone_note(list_id):
+        messages.info(request, note)
+        return redirect("contacts:lists")
+    raise Http404("No such list.")
 
 
 @require_GET
@@ -44,7 +56,9 @@ def list_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = _list_or_gone(request, list_id)
+    if isinstance(contact_list, HttpResponse):
+        return contact_list
     initial = {
         "name": contact_list.name,
         "limit": contact_list.limit,
@@ -80,13 +94,9 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
 
 @require_POST
 def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
-    contact_list = ContactList.objects.filter(pk=list_id).first()
-    if contact_list is None:
-        # Deleted by a colleague since this page was drawn: say so, not a bare "Not Found".
-        if note := list_service.gone_note(list_id):
-            messages.info(request, note)
-            return redirect("contacts:lists")
-        raise Http404("No such list.")
+    contact_list = _list_or_gone(request, list_id)
+    if isinstance(contact_list, HttpResponse):
+        return contact_list
     list_service.delete_list(actor=Actor.staff(request.user), contact_list=contact_list)
     messages.success(request, f"Deleted list {contact_list.name}. Its contacts were kept.")
     return redirect("contacts:lists")

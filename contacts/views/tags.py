@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.forms import TagCreateForm, TagForm, TagMergeForm, TagRenameForm
@@ -21,6 +21,18 @@ from dashboard.forms import add_domain_error
 def _index(request: HttpRequest, form: TagForm, status: int = 200) -> HttpResponse:
     tags = Tag.objects.annotate(members=Count("contact_tags")).order_by("name")
     return render(request, "contacts/tag_index.html", {"tags": tags, "form": form}, status=status)
+
+
+def _tag_or_gone(request: HttpRequest, tag_id: int) -> Tag | HttpResponse:
+    """The tag, or for one deleted or merged since the page was drawn the index saying so
+    (not a bare "Not Found" for a click on a colleague's stale page)."""
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is not None:
+        return tag
+    if note := tag_service.gone_note(tag_id):
+        messages.info(request, note)
+        return redirect("contacts:tags")
+    raise Http404("No such tag.")
 
 
 @require_GET
@@ -44,7 +56,9 @@ def tag_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def tag_edit(request: HttpRequest, tag_id: int) -> HttpResponse:
-    tag = get_object_or_404(Tag, pk=tag_id)
+    tag = _tag_or_gone(request, tag_id)
+    if isinstance(tag, HttpResponse):
+        return tag
     form = _rename_form(tag, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -88,7 +102,9 @@ def _edit_page(
 @require_POST
 def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
     """Merge this tag into another: the answer to "rename to a name in use"."""
-    tag = get_object_or_404(Tag, pk=tag_id)
+    tag = _tag_or_gone(request, tag_id)
+    if isinstance(tag, HttpResponse):
+        return tag
     merge = TagMergeForm(request.POST)
     if not merge.is_valid():
         error = " ".join(merge.errors["into"])
@@ -108,13 +124,9 @@ def tag_merge(request: HttpRequest, tag_id: int) -> HttpResponse:
 
 @require_POST
 def tag_delete(request: HttpRequest, tag_id: int) -> HttpResponse:
-    tag = Tag.objects.filter(pk=tag_id).first()
-    if tag is None:
-        # Deleted or merged by a colleague since this page was drawn: say so, not "Not Found".
-        if note := tag_service.gone_note(tag_id):
-            messages.info(request, note)
-            return redirect("contacts:tags")
-        raise Http404("No such tag.")
+    tag = _tag_or_gone(request, tag_id)
+    if isinstance(tag, HttpResponse):
+        return tag
     tag_service.delete_tag(actor=Actor.staff(request.user), tag=tag)
     messages.success(request, f"Deleted tag {tag.name}. Its contacts were kept.")
     return redirect("contacts:tags")

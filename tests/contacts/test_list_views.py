@@ -209,3 +209,15 @@ def test_deleting_a_list_a_colleague_deleted_meanwhile_says_so(staff_client, vip
 
     assert response.status_code == 200
     assert "The list VIP was already deleted by ada." in response.content.decode()
+
+
+def test_saving_a_list_a_colleague_deleted_meanwhile_says_so(staff_client, vip, admin_user):
+    gone = vip.pk
+    list_service.delete_list(actor=Actor.staff(admin_user), contact_list=vip)
+
+    response = staff_client.post(
+        reverse("contacts:list_edit", args=[gone]), {"name": "VIP", "limit": "9"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "The list VIP was already deleted by ada." in response.content.decode()

@@ -263,3 +263,21 @@ def test_deleting_a_tag_a_colleague_merged_meanwhile_says_where_it_went(
 
     assert "The tag customer was already merged into lead by ada." in response.content.decode()
     assert Tag.objects.filter(name="lead").exists()
+
+
+def test_renaming_or_merging_a_tag_a_colleague_merged_meanwhile_says_so(
+    staff_client, customer, admin_user
+):
+    gone, lead = customer.pk, Tag.objects.get(name="lead")
+    tag_service.merge_tags(actor=Actor.staff(admin_user), source=customer, target=lead)
+
+    renamed = staff_client.post(
+        reverse("contacts:tag_edit", args=[gone]), {"name": "C"}, follow=True
+    )
+    merged = staff_client.post(
+        reverse("contacts:tag_merge", args=[gone]), {"into": lead.pk}, follow=True
+    )
+
+    for response in (renamed, merged):
+        assert response.status_code == 200
+        assert "The tag customer was already merged into lead by ada." in response.content.decode()
