@@ -449,6 +449,8 @@ def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
         "audit_entries": audit_entries[:limit],
         "limit": limit,
         "more": more and limit < HISTORY_MAX,
+        # At the longest the panel shows, say older entries exist rather than stop silently.
+        "capped": more and limit >= HISTORY_MAX,
         "next_limit": min(limit + HISTORY_LIMIT, HISTORY_MAX),
     }
     return render(request, "contacts/_history.html", context)
