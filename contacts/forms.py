@@ -107,7 +107,11 @@ class TagMergeForm(forms.Form):
 
 class ListForm(forms.Form):
     name = forms.CharField(max_length=100)
-    description = forms.CharField(max_length=300, required=False)
+    # A textarea: a one-line input drops the line breaks of a description an agent set, and
+    # saving the page for a new limit then stored the lines run together.
+    description = TextValueField(
+        max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     limit = forms.IntegerField(min_value=1, required=False, help_text="Leave empty for no limit.")
 
 

@@ -221,3 +221,25 @@ def test_saving_a_list_a_colleague_deleted_meanwhile_says_so(staff_client, vip, 
 
     assert response.status_code == 200
     assert "The list VIP was already deleted by ada." in response.content.decode()
+
+
+def test_a_description_with_line_breaks_survives_saving_the_edit_page(staff_client, system_actor):
+    # Set by an agent through the API: the edit page used to show it in a one-line input,
+    # which drops line breaks, so saving a new limit ran the lines together.
+    notes = list_service.create_list(
+        actor=system_actor, name="Notes", description="Fair leads\nCall before May"
+    )
+    page = staff_client.get(reverse("contacts:list_edit", args=[notes.pk]))
+    assert re.search(
+        r"<textarea[^>]*name=\"description\"[^>]*>\s*Fair leads\nCall before May<",
+        page.content.decode(),
+    )
+
+    # Browsers send a textarea's line breaks as CR LF.
+    data = {**_loaded(page), "description": "Fair leads\r\nCall before May", "limit": "9"}
+    assert (
+        staff_client.post(reverse("contacts:list_edit", args=[notes.pk]), data).status_code == 302
+    )
+    notes.refresh_from_db()
+    assert (notes.description, notes.limit) == ("Fair leads\nCall before May", 9)
+    assert AuditEntry.objects.filter(action="list.update").get().changes == {"limit": [None, 9]}
