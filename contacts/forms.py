@@ -80,6 +80,18 @@ class TagForm(forms.Form):
     name = forms.CharField(max_length=64, label="Tag")
 
 
+class TagCreateForm(TagForm):
+    # The newest tag when the form was drawn: the same form sent twice is not "already exists".
+    after_tag = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+
+class TagRenameForm(TagForm):
+    # The name as the page showed it: a colleague's rename since is not quietly replaced.
+    expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
 class TagMergeForm(forms.Form):
     """The tag another is merged into (tag edit page)."""
 
@@ -95,8 +107,24 @@ class TagMergeForm(forms.Form):
 
 class ListForm(forms.Form):
     name = forms.CharField(max_length=100)
-    description = forms.CharField(max_length=300, required=False)
+    # A textarea: a one-line input drops the line breaks of a description an agent set, and
+    # saving the page for a new limit then stored the lines run together.
+    description = TextValueField(
+        max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     limit = forms.IntegerField(min_value=1, required=False, help_text="Leave empty for no limit.")
+
+
+class ListCreateForm(ListForm):
+    # The newest list when the form was drawn: the same form sent twice makes one list.
+    after_list = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+
+class ListEditForm(ListForm):
+    # The list as the page showed it: a colleague's save since is not quietly undone.
+    expected_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class FieldForm(forms.Form):

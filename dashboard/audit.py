@@ -83,3 +83,15 @@ def record(
     entry = build_entry(actor=actor, action=action, obj=obj, changes=changes, contact_id=contact_id)
     entry.save()
     return entry
+
+
+def last_changed_by(obj: Any) -> str:
+    """The words " by <who>" for the latest audit entry of ``obj`` (empty if it has none): edit
+    conflicts name the colleague whose save the editor has not seen."""
+    last = (
+        AuditEntry.objects.filter(object_type=obj._meta.model_name, object_id=str(obj.pk))
+        .order_by("-at", "-id")
+        .only("actor_label")
+        .first()
+    )
+    return f" by {last.actor_label}" if last else ""

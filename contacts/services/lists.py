@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import hashlib
+import json
+
+from django.db import connection, transaction
+from django.db.models import Max
 
 from contacts.models import Contact, ContactList, InteractionKind, ListMembership
 from contacts.services.history import log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 LIST_NAME_MAX = 100
 # The limit column is a 32-bit integer on PostgreSQL: anything larger fails the write.
@@ -43,12 +48,59 @@ def get_list(list_id: int | str) -> ContactList:
         ) from None
 
 
+def newest_list_id() -> int:
+    """The id of the newest list (0 for none). A form that creates a list carries the one it
+    was drawn with, so the same form sent twice makes one list (see ``created_since``)."""
+    return ContactList.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def hold_list_creation(key: str) -> None:
+    """Make creations with this key wait for each other until the transaction ends, so the
+    second of two overlapping requests sees the first's list. PostgreSQL: an advisory lock
+    (there is no row to lock yet); SQLite's IMMEDIATE transactions already take turns."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"contacts.list:{key}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+            )
+
+
+def created_since(*, actor: Actor, after_id: int, **match: object) -> ContactList | None:
+    """A list ``actor`` created after list ``after_id`` that has ``match``: what the same
+    create form made when it was sent a moment ago (a double click, a resubmitted page)."""
+    candidates = {
+        str(c.pk): c for c in ContactList.objects.filter(pk__gt=after_id, **match).order_by("pk")
+    }
+    if not candidates:
+        return None
+    mine = AuditEntry.objects.filter(
+        action="list.create", object_type="contactlist", object_id__in=list(candidates),
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
+    ).values_list("object_id", flat=True)  # fmt: skip
+    return min((candidates[pk] for pk in mine), key=lambda c: c.pk, default=None)
+
+
 @transaction.atomic
 def create_list(
-    *, actor: Actor, name: str, limit: int | None = None, description: str = ""
+    *,
+    actor: Actor,
+    name: str,
+    limit: int | None = None,
+    description: str = "",
+    after_list: int | None = None,
 ) -> ContactList:
+    """``after_list``: ``newest_list_id()`` when the create form was drawn. The same form sent
+    again (a double click, a resubmitted page) answers the list it made instead of a second
+    one; a list of the same name from a fresh form is made (names may repeat)."""
     name, limit = _clean(name, limit)
-    contact_list = ContactList.objects.create(name=name, limit=limit, description=description[:300])
+    description = description[:300]
+    if after_list is not None:
+        hold_list_creation(name.casefold())
+        match = {"name": name, "limit": limit, "description": description}
+        if earlier := created_since(actor=actor, after_id=after_list, **match):
+            return earlier
+    contact_list = ContactList.objects.create(name=name, limit=limit, description=description)
     audit.record(
         actor=actor,
         action="list.create",
@@ -58,12 +110,42 @@ def create_list(
     return contact_list
 
 
+def list_version(contact_list: ContactList) -> str:
+    """A digest of the list's name, limit and description as stored: the edit page sends back
+    the one it was drawn with, so a save cannot quietly undo a colleague's save made meanwhile
+    (their new name put back along with a new limit)."""
+    values = [contact_list.name, contact_list.limit, contact_list.description]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
 @transaction.atomic
 def update_list(
-    *, actor: Actor, contact_list: ContactList, name: str, limit: int | None, description: str = ""
+    *,
+    actor: Actor,
+    contact_list: ContactList,
+    name: str,
+    limit: int | None,
+    description: str = "",
+    expected_version: str | None = None,
 ) -> ContactList:
+    """``expected_version``: ``list_version`` of the list as the editor loaded it; if someone
+    saved the list since, ``edit_conflict`` instead of replacing their values with the old
+    (unless the save would store just what is there)."""
     name, limit = _clean(name, limit)
     locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    current = list_version(locked)
+    # Saving what is stored already (the second click of a double click) loses nothing.
+    wanted = [name, limit, description[:300]]
+    unchanged = wanted == [locked.name, locked.limit, locked.description]
+    if expected_version and expected_version != current and not unchanged:
+        limit_text = "no limit" if locked.limit is None else f"limit {locked.limit:,}"
+        raise SwitchboardError(
+            "edit_conflict",
+            f"This list was changed{audit.last_changed_by(locked)} while you were editing; it "
+            f"is now “{locked.name}”, {limit_text}. Your values are kept below: save again to "
+            "replace theirs with yours.",
+            version=current,
+        )
     members = locked.memberships.count()
     if limit is not None and members > limit:
         raise SwitchboardError(
@@ -78,6 +160,21 @@ def update_list(
     if changes := audit.diff(before, after):
         audit.record(actor=actor, action="list.update", obj=locked, changes=changes)
     return locked
+
+
+def gone_note(list_id: int) -> str | None:
+    """What became of a list that no longer exists, for whoever acts on a page drawn before
+    it went ("The list VIP was already deleted by ada."); None if there never was one."""
+    entry = (
+        AuditEntry.objects.filter(
+            object_type="contactlist", object_id=str(list_id), action="list.delete"
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    return f"The list {entry.object_repr} was already deleted by {entry.actor_label}."
 
 
 @transaction.atomic

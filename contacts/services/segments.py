@@ -130,12 +130,23 @@ def delete_segment(*, actor: Actor, segment: Segment) -> None:
 
 
 @transaction.atomic
-def snapshot_segment(*, actor: Actor, segment: Segment, name: str = "") -> ContactList:
+def snapshot_segment(
+    *, actor: Actor, segment: Segment, name: str = "", after_list: int | None = None
+) -> ContactList:
     """Freeze the segment's current members into a new static list.
 
     Writes in batches (memberships, history and audit rows via bulk_create), so a large
     audience costs a few queries per thousand contacts rather than several per contact.
+    ``after_list``: ``newest_list_id()`` when the page was drawn; the same form sent again (a
+    double click) answers the list it made rather than freezing a second copy.
     """
+    if after_list is not None:
+        list_service.hold_list_creation(f"snapshot:{segment.pk}")
+        match = {"description__startswith": _snapshot_description(segment, "")}
+        if name:
+            match["name"] = " ".join(name.split())
+        if earlier := list_service.created_since(actor=actor, after_id=after_list, **match):
+            return earlier
     members = segment_members(segment)
     if not members.exists():
         raise SwitchboardError(
@@ -146,7 +157,7 @@ def snapshot_segment(*, actor: Actor, segment: Segment, name: str = "") -> Conta
     contact_list = list_service.create_list(
         actor=actor,
         name=name or f"{segment.name[:70]} ({stamp})",
-        description=f"Snapshot of segment “{segment.name[:200]}” taken {stamp}.",
+        description=_snapshot_description(segment, stamp),
     )
     # Fix the audience first: the writes below (history rows) could change who matches a rule
     # such as "fewer than 3 interactions" while we are still reading it.
@@ -164,6 +175,13 @@ def snapshot_segment(*, actor: Actor, segment: Segment, name: str = "") -> Conta
         changes={"list": [None, contact_list.name], "contacts": [None, added]},
     )
     return contact_list
+
+
+def _snapshot_description(segment: Segment, stamp: str) -> str:
+    """The description of a snapshot taken at ``stamp``; without one, the start that every
+    snapshot of this segment shares."""
+    start = f"Snapshot of segment “{segment.name[:200]}” taken"
+    return f"{start} {stamp}." if stamp else start
 
 
 def _add_batch(actor: Actor, contact_list: ContactList, contacts: list[Contact]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from contacts.models import Contact, ContactTag, InteractionKind, Tag
 from contacts.segments.references import follow_rename, follow_tag_merge
@@ -14,6 +16,7 @@ from contacts.services.history import Trail, log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 
 TAG_MAX = 64
 # Invisible characters that ride along with names pasted from web pages and chat apps: kept,
@@ -64,19 +67,56 @@ def get_or_create_tag(*, actor: Actor, name: str, trail: Trail | None = None) ->
     return tag
 
 
+def newest_tag_id() -> int:
+    """The id of the newest tag (0 for none): the create form carries the one it was drawn
+    with, so the same form sent twice is not answered "already exists" (see ``create_tag``)."""
+    return Tag.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
 @transaction.atomic
-def create_tag(*, actor: Actor, name: str) -> Tag:
+def create_tag(*, actor: Actor, name: str, after_tag: int | None = None) -> Tag:
+    """``after_tag``: ``newest_tag_id()`` when the create form was drawn. The same form sent
+    again (a double click, a resubmitted page) answers the tag its first send made instead of
+    ``duplicate_tag``; a tag someone else made, or one older than the form, is a duplicate."""
     name = clean_tag_name(name)
-    if Tag.objects.named(name).exists():
+    if existing := Tag.objects.named(name).first():
+        if after_tag is not None and existing.pk > after_tag and _created_by(actor, existing):
+            return existing
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
         )
     return get_or_create_tag(actor=actor, name=name)
 
 
+def tag_version(tag: Tag) -> str:
+    """A digest of the tag's name as stored: the rename form sends back the one it was drawn
+    with, so a rename cannot quietly replace a colleague's rename made meanwhile."""
+    return hashlib.sha256(tag.name.encode()).hexdigest()[:16]
+
+
+def _created_by(actor: Actor, tag: Tag) -> bool:
+    return AuditEntry.objects.filter(
+        action="tag.create", object_type="tag", object_id=str(tag.pk),
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
+    ).exists()  # fmt: skip
+
+
 @transaction.atomic
-def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
+def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | None = None) -> Tag:
+    """``expected_version``: ``tag_version`` of the tag as the editor loaded it; if someone
+    renamed it since, ``edit_conflict`` instead of replacing their name unseen."""
     name = clean_tag_name(name)
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    current = tag_version(tag)
+    # Renaming it to what it is called already (the second click of a double click) loses nothing.
+    if expected_version and expected_version != current and name != tag.name:
+        raise SwitchboardError(
+            "edit_conflict",
+            f"This tag was renamed to “{tag.name}”{audit.last_changed_by(tag)} while you were "
+            "editing. Your name is kept below: save again to use it instead.",
+            field="name",
+            version=current,
+        )
     if Tag.objects.exclude(pk=tag.pk).named(name).exists():
         raise SwitchboardError(
             "duplicate_tag", f"A tag named “{name}” already exists.", field="name"
@@ -88,6 +128,24 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str) -> Tag:
     audit.record(actor=actor, action="tag.rename", obj=tag, changes={"name": [before, name]})
     follow_rename(actor=actor, kind="tag", obj=tag, old=before)
     return tag
+
+
+def gone_note(tag_id: int) -> str | None:
+    """What became of a tag that no longer exists, for whoever acts on a page drawn before it
+    went ("The tag VIP was already merged into Gold by ada."); None if there never was one."""
+    entry = (
+        AuditEntry.objects.filter(
+            object_type="tag", object_id=str(tag_id), action__in=["tag.delete", "tag.merge"]
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    if entry.action == "tag.merge":
+        into = (entry.changes.get("merged_into") or [None, "another tag"])[1]
+        return f"The tag {entry.object_repr} was already merged into {into} by {entry.actor_label}."
+    return f"The tag {entry.object_repr} was already deleted by {entry.actor_label}."
 
 
 @transaction.atomic

@@ -341,7 +341,9 @@ def contact_tag_add(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
     except SwitchboardError as exc:
         return _tags_response(request, contact, exc.message)
     response = _tags_response(request, contact)
-    return _changed(response, f"Tagged {tag.name}." if added else f"Already tagged {tag.name}.")
+    if not added:  # nothing changed: say so, and reload nothing
+        return _unchanged(response, f"Already tagged {tag.name}.")
+    return _changed(response, f"Tagged {tag.name}.")
 
 
 @require_POST
@@ -447,6 +449,8 @@ def contact_history(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse
         "audit_entries": audit_entries[:limit],
         "limit": limit,
         "more": more and limit < HISTORY_MAX,
+        # At the longest the panel shows, say older entries exist rather than stop silently.
+        "capped": more and limit >= HISTORY_MAX,
         "next_limit": min(limit + HISTORY_LIMIT, HISTORY_MAX),
     }
     return render(request, "contacts/_history.html", context)

@@ -22,6 +22,7 @@ from contacts.segments.builder import (
     tree_from_rules,
 )
 from contacts.segments.rules import compile_rules
+from contacts.services import lists as list_service
 from contacts.services import segments as segment_service
 from contacts.services.dependents import dependents
 from contacts.services.search import paginate, search_contacts
@@ -206,7 +207,17 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
         template += "#results"
     else:
         context["dependents"] = dependents("segment", segment.pk)
+        context["newest_list_id"] = list_service.newest_list_id()
     return render(request, template, context)
+
+
+def _list_id(raw: str | None) -> int | None:
+    """The snapshot form's ``after_list``; None (no double-send check) when missing or bad."""
+    try:
+        value = int(raw) if raw else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 <= value < 2**63 else None
 
 
 @require_POST
@@ -217,6 +228,7 @@ def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
             actor=Actor.staff(request.user),
             segment=segment,
             name=request.POST.get("name", "").strip()[:100],
+            after_list=_list_id(request.POST.get("after_list")),
         )
     except SwitchboardError as exc:
         messages.error(request, exc.message)

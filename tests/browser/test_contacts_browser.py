@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
+from contacts.models import ContactList
 from contacts.services import contacts as contact_service
+from contacts.services import lists as list_service
+from contacts.services.history import record_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,3 +197,48 @@ def test_saving_one_custom_field_keeps_the_line_breaks_of_another(staff_page, sy
         "Notes": "Gate code 1234\nRing twice",
         "Age": 41,
     }
+
+
+def test_older_history_the_person_opened_stays_open_when_the_contact_changes(
+    staff_page, contacts, system_actor
+):
+    alice, page = contacts, staff_page
+    for n in range(55):
+        record_event(actor=system_actor, contact=alice, name=f"visit_{n:02d}")
+    page.goto(f"/contacts/{alice.pk}/")
+    history = page.locator("#history")
+    interactions = history.get_by_test_id("interactions")
+    expect(interactions).to_contain_text("visit_54")
+    history.get_by_role("button", name="Show older entries").click()
+    expect(interactions).to_contain_text("visit_04")
+
+    # A save elsewhere on the page reloads the history: with what was open, not the latest 50.
+    reloads: list[str] = []
+    page.on("request", lambda r: "/history/" in r.url and reloads.append(r.url))
+    tags = page.locator("#tags")
+    for name in ("VIP", "Lead"):
+        tags.get_by_label("Add a tag").fill(name)
+        tags.get_by_role("button", name="Add").click()
+        expect(interactions).to_contain_text(f"Tagged {name}")
+    expect(interactions).to_contain_text("visit_04")
+    assert len(reloads) == 2, "one reload per change (the replaced panel stops listening)"
+
+
+def test_a_double_clicked_create_list_makes_one_list(staff_page, monkeypatch):
+    # A server a little slow to answer: the second click of a double click posts the form again.
+    create = list_service.create_list
+    monkeypatch.setattr(
+        list_service, "create_list", lambda **kwargs: time.sleep(0.5) or create(**kwargs)
+    )
+    page = staff_page
+    page.goto("/lists/")
+    page.get_by_label("Name").fill("Spring fair")
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+    box = page.get_by_role("button", name="Create list").bounding_box()
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, delay=120)
+
+    expect(page.locator(".toast")).to_contain_text("Created list Spring fair.")
+    assert len(posts) == 2, "Chromium sent the form twice"
+    expect(page.locator("table tbody tr")).to_have_count(1)
+    assert ContactList.objects.filter(name="Spring fair").count() == 1

@@ -20,6 +20,7 @@ from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from contacts.services.history import record_event
 from contacts.services.segments import create_segment
+from contacts.views import contacts as contact_views
 from dashboard.actors import Actor
 from sms.services.optouts import add_opt_out
 from tests.contacts.helpers import last_audit, queries_to_get
@@ -561,7 +562,9 @@ def test_staff_add_and_remove_a_tag(htmx_client, alice):
     assert ContactTag.objects.filter(contact=alice, tag=tag).exists()
 
     again = htmx_client.post(reverse("contacts:tag_add", args=[alice.pk]), {"name": "lead"})
-    assert _triggers(again)["toast"]["message"] == "Already tagged Lead."
+    assert _triggers(again)["toast"] == {"message": "Already tagged Lead.", "level": "info"}
+    # Nothing changed: the history panel (and its "Show older entries") is left alone.
+    assert "contact-changed" not in _triggers(again)
 
     removed = htmx_client.post(reverse("contacts:tag_remove", args=[alice.pk, tag.pk]))
     assert removed.status_code == 200
@@ -878,3 +881,18 @@ def test_an_unknown_contacts_page_is_still_a_404(staff_client):
     response = staff_client.get(reverse("contacts:detail", args=[uuid.uuid4()]))
 
     assert response.status_code == 404
+
+
+def test_history_at_its_longest_says_older_entries_are_not_shown(
+    htmx_client, alice, staff_actor, monkeypatch
+):
+    monkeypatch.setattr(contact_views, "HISTORY_MAX", 60)
+    for n in range(65):
+        record_event(actor=staff_actor, contact=alice, name=f"visit_{n:02d}")
+    url = reverse("contacts:history", args=[alice.pk])
+
+    longest = " ".join(htmx_client.get(url, {"limit": 60}).content.decode().split())
+
+    assert "visit_64" in longest and "visit_04" not in longest
+    assert "Show older entries" not in longest
+    assert "Showing the latest 60 of each; older entries are not shown here." in longest

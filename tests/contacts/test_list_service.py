@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 
 from contacts.models import ContactList, ListMembership
 from contacts.services import lists as list_service
@@ -145,3 +149,43 @@ def test_removing_from_a_list_records_it(staff_actor, make_contact):
     assert list_service.add_to_list(
         actor=staff_actor, contact=make_contact(), contact_list=contact_list
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_sends_of_one_create_form_make_one_list(staff_actor, monkeypatch):
+    """Both requests of a double click arrive before either has committed its list."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers; SQLite serialises them")
+    after = list_service.newest_list_id()
+    real_check = list_service.created_since
+
+    def slow_check(**kwargs):  # the other request would look now, if nothing held it
+        found = real_check(**kwargs)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(list_service, "created_since", slow_check)
+    start = threading.Barrier(2, timeout=10)
+    made: list[int] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait()
+            made.append(
+                list_service.create_list(actor=staff_actor, name="Beta", after_list=after).pk
+            )
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert ContactList.objects.count() == 1
+    assert made[0] == made[1]

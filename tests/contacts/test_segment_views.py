@@ -531,3 +531,22 @@ def test_a_metadata_value_keeps_its_type_through_a_save_in_the_builder(
 
     segment.refresh_from_db()
     assert segment.rules == rules
+
+
+def test_a_snapshot_form_sent_twice_makes_one_list(staff_client, staff_actor, vip):
+    segment = create_segment(
+        actor=staff_actor,
+        name="VIPs",
+        rules={"all": [{"field": "tag", "op": "has", "value": vip.pk}]},
+    )
+    page = staff_client.get(reverse("contacts:segment_detail", args=[segment.pk]))
+    after = re.search(r'name="after_list" value="(\d+)"', page.content.decode())
+    assert after, "the snapshot form says which lists existed when it was drawn"
+    url = reverse("contacts:segment_snapshot", args=[segment.pk])
+
+    first = staff_client.post(url, {"name": "", "after_list": after.group(1)})
+    second = staff_client.post(url, {"name": "", "after_list": after.group(1)})
+
+    frozen = ContactList.objects.get()
+    assert first.url == second.url == reverse("contacts:list") + f"?list={frozen.pk}"
+    assert frozen.contacts.count() == 2

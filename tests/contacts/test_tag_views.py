@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from contacts.models import Contact, Tag
 from contacts.services import tags as tag_service
 from contacts.services.segments import count_members, create_segment
+from dashboard.actors import Actor
 from dashboard.models import AuditEntry
 from tests.contacts.helpers import queries_to_get
 
@@ -183,3 +186,98 @@ def test_saving_a_tag_page_unchanged_leaves_the_segments_naming_it_alone(
          "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(customer.pk)},
     )  # fmt: skip
     assert saved.status_code == 302, "the builder's save was refused as a conflict"
+
+
+def test_renaming_a_tag_a_colleague_renamed_meanwhile_is_refused_not_undone(
+    staff_client, customer, admin_user
+):
+    page = staff_client.get(reverse("contacts:tag_edit", args=[customer.pk]))
+    loaded = {
+        name: page.context["form"][name].value() or "" for name in page.context["form"].fields
+    }
+    tag_service.rename_tag(actor=Actor.staff(admin_user), tag=customer, name="Client")
+
+    response = staff_client.post(
+        reverse("contacts:tag_edit", args=[customer.pk]), {**loaded, "name": "Customers"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "This tag was renamed to “Client” by ada while you were editing" in body
+    assert 'value="Customers"' in body
+    customer.refresh_from_db()
+    assert customer.name == "Client"
+
+
+def test_a_double_clicked_rename_is_not_a_conflict_with_its_own_first_click(staff_client, customer):
+    page = staff_client.get(reverse("contacts:tag_edit", args=[customer.pk]))
+    loaded = {
+        name: page.context["form"][name].value() or "" for name in page.context["form"].fields
+    }
+    data = {**loaded, "name": "Client"}
+
+    first = staff_client.post(reverse("contacts:tag_edit", args=[customer.pk]), data)
+    second = staff_client.post(reverse("contacts:tag_edit", args=[customer.pk]), data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    customer.refresh_from_db()
+    assert customer.name == "Client"
+
+
+def test_a_create_form_sent_twice_says_created_not_already_exists(staff_client, customer):
+    page = staff_client.get(reverse("contacts:tags"))
+    after = re.search(r'type="hidden" name="after_tag" value="(\d+)"', page.content.decode())
+    assert after, "the create form says which tags existed when it was drawn"
+    data = {"name": "Partner", "after_tag": after.group(1)}
+
+    # A double click (or a resubmit) posts the same form twice; the browser shows the second.
+    staff_client.post(reverse("contacts:tag_create"), data)
+    second = staff_client.post(reverse("contacts:tag_create"), data, follow=True)
+
+    assert second.status_code == 200
+    assert "Created tag Partner." in second.content.decode()
+    assert Tag.objects.filter(name="Partner").count() == 1
+    # A colleague's tag of that name, or one from before the form was drawn, is still refused.
+    again = staff_client.post(reverse("contacts:tag_create"), {**data, "name": "customer"})
+    assert again.status_code == 422
+    assert "already exists" in again.content.decode()
+
+
+def test_deleting_a_tag_a_colleague_deleted_meanwhile_says_so(staff_client, customer, admin_user):
+    gone = customer.pk
+    tag_service.delete_tag(actor=Actor.staff(admin_user), tag=customer)
+
+    response = staff_client.post(reverse("contacts:tag_delete", args=[gone]), follow=True)
+
+    assert response.status_code == 200
+    assert "The tag customer was already deleted by ada." in response.content.decode()
+
+
+def test_deleting_a_tag_a_colleague_merged_meanwhile_says_where_it_went(
+    staff_client, customer, admin_user
+):
+    gone, lead = customer.pk, Tag.objects.get(name="lead")
+    tag_service.merge_tags(actor=Actor.staff(admin_user), source=customer, target=lead)
+
+    response = staff_client.post(reverse("contacts:tag_delete", args=[gone]), follow=True)
+
+    assert "The tag customer was already merged into lead by ada." in response.content.decode()
+    assert Tag.objects.filter(name="lead").exists()
+
+
+def test_renaming_or_merging_a_tag_a_colleague_merged_meanwhile_says_so(
+    staff_client, customer, admin_user
+):
+    gone, lead = customer.pk, Tag.objects.get(name="lead")
+    tag_service.merge_tags(actor=Actor.staff(admin_user), source=customer, target=lead)
+
+    renamed = staff_client.post(
+        reverse("contacts:tag_edit", args=[gone]), {"name": "C"}, follow=True
+    )
+    merged = staff_client.post(
+        reverse("contacts:tag_merge", args=[gone]), {"into": lead.pk}, follow=True
+    )
+
+    for response in (renamed, merged):
+        assert response.status_code == 200
+        assert "The tag customer was already merged into lead by ada." in response.content.decode()
