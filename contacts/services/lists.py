@@ -48,6 +48,19 @@ def get_list(list_id: int | str) -> ContactList:
         ) from None
 
 
+def _lock(contact_list: ContactList) -> ContactList:
+    """The list's row, locked for this transaction; ``unknown_list`` if it was deleted since
+    the caller looked it up (a colleague, another agent), not a server error."""
+    locked = ContactList.objects.select_for_update().filter(pk=contact_list.pk).first()
+    if locked is None:
+        raise SwitchboardError(
+            "unknown_list",
+            f"The list “{contact_list.name}” no longer exists: it was deleted a moment ago.",
+            field="list_id",
+        )
+    return locked
+
+
 def newest_list_id() -> int:
     """The id of the newest list (0 for none). A form that creates a list carries the one it
     was drawn with, so the same form sent twice makes one list (see ``created_since``)."""
@@ -132,7 +145,7 @@ def update_list(
     saved the list since, ``edit_conflict`` instead of replacing their values with the old
     (unless the save would store just what is there)."""
     name, limit = _clean(name, limit)
-    locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    locked = _lock(contact_list)
     current = list_version(locked)
     # Saving what is stored already (the second click of a double click) loses nothing.
     wanted = [name, limit, description[:300]]
@@ -193,7 +206,7 @@ def delete_list(*, actor: Actor, contact_list: ContactList) -> None:
 def add_to_list(*, actor: Actor, contact: Contact, contact_list: ContactList) -> bool:
     """Add a contact to a list; False if it was already there. Refuses when the list is full."""
     # Lock the list row so two concurrent adds cannot both take the last free place.
-    locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+    locked = _lock(contact_list)
     if ListMembership.objects.filter(list=locked, contact=contact).exists():
         return False
     if locked.limit is not None and locked.memberships.count() >= locked.limit:

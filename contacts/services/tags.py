@@ -106,7 +106,12 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | Non
     """``expected_version``: ``tag_version`` of the tag as the editor loaded it; if someone
     renamed it since, ``edit_conflict`` instead of replacing their name unseen."""
     name = clean_tag_name(name)
-    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    locked = Tag.objects.select_for_update().filter(pk=tag.pk).first()
+    if locked is None:  # deleted or merged since the caller looked it up
+        raise SwitchboardError(
+            "unknown_tag", f"The tag “{tag.name}” no longer exists: it was deleted a moment ago."
+        )
+    tag = locked
     current = tag_version(tag)
     # Renaming it to what it is called already (the second click of a double click) loses nothing.
     if expected_version and expected_version != current and name != tag.name:

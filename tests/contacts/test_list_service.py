@@ -189,3 +189,23 @@ def test_two_overlapping_sends_of_one_create_form_make_one_list(staff_actor, mon
     assert not errors
     assert ContactList.objects.count() == 1
     assert made[0] == made[1]
+
+
+def test_a_list_deleted_after_it_was_looked_up_is_unknown_not_a_server_error(
+    staff_actor, make_contact
+):
+    # The view or API found the list; a colleague deleted it before the write locked its row.
+    contact_list = list_service.create_list(actor=staff_actor, name="Gone soon")
+    ContactList.objects.filter(pk=contact_list.pk).delete()
+    for write in (
+        lambda: list_service.update_list(
+            actor=staff_actor, contact_list=contact_list, name="Renamed", limit=None
+        ),
+        lambda: list_service.add_to_list(
+            actor=staff_actor, contact=make_contact(), contact_list=contact_list
+        ),
+    ):
+        with pytest.raises(SwitchboardError) as caught:
+            write()
+        assert caught.value.code == "unknown_list"
+        assert "“Gone soon” no longer exists" in caught.value.message

@@ -201,3 +201,12 @@ def test_a_tag_cannot_be_merged_into_itself(staff_actor):
 
     assert caught.value.code == "invalid_tag_merge"
     assert Tag.objects.filter(pk=vip.pk).exists()
+
+
+def test_a_tag_deleted_after_it_was_looked_up_is_unknown_not_a_server_error(staff_actor):
+    tag = Tag.objects.create(name="Gone soon")
+    Tag.objects.filter(pk=tag.pk).delete()
+    with pytest.raises(SwitchboardError) as caught:
+        tag_service.rename_tag(actor=staff_actor, tag=tag, name="Renamed")
+    assert caught.value.code == "unknown_tag"
+    assert "“Gone soon” no longer exists" in caught.value.message
