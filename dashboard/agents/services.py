@@ -350,7 +350,17 @@ def update_agent(
     _check_limits(rate_limit_per_minute, monthly_request_cap, monthly_sms_budget)
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     current = settings_version(locked)
-    if expected_version and expected_version != current:
+    before = {name: getattr(locked, name) for name in SETTINGS}
+    after = {
+        "description": description[:500],
+        "scopes": clean_scopes(scopes),
+        "mode": _clean_mode(mode),
+        "rate_limit_per_minute": rate_limit_per_minute,
+        "monthly_request_cap": monthly_request_cap,
+        "monthly_sms_budget": monthly_sms_budget,
+    }
+    # Saving what is stored already (the second click of a double click) replaces nothing.
+    if expected_version and expected_version != current and audit.diff(before, after):
         raise SwitchboardError(
             "edit_conflict",
             f"Someone saved {locked.name}'s settings after you opened this page; they are now: "
@@ -358,14 +368,8 @@ def update_agent(
             "theirs with yours.",
             version=current,
         )
-    before = {name: getattr(locked, name) for name in SETTINGS}
-    locked.description = description[:500]
-    locked.scopes = clean_scopes(scopes)
-    locked.mode = _clean_mode(mode)
-    locked.rate_limit_per_minute = rate_limit_per_minute
-    locked.monthly_request_cap = monthly_request_cap
-    locked.monthly_sms_budget = monthly_sms_budget
-    after = {name: getattr(locked, name) for name in SETTINGS}
+    for name, value in after.items():
+        setattr(locked, name, value)
     if changes := audit.diff(before, after):
         locked.save(update_fields=list(SETTINGS))
         audit.record(actor=actor, action="agent.update", obj=locked, changes=changes)

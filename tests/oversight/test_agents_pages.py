@@ -140,6 +140,17 @@ def test_saving_settings_opened_before_a_colleagues_save_does_not_undo_it(
     assert admin_client.post(url, unchanged).status_code == 302
 
 
+def test_a_double_clicked_save_is_not_a_conflict_with_itself(admin_client, autonomous_agent):
+    url = reverse("agents:update", args=[autonomous_agent.pk])
+    page = admin_client.get(reverse("agents:detail", args=[autonomous_agent.pk]))
+    mine = {"mode": "monitored", "scopes": ["contacts:read"], "rate_limit_per_minute": 30,
+            "expected_version": page.context["form"].initial["expected_version"]}  # fmt: skip
+    assert admin_client.post(url, mine).status_code == 302
+    # The second click carries the same, now older, version and the values just stored.
+    assert admin_client.post(url, mine).status_code == 302
+    assert AuditEntry.objects.filter(action="agent.update").count() == 1
+
+
 def test_a_monthly_cap_beyond_what_can_be_stored_is_shown_next_to_the_field(
     admin_client, autonomous_agent
 ):
