@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from contacts.models import Contact, InteractionKind
 from contacts.phones import normalise_phone, search_prefixes
+from contacts.services.history import log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
@@ -117,7 +119,18 @@ def add_opt_out(*, actor: Actor, phone: str, reason: str) -> OptOut:
     )  # fmt: skip
     if created:
         audit.record(actor=actor, action="sms.opt_out", obj=row, changes={"reason": [None, reason]})
+        _log_on_holders(actor, e164, f"Opted out of texts by {actor.label}: {reason}")
     return row
+
+
+def _log_on_holders(actor: Actor, e164: str, description: str) -> None:
+    """A line in the history of every contact with this number, as a STOP reply writes: the
+    history then says why texts to them are refused (or allowed again)."""
+    for contact in Contact.objects.filter(phone=e164):
+        log_interaction(
+            contact=contact, actor=actor, kind=InteractionKind.CONSENT,
+            description=description[:480], data={"phone": e164},
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -133,4 +146,5 @@ def remove_opt_out(*, actor: Actor, phone: str, reason: str) -> bool:
         changes={"opted_out": [row.reason, None], "reason": [None, reason]},
     )  # fmt: skip
     row.delete()
+    _log_on_holders(actor, e164, f"Opted back in to texts by {actor.label}: {reason}")
     return True

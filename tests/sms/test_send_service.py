@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from contacts.models import Interaction
-from contacts.services.contacts import update_contact
+from contacts.services.contacts import create_contact, update_contact
 from contacts.services.fields import create_field
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
@@ -117,6 +117,25 @@ def test_it_refuses_a_number_that_replied_stop_even_for_transactional(funded, co
         send_sms(actor=staff_actor, contact=contact, text="Your code")
     assert caught.value.code == "suppressed"
     assert "asked on the phone" in caught.value.message
+
+
+def test_staff_changing_the_stop_list_say_so_in_the_history_of_each_holder(contact, staff_actor):
+    # Two contacts share the number (a family phone): as a STOP reply does, staff adding or
+    # removing it writes in both histories why texts to them are refused, then allowed again.
+    other = create_contact(actor=staff_actor, email="partner@example.com", phone=MOBILE)
+    optouts.add_opt_out(actor=staff_actor, phone=MOBILE, reason="asked on the phone")
+    optouts.add_opt_out(actor=staff_actor, phone=MOBILE, reason="again")  # on it already
+    optouts.remove_opt_out(actor=staff_actor, phone=MOBILE, reason="asked to hear from us")
+    for holder in (contact, other):
+        lines = list(
+            Interaction.objects.filter(contact=holder, kind="consent")
+            .order_by("id")
+            .values_list("description", flat=True)
+        )
+        assert lines == [
+            f"Opted out of texts by {staff_actor.label}: asked on the phone",
+            f"Opted back in to texts by {staff_actor.label}: asked to hear from us",
+        ]
 
 
 def test_the_opt_out_date_is_the_sites_day_not_utcs(funded, contact, staff_actor, settings):
