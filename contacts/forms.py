@@ -6,6 +6,7 @@ from django import forms
 
 from contacts.models import Consent, ContactList, FieldType, Tag
 from dashboard import jsonvalues
+from dashboard.forms import plain_line_breaks
 
 
 class ContactForm(forms.Form):
@@ -35,7 +36,7 @@ class TextValueField(forms.CharField):
 
     def to_python(self, value):
         value = super().to_python(value)
-        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+        return plain_line_breaks(value) if value else value
 
 
 def field_values_form(fields: list, initial: dict) -> forms.Form:

@@ -47,5 +47,10 @@ class Actor:
     def system(cls, label: str = "system") -> Actor:
         return cls(ActorKind.SYSTEM, label=label)
 
+    def match(self) -> dict[str, object]:
+        """Filter arguments for the rows this actor wrote (audit entries, messages): kind,
+        user and reference, not the label, which an agent's rename changes."""
+        return {"actor_kind": self.kind, "actor_user_id": self.user_id, "actor_ref": self.ref}
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.label}"

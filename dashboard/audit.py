@@ -85,13 +85,13 @@ def record(
     return entry
 
 
-def last_changed_by(obj: Any) -> str:
-    """The words " by <who>" for the latest audit entry of ``obj`` (empty if it has none): edit
-    conflicts name the colleague whose save the editor has not seen."""
-    last = (
-        AuditEntry.objects.filter(object_type=obj._meta.model_name, object_id=str(obj.pk))
-        .order_by("-at", "-id")
-        .only("actor_label")
-        .first()
-    )
+def last_changed_by(obj: Any = None, *, entries: Any = None, editor: Actor | None = None) -> str:
+    """The words " by <who>" for the latest audit entry of ``obj`` (or of ``entries``, e.g. a
+    contact's, which are found by ``contact_id``); empty if there is none. Edit conflicts name
+    the colleague whose save the editor has not seen: not the ``editor``'s own later save of
+    another part, where someone else's is there to name."""
+    if entries is None:
+        entries = AuditEntry.objects.filter(object_type=obj._meta.model_name, object_id=str(obj.pk))
+    recent = entries.order_by("-at", "-id").only("actor_label")
+    last = (recent.exclude(**editor.match()).first() if editor else None) or recent.first()
     return f" by {last.actor_label}" if last else ""

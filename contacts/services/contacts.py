@@ -605,11 +605,8 @@ def _update(
 
 
 def _conflict(actor: Actor, contact: Contact) -> SwitchboardError:
-    recent = AuditEntry.objects.filter(contact_id=contact.pk).order_by("-at", "-id")
-    # Name whoever else changed it, not the editor's own later save of another section.
-    mine = {"actor_kind": actor.kind, "actor_user_id": actor.user_id, "actor_ref": actor.ref}
-    last = recent.exclude(**mine).first() or recent.first()
-    who = f" by {last.actor_label}" if last else ""
+    entries = AuditEntry.objects.filter(contact_id=contact.pk)
+    who = audit.last_changed_by(entries=entries, editor=actor)
     return SwitchboardError(
         "edit_conflict",
         f"This contact was changed{who} while you were editing. "

@@ -255,12 +255,9 @@ def _check_versions(pair: tuple[Contact, Contact], expected: tuple[int, int]) ->
     changed = [c for c, version in zip(pair, expected, strict=True) if c.version != version]
     if not changed:
         return
-    last = (
-        AuditEntry.objects.filter(contact_id__in=[c.pk for c in changed])
-        .order_by("-at", "-id")
-        .first()
+    who = audit.last_changed_by(
+        entries=AuditEntry.objects.filter(contact_id__in=[c.pk for c in changed])
     )
-    who = f" by {last.actor_label}" if last else ""
     names = " and ".join(str(c) for c in changed)
     raise SwitchboardError(
         "edit_conflict",

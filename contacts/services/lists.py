@@ -88,9 +88,11 @@ def created_since(*, actor: Actor, after_id: int, **match: object) -> ContactLis
     if not candidates:
         return None
     mine = AuditEntry.objects.filter(
-        action="list.create", object_type="contactlist", object_id__in=list(candidates),
-        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
-    ).values_list("object_id", flat=True)  # fmt: skip
+        action="list.create",
+        object_type="contactlist",
+        object_id__in=list(candidates),
+        **actor.match(),
+    ).values_list("object_id", flat=True)
     return min((candidates[pk] for pk in mine), key=lambda c: c.pk, default=None)
 
 

@@ -97,15 +97,9 @@ def update_segment(
     compile_rules(rules)
     locked = Segment.objects.select_for_update().get(pk=segment.pk)
     if expected_updated_at is not None and locked.updated_at != expected_updated_at:
-        last = (
-            AuditEntry.objects.filter(object_type="segment", object_id=str(locked.pk))
-            .order_by("-at", "-id")
-            .first()
-        )
-        who = f" by {last.actor_label}" if last else ""
         raise SwitchboardError(
             "edit_conflict",
-            f"This segment was changed{who} while you were editing. Reload it to see the "
+            f"This segment was changed{audit.last_changed_by(locked)} while you were editing. Reload it to see the "
             "latest rules, then make your change again.",
         )
     changes = audit.diff(

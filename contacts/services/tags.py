@@ -96,9 +96,8 @@ def tag_version(tag: Tag) -> str:
 
 def _created_by(actor: Actor, tag: Tag) -> bool:
     return AuditEntry.objects.filter(
-        action="tag.create", object_type="tag", object_id=str(tag.pk),
-        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_ref=actor.ref,
-    ).exists()  # fmt: skip
+        action="tag.create", object_type="tag", object_id=str(tag.pk), **actor.match()
+    ).exists()
 
 
 @transaction.atomic
