@@ -19,7 +19,13 @@ from contacts.imports.csvreader import FIELD_LIMIT, OversizedRecord
 from contacts.models import Field
 from contacts.phones import TYPE_LABELS, Phone, country_of, normalise_phone
 from contacts.services.fields import parse_value
-from contacts.services.normalise import EMAIL_MAX, NAME_MAX, canonical_domain, search_key
+from contacts.services.normalise import (
+    EMAIL_MAX,
+    NAME_MAX,
+    canonical_domain,
+    search_key,
+    visible,
+)
 from contacts.services.tags import TAG_MAX, tidy_tag_name
 from dashboard.errors import SwitchboardError
 
@@ -87,7 +93,7 @@ def _domain_ok(domain: str) -> bool:
 
 def clean_email(raw: str) -> str:
     """Django's EmailValidator rules, with the domain check cached (few domains, many rows)."""
-    email = raw.strip().lower()
+    email = visible(raw).strip().lower()
     if not email:
         raise SwitchboardError("missing_email", "No email address in this row.", field="email")
     user, at, domain = email.rpartition("@")

@@ -28,10 +28,21 @@ def canonical_domain(domain: str) -> str:
     return idna.uts46_remap(domain, std3_rules=False, transitional=False)
 
 
+def visible(address: str) -> str:
+    """An address as typed, less what copying it from a web page or a document slips in:
+    invisible characters (a zero-width space, a soft hyphen, a direction mark) are dropped and
+    full-width forms (＠, ｊｏｈｎ) made plain. No valid address holds either (the part before
+    the @ is ASCII), so this only rescues addresses that would otherwise be refused."""
+    if address.isascii():
+        return address
+    plain = unicodedata.normalize("NFKC", address)
+    return "".join(ch for ch in plain if unicodedata.category(ch) != "Cf")
+
+
 def email_key(raw: str) -> str:
     """An address as stored, for looking one up: never refuses (what is not a valid address
     simply matches nothing)."""
-    email = raw.strip().lower()
+    email = visible(raw).strip().lower()
     local, at, domain = email.rpartition("@")
     try:
         return f"{local}{at}{canonical_domain(domain)}"
@@ -40,7 +51,7 @@ def email_key(raw: str) -> str:
 
 
 def normalise_email(raw: str | None) -> str:
-    email = (raw or "").strip().lower()
+    email = visible(raw or "").strip().lower()
     if not email:
         raise SwitchboardError("invalid_email", "An email address is required.", field="email")
     invalid = SwitchboardError(

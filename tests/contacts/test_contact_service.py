@@ -165,10 +165,21 @@ def test_one_mailbox_however_its_domain_is_spelled_is_one_contact(staff_actor, m
     assert contact.email == "ana@ex\u00e4mple.com"
 
 
-def test_an_address_pasted_with_a_hidden_character_is_stored_without_it(staff_actor):
-    contact = contact_service.create_contact(actor=staff_actor, email="bo@example.com\u200b")
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "bo@example.com\u200b",  # a zero-width space after the domain
+        "b\u200bo@example.com",  # and before the @, where the domain's rules do not reach
+        "\u200ebo\u00ad@example.com",  # a direction mark and a soft hyphen
+        "bo\uff20example.com",  # a full-width @, as a Japanese keyboard types it
+        "\uff42\uff4f@example.com",  # full-width letters
+    ],
+)
+def test_an_address_pasted_with_a_hidden_character_is_stored_without_it(staff_actor, pasted):
+    contact = contact_service.create_contact(actor=staff_actor, email=pasted)
 
     assert contact.email == "bo@example.com"
+    assert contact_service.upsert_contact(actor=staff_actor, email=pasted) == (contact, False)
 
 
 def test_a_domain_holding_a_character_no_domain_may_hold_is_an_invalid_email(staff_actor):

@@ -258,6 +258,15 @@ def test_an_address_spelled_another_way_updates_the_contact_the_api_made(run, ma
     ]
 
 
+def test_an_address_pasted_with_an_invisible_character_before_the_at_is_imported(run):
+    # Copied from a web page: a zero-width space and a soft hyphen the file's reader cannot see;
+    # the error report would have quoted the address looking perfectly valid.
+    job = run("email,first name\nz\u200bo\u00ad@example.com,Zo\nzo@example.com,Zoe\n")
+
+    assert (job.imported, job.updated, job.invalid) == (1, 1, 0)
+    assert list(Contact.objects.values_list("email", "first_name")) == [("zo@example.com", "Zoe")]
+
+
 def test_a_decimal_comma_is_refused_not_read_as_a_bigger_number(run, custom_fields):
     job = run("email;Score\nann@example.com;1,5\nbob@example.com;1,250\n")
     assert (job.imported, job.invalid) == (1, 1)
