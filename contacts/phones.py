@@ -13,6 +13,11 @@ from phonenumbers import PhoneNumberType
 from dashboard.errors import SwitchboardError
 
 _PHONE_CHARS = re.compile(r"^[\d\s().+\-/]+$")
+# What a spreadsheet cell holds besides one number: "07400 123456 (mobile)", "… / …".
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+_SEVERAL = re.compile(
+    r"\d[\d\s().\-]{5,}\d\s*(?:[/,;|&]|\s(?:or|and|ou|et|oder|und|o|y)\s)\s*\+?\d"
+)
 
 
 # What ``phonenumbers.number_type`` says, in words; stored with the number on the contact
@@ -74,22 +79,38 @@ def _parse(text: str, region: str) -> Phone:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
+        why = f": {extra}" if (extra := _extra_text(text)) else f" ({exc._msg.rstrip('.')})"
         raise SwitchboardError(
-            "invalid_phone",
-            f"“{text}” is not a phone number ({exc._msg.rstrip('.')}).",
-            field="phone",
+            "invalid_phone", f"“{text}” is not a phone number{why}.", field="phone"
         ) from None
     # number_type is UNKNOWN exactly when is_valid_number is False (both match the national
     # number against the same region's patterns), so one call gives validity and the type.
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.UNKNOWN:
-        hint = "" if text.startswith("+") else f" for region {region}; add the country code (+…)"
+        if extra := _extra_text(text):
+            hint = f": {extra}"
+        elif text.startswith("+"):
+            hint = ""
+        else:
+            hint = f" for region {region}; add the country code (+…)"
         raise SwitchboardError(
             "invalid_phone", f"“{text}” is not a valid phone number{hint}.", field="phone"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     region = country_of(phonenumbers.region_code_for_number(number))
     return Phone(e164=e164, region=region, type=TYPE_LABELS.get(kind, "unknown"))
+
+
+def _extra_text(text: str) -> str:
+    """Why a cell is more than one number, or "". phonenumbers reads letters as a keypad's
+    digits ("(mobile)" becomes 662453), so without this the number is "too long" or needs "the
+    country code", and whoever fixes the row looks for the wrong thing."""
+    if _SEVERAL.search(text):
+        return "it seems to hold more than one number; keep one"
+    words = [w for w in _WORDS.findall(text) if w.lower() not in ("tel", "ext", "x")]
+    if words and sum(ch.isdigit() for ch in text) >= 6:
+        return f"it holds words as well as a number (“{words[0]}”); keep only the number"
+    return ""
 
 
 def country_of(region: str | None) -> str:

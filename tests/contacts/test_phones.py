@@ -49,6 +49,12 @@ def test_an_empty_phone_is_no_phone(raw):
         ("+44 20", "not a valid phone number"),
         ("call me", "not a phone number"),
         ("+", "not a phone number"),
+        # Spreadsheet cells: phonenumbers reads the letters as keypad digits, so the number
+        # came back "too long" or needing "the country code".
+        ("07400 123456 (mobile)", "holds words as well as a number (“mobile”)"),
+        ("+44 7400 123456 home", "keep only the number"),
+        ("07400 123456 / 07400 999999", "more than one number; keep one"),
+        ("+33 6 12 34 56 78 ou 06 12 34 56 79", "more than one number; keep one"),
     ],
 )
 def test_it_refuses_an_invalid_number_with_a_clear_message(raw, hint):
