@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import reverse
 
 from contacts.models import Contact
+from contacts.services.duplicates import find_duplicates
 from contacts.services.search import SORTS, paginate, search_contacts
 from tests.benchmarks.common import BenchContext, Result, latency_results, time_calls
 from tests.benchmarks.dataset import ensure_contacts
@@ -65,6 +66,9 @@ def run(ctx: BenchContext) -> list[Result]:
             f"search {label}", samples, TARGET_P95_MS if label in targeted else None
         )
     results += _page_through_client(people, count)
+    # The duplicates page finds its pairs on every load, over the whole base.
+    time_calls(find_duplicates, 1)
+    results += latency_results("duplicates page finders", time_calls(find_duplicates, 3))
     for result in results:
         result.note = result.note or f"{n:,} contacts, {count} queries"
     return results
