@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sms.campaigns.models import Campaign
-from sms.models import CreditAccount
+from sms.models import CreditAccount, Message
 
 from .conftest import drive
 
@@ -195,6 +195,25 @@ def test_the_campaign_page_shows_progress_and_the_report(staff_client, htmx_clie
     partial = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
     assert 'data-testid="sent">4<' in partial.text
     assert "<html" not in partial.text
+
+
+def test_the_delivery_rate_counts_only_messages_with_a_delivery_report(staff_client, audience):
+    # Sent and awaiting the provider's report is not "not delivered": a campaign just finished
+    # read 0% delivered, and the SMS report said "—" for the same messages.
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = drive(Campaign.objects.get())
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="delivery-rate">—' in page.text
+    assert "4 awaiting a delivery report" in page.text
+
+    first, second, *_ = Message.objects.order_by("pk")
+    Message.objects.filter(pk=first.pk).update(status="delivered")
+    Message.objects.filter(pk=second.pk).update(status="undelivered")
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="delivery-rate">50.0%' in page.text
+    assert "2 awaiting a delivery report" in page.text
 
 
 def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(
