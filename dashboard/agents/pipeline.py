@@ -41,6 +41,7 @@ from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
 from dashboard.permissions import is_admin, is_staff_member
+from sms.campaigns.services import schedule as campaign_schedule
 from sms.services.messages import parse_schedule
 
 
@@ -746,7 +747,14 @@ def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:
 
 def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
     """A held send whose ``schedule_at`` went by while it waited for approval goes out when
-    staff approve it, instead of failing as scheduled in the past."""
+    staff approve it, instead of failing as scheduled in the past; so does a held campaign
+    whose ``send_at`` went by."""
+    if payload.get("schedule") in ("at", "local"):
+        passed = campaign_schedule.has_passed(
+            mode=payload["schedule"], when=payload.get("send_at"),
+            time_zone=payload.get("time_zone") or "UTC", now=timezone.now(),
+        )  # fmt: skip
+        return {**payload, "schedule": "now", "send_at": None} if passed else payload
     try:
         moment = parse_schedule(payload.get("schedule_at"))
     except SwitchboardError:

@@ -93,6 +93,29 @@ def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(
     assert Campaign.objects.count() == 1
 
 
+@pytest.mark.parametrize("mode", ["at", "local"])
+def test_a_gated_campaign_approved_after_its_time_starts_at_once(
+    gated_client, vip_tag, staff_user, mode
+):
+    # As a gated single send does: staff cannot change the time when approving, so refusing it
+    # as "in the past" left them nothing to do but watch the request fail.
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = post(gated_client, _body(vip_tag, schedule=mode, send_at=when))
+    assert response.status_code == 202, response.content
+    request = ApprovalRequest.objects.get(pk=response.json()["approval_id"])
+    passed = (timezone.now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        payload={**request.payload, "send_at": passed}
+    )
+
+    request = approve(request_id=request.pk, user=staff_user)
+
+    assert request.status == "executed", request.result
+    campaign = Campaign.objects.get()
+    assert campaign.schedule_mode == "now"
+    assert campaign.start_at <= timezone.now()
+
+
 def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):
     # A placeholder is part of the text, not a resource: a broken rule, 406.
     response = post(agent_client, _body(vip_tag, message="Hi {nickname}"))
