@@ -200,3 +200,14 @@ def test_a_send_at_that_is_a_bare_number_is_refused(agent_client, vip_tag, send_
         assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
         assert "ISO 8601" in response.json()["message"]
     assert not Campaign.objects.exists()
+
+
+def test_the_documented_statuses_are_the_ones_a_campaign_reports(agent_client):
+    # It said "finished", which no campaign ever reports: an agent polling for it never stopped.
+    from sms.campaigns.models import CampaignStatus
+
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    described = schemas["CampaignStatusOut"]["properties"]["status"]["description"]
+    assert "finished" not in described
+    for status in CampaignStatus.values:
+        assert status in described
