@@ -385,7 +385,8 @@ class CampaignStatusOut(Schema):
     cost: str
     start_at: str | None
     progress: dict[str, int] = Field(
-        description="created, sent, delivered, failed, held, waiting, percent."
+        description="created, sent, delivered, failed, held, waiting, cancelled (not sent: the "
+        "number opted out since, or staff cancelled it), percent."
     )
 
 

@@ -76,7 +76,7 @@ def test_an_autonomous_agent_starts_a_campaign_and_follows_it(
     status = agent_client.get(f"/api/v1/campaigns/{campaign.pk}")
     assert status.status_code == 200
     assert status.json()["name"] == "Flash sale"
-    assert set(status.json()["progress"]) >= {"sent", "delivered", "failed", "percent"}
+    assert set(status.json()["progress"]) >= {"sent", "delivered", "failed", "cancelled", "percent"}
 
 
 def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sms.campaigns.models import Campaign
+from sms.campaigns.services.campaigns import run_campaign
 from sms.models import CreditAccount, Message
 
 from .conftest import drive
@@ -214,6 +215,26 @@ def test_the_delivery_rate_counts_only_messages_with_a_delivery_report(staff_cli
     page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
     assert 'data-testid="delivery-rate">50.0%' in page.text
     assert "2 awaiting a delivery report" in page.text
+
+
+def test_the_page_counts_the_messages_not_sent_because_the_number_said_stop_meanwhile(
+    staff_client, htmx_client, audience
+):
+    # Bob replied STOP after the audience was frozen: his message is cancelled at send time.
+    # The page said 4 recipients, 3 sent and nothing else, so one message went unexplained.
+    from sms.services import optouts
+
+    from .conftest import SYSTEM
+
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = Campaign.objects.get()
+    run_campaign(campaign_id=campaign.pk)
+    optouts.add_opt_out(actor=SYSTEM, phone=audience["bob"].phone, reason="STOP")
+    drive(campaign)
+
+    page = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="sent">3<' in page.text
+    assert 'data-testid="not-sent">1<' in page.text
 
 
 def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(
