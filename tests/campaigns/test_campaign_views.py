@@ -237,6 +237,25 @@ def test_the_page_counts_the_messages_not_sent_because_the_number_said_stop_mean
     assert 'data-testid="not-sent">1<' in page.text
 
 
+def test_a_campaign_that_has_not_started_shows_its_cost_as_an_estimate(staff_client, audience):
+    # "Reserved at start" for a campaign not yet started (or cancelled before it did) said
+    # credits were taken that never were.
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    campaign = Campaign.objects.get()
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk])).text
+    assert "Reserved at start" not in page
+    assert "<dt>Estimated cost</dt><dd class=\"mono\">0.1650</dd>" in page
+    listed = staff_client.get(reverse("campaigns:list")).text
+    assert 'data-testid="cost">0.1650 <span class="muted small">estimated</span>' in listed
+
+    staff_client.post(reverse("campaigns:cancel", args=[campaign.pk]))
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk])).text
+    assert "Reserved at start" not in page
+    assert CreditAccount.objects.get().balance == Decimal("100")
+
+
 def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(
     staff_client, htmx_client, audience
 ):
