@@ -11,6 +11,7 @@ from django.utils import timezone
 from contacts.services.contacts import create_contact
 from contacts.services.tags import delete_tag
 from dashboard.actors import Actor
+from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest
 from dashboard.agents.pipeline import approve
 from sms.campaigns.models import Campaign
@@ -114,6 +115,53 @@ def test_a_gated_campaign_approved_after_its_time_starts_at_once(
     campaign = Campaign.objects.get()
     assert campaign.schedule_mode == "now"
     assert campaign.start_at <= timezone.now()
+
+
+def _scheduled_then_grown(client, tag, newcomers: int) -> Campaign:
+    """An agent's campaign scheduled for tomorrow, whose audience then grows, now due."""
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = post(client, _body(tag, schedule="at", send_at=when))
+    assert response.status_code == 201, response.content
+    for n in range(newcomers):
+        create_contact(
+            actor=SYSTEM, email=f"new{n}@example.com", phone=f"+4474001235{n:02d}",
+            sms_consent="granted", tags=["VIP"],
+        )  # fmt: skip
+    campaign = Campaign.objects.get()
+    Campaign.objects.filter(pk=campaign.pk).update(start_at=timezone.now(), tick_at=None)
+    run_campaign(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_a_scheduled_campaign_whose_audience_outgrew_the_agents_budget_does_not_start(
+    make_agent, vip_tag
+):
+    # Scheduled for 2 recipients (0.08 credits) within a 0.10 budget, it reached 5 (0.20) by
+    # its start: the budget was checked only when it was asked for, and the agent overspent.
+    agent = make_agent("thrifty", monthly_sms_budget=Decimal("0.10"))
+
+    campaign = _scheduled_then_grown(client_for(agent), vip_tag, newcomers=3)
+
+    assert campaign.status == "cancelled"
+    assert campaign.excluded["problem"] == (
+        "It did not start: its audience grew since thrifty scheduled it, and it now costs "
+        "0.2 credits (0.08 then), but thrifty has 0.1 left of its monthly budget of 0.1."
+    )
+    assert credits.get_balance() == Decimal("50")
+    assert str(pipeline.credits_spent_this_month(agent)) == "0.0800"
+
+
+def test_a_scheduled_campaign_counts_against_the_budget_at_what_it_cost_when_it_started(
+    make_agent, vip_tag
+):
+    agent = make_agent("thrifty", monthly_sms_budget=Decimal("1"))
+
+    campaign = _scheduled_then_grown(client_for(agent), vip_tag, newcomers=3)
+
+    assert campaign.status == "running"
+    assert campaign.cost == Decimal("0.2")
+    assert str(pipeline.credits_spent_this_month(agent)) == "0.2000"
 
 
 def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):

@@ -377,6 +377,13 @@ def _start_locked(
     if screening is not None:  # a late start drops what was frozen when it was sent
         _unfreeze(locked)
     cost = locked.cost if screening is None else screening.cost
+    if locked.actor_kind == ActorKind.AGENT:
+        # Imported here: the agents' pipeline imports the campaign services.
+        from dashboard.agents.pipeline import campaign_budget_at_start
+
+        if refused := campaign_budget_at_start(campaign_id=locked.pk, cost=cost):
+            transaction.set_rollback(True)
+            return refused
     try:
         _reserve(locked, cost)
     except SwitchboardError as exc:
