@@ -146,6 +146,18 @@ def test_a_local_time_campaign_shows_the_time_typed_whatever_the_site_zone(
     assert f"(at {day.day} {day:%b} 09:00 in each recipient's time zone)" in page.text
 
 
+def test_the_list_shows_a_local_time_campaign_at_the_time_typed(staff_client, audience):
+    # The list showed when the first time zone reaches it (14 hours early, in UTC+14): a
+    # campaign for 09:00 in each recipient's zone was listed as starting the evening before.
+    day = timezone.now().date() + dt.timedelta(days=3)
+    staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="local", send_at=f"{day:%Y-%m-%d}T09:00", time_zone="UTC"),
+    )
+    listed = staff_client.get(reverse("campaigns:list")).text
+    assert f"{day.day} {day:%b} 09:00 in each recipient's zone" in listed
+
+
 def test_switching_to_local_time_and_back_keeps_the_time_zone_chosen(staff_client, audience):
     day = timezone.now().date() + dt.timedelta(days=3)
     when = f"{day:%Y-%m-%d}T09:00"
@@ -246,7 +258,7 @@ def test_a_campaign_that_has_not_started_shows_its_cost_as_an_estimate(staff_cli
 
     page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk])).text
     assert "Reserved at start" not in page
-    assert "<dt>Estimated cost</dt><dd class=\"mono\">0.1650</dd>" in page
+    assert '<dt>Estimated cost</dt><dd class="mono">0.1650</dd>' in page
     listed = staff_client.get(reverse("campaigns:list")).text
     assert 'data-testid="cost">0.1650 <span class="muted small">estimated</span>' in listed
 
