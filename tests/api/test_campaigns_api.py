@@ -67,6 +67,28 @@ def test_a_dry_run_counts_recipients_and_exclusions_and_prices_them(agent_client
     assert not Campaign.objects.exists()
 
 
+@pytest.mark.parametrize("mode", ["autonomous", "gated"])
+def test_sample_texts_are_only_for_an_agent_that_may_read_contacts(make_agent, vip_tag, mode):
+    # The samples are contacts' names and numbers, their texts rendered with any field: an
+    # agent without contacts:read could read three members of any list, tag or segment (and
+    # any field, by putting it in the message) with a dry run.
+    agent = make_agent("sender-only", mode=mode, scopes=["campaigns:send"])
+    body = _body(vip_tag, message="Your email is {email}", dry_run=True)
+
+    response = post(client_for(agent), body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["recipients"] == 2
+    assert response.json()["samples"] == []
+    assert "vip0@example.com" not in response.content.decode()
+    assert "+447400123400" not in response.content.decode()
+    reader = make_agent("reader", mode=mode, scopes=["campaigns:send", "contacts:read"])
+    samples = post(client_for(reader), body).json()["samples"]
+    assert [s["text"] for s in samples] == [
+        "Your email is vip0@example.com", "Your email is vip1@example.com",
+    ]  # fmt: skip
+
+
 def test_an_autonomous_agent_starts_a_campaign_and_follows_it(
     agent_client, autonomous_agent, vip_tag
 ):
