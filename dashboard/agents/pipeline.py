@@ -40,6 +40,7 @@ from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 from dashboard.permissions import is_admin, is_staff_member
 from sms.campaigns.services import schedule as campaign_schedule
 from sms.services.messages import parse_schedule
@@ -538,14 +539,12 @@ def campaign_budget_at_start(*, campaign_id: int, cost: Decimal) -> SwitchboardE
     asked, as when it asked), and the agent's action counts it from then on. Runs in the
     start's transaction; returns why it may not start, or None. One staff changed last is
     theirs to decide, not the agent's budget's."""
-    from dashboard.models import AuditEntry
-
     action_id = (
         AuditEntry.objects.filter(
             object_type="campaign",
             object_id=str(campaign_id),
             action__in=["campaign.schedule", "campaign.update"],
-        )  # fmt: skip
+        )
         .order_by("-at", "-id")
         .values_list("agent_action_id", flat=True)
         .first()
