@@ -382,3 +382,19 @@ def test_someone_erased_after_a_campaign_is_sent_leaves_its_audience(audience):
     sent = sum(m.price for m in Message.objects.filter(campaign_id=campaign.pk, status="sent"))
     assert credits.get_balance() == Decimal("100") - sent  # her share came back
     assert ledger_matches_balance()
+
+
+def test_a_campaign_that_lost_someone_to_erasure_still_finishes_at_100_percent(audience):
+    # Her frozen row went, so no message was made for her: the campaign counted her among its
+    # recipients all the same and finished at 75%, one recipient unaccounted for.
+    from contacts.services.erasure import erase_contact
+    from sms.campaigns.services.progress import campaign_progress
+
+    campaign = start(audience)
+    erase_contact(actor=SYSTEM, contact=audience["alice"].pk)
+
+    campaign = drive(campaign)
+
+    assert campaign.status == "completed"
+    assert campaign.recipients == 3
+    assert campaign_progress(campaign)["percent"] == 100
