@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.utils import timezone
 
@@ -10,6 +12,19 @@ from sms.models import MessageKind, Status
 
 SENDERS = [("", "Any sender"), ("staff", "Staff"), ("agent", "Agent"), ("campaign", "Campaign"),
            ("system", "System")]  # fmt: skip
+
+
+class SiteTimeField(forms.DateTimeField):
+    """A date and time typed in the site's zone. One the clocks skip is read as just after the
+    gap, one they repeat as its first occurrence (as campaigns read them): Django's own field
+    refuses both as "ambiguous or may not exist", which says neither which nor what to type."""
+
+    def to_python(self, value):
+        with timezone.override(dt.UTC):  # UTC has no gaps or repeats: the typed wall clock
+            moment = super().to_python(value)
+        if moment is None:
+            return None
+        return moment.replace(tzinfo=timezone.get_current_timezone())  # fold=0: the first
 
 
 class SendForm(forms.Form):
@@ -29,7 +44,7 @@ class SendForm(forms.Form):
     allow_non_mobile = forms.BooleanField(
         required=False, label="Send even if the number is not a mobile"
     )
-    schedule_at = forms.DateTimeField(
+    schedule_at = SiteTimeField(
         required=False, label="Send at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )  # fmt: skip

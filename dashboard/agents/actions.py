@@ -27,6 +27,7 @@ from contacts.services import segments as segment_service
 from contacts.services import tags as tag_service
 from contacts.services.history import record_event
 from dashboard.actors import Actor
+from dashboard.agents.models import Agent
 from dashboard.agents.pipeline import ActionSpec, Result, register
 from dashboard.api.serialise import (
     campaign_data,
@@ -286,6 +287,11 @@ def start_import(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Res
     return Result(202, import_data(job))
 
 
+def _may_read_contacts(actor: Actor) -> bool:
+    agent = Agent.objects.filter(pk=actor.ref).only("scopes").first() if actor.ref else None
+    return agent is not None and agent.has_scope("contacts:read")
+
+
 def start_campaign(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
     """Check, count, price and schedule a campaign; a dry run answers the screening only."""
     outcome = campaign_service.start_campaign(
@@ -303,7 +309,12 @@ def start_campaign(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> R
     )
     if outcome.campaign is None:
         screening = outcome.screening
-        return Result(200, {"status": "preview", **screening.as_dict()}, credits=screening.cost)
+        preview = {"status": "preview", **screening.as_dict()}
+        if not _may_read_contacts(actor):
+            # Samples are contacts' names and numbers, and texts rendered with any of their
+            # fields: not for an agent that may not read contacts.
+            preview["samples"] = []
+        return Result(200, preview, credits=screening.cost)
     return Result(201, campaign_data(outcome.campaign), credits=outcome.campaign.cost)
 
 

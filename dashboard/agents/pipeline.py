@@ -40,7 +40,9 @@ from dashboard.db import batch
 from dashboard.db.batch import Statement
 from dashboard.db.rows import table_of
 from dashboard.errors import SwitchboardError
+from dashboard.models import AuditEntry
 from dashboard.permissions import is_admin, is_staff_member
+from sms.campaigns.services import schedule as campaign_schedule
 from sms.services.messages import parse_schedule
 
 
@@ -531,6 +533,43 @@ def _over_budget(agent: Agent, price: Decimal, spent: Decimal) -> SwitchboardErr
     )
 
 
+def campaign_budget_at_start(*, campaign_id: int, cost: Decimal) -> SwitchboardError | None:
+    """A campaign an agent scheduled is priced again when it starts, and its audience may have
+    grown since: the agent's budget is checked against that price (in the month the agent
+    asked, as when it asked), and the agent's action counts it from then on. Runs in the
+    start's transaction; returns why it may not start, or None. One staff changed last is
+    theirs to decide, not the agent's budget's."""
+    action_id = (
+        AuditEntry.objects.filter(
+            object_type="campaign",
+            object_id=str(campaign_id),
+            action__in=["campaign.schedule", "campaign.update"],
+        )
+        .order_by("-at", "-id")
+        .values_list("agent_action_id", flat=True)
+        .first()
+    )
+    action = AgentAction.objects.select_related("agent").filter(pk=action_id).first()
+    if action is None:
+        return None
+    agent, cost = action.agent, cost.quantize(CREDIT_PLACES)
+    if agent.monthly_sms_budget is not None and cost > action.credits:
+        Agent.objects.select_for_update().filter(pk=agent.pk).first()
+        spent = _credits_spent(agent, action.created_at, besides=action.pk)
+        if _over_budget(agent, cost, spent):
+            budget = agent.monthly_sms_budget
+            left = max(budget - spent, Decimal(0))
+            return SwitchboardError(
+                "agent_budget_exceeded",
+                f"It did not start: its audience grew since {agent.name} scheduled it, and it "
+                f"now costs {cost.normalize():f} credits ({action.credits.normalize():f} then), "
+                f"but {agent.name} has {left.normalize():f} left of its monthly budget of "
+                f"{budget.normalize():f}.",
+            )
+    AgentAction.objects.filter(pk=action.pk).update(credits=cost)
+    return None
+
+
 def _check_budget_on_approval(request: ApprovalRequest, price: Decimal) -> None:
     """The price the approved action ran at against the agent's budget, this request's own
     hold set aside: a text edited longer (or an audience grown) since the agent asked must
@@ -746,7 +785,14 @@ def _check_still_allowed(agent: Agent, spec: ActionSpec) -> None:
 
 def _due_now_if_passed(payload: dict[str, Any]) -> dict[str, Any]:
     """A held send whose ``schedule_at`` went by while it waited for approval goes out when
-    staff approve it, instead of failing as scheduled in the past."""
+    staff approve it, instead of failing as scheduled in the past; so does a held campaign
+    whose ``send_at`` went by."""
+    if payload.get("schedule") in ("at", "local"):
+        passed = campaign_schedule.has_passed(
+            mode=payload["schedule"], when=payload.get("send_at"),
+            time_zone=payload.get("time_zone") or "UTC", now=timezone.now(),
+        )  # fmt: skip
+        return {**payload, "schedule": "now", "send_at": None} if passed else payload
     try:
         moment = parse_schedule(payload.get("schedule_at"))
     except SwitchboardError:

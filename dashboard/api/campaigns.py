@@ -25,7 +25,7 @@ def start(
 ) -> HttpResponse:
     """201 scheduled (``now`` starts within seconds); 202 `pending_approval` with an
     `approval_id` for gated agents; with `dry_run` 200 and the recipient count, each exclusion,
-    the cost by country and sample texts. 404 for an audience id that does not exist
+    the cost by country and sample texts (empty unless the agent has `contacts:read`). 404 for an audience id that does not exist
     (`unknown_segment`, `unknown_list`, `unknown_tag`); 406 for `empty_audience`,
     `unknown_placeholder`, `schedule_in_past`, `unknown_time_zone`, `insufficient_credits`,
     `agent_budget_exceeded` and the like."""

@@ -371,7 +371,10 @@ class CampaignOut(Schema):
 class CampaignStatusOut(Schema):
     id: int
     name: str
-    status: str = Field(description="scheduled, running, paused, finished, cancelled, …")
+    status: str = Field(
+        description="scheduled, running, paused, completed (every message handed over; delivery "
+        "reports may still come) or cancelled (see problem for why one did not start)."
+    )
     kind: str
     audience: dict[str, Any] = Field(description="kind, id and label of the list, tag or segment.")
     recipients: int = Field(description="Frozen at start, after exclusions.")
@@ -382,7 +385,8 @@ class CampaignStatusOut(Schema):
     cost: str
     start_at: str | None
     progress: dict[str, int] = Field(
-        description="created, sent, delivered, failed, held, waiting, percent."
+        description="created, sent, delivered, failed, held, waiting, cancelled (not sent: the "
+        "number opted out since, or staff cancelled it), percent."
     )
 
 

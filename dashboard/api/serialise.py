@@ -167,6 +167,15 @@ def campaign_data(campaign: Any) -> dict[str, Any]:
         "start_at": campaign.start_at.isoformat() if campaign.start_at else None,
         "progress": {
             key: progress[key]
-            for key in ("created", "sent", "delivered", "failed", "held", "waiting", "percent")
+            for key in (
+                "created",
+                "sent",
+                "delivered",
+                "failed",
+                "held",
+                "waiting",
+                "cancelled",
+                "percent",
+            )  # fmt: skip
         },
     }

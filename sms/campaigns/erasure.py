@@ -10,13 +10,25 @@ blanked by ``sms/erasure.py``.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
-from sms.campaigns.models import Recipient
+from sms.campaigns.models import Batch, BatchStatus, Campaign, Recipient
 
 
 def scrub_campaign_audiences(subject) -> None:
     theirs = Q(contact_id=subject.contact_id)
     if subject.phone:
         theirs |= Q(phone=subject.phone)
-    Recipient.objects.filter(theirs).delete()
+    rows = Recipient.objects.filter(theirs)
+    # A row whose batch is not made yet will make no message: the campaign has one recipient
+    # fewer (or its progress never reaches 100%). One already made keeps its blanked message.
+    made = Batch.objects.filter(
+        campaign_id=OuterRef("campaign_id"), number=OuterRef("batch"), status=BatchStatus.DONE
+    )
+    for campaign_id, n in (
+        rows.exclude(Exists(made)).values_list("campaign_id").annotate(n=Count("id")).order_by()
+    ):
+        Campaign.objects.filter(pk=campaign_id, recipients__gte=n).update(
+            recipients=F("recipients") - n
+        )
+    rows.delete()

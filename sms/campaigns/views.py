@@ -21,7 +21,7 @@ from sms.campaigns.models import ACTIVE, Campaign, CampaignStatus
 from sms.campaigns.services import campaigns as service
 from sms.campaigns.services import schedule
 from sms.campaigns.services.audience import EXCLUSIONS, screen
-from sms.campaigns.services.progress import SENT_OR_LATER, campaign_progress
+from sms.campaigns.services.progress import campaign_progress
 from sms.models import Message, Status
 
 
@@ -106,12 +106,18 @@ def campaign_estimate(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/compose.html#estimate", context)
 
 
+FINAL_FAILURES = [Status.FAILED, Status.UNDELIVERED]
+
+
 def _report(campaign: Campaign) -> dict:
     messages = Message.objects.filter(campaign_id=campaign.pk)
-    reached = messages.filter(status__in=SENT_OR_LATER).count()
+    # Of the messages whose outcome is known, as the delivery report counts them: one sent
+    # and awaiting the provider's report is not (yet) undelivered.
+    finished = messages.filter(status__in=[Status.DELIVERED, *FINAL_FAILURES]).count()
+    awaiting = messages.filter(status=Status.SENT).count()
     delivered = messages.filter(status=Status.DELIVERED).count()
     failures = list(
-        messages.filter(status__in=[Status.FAILED, Status.UNDELIVERED])
+        messages.filter(status__in=FINAL_FAILURES)
         .values("error_code")
         .annotate(n=Count("id"))
         .order_by("-n")
@@ -123,7 +129,8 @@ def _report(campaign: Campaign) -> dict:
         .order_by("-cost")
     )
     return {
-        "delivery_rate": round(100 * delivered / reached, 1) if reached else None,
+        "delivery_rate": round(100 * delivered / finished, 1) if finished else None,
+        "awaiting": awaiting,
         "failures": failures, "costs": costs, "total": sum((c["cost"] for c in costs), 0),
         "any_failed": bool(failures),
     }  # fmt: skip

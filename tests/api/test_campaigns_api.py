@@ -11,6 +11,7 @@ from django.utils import timezone
 from contacts.services.contacts import create_contact
 from contacts.services.tags import delete_tag
 from dashboard.actors import Actor
+from dashboard.agents import pipeline
 from dashboard.agents.models import ApprovalRequest
 from dashboard.agents.pipeline import approve
 from sms.campaigns.models import Campaign
@@ -66,6 +67,28 @@ def test_a_dry_run_counts_recipients_and_exclusions_and_prices_them(agent_client
     assert not Campaign.objects.exists()
 
 
+@pytest.mark.parametrize("mode", ["autonomous", "gated"])
+def test_sample_texts_are_only_for_an_agent_that_may_read_contacts(make_agent, vip_tag, mode):
+    # The samples are contacts' names and numbers, their texts rendered with any field: an
+    # agent without contacts:read could read three members of any list, tag or segment (and
+    # any field, by putting it in the message) with a dry run.
+    agent = make_agent("sender-only", mode=mode, scopes=["campaigns:send"])
+    body = _body(vip_tag, message="Your email is {email}", dry_run=True)
+
+    response = post(client_for(agent), body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["recipients"] == 2
+    assert response.json()["samples"] == []
+    assert "vip0@example.com" not in response.content.decode()
+    assert "+447400123400" not in response.content.decode()
+    reader = make_agent("reader", mode=mode, scopes=["campaigns:send", "contacts:read"])
+    samples = post(client_for(reader), body).json()["samples"]
+    assert [s["text"] for s in samples] == [
+        "Your email is vip0@example.com", "Your email is vip1@example.com",
+    ]  # fmt: skip
+
+
 def test_an_autonomous_agent_starts_a_campaign_and_follows_it(
     agent_client, autonomous_agent, vip_tag
 ):
@@ -76,7 +99,7 @@ def test_an_autonomous_agent_starts_a_campaign_and_follows_it(
     status = agent_client.get(f"/api/v1/campaigns/{campaign.pk}")
     assert status.status_code == 200
     assert status.json()["name"] == "Flash sale"
-    assert set(status.json()["progress"]) >= {"sent", "delivered", "failed", "percent"}
+    assert set(status.json()["progress"]) >= {"sent", "delivered", "failed", "cancelled", "percent"}
 
 
 def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(
@@ -91,6 +114,76 @@ def test_a_gated_agent_waits_for_approval_and_the_campaign_starts_once(
     with pytest.raises(Exception):  # noqa: B017 - a second decision is refused, whatever its wording
         approve(request_id=request.pk, user=staff_user)
     assert Campaign.objects.count() == 1
+
+
+@pytest.mark.parametrize("mode", ["at", "local"])
+def test_a_gated_campaign_approved_after_its_time_starts_at_once(
+    gated_client, vip_tag, staff_user, mode
+):
+    # As a gated single send does: staff cannot change the time when approving, so refusing it
+    # as "in the past" left them nothing to do but watch the request fail.
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = post(gated_client, _body(vip_tag, schedule=mode, send_at=when))
+    assert response.status_code == 202, response.content
+    request = ApprovalRequest.objects.get(pk=response.json()["approval_id"])
+    passed = (timezone.now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        payload={**request.payload, "send_at": passed}
+    )
+
+    request = approve(request_id=request.pk, user=staff_user)
+
+    assert request.status == "executed", request.result
+    campaign = Campaign.objects.get()
+    assert campaign.schedule_mode == "now"
+    assert campaign.start_at <= timezone.now()
+
+
+def _scheduled_then_grown(client, tag, newcomers: int) -> Campaign:
+    """An agent's campaign scheduled for tomorrow, whose audience then grows, now due."""
+    when = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = post(client, _body(tag, schedule="at", send_at=when))
+    assert response.status_code == 201, response.content
+    for n in range(newcomers):
+        create_contact(
+            actor=SYSTEM, email=f"new{n}@example.com", phone=f"+4474001235{n:02d}",
+            sms_consent="granted", tags=["VIP"],
+        )  # fmt: skip
+    campaign = Campaign.objects.get()
+    Campaign.objects.filter(pk=campaign.pk).update(start_at=timezone.now(), tick_at=None)
+    run_campaign(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def test_a_scheduled_campaign_whose_audience_outgrew_the_agents_budget_does_not_start(
+    make_agent, vip_tag
+):
+    # Scheduled for 2 recipients (0.08 credits) within a 0.10 budget, it reached 5 (0.20) by
+    # its start: the budget was checked only when it was asked for, and the agent overspent.
+    agent = make_agent("thrifty", monthly_sms_budget=Decimal("0.10"))
+
+    campaign = _scheduled_then_grown(client_for(agent), vip_tag, newcomers=3)
+
+    assert campaign.status == "cancelled"
+    assert campaign.excluded["problem"] == (
+        "It did not start: its audience grew since thrifty scheduled it, and it now costs "
+        "0.2 credits (0.08 then), but thrifty has 0.1 left of its monthly budget of 0.1."
+    )
+    assert credits.get_balance() == Decimal("50")
+    assert str(pipeline.credits_spent_this_month(agent)) == "0.0800"
+
+
+def test_a_scheduled_campaign_counts_against_the_budget_at_what_it_cost_when_it_started(
+    make_agent, vip_tag
+):
+    agent = make_agent("thrifty", monthly_sms_budget=Decimal("1"))
+
+    campaign = _scheduled_then_grown(client_for(agent), vip_tag, newcomers=3)
+
+    assert campaign.status == "running"
+    assert campaign.cost == Decimal("0.2")
+    assert str(pipeline.credits_spent_this_month(agent)) == "0.2000"
 
 
 def test_business_errors_are_406_and_unknown_ids_404(agent_client, vip_tag):
@@ -177,3 +270,14 @@ def test_a_send_at_that_is_a_bare_number_is_refused(agent_client, vip_tag, send_
         assert response.status_code == 406 and response.json()["code"] == "invalid_schedule"
         assert "ISO 8601" in response.json()["message"]
     assert not Campaign.objects.exists()
+
+
+def test_the_documented_statuses_are_the_ones_a_campaign_reports(agent_client):
+    # It said "finished", which no campaign ever reports: an agent polling for it never stopped.
+    from sms.campaigns.models import CampaignStatus
+
+    schemas = agent_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    described = schemas["CampaignStatusOut"]["properties"]["status"]["description"]
+    assert "finished" not in described
+    for status in CampaignStatus.values:
+        assert status in described

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sms.campaigns.models import Campaign
-from sms.models import CreditAccount
+from sms.campaigns.services.campaigns import run_campaign
+from sms.models import CreditAccount, Message
 
 from .conftest import drive
 
@@ -145,6 +146,18 @@ def test_a_local_time_campaign_shows_the_time_typed_whatever_the_site_zone(
     assert f"(at {day.day} {day:%b} 09:00 in each recipient's time zone)" in page.text
 
 
+def test_the_list_shows_a_local_time_campaign_at_the_time_typed(staff_client, audience):
+    # The list showed when the first time zone reaches it (14 hours early, in UTC+14): a
+    # campaign for 09:00 in each recipient's zone was listed as starting the evening before.
+    day = timezone.now().date() + dt.timedelta(days=3)
+    staff_client.post(
+        reverse("campaigns:new"),
+        form(audience, schedule_mode="local", send_at=f"{day:%Y-%m-%d}T09:00", time_zone="UTC"),
+    )
+    listed = staff_client.get(reverse("campaigns:list")).text
+    assert f"{day.day} {day:%b} 09:00 in each recipient's zone" in listed
+
+
 def test_switching_to_local_time_and_back_keeps_the_time_zone_chosen(staff_client, audience):
     day = timezone.now().date() + dt.timedelta(days=3)
     when = f"{day:%Y-%m-%d}T09:00"
@@ -195,6 +208,64 @@ def test_the_campaign_page_shows_progress_and_the_report(staff_client, htmx_clie
     partial = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
     assert 'data-testid="sent">4<' in partial.text
     assert "<html" not in partial.text
+
+
+def test_the_delivery_rate_counts_only_messages_with_a_delivery_report(staff_client, audience):
+    # Sent and awaiting the provider's report is not "not delivered": a campaign just finished
+    # read 0% delivered, and the SMS report said "—" for the same messages.
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = drive(Campaign.objects.get())
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="delivery-rate">—' in page.text
+    assert "4 awaiting a delivery report" in page.text
+
+    first, second, *_ = Message.objects.order_by("pk")
+    Message.objects.filter(pk=first.pk).update(status="delivered")
+    Message.objects.filter(pk=second.pk).update(status="undelivered")
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="delivery-rate">50.0%' in page.text
+    assert "2 awaiting a delivery report" in page.text
+
+
+def test_the_page_counts_the_messages_not_sent_because_the_number_said_stop_meanwhile(
+    staff_client, htmx_client, audience
+):
+    # Bob replied STOP after the audience was frozen: his message is cancelled at send time.
+    # The page said 4 recipients, 3 sent and nothing else, so one message went unexplained.
+    from sms.services import optouts
+
+    from .conftest import SYSTEM
+
+    staff_client.post(reverse("campaigns:new"), form(audience))
+    campaign = Campaign.objects.get()
+    run_campaign(campaign_id=campaign.pk)
+    optouts.add_opt_out(actor=SYSTEM, phone=audience["bob"].phone, reason="STOP")
+    drive(campaign)
+
+    page = htmx_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert 'data-testid="sent">3<' in page.text
+    assert 'data-testid="not-sent">1<' in page.text
+
+
+def test_a_campaign_that_has_not_started_shows_its_cost_as_an_estimate(staff_client, audience):
+    # "Reserved at start" for a campaign not yet started (or cancelled before it did) said
+    # credits were taken that never were.
+    later = (timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post(reverse("campaigns:new"), form(audience, schedule_mode="at", send_at=later))
+    campaign = Campaign.objects.get()
+
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk])).text
+    assert "Reserved at start" not in page
+    assert '<dt>Estimated cost</dt><dd class="mono">0.1650</dd>' in page
+    listed = staff_client.get(reverse("campaigns:list")).text
+    assert 'data-testid="cost">0.1650 <span class="muted small">estimated</span>' in listed
+
+    staff_client.post(reverse("campaigns:cancel", args=[campaign.pk]))
+    page = staff_client.get(reverse("campaigns:detail", args=[campaign.pk])).text
+    assert "Reserved at start" not in page
+    assert CreditAccount.objects.get().balance == Decimal("100")
 
 
 def test_the_live_page_is_drawn_again_when_the_campaign_moves_on(

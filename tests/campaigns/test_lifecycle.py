@@ -143,6 +143,25 @@ def test_only_a_running_campaign_can_be_paused(audience):
     assert exc.value.code == "not_running"
 
 
+def test_a_campaign_whose_credits_went_before_it_started_says_so_instead_of_waiting(audience):
+    # Sent now with enough credits, but other sends took them before the heartbeat started
+    # it: the start crashed on every heartbeat and the campaign sat "scheduled" for ever.
+    from sms.models import CreditAccount
+
+    campaign = start(audience)
+    CreditAccount.objects.update(balance=Decimal("0.01"))
+
+    run_campaign(campaign_id=campaign.pk)
+
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled"
+    assert campaign.excluded["problem"] == (
+        "Not enough credits to start: it needs 0.165, the balance is 0.01."
+    )
+    assert not Message.objects.exists()
+    assert credits.get_balance() == Decimal("0.01")
+
+
 def test_cancelling_a_scheduled_campaign_sends_nothing_and_costs_nothing(audience):
     campaign = start(audience, schedule_mode="at", time_zone="Europe/London",
                      send_at=(timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
@@ -363,3 +382,19 @@ def test_someone_erased_after_a_campaign_is_sent_leaves_its_audience(audience):
     sent = sum(m.price for m in Message.objects.filter(campaign_id=campaign.pk, status="sent"))
     assert credits.get_balance() == Decimal("100") - sent  # her share came back
     assert ledger_matches_balance()
+
+
+def test_a_campaign_that_lost_someone_to_erasure_still_finishes_at_100_percent(audience):
+    # Her frozen row went, so no message was made for her: the campaign counted her among its
+    # recipients all the same and finished at 75%, one recipient unaccounted for.
+    from contacts.services.erasure import erase_contact
+    from sms.campaigns.services.progress import campaign_progress
+
+    campaign = start(audience)
+    erase_contact(actor=SYSTEM, contact=audience["alice"].pk)
+
+    campaign = drive(campaign)
+
+    assert campaign.status == "completed"
+    assert campaign.recipients == 3
+    assert campaign_progress(campaign)["percent"] == 100

@@ -86,6 +86,37 @@ def test_staff_schedule_a_text_for_later_in_the_site_time_zone(
     assert "Scheduled for" in page.content.decode()
 
 
+def _last_sunday(year: int, month: int) -> dt.date:
+    last = dt.date(year, month, 31)
+    return last - dt.timedelta(days=(last.weekday() + 1) % 7)
+
+
+@pytest.mark.parametrize(
+    ("month", "utc_hour", "utc_minute"),
+    [(3, 1, 30),  # 01:30 is skipped (clocks go forward): it goes just after, 02:30 BST
+     (10, 0, 30)],  # 01:30 happens twice (clocks go back): it goes at the first, 01:30 BST
+)  # fmt: skip
+def test_a_time_the_clocks_skip_or_repeat_is_scheduled_not_refused(
+    staff_client, funded, contact, settings, month, utc_hour, utc_minute
+):
+    # Refused before with "couldn't be interpreted in time zone Europe/London; it may be
+    # ambiguous or it may not exist", which told staff neither which nor what to type instead.
+    settings.TIME_ZONE = "Europe/London"
+    settings.SMS_MAX_SCHEDULE_DAYS = 730  # next year's change of the clocks is months away
+    day = _last_sunday(timezone.now().year + 1, month)
+    response = staff_client.post("/sms/send/", {
+        "contact": contact.pk, "text": "Hi", "kind": "transactional",
+        "schedule_at": f"{day:%Y-%m-%d}T01:30",
+    })  # fmt: skip
+    assert response.status_code == 302, response.context["form"].errors
+    message = Message.objects.get()
+    assert message.send_after == dt.datetime.combine(
+        day, dt.time(utc_hour, utc_minute), tzinfo=dt.UTC
+    )
+    page = staff_client.get(response.url).text
+    assert f"Scheduled for {timezone.localtime(message.send_after):%d %b %Y %H:%M} BST" in page
+
+
 def test_the_send_page_names_the_time_zone_a_scheduled_time_is_read_in(
     staff_client, funded, contact, settings
 ):

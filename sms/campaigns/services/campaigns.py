@@ -359,32 +359,49 @@ def _start(campaign: Campaign) -> None:
             _give_up(campaign, _at_start(campaign, exc))
             return
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if locked.status != CampaignStatus.SCHEDULED or locked.start_at > now:
-            return  # another worker started it, or it was cancelled or moved
-        if screening is None and not Batch.objects.filter(campaign_id=locked.pk).exists():
-            return  # edited meanwhile: the next heartbeat screens and starts it
-        if screening is not None:  # a late start drops what was frozen when it was sent
-            _unfreeze(locked)
-        cost = locked.cost if screening is None else screening.cost
-        try:
-            _reserve(locked, cost)
-        except SwitchboardError as exc:
+        refused = _start_locked(campaign, screening, now)
+    if refused is not None:
+        # After the rolled-back transaction: inside it, recording why would fail too.
+        _give_up(campaign, refused)
+
+
+def _start_locked(
+    campaign: Campaign, screening: Screening | None, now: dt.datetime
+) -> SwitchboardError | None:
+    """``_start``'s transaction: returns why it cannot start (having rolled back), or None."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.status != CampaignStatus.SCHEDULED or locked.start_at > now:
+        return None  # another worker started it, or it was cancelled or moved
+    if screening is None and not Batch.objects.filter(campaign_id=locked.pk).exists():
+        return None  # edited meanwhile: the next heartbeat screens and starts it
+    if screening is not None:  # a late start drops what was frozen when it was sent
+        _unfreeze(locked)
+    cost = locked.cost if screening is None else screening.cost
+    if locked.actor_kind == ActorKind.AGENT:
+        # Imported here: the agents' pipeline imports the campaign services.
+        from dashboard.agents.pipeline import campaign_budget_at_start
+
+        if refused := campaign_budget_at_start(campaign_id=locked.pk, cost=cost):
             transaction.set_rollback(True)
-            _give_up(campaign, exc)
-            return
-        values = {"status": CampaignStatus.RUNNING, "reserved": cost, "started_at": now,
-                  "updated_at": now}  # fmt: skip
-        if screening is not None:
-            values |= {"recipients": screening.count, "excluded": screening.excluded,
-                       "cost": screening.cost, "batches_total": _freeze(locked, screening, now)}  # fmt: skip
-        for key, value in values.items():
-            setattr(locked, key, value)
-        locked.save(update_fields=list(values))
-        audit.record(
-            actor=Actor.system("campaigns"), action="campaign.start", obj=locked,
-            changes={"recipients": [None, locked.recipients], "reserved": [None, str(cost)]},
-        )  # fmt: skip
+            return refused
+    try:
+        _reserve(locked, cost)
+    except SwitchboardError as exc:
+        transaction.set_rollback(True)
+        return exc
+    values = {"status": CampaignStatus.RUNNING, "reserved": cost, "started_at": now,
+              "updated_at": now}  # fmt: skip
+    if screening is not None:
+        values |= {"recipients": screening.count, "excluded": screening.excluded,
+                   "cost": screening.cost, "batches_total": _freeze(locked, screening, now)}  # fmt: skip
+    for key, value in values.items():
+        setattr(locked, key, value)
+    locked.save(update_fields=list(values))
+    audit.record(
+        actor=Actor.system("campaigns"), action="campaign.start", obj=locked,
+        changes={"recipients": [None, locked.recipients], "reserved": [None, str(cost)]},
+    )  # fmt: skip
+    return None
 
 
 def _at_start(

@@ -35,6 +35,8 @@ def campaign_progress(campaign: Campaign) -> dict:
         "failed": by_status.get(Status.FAILED, 0) + by_status.get(Status.UNDELIVERED, 0),
         "held": by_status.get(Status.HELD, 0), "waiting": by_status.get(Status.SCHEDULED, 0)
         + by_status.get(Status.PENDING, 0),
+        # Stopped before the provider had them: the number said STOP since, or staff cancelled.
+        "cancelled": by_status.get(Status.CANCELLED, 0),
         "throughput": round(last_minute / 60, 1), "live": campaign.status in ACTIVE
         or campaign.status == CampaignStatus.SCHEDULED,
     }  # fmt: skip

@@ -170,6 +170,21 @@ def plan_timing(*, mode: str, when: object, time_zone: str, now: dt.datetime) ->
     return Timing(mode, _kept_zone(time_zone), start_at=max(earliest, now), local_at=wall)
 
 
+def has_passed(*, mode: str, when: object, time_zone: str, now: dt.datetime) -> bool:
+    """Whether a schedule ``plan_timing`` would refuse as in the past (a gated campaign
+    approved after its time); False for now, or for what it refuses for another reason."""
+    if mode not in (ScheduleMode.AT, ScheduleMode.LOCAL) or when in (None, ""):
+        return False
+    try:
+        wall = parse_wall_clock(when)
+        stated = _stated_moment(when)
+        if mode == ScheduleMode.AT:
+            return (stated or wall.replace(tzinfo=zone(time_zone))).astimezone(dt.UTC) <= now
+        return stated is None and wall.replace(tzinfo=dt.UTC) + LATEST_OFFSET <= now
+    except (SwitchboardError, OverflowError):
+        return False
+
+
 def start_text(campaign: Campaign, typed: dt.datetime | None = None) -> str:
     """When a scheduled campaign goes, for the message staff see on saving it: in its own zone,
     and saying so when the ``typed`` wall clock was skipped or repeated there by a DST change."""
