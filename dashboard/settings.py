@@ -237,6 +237,10 @@ IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=2)
 IMPORT_WEBHOOK_SECRET = env.str("IMPORT_WEBHOOK_SECRET", default=SECRET_KEY)
 IMPORT_WEBHOOK_ATTEMPTS = env.int("IMPORT_WEBHOOK_ATTEMPTS", default=5)
 IMPORT_WEBHOOK_BACKOFF = env.int("IMPORT_WEBHOOK_BACKOFF", default=30)  # seconds, doubled each try
+# Whether webhook URLs that staff and agents give may lead to loopback, private or link-local
+# addresses (dashboard/outbound.py). Off in production: such a URL would let its author reach
+# into this network (SSRF). On for DEBUG, the test suite and `make run` (local receivers).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- SMS (sms app) ---------------------------------------------------------------------------
 # Which gateway sends: "sandbox" (no network, the default), "mailpro" or "twilio".

@@ -234,6 +234,19 @@ def test_every_problem_with_an_imports_options_is_answered_at_once(agent_client)
     assert not ImportJob.objects.exists()
 
 
+def test_an_import_webhook_into_the_private_network_is_refused(agent_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = agent_client.post(
+        "/api/v1/imports",
+        {"file": _upload(b"email\na@example.com\n"), "webhook_url": "http://127.0.0.1:5432/"},
+    )
+    assert response.status_code == 406
+    assert response.json()["code"] == "private_webhook_url"
+    assert response.json()["field"] == "webhook_url"
+    assert not ImportJob.objects.exists()
+    assert not list(settings.IMPORT_DIR.iterdir())
+
+
 def test_one_unknown_list_is_still_a_404_that_lists_itself(agent_client):
     response = agent_client.post(
         "/api/v1/imports", {"file": _upload(b"email\na@example.com\n"), "list_id": 424242}
