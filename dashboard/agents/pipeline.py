@@ -273,7 +273,7 @@ def requests_this_month(agent: Agent) -> int:
     )
 
 
-def _scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
+def scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
     if scope is not None and not agent.has_scope(scope):
         return refusal(
             403,
@@ -286,7 +286,7 @@ def _scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
 def admit(agent: Agent, scope: str | None) -> Outcome | None:
     """Check scope (None: any agent may), rate limit and monthly cap for one request; None
     lets it through."""
-    if refused := _scope_refusal(agent, scope):
+    if refused := scope_refusal(agent, scope):
         return refused
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):
@@ -400,7 +400,7 @@ def perform(
     without doing any (``_FullWindows``).
     """
     spec = ACTIONS[action_name]
-    if refused := _scope_refusal(agent, spec.scope):
+    if refused := scope_refusal(agent, spec.scope):
         return refused
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):

@@ -85,11 +85,21 @@ class AgentBearer(HttpBearer):
         return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, token: str) -> Agent | None:
+        if (agent := getattr(request, "agent", None)) is not None:
+            return agent  # bearer_agent already checked this request's token
         agent = authenticate(token.strip())
         if agent is not None:
             request.agent = agent  # type: ignore[attr-defined]
         return agent
 
+
+def bearer_agent(request: HttpRequest) -> Agent | None:
+    """The agent whose bearer token the request carries, from its headers alone (the body is
+    left unread), or None."""
+    return HttpBearer.__call__(_bearer, request)
+
+
+_bearer = AgentBearer()
 
 # What each shared error means for the caller and what to do about it: without these the
 # document says only "Too Many Requests" and never mentions Retry-After.
@@ -137,7 +147,7 @@ api = SwitchboardAPI(
         "token. Business-rule errors answer 406 with {code, message}; schema errors 400."
     ),
     urls_namespace="api",
-    auth=AgentBearer(),
+    auth=_bearer,
     parser=StrictJsonParser(),
 )
 

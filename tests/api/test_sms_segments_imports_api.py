@@ -168,6 +168,30 @@ def test_an_oversized_import_is_refused_from_its_declared_size_unread(
     assert not ImportJob.objects.exists()
 
 
+def test_an_oversized_import_without_a_valid_token_is_a_401_unread(client, settings, body_read):
+    # It was a 413: a caller with no token learnt the size limit, and one with an expired
+    # token fixed its file first only to be told to log in.
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 110_000  # 2 MB
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_token"
+    assert sum(body_read) == 0
+
+
+def test_an_oversized_import_from_an_agent_without_the_scope_is_a_403(
+    make_agent, settings, body_read
+):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    client = client_for(make_agent("reader", scopes=["contacts:read"]))
+    data = b"email\n" + b"someone@example.com\n" * 110_000  # 2 MB
+    response = client.post("/api/v1/imports", {"file": _upload(data)})
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_scope"
+    assert sum(body_read) == 0
+
+
 def test_an_import_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
     agent_client, settings, body_read, monkeypatch
 ):
