@@ -295,6 +295,30 @@ def admit(agent: Agent, scope: str | None) -> Outcome | None:
         return _take(agent, now)
 
 
+def over_limits(agent: Agent) -> Outcome | None:
+    """The 429 ``perform`` would answer were the agent's request counted now, without counting
+    it: for a request that must be refused before it does costly work outside the pipeline
+    (an import's upload is stored before its action runs). ``perform`` counts it as usual and
+    has the last word."""
+    now = timezone.now()
+    if refused := _full_windows.refusal(agent, now):
+        return refused
+    minute, month = _windows(now)
+    counts = dict(
+        UsageCounter.objects.filter(agent=agent, window__in=[minute, month]).values_list(
+            "window", "count"
+        )
+    )
+    for window, limit in (
+        (minute, agent.rate_limit_per_minute),
+        (month, agent.monthly_request_cap),
+    ):
+        if limit is not None and counts.get(window, 0) >= limit:
+            _full_windows.add(agent, window, now)
+            return _full_windows.refusal(agent, now)
+    return None
+
+
 CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
 
 

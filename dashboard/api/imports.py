@@ -21,7 +21,7 @@ from contacts.services.imports import upload_import
 from dashboard import jsonvalues
 from dashboard.actors import Actor
 from dashboard.agents import reads
-from dashboard.agents.pipeline import perform, scope_refusal
+from dashboard.agents.pipeline import over_limits, perform, scope_refusal
 from dashboard.api.contacts import IdempotencyKey
 from dashboard.api.core import ERRORS, agent_of, api, bearer_agent, error, respond
 from dashboard.api.schemas import ErrorOut, Id, ImportOut
@@ -53,7 +53,7 @@ def _upload_limit(run: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         agent = bearer_agent(request)
         if agent is None:
             return api.on_exception(request, AuthenticationError())
-        if refused := scope_refusal(agent, "imports:write"):
+        if refused := scope_refusal(agent, "imports:write") or over_limits(agent):
             return respond(refused)
         if refusal := refuse_oversized_upload(request, max_bytes=settings.IMPORT_MAX_BYTES):
             return JsonResponse(refusal.as_dict(), status=413)

@@ -21,6 +21,7 @@ from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve
+from dashboard.models import AuditEntry
 from sms.gateways import sandbox
 from sms.models import Message, OtpChallenge
 from sms.services import credits, otp
@@ -190,6 +191,28 @@ def test_an_oversized_import_from_an_agent_without_the_scope_is_a_403(
     assert response.status_code == 403
     assert response.json()["code"] == "missing_scope"
     assert sum(body_read) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "code"),
+    [({"monthly_request_cap": 0}, "monthly_cap_reached"),
+     ({"rate_limit_per_minute": 1}, "rate_limited")],
+)  # fmt: skip
+def test_an_import_over_the_agents_limits_stores_nothing(
+    make_agent, settings, body_read, limits, code
+):
+    # The file was stored (and the upload audited) before the limits were looked at.
+    client = client_for(make_agent("eager", **limits))
+    if "rate_limit_per_minute" in limits:
+        assert client.get("/api/v1/contacts").status_code == 200  # the minute's one request
+    body_read.clear()
+    response = client.post("/api/v1/imports", {"file": _upload(b"email\na@example.com\n")})
+    assert response.status_code == 429
+    assert response.json()["code"] == code and response["Retry-After"]
+    assert sum(body_read) == 0
+    assert not ImportJob.objects.exists()
+    assert not AuditEntry.objects.filter(action="import.upload").exists()
+    assert not settings.IMPORT_DIR.exists() or not list(settings.IMPORT_DIR.iterdir())
 
 
 def test_an_import_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
