@@ -69,3 +69,21 @@ def test_logged_in_outsiders_are_refused(outsider_client, url):
 def test_the_walk_finds_the_dashboard():
     urls = [p.values[0] for p in dashboard_urls()]
     assert "/contacts/" in urls and len(urls) > 20
+
+
+@pytest.mark.django_db
+def test_a_partial_asked_for_after_the_session_ended_sends_the_whole_page_to_log_in(client):
+    # htmx followed the redirect and swapped the login page into the table it was refreshing.
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/contacts/?q=ann"}
+    for method in (client.get, client.post):
+        response = method("/contacts/?q=ann&page=2", headers=headers)
+        assert response.status_code == 200
+        assert response["HX-Redirect"] == "/accounts/login/?next=/contacts/%3Fq%3Dann"
+        assert response.content == b""
+
+
+@pytest.mark.django_db
+def test_a_page_on_another_site_is_not_where_the_login_leads_back_to(client):
+    headers = {"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"}
+    response = client.get("/approvals/poll/", headers=headers)
+    assert response["HX-Redirect"] == "/accounts/login/"
