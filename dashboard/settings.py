@@ -174,6 +174,8 @@ STORAGES = {
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it; the token travels in hx-headers.
+# A stale token on an htmx request says so in a toast (htmx shows nothing for a 403).
+CSRF_FAILURE_VIEW = "dashboard.views.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

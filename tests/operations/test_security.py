@@ -73,3 +73,32 @@ def test_a_correct_password_before_the_limit_logs_in(client, staff_user):
         "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
     )
     assert response.status_code == 302
+
+
+@pytest.fixture
+def strict_client(staff_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    client.get("/contacts/")  # sets the CSRF cookie, as the page would
+    return client
+
+
+def test_an_htmx_post_with_a_stale_token_says_so_in_a_toast(strict_client):
+    # htmx shows nothing for a 403: the click (an approval, a tag) seemed to do nothing.
+    response = strict_client.post(
+        "/tags/new/", {"name": "VIP"}, headers={"HX-Request": "true", "X-CSRFToken": "stale" * 8}
+    )
+    assert response.status_code == 403
+    toast = json.loads(response["HX-Trigger"])["toast"]
+    assert toast["level"] == "error"
+    assert toast["message"].startswith("This page is out of date")
+    assert "Reload the page" in toast["message"]
+
+
+def test_a_form_posted_with_a_stale_token_explains_what_to_do(strict_client):
+    response = strict_client.post("/tags/new/", {"name": "VIP", "csrfmiddlewaretoken": "x" * 32})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This page was out of date" in page and "reload the page" in page
