@@ -215,6 +215,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Reverse proxies (load balancers) in front of Switchboard that append the client's address to
+# X-Forwarded-For: login throttling counts per client address, not per balancer.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
 
 # --- Switchboard ----------------------------------------------------------------------------
 # Region used to read phone numbers typed without a country code ("07700 900123").
