@@ -64,7 +64,11 @@ def test_failed_logins_are_throttled_per_username_and_address(client, staff_user
         "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
     )
     assert response.status_code == 429
-    assert "Too many failed log-ins" in response.content.decode()
+    page = " ".join(response.content.decode().split())
+    assert "Too many failed log-ins" in page
+    # It said "a few minutes" and "ask an admin", though no page lets an admin unlock anyone.
+    assert "paused for 15 minutes." in page
+    assert "ask whoever runs Switchboard to unlock it sooner" in page
 
 
 def test_a_correct_password_before_the_limit_logs_in(client, staff_user):
