@@ -11,7 +11,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {
     "login",  # where anonymous users are sent
     "logout",
-    "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",  # Django auth
     "sms:status_callback", "sms:inbound",  # SMS providers call these; they check the provider's signature
     "healthz",  # load balancers and monitors; reveals no personal data
     "embed",  # signed, expiring, revocable report embeds; aggregates only
@@ -107,3 +106,11 @@ def test_a_staff_member_refused_an_admin_page_keeps_the_navigation(staff_client)
     page = response.content.decode()
     assert "Only admins can do this." in page
     assert "Approvals" in page and 'action="/accounts/logout/"' in page
+
+
+@pytest.mark.django_db
+def test_there_is_no_password_reset_that_mails_nothing(client, staff_user, mailoutbox):
+    # It answered "We've emailed you instructions" with no mail server set up to send them.
+    response = client.post("/accounts/password_reset/", {"email": staff_user.email})
+    assert response.status_code == 404
+    assert mailoutbox == []
