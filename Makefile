@@ -42,6 +42,7 @@ run: demo
 	@echo "MCP server for agents on http://$(HOST):$(MCP_PORT)/mcp  (uvicorn, dashboard.asgi)"
 	@$(PY) manage.py ensure_demo_user
 	@trap 'kill 0' INT TERM EXIT; \
+	export WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true}; \
 	MCP_URL=$${MCP_URL:-http://$(HOST):$(MCP_PORT)/mcp} $(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
 	$(VENV)/bin/uvicorn dashboard.asgi:application --host $(HOST) --port $(MCP_PORT) --log-level warning & \
 	$(PY) manage.py worker & \

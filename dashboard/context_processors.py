@@ -7,7 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
 from dashboard.approvals.services import pending_count
-from dashboard.permissions import is_admin
+from dashboard.permissions import is_admin, is_staff_member
 
 # (label, URL name, first path segment). A section whose URL name does not resolve yet is shown
 # greyed out, so the navigation already tells staff where things will be.
@@ -51,5 +51,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_sections": SimpleLazyObject(_sections),
         "nav_current": request.path.strip("/").split("/", 1)[0],
         "user_is_admin": SimpleLazyObject(lambda: is_admin(user)),
+        "user_is_staff": SimpleLazyObject(lambda: is_staff_member(user)),
         "nav_pending_approvals": SimpleLazyObject(pending_count),
     }

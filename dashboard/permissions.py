@@ -13,8 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 
 def _group_names(user: Any) -> set[str]:
@@ -51,6 +54,20 @@ class StaffRequiredMiddleware(LoginRequiredMiddleware):
         if not is_staff_member(request.user):
             raise PermissionDenied("Switchboard is for the operations team (staff group).")
         return None
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:
+        if not request.htmx:  # type: ignore[attr-defined]
+            return super().handle_no_permission(request, view_func)
+        # A partial (a poll, a search, a form section) asked for after the session ended: a
+        # redirect would be followed by htmx and the login page swapped into the table.
+        # Send the whole page to log in, and back to that page afterwards.
+        login_url = resolve_url(self.get_login_url(view_func))
+        # None when the page is on another site: then no way back, just the login page.
+        page = request.htmx.current_url_abs_path  # type: ignore[attr-defined]
+        if page:
+            field = self.get_redirect_field_name(view_func)
+            login_url = redirect_to_login(page, login_url, field)["Location"]
+        return HttpResponseClientRedirect(login_url)
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -174,6 +174,8 @@ STORAGES = {
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads nothing from it; the token travels in hx-headers.
+# A stale token on an htmx request says so in a toast (htmx shows nothing for a 403).
+CSRF_FAILURE_VIEW = "dashboard.views.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -213,6 +215,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Reverse proxies (load balancers) in front of Switchboard that append the client's address to
+# X-Forwarded-For: login throttling counts per client address, not per balancer.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
 
 # --- Switchboard ----------------------------------------------------------------------------
 # Region used to read phone numbers typed without a country code ("07700 900123").
@@ -237,6 +243,10 @@ IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=2)
 IMPORT_WEBHOOK_SECRET = env.str("IMPORT_WEBHOOK_SECRET", default=SECRET_KEY)
 IMPORT_WEBHOOK_ATTEMPTS = env.int("IMPORT_WEBHOOK_ATTEMPTS", default=5)
 IMPORT_WEBHOOK_BACKOFF = env.int("IMPORT_WEBHOOK_BACKOFF", default=30)  # seconds, doubled each try
+# Whether webhook URLs that staff and agents give may lead to loopback, private or link-local
+# addresses (dashboard/outbound.py). Off in production: such a URL would let its author reach
+# into this network (SSRF). On for DEBUG, the test suite and `make run` (local receivers).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- SMS (sms app) ---------------------------------------------------------------------------
 # Which gateway sends: "sandbox" (no network, the default), "mailpro" or "twilio".

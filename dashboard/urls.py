@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard.api import urls as agent_api
@@ -11,7 +12,21 @@ urlpatterns = [
     path("operations/", include("dashboard.operations.urls")),
     path("reports/", include("dashboard.reports.urls")),
     path("embed/<str:token>/", report_views.embed, name="embed"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Not django.contrib.auth.urls whole: its password reset e-mails a link, and no mail is set
+    # up, so it said "We've emailed you instructions" when nothing was sent. Admins reset
+    # passwords (`manage.py changepassword`).
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("", include("contacts.urls")),
     path("imports/", include("contacts.imports.urls")),
     path("", include("sms.urls")),

@@ -20,6 +20,12 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _local_webhook_receivers(settings):
+    # The suite's webhook receivers listen on 127.0.0.1; tests of the refusal turn this off.
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+
+
 def _user(django_user_model, username: str, *groups: str):
     user = django_user_model.objects.create_user(
         username, f"{username}@example.com", "correct horse battery"

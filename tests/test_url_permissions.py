@@ -11,7 +11,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {
     "login",  # where anonymous users are sent
     "logout",
-    "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",  # Django auth
     "sms:status_callback", "sms:inbound",  # SMS providers call these; they check the provider's signature
     "healthz",  # load balancers and monitors; reveals no personal data
     "embed",  # signed, expiring, revocable report embeds; aggregates only
@@ -69,3 +68,49 @@ def test_logged_in_outsiders_are_refused(outsider_client, url):
 def test_the_walk_finds_the_dashboard():
     urls = [p.values[0] for p in dashboard_urls()]
     assert "/contacts/" in urls and len(urls) > 20
+
+
+@pytest.mark.django_db
+def test_a_partial_asked_for_after_the_session_ended_sends_the_whole_page_to_log_in(client):
+    # htmx followed the redirect and swapped the login page into the table it was refreshing.
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/contacts/?q=ann"}
+    for method in (client.get, client.post):
+        response = method("/contacts/?q=ann&page=2", headers=headers)
+        assert response.status_code == 200
+        assert response["HX-Redirect"] == "/accounts/login/?next=/contacts/%3Fq%3Dann"
+        assert response.content == b""
+
+
+@pytest.mark.django_db
+def test_a_page_on_another_site_is_not_where_the_login_leads_back_to(client):
+    headers = {"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"}
+    response = client.get("/approvals/poll/", headers=headers)
+    assert response["HX-Redirect"] == "/accounts/login/"
+
+
+@pytest.mark.django_db
+def test_an_outsider_is_told_why_and_can_log_out(outsider_client):
+    # The page said only "403 Forbidden": no reason, no way to log out and switch accounts.
+    response = outsider_client.get("/contacts/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Switchboard is for the operations team (staff group)." in page
+    assert 'action="/accounts/logout/"' in page
+    assert "Approvals" not in page  # no navigation into pages they cannot open
+
+
+@pytest.mark.django_db
+def test_a_staff_member_refused_an_admin_page_keeps_the_navigation(staff_client):
+    response = staff_client.get("/agents/new/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Only admins can do this." in page
+    assert "Approvals" in page and 'action="/accounts/logout/"' in page
+
+
+@pytest.mark.django_db
+def test_there_is_no_password_reset_that_mails_nothing(client, staff_user, mailoutbox):
+    # It answered "We've emailed you instructions" with no mail server set up to send them.
+    response = client.post("/accounts/password_reset/", {"email": staff_user.email})
+    assert response.status_code == 404
+    assert mailoutbox == []

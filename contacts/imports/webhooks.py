@@ -19,6 +19,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from contacts.imports.models import ImportJob, WebhookAttempt
+from dashboard import outbound
+from dashboard.errors import SwitchboardError
 
 HEADER = "X-Switchboard-Signature"
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -74,8 +76,7 @@ def deliver(*, job_id: int, attempt: int) -> WebhookAttempt:
     }
     record = WebhookAttempt(job=job, attempt=attempt, reported=job.status, at=timezone.now())
     try:
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-            response = client.post(job.webhook_url, content=body, headers=headers)
+        response = outbound.post(job.webhook_url, content=body, headers=headers, timeout=TIMEOUT)
         record.status_code = response.status_code
         record.ok = response.is_success
         if not record.ok:
@@ -83,6 +84,9 @@ def deliver(*, job_id: int, attempt: int) -> WebhookAttempt:
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         # InvalidURL: a URL stored before it was checked as strictly; it is no HTTPError.
         record.error = f"{type(exc).__name__}: {exc}"[:300]
+    except SwitchboardError as exc:
+        # A private address (or none at all) behind the name now: refused, not called.
+        record.error = exc.message[:300]
     record.save()
     if not record.ok and attempt < settings.IMPORT_WEBHOOK_ATTEMPTS:
         from contacts.imports.tasks import deliver_import_webhook

@@ -68,7 +68,7 @@ from contacts.services import contacts as contact_service
 from contacts.services import lists as list_service
 from contacts.services import tags as tag_service
 from contacts.services.exports import safe_cell
-from dashboard import audit
+from dashboard import audit, outbound
 from dashboard.actors import Actor, ActorKind
 from dashboard.errors import Problems, SwitchboardError
 from dashboard.models import AuditEntry
@@ -142,7 +142,7 @@ def clean_region(region: str) -> str:
 
 
 def clean_webhook_url(url: str) -> str:
-    """An http(s) URL, or empty for none, or a SwitchboardError."""
+    """An http(s) URL to a public address, or empty for none, or a SwitchboardError."""
     url = (url or "").strip()
     if not url:
         return url
@@ -164,6 +164,7 @@ def clean_webhook_url(url: str) -> str:
             f"“{_CONTROL.sub('?', url)}” is not an http(s) URL.",
             field="webhook_url",
         ) from None
+    outbound.check_public(url, field="webhook_url")
     return url
 
 

@@ -275,7 +275,7 @@ def requests_this_month(agent: Agent) -> int:
     )
 
 
-def _scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
+def scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
     if scope is not None and not agent.has_scope(scope):
         return refusal(
             403,
@@ -288,13 +288,37 @@ def _scope_refusal(agent: Agent, scope: str | None) -> Outcome | None:
 def admit(agent: Agent, scope: str | None) -> Outcome | None:
     """Check scope (None: any agent may), rate limit and monthly cap for one request; None
     lets it through."""
-    if refused := _scope_refusal(agent, scope):
+    if refused := scope_refusal(agent, scope):
         return refused
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):
         return refused
     with _counter_transaction():
         return _take(agent, now)
+
+
+def over_limits(agent: Agent) -> Outcome | None:
+    """The 429 ``perform`` would answer were the agent's request counted now, without counting
+    it: for a request that must be refused before it does costly work outside the pipeline
+    (an import's upload is stored before its action runs). ``perform`` counts it as usual and
+    has the last word."""
+    now = timezone.now()
+    if refused := _full_windows.refusal(agent, now):
+        return refused
+    minute, month = _windows(now)
+    counts = dict(
+        UsageCounter.objects.filter(agent=agent, window__in=[minute, month]).values_list(
+            "window", "count"
+        )
+    )
+    for window, limit in (
+        (minute, agent.rate_limit_per_minute),
+        (month, agent.monthly_request_cap),
+    ):
+        if limit is not None and counts.get(window, 0) >= limit:
+            _full_windows.add(agent, window, now)
+            return _full_windows.refusal(agent, now)
+    return None
 
 
 CREDIT_PLACES = Decimal("0.0001")  # AgentAction.credits' decimal places
@@ -402,7 +426,7 @@ def perform(
     without doing any (``_FullWindows``).
     """
     spec = ACTIONS[action_name]
-    if refused := _scope_refusal(agent, spec.scope):
+    if refused := scope_refusal(agent, spec.scope):
         return refused
     now = timezone.now()
     if refused := _full_windows.refusal(agent, now):

@@ -8,8 +8,10 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
+from django.template.defaultfilters import filesizeformat
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -85,11 +87,21 @@ class AgentBearer(HttpBearer):
         return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, token: str) -> Agent | None:
+        if (agent := getattr(request, "agent", None)) is not None:
+            return agent  # bearer_agent already checked this request's token
         agent = authenticate(token.strip())
         if agent is not None:
             request.agent = agent  # type: ignore[attr-defined]
         return agent
 
+
+def bearer_agent(request: HttpRequest) -> Agent | None:
+    """The agent whose bearer token the request carries, from its headers alone (the body is
+    left unread), or None."""
+    return HttpBearer.__call__(_bearer, request)
+
+
+_bearer = AgentBearer()
 
 # What each shared error means for the caller and what to do about it: without these the
 # document says only "Too Many Requests" and never mentions Retry-After.
@@ -137,7 +149,7 @@ api = SwitchboardAPI(
         "token. Business-rule errors answer 406 with {code, message}; schema errors 400."
     ),
     urls_namespace="api",
-    auth=AgentBearer(),
+    auth=_bearer,
     parser=StrictJsonParser(),
 )
 
@@ -237,6 +249,29 @@ def schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
             error="invalid_request", error_description=message,
         )  # fmt: skip
     return error(400, "invalid_request", message, errors=errors)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django's own answer is an HTML "Bad Request" page: no code, no limit, no advice.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error(
+        413,
+        "request_too_large",
+        f"The request body is larger than the {filesizeformat(limit)} the API accepts; send "
+        "fewer items per request (split a batch in two).",
+        max_bytes=limit,
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+def too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
+    return error(
+        400,
+        "invalid_request",
+        f"The form has more than the {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields the API "
+        "accepts.",
+    )
 
 
 @api.exception_handler(AuthenticationError)

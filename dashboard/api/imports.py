@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import File, Form, Path, Router, Schema
 from ninja.decorators import decorate_view
+from ninja.errors import AuthenticationError
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -20,9 +21,9 @@ from contacts.services.imports import upload_import
 from dashboard import jsonvalues
 from dashboard.actors import Actor
 from dashboard.agents import reads
-from dashboard.agents.pipeline import perform, refusal
+from dashboard.agents.pipeline import over_limits, perform, scope_refusal
 from dashboard.api.contacts import IdempotencyKey
-from dashboard.api.core import ERRORS, agent_of, error, respond
+from dashboard.api.core import ERRORS, agent_of, api, bearer_agent, error, respond
 from dashboard.api.schemas import ErrorOut, Id, ImportOut
 from dashboard.errors import SwitchboardError
 
@@ -43,10 +44,17 @@ class ImportForm(Schema):
 
 
 def _upload_limit(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Refuse an oversized file before the request's checks and authentication read the body."""
+    """Answer what needs no body first (the token, the scope, the agent's limits), then refuse
+    an oversized file, all before the request's checks and authentication read the body: a
+    refused request stores nothing, and a caller without a valid token learns nothing."""
 
     @wraps(run)
     def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        agent = bearer_agent(request)
+        if agent is None:
+            return api.on_exception(request, AuthenticationError())
+        if refused := scope_refusal(agent, "imports:write") or over_limits(agent):
+            return respond(refused)
         if refusal := refuse_oversized_upload(request, max_bytes=settings.IMPORT_MAX_BYTES):
             return JsonResponse(refusal.as_dict(), status=413)
         return run(request, *args, **kwargs)
@@ -67,8 +75,6 @@ def create_import(
     """Answers 202 with `import_job_id` at once; poll `GET /imports/{id}` for the counts.
     A file above the size limit is refused with 413 (`file_too_large`) before it is read."""
     agent = request.agent  # type: ignore[attr-defined]
-    if not agent.has_scope("imports:write"):
-        return respond(refusal(403, "missing_scope", "This agent lacks the “imports:write” scope."))
     try:
         mapping = jsonvalues.loads(options.mapping) if options.mapping.strip() else None
     except ValueError:

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL alike, and nothing is written."""
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import urlencode
 
 import pytest
@@ -271,3 +272,38 @@ def test_a_form_sent_where_json_is_taken_is_a_400_saying_so(agent_client, url, e
     assert response.status_code == 400
     assert "Content-Type: application/json" in response.json()["message"]
     assert not ContactList.objects.exists() and not Contact.objects.exists()
+
+
+def test_a_json_body_over_the_size_limit_is_a_413_in_json(agent_client, settings):
+    # Django's bare HTML "Bad Request (400)" page came back: no code, no limit, no advice.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    items = [{"email": f"p{n}@example.com"} for n in range(500)]
+    response = post(agent_client, "/api/v1/contacts/batch", json.dumps({"items": items}))
+    assert response.status_code == 413
+    body = response.json()
+    assert body["code"] == "request_too_large"
+    assert body["max_bytes"] == 10_000
+    assert "fewer" in body["message"]
+    assert not Contact.objects.exists()
+
+
+def test_a_token_request_over_the_size_limit_is_a_413_in_json(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = client.post(
+        "/api/v1/token",
+        "grant_type=client_credentials&client_id=x&client_secret=" + "a" * 20_000,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_a_form_with_too_many_fields_is_a_400_in_json(client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    response = client.post(
+        "/api/v1/token",
+        "&".join(f"f{n}=1" for n in range(20)),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"

@@ -21,6 +21,7 @@ from contacts.services.segments import create_segment
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
 from dashboard.agents.pipeline import approve
+from dashboard.models import AuditEntry
 from sms.gateways import sandbox
 from sms.models import Message, OtpChallenge
 from sms.services import credits, otp
@@ -168,6 +169,52 @@ def test_an_oversized_import_is_refused_from_its_declared_size_unread(
     assert not ImportJob.objects.exists()
 
 
+def test_an_oversized_import_without_a_valid_token_is_a_401_unread(client, settings, body_read):
+    # It was a 413: a caller with no token learnt the size limit, and one with an expired
+    # token fixed its file first only to be told to log in.
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    data = b"email\n" + b"someone@example.com\n" * 110_000  # 2 MB
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = client.post("/api/v1/imports", {"file": _upload(data)}, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_token"
+    assert sum(body_read) == 0
+
+
+def test_an_oversized_import_from_an_agent_without_the_scope_is_a_403(
+    make_agent, settings, body_read
+):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    client = client_for(make_agent("reader", scopes=["contacts:read"]))
+    data = b"email\n" + b"someone@example.com\n" * 110_000  # 2 MB
+    response = client.post("/api/v1/imports", {"file": _upload(data)})
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_scope"
+    assert sum(body_read) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "code"),
+    [({"monthly_request_cap": 0}, "monthly_cap_reached"),
+     ({"rate_limit_per_minute": 1}, "rate_limited")],
+)  # fmt: skip
+def test_an_import_over_the_agents_limits_stores_nothing(
+    make_agent, settings, body_read, limits, code
+):
+    # The file was stored (and the upload audited) before the limits were looked at.
+    client = client_for(make_agent("eager", **limits))
+    if "rate_limit_per_minute" in limits:
+        assert client.get("/api/v1/contacts").status_code == 200  # the minute's one request
+    body_read.clear()
+    response = client.post("/api/v1/imports", {"file": _upload(b"email\na@example.com\n")})
+    assert response.status_code == 429
+    assert response.json()["code"] == code and response["Retry-After"]
+    assert sum(body_read) == 0
+    assert not ImportJob.objects.exists()
+    assert not AuditEntry.objects.filter(action="import.upload").exists()
+    assert not settings.IMPORT_DIR.exists() or not list(settings.IMPORT_DIR.iterdir())
+
+
 def test_an_import_larger_than_its_declared_size_said_stops_being_read_at_the_limit(
     agent_client, settings, body_read, monkeypatch
 ):
@@ -232,6 +279,19 @@ def test_every_problem_with_an_imports_options_is_answered_at_once(agent_client)
     ]
     assert body["errors"][3]["message"] == "There is no list with id 424242."
     assert not ImportJob.objects.exists()
+
+
+def test_an_import_webhook_into_the_private_network_is_refused(agent_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = agent_client.post(
+        "/api/v1/imports",
+        {"file": _upload(b"email\na@example.com\n"), "webhook_url": "http://127.0.0.1:5432/"},
+    )
+    assert response.status_code == 406
+    assert response.json()["code"] == "private_webhook_url"
+    assert response.json()["field"] == "webhook_url"
+    assert not ImportJob.objects.exists()
+    assert not list(settings.IMPORT_DIR.iterdir())
 
 
 def test_one_unknown_list_is_still_a_404_that_lists_itself(agent_client):

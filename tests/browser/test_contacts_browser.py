@@ -242,3 +242,31 @@ def test_a_double_clicked_create_list_makes_one_list(staff_page, monkeypatch):
     assert len(posts) == 2, "Chromium sent the form twice"
     expect(page.locator("table tbody tr")).to_have_count(1)
     assert ContactList.objects.filter(name="Spring fair").count() == 1
+
+
+def test_a_search_after_the_session_ended_goes_to_log_in_and_back(staff_page, staff_user):
+    # The login page used to appear inside the results table.
+    page = staff_page
+    page.goto("/contacts/")
+    page.context.clear_cookies()  # the session ended
+    page.get_by_label("Search contacts").press_sequentially("ali", delay=20)
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/contacts/"))
+    expect(page.locator("#results")).to_have_count(0)
+    page.fill("#id_username", staff_user.username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/contacts/$"))
+
+
+def test_a_search_the_server_fails_says_so(staff_page, monkeypatch):
+    from contacts.views import contacts as contact_views
+
+    page = staff_page
+    page.goto("/contacts/")
+
+    def broken(**kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(contact_views, "search_contacts", broken)
+    page.get_by_label("Search contacts").press_sequentially("ali", delay=20)
+    expect(page.locator(".toast-error")).to_contain_text("the server answered HTTP 500")

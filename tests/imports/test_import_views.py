@@ -235,6 +235,21 @@ def test_every_problem_with_the_mapping_and_options_is_shown_at_once(staff_clien
     assert ImportJob.objects.get().status == "draft"
 
 
+def test_a_webhook_into_the_private_network_is_refused_next_to_its_field(staff_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    upload(staff_client, b"Email\nann@example.com\n")
+    job = ImportJob.objects.get()
+    response = staff_client.post(
+        reverse("imports:mapping", args=[job.pk]),
+        {"col_0": "email", "mode": "upsert", "default_region": "GB",
+         "webhook_url": "http://169.254.169.254/latest/meta-data/"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    [message] = response.context["form"].errors["webhook_url"]
+    assert message.startswith("“http://169.254.169.254/latest/meta-data/” leads to 169.254.169.254")
+    assert ImportJob.objects.get().status == "draft"
+
+
 def test_each_problem_with_the_mapping_is_shown_on_its_own(staff_client):
     upload(staff_client, b"Work,Name,Nick\nann@example.com,Ann,Annie\n")
     job = ImportJob.objects.get()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from contacts.imports import webhooks
 from contacts.imports.models import ImportJob, WebhookAttempt
 from contacts.services import imports
+from dashboard import outbound
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +189,98 @@ def test_a_resumed_import_that_ends_again_is_followed_until_its_own_callback_lan
     ]  # fmt: skip
     page = htmx_client.get(url).content.decode()
     assert "hx-trigger" not in page and "cancelled" in page
+
+
+# --- Private addresses (SSRF) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def dns(monkeypatch) -> dict[str, str]:
+    """Names that resolve to the address given here; every other name does not resolve."""
+    answers: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        if host.replace(".", "").isdigit() or ":" in host:
+            return real(host, port, *args, **kwargs)  # a literal address: no lookup
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/admin",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://internal.example.com/hook",  # a public-looking name for a private address
+    ],
+)
+def test_a_webhook_into_a_private_network_is_refused(start, settings, dns, url):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    dns["localhost"] = "127.0.0.1"
+    dns["internal.example.com"] = "192.168.1.20"
+    with pytest.raises(imports.SwitchboardError) as error:
+        start("email\nann@example.com\n", webhook_url=url)
+    assert (error.value.code, error.value.field) == ("private_webhook_url", "webhook_url")
+    assert "public" in error.value.message
+    assert not ImportJob.objects.exists()
+
+
+def test_a_webhook_to_a_public_address_is_accepted(start, settings, dns):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    dns["hooks.example.com"] = "93.184.215.14"
+    job = start("email\nann@example.com\n", webhook_url="https://hooks.example.com/import")
+    assert job.webhook_url == "https://hooks.example.com/import"
+    # A name that does not resolve yet is checked again when it is called.
+    start("email\nann@example.com\n", webhook_url="https://later.example.org/import")
+
+
+def test_a_name_that_turns_private_after_it_was_accepted_is_not_called(
+    run, receiver, settings, dns
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    settings.IMPORT_WEBHOOK_ATTEMPTS = 1
+    port = receiver.server.server_address[1]
+    dns["hooks.example.com"] = "93.184.215.14"
+    job = run("email\nann@example.com\n", webhook_url=f"http://hooks.example.com:{port}/hook")
+    dns["hooks.example.com"] = "127.0.0.1"  # DNS rebinding
+
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+
+    assert not attempt.ok and "127.0.0.1" in attempt.error and "private" in attempt.error
+    assert receiver.requests == []
+
+
+def test_a_webhook_goes_to_the_address_that_was_checked(run, receiver, settings, dns, monkeypatch):
+    # As if 127.0.0.1 were a public address: the name is resolved once, checked, and the
+    # request sent to that very address, with the name in its Host header.
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    port = receiver.server.server_address[1]
+    dns["hooks.example.com"] = "93.184.215.14"
+    job = run("email\nann@example.com\n", webhook_url=f"http://hooks.example.com:{port}/hook")
+    dns["hooks.example.com"] = "127.0.0.1"
+    monkeypatch.setattr(outbound, "is_public", lambda address: True)
+
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+
+    assert attempt.ok, attempt.error
+    headers, _ = receiver.requests[0]
+    assert headers["Host"] == f"hooks.example.com:{port}"
+
+
+def test_a_name_that_no_longer_resolves_is_a_failed_attempt(run, settings, dns):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    settings.IMPORT_WEBHOOK_ATTEMPTS = 1
+    dns["hooks.example.com"] = "93.184.215.14"
+    job = run("email\nann@example.com\n", webhook_url="http://hooks.example.com/hook")
+    del dns["hooks.example.com"]
+    attempt = webhooks.deliver(job_id=job.pk, attempt=1)
+    assert not attempt.ok and attempt.error == "hooks.example.com does not resolve."

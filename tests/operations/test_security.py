@@ -64,7 +64,11 @@ def test_failed_logins_are_throttled_per_username_and_address(client, staff_user
         "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
     )
     assert response.status_code == 429
-    assert "Too many failed log-ins" in response.content.decode()
+    page = " ".join(response.content.decode().split())
+    assert "Too many failed log-ins" in page
+    # It said "a few minutes" and "ask an admin", though no page lets an admin unlock anyone.
+    assert "paused for 15 minutes." in page
+    assert "ask whoever runs Switchboard to unlock it sooner" in page
 
 
 def test_a_correct_password_before_the_limit_logs_in(client, staff_user):
@@ -73,3 +77,111 @@ def test_a_correct_password_before_the_limit_logs_in(client, staff_user):
         "/accounts/login/", {"username": staff_user.username, "password": "correct horse battery"}
     )
     assert response.status_code == 302
+
+
+@pytest.fixture
+def strict_client(staff_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    client.get("/contacts/")  # sets the CSRF cookie, as the page would
+    return client
+
+
+def test_an_htmx_post_with_a_stale_token_says_so_in_a_toast(strict_client):
+    # htmx shows nothing for a 403: the click (an approval, a tag) seemed to do nothing.
+    response = strict_client.post(
+        "/tags/new/", {"name": "VIP"}, headers={"HX-Request": "true", "X-CSRFToken": "stale" * 8}
+    )
+    assert response.status_code == 403
+    toast = json.loads(response["HX-Trigger"])["toast"]
+    assert toast["level"] == "error"
+    assert toast["message"].startswith("This page is out of date")
+    assert "Reload the page" in toast["message"]
+
+
+def test_a_form_posted_with_a_stale_token_explains_what_to_do(strict_client):
+    response = strict_client.post("/tags/new/", {"name": "VIP", "csrfmiddlewaretoken": "x" * 32})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This page was out of date" in page and "reload the page" in page
+
+
+LOGIN = "/accounts/login/"
+
+
+def _attempt(client, username: str, password: str, *, via: str, client_ip: str, sent: str = ""):
+    # As a load balancer at `via` forwards it: it appends the address it saw to what came in.
+    forwarded = f"{sent}, {client_ip}" if sent else client_ip
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR=via,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+def test_behind_a_load_balancer_a_stranger_cannot_lock_a_colleague_out(
+    client, staff_user, settings
+):
+    # Every request came from the balancer's address: five wrong passwords from anywhere
+    # paused the account for everyone, though the page says "from here".
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(django_settings.AXES_FAILURE_LIMIT):
+        _attempt(client, staff_user.username, "wrong", via="10.0.0.2", client_ip="203.0.113.9")
+    locked = _attempt(
+        client,
+        staff_user.username,
+        "correct horse battery",
+        via="10.0.0.2",
+        client_ip="203.0.113.9",
+    )
+    assert locked.status_code == 429
+
+    colleague = _attempt(
+        client,
+        staff_user.username,
+        "correct horse battery",
+        via="10.0.0.2",
+        client_ip="198.51.100.7",
+    )
+    assert colleague.status_code == 302
+
+
+def test_a_forged_forwarded_address_does_not_buy_more_attempts(client, staff_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for n in range(django_settings.AXES_FAILURE_LIMIT):
+        _attempt(client, staff_user.username, "wrong", via="10.0.0.2",
+                 client_ip="203.0.113.9", sent=f"192.0.2.{n}")  # fmt: skip
+    response = _attempt(client, staff_user.username, "correct horse battery", via="10.0.0.2",
+                        client_ip="203.0.113.9", sent="192.0.2.200")  # fmt: skip
+    assert response.status_code == 429
+
+
+def test_without_a_proxy_the_forwarded_header_is_not_believed(client, staff_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    for n in range(django_settings.AXES_FAILURE_LIMIT):
+        _attempt(client, staff_user.username, "wrong", via="203.0.113.9", client_ip=f"192.0.2.{n}")
+    response = _attempt(
+        client,
+        staff_user.username,
+        "correct horse battery",
+        via="203.0.113.9",
+        client_ip="192.0.2.99",
+    )
+    assert response.status_code == 429
+
+
+def test_a_malformed_forwarded_address_falls_back_to_the_connection(client, staff_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client.post(
+        LOGIN,
+        {"username": staff_user.username, "password": "wrong"},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="not-an-address",
+    )
+    assert response.status_code == 200
+    from axes.models import AccessAttempt
+
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.9"
