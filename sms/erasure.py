@@ -3,22 +3,50 @@
 Registered with ``contacts.services.erasure`` from ``SmsConfig.ready``. Message rows stay (the
 credit ledger points at them) but lose the number and the text; inbound texts, one-time-code
 challenges and a STOP-list row for the number go. The number stays suppressed through the
-salted hash the erasure keeps, which every send checks.
+salted hash the erasure keeps, which every send checks. Texts not sent yet (queued, scheduled,
+or held in a paused campaign) are cancelled and their credits refunded: blanked, they would
+otherwise still go out, to an empty number, and be charged.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils import timezone
 
-from sms.models import InboundMessage, Message, OptOut, OtpChallenge
+from dashboard.actors import Actor
+from sms.models import InboundMessage, Message, MessageEvent, OptOut, OtpChallenge, Status
+from sms.services import credits
 
 ERASED = "[erased]"
+UNSENT = [Status.PENDING, Status.SCHEDULED, Status.HELD]
+NOT_SENT_REASON = "The contact was erased before this message was sent; it was not sent."
+
+
+def _cancel_unsent(mine: Q) -> None:
+    # Locked: a worker cannot claim one of them between this look-up and the cancel.
+    unsent = list(
+        Message.objects.select_for_update().filter(mine, status__in=UNSENT).only("pk", "price")
+    )
+    if not unsent:
+        return
+    now = timezone.now()
+    Message.objects.filter(pk__in=[m.pk for m in unsent]).update(
+        status=Status.CANCELLED, error_code="erased", error_message=NOT_SENT_REASON, secret="",
+        claim=None, final_at=now, updated_at=now,
+    )  # fmt: skip
+    MessageEvent.objects.bulk_create(
+        MessageEvent(message_id=m.pk, status=Status.CANCELLED, at=now, source="system",
+                     error_code="erased", detail=NOT_SENT_REASON)
+        for m in unsent
+    )  # fmt: skip
+    credits.refund(messages=unsent, actor=Actor.system("erasure"), note="contact erased")
 
 
 def scrub_sms(subject) -> None:
     mine = Q(contact_id=subject.contact_id)
     if subject.phone:
         mine |= Q(to=subject.phone)
+    _cancel_unsent(mine)
     Message.objects.filter(mine).update(to="", text=ERASED, secret="", contact=None)
     inbound = Q(contact_id=subject.contact_id)
     if subject.phone:

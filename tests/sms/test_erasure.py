@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from contacts.services.erasure import erase_contact
 from dashboard.errors import SwitchboardError
+from sms.gateways import sandbox
 from sms.models import InboundMessage, Message, OptOut
-from sms.services.messages import send_sms
+from sms.services import credits
+from sms.services.messages import send_due_messages, send_sms
 from sms.services.optouts import add_opt_out
 
 from .conftest import MOBILE
@@ -43,3 +49,24 @@ def test_the_history_says_a_text_went_to_an_erased_contact(
     erase_contact(actor=Actor.staff(admin_user), contact=contact)
     page = staff_client.get("/sms/").content.decode()
     assert "erased contact" in page  # not an empty "To" cell
+
+
+def test_texts_not_yet_sent_to_them_are_cancelled_and_their_credits_come_back(
+    funded, contact, staff_actor, admin_user
+):
+    from dashboard.actors import Actor
+
+    later = timezone.now() + dt.timedelta(hours=3)
+    scheduled = send_sms(actor=staff_actor, contact=contact, text="Hi", schedule_at=later).message
+    queued = send_sms(actor=staff_actor, contact=contact, text="Hello").message
+    assert credits.get_balance() == Decimal("9.92")
+
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+
+    Message.objects.filter(pk=scheduled.pk).update(send_after=timezone.now())
+    assert send_due_messages().claimed == 0
+    assert not sandbox.OUTBOX  # nothing goes out to an empty number
+    for message in Message.objects.filter(pk__in=[scheduled.pk, queued.pk]):
+        assert (message.status, message.to, message.text) == ("cancelled", "", "[erased]")
+        assert message.events.filter(status="cancelled", detail__contains="erased").exists()
+    assert credits.get_balance() == Decimal("10")
