@@ -27,11 +27,15 @@ IDENTIFYING = ("email", "to", "phone", "contact_id", "id")
 
 class _Scrubber:
     def __init__(self, subject) -> None:
-        self.needles = {str(subject.contact_id), subject.contact_id.hex, subject.email.lower()}
-        if subject.phone:
-            self.needles.add(subject.phone)
+        # Requests made before an email change or a merge name the person by their former
+        # address, number or (a merged duplicate's) id: those are theirs too.
+        ids = {subject.contact_id, *subject.merged_ids}
+        emails = {subject.email.lower(), *subject.former_emails}
+        phones = {p for p in (subject.phone, *subject.former_phones) if p}
+        self.needles = {*(str(i) for i in ids), *(i.hex for i in ids), *emails, *phones} - {""}
         full_name = f"{subject.first_name} {subject.last_name}".strip().lower()
-        self.texts = [n for n in (subject.email.lower(), subject.phone, full_name) if n]
+        names = {full_name, *(name.lower() for name in subject.former_names)}
+        self.texts = [n for n in (*emails, *phones, *names) if n]
 
     def names(self, value: Any) -> bool:
         return isinstance(value, str) and value.strip().lower() in self.needles

@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.services.contacts import get_contact, update_contact
+from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
@@ -52,6 +54,32 @@ def test_the_persons_requests_lose_their_data_and_others_keep_theirs(autonomous_
     results = actions[3].response_body["results"]
     assert results[0] == {"erased": True} and results[1]["result"] == "created"
     assert [a.outcome for a in actions] == ["done", "done", "failed", "done"]
+
+
+def test_requests_naming_them_by_a_former_address_or_a_merged_duplicate_lose_their_data(
+    autonomous_agent, staff_user
+):
+    staff = Actor.staff(staff_user)
+    jane = perform(
+        autonomous_agent, "upsert_contact",
+        {"email": "jane.old@example.com", "first_name": "Jane", "last_name": "Quux"},
+    ).body  # fmt: skip
+    update_contact(actor=staff, contact=get_contact(jane["id"]), email="jane.new@example.com")
+    twin = perform(
+        autonomous_agent, "upsert_contact",
+        {"email": "jq@example.com", "first_name": "Janet", "last_name": "Quux"},
+        reason="Janet Quux asked for a call back",
+    ).body  # fmt: skip
+    perform(autonomous_agent, "record_event", {"contact_id": twin["id"], "name": "call"})
+    merge_contacts(actor=staff, survivor=jane["id"], duplicate=twin["id"])
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    actions = list(AgentAction.objects.order_by("pk"))
+    stored = (_stored(*actions) + json.dumps([a.reason for a in actions])).lower()
+    for trace in ("jane.old@example.com", "jq@example.com", twin["id"], "quux"):
+        assert trace not in stored, trace
+    assert [a.payload for a in actions] == [{"erased": True}] * 3
 
 
 def test_a_send_waiting_for_approval_is_rejected_and_its_credits_freed(gated_agent):
