@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Interaction
 from contacts.services import duplicates as duplicate_service
@@ -96,6 +97,32 @@ def test_the_survivor_keeps_the_union_of_tags_lists_metadata_and_history(pair, s
         "Robert",
         "+447400123456",
     )
+
+
+def test_the_duplicates_replies_and_campaign_places_follow_it_to_the_survivor(
+    pair, staff_actor, system_actor
+):
+    from sms.campaigns.models import Campaign, Recipient
+    from sms.models import InboundMessage
+
+    keep, dupe = pair
+    reply = InboundMessage.objects.create(
+        gateway="sandbox", sender=dupe.phone, text="Call me", contact=dupe
+    )
+    campaign = Campaign.objects.create(
+        name="Spring", text="Hi", audience_kind="tag", audience_id=1, audience_label="VIP",
+        schedule_mode="now", start_at=timezone.now(), actor_kind="system", actor_label="tests",
+    )  # fmt: skip
+    place = Recipient.objects.create(
+        campaign=campaign, contact=dupe, phone=dupe.phone, batch=0, encoding="GSM-7",
+        segments=1, price=0,
+    )  # fmt: skip
+
+    merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe, choices={"phone": "survivor"})
+
+    # Not left pointing at nobody, where erasing the survivor would not find them.
+    assert InboundMessage.objects.get(pk=reply.pk).contact_id == keep.pk
+    assert Recipient.objects.get(pk=place.pk).contact_id == keep.pk
 
 
 def test_staff_choose_which_values_survive(pair, staff_actor):
