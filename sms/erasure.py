@@ -3,7 +3,8 @@
 Registered with ``contacts.services.erasure`` from ``SmsConfig.ready``. Message rows stay (the
 credit ledger points at them) but lose the number and the text; inbound texts, one-time-code
 challenges and a STOP-list row for the number go. The number stays suppressed through the
-salted hash the erasure keeps, which every send checks. Texts not sent yet (queued, scheduled,
+salted hash the erasure keeps, which every send checks. A number another contact holds too is
+theirs as well: its texts, replies and STOP-list row that are not the person's stay. Texts not sent yet (queued, scheduled,
 or held in a paused campaign) are cancelled and their credits refunded: blanked, they would
 otherwise still go out, to an empty number, and be charged.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import Contact
 from dashboard.actors import Actor
 from sms.models import InboundMessage, Message, MessageEvent, OptOut, OtpChallenge, Status
 from sms.services import credits
@@ -42,16 +44,25 @@ def _cancel_unsent(mine: Q) -> None:
     credits.refund(messages=unsent, actor=Actor.system("erasure"), note="contact erased")
 
 
+def number_is_theirs(subject) -> bool:
+    """Whether the person's number is theirs alone: one another contact holds too (a shared
+    family phone) stays that contact's, with its texts, replies and place on the STOP list."""
+    if not subject.phone:
+        return False
+    return not (Contact.objects.filter(phone=subject.phone).exclude(pk=subject.contact_id).exists())
+
+
 def scrub_sms(subject) -> None:
+    theirs = number_is_theirs(subject)
     mine = Q(contact_id=subject.contact_id)
-    if subject.phone:
+    if theirs:
         mine |= Q(to=subject.phone)
     _cancel_unsent(mine)
     Message.objects.filter(mine).update(to="", text=ERASED, secret="", contact=None)
     inbound = Q(contact_id=subject.contact_id)
-    if subject.phone:
+    if theirs:
         inbound |= Q(sender=subject.phone)
     InboundMessage.objects.filter(inbound).delete()
-    if subject.phone:
+    if theirs:
         OtpChallenge.objects.filter(phone=subject.phone).delete()
         OptOut.objects.filter(phone=subject.phone).delete()

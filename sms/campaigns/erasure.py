@@ -13,10 +13,11 @@ from __future__ import annotations
 from django.db.models import Q
 
 from sms.campaigns.models import Recipient
+from sms.erasure import number_is_theirs
 
 
 def scrub_campaign_audiences(subject) -> None:
     theirs = Q(contact_id=subject.contact_id)
-    if subject.phone:
+    if number_is_theirs(subject):  # a shared number's row may be another contact's text
         theirs |= Q(phone=subject.phone)
     Recipient.objects.filter(theirs).delete()

@@ -70,3 +70,42 @@ def test_texts_not_yet_sent_to_them_are_cancelled_and_their_credits_come_back(
         assert (message.status, message.to, message.text) == ("cancelled", "", "[erased]")
         assert message.events.filter(status="cancelled", detail__contains="erased").exists()
     assert credits.get_balance() == Decimal("10")
+
+
+def test_a_number_they_shared_with_another_contact_stays_that_contacts(
+    funded, contact, staff_actor, admin_user, system_actor
+):
+    from contacts.services.contacts import create_contact
+    from dashboard.actors import Actor
+
+    partner = create_contact(
+        actor=system_actor, email="bob@example.com", phone=MOBILE, sms_consent="granted"
+    )
+    sent = send_sms(actor=staff_actor, contact=partner, text="Hi Bob").message
+    later = timezone.now() + dt.timedelta(hours=3)
+    waiting = send_sms(actor=staff_actor, contact=partner, text="Bye", schedule_at=later).message
+    InboundMessage.objects.create(gateway="sandbox", sender=MOBILE, text="Ok", contact=partner)
+
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+
+    # Bob's texts, his reply and his scheduled text are his, not the erased person's.
+    assert Message.objects.get(pk=sent.pk).text == "Hi Bob"
+    assert Message.objects.get(pk=waiting.pk).status == "scheduled"
+    assert InboundMessage.objects.filter(contact=partner).count() == 1
+
+
+def test_a_shared_number_on_the_stop_list_stays_on_it(
+    funded, contact, staff_actor, admin_user, system_actor
+):
+    from contacts.services.contacts import create_contact
+    from dashboard.actors import Actor
+
+    partner = create_contact(actor=system_actor, email="bob@example.com", phone=MOBILE)
+    add_opt_out(actor=staff_actor, phone=MOBILE, reason="replied STOP")
+
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+
+    assert OptOut.objects.filter(phone=MOBILE).exists()
+    with pytest.raises(SwitchboardError) as caught:
+        send_sms(actor=staff_actor, contact=partner, text="Hello again")
+    assert "opted out of texts" in caught.value.message
