@@ -1049,3 +1049,49 @@ def test_a_contact_created_while_the_batch_runs_is_skipped_not_overwritten(
     assert "created_concurrently" in {code for _, code, _ in issues(job)}
     assert Contact.objects.get(email="ann@example.com").first_name == "Own"
     assert AuditEntry.objects.filter(action="contact.create", actor_ref=str(job.pk)).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_erased_while_a_batch_waits_for_their_row_is_not_imported_again(
+    start, staff_actor, system_actor
+):
+    """PostgreSQL: the batch waits for the erasure's lock on the row, then finds it gone; the
+    suppression the erasure committed with it must be read after that wait, or the person
+    comes back as a new contact."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from contacts.services.erasure import _scrubbers, register_scrubber
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the batch cannot start mid-erasure")
+    jane = contact_service.create_contact(actor=system_actor, email="jane@example.com")
+    job = start(HEADER + "jane@example.com,Jane,Doe,,,,\n", mode="upsert")
+    erasing = threading.Event()
+
+    def hold(subject) -> None:  # keeps the erasure's transaction (and lock) open a moment
+        erasing.set()
+        time.sleep(1.5)
+
+    def run_batch() -> None:
+        try:
+            erasing.wait(10)
+            imports.run_import(job.pk)
+        finally:
+            connection.close()
+
+    register_scrubber(hold)
+    worker = threading.Thread(target=run_batch)
+    worker.start()
+    try:
+        erase_contact(actor=staff_actor, contact=jane)
+    finally:
+        _scrubbers.remove(hold)
+        worker.join(20)
+
+    job.refresh_from_db()
+    assert not Contact.objects.filter(email="jane@example.com").exists()
+    assert (job.imported, job.skipped) == (0, 1)
+    assert issues(job) == [(2, "suppressed", "skipped")]
