@@ -3,7 +3,8 @@
 Registered with ``contacts.services.erasure`` from ``SmsConfig.ready``. Message rows stay (the
 credit ledger points at them) but lose the number and the text; inbound texts, one-time-code
 challenges and a STOP-list row for the number go. The number stays suppressed through the
-salted hash the erasure keeps, which every send checks. A number another contact holds too is
+salted hash the erasure keeps, which every send checks. A provider's error quoting the number
+keeps its words, not the number. A number another contact holds too is
 theirs as well: its texts, replies and STOP-list row that are not the person's stay. Texts not sent yet (queued, scheduled,
 or held in a paused campaign) are cancelled and their credits refunded: blanked, they would
 otherwise still go out, to an empty number, and be charged.
@@ -11,7 +12,8 @@ otherwise still go out, to an empty number, and be charged.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Replace
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -44,6 +46,20 @@ def _cancel_unsent(mine: Q) -> None:
     credits.refund(messages=unsent, actor=Actor.system("erasure"), note="contact erased")
 
 
+def _unquote_numbers(mine: Q, phones: set[str]) -> None:
+    """A provider's refusal can quote the number ("The 'To' number +44… is not valid"): the
+    reason stays readable, the number goes."""
+    messages = Message.objects.filter(mine).values("pk")
+    for phone in phones:
+        for quoted in (phone, phone.removeprefix("+")):
+            Message.objects.filter(mine, error_message__contains=quoted).update(
+                error_message=Replace("error_message", Value(quoted), Value(ERASED))
+            )
+            MessageEvent.objects.filter(message__in=messages, detail__contains=quoted).update(
+                detail=Replace("detail", Value(quoted), Value(ERASED))
+            )
+
+
 def number_is_theirs(subject) -> bool:
     """Whether the person's number is theirs alone: one another contact holds too (a shared
     family phone) stays that contact's, with its texts, replies and place on the STOP list."""
@@ -58,6 +74,7 @@ def scrub_sms(subject) -> None:
     if theirs:
         mine |= Q(to=subject.phone)
     _cancel_unsent(mine)
+    _unquote_numbers(mine, {subject.phone, *subject.former_phones} - {""})
     Message.objects.filter(mine).update(to="", text=ERASED, secret="", contact=None)
     inbound = Q(contact_id=subject.contact_id)
     if theirs:

@@ -109,3 +109,24 @@ def test_a_shared_number_on_the_stop_list_stays_on_it(
     with pytest.raises(SwitchboardError) as caught:
         send_sms(actor=staff_actor, contact=partner, text="Hello again")
     assert "opted out of texts" in caught.value.message
+
+
+def test_a_providers_refusal_quoting_their_number_loses_the_number(
+    funded, contact, staff_actor, admin_user
+):
+    from dashboard.actors import Actor
+    from sms.models import MessageEvent
+
+    message = send_sms(actor=staff_actor, contact=contact, text="Hi").message
+    # What the worker records when Twilio refuses a number (error 21211 quotes it).
+    refusal = f"Twilio refused the request (HTTP 400): The 'To' number {MOBILE} is not valid."
+    Message.objects.filter(pk=message.pk).update(status="failed", error_message=refusal)
+    MessageEvent.objects.create(message=message, status="failed", source="worker",
+                                error_code="21211", detail=refusal)  # fmt: skip
+
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+
+    message.refresh_from_db()
+    assert MOBILE not in message.error_message and "is not valid" in message.error_message
+    details = " ".join(message.events.values_list("detail", flat=True))
+    assert MOBILE not in details and "is not valid" in details
