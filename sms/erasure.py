@@ -4,10 +4,10 @@ Registered with ``contacts.services.erasure`` from ``SmsConfig.ready``. Message 
 credit ledger points at them) but lose the number and the text; inbound texts, one-time-code
 challenges and a STOP-list row for the number go. The number stays suppressed through the
 salted hash the erasure keeps, which every send checks. A provider's error quoting the number
-keeps its words, not the number. A number another contact holds too is
-theirs as well: its texts, replies and STOP-list row that are not the person's stay. Texts not sent yet (queued, scheduled,
-or held in a paused campaign) are cancelled and their credits refunded: blanked, they would
-otherwise still go out, to an empty number, and be charged.
+keeps its words, not the number. Texts not sent yet (queued, scheduled, or held in a paused
+campaign) are cancelled and their credits refunded: blanked, they would otherwise still go
+out, to an empty number, and be charged. A number another contact holds too is theirs as
+well: its texts, replies and STOP-list row that are not the person's stay.
 """
 
 from __future__ import annotations
