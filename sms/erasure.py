@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from dashboard.actors import Actor
+from dashboard.models import AuditEntry
 from sms.models import InboundMessage, Message, MessageEvent, OptOut, OtpChallenge, Status
 from sms.services import credits
 
@@ -83,3 +84,9 @@ def scrub_sms(subject) -> None:
     if theirs:
         OtpChallenge.objects.filter(phone=subject.phone).delete()
         OptOut.objects.filter(phone=subject.phone).delete()
+    # A reply's STOP or START is audited as done by "sms reply from <their number>".
+    numbers = {*subject.former_phones, *([subject.phone] if theirs else [])}
+    for phone in numbers:
+        AuditEntry.objects.filter(actor_label__contains=phone).update(
+            actor_label=Replace("actor_label", Value(phone), Value(ERASED))
+        )

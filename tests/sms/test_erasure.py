@@ -130,3 +130,20 @@ def test_a_providers_refusal_quoting_their_number_loses_the_number(
     assert MOBILE not in message.error_message and "is not valid" in message.error_message
     details = " ".join(message.events.values_list("detail", flat=True))
     assert MOBILE not in details and "is not valid" in details
+
+
+def test_the_audit_trail_of_their_stop_and_start_replies_loses_their_number(contact, admin_user):
+    from dashboard.actors import Actor
+    from dashboard.models import AuditEntry
+    from sms.gateways.base import InboundSms
+    from sms.services.inbound import receive_inbound
+
+    receive_inbound(gateway="sandbox", sms=InboundSms(sender=MOBILE, text="STOP", provider_id="a"))
+    receive_inbound(gateway="sandbox", sms=InboundSms(sender=MOBILE, text="START", provider_id="b"))
+    assert AuditEntry.objects.filter(actor_label__contains=MOBILE).count() == 2
+
+    erase_contact(actor=Actor.staff(admin_user), contact=contact)
+
+    labels = list(AuditEntry.objects.values_list("actor_label", flat=True))
+    assert not [label for label in labels if MOBILE in label or MOBILE[1:] in label]
+    assert labels.count("sms reply from [erased]") == 2
