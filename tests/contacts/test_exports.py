@@ -283,3 +283,15 @@ def test_the_apostrophe_an_export_puts_before_a_formula_sign_is_not_imported_bac
     assert Contact.objects.get().last_name == "+Plus"
     # A value that still reads as a formula once unescaped is reported and left out, as ever.
     assert ("last_name", "formula_value") in job.issues.values_list("column", "code")
+
+
+def test_a_list_named_in_another_script_downloads_under_its_name(staff_client, make_contact):
+    tokyo = ContactList.objects.create(name="Clients 東京")
+    make_contact(email="ann@acme.com", list_ids=[tokyo.pk])
+
+    response = staff_client.get(reverse("contacts:export", args=["list", tokyo.pk]))
+
+    # Not a MIME-encoded header no browser reads as "attachment" at all.
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''list-clients-%E6%9D%B1%E4%BA%AC-")
+    assert disposition.endswith(".csv")
