@@ -68,9 +68,10 @@ class ErasureSubject:
 
 @dataclass(frozen=True)
 class ErasureResult:
-    """What staff should look at after an erasure: the segments whose rules quoted the person
-    and now have conditions that match nobody."""
+    """Whom an erasure erased (the opaque id) and what staff should look at after it: the
+    segments whose rules quoted the person and now have conditions that match nobody."""
 
+    contact_id: uuid.UUID
     segments_changed: tuple[Segment, ...]
 
 
@@ -245,4 +246,4 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> Erasur
     entry.object_repr = ""
     locked.delete()  # cascades to field values, memberships, tags and the interaction log
     entry.save()
-    return ErasureResult(segments_changed=tuple(segments))
+    return ErasureResult(contact_id=locked.pk, segments_changed=tuple(segments))
