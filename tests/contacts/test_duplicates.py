@@ -310,13 +310,33 @@ def test_the_side_by_side_page_merges_with_the_chosen_values(staff_client, pair)
     assert not Contact.objects.filter(pk=dupe.pk).exists()
 
 
-def test_a_pair_that_was_already_merged_is_gone(staff_client, pair, staff_actor):
+def test_comparing_a_pair_a_colleague_already_merged_opens_the_kept_contact(
+    staff_client, pair, staff_actor
+):
+    # "Compare" on a duplicates page left open: not a bare "Not Found".
     keep, dupe = pair
     merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe)
-    assert (
-        staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])).status_code
-        == 404
+
+    response = staff_client.get(
+        reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]), follow=True
     )
+
+    assert response.redirect_chain[-1][0] == reverse("contacts:detail", args=[keep.pk])
+    assert "already merged" in response.content.decode()
+
+
+def test_comparing_a_pair_one_of_which_was_erased_says_so(admin_client, pair, staff_actor):
+    from contacts.services.erasure import erase_contact
+
+    keep, dupe = pair
+    erase_contact(actor=staff_actor, contact=dupe.pk)
+
+    response = admin_client.get(
+        reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]), follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "no longer exists: it was erased" in response.content.decode()
 
 
 def test_a_merge_started_before_someone_edited_a_contact_is_refused_and_keeps_their_edit(
