@@ -51,7 +51,8 @@ class ErasureSubject:
 
     ``former_*`` are what the person was also known by: the addresses and numbers they had
     before (changed since, or a duplicate's merged into them; not one another contact holds
-    now), the ids of the duplicates merged into them and those duplicates' full names. Rows
+    now), the ids of the duplicates merged into them and those duplicates' full names (first
+    and last). Rows
     written before the change or the merge (an agent's request, an import's report) name the
     person by those."""
 
@@ -64,6 +65,14 @@ class ErasureSubject:
     former_phones: frozenset[str] = frozenset()
     merged_ids: frozenset[uuid.UUID] = frozenset()
     former_names: frozenset[str] = frozenset()
+
+    @property
+    def full_names(self) -> frozenset[str]:
+        """The names to look for in free text (reasons, notes): first and last name together,
+        current and former. A lone first name is left out: "Al" is in "not a valid email"."""
+        current = f"{self.first_name.strip()} {self.last_name.strip()}"
+        names = {*self.former_names, *([current] if self.first_name and self.last_name else [])}
+        return frozenset(name for name in names if name.strip())
 
 
 @dataclass(frozen=True)
@@ -144,11 +153,9 @@ def _past(contact_id: uuid.UUID, email: str, phone: str) -> _Past:
             with contextlib.suppress(ValueError):
                 merged_ids.add(uuid.UUID(merged_id[0]))
         if isinstance(duplicate, dict):
-            full_name = " ".join(
-                str(duplicate.get(key) or "").strip() for key in ("first_name", "last_name")
-            ).strip()
-            if full_name:
-                names.add(full_name)
+            first, last = (str(duplicate.get(k) or "").strip() for k in ("first_name", "last_name"))
+            if first and last:
+                names.add(f"{first} {last}")
         for key, found in (("email", emails), ("phone", phones)):
             values = changes.get(key)
             values = list(values) if isinstance(values, list) else []

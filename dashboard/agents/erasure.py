@@ -35,8 +35,7 @@ class _Scrubber:
         emails = {subject.email.lower(), *subject.former_emails}
         phones = {p for p in (subject.phone, *subject.former_phones) if p}
         self.needles = {*(str(i) for i in ids), *(i.hex for i in ids), *emails, *phones} - {""}
-        full_name = f"{subject.first_name} {subject.last_name}".strip().lower()
-        names = {full_name, *(name.lower() for name in subject.former_names)}
+        names = {name.lower() for name in subject.full_names}
         self.texts = [n for n in (*emails, *phones, *names) if n]
 
     def names(self, value: Any) -> bool:

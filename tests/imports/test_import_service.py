@@ -356,6 +356,18 @@ def test_erasing_a_person_removes_them_from_the_error_reports_that_quote_them(
     assert "not-an-email" in other.issues.get().reason
 
 
+def test_erasing_someone_known_by_a_first_name_only_leaves_other_reports_alone(
+    run, make_existing, staff_actor
+):
+    # "Al" is in "not a valid email address": a lone first name is no way to find them.
+    al = make_existing(email="al@example.com", first_name="Al")
+    other = run("email,first name\nnot-an-email,Dee\n")
+
+    erase_contact(actor=staff_actor, contact=al)
+
+    assert "not-an-email" in other.issues.get().reason
+
+
 def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
     job = run(
         "email,first name,last name,company\n"
