@@ -17,8 +17,13 @@ ERASED_REASON = "[erased] The reason quoted a person who has since been erased."
 
 
 def scrub_import_issues(subject) -> None:
-    full_name = f"{subject.first_name} {subject.last_name}".strip()
-    needles = [n for n in (subject.email, subject.phone, full_name) if n]
+    # A file imported before an email change or a merge quotes the former address or number.
+    needles = [
+        n
+        for n in (subject.email, subject.phone, *subject.full_names, *subject.former_emails,
+                  *subject.former_phones)
+        if n
+    ]  # fmt: skip
     query = Q()
     for needle in needles:
         query |= Q(reason__icontains=needle)

@@ -109,6 +109,12 @@ def clean_email(raw: str) -> str:
     return email
 
 
+# What contacts.services.exports puts a "'" before, so that a spreadsheet does not run it:
+# taken off again, or "'-ann@acme.com" imported as another contact and names kept the "'".
+# (Spreadsheets never write that apostrophe into a CSV: it only marks a cell as text.)
+_DEFUSED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
 def looks_like_formula(value: str) -> bool:
     """Spreadsheets run cells starting with = + - @ as formulas (CSV injection)."""
     first = value[:1]
@@ -365,6 +371,8 @@ class RowCleaner:
         errors: list[Issue] = []
         for index, header, target in self.columns:
             raw = values[index].strip() if index < len(values) else ""
+            if raw.startswith(_DEFUSED):  # one C call per cell: this loop is the hot path
+                raw = raw[1:]
             if target == "email":
                 try:
                     row.email = clean_email(raw)

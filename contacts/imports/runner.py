@@ -441,8 +441,11 @@ class Runner:
         return lap
 
     def _write(self, rows: list[CleanRow], batch: _Batch) -> None:
-        rows = self._without_suppressed(rows, batch)
+        # Lock the existing rows first, then read the suppression list: an erasure holding one
+        # of them commits its suppression with the deletion, so a look-up made before the
+        # wait would miss it and bring the person back as a new contact.
         existing = self._existing([r.email for r in rows])
+        rows = self._without_suppressed(rows, batch)
         created_here: set[uuid.UUID] = set()
         if self.job.mode == ImportMode.CREATE and existing and not self.job.dry_run:
             created_here = self._created_by_this_job([c["id"] for c in existing.values()])

@@ -304,8 +304,15 @@ def _move_related(survivor: Contact, duplicate: Contact) -> None:
     # The trail about the duplicate now belongs to the survivor (erasing them scrubs it too).
     AuditEntry.objects.filter(contact_id=duplicate.pk).update(contact_id=survivor.pk)
     handled = {ContactTag, ListMembership, Interaction, FieldValue, DismissedDuplicate}
-    # Other apps' rows pointing at the contact (messages, approvals, …) follow it too.
-    for relation in Contact._meta.related_objects:
+    # Other apps' rows pointing at the contact (messages, replies, campaign audiences, …)
+    # follow it too, also those whose foreign key has no reverse accessor (related_name="+"):
+    # left behind, they would point at nobody, and erasing the survivor would not find them.
+    relations = [
+        f
+        for f in Contact._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete
+    ]
+    for relation in relations:
         if relation.related_model in handled or relation.many_to_many:
             continue
         if relation.one_to_one:

@@ -25,6 +25,7 @@ keys still resolve); if one fails, nothing is erased.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,20 +47,40 @@ ERASED_ACTION = "contact.erase"
 
 @dataclass(frozen=True)
 class ErasureSubject:
-    """Who is being erased: what scrubbers look for. Phone is E.164 or empty."""
+    """Who is being erased: what scrubbers look for. Phone is E.164 or empty.
+
+    ``former_*`` are what the person was also known by: the addresses and numbers they had
+    before (changed since, or a duplicate's merged into them; not one another contact holds
+    now), the ids of the duplicates merged into them and those duplicates' full names (first
+    and last). Rows
+    written before the change or the merge (an agent's request, an import's report) name the
+    person by those."""
 
     contact_id: uuid.UUID
     email: str
     phone: str
     first_name: str
     last_name: str
+    former_emails: frozenset[str] = frozenset()
+    former_phones: frozenset[str] = frozenset()
+    merged_ids: frozenset[uuid.UUID] = frozenset()
+    former_names: frozenset[str] = frozenset()
+
+    @property
+    def full_names(self) -> frozenset[str]:
+        """The names to look for in free text (reasons, notes): first and last name together,
+        current and former. A lone first name is left out: "Al" is in "not a valid email"."""
+        current = f"{self.first_name.strip()} {self.last_name.strip()}"
+        names = {*self.former_names, *([current] if self.first_name and self.last_name else [])}
+        return frozenset(name for name in names if name.strip())
 
 
 @dataclass(frozen=True)
 class ErasureResult:
-    """What staff should look at after an erasure: the segments whose rules quoted the person
-    and now have conditions that match nobody."""
+    """Whom an erasure erased (the opaque id) and what staff should look at after it: the
+    segments whose rules quoted the person and now have conditions that match nobody."""
 
+    contact_id: uuid.UUID
     segments_changed: tuple[Segment, ...]
 
 
@@ -105,37 +126,68 @@ def _about(contact_id: uuid.UUID) -> Q:
     return Q(contact_id=contact_id) | Q(object_type="contact", object_id=str(contact_id))
 
 
-def _identifiers(subject: ErasureSubject) -> Identifiers:
+@dataclass(frozen=True)
+class _Past:
+    """What the audit trail says the person was known by before (read before it is scrubbed)."""
+
+    identifiers: Identifiers
+    merged_ids: frozenset[uuid.UUID]
+    names: frozenset[str]
+
+
+def _past(contact_id: uuid.UUID, email: str, phone: str) -> _Past:
     """The person's email and phone, and the ones they had before (from the audit trail, read
-    before it is scrubbed): those they changed, and those of duplicates merged into them."""
-    emails, phones = {subject.email.lower()}, {subject.phone} - {""}
-    entries = AuditEntry.objects.filter(_about(subject.contact_id))
+    before it is scrubbed): those they changed, and those of duplicates merged into them; and
+    the ids and names of those duplicates."""
+    emails, phones = {email.lower()}, {phone} - {""}
+    merged_ids: set[uuid.UUID] = set()
+    names: set[str] = set()
+    entries = AuditEntry.objects.filter(_about(contact_id))
     for changes in entries.values_list("changes", flat=True):
         if not isinstance(changes, dict):
             continue
         merged = changes.get("duplicate")  # a merge: [the duplicate's values, None]
         duplicate = merged[0] if isinstance(merged, list) and merged else None
+        merged_id = changes.get("merged")  # a merge: [the duplicate's id, None]
+        if isinstance(merged_id, list) and merged_id and isinstance(merged_id[0], str):
+            with contextlib.suppress(ValueError):
+                merged_ids.add(uuid.UUID(merged_id[0]))
+        if isinstance(duplicate, dict):
+            first, last = (str(duplicate.get(k) or "").strip() for k in ("first_name", "last_name"))
+            if first and last:
+                names.add(f"{first} {last}")
         for key, found in (("email", emails), ("phone", phones)):
             values = changes.get(key)
             values = list(values) if isinstance(values, list) else []
             if isinstance(duplicate, dict):
                 values.append(duplicate.get(key))
             found.update(v.lower() for v in values if isinstance(v, str) and v.strip())
-    return Identifiers(
-        emails=frozenset(emails), phones=frozenset(p for p in phones if p.startswith("+"))
+    return _Past(
+        identifiers=Identifiers(
+            emails=frozenset(emails), phones=frozenset(p for p in phones if p.startswith("+"))
+        ),
+        merged_ids=frozenset(merged_ids - {contact_id}),
+        names=frozenset(names),
     )
 
 
-def _suppress_person(identifiers: Identifiers, contact_id: uuid.UUID) -> None:
-    """Every address and number the person had goes on the suppression list, so that an old
-    export or a merged-in duplicate's row cannot bring them back; bar one another contact
-    holds now (a number passed on, an address shared): that is someone else's."""
+def _not_held_by_others(identifiers: Identifiers, contact_id: uuid.UUID) -> Identifiers:
+    """The person's addresses and numbers bar one another contact holds now (a number passed
+    on, an address shared): that is someone else's."""
     others = Contact.objects.exclude(pk=contact_id)
     held_emails = set(others.filter(email__in=identifiers.emails).values_list("email", flat=True))
     held_phones = set(others.filter(phone__in=identifiers.phones).values_list("phone", flat=True))
-    for email in identifiers.emails - held_emails:
+    return Identifiers(
+        emails=identifiers.emails - held_emails, phones=identifiers.phones - held_phones
+    )
+
+
+def _suppress_person(identifiers: Identifiers) -> None:
+    """Every address and number the person had goes on the suppression list, so that an old
+    export or a merged-in duplicate's row cannot bring them back."""
+    for email in identifiers.emails:
         suppress(email=email, reason="erased")
-    for phone in identifiers.phones - held_phones:
+    for phone in identifiers.phones:
         suppress(phone=phone, reason="erased")
 
 
@@ -165,18 +217,23 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> Erasur
             )
         raise SwitchboardError("unknown_contact", f"There is no contact with id {contact_id}.")
 
+    past = _past(locked.pk, locked.email, locked.phone)  # before the audit trail is scrubbed
+    theirs = _not_held_by_others(past.identifiers, locked.pk)
     subject = ErasureSubject(
         contact_id=locked.pk,
         email=locked.email,
         phone=locked.phone,
         first_name=locked.first_name,
         last_name=locked.last_name,
+        former_emails=theirs.emails - {locked.email.lower()},
+        former_phones=theirs.phones - {locked.phone},
+        merged_ids=past.merged_ids,
+        former_names=past.names,
     )
-    identifiers = _identifiers(subject)  # read before the audit trail is scrubbed
-    _suppress_person(identifiers, locked.pk)
+    _suppress_person(theirs)
     for scrubber in list(_scrubbers):
         scrubber(subject)
-    segments = forget_in_segments(actor=actor, identifiers=identifiers)
+    segments = forget_in_segments(actor=actor, identifiers=past.identifiers)
     scrubbed = _scrub_audit_trail(locked.pk)
     # Their own history goes with the row; other contacts' "not a duplicate of <them>" lines
     # name them, so those go too.
@@ -196,4 +253,4 @@ def erase_contact(*, actor: Actor, contact: Contact | uuid.UUID | str) -> Erasur
     entry.object_repr = ""
     locked.delete()  # cascades to field values, memberships, tags and the interaction log
     entry.save()
-    return ErasureResult(segments_changed=tuple(segments))
+    return ErasureResult(contact_id=locked.pk, segments_changed=tuple(segments))

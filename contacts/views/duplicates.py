@@ -149,8 +149,9 @@ def _versions(request: HttpRequest) -> tuple[int, int] | None:
 def _merge_gone(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
 ) -> HttpResponse | None:
-    """Where a merge goes when one of the pair no longer exists: a second click on "Merge"
-    (or a merge from a page left open) answered a bare "Not Found", as if it had failed."""
+    """Where a merge (or a comparison) goes when one of the pair no longer exists: a second
+    click on "Merge", or "Compare" or "Merge" on a page left open, answered a bare "Not
+    Found", as if it had failed."""
     found = set(
         Contact.objects.filter(pk__in=[survivor_id, duplicate_id]).values_list("pk", flat=True)
     )
@@ -173,7 +174,8 @@ def duplicate_merge(
     request: HttpRequest, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
 ) -> HttpResponse:
     """Side by side; POST merges the second contact into the first with the chosen values."""
-    if request.method == "POST" and (gone := _merge_gone(request, survivor_id, duplicate_id)):
+    # Also for "Compare" on a duplicates page left open while a colleague merged or erased.
+    if gone := _merge_gone(request, survivor_id, duplicate_id):
         return gone
     survivor, duplicate = _pair_or_404(survivor_id, duplicate_id)
     error = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from contacts.services.exports import export_contacts
@@ -24,5 +25,7 @@ def export_csv(request: HttpRequest, kind: str, source_id: int) -> HttpResponse:
             return redirect("contacts:segment_detail", segment_id=source_id)
         return redirect(BACK.get(kind, "contacts:segments"))
     response = StreamingHttpResponse(export.rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    # RFC 6266 filename*: a name outside Latin-1 (a list called "Clients 東京") was sent as a
+    # MIME-encoded header that browsers do not read as an attachment at all.
+    response["Content-Disposition"] = content_disposition_header(True, export.filename)
     return response

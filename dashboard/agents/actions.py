@@ -191,11 +191,12 @@ def record_contact_event(*, actor: Actor, payload: dict[str, Any], dry_run: bool
 
 
 def erase_contact(*, actor: Actor, payload: dict[str, Any], dry_run: bool) -> Result:
-    contact = contact_service.get_contact(payload["contact_id"])
-    erased = erasure_service.erase_contact(actor=actor, contact=contact)
+    # The service tells a contact erased before (already_erased) from one that never was:
+    # an agent retrying a request whose answer it lost must learn the erasure happened.
+    erased = erasure_service.erase_contact(actor=actor, contact=payload["contact_id"])
     segments = [{"id": s.pk, "name": s.name} for s in erased.segments_changed]
     return Result(
-        200, {"contact_id": str(contact.pk), "erased": True, "segments_changed": segments}
+        200, {"contact_id": str(erased.contact_id), "erased": True, "segments_changed": segments}
     )
 
 

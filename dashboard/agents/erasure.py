@@ -5,7 +5,8 @@ is kept as an ``AgentAction`` (payload and response, for the activity feed and i
 replays), and gated ones as an ``ApprovalRequest``: an upsert holds the person's email, phone,
 names and metadata, a send their number and the text. The rows stay (who did what, when, at
 what cost) but every part of them about the person becomes ``{"erased": true}``: the whole
-payload of a single-person request, or just that person's item in a batch.
+payload of a single-person request, or just that person's item in a batch. The audit entries
+of staff's decisions on them lose the edited text and a note naming the person.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models.functions import Cast
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest, ApprovalStatus
 from dashboard.agents.pipeline import withdraw
+from dashboard.models import AuditEntry
 
 ERASED = "[erased]"
 WITHDRAWN = "The contact was erased."
@@ -27,11 +29,14 @@ IDENTIFYING = ("email", "to", "phone", "contact_id", "id")
 
 class _Scrubber:
     def __init__(self, subject) -> None:
-        self.needles = {str(subject.contact_id), subject.contact_id.hex, subject.email.lower()}
-        if subject.phone:
-            self.needles.add(subject.phone)
-        full_name = f"{subject.first_name} {subject.last_name}".strip().lower()
-        self.texts = [n for n in (subject.email.lower(), subject.phone, full_name) if n]
+        # Requests made before an email change or a merge name the person by their former
+        # address, number or (a merged duplicate's) id: those are theirs too.
+        ids = {subject.contact_id, *subject.merged_ids}
+        emails = {subject.email.lower(), *subject.former_emails}
+        phones = {p for p in (subject.phone, *subject.former_phones) if p}
+        self.needles = {*(str(i) for i in ids), *(i.hex for i in ids), *emails, *phones} - {""}
+        names = {name.lower() for name in subject.full_names}
+        self.texts = [n for n in (*emails, *phones, *names) if n]
 
     def names(self, value: Any) -> bool:
         return isinstance(value, str) and value.strip().lower() in self.needles
@@ -76,6 +81,29 @@ class _Scrubber:
         return queryset.alias(**texts).filter(query)
 
 
+def _scrub_decisions(scrubber: _Scrubber, request_ids: list[int], theirs: set[int]) -> None:
+    """The audit entries of staff's decisions on those requests: an edited text (to the
+    person) and a note naming them lose their value; who decided what, and when, stay."""
+    entries = AuditEntry.objects.filter(
+        object_type=ApprovalRequest._meta.model_name,
+        object_id__in=[str(pk) for pk in request_ids],
+    ).only("pk", "object_id", "changes")
+    changed = []
+    for entry in entries:
+        changes = entry.changes if isinstance(entry.changes, dict) else {}
+        scrubbed = dict(changes)
+        if "text" in changes and int(entry.object_id) in theirs:
+            scrubbed["text"] = [None, None]
+        if isinstance(changes.get("note"), list):
+            scrubbed["note"] = [
+                scrubber.scrub_text(v) if isinstance(v, str) else v for v in changes["note"]
+            ]
+        if scrubbed != changes:
+            entry.changes = scrubbed
+            changed.append(entry)
+    AuditEntry.objects.bulk_update(changed, ["changes"], batch_size=500)
+
+
 def scrub_agent_requests(subject) -> None:
     scrubber = _Scrubber(subject)
     actions = scrubber.rows(AgentAction.objects, "payload", "response_body")
@@ -90,8 +118,10 @@ def scrub_agent_requests(subject) -> None:
         withdraw(request_id=request_id, actor=Actor.system("erasure"), note=WITHDRAWN)
 
     fields = ["payload", "original_payload", "result", "reason", "decision_note"]
-    scrubbed = []
+    scrubbed, theirs = [], set()
     for request in requests.only("pk", *fields):
+        if scrubber.scrub(request.payload) == {"erased": True}:
+            theirs.add(request.pk)  # a request about the person alone: its text is theirs
         request.payload = scrubber.scrub(request.payload)
         request.original_payload = scrubber.scrub(request.original_payload)
         request.result = scrubber.scrub_result(request.result)
@@ -99,6 +129,7 @@ def scrub_agent_requests(subject) -> None:
         request.decision_note = scrubber.scrub_text(request.decision_note)
         scrubbed.append(request)
     ApprovalRequest.objects.bulk_update(scrubbed, fields, batch_size=500)
+    _scrub_decisions(scrubber, [r.pk for r in scrubbed], theirs)
 
     changed = []
     for action in actions.only("pk", "payload", "response_body", "reason"):

@@ -279,7 +279,8 @@ def erase_contact(
 ) -> HttpResponse:
     """Erasure for good (GDPR): the contact, its history and personal data in the audit trail;
     the email and phone are suppressed. Needs `contacts:erase`; gated agents get 202
-    `pending_approval`."""
+    `pending_approval`. A contact erased before answers 406 `already_erased` (a retry's
+    answer: the erasure happened), one that never existed 404 `unknown_contact`."""
     return write(request, "erase_contact", {"contact_id": contact_id}, None, reason=reason)
 
 

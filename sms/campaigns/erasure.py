@@ -13,11 +13,12 @@ from __future__ import annotations
 from django.db.models import Count, Exists, F, OuterRef, Q
 
 from sms.campaigns.models import Batch, BatchStatus, Campaign, Recipient
+from sms.erasure import number_is_theirs
 
 
 def scrub_campaign_audiences(subject) -> None:
     theirs = Q(contact_id=subject.contact_id)
-    if subject.phone:
+    if number_is_theirs(subject):  # a shared number's row may be another contact's text
         theirs |= Q(phone=subject.phone)
     rows = Recipient.objects.filter(theirs)
     # A row whose batch is not made yet will make no message: the campaign has one recipient

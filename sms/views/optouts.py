@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.forms import add_domain_error
+from dashboard.models import AuditEntry
 from sms.forms import OptOutForm, ReasonForm
 from sms.models import OptOut
 from sms.services.optouts import add_opt_out, remove_opt_out, search_opt_outs
@@ -32,15 +34,28 @@ def optout_list(request: HttpRequest) -> HttpResponse:
     return render(request, "sms/optouts.html", {"form": form, "page": page, "query": query})
 
 
+def _already_removed(request: HttpRequest, optout_id: int) -> HttpResponse:
+    """A second click on "Remove", or a colleague's first: a bare "Not Found" read as if the
+    removal had failed. Say who took the number off (an erasure leaves no entry)."""
+    who = audit.last_changed_by(
+        entries=AuditEntry.objects.filter(
+            action="sms.opt_in", object_type=OptOut._meta.model_name, object_id=str(optout_id)
+        )
+    )
+    flash.info(request, f"This number was already taken off the STOP list{who}: it may be texted.")
+    return redirect("sms:optouts")
+
+
 @require_POST
 def optout_remove(request: HttpRequest, optout_id: int) -> HttpResponse:
     row = OptOut.objects.filter(pk=optout_id).first()
     if row is None:
-        raise Http404("This number is not on the STOP list.")
+        return _already_removed(request, optout_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         flash.error(request, "Say why this number may be texted again.")
         return redirect("sms:optouts")
-    remove_opt_out(actor=Actor.staff(request.user), phone=row.phone, **form.cleaned_data)
+    if not remove_opt_out(actor=Actor.staff(request.user), phone=row.phone, **form.cleaned_data):
+        return _already_removed(request, optout_id)
     flash.success(request, f"{row.phone} may be texted again.")
     return redirect("sms:optouts")

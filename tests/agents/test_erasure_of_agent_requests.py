@@ -9,11 +9,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.services.contacts import get_contact, update_contact
+from contacts.services.duplicates import merge_contacts
 from contacts.services.erasure import erase_contact
 from dashboard.actors import Actor
 from dashboard.agents.models import AgentAction, ApprovalRequest
-from dashboard.agents.pipeline import credits_spent_this_month, perform, reject
+from dashboard.agents.pipeline import approve, credits_spent_this_month, perform, reject
 from dashboard.agents.prompts import version_stats
+from dashboard.models import AuditEntry
 from dashboard.reports.queries import Period, approvals
 from sms.gateways import sandbox
 from tests.sms.conftest import MOBILE, _sandbox, funded, priced  # noqa: F401
@@ -54,6 +57,32 @@ def test_the_persons_requests_lose_their_data_and_others_keep_theirs(autonomous_
     assert [a.outcome for a in actions] == ["done", "done", "failed", "done"]
 
 
+def test_requests_naming_them_by_a_former_address_or_a_merged_duplicate_lose_their_data(
+    autonomous_agent, staff_user
+):
+    staff = Actor.staff(staff_user)
+    jane = perform(
+        autonomous_agent, "upsert_contact",
+        {"email": "jane.old@example.com", "first_name": "Jane", "last_name": "Quux"},
+    ).body  # fmt: skip
+    update_contact(actor=staff, contact=get_contact(jane["id"]), email="jane.new@example.com")
+    twin = perform(
+        autonomous_agent, "upsert_contact",
+        {"email": "jq@example.com", "first_name": "Janet", "last_name": "Quux"},
+        reason="Janet Quux asked for a call back",
+    ).body  # fmt: skip
+    perform(autonomous_agent, "record_event", {"contact_id": twin["id"], "name": "call"})
+    merge_contacts(actor=staff, survivor=jane["id"], duplicate=twin["id"])
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    actions = list(AgentAction.objects.order_by("pk"))
+    stored = (_stored(*actions) + json.dumps([a.reason for a in actions])).lower()
+    for trace in ("jane.old@example.com", "jq@example.com", twin["id"], "quux"):
+        assert trace not in stored, trace
+    assert [a.payload for a in actions] == [{"erased": True}] * 3
+
+
 def test_a_send_waiting_for_approval_is_rejected_and_its_credits_freed(gated_agent):
     jane = perform(
         gated_agent, "upsert_contact",
@@ -70,6 +99,30 @@ def test_a_send_waiting_for_approval_is_rejected_and_its_credits_freed(gated_age
     assert request.agent_action.outcome == "failed"
     assert credits_spent_this_month(gated_agent) == 0
     assert not sandbox.OUTBOX
+
+
+def test_the_audit_trail_of_a_decision_on_their_text_loses_the_text_and_the_note(
+    gated_agent, staff_user
+):
+    jane = perform(
+        gated_agent, "upsert_contact",
+        {"email": "jane@example.com", "phone": MOBILE, "first_name": "Jane", "last_name": "Quux",
+         "sms_consent": "granted"},
+    ).body  # fmt: skip
+    edited = perform(gated_agent, "send_sms", {"to": MOBILE, "message": "Hi Jane, see you"})
+    approve(request_id=edited.body["approval_id"], user=staff_user,
+            edited_text="Hi Jane, your appointment is at 3pm")  # fmt: skip
+    refused = perform(gated_agent, "send_sms", {"to": MOBILE, "message": "Jane, buy now"})
+    reject(request_id=refused.body["approval_id"], user=staff_user, note="Jane Quux said no")
+
+    erase_contact(actor=Actor.system("tests"), contact=jane["id"])
+
+    entries = AuditEntry.objects.filter(action__in=["approval.approve", "approval.reject"])
+    assert entries.count() == 2
+    stored = json.dumps([e.changes for e in entries]).lower()
+    assert "jane" not in stored and "3pm" not in stored
+    # Who decided what stays.
+    assert sorted(e.changes["status"][1] for e in entries) == ["executed", "rejected"]
 
 
 def test_requests_about_someone_else_are_untouched(autonomous_agent):

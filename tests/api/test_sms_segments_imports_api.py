@@ -481,6 +481,21 @@ def test_an_erased_person_cannot_be_added_again(agent_client):
     assert response.json()["code"] == "suppressed"
 
 
+def test_erasing_again_says_the_contact_was_already_erased_not_that_it_never_existed(
+    agent_client,
+):
+    # An agent retrying a DELETE whose answer it lost must learn the erasure happened.
+    contact = create_contact(actor=SYSTEM, email="gone@example.com")
+    assert agent_client.delete(f"/api/v1/contacts/{contact.pk}").status_code == 200
+
+    again = agent_client.delete(f"/api/v1/contacts/{contact.pk}")
+
+    assert again.status_code == 406
+    assert again.json()["code"] == "already_erased"
+    never = agent_client.delete("/api/v1/contacts/01a252e0-fa97-7811-b8ed-ae9654e7eeff")
+    assert (never.status_code, never.json()["code"]) == (404, "unknown_contact")
+
+
 def test_an_erasure_names_the_segments_whose_conditions_on_the_person_now_match_nobody(
     agent_client,
 ):

@@ -136,6 +136,24 @@ def test_pause_holds_unsent_messages_and_resume_sends_them(audience):
     assert len(sandbox.OUTBOX) == 4
 
 
+def test_someone_erased_while_their_text_waits_in_a_paused_campaign_is_never_texted(audience):
+    from contacts.services.erasure import erase_contact
+
+    campaign = start(audience)
+    run_campaign(campaign_id=campaign.pk)  # every message created, none sent
+    pause_campaign(actor=SYSTEM, campaign=campaign)
+    erase_contact(actor=SYSTEM, contact=audience["alice"].pk)
+
+    resume_campaign(actor=SYSTEM, campaign=campaign)
+    campaign = drive(campaign)
+    assert campaign.status == "completed"
+    # Her blanked message was cancelled, not sent to an empty number and charged.
+    assert sorted(s.to for s in sandbox.OUTBOX) == ["+12025550123", "+33612345678", "+447400100002"]
+    sent = sum(m.price for m in Message.objects.filter(campaign_id=campaign.pk, status="sent"))
+    assert credits.get_balance() == Decimal("100") - sent
+    assert ledger_matches_balance()
+
+
 def test_only_a_running_campaign_can_be_paused(audience):
     campaign = start(audience)
     with pytest.raises(SwitchboardError) as exc:

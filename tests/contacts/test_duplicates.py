@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Contact, ContactList, DismissedDuplicate, Field, Interaction
 from contacts.services import duplicates as duplicate_service
@@ -147,6 +148,32 @@ def test_the_survivor_keeps_the_union_of_tags_lists_metadata_and_history(pair, s
         "Robert",
         "+447400123456",
     )
+
+
+def test_the_duplicates_replies_and_campaign_places_follow_it_to_the_survivor(
+    pair, staff_actor, system_actor
+):
+    from sms.campaigns.models import Campaign, Recipient
+    from sms.models import InboundMessage
+
+    keep, dupe = pair
+    reply = InboundMessage.objects.create(
+        gateway="sandbox", sender=dupe.phone, text="Call me", contact=dupe
+    )
+    campaign = Campaign.objects.create(
+        name="Spring", text="Hi", audience_kind="tag", audience_id=1, audience_label="VIP",
+        schedule_mode="now", start_at=timezone.now(), actor_kind="system", actor_label="tests",
+    )  # fmt: skip
+    place = Recipient.objects.create(
+        campaign=campaign, contact=dupe, phone=dupe.phone, batch=0, encoding="GSM-7",
+        segments=1, price=0,
+    )  # fmt: skip
+
+    merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe, choices={"phone": "survivor"})
+
+    # Not left pointing at nobody, where erasing the survivor would not find them.
+    assert InboundMessage.objects.get(pk=reply.pk).contact_id == keep.pk
+    assert Recipient.objects.get(pk=place.pk).contact_id == keep.pk
 
 
 def test_staff_choose_which_values_survive(pair, staff_actor):
@@ -334,13 +361,33 @@ def test_the_side_by_side_page_merges_with_the_chosen_values(staff_client, pair)
     assert not Contact.objects.filter(pk=dupe.pk).exists()
 
 
-def test_a_pair_that_was_already_merged_is_gone(staff_client, pair, staff_actor):
+def test_comparing_a_pair_a_colleague_already_merged_opens_the_kept_contact(
+    staff_client, pair, staff_actor
+):
+    # "Compare" on a duplicates page left open: not a bare "Not Found".
     keep, dupe = pair
     merge_contacts(actor=staff_actor, survivor=keep, duplicate=dupe)
-    assert (
-        staff_client.get(reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk])).status_code
-        == 404
+
+    response = staff_client.get(
+        reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]), follow=True
     )
+
+    assert response.redirect_chain[-1][0] == reverse("contacts:detail", args=[keep.pk])
+    assert "already merged" in response.content.decode()
+
+
+def test_comparing_a_pair_one_of_which_was_erased_says_so(admin_client, pair, staff_actor):
+    from contacts.services.erasure import erase_contact
+
+    keep, dupe = pair
+    erase_contact(actor=staff_actor, contact=dupe.pk)
+
+    response = admin_client.get(
+        reverse("contacts:duplicate_merge", args=[keep.pk, dupe.pk]), follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse("contacts:duplicates")
+    assert "no longer exists: it was erased" in response.content.decode()
 
 
 def test_a_merge_started_before_someone_edited_a_contact_is_refused_and_keeps_their_edit(

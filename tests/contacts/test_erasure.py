@@ -209,6 +209,9 @@ def test_registered_scrubbers_receive_the_person(person, staff_actor):
     finally:
         _scrubbers.remove(seen.append)
     assert [(s.email, s.phone, s.last_name) for s in seen] == [(EMAIL, PHONE, LAST)]
+    # And what the person was known by before: rows written then name them by it.
+    assert seen[0].former_emails == {OLD_EMAIL, "wq@example.com"}
+    assert seen[0].former_names == {f"{FIRST} {LAST}"} and len(seen[0].merged_ids) == 1
 
 
 def test_only_admins_see_and_use_the_erase_button(person, staff_client, admin_client):

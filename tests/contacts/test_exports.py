@@ -261,3 +261,37 @@ def test_an_exported_file_imports_back_with_its_custom_fields(
         "Email": "ann.private@example.org", "First name": "Annie", "Mobile": "work phone",
         "ID": "4711", "Created at": "2020-05-17", "company": "Acme",
     }  # fmt: skip
+
+
+def test_the_apostrophe_an_export_puts_before_a_formula_sign_is_not_imported_back(
+    staff_client, staff_actor, make_contact, settings, tmp_path
+):
+    settings.IMPORT_DIR = tmp_path / "imports"
+    ann = make_contact(email="-ann@acme.com", first_name="Ann", last_name="+Plus", tags=["VIP"])
+    body = export_body(staff_client, Tag.objects.get(name="VIP"))
+    assert "'-ann@acme.com" in body.decode("utf-8-sig")  # defused for spreadsheets
+
+    job = imports.upload_import(
+        actor=staff_actor, file=io.BytesIO(body), file_name="export.csv", size=len(body)
+    )
+    imports.configure_import(actor=staff_actor, job=job, mapping=job.mapping, enqueue=False)
+    job = imports.run_import(job.pk)
+
+    # The file updates Ann, rather than adding "'-ann@acme.com" as somebody new.
+    assert job.imported == 0
+    assert list(Contact.objects.values_list("pk", "email")) == [(ann.pk, "-ann@acme.com")]
+    assert Contact.objects.get().last_name == "+Plus"
+    # A value that still reads as a formula once unescaped is reported and left out, as ever.
+    assert ("last_name", "formula_value") in job.issues.values_list("column", "code")
+
+
+def test_a_list_named_in_another_script_downloads_under_its_name(staff_client, make_contact):
+    tokyo = ContactList.objects.create(name="Clients 東京")
+    make_contact(email="ann@acme.com", list_ids=[tokyo.pk])
+
+    response = staff_client.get(reverse("contacts:export", args=["list", tokyo.pk]))
+
+    # Not a MIME-encoded header no browser reads as "attachment" at all.
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''list-clients-%E6%9D%B1%E4%BA%AC-")
+    assert disposition.endswith(".csv")

@@ -365,6 +365,18 @@ def test_erasing_a_person_removes_them_from_the_error_reports_that_quote_them(
     assert "not-an-email" in other.issues.get().reason
 
 
+def test_erasing_someone_known_by_a_first_name_only_leaves_other_reports_alone(
+    run, make_existing, staff_actor
+):
+    # "Al" is in "not a valid email address": a lone first name is no way to find them.
+    al = make_existing(email="al@example.com", first_name="Al")
+    other = run("email,first name\nnot-an-email,Dee\n")
+
+    erase_contact(actor=staff_actor, contact=al)
+
+    assert "not-an-email" in other.issues.get().reason
+
+
 def test_a_value_over_several_lines_that_mentions_an_address_is_imported(run, custom_fields):
     job = run(
         "email,first name,last name,company\n"
@@ -1058,3 +1070,49 @@ def test_a_contact_created_while_the_batch_runs_is_skipped_not_overwritten(
     assert "created_concurrently" in {code for _, code, _ in issues(job)}
     assert Contact.objects.get(email="ann@example.com").first_name == "Own"
     assert AuditEntry.objects.filter(action="contact.create", actor_ref=str(job.pk)).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_erased_while_a_batch_waits_for_their_row_is_not_imported_again(
+    start, staff_actor, system_actor
+):
+    """PostgreSQL: the batch waits for the erasure's lock on the row, then finds it gone; the
+    suppression the erasure committed with it must be read after that wait, or the person
+    comes back as a new contact."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from contacts.services.erasure import _scrubbers, register_scrubber
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the batch cannot start mid-erasure")
+    jane = contact_service.create_contact(actor=system_actor, email="jane@example.com")
+    job = start(HEADER + "jane@example.com,Jane,Doe,,,,\n", mode="upsert")
+    erasing = threading.Event()
+
+    def hold(subject) -> None:  # keeps the erasure's transaction (and lock) open a moment
+        erasing.set()
+        time.sleep(1.5)
+
+    def run_batch() -> None:
+        try:
+            erasing.wait(10)
+            imports.run_import(job.pk)
+        finally:
+            connection.close()
+
+    register_scrubber(hold)
+    worker = threading.Thread(target=run_batch)
+    worker.start()
+    try:
+        erase_contact(actor=staff_actor, contact=jane)
+    finally:
+        _scrubbers.remove(hold)
+        worker.join(20)
+
+    job.refresh_from_db()
+    assert not Contact.objects.filter(email="jane@example.com").exists()
+    assert (job.imported, job.skipped) == (0, 1)
+    assert issues(job) == [(2, "suppressed", "skipped")]

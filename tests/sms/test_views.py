@@ -387,6 +387,22 @@ def test_staff_add_and_remove_an_opt_out_with_a_reason(staff_client):
     assert not OptOut.objects.exists()
 
 
+def test_removing_a_number_a_colleague_already_took_off_says_so_instead_of_not_found(
+    staff_client, admin_client
+):
+    staff_client.post("/sms/opt-outs/", {"phone": MOBILE, "reason": "asked by phone"})
+    row = OptOut.objects.get()
+    admin_client.post(f"/sms/opt-outs/{row.pk}/remove/", {"reason": "opted in on the web"})
+
+    response = staff_client.post(
+        f"/sms/opt-outs/{row.pk}/remove/", {"reason": "opted in"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "already taken off the STOP list by" in response.content.decode()
+    assert not OptOut.objects.exists()
+
+
 def test_staff_find_a_number_on_the_stop_list_however_they_type_it(staff_client, staff_actor):
     from sms.services.optouts import add_opt_out
 
