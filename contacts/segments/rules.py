@@ -249,6 +249,11 @@ def _json_scalar(path: str, value: Any) -> Any:
         raise invalid(path, f"expects a finite number; got {value!r}.")
     if isinstance(value, str) and "\x00" in value:
         raise invalid(path, "text cannot hold NUL characters.")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)  # the comparison is between floats: 10**400 has none
+        except OverflowError:
+            raise invalid(path, f"expects a finite number; got {value!r}.") from None
     if isinstance(value, bool | str | int | float):
         return value
     raise invalid(path, f"expects a string, number or true/false; got {value!r}.")

@@ -485,6 +485,28 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
             "finite number",
         ),
         (
+            # A whole number too large for a float: it was an OverflowError (a 500).
+            {"all": [{"field": "metadata.score", "op": "equals", "value": 10**400}]},
+            "all[0].value",
+            "finite number",
+        ),
+        (
+            {
+                "all": [
+                    {
+                        "field": "event",
+                        "op": "happened",
+                        "value": {
+                            "name": "opened",
+                            "params": [{"key": "n", "op": "not_equals", "value": 10**400}],
+                        },
+                    }
+                ]
+            },
+            "all[0].value.params[0].value",
+            "finite number",
+        ),
+        (
             {"all": [{"field": "metadata.plan", "op": "equals", "value": "p\x00ro"}]},
             "all[0].value",
             "NUL",
