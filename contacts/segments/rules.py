@@ -72,16 +72,19 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import (
+    Contains,
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
     LessThan,
     LessThanOrEqual,
+    StartsWith,
 )
 from django.utils import timezone
 
@@ -427,12 +430,12 @@ def _custom(ref: str, op: str, value: Any, path: str, ctx: Context) -> Q:
         return Q(Exists(has))
     vpath = path + ".value"
     match field.type, op:
-        case FieldType.TEXT, "equals":
-            return Q(Exists(values.filter(value_text__iexact=_text(vpath, value))))
-        case FieldType.TEXT, "contains":
-            return Q(Exists(values.filter(value_text__icontains=_text(vpath, value))))
-        case FieldType.TEXT, "starts_with":
-            return Q(Exists(values.filter(value_text__istartswith=_text(vpath, value))))
+        case FieldType.TEXT, ("equals" | "contains" | "starts_with"):
+            # LOWER() on both sides, not iexact/icontains: SQLite's LIKE folds ASCII only, so
+            # "Zoë Émile" did not equal "zoë émile" there while PostgreSQL matched it.
+            lookup = {"equals": Exact, "contains": Contains, "starts_with": StartsWith}[op]
+            needle = Lower(Value(_text(vpath, value)))
+            return Q(Exists(values.filter(lookup(Lower("value_text"), needle))))
         case FieldType.NUMBER, "ne":
             return Q(Exists(has.exclude(value_number=_number(vpath, value))))
         case FieldType.NUMBER, ("eq" | "gt" | "gte" | "lt" | "lte"):

@@ -577,3 +577,30 @@ def test_after_the_last_date_there_is_matches_nobody_instead_of_overflowing():
     for column in ("created_at", "updated_at", "last_contacted"):
         rules = {"all": [{"field": column, "op": "after", "value": "9999-12-31"}]}
         assert not Contact.objects.filter(compile_rules(rules)).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "op, value",
+    [("equals", "ZOË ÉMILE"), ("equals", "zoë émile"), ("contains", "ë é"), ("starts_with", "ZOË")],
+)
+def test_custom_text_ignores_the_case_of_any_letter_on_every_database(op, value):
+    # SQLite's LIKE (iexact, icontains) folds ASCII only: "Zoë Émile" matched on PostgreSQL
+    # and not on SQLite, so counts differed between the two.
+    city = Field.objects.create(name="city", type="text")
+    zoe = Contact.objects.create(email="zoe@example.com")
+    FieldValue.objects.create(contact=zoe, field=city, value_text="Zoë Émile")
+    Contact.objects.create(email="other@example.com")
+
+    assert matching({"all": [{"field": "custom:city", "op": op, "value": value}]}) == {zoe.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["%", "_", "\\"])
+def test_custom_text_wildcards_are_plain_characters(value):
+    city = Field.objects.create(name="city", type="text")
+    FieldValue.objects.create(
+        contact=Contact.objects.create(email="a@example.com"), field=city, value_text="Leeds"
+    )
+    for op in ("equals", "contains", "starts_with"):
+        assert matching({"all": [{"field": "custom:city", "op": op, "value": value}]}) == set()
