@@ -472,7 +472,17 @@ def _tag(op: str, value: Any, path: str) -> Q:
     if isinstance(value, int) and not isinstance(value, bool):
         tag = Tag.objects.filter(pk=value).first()
     elif isinstance(value, str) and value.strip().isdecimal():
-        tag = Tag.objects.filter(pk=int(value)).first()
+        # An id, or the name of a tag called "2024": a tag named with digits only was
+        # reported as deleted. Both, and two different tags, is a question only the writer
+        # of the rule can answer.
+        tag, named = Tag.objects.filter(pk=int(value)).first(), find_tag(value)
+        if tag and named and tag != named:
+            raise invalid(
+                path + ".value",
+                f"“{value.strip()}” is the id of the tag “{tag.name}” and the name of another "
+                f"tag; write the id as a number ({tag.pk}) or pick the tag in the builder.",
+            )
+        tag = tag or named
     elif isinstance(value, str) and value.strip():
         tag = find_tag(value)
     else:
