@@ -318,7 +318,10 @@ def _date_column(column: str, op: str, value: Any, path: str, ctx: Context, *, n
     ops = ("before", "after", "in_last_days", "not_in_last_days")
     match op:
         case "before":
-            return Q(**{f"{column}__lt": _day_start(_date(path + ".value", value))})
+            day = _date(path + ".value", value)
+            if day == dt.date.min:  # nothing is before the first day; east of UTC its start
+                return Q(pk__in=[])  # is in the year 0, which SQLite's adapter overflows on
+            return Q(**{f"{column}__lt": _day_start(day)})
         case "after":
             day = _date(path + ".value", value)
             if day == dt.date.max:  # nothing is after the last day there is (no day after it)

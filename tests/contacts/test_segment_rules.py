@@ -580,6 +580,18 @@ def test_after_the_last_date_there_is_matches_nobody_instead_of_overflowing():
 
 
 @pytest.mark.django_db
+def test_before_the_first_date_there_is_matches_nobody_in_any_time_zone(settings):
+    # East of UTC, midnight of 0001-01-01 is in the year 0 in UTC: an OverflowError (a 500
+    # on the segment pages) on SQLite.
+    settings.TIME_ZONE = "Asia/Tokyo"
+    Contact.objects.create(email="a@example.com", last_contacted_at=timezone.now())
+
+    for column in ("created_at", "updated_at", "last_contacted"):
+        rules = {"all": [{"field": column, "op": "before", "value": "0001-01-01"}]}
+        assert not Contact.objects.filter(compile_rules(rules)).exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "op, value",
     [("equals", "ZOË ÉMILE"), ("equals", "zoë émile"), ("contains", "ë é"), ("starts_with", "ZOË")],
