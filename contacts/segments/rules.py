@@ -75,7 +75,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import (
     Contains,
@@ -193,6 +192,19 @@ def days_ago(days: int, now: dt.datetime | None = None) -> dt.datetime:
 # --- JSON helpers that behave the same on SQLite and PostgreSQL ---------------------------------
 
 
+def _sqlite_path(keys: list[str]) -> str:
+    # Each part quoted: an object's key, also when it is digits ("2024"), never an array index.
+    return "$" + "".join(f'."{key}"' for key in keys)
+
+
+def _pg_node(column: str, keys: list[str]) -> str:
+    # "->" with a text key reads an object's key and is NULL on an array, as on SQLite;
+    # "#>" would read "items.0" as the first element of an array, so the databases disagreed.
+    for _ in keys:
+        column = f"({column} -> %s::text)"
+    return column
+
+
 class JSONType(Func):
     """The JSON type at a key path, the same on SQLite and PostgreSQL.
 
@@ -209,7 +221,7 @@ class JSONType(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
-        path = "$" + "".join(f'."{key}"' for key in self.keys)
+        path = _sqlite_path(self.keys)
         sql = (
             f"COALESCE(CASE json_type({column}, %s) WHEN 'integer' THEN 'number' "
             f"WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' "
@@ -219,28 +231,45 @@ class JSONType(Func):
 
     def as_postgresql(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
+        node = _pg_node(column, self.keys)
+        node_params = (*params, *self.keys)
         sql = (
-            f"COALESCE(CASE jsonb_typeof({column} #> %s::text[]) WHEN 'boolean' "
-            f"THEN {column} #>> %s::text[] ELSE jsonb_typeof({column} #> %s::text[]) END, '')"
+            f"COALESCE(CASE jsonb_typeof({node}) WHEN 'boolean' "
+            f"THEN {node} #>> '{{}}' ELSE jsonb_typeof({node}) END, '')"
         )
-        keys = list(self.keys)
-        return sql, (*params, keys, *params, keys, *params, keys)
+        return sql, node_params * 3
 
     def as_sql(self, compiler, connection, **extra):
         raise NotImplementedError(f"JSON rules are not supported on {connection.vendor}")
 
 
-def _key_text(column: str, keys: list[str]) -> KeyTextTransform:
-    expression: Expression | str = column
-    for key in keys[:-1]:
-        expression = KeyTransform(key, expression)
-    return KeyTextTransform(keys[-1], expression)
+class JSONText(Func):
+    """The text of the JSON scalar at a key path, read the way ``JSONType`` reads the path
+    (object keys only), so a type test and the value it guards look at the same place."""
+
+    output_field = CharField()
+
+    def __init__(self, column: str, keys: list[str]) -> None:
+        super().__init__(F(column))
+        self.keys = keys
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({column}, %s)", (*params, _sqlite_path(self.keys))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        parent = _pg_node(column, self.keys[:-1])
+        return f"({parent} ->> %s::text)", (*params, *self.keys)
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"JSON rules are not supported on {connection.vendor}")
 
 
 def _json_number(column: str, keys: list[str], json_type: JSONType) -> Case:
     # Cast only where the value is a number: PostgreSQL would fail casting "high" to a float.
     return Case(
-        When(Q(Exact(json_type, "number")), then=Cast(_key_text(column, keys), FloatField())),
+        When(Q(Exact(json_type, "number")), then=Cast(JSONText(column, keys), FloatField())),
         default=None,
         output_field=FloatField(),
     )
@@ -279,7 +308,7 @@ def json_condition(column: str, keys: list[str], op: str, value: Any, path: str)
                 number = _json_number(column, keys, json_type)
                 found = Q(Exact(json_type, "number")) & Q(Exact(number, float(scalar)))
             else:
-                found = Q(Exact(json_type, "string")) & Q(Exact(_key_text(column, keys), scalar))
+                found = Q(Exact(json_type, "string")) & Q(Exact(JSONText(column, keys), scalar))
             # Each branch tests the (never NULL) type first, so negating keeps absent keys.
             return found if op == "equals" else ~found
         case "gt" | "gte" | "lt" | "lte":

@@ -616,3 +616,21 @@ def test_custom_text_wildcards_are_plain_characters(value):
     )
     for op in ("equals", "contains", "starts_with"):
         assert matching({"all": [{"field": "custom:city", "op": op, "value": value}]}) == set()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "op, key, value",
+    [("exists", "years.2024", None), ("equals", "years.2024", "gold"),
+     ("gt", "years.1", 1), ("equals", "years.1", 5)],
+)  # fmt: skip
+def test_a_key_of_digits_is_an_objects_key_on_every_database(op, key, value):
+    # SQLite read the type at {"years": {"2024": …}} but the value at years[2024] of an
+    # array (so "equals" never matched there), while PostgreSQL read either.
+    keyed = Contact.objects.create(email="keyed@example.com", metadata={"years": {"2024": "gold", "1": 5}})  # fmt: skip
+    Contact.objects.create(email="listed@example.com", metadata={"years": ["gold", 5]})
+    rule = {"field": f"metadata.{key}", "op": op}
+    if value is not None:
+        rule["value"] = value
+
+    assert matching({"all": [rule]}) == {keyed.pk}
