@@ -550,3 +550,21 @@ def test_a_snapshot_form_sent_twice_makes_one_list(staff_client, staff_actor, vi
     frozen = ContactList.objects.get()
     assert first.url == second.url == reverse("contacts:list") + f"?list={frozen.pk}"
     assert frozen.contacts.count() == 2
+
+
+@pytest.mark.parametrize("value", ["01234", "42", "true", "gold", 42, 1.5, True])
+def test_an_event_parameter_keeps_its_type_through_a_save_in_the_builder(
+    staff_client, staff_actor, value
+):
+    # Read back as text and saved through int(): the text "42" became the number 42 (and
+    # "01234" the number 1234), so the segment silently stopped matching the events.
+    rules = {"all": [{"field": "event", "op": "happened", "value": {
+        "name": "order", "params": [{"key": "ref", "op": "equals", "value": value}],
+        "min_count": 1}}]}  # fmt: skip
+    segment = create_segment(actor=staff_actor, name="Orders", rules=rules)
+    url = reverse("contacts:segment_edit", args=[segment.pk])
+
+    staff_client.post(url, _submitted(staff_client.get(url).content.decode()))
+
+    segment.refresh_from_db()
+    assert segment.rules == rules
