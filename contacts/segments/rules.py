@@ -695,10 +695,12 @@ def _node(rule: Any, path: str, depth: int, ctx: Context, counter: list[int]) ->
         return _condition(rule, path, ctx)
     if len(rule) != 1:
         raise invalid(path, "a group has exactly one key, all or any.")
-    if depth >= MAX_DEPTH:
-        raise invalid(path, f"groups nest at most {MAX_DEPTH} levels deep.")
     combiner = combiners[0]
     children = rule[combiner]
+    # An empty group holds no condition, so it may stand where a condition may: erasure puts
+    # {"any": []} (nobody) in place of a condition quoting the person, at any depth.
+    if depth >= MAX_DEPTH and children != []:
+        raise invalid(path, f"groups nest at most {MAX_DEPTH} levels deep.")
     if not isinstance(children, list):
         raise invalid(path + "." + combiner, "expects a list of conditions and groups.")
     prefix = f"{path}." if path else ""
