@@ -53,6 +53,22 @@ def get_segment(segment_id: int | str) -> Segment:
         ) from None
 
 
+def gone_note(segment_id: int) -> str | None:
+    """What became of a segment that no longer exists, for whoever acts on a page drawn
+    before it went ("The segment VIPs was already deleted by ada."); None if there never was
+    one."""
+    entry = (
+        AuditEntry.objects.filter(
+            object_type="segment", object_id=str(segment_id), action="segment.delete"
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    return f"The segment {entry.object_repr} was already deleted by {entry.actor_label}."
+
+
 def matching_contacts(rules: Any) -> QuerySet[Contact]:
     """The contacts ``rules`` select right now (validates the rules first)."""
     return Contact.objects.filter(compile_rules(rules))

@@ -6,11 +6,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from contacts.models import Consent, Segment
 from contacts.segments.builder import (
@@ -31,6 +31,19 @@ from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 
 PREVIEW_SIZE = 10
+
+
+def _segment_or_gone(request: HttpRequest, segment_id: int) -> Segment | HttpResponse:
+    """The segment, or for one deleted since the page was drawn (a second click on Delete, a
+    colleague's stale page) the segment list saying who deleted it, not a bare Not Found."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is not None:
+        return segment
+    if note := segment_service.gone_note(segment_id):
+        messages.info(request, note)
+        url = reverse("contacts:segments")
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    raise Http404("No such segment.")
 
 
 @require_GET
@@ -188,7 +201,9 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     q = request.GET.get("q", "").strip()[:200]
     context: dict = {"segment": segment, "q": q}
     try:
@@ -222,7 +237,9 @@ def _list_id(raw: str | None) -> int | None:
 
 @require_POST
 def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     try:
         contact_list = segment_service.snapshot_segment(
             actor=Actor.staff(request.user),
@@ -239,7 +256,9 @@ def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 @require_POST
 def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     segment_service.delete_segment(actor=Actor.staff(request.user), segment=segment)
     messages.success(request, f"Deleted segment {segment.name}. No contact was changed.")
     return redirect("contacts:segments")

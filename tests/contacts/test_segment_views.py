@@ -604,3 +604,46 @@ def test_every_operator_the_rules_take_survives_a_save_in_the_builder(
     if condition["field"].startswith("custom:"):
         saved = {**saved, "field": condition["field"]}  # the builder names the field by id
     assert saved == condition
+
+
+@pytest.mark.parametrize(
+    "method, name", [("post", "segment_delete"), ("post", "segment_snapshot"), ("get", "segment_detail")]
+)  # fmt: skip
+def test_acting_on_a_segment_a_colleague_deleted_meanwhile_says_so(
+    staff_client, staff_actor, admin_user, method, name
+):
+    # A second click on Delete, or a colleague's stale page: it was a bare "Not Found".
+    from contacts.services.segments import delete_segment
+
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+    gone = segment.pk
+    delete_segment(actor=Actor.staff(admin_user), segment=segment)
+
+    url = reverse(f"contacts:{name}", args=[gone])
+    response = getattr(staff_client, method)(url, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("contacts:segments")
+    assert "The segment VIPs was already deleted by ada." in response.content.decode()
+
+
+def test_searching_a_segment_deleted_meanwhile_sends_the_page_to_the_segment_list(
+    htmx_client, staff_actor
+):
+    from contacts.services.segments import delete_segment
+
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+    gone = segment.pk
+    delete_segment(actor=staff_actor, segment=segment)
+
+    response = htmx_client.get(
+        reverse("contacts:segment_detail", args=[gone]),
+        {"q": "ann"},
+        HTTP_HX_TARGET="results",
+    )
+
+    assert response["HX-Redirect"] == reverse("contacts:segments")
+
+
+def test_a_segment_that_never_existed_is_not_found(staff_client):
+    assert staff_client.get(reverse("contacts:segment_detail", args=[999])).status_code == 404
