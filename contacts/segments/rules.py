@@ -51,10 +51,12 @@ is like ``all[2].any[0]``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +101,7 @@ from contacts.models import (
     ListMembership,
     Tag,
 )
-from contacts.services.normalise import search_key
+from contacts.services.normalise import canonical_domain, email_key, search_key
 from contacts.services.tags import find_tag
 from dashboard.errors import SwitchboardError
 
@@ -381,17 +383,22 @@ def _name(column: str, op: str, value: Any, path: str) -> Q:
 
 
 def _email(op: str, value: Any, path: str) -> Q:
+    # Addresses are stored with the domain in its one spelling (canonical_domain): an address
+    # typed with a decomposed accent or full-width letters is the same mailbox.
     match op:
         case "equals":
-            return Q(email=_text(path + ".value", value).lower())
+            return Q(email=email_key(_text(path + ".value", value)))
         case "contains" | "starts_with" | "ends_with":
             lookup = {"contains": "contains", "starts_with": "startswith", "ends_with": "endswith"}
-            return Q(**{f"email__{lookup[op]}": _text(path + ".value", value).lower()})
+            part = unicodedata.normalize("NFC", _text(path + ".value", value).lower())
+            return Q(**{f"email__{lookup[op]}": part})
     raise _ops_error(path, "email", op, ("equals", "contains", "starts_with", "ends_with"))
 
 
 def _email_domain(op: str, value: Any, path: str) -> Q:
     domain = _text(path + ".value", value).lower().lstrip("@")
+    with contextlib.suppress(ValueError, UnicodeError):  # else no address has it: as typed
+        domain = canonical_domain(domain)
     match op:
         case "equals":
             return Q(email__endswith="@" + domain)

@@ -32,6 +32,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.segments.rules import MAX_DEPTH, compile_rules
+from contacts.services import contacts as contact_service
 from contacts.services.normalise import search_key
 from dashboard.errors import SwitchboardError
 
@@ -637,3 +638,25 @@ def test_a_key_of_digits_is_an_objects_key_on_every_database(op, key, value):
         rule["value"] = value
 
     assert matching({"all": [rule]}) == {keyed.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "field, op, value",
+    [
+        ("email", "equals", "ANA@exa\u0308mple.de"),  # the accent as a second character
+        ("email", "equals", "ana@ＥＸÄＭＰＬＥ.de"),  # full-width letters
+        ("email", "ends_with", "@exa\u0308mple.de"),
+        ("email_domain", "equals", "EXA\u0308MPLE.de"),
+        ("email_domain", "equals", "ＥＸÄＭＰＬＥ.de"),
+    ],
+)
+def test_an_address_or_domain_is_matched_however_its_letters_were_typed(
+    system_actor, field, op, value
+):
+    # Addresses are stored with the domain in one spelling; the rule compared the text as
+    # typed, so a pasted address matched nobody although its contact was there.
+    ana = contact_service.create_contact(actor=system_actor, email="ana@exämple.de")
+    contact_service.create_contact(actor=system_actor, email="bob@example.de")
+
+    assert matching({"all": [{"field": field, "op": op, "value": value}]}) == {ana.pk}
