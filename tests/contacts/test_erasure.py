@@ -373,3 +373,16 @@ def test_a_condition_quoting_the_person_at_the_deepest_level_leaves_a_valid_segm
         "all": [{"any": []}, {"field": "phone", "op": "not_empty"}]
     }
     assert members(segment) == set()
+
+
+def test_a_condition_quoting_the_person_in_another_spelling_is_scrubbed_too(person, staff_actor):
+    # The rule matches her (the domain is compared in its stored spelling), so it quotes her.
+    local, domain = EMAIL.split("@")
+    wide = local + "@" + "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in domain)
+    rules = {"any": [{"field": "email", "op": "equals", "value": wide.upper()}]}
+    segment = segment_service.create_segment(actor=staff_actor, name="Wide", rules=rules)
+    assert members(segment) == {person.pk}
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert Segment.objects.get(pk=segment.pk).rules == {"any": [{"any": []}]}
