@@ -111,7 +111,13 @@ def update_segment(
     rules with rules built on the old ones."""
     name = _clean_name(name)
     compile_rules(rules)
-    locked = Segment.objects.select_for_update().get(pk=segment.pk)
+    locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
+    if locked is None:  # deleted after the editor's page looked it up
+        raise SwitchboardError(
+            "unknown_segment",
+            (gone_note(segment.pk) or "This segment was deleted.") + " Nothing was saved.",
+            field="segment_id",
+        )
     if expected_updated_at is not None and locked.updated_at != expected_updated_at:
         raise SwitchboardError(
             "edit_conflict",

@@ -10,6 +10,7 @@ from contacts.services import segments as segment_service
 from contacts.services.fields import delete_field
 from contacts.services.history import mark_contacted, record_event
 from contacts.services.tags import rename_tag, tag_contact, untag_contact
+from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 
@@ -203,3 +204,18 @@ def test_renaming_a_tag_leaves_a_condition_on_another_tags_id_alone(make_contact
 
     segment.refresh_from_db()
     assert segment.rules == rules
+
+
+def test_saving_a_segment_deleted_a_moment_before_says_so(staff_actor):
+    # Deleted between the page's look-up and the save: Segment.DoesNotExist, a 500.
+    segment = segment_service.create_segment(actor=staff_actor, name="S", rules={"all": []})
+    segment_service.delete_segment(actor=Actor.system("colleague"), segment=Segment.objects.get())
+
+    with pytest.raises(SwitchboardError) as caught:
+        segment_service.update_segment(
+            actor=staff_actor, segment=segment, name="S2", rules={"all": []}
+        )
+
+    assert caught.value.code == "unknown_segment"
+    assert "deleted by colleague" in caught.value.message
+    assert not Segment.objects.exists()
