@@ -141,10 +141,12 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = Segment.objects.filter(pk=segment_id).first()
-    if segment is None and request.method == "POST":
+    if request.method == "POST" and not Segment.objects.filter(pk=segment_id).exists():
         return _deleted_while_editing(request, segment_id)
-    return _builder(request, segment or get_object_or_404(Segment, pk=segment_id))
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
+    return _builder(request, segment)
 
 
 def _deleted_while_editing(request: HttpRequest, segment_id: int) -> HttpResponse:

@@ -607,7 +607,9 @@ def test_every_operator_the_rules_take_survives_a_save_in_the_builder(
 
 
 @pytest.mark.parametrize(
-    "method, name", [("post", "segment_delete"), ("post", "segment_snapshot"), ("get", "segment_detail")]
+    "method, name",
+    [("post", "segment_delete"), ("post", "segment_snapshot"), ("get", "segment_detail"),
+     ("get", "segment_edit")],
 )  # fmt: skip
 def test_acting_on_a_segment_a_colleague_deleted_meanwhile_says_so(
     staff_client, staff_actor, admin_user, method, name
