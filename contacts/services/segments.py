@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from contacts.models import (
@@ -82,10 +82,43 @@ def count_members(segment: Segment) -> int:
     return segment_members(segment).count()
 
 
+def newest_segment_id() -> int:
+    """The id of the newest segment (0 for none). The builder's new-segment form carries the
+    one it was drawn with, so the same form sent twice makes one segment."""
+    return Segment.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def _created_since(*, actor: Actor, after_id: int, name: str, rules: Any) -> Segment | None:
+    """A segment ``actor`` created after segment ``after_id`` with this name and these rules:
+    what the same form made when it was sent a moment ago (a double click)."""
+    candidates = {
+        str(s.pk): s
+        for s in Segment.objects.filter(pk__gt=after_id, name=name).order_by("pk")
+        if s.rules == rules
+    }
+    if not candidates:
+        return None
+    mine = AuditEntry.objects.filter(
+        action="segment.create",
+        object_type="segment",
+        object_id__in=list(candidates),
+        **actor.match(),
+    ).values_list("object_id", flat=True)
+    return min((candidates[pk] for pk in mine), key=lambda s: s.pk, default=None)
+
+
 @transaction.atomic
-def create_segment(*, actor: Actor, name: str, rules: Any) -> Segment:
+def create_segment(
+    *, actor: Actor, name: str, rules: Any, after_segment: int | None = None
+) -> Segment:
+    """``after_segment``: ``newest_segment_id()`` when the form was drawn. The same form sent
+    again answers the segment it made instead of a second, identical one."""
     name = _clean_name(name)
     compile_rules(rules)
+    if after_segment is not None:
+        list_service.hold_list_creation(f"segment:{name.casefold()}")
+        if earlier := _created_since(actor=actor, after_id=after_segment, name=name, rules=rules):
+            return earlier
     now = timezone.now()
     segment = Segment.objects.create(name=name, rules=rules, created_at=now, updated_at=now)
     audit.record(

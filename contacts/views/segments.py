@@ -64,6 +64,9 @@ def segment_count(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 def _builder_context(request: HttpRequest, root: Node, catalogue: Catalogue, **extra) -> dict:
     return {
+        # A failed save made nothing: the form keeps the version it was drawn with. (Called
+        # only where the whole page is drawn, not for each structural edit's partial.)
+        "after_segment": request.POST.get("after_segment") or segment_service.newest_segment_id,
         "root": root,
         "catalogue": catalogue,
         "field_options": catalogue.field_options(),
@@ -107,7 +110,12 @@ def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
                 expected_updated_at=_loaded_at(request.POST.get("loaded_at", "")),
             )
         else:
-            segment = segment_service.create_segment(actor=actor, name=name, rules=rules)
+            segment = segment_service.create_segment(
+                actor=actor,
+                name=name,
+                rules=rules,
+                after_segment=_list_id(request.POST.get("after_segment")),
+            )
     except SwitchboardError as exc:
         # Keep the version the editor loaded: after a conflict, saving again must not
         # silently win over rules this user has not seen.
@@ -229,7 +237,8 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 
 def _list_id(raw: str | None) -> int | None:
-    """The snapshot form's ``after_list``; None (no double-send check) when missing or bad."""
+    """The snapshot form's ``after_list`` (or the builder's ``after_segment``); None (no
+    double-send check) when missing or bad."""
     try:
         value = int(raw) if raw else None
     except ValueError:

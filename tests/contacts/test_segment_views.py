@@ -649,3 +649,31 @@ def test_searching_a_segment_deleted_meanwhile_sends_the_page_to_the_segment_lis
 
 def test_a_segment_that_never_existed_is_not_found(staff_client):
     assert staff_client.get(reverse("contacts:segment_detail", args=[999])).status_code == 404
+
+
+def test_a_new_segment_form_sent_twice_makes_one_segment(staff_client, staff_actor, vip):
+    # A double click on "Save segment" made two identical segments.
+    create_segment(actor=staff_actor, name="Older", rules={"all": []})
+    page = staff_client.get(reverse("contacts:segment_create")).content.decode()
+    after = re.search(r'name="after_segment" value="(\d+)"', page)
+    assert after, "the new-segment form says which segments existed when it was drawn"
+    form = {
+        "name": "VIPs", "after_segment": after.group(1), "r:match": "all",
+        "r.0:field": "tag", "r.0:op": "has", "r.0:value": str(vip.pk),
+    }  # fmt: skip
+
+    first = staff_client.post(reverse("contacts:segment_create"), form)
+    second = staff_client.post(reverse("contacts:segment_create"), form)
+
+    made = Segment.objects.get(name="VIPs")
+    assert first.url == second.url == reverse("contacts:segment_detail", args=[made.pk])
+    # A fresh form (drawn after the first save) may make another of the same name.
+    page = staff_client.get(reverse("contacts:segment_create")).content.decode()
+    fresh = re.search(r'name="after_segment" value="(\d+)"', page).group(1)
+    assert (
+        staff_client.post(
+            reverse("contacts:segment_create"), {**form, "after_segment": fresh}
+        ).status_code
+        == 302
+    )
+    assert Segment.objects.filter(name="VIPs").count() == 2
