@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -54,7 +54,12 @@ def segment_index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def segment_count(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        # Deleted since the list was drawn: a 404 is not swapped in, and "…" stayed forever.
+        if note := segment_service.gone_note(segment_id):
+            return render(request, "contacts/segment_index.html#count", {"gone": note})
+        raise Http404("No such segment.")
     try:
         count, error = segment_service.count_members(segment), ""
     except SwitchboardError as exc:

@@ -677,3 +677,20 @@ def test_a_new_segment_form_sent_twice_makes_one_segment(staff_client, staff_act
         == 302
     )
     assert Segment.objects.filter(name="VIPs").count() == 2
+
+
+def test_the_count_of_a_segment_deleted_since_the_list_was_drawn_says_so(
+    htmx_client, staff_actor, admin_user
+):
+    # It answered 404, which htmx does not swap in: the row showed "…" as if still counting.
+    from contacts.services.segments import delete_segment
+
+    segment = create_segment(actor=staff_actor, name="VIPs", rules={"all": []})
+    gone = segment.pk
+    delete_segment(actor=Actor.staff(admin_user), segment=segment)
+
+    response = htmx_client.get(reverse("contacts:segment_count", args=[gone]))
+
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert "deleted" in body and "The segment VIPs was already deleted by ada." in body
