@@ -49,8 +49,8 @@ OPS: dict[str, list[tuple[str, str]]] = {
     "contacted": [*DATE_OPS, ("never", "never"), ("ever", "at some point")],
     "tag": [("has", "has"), ("has_not", "does not have")],
     "list": [("in", "is in"), ("not_in", "is not in")],
-    "count": [("gte", "at least"), ("lte", "at most"), ("eq", "exactly"), ("gt", "more than"),
-              ("lt", "fewer than")],
+    "count": [("gte", "at least"), ("lte", "at most"), ("eq", "exactly"), ("ne", "not exactly"),
+              ("gt", "more than"), ("lt", "fewer than")],
     "event": [("happened", "happened"), ("not_happened", "did not happen")],
     "metadata": [("equals", "equals"), ("not_equals", "does not equal"), ("gt", ">"),
                  ("gte", "≥"), ("lt", "<"), ("lte", "≤"), ("exists", "exists"),
@@ -261,7 +261,7 @@ def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
         params = value.get("params") or []
         if isinstance(params, list) and params and isinstance(params[0], dict):
             node.param_key = str(params[0].get("key", ""))
-            node.param_value = _scalar(params[0].get("value"))
+            node.param_value = _json_text(params[0].get("value"))
             if params[0].get("op", "equals") != "equals":
                 node.keep["param_op"] = params[0]["op"]
             if params[1:]:
@@ -273,8 +273,8 @@ def tree_from_rules(rules: Any, catalogue: Catalogue, path: str = ROOT) -> Node:
         node.days = _scalar(value.get("in_last_days"))
         if value.get("kind"):
             node.keep["kind"] = value["kind"]
-    elif node.field == "metadata" and isinstance(value, str) and _metadata_value(value) != value:
-        node.value = json.dumps(value)  # the text "42" shows as "42", quoted, and stays text
+    elif node.field == "metadata":
+        node.value = _json_text(value)
     else:
         node.value = _scalar(value)
     return _describe(node, catalogue) if path == ROOT else node
@@ -368,6 +368,14 @@ def _number_or_text(text: str) -> Any:
             return text  # compile_rules explains what is wrong with it
 
 
+def _json_text(value: Any) -> str:
+    """A metadata or event-parameter value as the builder shows it: the text "42" quoted,
+    "42", so that reading it back (``_metadata_value``) keeps it text."""
+    if isinstance(value, str) and _metadata_value(value) != value:
+        return json.dumps(value)
+    return _scalar(value)
+
+
 def _typed(node: Node) -> Any:
     text = node.value
     if node.kind in ("bool", FieldType.BOOLEAN):
@@ -407,7 +415,8 @@ def rules_from_tree(node: Node) -> dict[str, Any]:
         value: dict[str, Any] = {"name": node.event}
         params = []
         if node.param_key:
-            param_value = _number_or_text(node.param_value) if node.param_value else ""
+            # Read as metadata values are (the parameters use the metadata operators).
+            param_value = _metadata_value(node.param_value) if node.param_value else ""
             op = node.keep.get("param_op", "equals")
             params.append({"key": node.param_key, "op": op, "value": param_value})
         if isinstance(more := node.keep.get("more_params"), list):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -59,7 +60,9 @@ class Identifiers:
             value = str(value)  # metadata can hold a number as a JSON number
         if not isinstance(value, str):
             return False
-        text = value.lower()
+        # Rules match an address however its letters were typed (full-width, a decomposed
+        # accent): NFKC brings such a spelling to the one stored before it is compared.
+        text = unicodedata.normalize("NFKC", value).lower()
         if self._email and self._email.search(text):
             return True
         return bool(self._phone and self._phone.search(NUMBER_PUNCTUATION.sub("", text)))

@@ -88,6 +88,10 @@ def _rewrite(actor: Actor, change: Callable[[dict[str, Any]], bool]) -> int:
     return changed
 
 
+def _tag_id_exists(value: str) -> bool:
+    return Tag.objects.filter(pk=int(value)).exists()
+
+
 def follow_rename(
     *, actor: Actor, kind: Literal["tag", "field"], obj: Tag | Field, old: str
 ) -> int:
@@ -100,7 +104,9 @@ def follow_rename(
         # (or a "rename" to the same name) left as it was must not mark the segment changed,
         # which would refuse the save of anyone editing it ("changed while you were editing").
         if kind == "tag" and field == "tag" and isinstance(value, str):
-            if not value.strip().isdecimal() and _same_name(value, old) and value != obj.name:
+            # "2024" names a tag called 2024 unless it is a tag's id (see rules._tag).
+            by_name = not value.strip().isdecimal() or not _tag_id_exists(value)
+            if by_name and _same_name(value, old) and value != obj.name:
                 condition["value"] = obj.name
                 return True
         elif kind == "field" and isinstance(field, str) and field.startswith("custom:"):

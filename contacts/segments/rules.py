@@ -51,10 +51,12 @@ is like ``all[2].any[0]``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,16 +74,18 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import (
+    Contains,
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
     LessThan,
     LessThanOrEqual,
+    StartsWith,
 )
 from django.utils import timezone
 
@@ -97,7 +101,7 @@ from contacts.models import (
     ListMembership,
     Tag,
 )
-from contacts.services.normalise import search_key
+from contacts.services.normalise import canonical_domain, email_key, search_key
 from contacts.services.tags import find_tag
 from dashboard.errors import SwitchboardError
 
@@ -190,6 +194,19 @@ def days_ago(days: int, now: dt.datetime | None = None) -> dt.datetime:
 # --- JSON helpers that behave the same on SQLite and PostgreSQL ---------------------------------
 
 
+def _sqlite_path(keys: list[str]) -> str:
+    # Each part quoted: an object's key, also when it is digits ("2024"), never an array index.
+    return "$" + "".join(f'."{key}"' for key in keys)
+
+
+def _pg_node(column: str, keys: list[str]) -> str:
+    # "->" with a text key reads an object's key and is NULL on an array, as on SQLite;
+    # "#>" would read "items.0" as the first element of an array, so the databases disagreed.
+    for _ in keys:
+        column = f"({column} -> %s::text)"
+    return column
+
+
 class JSONType(Func):
     """The JSON type at a key path, the same on SQLite and PostgreSQL.
 
@@ -206,7 +223,7 @@ class JSONType(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
-        path = "$" + "".join(f'."{key}"' for key in self.keys)
+        path = _sqlite_path(self.keys)
         sql = (
             f"COALESCE(CASE json_type({column}, %s) WHEN 'integer' THEN 'number' "
             f"WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' "
@@ -216,28 +233,45 @@ class JSONType(Func):
 
     def as_postgresql(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
+        node = _pg_node(column, self.keys)
+        node_params = (*params, *self.keys)
         sql = (
-            f"COALESCE(CASE jsonb_typeof({column} #> %s::text[]) WHEN 'boolean' "
-            f"THEN {column} #>> %s::text[] ELSE jsonb_typeof({column} #> %s::text[]) END, '')"
+            f"COALESCE(CASE jsonb_typeof({node}) WHEN 'boolean' "
+            f"THEN {node} #>> '{{}}' ELSE jsonb_typeof({node}) END, '')"
         )
-        keys = list(self.keys)
-        return sql, (*params, keys, *params, keys, *params, keys)
+        return sql, node_params * 3
 
     def as_sql(self, compiler, connection, **extra):
         raise NotImplementedError(f"JSON rules are not supported on {connection.vendor}")
 
 
-def _key_text(column: str, keys: list[str]) -> KeyTextTransform:
-    expression: Expression | str = column
-    for key in keys[:-1]:
-        expression = KeyTransform(key, expression)
-    return KeyTextTransform(keys[-1], expression)
+class JSONText(Func):
+    """The text of the JSON scalar at a key path, read the way ``JSONType`` reads the path
+    (object keys only), so a type test and the value it guards look at the same place."""
+
+    output_field = CharField()
+
+    def __init__(self, column: str, keys: list[str]) -> None:
+        super().__init__(F(column))
+        self.keys = keys
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({column}, %s)", (*params, _sqlite_path(self.keys))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        parent = _pg_node(column, self.keys[:-1])
+        return f"({parent} ->> %s::text)", (*params, *self.keys)
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"JSON rules are not supported on {connection.vendor}")
 
 
 def _json_number(column: str, keys: list[str], json_type: JSONType) -> Case:
     # Cast only where the value is a number: PostgreSQL would fail casting "high" to a float.
     return Case(
-        When(Q(Exact(json_type, "number")), then=Cast(_key_text(column, keys), FloatField())),
+        When(Q(Exact(json_type, "number")), then=Cast(JSONText(column, keys), FloatField())),
         default=None,
         output_field=FloatField(),
     )
@@ -249,6 +283,11 @@ def _json_scalar(path: str, value: Any) -> Any:
         raise invalid(path, f"expects a finite number; got {value!r}.")
     if isinstance(value, str) and "\x00" in value:
         raise invalid(path, "text cannot hold NUL characters.")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)  # the comparison is between floats: 10**400 has none
+        except OverflowError:
+            raise invalid(path, f"expects a finite number; got {value!r}.") from None
     if isinstance(value, bool | str | int | float):
         return value
     raise invalid(path, f"expects a string, number or true/false; got {value!r}.")
@@ -271,7 +310,7 @@ def json_condition(column: str, keys: list[str], op: str, value: Any, path: str)
                 number = _json_number(column, keys, json_type)
                 found = Q(Exact(json_type, "number")) & Q(Exact(number, float(scalar)))
             else:
-                found = Q(Exact(json_type, "string")) & Q(Exact(_key_text(column, keys), scalar))
+                found = Q(Exact(json_type, "string")) & Q(Exact(JSONText(column, keys), scalar))
             # Each branch tests the (never NULL) type first, so negating keeps absent keys.
             return found if op == "equals" else ~found
         case "gt" | "gte" | "lt" | "lte":
@@ -310,7 +349,10 @@ def _date_column(column: str, op: str, value: Any, path: str, ctx: Context, *, n
     ops = ("before", "after", "in_last_days", "not_in_last_days")
     match op:
         case "before":
-            return Q(**{f"{column}__lt": _day_start(_date(path + ".value", value))})
+            day = _date(path + ".value", value)
+            if day == dt.date.min:  # nothing is before the first day; east of UTC its start
+                return Q(pk__in=[])  # is in the year 0, which SQLite's adapter overflows on
+            return Q(**{f"{column}__lt": _day_start(day)})
         case "after":
             day = _date(path + ".value", value)
             if day == dt.date.max:  # nothing is after the last day there is (no day after it)
@@ -341,17 +383,22 @@ def _name(column: str, op: str, value: Any, path: str) -> Q:
 
 
 def _email(op: str, value: Any, path: str) -> Q:
+    # Addresses are stored with the domain in its one spelling (canonical_domain): an address
+    # typed with a decomposed accent or full-width letters is the same mailbox.
     match op:
         case "equals":
-            return Q(email=_text(path + ".value", value).lower())
+            return Q(email=email_key(_text(path + ".value", value)))
         case "contains" | "starts_with" | "ends_with":
             lookup = {"contains": "contains", "starts_with": "startswith", "ends_with": "endswith"}
-            return Q(**{f"email__{lookup[op]}": _text(path + ".value", value).lower()})
+            part = unicodedata.normalize("NFC", _text(path + ".value", value).lower())
+            return Q(**{f"email__{lookup[op]}": part})
     raise _ops_error(path, "email", op, ("equals", "contains", "starts_with", "ends_with"))
 
 
 def _email_domain(op: str, value: Any, path: str) -> Q:
     domain = _text(path + ".value", value).lower().lstrip("@")
+    with contextlib.suppress(ValueError, UnicodeError):  # else no address has it: as typed
+        domain = canonical_domain(domain)
     match op:
         case "equals":
             return Q(email__endswith="@" + domain)
@@ -422,12 +469,12 @@ def _custom(ref: str, op: str, value: Any, path: str, ctx: Context) -> Q:
         return Q(Exists(has))
     vpath = path + ".value"
     match field.type, op:
-        case FieldType.TEXT, "equals":
-            return Q(Exists(values.filter(value_text__iexact=_text(vpath, value))))
-        case FieldType.TEXT, "contains":
-            return Q(Exists(values.filter(value_text__icontains=_text(vpath, value))))
-        case FieldType.TEXT, "starts_with":
-            return Q(Exists(values.filter(value_text__istartswith=_text(vpath, value))))
+        case FieldType.TEXT, ("equals" | "contains" | "starts_with"):
+            # LOWER() on both sides, not iexact/icontains: SQLite's LIKE folds ASCII only, so
+            # "Zoë Émile" did not equal "zoë émile" there while PostgreSQL matched it.
+            lookup = {"equals": Exact, "contains": Contains, "starts_with": StartsWith}[op]
+            needle = Lower(Value(_text(vpath, value)))
+            return Q(Exists(values.filter(lookup(Lower("value_text"), needle))))
         case FieldType.NUMBER, "ne":
             return Q(Exists(has.exclude(value_number=_number(vpath, value))))
         case FieldType.NUMBER, ("eq" | "gt" | "gte" | "lt" | "lte"):
@@ -464,7 +511,17 @@ def _tag(op: str, value: Any, path: str) -> Q:
     if isinstance(value, int) and not isinstance(value, bool):
         tag = Tag.objects.filter(pk=value).first()
     elif isinstance(value, str) and value.strip().isdecimal():
-        tag = Tag.objects.filter(pk=int(value)).first()
+        # An id, or the name of a tag called "2024": a tag named with digits only was
+        # reported as deleted. Both, and two different tags, is a question only the writer
+        # of the rule can answer.
+        tag, named = Tag.objects.filter(pk=int(value)).first(), find_tag(value)
+        if tag and named and tag != named:
+            raise invalid(
+                path + ".value",
+                f"“{value.strip()}” is the id of the tag “{tag.name}” and the name of another "
+                f"tag; write the id as a number ({tag.pk}) or pick the tag in the builder.",
+            )
+        tag = tag or named
     elif isinstance(value, str) and value.strip():
         tag = find_tag(value)
     else:
@@ -645,10 +702,12 @@ def _node(rule: Any, path: str, depth: int, ctx: Context, counter: list[int]) ->
         return _condition(rule, path, ctx)
     if len(rule) != 1:
         raise invalid(path, "a group has exactly one key, all or any.")
-    if depth >= MAX_DEPTH:
-        raise invalid(path, f"groups nest at most {MAX_DEPTH} levels deep.")
     combiner = combiners[0]
     children = rule[combiner]
+    # An empty group holds no condition, so it may stand where a condition may: erasure puts
+    # {"any": []} (nobody) in place of a condition quoting the person, at any depth.
+    if depth >= MAX_DEPTH and children != []:
+        raise invalid(path, f"groups nest at most {MAX_DEPTH} levels deep.")
     if not isinstance(children, list):
         raise invalid(path + "." + combiner, "expects a list of conditions and groups.")
     prefix = f"{path}." if path else ""

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from contacts.models import (
@@ -53,6 +53,22 @@ def get_segment(segment_id: int | str) -> Segment:
         ) from None
 
 
+def gone_note(segment_id: int) -> str | None:
+    """What became of a segment that no longer exists, for whoever acts on a page drawn
+    before it went ("The segment VIPs was already deleted by ada."); None if there never was
+    one."""
+    entry = (
+        AuditEntry.objects.filter(
+            object_type="segment", object_id=str(segment_id), action="segment.delete"
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    return f"The segment {entry.object_repr} was already deleted by {entry.actor_label}."
+
+
 def matching_contacts(rules: Any) -> QuerySet[Contact]:
     """The contacts ``rules`` select right now (validates the rules first)."""
     return Contact.objects.filter(compile_rules(rules))
@@ -66,10 +82,43 @@ def count_members(segment: Segment) -> int:
     return segment_members(segment).count()
 
 
+def newest_segment_id() -> int:
+    """The id of the newest segment (0 for none). The builder's new-segment form carries the
+    one it was drawn with, so the same form sent twice makes one segment."""
+    return Segment.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def _created_since(*, actor: Actor, after_id: int, name: str, rules: Any) -> Segment | None:
+    """A segment ``actor`` created after segment ``after_id`` with this name and these rules:
+    what the same form made when it was sent a moment ago (a double click)."""
+    candidates = {
+        str(s.pk): s
+        for s in Segment.objects.filter(pk__gt=after_id, name=name).order_by("pk")
+        if s.rules == rules
+    }
+    if not candidates:
+        return None
+    mine = AuditEntry.objects.filter(
+        action="segment.create",
+        object_type="segment",
+        object_id__in=list(candidates),
+        **actor.match(),
+    ).values_list("object_id", flat=True)
+    return min((candidates[pk] for pk in mine), key=lambda s: s.pk, default=None)
+
+
 @transaction.atomic
-def create_segment(*, actor: Actor, name: str, rules: Any) -> Segment:
+def create_segment(
+    *, actor: Actor, name: str, rules: Any, after_segment: int | None = None
+) -> Segment:
+    """``after_segment``: ``newest_segment_id()`` when the form was drawn. The same form sent
+    again answers the segment it made instead of a second, identical one."""
     name = _clean_name(name)
     compile_rules(rules)
+    if after_segment is not None:
+        list_service.hold_list_creation(f"segment:{name.casefold()}")
+        if earlier := _created_since(actor=actor, after_id=after_segment, name=name, rules=rules):
+            return earlier
     now = timezone.now()
     segment = Segment.objects.create(name=name, rules=rules, created_at=now, updated_at=now)
     audit.record(
@@ -95,7 +144,13 @@ def update_segment(
     rules with rules built on the old ones."""
     name = _clean_name(name)
     compile_rules(rules)
-    locked = Segment.objects.select_for_update().get(pk=segment.pk)
+    locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
+    if locked is None:  # deleted after the editor's page looked it up
+        raise SwitchboardError(
+            "unknown_segment",
+            (gone_note(segment.pk) or "This segment was deleted.") + " Nothing was saved.",
+            field="segment_id",
+        )
     if expected_updated_at is not None and locked.updated_at != expected_updated_at:
         raise SwitchboardError(
             "edit_conflict",

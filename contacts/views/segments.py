@@ -6,11 +6,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from contacts.models import Consent, Segment
 from contacts.segments.builder import (
@@ -33,6 +33,19 @@ from dashboard.models import AuditEntry
 PREVIEW_SIZE = 10
 
 
+def _segment_or_gone(request: HttpRequest, segment_id: int) -> Segment | HttpResponse:
+    """The segment, or for one deleted since the page was drawn (a second click on Delete, a
+    colleague's stale page) the segment list saying who deleted it, not a bare Not Found."""
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is not None:
+        return segment
+    if note := segment_service.gone_note(segment_id):
+        messages.info(request, note)
+        url = reverse("contacts:segments")
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    raise Http404("No such segment.")
+
+
 @require_GET
 def segment_index(request: HttpRequest) -> HttpResponse:
     # Counts load one by one through segment_count, so a slow rule never blocks the page.
@@ -41,7 +54,12 @@ def segment_index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def segment_count(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        # Deleted since the list was drawn: a 404 is not swapped in, and "…" stayed forever.
+        if note := segment_service.gone_note(segment_id):
+            return render(request, "contacts/segment_index.html#count", {"gone": note})
+        raise Http404("No such segment.")
     try:
         count, error = segment_service.count_members(segment), ""
     except SwitchboardError as exc:
@@ -51,6 +69,9 @@ def segment_count(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 def _builder_context(request: HttpRequest, root: Node, catalogue: Catalogue, **extra) -> dict:
     return {
+        # A failed save made nothing: the form keeps the version it was drawn with. (Called
+        # only where the whole page is drawn, not for each structural edit's partial.)
+        "after_segment": request.POST.get("after_segment") or segment_service.newest_segment_id,
         "root": root,
         "catalogue": catalogue,
         "field_options": catalogue.field_options(),
@@ -94,7 +115,12 @@ def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
                 expected_updated_at=_loaded_at(request.POST.get("loaded_at", "")),
             )
         else:
-            segment = segment_service.create_segment(actor=actor, name=name, rules=rules)
+            segment = segment_service.create_segment(
+                actor=actor,
+                name=name,
+                rules=rules,
+                after_segment=_list_id(request.POST.get("after_segment")),
+            )
     except SwitchboardError as exc:
         # Keep the version the editor loaded: after a conflict, saving again must not
         # silently win over rules this user has not seen.
@@ -128,10 +154,12 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = Segment.objects.filter(pk=segment_id).first()
-    if segment is None and request.method == "POST":
+    if request.method == "POST" and not Segment.objects.filter(pk=segment_id).exists():
         return _deleted_while_editing(request, segment_id)
-    return _builder(request, segment or get_object_or_404(Segment, pk=segment_id))
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
+    return _builder(request, segment)
 
 
 def _deleted_while_editing(request: HttpRequest, segment_id: int) -> HttpResponse:
@@ -188,7 +216,9 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     q = request.GET.get("q", "").strip()[:200]
     context: dict = {"segment": segment, "q": q}
     try:
@@ -212,7 +242,8 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 
 def _list_id(raw: str | None) -> int | None:
-    """The snapshot form's ``after_list``; None (no double-send check) when missing or bad."""
+    """The snapshot form's ``after_list`` (or the builder's ``after_segment``); None (no
+    double-send check) when missing or bad."""
     try:
         value = int(raw) if raw else None
     except ValueError:
@@ -222,7 +253,9 @@ def _list_id(raw: str | None) -> int | None:
 
 @require_POST
 def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     try:
         contact_list = segment_service.snapshot_segment(
             actor=Actor.staff(request.user),
@@ -239,7 +272,9 @@ def segment_snapshot(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 @require_POST
 def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = _segment_or_gone(request, segment_id)
+    if isinstance(segment, HttpResponse):
+        return segment
     segment_service.delete_segment(actor=Actor.staff(request.user), segment=segment)
     messages.success(request, f"Deleted segment {segment.name}. No contact was changed.")
     return redirect("contacts:segments")

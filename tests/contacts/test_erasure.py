@@ -357,3 +357,35 @@ def test_staff_are_told_which_segments_changed(person, quoting_segments, admin_c
 def test_an_erasure_touching_no_segment_says_nothing_about_segments(person, admin_client):
     response = admin_client.post(reverse("contacts:erase", args=[person.pk]), follow=True)
     assert "match nobody" not in response.content.decode()
+
+
+def test_a_condition_quoting_the_person_at_the_deepest_level_leaves_a_valid_segment(
+    person, staff_actor
+):
+    # The condition became the group {"any": []}, one level deeper than groups may nest: the
+    # segment was refused everywhere ("groups nest at most 5 levels deep") after the erasure.
+    deepest = {"all": [{"field": "email", "op": "equals", "value": EMAIL},
+                       {"field": "phone", "op": "not_empty"}]}  # fmt: skip
+    rules = {"all": [{"any": [{"all": [{"any": [deepest]}]}]}]}
+    segment = segment_service.create_segment(actor=staff_actor, name="Deep", rules=rules)
+    assert members(segment) == {person.pk}
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert Segment.objects.get(pk=segment.pk).rules["all"][0]["any"][0]["all"][0]["any"][0] == {
+        "all": [{"any": []}, {"field": "phone", "op": "not_empty"}]
+    }
+    assert members(segment) == set()
+
+
+def test_a_condition_quoting_the_person_in_another_spelling_is_scrubbed_too(person, staff_actor):
+    # The rule matches her (the domain is compared in its stored spelling), so it quotes her.
+    local, domain = EMAIL.split("@")
+    wide = local + "@" + "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in domain)
+    rules = {"any": [{"field": "email", "op": "equals", "value": wide.upper()}]}
+    segment = segment_service.create_segment(actor=staff_actor, name="Wide", rules=rules)
+    assert members(segment) == {person.pk}
+
+    erase_contact(actor=staff_actor, contact=person)
+
+    assert Segment.objects.get(pk=segment.pk).rules == {"any": [{"any": []}]}

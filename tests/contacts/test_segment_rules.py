@@ -32,6 +32,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.segments.rules import MAX_DEPTH, compile_rules
+from contacts.services import contacts as contact_service
 from contacts.services.normalise import search_key
 from dashboard.errors import SwitchboardError
 
@@ -430,6 +431,9 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
         list(Contact.objects.filter(q).values_list("pk", flat=True))
 
 
+NO_PHONE = {"field": "phone", "op": "empty"}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "rules, path, words",
@@ -485,6 +489,28 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
             "finite number",
         ),
         (
+            # A whole number too large for a float: it was an OverflowError (a 500).
+            {"all": [{"field": "metadata.score", "op": "equals", "value": 10**400}]},
+            "all[0].value",
+            "finite number",
+        ),
+        (
+            {
+                "all": [
+                    {
+                        "field": "event",
+                        "op": "happened",
+                        "value": {
+                            "name": "opened",
+                            "params": [{"key": "n", "op": "not_equals", "value": 10**400}],
+                        },
+                    }
+                ]
+            },
+            "all[0].value.params[0].value",
+            "finite number",
+        ),
+        (
             {"all": [{"field": "metadata.plan", "op": "equals", "value": "p\x00ro"}]},
             "all[0].value",
             "NUL",
@@ -495,7 +521,7 @@ def test_the_rules_compile_to_a_single_query(django_assert_num_queries):
             "NUL",
         ),
         (
-            {"all": [{"all": [{"any": [{"all": [{"any": [{"all": []}]}]}]}]}]},
+            {"all": [{"all": [{"any": [{"all": [{"any": [{"all": [NO_PHONE]}]}]}]}]}]},
             "all[0].all[0].any[0].all[0].any[0]",
             "5 levels",
         ),
@@ -555,3 +581,82 @@ def test_after_the_last_date_there_is_matches_nobody_instead_of_overflowing():
     for column in ("created_at", "updated_at", "last_contacted"):
         rules = {"all": [{"field": column, "op": "after", "value": "9999-12-31"}]}
         assert not Contact.objects.filter(compile_rules(rules)).exists()
+
+
+@pytest.mark.django_db
+def test_before_the_first_date_there_is_matches_nobody_in_any_time_zone(settings):
+    # East of UTC, midnight of 0001-01-01 is in the year 0 in UTC: an OverflowError (a 500
+    # on the segment pages) on SQLite.
+    settings.TIME_ZONE = "Asia/Tokyo"
+    Contact.objects.create(email="a@example.com", last_contacted_at=timezone.now())
+
+    for column in ("created_at", "updated_at", "last_contacted"):
+        rules = {"all": [{"field": column, "op": "before", "value": "0001-01-01"}]}
+        assert not Contact.objects.filter(compile_rules(rules)).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "op, value",
+    [("equals", "ZOË ÉMILE"), ("equals", "zoë émile"), ("contains", "ë é"), ("starts_with", "ZOË")],
+)
+def test_custom_text_ignores_the_case_of_any_letter_on_every_database(op, value):
+    # SQLite's LIKE (iexact, icontains) folds ASCII only: "Zoë Émile" matched on PostgreSQL
+    # and not on SQLite, so counts differed between the two.
+    city = Field.objects.create(name="city", type="text")
+    zoe = Contact.objects.create(email="zoe@example.com")
+    FieldValue.objects.create(contact=zoe, field=city, value_text="Zoë Émile")
+    Contact.objects.create(email="other@example.com")
+
+    assert matching({"all": [{"field": "custom:city", "op": op, "value": value}]}) == {zoe.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["%", "_", "\\"])
+def test_custom_text_wildcards_are_plain_characters(value):
+    city = Field.objects.create(name="city", type="text")
+    FieldValue.objects.create(
+        contact=Contact.objects.create(email="a@example.com"), field=city, value_text="Leeds"
+    )
+    for op in ("equals", "contains", "starts_with"):
+        assert matching({"all": [{"field": "custom:city", "op": op, "value": value}]}) == set()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "op, key, value",
+    [("exists", "years.2024", None), ("equals", "years.2024", "gold"),
+     ("gt", "years.1", 1), ("equals", "years.1", 5)],
+)  # fmt: skip
+def test_a_key_of_digits_is_an_objects_key_on_every_database(op, key, value):
+    # SQLite read the type at {"years": {"2024": …}} but the value at years[2024] of an
+    # array (so "equals" never matched there), while PostgreSQL read either.
+    keyed = Contact.objects.create(email="keyed@example.com", metadata={"years": {"2024": "gold", "1": 5}})  # fmt: skip
+    Contact.objects.create(email="listed@example.com", metadata={"years": ["gold", 5]})
+    rule = {"field": f"metadata.{key}", "op": op}
+    if value is not None:
+        rule["value"] = value
+
+    assert matching({"all": [rule]}) == {keyed.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "field, op, value",
+    [
+        ("email", "equals", "ANA@exa\u0308mple.de"),  # the accent as a second character
+        ("email", "equals", "ana@ＥＸÄＭＰＬＥ.de"),  # full-width letters
+        ("email", "ends_with", "@exa\u0308mple.de"),
+        ("email_domain", "equals", "EXA\u0308MPLE.de"),
+        ("email_domain", "equals", "ＥＸÄＭＰＬＥ.de"),
+    ],
+)
+def test_an_address_or_domain_is_matched_however_its_letters_were_typed(
+    system_actor, field, op, value
+):
+    # Addresses are stored with the domain in one spelling; the rule compared the text as
+    # typed, so a pasted address matched nobody although its contact was there.
+    ana = contact_service.create_contact(actor=system_actor, email="ana@exämple.de")
+    contact_service.create_contact(actor=system_actor, email="bob@example.de")
+
+    assert matching({"all": [{"field": field, "op": op, "value": value}]}) == {ana.pk}

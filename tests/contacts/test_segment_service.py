@@ -9,7 +9,8 @@ from contacts.services import contacts as contact_service
 from contacts.services import segments as segment_service
 from contacts.services.fields import delete_field
 from contacts.services.history import mark_contacted, record_event
-from contacts.services.tags import tag_contact, untag_contact
+from contacts.services.tags import rename_tag, tag_contact, untag_contact
+from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
 from dashboard.models import AuditEntry
 
@@ -157,3 +158,64 @@ def test_snapshotting_an_empty_segment_is_refused(staff_actor):
         segment_service.snapshot_segment(actor=staff_actor, segment=segment)
     assert caught.value.code == "empty_segment"
     assert not ContactList.objects.exists()
+
+
+def test_a_tag_named_with_digits_is_found_by_its_name_and_followed_when_renamed(
+    make_contact, staff_actor
+):
+    # "2024" was read as an id only: the tag called 2024 was reported as deleted.
+    ann = make_contact(email="ann@acme.com")
+    cohort, _ = tag_contact(actor=staff_actor, contact=ann, tag_name="2024")
+    make_contact(email="bob@acme.com")
+    rules = {"all": [{"field": "tag", "op": "has", "value": "2024"}]}
+    segment = segment_service.create_segment(actor=staff_actor, name="Cohort", rules=rules)
+    assert emails(segment) == {"ann@acme.com"}
+
+    rename_tag(actor=staff_actor, tag=cohort, name="Cohort 2024")
+
+    segment.refresh_from_db()
+    assert segment.rules == {"all": [{"field": "tag", "op": "has", "value": "Cohort 2024"}]}
+    assert emails(segment) == {"ann@acme.com"}
+
+
+def test_digits_that_are_one_tags_id_and_another_tags_name_are_refused_as_ambiguous(
+    make_contact, staff_actor
+):
+    first, _ = tag_contact(actor=staff_actor, contact=make_contact(), tag_name="VIP")
+    tag_contact(actor=staff_actor, contact=make_contact(), tag_name=str(first.pk))
+    rules = {"all": [{"field": "tag", "op": "has", "value": str(first.pk)}]}
+
+    with pytest.raises(SwitchboardError) as caught:
+        segment_service.create_segment(actor=staff_actor, name="Which", rules=rules)
+
+    assert caught.value.code == "invalid_segment_rule"
+    assert "“VIP”" in caught.value.message and f"({first.pk})" in caught.value.message
+    by_id = {"all": [{"field": "tag", "op": "has", "value": first.pk}]}
+    assert segment_service.create_segment(actor=staff_actor, name="VIPs", rules=by_id)
+
+
+def test_renaming_a_tag_leaves_a_condition_on_another_tags_id_alone(make_contact, staff_actor):
+    vip, _ = tag_contact(actor=staff_actor, contact=make_contact(), tag_name="VIP")
+    named, _ = tag_contact(actor=staff_actor, contact=make_contact(), tag_name=str(vip.pk))
+    rules = {"all": [{"field": "tag", "op": "has", "value": str(vip.pk)}]}
+    segment = Segment.objects.create(name="By id", rules=rules)
+
+    rename_tag(actor=staff_actor, tag=named, name="Renamed")
+
+    segment.refresh_from_db()
+    assert segment.rules == rules
+
+
+def test_saving_a_segment_deleted_a_moment_before_says_so(staff_actor):
+    # Deleted between the page's look-up and the save: Segment.DoesNotExist, a 500.
+    segment = segment_service.create_segment(actor=staff_actor, name="S", rules={"all": []})
+    segment_service.delete_segment(actor=Actor.system("colleague"), segment=Segment.objects.get())
+
+    with pytest.raises(SwitchboardError) as caught:
+        segment_service.update_segment(
+            actor=staff_actor, segment=segment, name="S2", rules={"all": []}
+        )
+
+    assert caught.value.code == "unknown_segment"
+    assert "deleted by colleague" in caught.value.message
+    assert not Segment.objects.exists()
