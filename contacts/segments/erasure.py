@@ -99,7 +99,9 @@ def forget_in_segments(*, actor: Actor, identifiers: Identifiers) -> list[Segmen
     trail; returns the segments changed, for staff to review. Runs in the caller's
     transaction."""
     changed: list[Segment] = []
-    for segment in Segment.objects.select_for_update().order_by("name", "pk"):
+    # Locked in id order, as renames and tag merges lock them (references.py): in name order
+    # an erasure and a rename running at once on PostgreSQL could each wait for the other.
+    for segment in Segment.objects.select_for_update().order_by("pk"):
         rules, scrubbed = scrub_rules(segment.rules, identifiers)
         if not scrubbed:
             continue
@@ -107,6 +109,7 @@ def forget_in_segments(*, actor: Actor, identifiers: Identifiers) -> list[Segmen
         segment.save(update_fields=["rules", "updated_at"])
         changed.append(segment)
     _scrub_segment_audit_trail(identifiers)
+    changed.sort(key=lambda segment: (segment.name, segment.pk))
     for segment in changed:
         # The new rules only: the old ones quoted the person.
         audit.record(
