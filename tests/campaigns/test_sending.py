@@ -4,6 +4,7 @@ put back in the queue, a dead worker's messages handed over again without a doub
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 import threading
 
 import pytest
@@ -103,10 +104,13 @@ def test_a_rate_limited_gateway_gets_no_more_than_its_rate(
     assert len(arrivals) == 200
     slots.sort()
     # 100 a second: never closer than 10 ms apart, so 200 slots span at least 1.99 s; and
-    # close to the rate, not far below it (a batch claimed late on a busy machine restarts the
-    # bucket at "now", so the span may stretch a little, never shrink).
-    assert min(b - a for a, b in zip(slots, slots[1:], strict=False)) >= 0.01 - 1e-6
-    assert 1.99 - 1e-6 <= slots[-1] - slots[0] <= 1.99 * 1.25
+    # at the rate, not below it: slots within a batch are 10 ms apart. (Between batches the
+    # gap may stretch: a batch claimed late on a busy machine restarts the bucket at "now".
+    # The whole span once was bounded too, and failed whenever the machine was busy.)
+    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    assert min(gaps) >= 0.01 - 1e-6
+    assert slots[-1] - slots[0] >= 1.99 - 1e-6
+    assert statistics.median(gaps) == pytest.approx(0.01, abs=1e-4)
     # No message reaches the provider before its slot, so no window holds more than its
     # share; the last one arrives on time (the first few wait for new connections).
     assert all(a >= s - 0.005 for a, s in zip(arrivals, slots, strict=True))
