@@ -13,8 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django_htmx.http import HttpResponseClientRedirect
 
 
 def _group_names(user: Any) -> set[str]:
@@ -51,6 +53,19 @@ class StaffRequiredMiddleware(LoginRequiredMiddleware):
         if not is_staff_member(request.user):
             raise PermissionDenied("Switchboard is for the operations team (staff group).")
         return None
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:
+        if not request.htmx:
+            return super().handle_no_permission(request, view_func)
+        # A poll or a partial after the session ended: htmx would follow a 302 and swap the
+        # login page into the fragment. Reload the whole page to the login form instead, back
+        # to the page (not the fragment's URL) once logged in.
+        login = redirect_to_login(
+            request.htmx.current_url_abs_path or "/",
+            self.get_login_url(view_func),
+            self.get_redirect_field_name(view_func),
+        )
+        return HttpResponseClientRedirect(login.url)
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
