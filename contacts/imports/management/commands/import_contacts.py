@@ -34,7 +34,9 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--dry-run", action="store_true")
         parser.add_argument("--webhook", default="")
-        parser.add_argument("--queue", action="store_true", help="Leave the run to db_worker.")
+        parser.add_argument(
+            "--queue", action="store_true", help="Leave the run to the worker (manage.py worker)."
+        )
         parser.add_argument("--resume", type=int, metavar="JOB", help="Resume a stopped job.")
 
     def handle(self, *args, **options) -> None:
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         except SwitchboardError as exc:
             raise CommandError(_explain(exc)) from None
         if options["queue"]:
-            self.stdout.write(f"Queued import #{job.pk}; `manage.py db_worker` runs it.")
+            self.stdout.write(f"Queued import #{job.pk}; `manage.py worker` runs it.")
             return
         started = time.perf_counter()
         job = imports.run_import(job.pk)
