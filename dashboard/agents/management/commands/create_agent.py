@@ -30,11 +30,17 @@ class Command(BaseCommand):
         parser.add_argument("--prompt", default="", help="The agent's first system prompt.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        scopes = [scope for scope in options["scopes"].split(",") if scope.strip()]
+        if not scopes:
+            # As the Agents page says: a new agent without a scope could only ever be refused.
+            raise CommandError(
+                f"Pick at least one scope: an agent without any can call nothing ({', '.join(SCOPES)})."
+            )
         try:
             agent, secret = create_agent(
                 actor=Actor.system("manage.py create_agent"),
                 name=options["name"],
-                scopes=options["scopes"].split(","),
+                scopes=scopes,
                 mode=options["mode"],
                 description=options["description"],
                 rate_limit_per_minute=options["rate_limit"],
