@@ -42,7 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         actor = Actor.system("import_contacts command")
         try:
-            if options["resume"]:
+            if options["resume"] is not None:
                 job = ImportJob.objects.filter(pk=options["resume"]).first()
                 if job is None:
                     raise CommandError(f"There is no import #{options['resume']}.")
