@@ -9,14 +9,45 @@
     });
   }
 
-  // A server-sent "toast" event (HX-Trigger) shows a message.
-  document.body.addEventListener("toast", function (event) {
+  function showToast(message, level) {
     var box = document.getElementById("toasts");
     var toast = document.createElement("div");
-    toast.className = "toast toast-" + (event.detail.level || "info");
-    toast.textContent = event.detail.message;
+    toast.className = "toast toast-" + (level || "info");
+    toast.textContent = message;
     box.appendChild(toast);
     fadeToasts(box);
+  }
+
+  // A server-sent "toast" event (HX-Trigger) shows a message.
+  document.body.addEventListener("toast", function (event) {
+    showToast(event.detail.message, event.detail.level);
+  });
+
+  // htmx leaves the page as it was when a request is refused or gets no answer: without a
+  // word, a click or a save would seem to do nothing. Say so (once: polls repeat).
+  function showProblem(message) {
+    var shown = Array.prototype.some.call(
+      document.querySelectorAll("#toasts .toast"),
+      function (toast) { return toast.textContent === message; }
+    );
+    if (!shown) { showToast(message, "error"); }
+  }
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.getResponseHeader("HX-Trigger")) { return; }  // the server said what happened
+    var status = xhr.status;
+    if (status === 403) {
+      showProblem("Refused (403): reload the page and try again. If it is refused again, your account may not do this.");
+    } else if (status === 404) {
+      showProblem("Not found (404): what this refers to may have been deleted. Reload the page.");
+    } else if (status >= 500) {
+      showProblem("Switchboard hit an error (" + status + ") and did not do this. Try again in a moment.");
+    } else {
+      showProblem("That did not work (" + status + "). Reload the page and try again.");
+    }
+  });
+  document.body.addEventListener("htmx:sendError", function () {
+    showProblem("Switchboard did not answer: check the connection, then try again.");
   });
 
   // A section of the contact page saved: forms still open at the version that save started
