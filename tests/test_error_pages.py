@@ -4,8 +4,10 @@ says what happened and leads back, never the server's bare one-liner."""
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.views.defaults import server_error
+
+from contacts.models import Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +43,17 @@ def test_someone_outside_the_team_is_told_why_and_can_log_out(outsider_client):
     assert "logged in as olly" in page and "Log out" in page
     # No way into the sections they cannot open, nor a count of what waits for approval.
     assert 'href="/contacts/"' not in page and "badge" not in page
+
+
+def test_a_form_sent_with_an_expired_token_says_nothing_was_saved(staff_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    client.get("/tags/")
+    response = client.post("/tags/new/", {"name": "VIP", "csrfmiddlewaretoken": "stale" * 8})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This form had expired" in page and "Nothing was saved." in page
+    assert not Tag.objects.exists()
 
 
 def test_a_server_error_page_needs_no_request_context():
