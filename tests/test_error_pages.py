@@ -56,6 +56,12 @@ def test_a_form_sent_with_an_expired_token_says_nothing_was_saved(staff_user):
     assert not Tag.objects.exists()
 
 
+def test_an_address_the_site_does_not_answer_for_says_where_that_is_set(client):
+    response = client.get("/", HTTP_HOST="192.0.2.10:8000")
+    assert response.status_code == 400
+    assert "ALLOWED_HOSTS" in response.content.decode()
+
+
 def test_a_server_error_page_needs_no_request_context():
     response = server_error(RequestFactory().get("/contacts/"))
     assert response.status_code == 500
