@@ -66,6 +66,14 @@ def test_logged_in_outsiders_are_refused(outsider_client, url):
     assert outsider_client.post(url).status_code == 403
 
 
+@pytest.mark.django_db
+def test_someone_outside_the_team_can_log_out(outsider_client):
+    # Their 403 page offers "Log out": it must work, to log in as someone else.
+    response = outsider_client.post("/accounts/logout/")
+    assert response.status_code == 302 and response.url == "/accounts/login/"
+    assert outsider_client.get("/contacts/").status_code == 302
+
+
 def test_the_walk_finds_the_dashboard():
     urls = [p.values[0] for p in dashboard_urls()]
     assert "/contacts/" in urls and len(urls) > 20
