@@ -38,15 +38,20 @@ demo: migrate
 
 run: demo
 	$(PY) manage.py collectstatic --noinput -v0
-	@echo "Switchboard on http://$(HOST):$(PORT)/  (web: gunicorn x$(WEB_WORKERS), plus one task worker; Ctrl-C stops both)"
+	@echo "Switchboard on http://$(HOST):$(PORT)/  (web: gunicorn x$(WEB_WORKERS), plus one task worker; Ctrl-C stops all)"
 	@echo "MCP server for agents on http://$(HOST):$(MCP_PORT)/mcp  (uvicorn, dashboard.asgi)"
 	@$(PY) manage.py ensure_demo_user
-	@trap 'kill 0' INT TERM EXIT; \
+	@# When one of the three stops (a port already taken, a crash), all stop: never half a Switchboard.
+	@trap 'kill $$web $$mcp $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	export WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true}; \
-	MCP_URL=$${MCP_URL:-http://$(HOST):$(MCP_PORT)/mcp} $(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
-	$(VENV)/bin/uvicorn dashboard.asgi:application --host $(HOST) --port $(MCP_PORT) --log-level warning & \
-	$(PY) manage.py worker & \
-	wait
+	MCP_URL=$${MCP_URL:-http://$(HOST):$(MCP_PORT)/mcp} $(VENV)/bin/gunicorn dashboard.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & web=$$!; \
+	$(VENV)/bin/uvicorn dashboard.asgi:application --host $(HOST) --port $(MCP_PORT) --log-level warning & mcp=$$!; \
+	$(PY) manage.py worker & worker=$$!; \
+	while kill -0 $$web && kill -0 $$mcp && kill -0 $$worker; do sleep 1; done 2>/dev/null; \
+	kill -0 $$web 2>/dev/null || echo "The web server stopped (above), so everything stops. If port $(PORT) is taken, choose free ports: make run PORT=8010 MCP_PORT=8011"; \
+	kill -0 $$mcp 2>/dev/null || echo "The MCP server stopped (above), so everything stops. If port $(MCP_PORT) is taken, choose a free one: make run MCP_PORT=8011"; \
+	kill -0 $$worker 2>/dev/null || echo "The task worker stopped (above), so everything stops."; \
+	exit 1
 
 # Whole suite on SQLite, then again on PostgreSQL when one answers at $(PG_URL).
 test: install

@@ -1,7 +1,8 @@
 """ASGI entry point: ``/mcp`` goes to the MCP server, everything else to Django.
 
-Served by gunicorn with uvicorn workers (``make run``), so the MCP server's streamable HTTP
-and the dashboard share one port and one process pool.
+``make run`` serves it with uvicorn on MCP_PORT beside the WSGI dashboard (whose /mcp only
+says where the MCP server is); production may serve everything from it
+(``gunicorn dashboard.asgi:application -k uvicorn.workers.UvicornWorker``).
 """
 
 from __future__ import annotations

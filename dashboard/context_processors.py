@@ -45,8 +45,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     so they must not pay for its look-ups (the pending approvals COUNT above all).
     """
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
+    if user is None or not is_staff_member(user):
+        return {}  # an outsider's 403 page shows no sections, and no count of what waits
     return {
         "nav_sections": SimpleLazyObject(_sections),
         "nav_current": request.path.strip("/").split("/", 1)[0],

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth.views import LogoutView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
@@ -51,6 +51,8 @@ class StaffRequiredMiddleware(LoginRequiredMiddleware):
         response = super().process_view(request, view_func, view_args, view_kwargs)
         if response is not None or not getattr(view_func, "login_required", True):
             return response
+        if getattr(view_func, "view_class", None) is LogoutView:
+            return None  # anyone logged in may log out, to log in as someone in the team
         if not is_staff_member(request.user):
             raise PermissionDenied("Switchboard is for the operations team (staff group).")
         return None

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from dashboard.agents.views.connect import mcp_elsewhere
 from dashboard.api import urls as agent_api
 from dashboard.reports import views as report_views
 from dashboard.views import home, operations
@@ -36,4 +37,6 @@ urlpatterns = [
     path("activity/", include("dashboard.activity.urls")),
     path("django-admin/", admin.site.urls),
     path("api/v1/", agent_api.urls),
+    # Only reached through the WSGI site: dashboard.asgi answers /mcp itself.
+    re_path(r"^mcp(?:/(?P<rest>.*))?$", mcp_elsewhere, name="mcp_elsewhere"),
 ]

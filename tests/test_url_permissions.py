@@ -65,6 +65,14 @@ def test_logged_in_outsiders_are_refused(outsider_client, url):
     assert outsider_client.post(url).status_code == 403
 
 
+@pytest.mark.django_db
+def test_someone_outside_the_team_can_log_out(outsider_client):
+    # Their 403 page offers "Log out": it must work, to log in as someone else.
+    response = outsider_client.post("/accounts/logout/")
+    assert response.status_code == 302 and response.url == "/accounts/login/"
+    assert outsider_client.get("/contacts/").status_code == 302
+
+
 def test_the_walk_finds_the_dashboard():
     urls = [p.values[0] for p in dashboard_urls()]
     assert "/contacts/" in urls and len(urls) > 20
@@ -114,3 +122,17 @@ def test_there_is_no_password_reset_that_mails_nothing(client, staff_user, mailo
     response = client.post("/accounts/password_reset/", {"email": staff_user.email})
     assert response.status_code == 404
     assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_poll_after_the_session_ended_reloads_the_page_to_the_login_form(client):
+    # Left to follow the 302, htmx would swap the whole login page into the polled fragment,
+    # and logging in there would land on the fragment's URL.
+    page = "http://testserver/imports/7/"
+    response = client.get("/imports/7/", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/imports/7/"
+    saved = client.post(
+        "/approvals/poll/", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://elsewhere/x"
+    )
+    assert saved["HX-Redirect"] == "/accounts/login/"  # never back to another site

@@ -39,6 +39,9 @@ class FeedFilter(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The selects stand without visible labels: name them for screen readers.
+        for name in ("agent", "action", "outcome"):
+            self.fields[name].widget.attrs["aria-label"] = name.capitalize()
         self.fields["action"].choices = [("", "Any action"), *((n, n) for n in sorted(ACTIONS))]
 
 

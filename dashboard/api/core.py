@@ -319,6 +319,14 @@ def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any path under /api/v1/ that names no endpoint: the API's JSON 404, not a web page."""
+    if not rest:  # the root itself (the catch-all below it always has a rest)
+        return error(
+            404,
+            "not_found",
+            f"The API has no endpoint at its root {request.path}; its endpoints are listed in "
+            f"{request.path}openapi.json and documented, with a console to try them, at "
+            f"{request.path}docs.",
+        )
     hint = " (the API's paths end without a slash)" if request.path.endswith("/") else ""
     return error(
         404,

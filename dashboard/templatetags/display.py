@@ -34,6 +34,7 @@ ACTIONS = {
     "field.create": "created a field",
     "field.rename": "renamed a field",
     "field.delete": "deleted a field",
+    "demo.load": "loaded the demo data into",
 }
 
 

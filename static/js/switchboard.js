@@ -23,18 +23,34 @@
     showToast(event.detail.message, event.detail.level);
   });
 
-  // htmx swaps nothing for an error answer, so a click or a search that failed seemed to do
-  // nothing at all. Say so, unless the answer brought its own toast saying why.
+  // htmx leaves the page as it was when a request is refused or gets no answer: without a
+  // word, a click or a save would seem to do nothing. Say so (once: polls repeat).
+  function showProblem(message) {
+    var shown = Array.prototype.some.call(
+      document.querySelectorAll("#toasts .toast"),
+      function (toast) { return toast.textContent === message; }
+    );
+    if (!shown) { showToast(message, "error"); }
+  }
   document.body.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
+    // The server said what happened in a toast of its own.
     if (/toast/.test(xhr.getResponseHeader("HX-Trigger") || "")) { return; }
-    showToast(xhr.status === 403
-      ? "Your account is not allowed to do this (HTTP 403)."
-      : "That did not work: the server answered HTTP " + xhr.status +
-        ". Reload the page and try again; if it happens again, tell an admin.", "error");
+    var status = xhr.status;
+    if (status === 403) {
+      showProblem("Refused (403): reload the page and try again. If it is refused again, your account may not do this.");
+    } else if (status === 404) {
+      showProblem("Not found (404): what this refers to may have been deleted. Reload the page.");
+    } else if (status >= 500) {
+      showProblem("That did not work: the server answered HTTP " + status +
+        ". Try again in a moment; if it happens again, tell an admin.");
+    } else {
+      showProblem("That did not work: the server answered HTTP " + status +
+        ". Reload the page and try again.");
+    }
   });
   document.body.addEventListener("htmx:sendError", function () {
-    showToast("Switchboard could not be reached. Check your connection and try again.", "error");
+    showProblem("Switchboard did not answer: check the connection, then try again.");
   });
 
   // A section of the contact page saved: forms still open at the version that save started

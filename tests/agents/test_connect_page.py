@@ -38,6 +38,17 @@ def test_mcp_url_is_this_site_unless_configured(staff_client, settings):
     assert 'data-testid="mcp-url">http://127.0.0.1:8001/mcp<' in page
 
 
+def test_an_mcp_client_pointed_at_the_web_process_is_told_where_the_server_is(client, settings):
+    # `make run`: the dashboard on PORT (WSGI), the MCP server on MCP_PORT (ASGI).
+    settings.MCP_URL = "http://127.0.0.1:8001/mcp"
+    response = client.post("/mcp", {}, content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "connect to http://127.0.0.1:8001/mcp instead" in response.json()["message"]
+    settings.MCP_URL = ""
+    assert "dashboard.asgi:application" in client.get("/mcp/").json()["message"]
+
+
 def test_stdio_config_names_this_servers_interpreter_and_manage_py(staff_client, settings):
     page = staff_client.get("/agents/connect/").content.decode()
     assert "/path/to/" not in page

@@ -311,6 +311,17 @@ def test_a_path_that_names_no_endpoint_is_a_json_404(agent_client):
     assert Client().get("/api/v1/docs").status_code == 200
 
 
+def test_the_api_root_answers_json_pointing_at_the_reference():
+    # Where an engineer wiring an agent starts: not the web site's HTML 404.
+    response = Client().get("/api/v1/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found",
+        "message": "The API has no endpoint at its root /api/v1/; its endpoints are listed in "
+        "/api/v1/openapi.json and documented, with a console to try them, at /api/v1/docs.",
+    }
+
+
 def test_over_the_rate_limit_is_429_with_retry_after(make_agent):
     client = client_for(make_agent("hasty", rate_limit_per_minute=3))
     statuses = [client.get("/api/v1/contacts").status_code for _ in range(4)]

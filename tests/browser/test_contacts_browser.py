@@ -173,6 +173,22 @@ def test_staff_mark_a_pair_as_not_a_duplicate_and_undo_it(staff_page, system_act
     expect(page.get_by_test_id("pair")).to_contain_text("bob@example.com")
 
 
+def test_a_click_the_server_refuses_says_so_instead_of_doing_nothing(staff_page, system_actor):
+    for email, first in (("ann@example.com", "Ann"), ("bob@example.com", "Bob")):
+        contact_service.create_contact(
+            actor=system_actor, email=email, first_name=first, phone="+447400120001"
+        )
+    page = staff_page
+    page.goto("/duplicates/")
+    # As after logging in again in another tab: this page's CSRF token no longer holds.
+    cookies = [c for c in page.context.cookies() if c["name"] != "csrftoken"]
+    page.context.clear_cookies()
+    page.context.add_cookies(cookies)
+    page.get_by_test_id("pair").get_by_role("button", name="Not a duplicate").click()
+    expect(page.locator("#toasts")).to_contain_text("Refused (403): reload the page")
+    expect(page.get_by_test_id("pair")).to_contain_text("same phone")
+
+
 def test_saving_one_custom_field_keeps_the_line_breaks_of_another(staff_page, system_actor):
     from contacts.models import Field
     from contacts.services import fields as field_service

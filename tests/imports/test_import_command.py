@@ -45,6 +45,14 @@ def test_it_explains_what_is_wrong(tmp_path):
         call_command("import_contacts", str(path))
 
 
+def test_resuming_an_import_that_does_not_exist_does_not_import_the_file_instead(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("email\nann@example.com\n")
+    with pytest.raises(CommandError, match="There is no import #0."):
+        call_command("import_contacts", str(path), "--resume", "0", stdout=io.StringIO())
+    assert not ImportJob.objects.exists()
+
+
 def test_a_file_with_a_header_but_no_rows_is_refused(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("email,first name\n")

@@ -105,7 +105,7 @@ def test_a_form_posted_with_a_stale_token_explains_what_to_do(strict_client):
     response = strict_client.post("/tags/new/", {"name": "VIP", "csrfmiddlewaretoken": "x" * 32})
     assert response.status_code == 403
     page = response.content.decode()
-    assert "This page was out of date" in page and "reload the page" in page
+    assert "This form had expired" in page and "reload the page" in page
 
 
 LOGIN = "/accounts/login/"

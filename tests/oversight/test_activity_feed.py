@@ -100,6 +100,12 @@ def test_the_feed_filters_by_agent_action_and_outcome(
     assert lists.count("data-action-row") == 2
 
 
+def test_the_feed_filters_are_named_for_screen_readers(staff_client):
+    page = staff_client.get(reverse("activity:feed")).content.decode()
+    for name in ("Agent", "Action", "Outcome"):
+        assert f'aria-label="{name}"' in page
+
+
 def test_the_feed_page_does_not_grow_its_queries_with_the_actions(
     staff_client, monitored_agent, django_assert_max_num_queries
 ):

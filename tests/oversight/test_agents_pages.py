@@ -178,6 +178,9 @@ def test_a_monthly_cap_beyond_what_can_be_stored_is_shown_next_to_the_field(
         ("--sms-budget", "-5", "The monthly SMS budget is 0 to"),
         ("--sms-budget", "NaN", "The monthly SMS budget is 0 to"),
         ("--sms-budget", "1e12", "The monthly SMS budget is 0 to"),
+        ("--sms-budget", "ten", "--sms-budget: “ten” is not a number of credits"),
+        ("--scopes", "", "Pick at least one scope"),
+        ("--scopes", " , ", "Pick at least one scope"),
     ],
 )
 def test_the_command_refuses_limits_an_agent_cannot_have(option, value, message):

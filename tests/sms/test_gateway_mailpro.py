@@ -4,11 +4,14 @@ against httpx.MockTransport and against the simulator over real HTTP."""
 from __future__ import annotations
 
 import json
+import re
+import socket
 from decimal import Decimal
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from django.core.management import CommandError, call_command
 
 from sms.gateways.base import GatewayError
 from sms.gateways.mailpro import MailproGateway
@@ -269,3 +272,25 @@ def test_the_shared_client_turns_failures_into_the_same_gateway_errors(
     # The connection went back to the pool: the next send is answered as well.
     with pytest.raises(GatewayError):
         gateway.send(to="+447400123456", text="y", reference="s")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "--port must be 0 to 65535"),
+        (["--malformed-rate", "2"], "--malformed-rate must be between 0 and 1"),
+        (["--callback-url", "hooks/status"], "--callback-url must be an http(s) URL"),
+    ],
+)
+def test_the_simulator_command_explains_bad_options(args, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("sms_gateway_sim", *args)
+
+
+def test_the_simulator_command_says_when_its_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=f"Cannot listen on 127.0.0.1:{port}"):
+            call_command("sms_gateway_sim", "--port", str(port))

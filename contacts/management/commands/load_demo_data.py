@@ -100,9 +100,15 @@ class Command(BaseCommand):
                 kept.append(member)
         ListMembership.objects.bulk_create(kept, batch_size=500)
         Interaction.objects.bulk_create(history, batch_size=500)
-        audit.record(
-            actor=actor, action="demo.load", obj=lists[0], changes={"contacts": [0, len(rows)]}
-        )
+        # One entry per list with its own members: the Overview shows these first, and one
+        # entry on the first list read as if that list had received every contact.
+        for contact_list in lists:
+            audit.record(
+                actor=actor,
+                action="demo.load",
+                obj=contact_list,
+                changes={"members": [0, sum(m.list.pk == contact_list.pk for m in kept)]},
+            )
         self.stdout.write(
             f"Demo data: loaded {len(rows)} contacts, {len(tags)} tags, {len(lists)} lists."
         )

@@ -6,8 +6,10 @@ import json
 import sys
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from dashboard.mcp.tools import TOOLS
@@ -67,4 +69,23 @@ def connect(request: HttpRequest) -> HttpResponse:
         request,
         "agents/connect.html",
         {"base": base, "mcp_url": mcp_url, "tools": tools, "claude_desktop": claude_desktop},
+    )
+
+
+@login_not_required
+@csrf_exempt
+def mcp_elsewhere(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """/mcp reached the WSGI site: the MCP server runs on the ASGI entry point. An MCP client
+    pointed here (the first address one tries) is told where to go, in JSON, not a web page."""
+    if settings.MCP_URL:
+        where = f"connect to {settings.MCP_URL} instead"
+    else:
+        where = "route /mcp to the ASGI entry point (dashboard.asgi:application)"
+    return JsonResponse(
+        {
+            "code": "not_found",
+            "message": f"The MCP server is not served by this process: {where}, with the "
+            "agent's bearer token. The staff page /agents/connect/ shows the address.",
+        },
+        status=404,
     )

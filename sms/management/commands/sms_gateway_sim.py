@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sms.simulator import SimConfig, SimServer, SimState
 
@@ -31,11 +31,25 @@ class Command(BaseCommand):
             hang_seconds=options["hang_seconds"], callback_url=options["callback_url"],
             callback_secret=options["callback_secret"],
         )  # fmt: skip
-        for name, rate in (("error", config.error_rate), ("timeout", config.timeout_rate)):
+        rates = ("error", "timeout", "malformed", "busy")
+        for name, rate in ((name, options[f"{name}_rate"]) for name in rates):
             if not 0 <= rate <= 1:
-                self.stderr.write(f"--{name}-rate must be between 0 and 1.")
-                raise SystemExit(2)
-        server = SimServer((host, port), SimState(config))
+                raise CommandError(f"--{name}-rate must be between 0 and 1.", returncode=2)
+        if not 0 <= port <= 65535:
+            raise CommandError("--port must be 0 to 65535 (0: any free port).", returncode=2)
+        if config.callback_url and not config.callback_url.startswith(("http://", "https://")):
+            raise CommandError(
+                "--callback-url must be an http(s) URL, e.g. "
+                "http://127.0.0.1:8000/sms/hooks/mailpro/status/",
+                returncode=2,
+            )
+        try:
+            server = SimServer((host, port), SimState(config))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                "choose another --port (0: any free one)."
+            ) from None
         server.verbose = verbose
         self.stdout.write(
             f"SMS gateway simulator (Mailpro protocol) on {server.url}  Ctrl-C stops."

@@ -34,13 +34,15 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--dry-run", action="store_true")
         parser.add_argument("--webhook", default="")
-        parser.add_argument("--queue", action="store_true", help="Leave the run to db_worker.")
+        parser.add_argument(
+            "--queue", action="store_true", help="Leave the run to the worker (manage.py worker)."
+        )
         parser.add_argument("--resume", type=int, metavar="JOB", help="Resume a stopped job.")
 
     def handle(self, *args, **options) -> None:
         actor = Actor.system("import_contacts command")
         try:
-            if options["resume"]:
+            if options["resume"] is not None:
                 job = ImportJob.objects.filter(pk=options["resume"]).first()
                 if job is None:
                     raise CommandError(f"There is no import #{options['resume']}.")
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         except SwitchboardError as exc:
             raise CommandError(_explain(exc)) from None
         if options["queue"]:
-            self.stdout.write(f"Queued import #{job.pk}; `manage.py db_worker` runs it.")
+            self.stdout.write(f"Queued import #{job.pk}; `manage.py worker` runs it.")
             return
         started = time.perf_counter()
         job = imports.run_import(job.pk)
