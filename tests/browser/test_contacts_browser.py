@@ -185,7 +185,7 @@ def test_a_click_the_server_refuses_says_so_instead_of_doing_nothing(staff_page,
     page.context.clear_cookies()
     page.context.add_cookies(cookies)
     page.get_by_test_id("pair").get_by_role("button", name="Not a duplicate").click()
-    expect(page.locator("#toasts")).to_contain_text("Refused (403): reload the page")
+    expect(page.locator("#toasts")).to_contain_text("This page is out of date")
     expect(page.get_by_test_id("pair")).to_contain_text("same phone")
 
 
