@@ -85,6 +85,15 @@ def record(
     return entry
 
 
+def last_removal(object_type: str, object_id: Any, *actions: str) -> AuditEntry | None:
+    """The latest of ``actions`` (a delete, a merge) recorded for an object that is gone, to
+    tell whoever acts on a page drawn before it went who removed it; None if none was."""
+    entries = AuditEntry.objects.filter(
+        object_type=object_type, object_id=str(object_id), action__in=actions
+    )
+    return entries.order_by("-at", "-id").first()
+
+
 def last_changed_by(obj: Any = None, *, entries: Any = None, editor: Actor | None = None) -> str:
     """The words " by <who>" for the latest audit entry of ``obj`` (or of ``entries``, e.g. a
     contact's, which are found by ``contact_id``); empty if there is none. Edit conflicts name

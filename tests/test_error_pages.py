@@ -33,6 +33,8 @@ def test_a_staff_member_refused_an_admin_action_is_told_why(staff_client):
     page = response.content.decode()
     assert "Only admins can do this." in page
     assert "<title>Not allowed · Switchboard</title>" in page
+    # Refused one page, staff keep the navigation to the others, and can log out.
+    assert "Approvals" in page and 'action="/accounts/logout/"' in page
 
 
 def test_someone_outside_the_team_is_told_why_and_can_log_out(outsider_client):
@@ -40,9 +42,9 @@ def test_someone_outside_the_team_is_told_why_and_can_log_out(outsider_client):
     assert response.status_code == 403
     page = response.content.decode()
     assert "Switchboard is for the operations team (staff group)." in page
-    assert "logged in as olly" in page and "Log out" in page
+    assert "logged in as olly" in page and 'action="/accounts/logout/"' in page
     # No way into the sections they cannot open, nor a count of what waits for approval.
-    assert 'href="/contacts/"' not in page and "badge" not in page
+    assert 'href="/contacts/"' not in page and "badge" not in page and "Approvals" not in page
 
 
 def test_a_form_sent_with_an_expired_token_says_nothing_was_saved(staff_user):

@@ -180,13 +180,7 @@ def update_list(
 def gone_note(list_id: int) -> str | None:
     """What became of a list that no longer exists, for whoever acts on a page drawn before
     it went ("The list VIP was already deleted by ada."); None if there never was one."""
-    entry = (
-        AuditEntry.objects.filter(
-            object_type="contactlist", object_id=str(list_id), action="list.delete"
-        )
-        .order_by("-at", "-id")
-        .first()
-    )
+    entry = audit.last_removal("contactlist", list_id, "list.delete")
     if entry is None:
         return None
     return f"The list {entry.object_repr} was already deleted by {entry.actor_label}."

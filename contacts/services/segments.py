@@ -57,13 +57,7 @@ def gone_note(segment_id: int) -> str | None:
     """What became of a segment that no longer exists, for whoever acts on a page drawn
     before it went ("The segment VIPs was already deleted by ada."); None if there never was
     one."""
-    entry = (
-        AuditEntry.objects.filter(
-            object_type="segment", object_id=str(segment_id), action="segment.delete"
-        )
-        .order_by("-at", "-id")
-        .first()
-    )
+    entry = audit.last_removal("segment", segment_id, "segment.delete")
     if entry is None:
         return None
     return f"The segment {entry.object_repr} was already deleted by {entry.actor_label}."

@@ -137,13 +137,7 @@ def rename_tag(*, actor: Actor, tag: Tag, name: str, expected_version: str | Non
 def gone_note(tag_id: int) -> str | None:
     """What became of a tag that no longer exists, for whoever acts on a page drawn before it
     went ("The tag VIP was already merged into Gold by ada."); None if there never was one."""
-    entry = (
-        AuditEntry.objects.filter(
-            object_type="tag", object_id=str(tag_id), action__in=["tag.delete", "tag.merge"]
-        )
-        .order_by("-at", "-id")
-        .first()
-    )
+    entry = audit.last_removal("tag", tag_id, "tag.delete", "tag.merge")
     if entry is None:
         return None
     if entry.action == "tag.merge":
