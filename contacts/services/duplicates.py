@@ -133,8 +133,9 @@ def _same_email_groups(limit: int) -> list[list[uuid.UUID]]:
         by_mailbox[canonical_email(email)].append(pk)
     # A canonical address may also be stored as is (jdoe@outlook.com next to
     # jdoe+news@outlook.com). Every address at a dot-ignoring domain was read above; the rest
-    # are looked up a slice at a time: one IN list of them all is more parameters than a
-    # statement may have (65,535 on PostgreSQL) once a large base has many such addresses.
+    # are looked up a slice at a time: one IN list of them all is more variables than SQLite
+    # allows in a statement (32,766 in its default build, 250,000 in Debian's) once a large
+    # base has that many such addresses. (psycopg binds PostgreSQL's client-side here.)
     unread = sorted(m for m in by_mailbox if m.rpartition("@")[2] not in DOTS_IGNORED.values())
     for start in range(0, len(unread), _ADDRESSES_PER_QUERY):
         chunk = unread[start : start + _ADDRESSES_PER_QUERY]
