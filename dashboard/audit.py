@@ -94,6 +94,21 @@ def last_removal(object_type: str, object_id: Any, *actions: str) -> AuditEntry 
     return entries.order_by("-at", "-id").first()
 
 
+def first_created_by(actor: Actor, action: str, candidates: list[Any]) -> Any | None:
+    """The first of ``candidates`` (model instances of one kind) whose ``action`` entry names
+    ``actor``: what that person's form made a moment ago (a double click, a resubmitted page)."""
+    if not candidates:
+        return None
+    by_id = {str(obj.pk): obj for obj in candidates}
+    mine = AuditEntry.objects.filter(
+        action=action,
+        object_type=candidates[0]._meta.model_name,
+        object_id__in=list(by_id),
+        **actor.match(),
+    ).values_list("object_id", flat=True)
+    return min((by_id[pk] for pk in mine), key=lambda obj: obj.pk, default=None)
+
+
 def last_changed_by(obj: Any = None, *, entries: Any = None, editor: Actor | None = None) -> str:
     """The words " by <who>" for the latest audit entry of ``obj`` (or of ``entries``, e.g. a
     contact's, which are found by ``contact_id``); empty if there is none. Edit conflicts name

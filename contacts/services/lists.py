@@ -13,7 +13,6 @@ from contacts.services.history import log_interaction
 from dashboard import audit
 from dashboard.actors import Actor
 from dashboard.errors import SwitchboardError
-from dashboard.models import AuditEntry
 
 LIST_NAME_MAX = 100
 # The limit column is a 32-bit integer on PostgreSQL: anything larger fails the write.
@@ -82,18 +81,8 @@ def hold_list_creation(key: str) -> None:
 def created_since(*, actor: Actor, after_id: int, **match: object) -> ContactList | None:
     """A list ``actor`` created after list ``after_id`` that has ``match``: what the same
     create form made when it was sent a moment ago (a double click, a resubmitted page)."""
-    candidates = {
-        str(c.pk): c for c in ContactList.objects.filter(pk__gt=after_id, **match).order_by("pk")
-    }
-    if not candidates:
-        return None
-    mine = AuditEntry.objects.filter(
-        action="list.create",
-        object_type="contactlist",
-        object_id__in=list(candidates),
-        **actor.match(),
-    ).values_list("object_id", flat=True)
-    return min((candidates[pk] for pk in mine), key=lambda c: c.pk, default=None)
+    candidates = list(ContactList.objects.filter(pk__gt=after_id, **match))
+    return audit.first_created_by(actor, "list.create", candidates)
 
 
 @transaction.atomic

@@ -85,20 +85,9 @@ def newest_segment_id() -> int:
 def _created_since(*, actor: Actor, after_id: int, name: str, rules: Any) -> Segment | None:
     """A segment ``actor`` created after segment ``after_id`` with this name and these rules:
     what the same form made when it was sent a moment ago (a double click)."""
-    candidates = {
-        str(s.pk): s
-        for s in Segment.objects.filter(pk__gt=after_id, name=name).order_by("pk")
-        if s.rules == rules
-    }
-    if not candidates:
-        return None
-    mine = AuditEntry.objects.filter(
-        action="segment.create",
-        object_type="segment",
-        object_id__in=list(candidates),
-        **actor.match(),
-    ).values_list("object_id", flat=True)
-    return min((candidates[pk] for pk in mine), key=lambda s: s.pk, default=None)
+    same_name = Segment.objects.filter(pk__gt=after_id, name=name)
+    candidates = [segment for segment in same_name if segment.rules == rules]
+    return audit.first_created_by(actor, "segment.create", candidates)
 
 
 @transaction.atomic
